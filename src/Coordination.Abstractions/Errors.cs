@@ -1,0 +1,150 @@
+namespace Coordination;
+
+/// <summary>Base type of every error the Coordination service raises on purpose.</summary>
+[GenerateSerializer]
+public class CoordinationException : Exception
+{
+    public CoordinationException() : base("Coordination operation failed.") { }
+
+    public CoordinationException(string message) : base(message) { }
+
+    public CoordinationException(string message, Exception innerException) : base(message, innerException) { }
+}
+
+/// <summary>
+/// Fewer than a majority of a key's replicas answered in time (or they kept answering with higher
+/// ballots). The operation may or may not have taken effect: retry it with the same request id, which
+/// is idempotent. A try-acquire throws this instead of reporting "not acquired".
+/// </summary>
+[GenerateSerializer]
+public sealed class QuorumUnavailableException : CoordinationException
+{
+    public QuorumUnavailableException(string key, int answered, int needed, string detail)
+        : base($"No majority of replicas for '{key}': {answered} of the {needed} needed answered ({detail}). The outcome is unknown; retry with the same request id.")
+    {
+        Key = key;
+        Answered = answered;
+        Needed = needed;
+    }
+
+    /// <summary>The register key that could not reach a majority.</summary>
+    [Id(0)] public string Key { get; }
+
+    /// <summary>How many distinct configured replicas accepted.</summary>
+    [Id(1)] public int Answered { get; }
+
+    /// <summary>How many were needed (a majority of the configuration).</summary>
+    [Id(2)] public int Needed { get; }
+}
+
+/// <summary>
+/// A majority of the replicas of this key's partition is gone (in-memory replicas die with their silo),
+/// so its state cannot be recovered. The key stays unavailable, never silently empty, until an operator
+/// re-initialises the partition (an audited act that bumps the cluster epoch, so fencing tokens stay ordered).
+/// </summary>
+[GenerateSerializer]
+public sealed class ReplicasLostException : CoordinationException
+{
+    public ReplicasLostException(string key, int partition, string detail)
+        : base($"The replicas of partition {partition} (key '{key}') lost their majority: {detail}. The key stays unavailable until an operator re-initialises the partition.")
+    {
+        Key = key;
+        Partition = partition;
+    }
+
+    [Id(0)] public string Key { get; }
+
+    [Id(1)] public int Partition { get; }
+}
+
+/// <summary>The session's lease ran out (or it was closed); everything it held has been or is being released.</summary>
+[GenerateSerializer]
+public sealed class SessionExpiredException : CoordinationException
+{
+    public SessionExpiredException(string sessionId, string detail)
+        : base($"Session '{Abbreviate(sessionId)}' has ended ({detail}); open a new session.")
+    {
+        SessionId = sessionId;
+    }
+
+    [Id(0)] public string SessionId { get; }
+
+    internal static string Abbreviate(string sessionId) => sessionId.Length <= 8 ? sessionId : sessionId[..8] + "…";
+}
+
+/// <summary>No session with this id exists (it was never opened here, or its state was re-initialised).</summary>
+[GenerateSerializer]
+public sealed class SessionNotFoundException : CoordinationException
+{
+    public SessionNotFoundException(string sessionId)
+        : base($"No session '{SessionExpiredException.Abbreviate(sessionId)}' exists; it was never opened or its partition was re-initialised.")
+    {
+        SessionId = sessionId;
+    }
+
+    [Id(0)] public string SessionId { get; }
+}
+
+/// <summary>A release (or other holder-only action) came from someone who does not hold the lock.</summary>
+[GenerateSerializer]
+public sealed class LockNotHeldException : CoordinationException
+{
+    public LockNotHeldException(string lockName, string detail)
+        : base($"Lock '{lockName}' is not held by the caller: {detail}. Nothing was changed.")
+    {
+        LockName = lockName;
+    }
+
+    [Id(0)] public string LockName { get; }
+}
+
+/// <summary>Bad input: the argument breaks a documented rule. Nothing was changed.</summary>
+[GenerateSerializer]
+public class CoordinationArgumentException : ArgumentException
+{
+    public CoordinationArgumentException(string argument, string rule)
+        : base($"Invalid {argument}: {rule}. Nothing was changed.")
+    {
+        Argument = argument;
+        Rule = rule;
+    }
+
+    /// <summary>The name of the offending argument or setting.</summary>
+    [Id(0)] public string Argument { get; }
+
+    /// <summary>The rule it broke, with the offending value where that is safe to show.</summary>
+    [Id(1)] public string Rule { get; }
+}
+
+/// <summary>A lock, election or session name that is empty, too long or contains control characters.</summary>
+[GenerateSerializer]
+public sealed class InvalidNameException : CoordinationArgumentException
+{
+    public InvalidNameException(string argument, string rule) : base(argument, rule) { }
+}
+
+/// <summary>A session TTL outside the bounds the cluster allows.</summary>
+[GenerateSerializer]
+public sealed class InvalidTtlException : CoordinationArgumentException
+{
+    public InvalidTtlException(string argument, string rule) : base(argument, rule) { }
+}
+
+/// <summary>The request id belongs to a request that already finished (released, cancelled, revoked or ended with its session); use a new id.</summary>
+[GenerateSerializer]
+public sealed class RequestFinishedException : CoordinationException
+{
+    public RequestFinishedException(string lockName, Guid requestId, string outcome)
+        : base($"Request {requestId} on lock '{lockName}' already finished ({outcome}); use a new request id. Nothing was changed.")
+    {
+        LockName = lockName;
+        RequestId = requestId;
+        Outcome = outcome;
+    }
+
+    [Id(0)] public string LockName { get; }
+
+    [Id(1)] public Guid RequestId { get; }
+
+    [Id(2)] public string Outcome { get; }
+}

@@ -1,0 +1,73 @@
+namespace Coordination;
+
+/// <summary>
+/// An exclusive, fenced, FIFO-fair lock. Every reply that states the lock's state follows a majority
+/// accept of its register that began after the request arrived.
+/// </summary>
+[Alias("coord.ILockGrain")]
+public interface ILockGrain : IGrainWithStringKey
+{
+    /// <summary>Acquires (or keeps waiting for) the lock for (session, request id). Idempotent per request id.</summary>
+    [Alias("acquire")]
+    Task<AcquireResult> Acquire(AcquireRequest request);
+
+    /// <summary>Withdraws the request: leaves the queue, or undoes a grant that raced the cancel. Idempotent.</summary>
+    [Alias("cancel")]
+    Task<CancelOutcome> Cancel(string sessionId, Guid requestId);
+
+    /// <summary>Releases the grant. Repeating succeeds; a release by anyone else throws <see cref="LockNotHeldException"/>.</summary>
+    [Alias("release")]
+    Task<ReleaseOutcome> Release(ReleaseRequest request);
+
+    /// <summary>The holder, its token and the waiters, read linearizably.</summary>
+    [Alias("info")]
+    Task<LockInfo> GetInfo();
+
+    /// <summary>Admin: takes the lock away from its holder, bumps the fencing token and tells the holder's session.</summary>
+    [Alias("revoke")]
+    Task<RevokeResult> Revoke(string reason);
+}
+
+/// <summary>A lease with a TTL, kept alive by its owner; its end releases everything it holds.</summary>
+[Alias("coord.ISessionGrain")]
+public interface ISessionGrain : IGrainWithStringKey
+{
+    /// <summary>Extends the lease; acknowledged only after a majority of replicas accepted it.</summary>
+    /// <param name="acknowledgedNotice">The highest notice sequence the client has processed (0 for none).</param>
+    [Alias("keepalive")]
+    Task<KeepAliveResult> KeepAlive(long acknowledgedNotice);
+
+    /// <summary>Ends the session at once and releases everything it holds. Idempotent.</summary>
+    [Alias("close")]
+    Task<SessionInfo> Close();
+
+    /// <summary>The session's status, read linearizably.</summary>
+    [Alias("info")]
+    Task<SessionInfo> GetInfo();
+}
+
+/// <summary>Opens sessions with unguessable ids chosen on the silo.</summary>
+[Alias("coord.ISessionManagerGrain")]
+public interface ISessionManagerGrain : IGrainWithIntegerKey
+{
+    /// <summary>Opens a session with this TTL (validated against the cluster's bounds).</summary>
+    [Alias("open")]
+    Task<SessionInfo> Open(TimeSpan ttl);
+}
+
+/// <summary>Operator actions on the replicated state. Every change is written to the audit trail.</summary>
+[Alias("coord.IClusterAdminGrain")]
+public interface IClusterAdminGrain : IGrainWithIntegerKey
+{
+    /// <summary>The replica configurations, cluster epoch and audit trail.</summary>
+    [Alias("view")]
+    Task<ClusterView> GetView();
+
+    /// <summary>
+    /// Re-initialises partitions whose replicas lost their majority: they come back empty on live silos,
+    /// and the cluster epoch is bumped so every later fencing token exceeds every earlier one. Audited.
+    /// An empty list means every partition that has lost its majority.
+    /// </summary>
+    [Alias("reinit")]
+    Task<ClusterView> Reinitialize(int[] partitions, string reason, string operatorName);
+}

@@ -1,0 +1,56 @@
+using System.Collections.Immutable;
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Coordination.Grains.Admin;
+
+/// <summary>Operator actions on replica configurations. Re-initialisation is explicit, refuses healthy partitions and is audited.</summary>
+internal sealed partial class ClusterAdminGrain(
+    IClusterMetadataStore store,
+    MetadataDirectory directory,
+    SiloLiveness liveness,
+    TimeProvider time,
+    ILogger<ClusterAdminGrain> logger) : Grain, IClusterAdminGrain
+{
+    public async Task<ClusterView> GetView()
+    {
+        var metadata = await store.ReadAsync() ?? throw new CoordinationException("The cluster metadata has not been created yet.");
+        return ToView(metadata);
+    }
+
+    public async Task<ClusterView> Reinitialize(int[] partitions, string reason, string operatorName)
+    {
+        if (string.IsNullOrWhiteSpace(reason) || string.IsNullOrWhiteSpace(operatorName))
+        {
+            throw new CoordinationArgumentException(string.IsNullOrWhiteSpace(reason) ? "reason" : "operatorName", "a re-initialisation must name its operator and its reason for the audit trail");
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            var current = await store.ReadAsync() ?? throw new CoordinationException("The cluster metadata has not been created yet.");
+            var audit = new AuditEntry(time.GetUtcNow(), operatorName, "reinitialize", reason, 0, []);
+            var next = ConfigurationPlanner.Reinitialize(current, partitions ?? [], liveness.Population(current), audit);
+            if (await store.TryWriteAsync(current.Version, next))
+            {
+                LogReinitialized(logger, operatorName, string.Join(",", next.Audit[^1].Partitions), next.ClusterEpoch, reason);
+                directory.Publish(next);
+                return ToView(next);
+            }
+
+            if (attempt > 10)
+            {
+                throw new CoordinationException("The cluster metadata kept changing during re-initialisation; try again.");
+            }
+        }
+    }
+
+    internal static ClusterView ToView(ClusterMetadata m) => new(
+        m.ClusterEpoch,
+        m.ReplicationFactor,
+        [.. m.Partitions.Select(p => new PartitionView(p.Partition, p.Epoch, [.. p.Members.Select(x => x.Id.Value)], p.TokenEpoch, p.Recovering.IsDefault ? [] : [.. p.Recovering.Select(r => r.Value)]))],
+        m.Audit);
+
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Warning, Message = "AUDIT: {Operator} re-initialised partitions [{Partitions}] (cluster epoch now {Epoch}): {Reason}")]
+    private static partial void LogReinitialized(ILogger logger, string @operator, string partitions, long epoch, string reason);
+}

@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Options;
+
+namespace Coordination.Grains.Hosting;
+
+/// <summary>Session and lock rules of a silo. Bound from the configuration section <c>Coordination</c>.</summary>
+public sealed class CoordinationOptions
+{
+    public const string Section = "Coordination";
+
+    /// <summary>
+    /// How long the cluster may take to notice a crashed silo and move its grains (failure detection plus
+    /// reactivation). A session must outlive one such outage plus a keepalive interval. Default 5 s.
+    /// </summary>
+    public TimeSpan FailureDetectionTime { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Slack added on top of failure detection in the TTL lower bound. Default 1 s.</summary>
+    public TimeSpan SafetyMargin { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The share of the TTL between client keepalives (the client library sends one every TTL × this). Default 1/3.</summary>
+    public double KeepAliveFraction { get; set; } = 1.0 / 3;
+
+    /// <summary>The longest session TTL accepted. Default 1 h.</summary>
+    public TimeSpan MaxSessionTtl { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The longest lock-delay a holder may ask for. Default 60 s.</summary>
+    public TimeSpan MaxLockDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long one acquire call may stay parked on the silo before it answers "still queued" (the client calls again). Default 15 s; below the 30 s call timeout.</summary>
+    public TimeSpan MaxPark { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// The shortest TTL accepted: (failure detection + margin) / (1 − keepalive fraction), so that the last
+    /// acknowledged keepalive plus one keepalive interval plus a silo failover still fit in the lease.
+    /// </summary>
+    public TimeSpan MinimumSessionTtl => (FailureDetectionTime + SafetyMargin) / (1 - KeepAliveFraction);
+
+    /// <summary>Throws <see cref="InvalidTtlException"/> unless <paramref name="ttl"/> is within the bounds.</summary>
+    public TimeSpan ValidateTtl(TimeSpan ttl, string argument = "ttl")
+    {
+        if (ttl <= TimeSpan.Zero)
+        {
+            throw new InvalidTtlException(argument, $"a TTL must be positive (got {ttl})");
+        }
+
+        if (ttl < MinimumSessionTtl)
+        {
+            throw new InvalidTtlException(argument, $"a TTL must be at least {MinimumSessionTtl.TotalSeconds:0.###} s = (failure detection {FailureDetectionTime.TotalSeconds:0.###} s + margin {SafetyMargin.TotalSeconds:0.###} s) / (1 − keepalive fraction {KeepAliveFraction:0.###}) (got {ttl.TotalSeconds:0.###} s)");
+        }
+
+        if (ttl > MaxSessionTtl)
+        {
+            throw new InvalidTtlException(argument, $"a TTL must be at most {MaxSessionTtl} (got {ttl})");
+        }
+
+        return ttl;
+    }
+}
+
+/// <summary>Checks <see cref="CoordinationOptions"/> at start, naming the setting, its value and the rule.</summary>
+internal sealed class CoordinationOptionsValidator : IValidateOptions<CoordinationOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CoordinationOptions o)
+    {
+        var s = CoordinationOptions.Section;
+        var failures = new List<string>();
+        if (o.FailureDetectionTime <= TimeSpan.Zero)
+        {
+            failures.Add($"{s}:FailureDetectionTime is {o.FailureDetectionTime}: it must be positive.");
+        }
+
+        if (o.SafetyMargin < TimeSpan.Zero)
+        {
+            failures.Add($"{s}:SafetyMargin is {o.SafetyMargin}: it must not be negative.");
+        }
+
+        if (o.KeepAliveFraction is <= 0 or >= 1 || double.IsNaN(o.KeepAliveFraction))
+        {
+            failures.Add($"{s}:KeepAliveFraction is {o.KeepAliveFraction}: it must be between 0 and 1 (exclusive).");
+        }
+        else if (o.MaxSessionTtl < o.MinimumSessionTtl)
+        {
+            failures.Add($"{s}:MaxSessionTtl is {o.MaxSessionTtl}: it must be at least the minimum TTL {o.MinimumSessionTtl} implied by FailureDetectionTime, SafetyMargin and KeepAliveFraction.");
+        }
+
+        if (o.MaxLockDelay < TimeSpan.Zero)
+        {
+            failures.Add($"{s}:MaxLockDelay is {o.MaxLockDelay}: it must not be negative.");
+        }
+
+        if (o.MaxPark <= TimeSpan.Zero || o.MaxPark >= TimeSpan.FromSeconds(30))
+        {
+            failures.Add($"{s}:MaxPark is {o.MaxPark}: it must be positive and below the 30 s grain call timeout.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,115 @@
+using Coordination.Grains.Locks;
+using Coordination.Grains.Sessions;
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Hosting;
+using Coordination.Replication.Replicas;
+using Microsoft.Extensions.Logging;
+
+namespace Coordination.Grains.Hosting;
+
+/// <summary>
+/// When a silo dies, the grains it hosted die with it, and nobody may call a dead client's session or a
+/// lock waiting out its lock-delay again. After every death, each silo re-activates such grains for the
+/// partitions where it is the first live replica, so their leases and delays restart (in full) elsewhere.
+/// </summary>
+internal sealed partial class FailoverSweeper(
+    ReplicaNode node,
+    SiloLiveness liveness,
+    IGrainFactory grains,
+    ILogger<FailoverSweeper> logger) : ILifecycleParticipant<ISiloLifecycle>
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _loop = Task.CompletedTask;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(FailoverSweeper), ServiceLifecycleStage.Active, Start, Stop);
+
+    private Task Start(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(() => WatchAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task Stop(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        try
+        {
+            await _loop.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down.
+        }
+    }
+
+    private async Task WatchAsync(CancellationToken cancellationToken)
+    {
+        var known = new HashSet<SiloAddress>();
+        try
+        {
+            await foreach (var snapshot in liveness.Updates.WithCancellation(cancellationToken))
+            {
+                var dead = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead).Select(m => m.SiloAddress).ToList();
+                var fresh = dead.Where(known.Add).ToList();
+                if (fresh.Count > 0 && known.Count != fresh.Count)
+                {
+                    await SweepAsync(cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    /// <summary>Pings every live session and every lock with a pending lock-delay whose partition this silo leads.</summary>
+    internal async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var pings = new List<Func<Task>>();
+        foreach (var replica in node.Partitions)
+        {
+            var config = replica.Configuration;
+            if (replica.Role != ReplicaRole.Active || FirstLive(config) != node.Self)
+            {
+                continue;
+            }
+
+            foreach (var (key, slot) in replica.CopySlots())
+            {
+                switch (slot.Value)
+                {
+                    case SessionRecord s when s.IsAlive || !s.Holdings.IsEmpty:
+                        pings.Add(() => grains.GetGrain<ISessionGrainInternal>(key[2..]).Recover());
+                        break;
+                    case LockRecord { PendingDelay: not null }:
+                        pings.Add(() => grains.GetGrain<ILockGrainInternal>(key[2..]).Recover());
+                        break;
+                }
+            }
+        }
+
+        LogSweep(logger, pings.Count);
+        await Parallel.ForEachAsync(pings, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (ping, _) =>
+        {
+            try
+            {
+                await ping();
+            }
+            catch (Exception ex)
+            {
+                LogPingFailed(logger, ex);
+            }
+        });
+    }
+
+    private ReplicaId? FirstLive(PartitionConfiguration config) =>
+        config.Members.Select(m => m.Id).FirstOrDefault(id => !liveness.IsDead(id) && !config.IsRecovering(id));
+
+    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "A silo died: re-activating {Count} sessions and delayed locks led by this silo")]
+    private static partial void LogSweep(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 3302, Level = LogLevel.Debug, Message = "Failover ping failed; the grain will be re-activated by its next caller")]
+    private static partial void LogPingFailed(ILogger logger, Exception exception);
+}

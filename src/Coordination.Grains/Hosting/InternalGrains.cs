@@ -1,0 +1,46 @@
+namespace Coordination.Grains.Hosting;
+
+/// <summary>Calls between coordination grains; not for applications.</summary>
+[Alias("coord.ILockGrainInternal")]
+public interface ILockGrainInternal : IGrainWithStringKey
+{
+    /// <summary>The session ended (expired or closed): drop its grant and queue entries, hand the lock on.</summary>
+    [Alias("session-ended")]
+    Task OnSessionEnded(string sessionId, SessionStatus how);
+
+    /// <summary>Activate and re-read the lock after a failover (restarts a pending lock-delay in full).</summary>
+    [Alias("recover")]
+    Task Recover();
+}
+
+/// <summary>Calls between coordination grains; not for applications.</summary>
+[Alias("coord.ISessionGrainInternal")]
+public interface ISessionGrainInternal : IGrainWithStringKey
+{
+    [Alias("open")]
+    Task<SessionInfo> Open(TimeSpan ttl);
+
+    /// <summary>Records that the session holds or waits at <paramref name="holding"/>; fails with a typed error if the session is not alive.</summary>
+    [Alias("attach")]
+    Task Attach(string holding);
+
+    /// <summary>Records that a grant of this session was revoked, for the owner's next keepalive.</summary>
+    [Alias("notify-revoked")]
+    Task NotifyRevoked(string lockName, Guid requestId, long token, string reason);
+
+    /// <summary>Activate and re-read the session after a failover (restarts its lease in full).</summary>
+    [Alias("recover")]
+    Task Recover();
+}
+
+/// <summary>How holdings are named in a session's record.</summary>
+internal static class Holdings
+{
+    public const string LockPrefix = "l:";
+
+    public static string Lock(string name) => LockPrefix + name;
+
+    public static string RegisterKeyOfLock(string name) => "l/" + name;
+
+    public static string RegisterKeyOfSession(string id) => "s/" + id;
+}

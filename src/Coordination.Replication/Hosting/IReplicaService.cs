@@ -1,0 +1,19 @@
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Protocol;
+using Orleans.Services;
+
+namespace Coordination.Replication.Hosting;
+
+/// <summary>The replica endpoint every silo runs (one Orleans grain service per silo, never collected or migrated).</summary>
+[Alias("coord.IReplicaService")]
+public interface IReplicaService : IGrainService
+{
+    [Alias("handle")]
+    Task<ReplicaReply> Handle(ReplicaRequest request);
+
+    [Alias("snapshot")]
+    Task<SnapshotReply> Snapshot(SnapshotRequest request);
+
+    [Alias("adopt")]
+    Task Adopt(PartitionConfiguration configuration);
+}

@@ -1,0 +1,70 @@
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Protocol;
+using Coordination.Replication.Replicas;
+using Orleans.Runtime.Services;
+
+namespace Coordination.Replication.Hosting;
+
+/// <summary>
+/// Decides whether replica traffic between two silos gets through. Registered only by fault-injection
+/// tests (partitions, paused silos); without one, all traffic flows.
+/// </summary>
+public interface IReplicaTrafficFilter
+{
+    bool Allows(ReplicaId from, ReplicaId to);
+}
+
+/// <summary>Routes replica messages to the grain service of the target silo; calls to this silo's own replica skip the network.</summary>
+internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaService>, IReplicaTransport
+{
+    private readonly Lazy<ReplicaNode> _local;
+    private readonly ReplicaId _self;
+    private readonly IReplicaTrafficFilter? _filter;
+
+    public OrleansReplicaTransport(IServiceProvider services, ILocalSiloDetails silo, Lazy<ReplicaNode> local, IReplicaTrafficFilter? filter = null)
+        : base(services)
+    {
+        _self = silo.SiloAddress.ToReplicaId();
+        _local = local;
+        _filter = filter;
+    }
+
+    public Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request, CancellationToken cancellationToken)
+    {
+        Check(target);
+        return target == _self ? Task.FromResult(_local.Value.Handle(request)) : Remote(target).Handle(request);
+    }
+
+    public Task<SnapshotReply> SnapshotAsync(ReplicaId target, SnapshotRequest request, CancellationToken cancellationToken)
+    {
+        Check(target);
+        return target == _self ? Task.FromResult(_local.Value.Snapshot(request)) : Remote(target).Snapshot(request);
+    }
+
+    public Task AdoptAsync(ReplicaId target, PartitionConfiguration configuration, CancellationToken cancellationToken)
+    {
+        Check(target);
+        if (target == _self)
+        {
+            _local.Value.Adopt(configuration);
+            return Task.CompletedTask;
+        }
+
+        return Remote(target).Adopt(configuration);
+    }
+
+    private IReplicaService Remote(ReplicaId target) => GetGrainService(SiloAddress.FromParsableString(target.Value));
+
+    private void Check(ReplicaId target)
+    {
+        if (_filter is not null && (!_filter.Allows(_self, target) || !_filter.Allows(target, _self)))
+        {
+            throw new SiloUnavailableException($"Replica traffic between {_self} and {target} is blocked by fault injection.");
+        }
+    }
+}
+
+internal static class ReplicaIdExtensions
+{
+    public static ReplicaId ToReplicaId(this SiloAddress silo) => new(silo.ToParsableString());
+}

@@ -1,0 +1,33 @@
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Protocol;
+using Coordination.Replication.Replicas;
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
+
+namespace Coordination.Replication.Hosting;
+
+/// <summary>
+/// The Orleans face of this silo's <see cref="ReplicaNode"/>. A grain service lives exactly as long as
+/// its silo, which is the lifetime replica state must have: bound to one silo incarnation.
+/// </summary>
+[Reentrant]
+internal sealed class ReplicaGrainService : GrainService, IReplicaService
+{
+    private readonly ReplicaNode _node;
+
+    public ReplicaGrainService(GrainId id, Silo silo, ILoggerFactory loggerFactory, ReplicaNode node)
+        : base(id, silo, loggerFactory)
+    {
+        _node = node;
+    }
+
+    public Task<ReplicaReply> Handle(ReplicaRequest request) => Task.FromResult(_node.Handle(request));
+
+    public Task<SnapshotReply> Snapshot(SnapshotRequest request) => Task.FromResult(_node.Snapshot(request));
+
+    public Task Adopt(PartitionConfiguration configuration)
+    {
+        _node.Adopt(configuration);
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,79 @@
+using Coordination.Replication.Protocol;
+using Microsoft.Extensions.Options;
+
+namespace Coordination.Replication.Hosting;
+
+/// <summary>How the silo replicates registers. Bound from the configuration section <c>Coordination:Replication</c>.</summary>
+public sealed class ReplicationOptions
+{
+    public const string Section = "Coordination:Replication";
+
+    /// <summary>How many partitions keys are hashed into; fixed when the cluster is first created. Default 64; 1 to 4096.</summary>
+    public int PartitionCount { get; set; } = 64;
+
+    /// <summary>Replicas per partition: 3 (survives one lost replica) or 5 (two). Default 3.</summary>
+    public int ReplicationFactor { get; set; } = 3;
+
+    /// <summary>How long one prepare or accept round waits for a majority. Default 1 s.</summary>
+    public TimeSpan RoundTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long one operation may retry before failing with QuorumUnavailableException. Default 5 s; must be at least <see cref="RoundTimeout"/> and below the 30 s call timeout.</summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most changes of one key folded into one accept. Default 256.</summary>
+    public int MaxBatch { get; set; } = 256;
+
+    /// <summary>How often each silo re-reads the replica configurations. Default 1 s.</summary>
+    public TimeSpan MetadataRefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the planning silo checks for partitions to assign or replicas to replace (it also reacts to membership changes at once). Default 1 s.</summary>
+    public TimeSpan PlannerInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    internal ProposerOptions ToProposerOptions() => new()
+    {
+        RoundTimeout = RoundTimeout,
+        OperationTimeout = OperationTimeout,
+        MaxBatch = MaxBatch,
+    };
+}
+
+/// <summary>Checks <see cref="ReplicationOptions"/> at start, naming the setting, its value and the rule.</summary>
+internal sealed class ReplicationOptionsValidator : IValidateOptions<ReplicationOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ReplicationOptions options)
+    {
+        var failures = new List<string>();
+        var s = ReplicationOptions.Section;
+        if (!Quorum.IsSupportedReplicationFactor(options.ReplicationFactor))
+        {
+            failures.Add($"{s}:ReplicationFactor is {options.ReplicationFactor}: use 3 (survives one lost replica) or 5 (survives two).");
+        }
+
+        if (options.PartitionCount is < 1 or > 4096)
+        {
+            failures.Add($"{s}:PartitionCount is {options.PartitionCount}: it must be between 1 and 4096.");
+        }
+
+        if (options.RoundTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"{s}:RoundTimeout is {options.RoundTimeout}: it must be positive.");
+        }
+
+        if (options.OperationTimeout < options.RoundTimeout || options.OperationTimeout >= TimeSpan.FromSeconds(30))
+        {
+            failures.Add($"{s}:OperationTimeout is {options.OperationTimeout}: it must be at least RoundTimeout ({options.RoundTimeout}) and below the 30 s grain call timeout.");
+        }
+
+        if (options.MaxBatch < 1)
+        {
+            failures.Add($"{s}:MaxBatch is {options.MaxBatch}: it must be at least 1.");
+        }
+
+        if (options.MetadataRefreshInterval <= TimeSpan.Zero || options.PlannerInterval <= TimeSpan.Zero)
+        {
+            failures.Add($"{s}:MetadataRefreshInterval ({options.MetadataRefreshInterval}) and PlannerInterval ({options.PlannerInterval}) must be positive.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

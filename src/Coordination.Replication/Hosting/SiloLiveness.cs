@@ -1,0 +1,57 @@
+using Coordination.Replication.Configuration;
+
+namespace Coordination.Replication.Hosting;
+
+/// <summary>
+/// Reads Orleans' membership view to tell which replicas are live, leaving or dead. It only ever steers
+/// liveness (who gets new replicas, which error a caller sees); it never decides which votes count.
+/// </summary>
+internal sealed class SiloLiveness(IClusterMembershipService membership, ILocalSiloDetails local)
+{
+    public ReplicaId Self { get; } = local.SiloAddress.ToReplicaId();
+
+    /// <summary>
+    /// Dead if declared dead, or if membership no longer lists it and it is older than every live silo
+    /// (a silo of an earlier incarnation of the cluster, long gone). A newer unknown silo is only joining.
+    /// </summary>
+    public bool IsDead(ReplicaId replica)
+    {
+        var snapshot = membership.CurrentSnapshot;
+        var silo = SiloAddress.FromParsableString(replica.Value);
+        var status = snapshot.GetSiloStatus(silo);
+        if (status == SiloStatus.Dead)
+        {
+            return true;
+        }
+
+        if (status != SiloStatus.None)
+        {
+            return false;
+        }
+
+        var oldestLive = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.Generation).DefaultIfEmpty(int.MinValue).Min();
+        return silo.Generation < oldestLive;
+    }
+
+    public SiloPopulation Population(ClusterMetadata metadata)
+    {
+        var snapshot = membership.CurrentSnapshot;
+        var live = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToReplicaId()).ToList();
+        var leaving = snapshot.Members.Values.Where(m => m.Status is SiloStatus.ShuttingDown or SiloStatus.Stopping).Select(m => m.SiloAddress.ToReplicaId()).ToHashSet();
+        var dead = metadata.Partitions.SelectMany(p => p.Members).Select(m => m.Id).Distinct().Where(IsDead).ToHashSet();
+        return new SiloPopulation(live, dead, leaving);
+    }
+
+    /// <summary>The oldest active silo plans configuration changes; the others only follow (concurrent plans would be safe, just wasteful).</summary>
+    public bool IsPlanner()
+    {
+        var oldest = membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active)
+            .OrderBy(m => m.SiloAddress.Generation)
+            .ThenBy(m => m.SiloAddress.ToParsableString(), StringComparer.Ordinal)
+            .FirstOrDefault();
+        return oldest is not null && oldest.SiloAddress.ToReplicaId() == Self;
+    }
+
+    public IAsyncEnumerable<ClusterMembershipSnapshot> Updates => membership.MembershipUpdates;
+}

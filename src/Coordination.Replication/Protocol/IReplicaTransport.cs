@@ -1,0 +1,18 @@
+using Coordination.Replication.Configuration;
+
+namespace Coordination.Replication.Protocol;
+
+/// <summary>
+/// Carries replica messages to one replica. Implementations: Orleans grain-service calls between silos
+/// (a direct call for the local silo) and the simulated network of the deterministic tests. A message may
+/// be lost, delayed, duplicated or reordered; the protocol never relies on otherwise.
+/// </summary>
+public interface IReplicaTransport
+{
+    Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request, CancellationToken cancellationToken);
+
+    Task<SnapshotReply> SnapshotAsync(ReplicaId target, SnapshotRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Tells a replica that is behind about a committed configuration (a hint; it may be lost).</summary>
+    Task AdoptAsync(ReplicaId target, PartitionConfiguration configuration, CancellationToken cancellationToken);
+}

@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Coordination.Replication.Replicas;
+
+/// <summary>Knobs of a replica node. The unsafe switch exists only so tests can prove their checks catch its breakage.</summary>
+public sealed record ReplicaNodeOptions
+{
+    /// <summary>First pause between recovery attempts; doubles up to <see cref="MaxRecoveryBackoff"/>.</summary>
+    public TimeSpan RecoveryBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    public TimeSpan MaxRecoveryBackoff { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long one snapshot request may take.</summary>
+    public TimeSpan SnapshotTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>BROKEN ON PURPOSE when true: a joining replica votes with empty state instead of recovering.</summary>
+    internal bool UnsafeSkipRecovery { get; init; }
+}
+
+/// <summary>
+/// All replicas one silo holds: routes messages to partitions, adopts committed configurations and
+/// drives the recovery of partitions this silo joined. Replica state lives here, in the silo's memory,
+/// independent of any grain activation: it survives idle collection and is lost only with the silo.
+/// </summary>
+public sealed partial class ReplicaNode
+{
+    private readonly ConcurrentDictionary<int, PartitionReplica> _partitions = new();
+    private readonly ConcurrentDictionary<int, long> _recoveringEpochs = new();
+    private readonly IReplicaTransport _transport;
+    private readonly IClusterMetadataStore _store;
+    private readonly TimeProvider _time;
+    private readonly ReplicaNodeOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskScheduler _background;
+
+    /// <param name="background">Where recovery loops run: the thread pool in a silo, the simulation's scheduler in tests.</param>
+    public ReplicaNode(ReplicaId self, IReplicaTransport transport, IClusterMetadataStore store, TimeProvider time, ReplicaNodeOptions? options = null, ILogger? logger = null, TaskScheduler? background = null)
+    {
+        _background = background ?? TaskScheduler.Default;
+        Self = self;
+        _transport = transport;
+        _store = store;
+        _time = time;
+        _options = options ?? new ReplicaNodeOptions();
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    public ReplicaId Self { get; }
+
+    /// <summary>Raised when a partition finishes recovery on this node.</summary>
+    public event Action<PartitionConfiguration>? Recovered;
+
+    /// <summary>True when no partition on this node is still recovering.</summary>
+    public bool IsCaughtUp => _recoveringEpochs.IsEmpty;
+
+    public IEnumerable<PartitionReplica> Partitions => _partitions.Values;
+
+    public PartitionReplica Partition(int partition) =>
+        _partitions.GetOrAdd(partition, p => new PartitionReplica(Self, p, _options.UnsafeSkipRecovery));
+
+    public ReplicaReply Handle(ReplicaRequest request) => Partition(request.Partition).Handle(request);
+
+    public SnapshotReply Snapshot(SnapshotRequest request)
+    {
+        var reply = Partition(request.Configuration.Partition).Snapshot(request, out var adopted);
+        if (adopted == AdoptOutcome.StartedRecovering)
+        {
+            StartRecovery(request.Configuration);
+        }
+
+        return reply;
+    }
+
+    /// <summary>Adopts a committed configuration (from the configuration master, a proposer's hint or a peer).</summary>
+    public void Adopt(PartitionConfiguration configuration)
+    {
+        if (Partition(configuration.Partition).Adopt(configuration) == AdoptOutcome.StartedRecovering)
+        {
+            StartRecovery(configuration);
+        }
+    }
+
+    /// <summary>Stops recovery loops (the silo is shutting down).</summary>
+    public void Stop() => _stopping.Cancel();
+
+    private void StartRecovery(PartitionConfiguration configuration)
+    {
+        _recoveringEpochs[configuration.Partition] = configuration.Epoch;
+        _ = Task.Factory.StartNew(() => RecoverAsync(configuration), CancellationToken.None, TaskCreationOptions.DenyChildAttach, _background).Unwrap();
+    }
+
+    /// <summary>
+    /// Copies the partition from a majority of its configuration, not counting this node. Each source
+    /// adopts the new configuration before answering, so the old epoch is fenced at a majority of the old
+    /// members before the copy is taken: nothing committed under it can be missed, and nothing more can commit.
+    /// </summary>
+    private async Task RecoverAsync(PartitionConfiguration configuration)
+    {
+        try
+        {
+            await RecoverLoopAsync(configuration);
+        }
+        finally
+        {
+            _recoveringEpochs.TryRemove(new KeyValuePair<int, long>(configuration.Partition, configuration.Epoch));
+        }
+    }
+
+    private async Task RecoverLoopAsync(PartitionConfiguration configuration)
+    {
+        var backoff = _options.RecoveryBackoff;
+        var needed = configuration.QuorumSize;
+        var token = _stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            var replica = Partition(configuration.Partition);
+            if (replica.Configuration.Epoch != configuration.Epoch || replica.Role != ReplicaRole.Recovering)
+            {
+                return;
+            }
+
+            var sources = configuration.Members.Where(m => m.Id != Self).Select(m => m.Id).ToList();
+            var replies = await Task.WhenAll(sources.Select(s => TrySnapshotAsync(s, configuration, token)));
+            var good = replies.Where(r => r is { Status: ReplicaStatus.Ok, Slots: not null } && r.Epoch == configuration.Epoch).Select(r => r!.Slots!).ToList();
+            if (good.Count >= needed)
+            {
+                if (replica.CompleteRecovery(configuration, good))
+                {
+                    _recoveringEpochs.TryRemove(new KeyValuePair<int, long>(configuration.Partition, configuration.Epoch));
+                    LogRecovered(_logger, configuration.Partition, configuration.Epoch, good.Count, replica.Count);
+                    Recovered?.Invoke(configuration);
+                    await ReportRecoveredAsync(configuration, token);
+                }
+
+                return;
+            }
+
+            var newest = replies.Where(r => r is { Status: ReplicaStatus.EpochMismatch }).Select(r => r!.Epoch).DefaultIfEmpty(0).Max();
+            if (newest > configuration.Epoch)
+            {
+                var metadata = await _store.ReadAsync(token);
+                if (metadata is not null && metadata.Partitions[configuration.Partition].Epoch > configuration.Epoch)
+                {
+                    Adopt(metadata.Partitions[configuration.Partition]);
+                    return;
+                }
+            }
+
+            LogRecoveryWaiting(_logger, configuration.Partition, configuration.Epoch, good.Count, needed);
+            try
+            {
+                await Task.Delay(backoff, _time, token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxRecoveryBackoff.Ticks));
+        }
+    }
+
+    private async Task<SnapshotReply?> TrySnapshotAsync(ReplicaId source, PartitionConfiguration configuration, CancellationToken token)
+    {
+        try
+        {
+            return await _transport.SnapshotAsync(source, new SnapshotRequest(configuration, Self), token).WaitAsync(_options.SnapshotTimeout, _time, token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private async Task ReportRecoveredAsync(PartitionConfiguration configuration, CancellationToken token)
+    {
+        var me = configuration.Find(Self)!;
+        for (var attempt = 0; attempt < 20 && !token.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                var current = await _store.ReadAsync(token);
+                var next = current is null ? null : ConfigurationPlanner.MarkRecovered(current, configuration.Partition, Self, me.Since);
+                if (next is null || await _store.TryWriteAsync(current!.Version, next, token))
+                {
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogReportFailed(_logger, ex, configuration.Partition);
+                await Task.Delay(_options.RecoveryBackoff, _time, token);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Partition {Partition} recovered at epoch {Epoch} from {Sources} sources ({Keys} registers)")]
+    private static partial void LogRecovered(ILogger logger, int partition, long epoch, int sources, int keys);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Debug, Message = "Partition {Partition} epoch {Epoch} still recovering: {Good} of {Needed} sources answered")]
+    private static partial void LogRecoveryWaiting(ILogger logger, int partition, long epoch, int good, int needed);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Could not record the recovery of partition {Partition} in the metadata store")]
+    private static partial void LogReportFailed(ILogger logger, Exception exception, int partition);
+}

@@ -1,0 +1,67 @@
+using Coordination.Grains.Sessions;
+
+namespace Coordination.Tests;
+
+public sealed class SessionStateMachineTests
+{
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public void Keepalive_counts_and_returns_unacknowledged_notices()
+    {
+        var r = SessionRecord.Open(Ttl);
+        r = SessionStateMachine.Notify(r, "a", Guid.NewGuid(), 5, "maintenance");
+        r = SessionStateMachine.Notify(r, "b", Guid.NewGuid(), 6, "maintenance");
+        var (next, result) = SessionStateMachine.KeepAlive(r, "s", acknowledgedNotice: 1);
+        Assert.Equal(1, next.KeepAlives);
+        Assert.Equal(Ttl, result.Ttl);
+        Assert.Equal("b", Assert.Single(result.Notices).LockName);
+    }
+
+    [Fact]
+    public void Expiry_commits_only_if_no_keepalive_was_committed_since_it_was_observed()
+    {
+        var r = SessionRecord.Open(Ttl);
+        var (kept, _) = SessionStateMachine.KeepAlive(r, "s", 0);
+        var (stale, expiredStale) = SessionStateMachine.Expire(kept, observedKeepAlives: 0);
+        Assert.False(expiredStale);
+        Assert.Same(kept, stale);
+        var (ended, expired) = SessionStateMachine.Expire(kept, observedKeepAlives: 1);
+        Assert.True(expired);
+        Assert.Equal(SessionStatus.Expired, ended!.Status);
+    }
+
+    public static TheoryData<SessionRecord?, Type> Dead => new()
+    {
+        { null, typeof(SessionNotFoundException) },
+        { SessionRecord.Open(Ttl) with { Status = SessionStatus.Expired }, typeof(SessionExpiredException) },
+        { SessionRecord.Open(Ttl) with { Status = SessionStatus.Closed }, typeof(SessionExpiredException) },
+    };
+
+    [Theory]
+    [MemberData(nameof(Dead))]
+    public void Keepalive_and_attach_on_a_missing_or_ended_session_throw_typed_errors(SessionRecord? record, Type error)
+    {
+        Assert.Throws(error, () => SessionStateMachine.KeepAlive(record, "s", 0));
+        Assert.Throws(error, () => SessionStateMachine.Attach(record, "s", "l:x"));
+    }
+
+    [Fact]
+    public void Expiry_and_close_are_final()
+    {
+        var closed = SessionStateMachine.Close(SessionRecord.Open(Ttl), "s");
+        Assert.Equal(SessionStatus.Closed, closed.Status);
+        Assert.Same(closed, SessionStateMachine.Close(closed, "s"));
+        Assert.False(SessionStateMachine.Expire(closed, 0).Expired);
+    }
+
+    [Fact]
+    public void Holdings_are_kept_until_an_ended_session_has_told_them()
+    {
+        var r = SessionStateMachine.Attach(SessionRecord.Open(Ttl), "s", "l:a");
+        r = SessionStateMachine.Attach(r, "s", "l:b");
+        Assert.Same(r, SessionStateMachine.Released(r, "l:a"));
+        var ended = SessionStateMachine.Close(r, "s");
+        Assert.Equal(["l:b"], SessionStateMachine.Released(ended, "l:a")!.Holdings);
+    }
+}
