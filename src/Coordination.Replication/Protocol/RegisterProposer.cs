@@ -294,7 +294,8 @@ public sealed class RegisterProposer<TValue> where TValue : class
     /// <summary>The replies of one round: only the first reply of each distinct configured member counts.</summary>
     private sealed class RoundOutcome(PartitionConfiguration config)
     {
-        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed inline by the reply that makes the majority; only this proposer's own await observes it.
+        private readonly TaskCompletionSource _done = new();
         private readonly HashSet<ReplicaId> _answered = [];
         private bool _sealed;
         private Ballot _bestAccepted = Ballot.Zero;

@@ -80,9 +80,15 @@ public sealed partial class ReplicaNode
     /// <summary>Adopts a committed configuration (from the configuration master, a proposer's hint or a peer).</summary>
     public void Adopt(PartitionConfiguration configuration)
     {
-        if (Partition(configuration.Partition).Adopt(configuration) == AdoptOutcome.StartedRecovering)
+        var outcome = Partition(configuration.Partition).Adopt(configuration);
+        if (outcome == AdoptOutcome.StartedRecovering)
         {
             StartRecovery(configuration);
+        }
+        else if (outcome == AdoptOutcome.Adopted && _options.UnsafeSkipRecovery && configuration.IsRecovering(Self))
+        {
+            // The broken variant believes it is caught up at once, and says so.
+            _ = Task.Factory.StartNew(() => ReportRecoveredAsync(configuration, _stopping.Token), CancellationToken.None, TaskCreationOptions.DenyChildAttach, _background).Unwrap();
         }
     }
 

@@ -1,0 +1,191 @@
+using Coordination.Grains.Locks;
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Protocol;
+using Coordination.Replication.Replicas;
+
+namespace Coordination.Simulation.Tests.Sim;
+
+/// <summary>Which parts of the protocol run broken on purpose (to prove the checks catch them).</summary>
+public sealed record Breakage(bool EmptyReplicaVotes = false, bool ReuseBallot = false, bool SkipReread = false)
+{
+    public static readonly Breakage None = new();
+}
+
+/// <summary>
+/// Replica nodes, a configuration master (the in-memory metadata store), proposers with their own,
+/// possibly stale, view of the configuration, and a nemesis that crashes and replaces replicas, all on
+/// one simulated network.
+/// </summary>
+public sealed class SimCluster
+{
+    public const string Key = "l/the-lock";
+    private static readonly AuditEntry Created = new(DateTimeOffset.UnixEpoch, "sim", "create", "simulation", 1, []);
+    private readonly Dictionary<ReplicaId, ReplicaNode> _nodes = [];
+    private readonly ReplicaNodeOptions _nodeOptions;
+    private readonly ProposerOptions _proposerOptions;
+    private int _nextNode;
+    private int _nextProposer;
+
+    public SimCluster(int seed, Breakage? breakage = null, int replicas = 3)
+    {
+        var broken = breakage ?? Breakage.None;
+        Sim = new Simulation(seed);
+        Net = new SimNetwork(Sim);
+        _nodeOptions = new ReplicaNodeOptions
+        {
+            RecoveryBackoff = TimeSpan.FromMilliseconds(2),
+            MaxRecoveryBackoff = TimeSpan.FromMilliseconds(20),
+            SnapshotTimeout = TimeSpan.FromMilliseconds(30),
+            UnsafeSkipRecovery = broken.EmptyReplicaVotes,
+        };
+        _proposerOptions = new ProposerOptions
+        {
+            RoundTimeout = TimeSpan.FromMilliseconds(20),
+            OperationTimeout = TimeSpan.FromMilliseconds(150),
+            MaxConflictBackoff = TimeSpan.FromMilliseconds(3),
+            UnsafeReuseBallot = broken.ReuseBallot,
+            UnsafeSkipReread = broken.SkipReread,
+        };
+        for (var i = 0; i < replicas; i++)
+        {
+            AddNode();
+        }
+
+        var metadata = ClusterMetadata.Create(1, replicas, Created);
+        Store.TryWriteAsync(0, metadata).GetAwaiter().GetResult();
+        var assigned = ConfigurationPlanner.Plan(metadata, Population())!;
+        Store.TryWriteAsync(metadata.Version, assigned).GetAwaiter().GetResult();
+        foreach (var node in _nodes.Values)
+        {
+            node.Adopt(assigned.Partitions[0]);
+        }
+    }
+
+    public Simulation Sim { get; }
+
+    public SimNetwork Net { get; }
+
+    public InMemoryClusterMetadataStore Store { get; } = new();
+
+    public IReadOnlyCollection<ReplicaNode> Nodes => _nodes.Values;
+
+    /// <summary>The network identities of the proposers (for cutting their links).</summary>
+    public List<ReplicaId> ProposerHosts { get; } = [];
+
+    public PartitionConfiguration Configuration => Store.ReadAsync().GetAwaiter().GetResult()!.Partitions[0];
+
+    public ReplicaNode AddNode()
+    {
+        var id = new ReplicaId($"10.0.{_nextNode / 250}.{_nextNode % 250 + 1}:1@1");
+        _nextNode++;
+        var node = new ReplicaNode(id, Net.TransportFor(id), Store, Sim.Clock, _nodeOptions, logger: null, background: Sim.Scheduler);
+        _nodes[id] = node;
+        Net.Attach(node);
+        KeepRefreshing(node);
+        return node;
+    }
+
+    public RegisterProposer<LockRecord> NewProposer()
+    {
+        var id = new ReplicaId($"proposer-{++_nextProposer}");
+        ProposerHosts.Add(id);
+        return new RegisterProposer<LockRecord>(Key, new SimDirectory(this), Net.TransportFor(id), Sim.Clock, _proposerOptions, proposerId: Sim.Random.NextInt64(1, long.MaxValue), Sim.Random);
+    }
+
+    public void Crash(ReplicaId id)
+    {
+        Net.Crash(id);
+        _nodes.Remove(id);
+    }
+
+    /// <summary>The nemesis: crash one member, start a fresh silo, and let the planner replace the dead member with it.</summary>
+    public ReplicaNode CrashAndReplace(ReplicaId victim)
+    {
+        Crash(victim);
+        var fresh = AddNode();
+        var metadata = Store.ReadAsync().GetAwaiter().GetResult()!;
+        var next = ConfigurationPlanner.Plan(metadata, Population()) ?? throw new InvalidOperationException($"No plan to replace {victim} in {metadata.Partitions[0]}.");
+        if (!Store.TryWriteAsync(metadata.Version, next).GetAwaiter().GetResult())
+        {
+            throw new InvalidOperationException("The metadata changed under the nemesis.");
+        }
+
+        return fresh;
+    }
+
+    public bool AllMembersActive()
+    {
+        var config = Configuration;
+        return config.Members.All(m => _nodes.TryGetValue(m.Id, out var n) && n.Partition(0).Role == ReplicaRole.Active && n.Partition(0).Configuration.Epoch == config.Epoch);
+    }
+
+    /// <summary>Polls a condition every virtual millisecond until it holds or the limit passes.</summary>
+    public bool WaitUntil(Func<bool> condition, TimeSpan limit)
+    {
+        var done = new TaskCompletionSource();
+        var deadline = Sim.Now + limit.Ticks;
+        void Poll()
+        {
+            if (condition())
+            {
+                done.TrySetResult();
+            }
+            else if (Sim.Now < deadline)
+            {
+                Sim.Schedule(TimeSpan.FromMilliseconds(1), Poll);
+            }
+        }
+
+        Poll();
+        return Sim.RunUntil(done.Task, limit + TimeSpan.FromMilliseconds(1));
+    }
+
+    public SiloPopulation Population() =>
+        new([.. _nodes.Keys], Configuration_Members_Dead(), new HashSet<ReplicaId>());
+
+    private HashSet<ReplicaId> Configuration_Members_Dead()
+    {
+        var metadata = Store.ReadAsync().GetAwaiter().GetResult();
+        return metadata is null ? [] : metadata.Partitions.SelectMany(p => p.Members).Select(m => m.Id).Where(Net.IsCrashed).ToHashSet();
+    }
+
+    /// <summary>Each replica re-reads the configuration master every few virtual milliseconds, like the silo's refresh loop.</summary>
+    private void KeepRefreshing(ReplicaNode node)
+    {
+        void Refresh()
+        {
+            if (!_nodes.ContainsKey(node.Self))
+            {
+                return;
+            }
+
+            var metadata = Store.ReadAsync().GetAwaiter().GetResult();
+            if (metadata is not null && metadata.Partitions[0].IsAssigned)
+            {
+                node.Adopt(metadata.Partitions[0]);
+            }
+
+            Sim.Schedule(TimeSpan.FromMilliseconds(2 + Sim.Random.Next(10)), Refresh);
+        }
+
+        Sim.Schedule(TimeSpan.FromMilliseconds(Sim.Random.Next(5)), Refresh);
+    }
+
+    /// <summary>A proposer's view of the configuration: stale until it is told to refresh.</summary>
+    private sealed class SimDirectory(SimCluster cluster) : IPartitionDirectory
+    {
+        private PartitionConfiguration _known = cluster.Configuration;
+
+        public int PartitionCount => 1;
+
+        public PartitionConfiguration Get(int partition) => _known;
+
+        public Task<PartitionConfiguration> RefreshAsync(int partition, long seenEpoch, CancellationToken cancellationToken)
+        {
+            _known = cluster.Configuration;
+            return Task.FromResult(_known);
+        }
+
+        public bool IsDead(ReplicaId replica) => cluster.Net.IsCrashed(replica);
+    }
+}
