@@ -1,0 +1,157 @@
+using Coordination.Cluster.Tests.Infrastructure;
+
+namespace Coordination.Cluster.Tests;
+
+/// <summary>Silo failures under a held lock. Each test gets its own cluster, since it destroys silos.</summary>
+public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private static string NewLock() => $"failover/{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task Killing_the_silo_hosting_the_lock_grain_keeps_the_holder_the_queue_order_and_raises_the_next_token()
+    {
+        await using var cluster = await CoordinationCluster.StartAsync();
+        var grains = cluster.Grains;
+        var name = NewLock();
+        await using var a = await TestSession.OpenAsync(grains);
+        await using var b = await TestSession.OpenAsync(grains);
+        await using var c = await TestSession.OpenAsync(grains);
+        var ida = Guid.NewGuid();
+        var ta = await grains.AcquireAsync(name, a.Id, ida, TimeSpan.FromSeconds(10));
+        var idb = Guid.NewGuid();
+        var idc = Guid.NewGuid();
+        var waitB = grains.AcquireAsync(name, b.Id, idb, TimeSpan.FromSeconds(60));
+        await Eventually.Async(async () => (await grains.InfoAsync(name)).Waiters.Length == 1, TimeSpan.FromSeconds(10), "b queued");
+        var waitC = grains.AcquireAsync(name, c.Id, idc, TimeSpan.FromSeconds(60));
+        await Eventually.Async(async () => (await grains.InfoAsync(name)).Waiters.Length == 2, TimeSpan.FromSeconds(10), "c queued behind b");
+
+        var host = await cluster.HostOfAsync(grains.Lock(name));
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        await cluster.Cluster.KillSiloAsync(cluster.Silo(host));
+        output.WriteLine($"killed after {sw.Elapsed}");
+        var info = await grains.InfoAsync(name);
+        output.WriteLine($"info after {sw.Elapsed}");
+        Assert.NotEqual(host, await cluster.HostOfAsync(grains.Lock(name)));
+        Assert.Equal(new LockHolder(a.Info.Tag, ida, ta, null), info.Holder);
+        Assert.Equal([b.Info.Tag, c.Info.Tag], info.Waiters.Select(w => w.SessionTag));
+
+        await grains.ReleaseAsync(name, a.Id, ida, ta);
+        output.WriteLine($"released after {sw.Elapsed}");
+        var tb = await waitB;
+        output.WriteLine($"b granted after {sw.Elapsed}");
+        Assert.True(tb > ta, $"token after failover {tb} is not above {ta}");
+        Assert.False(waitC.IsCompleted);
+        await grains.ReleaseAsync(name, b.Id, idb, tb);
+        Assert.True(await waitC > tb);
+    }
+
+    [Fact]
+    public async Task Killing_a_replica_silo_keeps_operations_going_and_the_replica_is_replaced()
+    {
+        await using var cluster = await CoordinationCluster.StartAsync();
+        var grains = cluster.Grains;
+        var name = NewLock();
+        await using var a = await TestSession.OpenAsync(grains);
+        var ida = Guid.NewGuid();
+        var ta = await grains.AcquireAsync(name, a.Id, ida, TimeSpan.FromSeconds(10));
+        var before = await cluster.ConfigurationOfLockAsync(name);
+        var grainHost = await cluster.HostOfAsync(grains.Lock(name));
+        var victim = before.Members.Select(m => SiloAddress.FromParsableString(m.Id.Value)).FirstOrDefault(s => s != grainHost && cluster.Cluster.GetSiloForAddress(s) is not null)
+            ?? SiloAddress.FromParsableString(before.Members[0].Id.Value);
+        await cluster.Cluster.KillSiloAsync(cluster.Silo(victim));
+
+        // Operations continue with the two remaining replicas...
+        var info = await grains.InfoAsync(name);
+        Assert.Equal(ta, info.Holder!.FencingToken);
+        await grains.ReleaseAsync(name, a.Id, ida, ta);
+        var tb = await grains.AcquireAsync(name, a.Id, Guid.NewGuid(), TimeSpan.FromSeconds(10));
+        Assert.True(tb > ta);
+
+        // ...and the dead replica is replaced by the spare silo, which catches up.
+        await Eventually.Async(async () =>
+        {
+            var now = await cluster.ConfigurationOfLockAsync(name);
+            return now.Epoch > before.Epoch && !now.Contains(new(victim.ToParsableString())) && now.Recovering.IsDefaultOrEmpty;
+        }, TimeSpan.FromSeconds(20), "the dead replica replaced and the newcomer caught up");
+        var replicas = await cluster.LockReplicasAsync(name);
+        Assert.Equal(3, replicas.Count);
+        Assert.DoesNotContain(replicas, r => r.Replica == victim.ToParsableString());
+        Assert.True(replicas.Count(r => r.Record?.Holder?.Token == tb) >= 2);
+        await cluster.WaitForAllPartitionsAsync();
+    }
+
+    [Fact]
+    public async Task Cutting_off_two_of_three_replicas_gives_a_typed_error_then_full_recovery_with_nothing_lost()
+    {
+        await using var cluster = await CoordinationCluster.StartAsync();
+        var grains = cluster.Grains;
+        var name = NewLock();
+        await using var a = await TestSession.OpenAsync(grains);
+        var ida = Guid.NewGuid();
+        var ta = await grains.AcquireAsync(name, a.Id, ida, TimeSpan.FromSeconds(10));
+        await using var b = await TestSession.OpenAsync(grains);
+        var config = await cluster.ConfigurationOfLockAsync(name);
+        cluster.Partitions.Isolate(config.Members[0].Id.Value);
+        cluster.Partitions.Isolate(config.Members[1].Id.Value);
+
+        var error = await Assert.ThrowsAsync<QuorumUnavailableException>(() =>
+            grains.Lock(name).Acquire(new AcquireRequest(b.Id, Guid.NewGuid(), AcquireMode.IfAvailable, TimeSpan.Zero, null, TimeSpan.Zero)));
+        Assert.Equal("l/" + name, error.Key);
+        await Assert.ThrowsAsync<QuorumUnavailableException>(() => grains.Lock(name).GetInfo());
+
+        cluster.Partitions.HealAll();
+        var info = await grains.InfoAsync(name);
+        Assert.Equal(ta, info.Holder!.FencingToken);
+        Assert.Equal(a.Info.Tag, info.Holder.SessionTag);
+        await grains.ReleaseAsync(name, a.Id, ida, ta);
+        Assert.True(await grains.AcquireAsync(name, b.Id, Guid.NewGuid(), TimeSpan.FromSeconds(10)) > ta);
+    }
+
+    [Fact]
+    public async Task After_a_full_restart_keys_stay_unavailable_until_an_audited_reinitialisation_and_tokens_keep_growing()
+    {
+        await using var cluster = await CoordinationCluster.StartAsync(silos: 3, partitions: 4);
+        var grains = cluster.Grains;
+        var name = NewLock();
+        long before;
+        await using (var a = await TestSession.OpenAsync(grains))
+        {
+            before = await grains.AcquireAsync(name, a.Id, Guid.NewGuid(), TimeSpan.FromSeconds(10));
+        }
+
+        // Every silo restarts: the in-memory replicas are gone, the metadata store is not.
+        foreach (var silo in cluster.Cluster.GetActiveSilos().ToList())
+        {
+            await cluster.Cluster.StopSiloAsync(silo);
+        }
+
+        await cluster.Cluster.StartSilosAsync(3);
+        await cluster.Cluster.InitializeClientAsync();
+        grains = cluster.Grains;
+
+        var lost = await Assert.ThrowsAnyAsync<CoordinationException>(() => grains.Lock(name).GetInfo());
+        Assert.True(lost is ReplicasLostException or QuorumUnavailableException, lost.ToString());
+        await Eventually.Async(async () =>
+        {
+            try
+            {
+                await grains.Lock(name).GetInfo();
+                return false;
+            }
+            catch (ReplicasLostException)
+            {
+                return true;
+            }
+        }, TimeSpan.FromSeconds(20), "the lock to report its replicas lost (never silently empty)");
+
+        var view = await grains.GetGrain<IClusterAdminGrain>(0).Reinitialize([], "test: full restart", "cluster-test");
+        Assert.Equal(2, view.ClusterEpoch);
+        Assert.Equal(("cluster-test", "reinitialize", "test: full restart"), (view.Audit[^1].Operator, view.Audit[^1].Action, view.Audit[^1].Reason));
+        Assert.Equal(4, view.Audit[^1].Partitions.Length);
+
+        await using var b = await TestSession.OpenAsync(grains);
+        var after = await grains.AcquireAsync(name, b.Id, Guid.NewGuid(), TimeSpan.FromSeconds(20));
+        Assert.True(after > before, $"token {after} after the restart is not above {before}");
+        Assert.Equal(2, after >> 40);
+    }
+}

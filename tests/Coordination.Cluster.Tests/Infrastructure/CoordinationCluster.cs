@@ -1,0 +1,110 @@
+using Coordination.Grains.Hosting;
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.TestingHost;
+
+namespace Coordination.Cluster.Tests.Infrastructure;
+
+/// <summary>
+/// An in-process Orleans cluster running the coordination service, with test timings (1 s failure
+/// detection, so TTLs from 2.25 s are accepted), one shared metadata store and fault hooks.
+/// </summary>
+public sealed class CoordinationCluster : IAsyncDisposable
+{
+    public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(3);
+
+    private CoordinationCluster(InProcessTestCluster cluster, InMemoryClusterMetadataStore store, ReplicaPartitions partitions, ReplyDropper dropper)
+    {
+        Cluster = cluster;
+        Store = store;
+        Partitions = partitions;
+        Dropper = dropper;
+    }
+
+    public InProcessTestCluster Cluster { get; }
+
+    public InMemoryClusterMetadataStore Store { get; }
+
+    public ReplicaPartitions Partitions { get; }
+
+    public ReplyDropper Dropper { get; }
+
+    public IClusterClient Client => Cluster.Client;
+
+    public IGrainFactory Grains => Cluster.Client;
+
+    public static async Task<CoordinationCluster> StartAsync(short silos = 4, int partitions = 8)
+    {
+        var store = new InMemoryClusterMetadataStore();
+        var faults = new ReplicaPartitions();
+        var dropper = new ReplyDropper();
+        var builder = new InProcessTestClusterBuilder(silos);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.Services.AddSingleton<IClusterMetadataStore>(store);
+            silo.Services.AddSingleton<IReplicaTrafficFilter>(faults);
+            silo.Services.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
+            });
+            silo.AddCoordination(
+                o =>
+                {
+                    o.FailureDetectionTime = TimeSpan.FromSeconds(1);
+                    o.SafetyMargin = TimeSpan.FromMilliseconds(500);
+                },
+                r =>
+                {
+                    r.PartitionCount = partitions;
+                    r.RoundTimeout = TimeSpan.FromMilliseconds(500);
+                    r.OperationTimeout = TimeSpan.FromSeconds(3);
+                    r.MetadataRefreshInterval = TimeSpan.FromMilliseconds(250);
+                    r.PlannerInterval = TimeSpan.FromMilliseconds(250);
+                });
+        });
+        builder.ConfigureClient(client => client.Services.AddSingleton<IOutgoingGrainCallFilter>(dropper));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        var c = new CoordinationCluster(cluster, store, faults, dropper);
+        await c.WaitForAllPartitionsAsync();
+        return c;
+    }
+
+    public async Task<ClusterMetadata> MetadataAsync() => (await Store.ReadAsync())!;
+
+    /// <summary>Waits until every partition has its full set of replicas and none is recovering.</summary>
+    public async Task WaitForAllPartitionsAsync(TimeSpan? timeout = null)
+    {
+        await Eventually.Async(async () =>
+        {
+            var m = await Store.ReadAsync();
+            return m is not null && m.Partitions.All(p => p.IsAssigned && p.Recovering.IsDefaultOrEmpty);
+        }, timeout ?? TimeSpan.FromSeconds(20), "every partition assigned with its replicas caught up");
+    }
+
+    public async Task<SiloAddress> HostOfAsync(IAddressable grain)
+    {
+        var management = Grains.GetGrain<IManagementGrain>(0);
+        return await management.GetActivationAddress(grain) ?? throw new InvalidOperationException($"{grain} is not active anywhere");
+    }
+
+    public InProcessSiloHandle Silo(SiloAddress address) =>
+        Cluster.GetSiloForAddress(address) ?? throw new InvalidOperationException($"No silo at {address}");
+
+    public async Task<PartitionConfiguration> ConfigurationOfLockAsync(string lockName)
+    {
+        var m = await MetadataAsync();
+        return m.Partitions[Partitioner.PartitionOf("l/" + lockName, m.PartitionCount)];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Partitions.HealAll();
+        await Cluster.DisposeAsync();
+    }
+}

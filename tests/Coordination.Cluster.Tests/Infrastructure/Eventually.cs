@@ -1,0 +1,54 @@
+namespace Coordination.Cluster.Tests.Infrastructure;
+
+/// <summary>Polls a condition until it holds or a deadline passes, then fails with a message saying what was expected. Never a bare sleep.</summary>
+public static class Eventually
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+
+    public static async Task Async(Func<Task<bool>> condition, TimeSpan timeout, string expectation)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        Exception? last = null;
+        while (true)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (Exception ex)
+            {
+                last = ex;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Expected within {timeout.TotalSeconds:0.#} s: {expectation}." + (last is null ? string.Empty : $" Last error: {last.Message}"), last);
+            }
+
+            await Task.Delay(PollInterval);
+        }
+    }
+
+    public static Task Async(Func<bool> condition, TimeSpan timeout, string expectation) =>
+        Async(() => Task.FromResult(condition()), timeout, expectation);
+
+    /// <summary>Retries an operation that may fail with a typed, retryable error until it succeeds.</summary>
+    public static async Task<T> Retry<T>(Func<Task<T>> operation, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                return await operation();
+            }
+            catch (Exception ex) when (ex is QuorumUnavailableException or SiloUnavailableException or TimeoutException or OrleansMessageRejectionException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(PollInterval);
+            }
+        }
+    }
+}

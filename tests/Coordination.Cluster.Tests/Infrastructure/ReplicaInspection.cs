@@ -1,0 +1,30 @@
+using Coordination.Grains.Locks;
+using Coordination.Replication.Replicas;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Coordination.Cluster.Tests.Infrastructure;
+
+/// <summary>Reads replica state straight out of each silo's replica store, bypassing the protocol.</summary>
+public static class ReplicaInspection
+{
+    /// <summary>For each live silo that holds an active replica of the lock's partition: the lock record it has accepted.</summary>
+    public static async Task<List<(string Replica, LockRecord? Record)>> LockReplicasAsync(this CoordinationCluster cluster, string lockName)
+    {
+        var config = await cluster.ConfigurationOfLockAsync(lockName);
+        var result = new List<(string, LockRecord?)>();
+        foreach (var silo in cluster.Cluster.GetActiveSilos())
+        {
+            var node = cluster.Cluster.GetSiloServiceProvider(silo.SiloAddress).GetRequiredService<ReplicaNode>();
+            var replica = node.Partition(config.Partition);
+            if (replica.Role != ReplicaRole.Active)
+            {
+                continue;
+            }
+
+            var slot = replica.CopySlots().FirstOrDefault(kv => kv.Key == "l/" + lockName);
+            result.Add((node.Self.Value, slot.Value?.Value as LockRecord));
+        }
+
+        return result;
+    }
+}
