@@ -108,6 +108,52 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_dead_clients_lock_frees_even_when_its_session_grains_silo_dies_too()
+    {
+        await using var cluster = await CoordinationCluster.StartAsync();
+        var grains = cluster.Grains;
+        var name = NewLock();
+        var a = await TestSession.OpenAsync(grains);
+        await using var b = await TestSession.OpenAsync(grains);
+        var ta = await grains.AcquireAsync(name, a.Id, Guid.NewGuid(), TimeSpan.FromSeconds(10));
+        var sessionHost = await cluster.HostOfAsync(grains.GetGrain<ISessionGrain>(a.Id));
+
+        // The client dies, and so does the silo timing its lease: nobody will ever call that session again.
+        await a.StopKeepAliveAsync();
+        var lastSend = a.LastAckedSend;
+        await cluster.Cluster.KillSiloAsync(cluster.Silo(sessionHost));
+
+        var tb = await grains.AcquireAsync(name, b.Id, Guid.NewGuid(), TimeSpan.FromSeconds(30));
+        var freedAfter = DateTime.UtcNow - lastSend;
+        output.WriteLine($"freed {freedAfter.TotalSeconds:0.000} s after the last keepalive (TTL {CoordinationCluster.Ttl.TotalSeconds} s)");
+        Assert.True(tb > ta);
+        Assert.True(freedAfter >= CoordinationCluster.Ttl, $"freed after {freedAfter}: earlier than the TTL");
+        Assert.True(freedAfter < 2 * CoordinationCluster.Ttl + TimeSpan.FromSeconds(3), $"freed after {freedAfter}: later than TTL + one TTL for the failover + 3 s");
+    }
+
+    [Fact]
+    public async Task A_pending_lock_delay_restarts_in_full_after_the_lock_grains_silo_dies()
+    {
+        await using var cluster = await CoordinationCluster.StartAsync();
+        var grains = cluster.Grains;
+        var name = NewLock();
+        var a = await TestSession.OpenAsync(grains);
+        await using var b = await TestSession.OpenAsync(grains);
+        var delay = TimeSpan.FromSeconds(3);
+        Assert.Equal(AcquireStatus.Granted, (await grains.Lock(name).Acquire(new AcquireRequest(a.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, delay))).Status);
+        await a.StopKeepAliveAsync();
+        await Eventually.Async(async () => (await grains.InfoAsync(name)).LockDelayActive, TimeSpan.FromSeconds(15), "the expired holder's lock-delay to start");
+
+        var host = await cluster.HostOfAsync(grains.Lock(name));
+        var killedAt = DateTime.UtcNow;
+        await cluster.Cluster.KillSiloAsync(cluster.Silo(host));
+        await grains.AcquireAsync(name, b.Id, Guid.NewGuid(), TimeSpan.FromSeconds(30));
+        var grantedAfterKill = DateTime.UtcNow - killedAt;
+        output.WriteLine($"granted {grantedAfterKill.TotalSeconds:0.000} s after the lock grain's silo died (lock-delay {delay.TotalSeconds} s)");
+        Assert.True(grantedAfterKill >= delay, $"granted {grantedAfterKill} after the failover: the lock-delay was not restarted in full");
+    }
+
+    [Fact]
     public async Task After_a_full_restart_keys_stay_unavailable_until_an_audited_reinitialisation_and_tokens_keep_growing()
     {
         await using var cluster = await CoordinationCluster.StartAsync(silos: 3, partitions: 4);

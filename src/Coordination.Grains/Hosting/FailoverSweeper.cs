@@ -45,14 +45,20 @@ internal sealed partial class FailoverSweeper(
 
     private async Task WatchAsync(CancellationToken cancellationToken)
     {
-        var known = new HashSet<SiloAddress>();
+        HashSet<SiloAddress>? known = null;
         try
         {
             await foreach (var snapshot in liveness.Updates.WithCancellation(cancellationToken))
             {
                 var dead = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead).Select(m => m.SiloAddress).ToList();
-                var fresh = dead.Where(known.Add).ToList();
-                if (fresh.Count > 0 && known.Count != fresh.Count)
+                if (known is null)
+                {
+                    // Silos already dead when this one started were swept by the silos that saw them die.
+                    known = [.. dead];
+                    continue;
+                }
+
+                if (dead.Count(known.Add) > 0)
                 {
                     await SweepAsync(cancellationToken);
                 }
