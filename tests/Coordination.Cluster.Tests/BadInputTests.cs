@@ -112,6 +112,7 @@ public sealed class BadInputTests(ClusterFixture fixture) : IClassFixture<Cluste
         var info = await Grains.InfoAsync(name);
         Assert.Null(info.Holder);
         Assert.Empty(info.Waiters);
+        Assert.Equal(0, info.LastFencingToken);
     }
 
     [Fact]

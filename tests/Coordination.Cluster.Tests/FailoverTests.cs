@@ -90,6 +90,8 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
         var ida = Guid.NewGuid();
         var ta = await grains.AcquireAsync(name, a.Id, ida, TimeSpan.FromSeconds(10));
         await using var b = await TestSession.OpenAsync(grains);
+        var probe = new AcquireRequest(b.Id, Guid.NewGuid(), AcquireMode.IfAvailable, TimeSpan.Zero, null, TimeSpan.Zero);
+        Assert.Equal(AcquireStatus.NotAvailable, (await grains.Lock(name).Acquire(probe)).Status);
         var config = await cluster.ConfigurationOfLockAsync(name);
         cluster.Partitions.Isolate(config.Members[0].Id.Value);
         cluster.Partitions.Isolate(config.Members[1].Id.Value);

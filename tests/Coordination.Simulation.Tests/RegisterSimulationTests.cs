@@ -54,15 +54,16 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
     [Fact]
     public void Control_reusing_a_ballot_for_two_values_is_caught()
     {
-        foreach (var seed in Seeds(200, offset: 2000))
+        var runs = Seeds(100, offset: 2000).SelectMany(seed => new[] { 0, 1, 2, 3 }.Select(warmups => (seed, warmups))).ToList();
+        foreach (var (seed, warmups) in runs)
         {
-            var (correct, _) = BallotReuseScenario(seed, Breakage.None);
-            Assert.True(correct.Count == 0, $"seed {seed}: the correct proposer failed the scenario: {string.Join("; ", correct)}");
+            var (correct, _) = BallotReuseScenario(seed, Breakage.None, warmups);
+            Assert.True(correct.Count == 0, $"seed {seed}, {warmups} warm-up commits: the correct proposer failed the scenario: {string.Join("; ", correct)}");
         }
 
-        var caught = Seeds(200, offset: 2000).Select(seed => (seed, result: BallotReuseScenario(seed, new Breakage(ReuseBallot: true)))).FirstOrDefault(r => r.result.Violations.Count > 0);
+        var caught = runs.Select(r => (r.seed, r.warmups, result: BallotReuseScenario(r.seed, new Breakage(ReuseBallot: true), r.warmups))).FirstOrDefault(r => r.result.Violations.Count > 0);
         Assert.True(caught.result.Violations is not null, "no seed exposed a ballot reused for two values");
-        output.WriteLine($"ballot reuse caught at seed {caught.seed}: {caught.result.Violations[0]}");
+        output.WriteLine($"ballot reuse caught at seed {caught.seed} after {caught.warmups} warm-up commits: {caught.result.Violations[0]}");
     }
 
     /// <summary>
@@ -71,25 +72,27 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
     /// ballot, so two replicas hold different values under one ballot and a later reader may pick the
     /// wrong one, forgetting a grant it acknowledged.
     /// </summary>
-    private static (List<string> Violations, int Grants) BallotReuseScenario(int seed, Breakage breakage)
+    private static (List<string> Violations, int Grants) BallotReuseScenario(int seed, Breakage breakage, int warmups)
     {
         var cluster = new SimCluster(seed, breakage);
         var sim = cluster.Sim;
         var p = cluster.NewProposer();
         var host = cluster.ProposerHosts[0];
         var members = cluster.Configuration.Members.Select(m => m.Id).ToList();
-        var warmup = new LockRequest("warmup", Guid.NewGuid(), null, TimeSpan.Zero);
-        var warm = Commit(cluster, p, (s, c) => LockStateMachine.Acquire(s, warmup, AcquireMode.Wait, c.TokenEpoch), "warm-up").Token;
-        Commit(cluster, p, (s, c) => LockStateMachine.Release(s, "L", "warmup", warmup.RequestId, warm, c.TokenEpoch), "warm-up release");
+        for (var i = 0; i < warmups; i++)
+        {
+            // Reads commit too (a fresh accept); each one moves the proposer's piggybacked promise along.
+            Commit(cluster, p, (s, _) => (s, true), "warm-up read");
+        }
 
         var history = new List<HeldGrant>();
-        var first = new LockRequest("first", Guid.NewGuid(), null, TimeSpan.Zero);
+        var first = new LockRequest("first", Guid.NewGuid(), null, TimeSpan.Zero, TimeSpan.Zero);
         cluster.Net.Cut(host, members[1]);
         cluster.Net.Cut(host, members[2]);
         Assert.False(TryCommit(cluster, p, (s, c) => LockStateMachine.Acquire(s, first, AcquireMode.Wait, c.TokenEpoch)), "the cut accept succeeded");
         cluster.Net.HealAll();
 
-        var second = new LockRequest("second", Guid.NewGuid(), null, TimeSpan.Zero);
+        var second = new LockRequest("second", Guid.NewGuid(), null, TimeSpan.Zero, TimeSpan.Zero);
         cluster.Net.Cut(host, members[0]);
         var granted = cluster.Sim.Start(() => p.ExecuteAsync((s, c) => LockStateMachine.Acquire(s, second, AcquireMode.Wait, c.TokenEpoch)));
         sim.RunUntil(granted, TimeSpan.FromSeconds(1));
@@ -200,7 +203,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
         var cluster = new SimCluster(seed, breakage);
         var sim = cluster.Sim;
         cluster.Net.Faults = new NetworkFaults(0.05, 0.05, TimeSpan.FromMicroseconds(20), TimeSpan.FromMicroseconds(500));
-        var holder = new LockRequest("holder", Guid.NewGuid(), null, TimeSpan.Zero);
+        var holder = new LockRequest("holder", Guid.NewGuid(), null, TimeSpan.Zero, TimeSpan.Zero);
         var first = cluster.NewProposer();
         var token = Commit(cluster, first, (s, c) => LockStateMachine.Acquire(s, holder, AcquireMode.Wait, c.TokenEpoch), "the first grant").Token;
         var history = new List<HeldGrant> { new("holder", holder.RequestId, token, sim.Now) };
@@ -211,7 +214,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
             Assert.True(cluster.WaitUntil(cluster.AllMembersActive, TimeSpan.FromSeconds(2)), $"seed {seed}: the replacement of {original} never caught up: {cluster.Configuration}");
         }
 
-        var competitor = new LockRequest("competitor", Guid.NewGuid(), null, TimeSpan.Zero);
+        var competitor = new LockRequest("competitor", Guid.NewGuid(), null, TimeSpan.Zero, TimeSpan.Zero);
         var fresh = cluster.NewProposer();
         var seen = Commit(cluster, fresh, (s, c) => (LockStateMachine.Acquire(s, competitor, AcquireMode.IfAvailable, c.TokenEpoch).Next, s), "the competitor's attempt");
         if (fresh.CachedValue?.Holder is { SessionId: "competitor" } g)

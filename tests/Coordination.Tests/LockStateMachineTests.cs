@@ -7,7 +7,9 @@ public sealed class LockStateMachineTests
     private const long Epoch = 1;
     private static readonly long First = FencingTokens.Base(Epoch) + 1;
 
-    private static LockRequest Req(string session, int id, TimeSpan lockDelay = default) => new(session, Id(id), $"owner-{session}", lockDelay);
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
+
+    private static LockRequest Req(string session, int id, TimeSpan lockDelay = default) => new(session, Id(id), $"owner-{session}", lockDelay, Ttl);
 
     private static Guid Id(int n) => new(n, 0, 0, [0, 0, 0, 0, 0, 0, 0, 0]);
 
@@ -139,7 +141,7 @@ public sealed class LockStateMachineTests
         r = Acquire(r, Req("s2", 2)).Item1;
         r = Acquire(r, Req("s1", 3)).Item1;
         r = Acquire(r, Req("s3", 4)).Item1;
-        var (after, changed) = LockStateMachine.SessionEnded(r, "s1", expired: true, Epoch);
+        var (after, changed) = LockStateMachine.SessionEnded(r, "s1", SessionEnd.Expired, Epoch);
         Assert.True(changed);
         Assert.Equal("s2", after.Holder!.SessionId);
         Assert.Equal(["s3"], after.Waiters.Select(w => w.SessionId));
@@ -150,21 +152,58 @@ public sealed class LockStateMachineTests
     {
         var r = Acquire(null, Req("s1", 1, TimeSpan.FromSeconds(5))).Item1;
         r = Acquire(r, Req("s2", 2)).Item1;
-        var (delayed, _) = LockStateMachine.SessionEnded(r, "s1", expired: true, Epoch);
+        var (delayed, _) = LockStateMachine.SessionEnded(r, "s1", SessionEnd.Expired, Epoch);
         Assert.Null(delayed.Holder);
-        Assert.Equal(TimeSpan.FromSeconds(5), delayed.PendingDelay);
+        Assert.Equal(new PendingDelay(TimeSpan.FromSeconds(5), First), delayed.Delay);
         Assert.Equal(AcquireStatus.Queued, Acquire(delayed, Req("s3", 3)).Item2.Status);
-        var ended = LockStateMachine.EndLockDelay(delayed, Epoch);
+        Assert.Same(delayed, LockStateMachine.EndLockDelay(delayed, First + 99, Epoch));
+        var ended = LockStateMachine.EndLockDelay(delayed, First, Epoch);
         Assert.Equal("s2", ended.Holder!.SessionId);
-        Assert.Null(ended.PendingDelay);
+        Assert.Null(ended.Delay);
     }
 
     [Fact]
     public void A_closed_session_does_not_trigger_its_lock_delay()
     {
         var r = Acquire(null, Req("s1", 1, TimeSpan.FromSeconds(5))).Item1;
-        var (after, _) = LockStateMachine.SessionEnded(r, "s1", expired: false, Epoch);
-        Assert.Null(after.PendingDelay);
+        var (after, _) = LockStateMachine.SessionEnded(r, "s1", SessionEnd.Closed, Epoch);
+        Assert.Null(after.Delay);
+    }
+
+    [Fact]
+    public void A_request_from_a_session_that_already_ended_is_refused_and_changes_nothing()
+    {
+        var r = Acquire(null, Req("s1", 1)).Item1;
+        var (ended, _) = LockStateMachine.SessionEnded(r, "s1", SessionEnd.Expired, Epoch);
+        Assert.Throws<SessionExpiredException>(() => Acquire(ended, Req("s1", 2)));
+        Assert.Equal(["s1"], ended.EndedSessions);
+    }
+
+    [Fact]
+    public void A_holder_whose_session_state_vanished_keeps_the_lock_blocked_for_a_whole_ttl()
+    {
+        var r = Acquire(null, Req("s1", 1, TimeSpan.FromSeconds(2))).Item1;
+        var (after, _) = LockStateMachine.SessionEnded(r, "s1", SessionEnd.Vanished, Epoch);
+        Assert.Equal(new PendingDelay(Ttl, First), after.Delay);
+    }
+
+    [Fact]
+    public void Each_session_keeps_its_newest_finished_requests_and_older_releases_still_succeed()
+    {
+        LockRecord? r = null;
+        var tokens = new List<long>();
+        for (var i = 1; i <= LockStateMachine.FinishedPerSession + 5; i++)
+        {
+            var (granted, d) = Acquire(r, Req("s1", i));
+            tokens.Add(d.Token);
+            r = LockStateMachine.Release(granted, "L", "s1", Id(i), d.Token, Epoch).Next;
+        }
+
+        Assert.Equal(LockStateMachine.FinishedPerSession, r!.Finished.Count);
+        Assert.Equal(tokens[4], r.ForgottenBelow);
+        Assert.Equal(ReleaseOutcome.AlreadyReleased, LockStateMachine.Release(r, "L", "s1", Id(1), tokens[0], Epoch).Outcome);
+        Assert.Equal(ReleaseOutcome.AlreadyReleased, LockStateMachine.Release(r, "L", "s1", Id(13), tokens[^1], Epoch).Outcome);
+        Assert.Throws<LockNotHeldException>(() => LockStateMachine.Release(r, "L", "s1", Id(99), tokens[^1] + 1, Epoch));
     }
 
     [Fact]
@@ -192,11 +231,11 @@ public sealed class LockStateMachineTests
             var id = Id(random.Next(1, 40));
             r = random.Next(6) switch
             {
-                0 or 1 => LockStateMachine.Acquire(r, new LockRequest(session, id, null, TimeSpan.Zero), AcquireMode.Wait, epoch).Next,
+                0 or 1 => r?.EndedSessions.Contains(session) == true ? r : LockStateMachine.Acquire(r, new LockRequest(session, id, null, TimeSpan.Zero, Ttl), AcquireMode.Wait, epoch).Next,
                 2 => r?.Holder is { } h ? LockStateMachine.Release(r, "L", h.SessionId, h.RequestId, h.Token, epoch).Next : r,
                 3 => LockStateMachine.Cancel(r, session, id, epoch).Next,
-                4 => LockStateMachine.SessionEnded(r, session, random.Next(2) == 0, epoch).Next,
-                _ => random.Next(50) == 0 ? LockStateMachine.Revoke(r, ++epoch).Next : LockStateMachine.EndLockDelay(r, epoch),
+                4 => LockStateMachine.SessionEnded(r, session, (SessionEnd)random.Next(3), epoch).Next,
+                _ => random.Next(50) == 0 ? LockStateMachine.Revoke(r, ++epoch).Next : LockStateMachine.EndLockDelay(r, r?.Delay?.AfterToken ?? 0, epoch),
             };
             Assert.True(r is null || r.LastToken >= last);
             Assert.True(r?.Holder is null || r.Holder.Token <= r.LastToken);

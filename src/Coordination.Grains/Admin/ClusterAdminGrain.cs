@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
+using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Coordination.Grains.Admin;
@@ -10,6 +11,7 @@ internal sealed partial class ClusterAdminGrain(
     IClusterMetadataStore store,
     MetadataDirectory directory,
     SiloLiveness liveness,
+    IReplicaTransport transport,
     TimeProvider time,
     ILogger<ClusterAdminGrain> logger) : Grain, IClusterAdminGrain
 {
@@ -35,6 +37,7 @@ internal sealed partial class ClusterAdminGrain(
             {
                 LogReinitialized(logger, operatorName, string.Join(",", next.Audit[^1].Partitions), next.ClusterEpoch, reason);
                 directory.Publish(next);
+                await FenceOldMembersAsync(current, next);
                 return ToView(next);
             }
 
@@ -42,6 +45,32 @@ internal sealed partial class ClusterAdminGrain(
             {
                 throw new CoordinationException("The cluster metadata kept changing during re-initialisation; try again.");
             }
+        }
+    }
+
+    /// <summary>
+    /// Tells the old members of re-initialised partitions, where any still runs, that they are no longer
+    /// members, so a silo wrongly believed dead stops serving the old lineage. Best effort: a silo that
+    /// cannot be reached is exactly the one an operator has declared dead.
+    /// </summary>
+    private async Task FenceOldMembersAsync(ClusterMetadata before, ClusterMetadata after)
+    {
+        var hints = new List<Task>();
+        foreach (var p in after.Partitions.Where(p => p.Epoch != before.Partitions[p.Partition].Epoch))
+        {
+            foreach (var old in before.Partitions[p.Partition].Members.Where(m => !p.Contains(m.Id)))
+            {
+                hints.Add(transport.AdoptAsync(old.Id, p, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2)));
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(hints);
+        }
+        catch (Exception)
+        {
+            // Unreachable old members are the dead ones.
         }
     }
 

@@ -29,6 +29,12 @@ public sealed class CoordinationOptions
     public TimeSpan MaxPark { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
+    /// While anyone waits for a held lock, how often the lock re-checks that its holder's session is alive
+    /// (a safety net against grants that raced their session's end). Default 5 s.
+    /// </summary>
+    public TimeSpan HolderAuditInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// The shortest TTL accepted: (failure detection + margin) / (1 − keepalive fraction), so that the last
     /// acknowledged keepalive plus one keepalive interval plus a silo failover still fit in the lease.
     /// </summary>
@@ -85,6 +91,11 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
         if (o.MaxLockDelay < TimeSpan.Zero)
         {
             failures.Add($"{s}:MaxLockDelay is {o.MaxLockDelay}: it must not be negative.");
+        }
+
+        if (o.HolderAuditInterval <= TimeSpan.Zero)
+        {
+            failures.Add($"{s}:HolderAuditInterval is {o.HolderAuditInterval}: it must be positive.");
         }
 
         if (o.MaxPark <= TimeSpan.Zero || o.MaxPark >= TimeSpan.FromSeconds(30))

@@ -1,6 +1,5 @@
 using Coordination.Grains.Locks;
 using Coordination.Grains.Sessions;
-using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Replicas;
 using Microsoft.Extensions.Logging;
@@ -9,8 +8,10 @@ namespace Coordination.Grains.Hosting;
 
 /// <summary>
 /// When a silo dies, the grains it hosted die with it, and nobody may call a dead client's session or a
-/// lock waiting out its lock-delay again. After every death, each silo re-activates such grains for the
-/// partitions where it is the first live replica, so their leases and delays restart (in full) elsewhere.
+/// lock waiting out its lock-delay again. After every death, every silo re-activates such grains from its
+/// own replicas, so their leases and delays restart (in full) elsewhere. Each replica sweeps its own copy,
+/// since one replica may have missed a write that a majority without it accepted; duplicate pings are
+/// harmless (re-activation is idempotent).
 /// </summary>
 internal sealed partial class FailoverSweeper(
     ReplicaNode node,
@@ -70,14 +71,13 @@ internal sealed partial class FailoverSweeper(
         }
     }
 
-    /// <summary>Pings every live session and every lock with a pending lock-delay whose partition this silo leads.</summary>
+    /// <summary>Pings every live session and every lock with a pending lock-delay found in this silo's active replicas.</summary>
     internal async Task SweepAsync(CancellationToken cancellationToken)
     {
         var pings = new List<Func<Task>>();
         foreach (var replica in node.Partitions)
         {
-            var config = replica.Configuration;
-            if (replica.Role != ReplicaRole.Active || FirstLive(config) != node.Self)
+            if (replica.Role != ReplicaRole.Active)
             {
                 continue;
             }
@@ -89,7 +89,7 @@ internal sealed partial class FailoverSweeper(
                     case SessionRecord s when s.IsAlive || !s.Holdings.IsEmpty:
                         pings.Add(() => grains.GetGrain<ISessionGrainInternal>(key[2..]).Recover());
                         break;
-                    case LockRecord { PendingDelay: not null }:
+                    case LockRecord { Delay: not null }:
                         pings.Add(() => grains.GetGrain<ILockGrainInternal>(key[2..]).Recover());
                         break;
                 }
@@ -97,21 +97,24 @@ internal sealed partial class FailoverSweeper(
         }
 
         LogSweep(logger, pings.Count);
-        await Parallel.ForEachAsync(pings, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (ping, _) =>
+        await Parallel.ForEachAsync(pings, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (ping, ct) =>
         {
-            try
+            // A ping can fail while partitions are being reconfigured after the very death that caused it.
+            for (var attempt = 0; ; attempt++)
             {
-                await ping();
-            }
-            catch (Exception ex)
-            {
-                LogPingFailed(logger, ex);
+                try
+                {
+                    await ping();
+                    return;
+                }
+                catch (Exception ex) when (attempt < 8 && !ct.IsCancellationRequested)
+                {
+                    LogPingFailed(logger, ex);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 << Math.Min(attempt, 4)), ct);
+                }
             }
         });
     }
-
-    private ReplicaId? FirstLive(PartitionConfiguration config) =>
-        config.Members.Select(m => m.Id).FirstOrDefault(id => !liveness.IsDead(id) && !config.IsRecovering(id));
 
     [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "A silo died: re-activating {Count} sessions and delayed locks led by this silo")]
     private static partial void LogSweep(ILogger logger, int count);

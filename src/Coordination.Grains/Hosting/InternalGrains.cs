@@ -20,9 +20,12 @@ public interface ISessionGrainInternal : IGrainWithStringKey
     [Alias("open")]
     Task<SessionInfo> Open(TimeSpan ttl);
 
-    /// <summary>Records that the session holds or waits at <paramref name="holding"/>; fails with a typed error if the session is not alive.</summary>
+    /// <summary>
+    /// Records that the session holds or waits at <paramref name="holding"/>, after a majority accept, and
+    /// returns its TTL; fails with a typed error if the session is not alive.
+    /// </summary>
     [Alias("attach")]
-    Task Attach(string holding);
+    Task<TimeSpan> Attach(string holding);
 
     /// <summary>Records that a grant of this session was revoked, for the owner's next keepalive.</summary>
     [Alias("notify-revoked")]

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Text;
 using Coordination.Grains.Hosting;
 using Coordination.Replication.Hosting;
@@ -12,8 +11,15 @@ namespace Coordination.Grains.Locks;
 /// <summary>
 /// One exclusive lock, proposer of its register. Reentrant so that parked waiters never block releases;
 /// all state changes still go one accept at a time through the proposer. The grain's memory only holds
-/// caches (which sessions are known to list this lock, parked calls); the truth is the register.
+/// caches (sessions known to list this lock, parked calls); the truth is the register.
 /// </summary>
+/// <remarks>
+/// A request is committed only after its session has recorded this lock (Attach, a majority accept that
+/// fails for a missing or ended session), so the session's end will reach the lock. A session that ends
+/// between its Attach and the commit is caught by the ended-session list in the register; anything that
+/// slips past both (a cache in a duplicate activation) is caught by the holder audit, which runs while
+/// anyone waits, and by the check every new activation makes of the sessions it finds.
+/// </remarks>
 [Reentrant]
 internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
 {
@@ -22,11 +28,12 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
     private readonly CoordinationOptions _options;
     private readonly ILogger<LockGrain> _logger;
     private readonly Dictionary<(string Session, Guid Request), TaskCompletionSource<AcquireResult>> _parked = [];
-    private readonly HashSet<string> _attached = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _ended = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TimeSpan> _attached = new(StringComparer.Ordinal);
     private RegisterProposer<LockRecord> _register = null!;
     private LockRecord? _last;
     private IGrainTimer? _delayTimer;
+    private long _delayTimerFor;
+    private IGrainTimer? _auditTimer;
     private string _name = string.Empty;
     private string? _invalidName;
 
@@ -46,7 +53,7 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
         {
             _register = _registers.Create<LockRecord>(Holdings.RegisterKeyOfLock(_name));
             _register.Committed = OnCommitted;
-            _ = RecoverAsync();
+            _ = VerifySessionsAsync();
         }
 
         return Task.CompletedTask;
@@ -56,27 +63,22 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
     {
         ValidateName();
         Validate(request);
-        var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, request.LockDelay);
+
+        // Nothing is written for a session that is missing or ended: the session check comes first.
+        var ttl = await AttachAsync(request.SessionId);
+        var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, request.LockDelay, ttl);
         var decision = await _register.ExecuteAsync((s, c) => LockStateMachine.Acquire(s, entry, request.Mode, c.TokenEpoch));
         if (decision.FinishedAs is { } end)
         {
             throw new RequestFinishedException(_name, request.RequestId, end.ToString());
         }
 
-        if (decision.Status == AcquireStatus.NotAvailable)
-        {
-            return new AcquireResult(AcquireStatus.NotAvailable, 0, -1);
-        }
-
-        // The grant (or queue entry) is committed; it becomes visible to the caller only once the session
-        // is known to be alive and to list this lock, so its expiry will release it.
-        await EnsureAttachedAsync(request.SessionId);
         if (decision.Status == AcquireStatus.Granted || request.Mode != AcquireMode.Wait || request.MaxWait <= TimeSpan.Zero)
         {
             return new AcquireResult(decision.Status, decision.Token, decision.Position);
         }
 
-        return await ParkAsync(request);
+        return await ParkAsync(request, entry);
     }
 
     public Task<CancelOutcome> Cancel(string sessionId, Guid requestId)
@@ -129,60 +131,70 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
         return new RevokeResult(revoked is null ? null : ToHolder(revoked), last);
     }
 
-    public async Task OnSessionEnded(string sessionId, SessionStatus how)
-    {
-        _ended.Add(sessionId);
-        _attached.Remove(sessionId);
-        await _register.ExecuteAsync((s, c) => LockStateMachine.SessionEnded(s, sessionId, how == SessionStatus.Expired, c.TokenEpoch));
-    }
+    public Task OnSessionEnded(string sessionId, SessionStatus how) =>
+        EndSessionAsync(sessionId, how == SessionStatus.Expired ? SessionEnd.Expired : SessionEnd.Closed);
 
     public Task Recover() => _invalidName is null ? _register.ExecuteAsync((s, _) => (s, true)) : Task.CompletedTask;
 
-    /// <summary>After a failover: read the register, then confirm every session it names is alive (dropping those that are not).</summary>
-    private async Task RecoverAsync()
+    private async Task EndSessionAsync(string sessionId, SessionEnd how)
+    {
+        _attached.Remove(sessionId);
+        await _register.ExecuteAsync((s, c) => LockStateMachine.SessionEnded(s, sessionId, how, c.TokenEpoch));
+    }
+
+    /// <summary>Records this lock in the session (once per session and activation) and returns the session's TTL.</summary>
+    private async Task<TimeSpan> AttachAsync(string sessionId)
+    {
+        if (_attached.TryGetValue(sessionId, out var ttl))
+        {
+            return ttl;
+        }
+
+        ttl = await GrainFactory.GetGrain<ISessionGrainInternal>(sessionId).Attach(Holdings.Lock(_name));
+        if (_last?.EndedSessions.Contains(sessionId) != true)
+        {
+            _attached[sessionId] = ttl;
+        }
+
+        return ttl;
+    }
+
+    /// <summary>
+    /// After an activation, and while anyone waits for a held lock: confirm that every session the
+    /// register names is alive and lists this lock. A session found ended or vanished is removed, so no
+    /// grant can outlive its session.
+    /// </summary>
+    private async Task VerifySessionsAsync(bool holderOnly = false)
     {
         try
         {
             var record = await _register.ExecuteAsync((s, _) => (s, s));
-            foreach (var session in record?.Sessions() ?? [])
+            var sessions = holderOnly ? (record?.Holder is { } h ? [h.SessionId] : []) : record?.Sessions().ToList() ?? [];
+            foreach (var session in sessions)
             {
                 try
                 {
-                    await EnsureAttachedAsync(session);
+                    _attached.Remove(session);
+                    await AttachAsync(session);
                 }
-                catch (CoordinationException)
+                catch (SessionExpiredException)
                 {
-                    // The session is gone: EnsureAttachedAsync already removed it from the lock.
+                    await EndSessionAsync(session, SessionEnd.Expired);
+                }
+                catch (SessionNotFoundException)
+                {
+                    LogSessionVanished(_logger, _name, SessionIds.Tag(session));
+                    await EndSessionAsync(session, SessionEnd.Vanished);
                 }
             }
         }
         catch (Exception ex)
         {
-            LogRecoveryDeferred(_logger, ex, _name);
+            LogVerifyDeferred(_logger, ex, _name);
         }
     }
 
-    private async Task EnsureAttachedAsync(string sessionId)
-    {
-        if (_attached.Contains(sessionId))
-        {
-            return;
-        }
-
-        try
-        {
-            await GrainFactory.GetGrain<ISessionGrainInternal>(sessionId).Attach(Holdings.Lock(_name));
-            _attached.Add(sessionId);
-        }
-        catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
-        {
-            _ended.Add(sessionId);
-            await _register.ExecuteAsync((s, c) => LockStateMachine.SessionEnded(s, sessionId, expired: false, c.TokenEpoch));
-            throw;
-        }
-    }
-
-    private async Task<AcquireResult> ParkAsync(AcquireRequest request)
+    private async Task<AcquireResult> ParkAsync(AcquireRequest request, LockRequest entry)
     {
         var key = (request.SessionId, request.RequestId);
         var early = Resolve(key, _last);
@@ -205,7 +217,6 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
         catch (TimeoutException)
         {
             // Still queued: answer with a fresh majority read of our place; the client calls again to keep it.
-            var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, request.LockDelay);
             var decision = await _register.ExecuteAsync((s, c) => LockStateMachine.Acquire(s, entry, AcquireMode.Wait, c.TokenEpoch));
             return decision.FinishedAs is { } end
                 ? throw new RequestFinishedException(_name, request.RequestId, end.ToString())
@@ -213,40 +224,82 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
         }
     }
 
-    /// <summary>After every committed change: wake parked callers that were granted or removed, and arm or drop the lock-delay timer.</summary>
+    /// <summary>After every committed change: wake parked callers, forget ended sessions, and arm or drop the lock-delay and audit timers.</summary>
     private void OnCommitted(LockRecord? record)
     {
-        _last = record;
-        if (_parked.Count > 0)
+        try
         {
-            foreach (var key in _parked.Keys.ToList())
+            _last = record;
+            foreach (var ended in record?.EndedSessions ?? [])
             {
-                var outcome = Resolve(key, record);
-                if (outcome.Done)
-                {
-                    var tcs = _parked[key];
-                    _parked.Remove(key);
-                    if (outcome.Result is { } result)
-                    {
-                        tcs.TrySetResult(result);
-                    }
-                    else
-                    {
-                        tcs.TrySetException(outcome.Error!);
-                    }
-                }
+                _attached.Remove(ended);
+            }
+
+            WakeParked(record);
+            ArmLockDelay(record);
+            ArmAudit(record);
+        }
+        catch (Exception ex)
+        {
+            LogObserverFailed(_logger, ex, _name);
+        }
+    }
+
+    private void WakeParked(LockRecord? record)
+    {
+        foreach (var key in _parked.Keys.ToList())
+        {
+            var outcome = Resolve(key, record);
+            if (!outcome.Done)
+            {
+                continue;
+            }
+
+            var tcs = _parked[key];
+            _parked.Remove(key);
+            if (outcome.Result is { } result)
+            {
+                tcs.TrySetResult(result);
+            }
+            else
+            {
+                tcs.TrySetException(outcome.Error!);
             }
         }
+    }
 
-        if (record?.PendingDelay is { } delay && _delayTimer is null)
+    /// <summary>A lock-delay is a duration restarted in full by every activation that sees it (never early), and ends only the delay it was started for.</summary>
+    private void ArmLockDelay(LockRecord? record)
+    {
+        if (record?.Delay is { } delay)
         {
-            // A lock-delay is a duration restarted in full by every activation that sees it (never early).
-            _delayTimer = this.RegisterGrainTimer(EndLockDelayAsync, new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan) { KeepAlive = true, Interleave = true });
+            if (_delayTimer is null || _delayTimerFor != delay.AfterToken)
+            {
+                _delayTimer?.Dispose();
+                _delayTimerFor = delay.AfterToken;
+                _delayTimer = this.RegisterGrainTimer(ct => EndLockDelayAsync(delay.AfterToken), new GrainTimerCreationOptions(delay.Duration, Timeout.InfiniteTimeSpan) { KeepAlive = true, Interleave = true });
+            }
         }
-        else if (record?.PendingDelay is null && _delayTimer is not null)
+        else if (_delayTimer is not null)
         {
             _delayTimer.Dispose();
             _delayTimer = null;
+        }
+    }
+
+    /// <summary>While someone waits for a held lock, re-check the holder's session now and then (a grant must never outlive its session).</summary>
+    private void ArmAudit(LockRecord? record)
+    {
+        var needed = record is { Holder: not null, Waiters.IsEmpty: false };
+        if (needed && _auditTimer is null)
+        {
+            var every = _options.HolderAuditInterval;
+            _auditTimer = this.RegisterGrainTimer(_ => VerifySessionsAsync(holderOnly: true), new GrainTimerCreationOptions(every, every) { KeepAlive = true, Interleave = true });
+        }
+        else if (!needed && _auditTimer is not null)
+        {
+            _auditTimer.Dispose();
+            _auditTimer = null;
         }
     }
 
@@ -263,7 +316,7 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
             return (true, new AcquireResult(AcquireStatus.Granted, h.Token, 0), null);
         }
 
-        if (_ended.Contains(key.Session))
+        if (record.EndedSessions.Contains(key.Session))
         {
             return (true, null, new SessionExpiredException(key.Session, "it ended while waiting for the lock"));
         }
@@ -272,18 +325,25 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
         return (true, null, new RequestFinishedException(_name, key.Request, end));
     }
 
-    private async Task EndLockDelayAsync(CancellationToken cancellationToken)
+    private async Task EndLockDelayAsync(long afterToken)
     {
-        _delayTimer?.Dispose();
-        _delayTimer = null;
         try
         {
-            await _register.ExecuteAsync((s, c) => (LockStateMachine.EndLockDelay(s, c.TokenEpoch), true));
+            await _register.ExecuteAsync((s, c) => (LockStateMachine.EndLockDelay(s, afterToken, c.TokenEpoch), true));
+            if (_delayTimerFor == afterToken)
+            {
+                _delayTimer?.Dispose();
+                _delayTimer = null;
+            }
         }
         catch (Exception ex)
         {
-            LogRecoveryDeferred(_logger, ex, _name);
-            _delayTimer = this.RegisterGrainTimer(EndLockDelayAsync, new GrainTimerCreationOptions(TimeSpan.FromMilliseconds(500), Timeout.InfiniteTimeSpan) { KeepAlive = true, Interleave = true });
+            // No majority now: the timer fires again shortly. It can only end this delay, and only late.
+            LogVerifyDeferred(_logger, ex, _name);
+            if (_delayTimerFor == afterToken)
+            {
+                _delayTimer?.Change(TimeSpan.FromMilliseconds(500), Timeout.InfiniteTimeSpan);
+            }
         }
     }
 
@@ -310,7 +370,7 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
 
     private LockInfo ToInfo(LockRecord? s) => s is null
         ? new LockInfo(_name, null, [], 0, false)
-        : new LockInfo(_name, s.Holder is null ? null : ToHolder(s.Holder), [.. s.Waiters.Select(w => new LockWaiter(SessionIds.Tag(w.SessionId), w.RequestId, w.Owner))], s.LastToken, s.PendingDelay is not null);
+        : new LockInfo(_name, s.Holder is null ? null : ToHolder(s.Holder), [.. s.Waiters.Select(w => new LockWaiter(SessionIds.Tag(w.SessionId), w.RequestId, w.Owner))], s.LastToken, s.Delay is not null);
 
     private static LockHolder ToHolder(LockGrant g) => new(SessionIds.Tag(g.SessionId), g.RequestId, g.Token, g.Owner);
 
@@ -367,6 +427,12 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Lock {Lock}: grant with token {Token} revoked: {Reason}")]
     private static partial void LogRevoked(ILogger logger, string @lock, long token, string reason);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Lock {Lock}: recovery after activation deferred")]
-    private static partial void LogRecoveryDeferred(ILogger logger, Exception exception, string @lock);
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Lock {Lock}: checking its sessions deferred (no majority yet)")]
+    private static partial void LogVerifyDeferred(ILogger logger, Exception exception, string @lock);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Lock {Lock}: the state of session {Session} is gone (re-initialised); its grant is held for one more TTL before the lock moves on")]
+    private static partial void LogSessionVanished(ILogger logger, string @lock, string session);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Error, Message = "Lock {Lock}: reacting to a committed change failed")]
+    private static partial void LogObserverFailed(ILogger logger, Exception exception, string @lock);
 }

@@ -3,12 +3,13 @@ using System.Collections.Immutable;
 namespace Coordination.Grains.Locks;
 
 /// <summary>The current grant of a lock.</summary>
+/// <param name="SessionTtl">The holder's session TTL, so the lock can wait out a whole lease if the session's own state is lost.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockGrant")]
-public sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay);
+public sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl);
 
 /// <summary>A queued acquire.</summary>
 [GenerateSerializer, Immutable, Alias("coord.LockRequest")]
-public sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay);
+public sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl);
 
 /// <summary>How a request ended. Kept for a while so retries and repeated releases are idempotent.</summary>
 public enum RequestEnd
@@ -19,26 +20,44 @@ public enum RequestEnd
     Revoked = 3,
 }
 
+/// <summary>How a session ended, as far as a lock can tell.</summary>
+public enum SessionEnd
+{
+    /// <summary>Closed by its owner: everything is released at once.</summary>
+    Closed = 0,
+
+    /// <summary>Its lease ran out: a holder's lock-delay applies.</summary>
+    Expired = 1,
+
+    /// <summary>Its state is gone (its partition was re-initialised): the owner may still believe in its lease, so the lock waits a whole TTL.</summary>
+    Vanished = 2,
+}
+
 [GenerateSerializer, Immutable, Alias("coord.FinishedRequest")]
 public sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End);
 
+/// <summary>A wait before the lock may be granted again, for the grant with token <paramref name="AfterToken"/>. A duration, never a wall-clock time: each activation restarts it in full.</summary>
+[GenerateSerializer, Immutable, Alias("coord.PendingDelay")]
+public sealed record PendingDelay(TimeSpan Duration, long AfterToken);
+
 /// <summary>
 /// The replicated state of one exclusive lock: the last token handed out, the holder, the FIFO queue
-/// (kept in the register so fairness survives failover), recently finished requests, and a pending
-/// lock-delay (a duration, never a wall-clock time: each activation restarts it in full).
+/// (kept in the register so fairness survives failover), recently finished requests (a few per session,
+/// for idempotent retries and releases), sessions known to have ended (so a late request from one is
+/// refused), and a pending lock-delay.
 /// </summary>
+/// <param name="ForgottenBelow">Finished requests with tokens up to this one may have been forgotten: a release quoting such a token is a harmless repeat.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRecord")]
 public sealed record LockRecord(
     long LastToken,
     LockGrant? Holder,
     ImmutableList<LockRequest> Waiters,
     ImmutableList<FinishedRequest> Finished,
-    TimeSpan? PendingDelay)
+    PendingDelay? Delay,
+    ImmutableList<string> EndedSessions,
+    long ForgottenBelow)
 {
-    public static readonly LockRecord Empty = new(0, null, [], [], null);
-
-    public bool Involves(string sessionId) =>
-        Holder?.SessionId == sessionId || Waiters.Any(w => w.SessionId == sessionId);
+    public static readonly LockRecord Empty = new(0, null, [], [], null, [], 0);
 
     /// <summary>The distinct sessions holding or waiting, holder first.</summary>
     public IEnumerable<string> Sessions() =>

@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-
 namespace Coordination.Grains.Locks;
 
 /// <summary>What an acquire found, decided on the register's current value.</summary>
@@ -15,8 +13,14 @@ public readonly record struct AcquireDecision(AcquireStatus Status, long Token, 
 /// </summary>
 public static class LockStateMachine
 {
-    /// <summary>How many finished requests are remembered for idempotent retries and releases.</summary>
-    public const int MaxFinished = 32;
+    /// <summary>Finished requests remembered per session (the newest ones).</summary>
+    public const int FinishedPerSession = 8;
+
+    /// <summary>Finished requests remembered in all.</summary>
+    public const int MaxFinished = 128;
+
+    /// <summary>Ended sessions remembered, so a request from one that raced its end is refused.</summary>
+    public const int MaxEndedSessions = 32;
 
     public static (LockRecord Next, AcquireDecision Decision) Acquire(LockRecord? current, LockRequest request, AcquireMode mode, long tokenEpoch)
     {
@@ -38,10 +42,15 @@ public static class LockStateMachine
             return (r, AcquireDecision.Finished(finished.End));
         }
 
-        if (r.Holder is null && r.Waiters.IsEmpty && r.PendingDelay is null)
+        if (r.EndedSessions.Contains(request.SessionId))
+        {
+            throw new SessionExpiredException(request.SessionId, "it ended before this request reached the lock");
+        }
+
+        if (r.Holder is null && r.Waiters.IsEmpty && r.Delay is null)
         {
             var token = FencingTokens.Next(r.LastToken, tokenEpoch);
-            var grant = new LockGrant(request.SessionId, request.RequestId, token, request.Owner, request.LockDelay);
+            var grant = new LockGrant(request.SessionId, request.RequestId, token, request.Owner, request.LockDelay, request.SessionTtl);
             return (r with { LastToken = token, Holder = grant }, new AcquireDecision(AcquireStatus.Granted, token, 0, null));
         }
 
@@ -78,6 +87,12 @@ public static class LockStateMachine
             throw new LockNotHeldException(lockName, $"request {requestId} is still queued, not granted (cancel it instead)");
         }
 
+        if (finished is null && token > 0 && token <= r.ForgottenBelow)
+        {
+            // A grant this old has finished and its record was forgotten: repeating its release changes nothing.
+            return (r, ReleaseOutcome.AlreadyReleased);
+        }
+
         throw new LockNotHeldException(lockName, finished is null
             ? $"request {requestId} of this session does not hold it"
             : $"request {requestId} ended ({finished.End}) with token {finished.Token}, not {token}");
@@ -105,34 +120,51 @@ public static class LockStateMachine
     }
 
     /// <summary>
-    /// The session ended: drop its waiters and its grant. If it held the lock because its lease expired
-    /// (not a clean close) and asked for a lock-delay, the lock stays unavailable for that long.
+    /// The session ended: drop its waiters and its grant, remember that it ended (a request of it that
+    /// raced its end is refused), and hand the lock on. An expired holder's lock-delay applies; a holder
+    /// whose session state vanished keeps the lock blocked for a whole TTL, since its owner may still
+    /// believe in its lease.
     /// </summary>
-    public static (LockRecord Next, bool Changed) SessionEnded(LockRecord? current, string sessionId, bool expired, long tokenEpoch)
+    public static (LockRecord Next, bool Changed) SessionEnded(LockRecord? current, string sessionId, SessionEnd how, long tokenEpoch)
     {
         var r = current ?? LockRecord.Empty;
-        var waiters = r.Waiters.RemoveAll(w => w.SessionId == sessionId);
-        var finished = r.Finished.RemoveAll(f => f.SessionId == sessionId);
-        var changed = waiters.Count != r.Waiters.Count || finished.Count != r.Finished.Count;
-        var next = r with { Waiters = waiters, Finished = finished };
+        if (r.EndedSessions.Contains(sessionId) && !r.Waiters.Any(w => w.SessionId == sessionId) && r.Holder?.SessionId != sessionId)
+        {
+            return (r, false);
+        }
+
+        var ended = r.EndedSessions.Add(sessionId);
+        var forgotten = r.Finished.Where(f => f.SessionId == sessionId).Select(f => f.Token).DefaultIfEmpty(0).Max();
+        var next = r with
+        {
+            Waiters = r.Waiters.RemoveAll(w => w.SessionId == sessionId),
+            Finished = r.Finished.RemoveAll(f => f.SessionId == sessionId),
+            EndedSessions = ended.Count > MaxEndedSessions ? ended.RemoveAt(0) : ended,
+            ForgottenBelow = Math.Max(r.ForgottenBelow, forgotten),
+        };
         if (r.Holder is { } h && h.SessionId == sessionId)
         {
-            changed = true;
-            next = next with { Holder = null };
-            if (expired && h.LockDelay > TimeSpan.Zero)
+            next = next with { Holder = null, ForgottenBelow = Math.Max(next.ForgottenBelow, h.Token) };
+            var wait = how switch
             {
-                next = next with { PendingDelay = h.LockDelay };
+                SessionEnd.Expired => h.LockDelay,
+                SessionEnd.Vanished => h.LockDelay > h.SessionTtl ? h.LockDelay : h.SessionTtl,
+                _ => TimeSpan.Zero,
+            };
+            if (wait > TimeSpan.Zero)
+            {
+                next = next with { Delay = new PendingDelay(wait, h.Token) };
             }
         }
 
-        return changed ? (HandOff(next, tokenEpoch), true) : (r, false);
+        return (HandOff(next, tokenEpoch), true);
     }
 
-    /// <summary>Ends a pending lock-delay and hands the lock to the first waiter.</summary>
-    public static LockRecord EndLockDelay(LockRecord? current, long tokenEpoch)
+    /// <summary>Ends the lock-delay of the grant with token <paramref name="afterToken"/> (and only that one) and hands the lock to the first waiter.</summary>
+    public static LockRecord EndLockDelay(LockRecord? current, long afterToken, long tokenEpoch)
     {
         var r = current ?? LockRecord.Empty;
-        return r.PendingDelay is null ? r : HandOff(r with { PendingDelay = null }, tokenEpoch);
+        return r.Delay?.AfterToken == afterToken ? HandOff(r with { Delay = null }, tokenEpoch) : r;
     }
 
     /// <summary>Admin revoke: takes the grant away and burns one token, so the next grant is at least two above the revoked one.</summary>
@@ -151,7 +183,7 @@ public static class LockStateMachine
     /// <summary>Gives a free lock to the first waiter with the next token, unless a lock-delay is pending.</summary>
     public static LockRecord HandOff(LockRecord r, long tokenEpoch)
     {
-        if (r.Holder is not null || r.PendingDelay is not null || r.Waiters.IsEmpty)
+        if (r.Holder is not null || r.Delay is not null || r.Waiters.IsEmpty)
         {
             return r;
         }
@@ -161,7 +193,7 @@ public static class LockStateMachine
         return r with
         {
             LastToken = token,
-            Holder = new LockGrant(first.SessionId, first.RequestId, token, first.Owner, first.LockDelay),
+            Holder = new LockGrant(first.SessionId, first.RequestId, token, first.Owner, first.LockDelay, first.SessionTtl),
             Waiters = r.Waiters.RemoveAt(0),
         };
     }
@@ -169,10 +201,25 @@ public static class LockStateMachine
     private static LockRecord Finish(LockRecord r, LockGrant grant, RequestEnd end) =>
         Remember(r, new FinishedRequest(grant.SessionId, grant.RequestId, grant.Token, end));
 
+    /// <summary>Remembers a finished request, keeping the newest few per session and a bounded total; forgetting raises <see cref="LockRecord.ForgottenBelow"/>.</summary>
     private static LockRecord Remember(LockRecord r, FinishedRequest f)
     {
         var finished = r.Finished.Add(f);
-        return r with { Finished = finished.Count > MaxFinished ? finished.RemoveAt(0) : finished };
+        var forgotten = r.ForgottenBelow;
+        if (finished.Count(x => x.SessionId == f.SessionId) > FinishedPerSession)
+        {
+            var oldest = finished.Find(x => x.SessionId == f.SessionId)!;
+            forgotten = Math.Max(forgotten, oldest.Token);
+            finished = finished.Remove(oldest);
+        }
+
+        if (finished.Count > MaxFinished)
+        {
+            forgotten = Math.Max(forgotten, finished[0].Token);
+            finished = finished.RemoveAt(0);
+        }
+
+        return r with { Finished = finished, ForgottenBelow = forgotten };
     }
 
     private static bool Same(string sessionId, Guid requestId, LockRequest request) =>

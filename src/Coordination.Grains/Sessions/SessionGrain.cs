@@ -71,23 +71,38 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     public Task<SessionInfo> GetInfo() =>
         _register.ExecuteAsync((s, _) => (s, s is null ? throw new SessionNotFoundException(_id) : ToInfo(s)));
 
-    public Task Attach(string holding) =>
-        _register.ExecuteAsync((s, _) => (SessionStateMachine.Attach(s, _id, holding), true));
+    public Task<TimeSpan> Attach(string holding) =>
+        _register.ExecuteAsync((s, _) =>
+        {
+            var next = SessionStateMachine.Attach(s, _id, holding);
+            return (next, next.Ttl);
+        });
 
     public Task NotifyRevoked(string lockName, Guid requestId, long token, string reason) =>
         _register.ExecuteAsync((s, _) => (SessionStateMachine.Notify(s, lockName, requestId, token, reason), true));
 
     public Task Recover() => _register.ExecuteAsync((s, _) => (s, true));
 
+    /// <summary>
+    /// Reads the register once after activation, retrying until it succeeds: a re-activated session nobody
+    /// calls (its client is dead) must still start its lease timer, or it would never expire.
+    /// </summary>
     private async Task ReadQuietlyAsync()
     {
-        try
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (_observedKeepAlives < 0 && _leaseTimer is null)
         {
-            await Recover();
-        }
-        catch (Exception ex)
-        {
-            LogReadDeferred(_logger, ex, SessionIds.Tag(_id));
+            try
+            {
+                await Recover();
+                return;
+            }
+            catch (Exception ex) when (ex is not SessionNotFoundException)
+            {
+                LogReadDeferred(_logger, ex, SessionIds.Tag(_id));
+                await Task.Delay(delay, _time);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            }
         }
     }
 

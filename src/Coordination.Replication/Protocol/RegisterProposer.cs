@@ -72,7 +72,7 @@ public sealed class RegisterProposer<TValue> where TValue : class
     /// </summary>
     public Task<TResult> ExecuteAsync<TResult>(RegisterChange<TValue, TResult> change)
     {
-        var pending = new Pending<TResult>(change);
+        var pending = new Pending<TResult>(change, _time.GetTimestamp());
         _queue.Enqueue(pending);
         if (!_running)
         {
@@ -124,7 +124,8 @@ public sealed class RegisterProposer<TValue> where TValue : class
 
     private async Task CommitAsync(List<IPending> batch)
     {
-        var deadline = _time.GetTimestamp() + ToTimestamp(_options.OperationTimeout);
+        // Each change has until OperationTimeout after it arrived, however long it queued behind others.
+        var deadline = batch.Min(p => p.Arrived) + ToTimestamp(_options.OperationTimeout);
         var attempt = 0;
         while (true)
         {
@@ -143,13 +144,25 @@ public sealed class RegisterProposer<TValue> where TValue : class
             }
 
             var nextBallot = new Ballot(ballot.Counter + 1, ProposerId);
+
+            // Every ballot this proposer sends, the piggybacked promise included, counts as used: a later
+            // prepare must start above all of them, or one ballot could end up carrying two values.
+            _highest = Ballot.Max(_highest, nextBallot);
             var round = await RoundAsync(config, member => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot), deadline);
             if (round.Ok >= config.QuorumSize)
             {
                 Rounds++;
                 _value = next;
                 _prepared = nextBallot;
-                Committed?.Invoke(next);
+                try
+                {
+                    Committed?.Invoke(next);
+                }
+                catch (Exception)
+                {
+                    // The value is committed whatever an observer does with it; observers log their own failures.
+                }
+
                 foreach (var p in batch)
                 {
                     p.Complete();
@@ -382,6 +395,8 @@ public sealed class RegisterProposer<TValue> where TValue : class
 
     private interface IPending
     {
+        long Arrived { get; }
+
         TValue? Apply(TValue? current, RegisterContext context);
 
         void Complete();
@@ -389,8 +404,10 @@ public sealed class RegisterProposer<TValue> where TValue : class
         void Fail(Exception exception);
     }
 
-    private sealed class Pending<TResult>(RegisterChange<TValue, TResult> change) : IPending
+    private sealed class Pending<TResult>(RegisterChange<TValue, TResult> change, long arrived) : IPending
     {
+        public long Arrived => arrived;
+
         private readonly TaskCompletionSource<TResult> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private TResult? _result;
         private Exception? _error;

@@ -38,7 +38,7 @@ public sealed class LockWorkload(SimCluster cluster, IReadOnlyList<RegisterPropo
     {
         while (_sim.Now < deadline)
         {
-            var request = new LockRequest(session, NewGuid(), null, TimeSpan.Zero);
+            var request = new LockRequest(session, NewGuid(), null, TimeSpan.Zero, TimeSpan.Zero);
             var token = await AcquireAsync(request, deadline);
             if (token is null)
             {
