@@ -156,6 +156,46 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Five_replicas_survive_losing_two()
+    {
+        await using var cluster = await CoordinationCluster.StartAsync(silos: 5, partitions: 4, replicationFactor: 5);
+        var grains = cluster.Grains;
+        var name = NewLock();
+        await using var a = await TestSession.OpenAsync(grains);
+        var ida = Guid.NewGuid();
+        var ta = await grains.AcquireAsync(name, a.Id, ida, TimeSpan.FromSeconds(10));
+        Assert.Equal(5, (await cluster.ConfigurationOfLockAsync(name)).Members.Length);
+        var grainHost = await cluster.HostOfAsync(grains.Lock(name));
+        var sessionHost = await cluster.HostOfAsync(grains.GetGrain<ISessionGrain>(a.Id));
+        foreach (var victim in cluster.Cluster.GetActiveSilos().Where(s => s.SiloAddress != grainHost && s.SiloAddress != sessionHost).Take(2).ToList())
+        {
+            await cluster.Cluster.KillSiloAsync(victim);
+        }
+
+        var info = await grains.InfoAsync(name);
+        Assert.Equal(ta, info.Holder!.FencingToken);
+        await grains.ReleaseAsync(name, a.Id, ida, ta);
+        Assert.True(await grains.AcquireAsync(name, a.Id, Guid.NewGuid(), TimeSpan.FromSeconds(10)) > ta);
+    }
+
+    [Fact]
+    public async Task Keepalives_are_acknowledged_only_with_a_majority_of_the_sessions_replicas()
+    {
+        await using var cluster = await CoordinationCluster.StartAsync();
+        var grains = cluster.Grains;
+        await using var a = await TestSession.OpenAsync(grains, keepAlive: false);
+        await a.Grain.KeepAlive(0);
+        var metadata = await cluster.MetadataAsync();
+        var config = metadata.Partitions[Coordination.Replication.Configuration.Partitioner.PartitionOf("s/" + a.Id, metadata.PartitionCount)];
+        cluster.Partitions.Isolate(config.Members[0].Id.Value);
+        cluster.Partitions.Isolate(config.Members[1].Id.Value);
+        await Assert.ThrowsAsync<QuorumUnavailableException>(() => a.Grain.KeepAlive(0));
+        cluster.Partitions.HealAll();
+        var ack = await Eventually.Retry(() => a.Grain.KeepAlive(0), TimeSpan.FromSeconds(10), "keepalive after healing");
+        Assert.Equal(CoordinationCluster.Ttl, ack.Ttl);
+    }
+
+    [Fact]
     public async Task After_a_full_restart_keys_stay_unavailable_until_an_audited_reinitialisation_and_tokens_keep_growing()
     {
         await using var cluster = await CoordinationCluster.StartAsync(silos: 3, partitions: 4);

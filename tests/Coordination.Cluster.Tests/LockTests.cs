@@ -248,6 +248,19 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
     }
 
     [Fact]
+    public async Task Lock_state_survives_the_deactivation_of_its_grain()
+    {
+        var name = NewLock();
+        await using var s = await TestSession.OpenAsync(Grains);
+        var id = Guid.NewGuid();
+        var token = await Grains.AcquireAsync(name, s.Id, id, TimeSpan.FromSeconds(10));
+        await fixture.Cluster.Cluster.DeactivateAsync(Grains.Lock(name));
+        var info = await Grains.InfoAsync(name);
+        Assert.Equal(new LockHolder(s.Info.Tag, id, token, null), info.Holder);
+        Assert.Equal(ReleaseOutcome.Released, await Grains.ReleaseAsync(name, s.Id, id, token));
+    }
+
+    [Fact]
     public async Task Holder_query_shows_session_tag_token_owner_and_waiters()
     {
         var name = NewLock();

@@ -35,7 +35,7 @@ public sealed class CoordinationCluster : IAsyncDisposable
 
     public IGrainFactory Grains => Cluster.Client;
 
-    public static async Task<CoordinationCluster> StartAsync(short silos = 4, int partitions = 8)
+    public static async Task<CoordinationCluster> StartAsync(short silos = 4, int partitions = 8, int replicationFactor = 3)
     {
         var store = new InMemoryClusterMetadataStore();
         var faults = new ReplicaPartitions();
@@ -61,6 +61,7 @@ public sealed class CoordinationCluster : IAsyncDisposable
                 r =>
                 {
                     r.PartitionCount = partitions;
+                    r.ReplicationFactor = replicationFactor;
                     r.RoundTimeout = TimeSpan.FromMilliseconds(500);
                     r.OperationTimeout = TimeSpan.FromSeconds(3);
                     r.MetadataRefreshInterval = TimeSpan.FromMilliseconds(250);

@@ -1,0 +1,76 @@
+using Coordination.Grains.Hosting;
+using Coordination.Replication.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Coordination.Tests;
+
+public sealed class OptionsValidationTests
+{
+    private static readonly IValidateOptions<ReplicationOptions> Replication = (IValidateOptions<ReplicationOptions>)Activator.CreateInstance(
+        typeof(ReplicationOptions).Assembly.GetType("Coordination.Replication.Hosting.ReplicationOptionsValidator")!)!;
+
+    private static readonly IValidateOptions<CoordinationOptions> Coordination = (IValidateOptions<CoordinationOptions>)Activator.CreateInstance(
+        typeof(CoordinationOptions).Assembly.GetType("Coordination.Grains.Hosting.CoordinationOptionsValidator")!)!;
+
+    [Fact]
+    public void Defaults_are_valid()
+    {
+        Assert.True(Replication.Validate(null, new ReplicationOptions()).Succeeded);
+        Assert.True(Coordination.Validate(null, new CoordinationOptions()).Succeeded);
+    }
+
+    public static TheoryData<Action<ReplicationOptions>, string> BadReplication => new()
+    {
+        { o => o.ReplicationFactor = 4, "Coordination:Replication:ReplicationFactor is 4: use 3" },
+        { o => o.ReplicationFactor = 1, "ReplicationFactor is 1" },
+        { o => o.PartitionCount = 0, "Coordination:Replication:PartitionCount is 0" },
+        { o => o.PartitionCount = 5000, "PartitionCount is 5000" },
+        { o => o.RoundTimeout = TimeSpan.Zero, "RoundTimeout is 00:00:00" },
+        { o => o.OperationTimeout = TimeSpan.FromSeconds(40), "OperationTimeout is 00:00:40: it must be at least RoundTimeout" },
+        { o => o.MaxBatch = 0, "MaxBatch is 0" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadReplication))]
+    public void Bad_replication_settings_fail_with_the_setting_its_value_and_the_rule(Action<ReplicationOptions> change, string message)
+    {
+        var options = new ReplicationOptions();
+        change(options);
+        var result = Replication.Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Contains(message, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<Action<CoordinationOptions>, string> BadCoordination => new()
+    {
+        { o => o.FailureDetectionTime = TimeSpan.Zero, "Coordination:FailureDetectionTime is 00:00:00" },
+        { o => o.KeepAliveFraction = 1.5, "Coordination:KeepAliveFraction is 1.5" },
+        { o => o.MaxSessionTtl = TimeSpan.FromSeconds(2), "Coordination:MaxSessionTtl is 00:00:02: it must be at least the minimum TTL" },
+        { o => o.MaxPark = TimeSpan.FromSeconds(30), "Coordination:MaxPark is 00:00:30" },
+        { o => o.MaxLockDelay = TimeSpan.FromSeconds(-1), "Coordination:MaxLockDelay is -00:00:01" },
+        { o => o.HolderAuditInterval = TimeSpan.Zero, "Coordination:HolderAuditInterval is 00:00:00" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadCoordination))]
+    public void Bad_session_and_lock_settings_fail_with_the_setting_its_value_and_the_rule(Action<CoordinationOptions> change, string message)
+    {
+        var options = new CoordinationOptions();
+        change(options);
+        var result = Coordination.Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Contains(message, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(5, 1, 1.0 / 3, 9)]
+    [InlineData(1, 0.5, 1.0 / 3, 2.25)]
+    [InlineData(10, 2, 0.5, 24)]
+    public void The_minimum_ttl_covers_failure_detection_margin_and_a_keepalive_interval(double detection, double margin, double fraction, double minimum)
+    {
+        var o = new CoordinationOptions { FailureDetectionTime = TimeSpan.FromSeconds(detection), SafetyMargin = TimeSpan.FromSeconds(margin), KeepAliveFraction = fraction };
+        Assert.Equal(minimum, o.MinimumSessionTtl.TotalSeconds, precision: 6);
+        Assert.Equal(o.MinimumSessionTtl, o.ValidateTtl(o.MinimumSessionTtl));
+        Assert.Throws<InvalidTtlException>(() => o.ValidateTtl(o.MinimumSessionTtl - TimeSpan.FromMilliseconds(1)));
+    }
+}
