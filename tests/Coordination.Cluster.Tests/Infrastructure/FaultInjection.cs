@@ -23,6 +23,9 @@ public sealed class ReplyDropper : IOutgoingGrainCallFilter
 
     public string? Method { get; set; }
 
+    /// <summary>Drops every reply of this method until cleared (null).</summary>
+    public string? DropAll { get; set; }
+
     public void DropNextReply(string method)
     {
         Method = method;
@@ -32,6 +35,11 @@ public sealed class ReplyDropper : IOutgoingGrainCallFilter
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
         await context.Invoke();
+        if (context.MethodName == DropAll)
+        {
+            throw new TimeoutException($"Test fault: every reply of {context.MethodName} is dropped.");
+        }
+
         if (context.MethodName == Method && Interlocked.Exchange(ref _dropNext, 0) == 1)
         {
             throw new TimeoutException($"Test fault: the reply of {context.MethodName} was dropped after the grain handled it.");

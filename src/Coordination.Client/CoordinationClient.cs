@@ -1,0 +1,98 @@
+using Medallion.Threading;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Coordination.Client;
+
+/// <summary>The entry point of the Coordination client: sessions, locks and lock administration.</summary>
+public interface ICoordinationClient
+{
+    /// <summary>Opens a session (lease) with <paramref name="ttl"/> or the configured default, and starts keeping it alive.</summary>
+    Task<CoordinationSession> OpenSessionAsync(TimeSpan? ttl = null, CancellationToken cancellationToken = default);
+
+    /// <summary>A lock held through the client's shared session, opened on first use and re-opened if it is lost.</summary>
+    CoordinationLock CreateLock(string name);
+
+    /// <summary>Admin: takes the lock away from its holder, bumps its fencing token and tells the holder.</summary>
+    Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The Coordination client over an Orleans <see cref="IGrainFactory"/> (a cluster client, or a silo's own).</summary>
+public sealed class CoordinationClient : ICoordinationClient, IDistributedLockProvider, IAsyncDisposable
+{
+    private readonly IGrainFactory _grains;
+    private readonly CoordinationClientOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _sharedGate = new(1, 1);
+    private CoordinationSession? _shared;
+
+    public CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time = null, ILogger<CoordinationClient>? logger = null)
+    {
+        _grains = grains;
+        _options = options.Value;
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<CoordinationClient>.Instance;
+    }
+
+    public async Task<CoordinationSession> OpenSessionAsync(TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    {
+        var requested = ttl ?? _options.SessionTtl;
+        var sent = _time.GetTimestamp();
+        var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested), _options.CleanupTimeout, _options.RetryDelay, _time, cancellationToken);
+        var session = new CoordinationSession(_grains, info, sent, _options, _time, _logger);
+        session.Start();
+        return session;
+    }
+
+    public CoordinationLock CreateLock(string name) =>
+        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, _logger);
+
+    IDistributedLock IDistributedLockProvider.CreateLock(string name) => CreateLock(name);
+
+    public Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default)
+    {
+        Names.Validate(name);
+        return Retry.UntilAsync(() => _grains.GetGrain<ILockGrain>(name).Revoke(reason), _options.CleanupTimeout, _options.RetryDelay, _time, cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_shared is { } shared)
+        {
+            await shared.DisposeAsync();
+        }
+
+        _sharedGate.Dispose();
+    }
+
+    private async ValueTask<CoordinationSession> SharedSessionAsync(CancellationToken cancellationToken)
+    {
+        var current = Volatile.Read(ref _shared);
+        if (current is { IsLost: false })
+        {
+            return current;
+        }
+
+        await _sharedGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_shared is { IsLost: false } again)
+            {
+                return again;
+            }
+
+            if (_shared is { } old)
+            {
+                await old.DisposeAsync();
+            }
+
+            _shared = await OpenSessionAsync(null, cancellationToken);
+            return _shared;
+        }
+        finally
+        {
+            _sharedGate.Release();
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Microsoft.Extensions.Options;
+
+namespace Coordination.Client;
+
+/// <summary>How the client keeps sessions and waits for locks. Bound from the configuration section <c>Coordination:Client</c>.</summary>
+public sealed class CoordinationClientOptions
+{
+    public const string Section = "Coordination:Client";
+
+    /// <summary>The TTL of sessions opened without one (the cluster enforces its own bounds). Default 15 s.</summary>
+    public TimeSpan SessionTtl { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// ρ, the bound on how much faster this machine's clock may run than the silos': the client's deadline
+    /// is the send time of its last acknowledged keepalive + TTL·(1−ρ) − <see cref="DeadlineMargin"/>. Default 0.01.
+    /// </summary>
+    public double ClockDriftBound { get; set; } = 0.01;
+
+    /// <summary>Subtracted from the client's deadline on top of the drift allowance. Default 500 ms.</summary>
+    public TimeSpan DeadlineMargin { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Keepalives go out every TTL × this (the cluster's minimum TTL assumes 1/3). Default 1/3.</summary>
+    public double KeepAliveFraction { get; set; } = 1.0 / 3;
+
+    /// <summary>How long one acquire call may stay parked on a silo before the client calls again with the same request id. Default 5 s.</summary>
+    public TimeSpan MaxPark { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long past its park time a call may take before the client gives up on it (its silo may have died) and calls again. Default 2 s.</summary>
+    public TimeSpan CallGrace { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Pause between retries of an operation that failed for a retryable reason (failover, no majority). Default 100 ms.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long releases, cancels and closes keep retrying before giving up (the session's expiry releases everything anyway). Default 10 s.</summary>
+    public TimeSpan CleanupTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Shown to holder queries as the owner of this client's locks. Default host name and process id.</summary>
+    public string Owner { get; set; } = $"{Environment.MachineName} pid {Environment.ProcessId}";
+}
+
+/// <summary>Checks <see cref="CoordinationClientOptions"/> at start, naming the setting, its value and the rule.</summary>
+internal sealed class CoordinationClientOptionsValidator : IValidateOptions<CoordinationClientOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CoordinationClientOptions o)
+    {
+        var s = CoordinationClientOptions.Section;
+        var failures = new List<string>();
+        if (o.SessionTtl <= TimeSpan.Zero)
+        {
+            failures.Add($"{s}:SessionTtl is {o.SessionTtl}: it must be positive.");
+        }
+
+        if (o.ClockDriftBound is < 0 or >= 0.5 || double.IsNaN(o.ClockDriftBound))
+        {
+            failures.Add($"{s}:ClockDriftBound is {o.ClockDriftBound}: it must be at least 0 and below 0.5.");
+        }
+
+        if (o.DeadlineMargin < TimeSpan.Zero)
+        {
+            failures.Add($"{s}:DeadlineMargin is {o.DeadlineMargin}: it must not be negative.");
+        }
+
+        if (o.KeepAliveFraction is <= 0 or >= 1 || double.IsNaN(o.KeepAliveFraction))
+        {
+            failures.Add($"{s}:KeepAliveFraction is {o.KeepAliveFraction}: it must be between 0 and 1 (exclusive).");
+        }
+
+        if (o.SessionTtl > TimeSpan.Zero && o.SessionTtl * (1 - o.ClockDriftBound) - o.DeadlineMargin <= o.SessionTtl * o.KeepAliveFraction)
+        {
+            failures.Add($"{s}:SessionTtl is {o.SessionTtl}: after the drift allowance and DeadlineMargin ({o.DeadlineMargin}) the client deadline must exceed one keepalive interval.");
+        }
+
+        if (o.MaxPark <= TimeSpan.Zero || o.MaxPark + o.CallGrace >= TimeSpan.FromSeconds(30))
+        {
+            failures.Add($"{s}:MaxPark is {o.MaxPark}: it must be positive, and MaxPark + CallGrace ({o.CallGrace}) below the 30 s call timeout.");
+        }
+
+        if (o.CallGrace <= TimeSpan.Zero || o.RetryDelay <= TimeSpan.Zero || o.CleanupTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"{s}:CallGrace ({o.CallGrace}), RetryDelay ({o.RetryDelay}) and CleanupTimeout ({o.CleanupTimeout}) must be positive.");
+        }
+
+        if (o.Owner is not null && Names.Check(o.Owner) is { } problem)
+        {
+            failures.Add($"{s}:Owner is not valid: {problem.Replace("a name", "the owner", StringComparison.Ordinal)}.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

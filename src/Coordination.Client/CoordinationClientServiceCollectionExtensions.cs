@@ -1,0 +1,47 @@
+using System.Net;
+using Coordination.Client;
+using Medallion.Threading;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class CoordinationClientServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds <see cref="ICoordinationClient"/> and DistributedLock.Core's <see cref="IDistributedLockProvider"/>,
+    /// with options from <c>Coordination:Client</c> validated at start. Needs an Orleans
+    /// <see cref="IGrainFactory"/> (<c>UseOrleansClient</c>, or a co-hosted silo).
+    /// </summary>
+    public static IServiceCollection AddCoordinationClient(this IServiceCollection services, Action<CoordinationClientOptions>? configure = null)
+    {
+        var options = services.AddOptions<CoordinationClientOptions>().BindConfiguration(CoordinationClientOptions.Section).ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinationClientOptions>, CoordinationClientOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<CoordinationClient>();
+        services.TryAddSingleton<ICoordinationClient>(sp => sp.GetRequiredService<CoordinationClient>());
+        services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());
+        return services;
+    }
+
+    /// <summary>
+    /// Points an Orleans client at the local cluster started by <c>dotnet run --project src/Coordination.Silo</c>
+    /// (gateways on 127.0.0.1, ports 30000–30002 unless given).
+    /// </summary>
+    public static IClientBuilder UseCoordinationLocalCluster(this IClientBuilder builder, params int[] gatewayPorts)
+    {
+        var ports = gatewayPorts.Length > 0 ? gatewayPorts : [30000, 30001, 30002];
+        return builder
+            .Configure<Orleans.Configuration.ClusterOptions>(o =>
+            {
+                o.ClusterId = "coordination-local";
+                o.ServiceId = "coordination";
+            })
+            .UseStaticClustering([.. ports.Select(p => new IPEndPoint(IPAddress.Loopback, p))]);
+    }
+}

@@ -1,0 +1,237 @@
+using Medallion.Threading;
+using Microsoft.Extensions.Logging;
+
+namespace Coordination.Client;
+
+/// <summary>
+/// An exclusive, fenced, FIFO-fair lock held through a session. Implements DistributedLock.Core's
+/// <see cref="IDistributedLock"/>: <c>TryAcquire*</c> returns null on timeout, <c>Acquire*</c> throws
+/// <see cref="TimeoutException"/>; the handle adds <see cref="CoordinationLockHandle.FencingToken"/>.
+/// Without a majority of the lock's replicas, both throw <see cref="QuorumUnavailableException"/>:
+/// "not acquired" is only ever reported when the lock was seen taken.
+/// </summary>
+public sealed class CoordinationLock : IDistributedLock
+{
+    private readonly Func<CancellationToken, ValueTask<CoordinationSession>> _session;
+    private readonly IGrainFactory _grains;
+    private readonly CoordinationClientOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    internal CoordinationLock(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ILogger logger)
+    {
+        Name = name;
+        _session = session;
+        _grains = grains;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    public string Name { get; }
+
+    /// <summary>Also how long "not acquired" may be retried for transient failures when the timeout is zero.</summary>
+    private TimeSpan TransientBudget => _options.CallGrace;
+
+    /// <summary>Takes the lock if it becomes free within <paramref name="timeout"/> (zero: only if free now); null otherwise.</summary>
+    public async ValueTask<CoordinationLockHandle?> TryAcquireAsync(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
+        await AcquireCoreAsync(Validate(timeout, nameof(timeout)), cancellationToken);
+
+    /// <summary>Takes the lock, waiting up to <paramref name="timeout"/> (null: forever); throws <see cref="TimeoutException"/> if it does not get it.</summary>
+    public async ValueTask<CoordinationLockHandle> AcquireAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        await AcquireCoreAsync(Validate(timeout ?? Timeout.InfiniteTimeSpan, nameof(timeout)), cancellationToken)
+        ?? throw new TimeoutException($"Lock '{Name}' was not acquired within {timeout}.");
+
+    public CoordinationLockHandle? TryAcquire(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
+        TryAcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+
+    public CoordinationLockHandle Acquire(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        AcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>The holder, its token and the waiters, read through a majority of the lock's replicas.</summary>
+    public Task<LockInfo> GetInfoAsync(CancellationToken cancellationToken = default) =>
+        Retry.UntilAsync(() => _grains.GetGrain<ILockGrain>(Name).GetInfo(), TransientBudget, _options.RetryDelay, _time, cancellationToken);
+
+    IDistributedSynchronizationHandle? IDistributedLock.TryAcquire(TimeSpan timeout, CancellationToken cancellationToken) => TryAcquire(timeout, cancellationToken);
+
+    IDistributedSynchronizationHandle IDistributedLock.Acquire(TimeSpan? timeout, CancellationToken cancellationToken) => Acquire(timeout, cancellationToken);
+
+    async ValueTask<IDistributedSynchronizationHandle?> IDistributedLock.TryAcquireAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        await TryAcquireAsync(timeout, cancellationToken);
+
+    async ValueTask<IDistributedSynchronizationHandle> IDistributedLock.AcquireAsync(TimeSpan? timeout, CancellationToken cancellationToken) =>
+        await AcquireAsync(timeout, cancellationToken);
+
+    private static TimeSpan Validate(TimeSpan timeout, string argument) =>
+        timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan
+            ? throw new ArgumentOutOfRangeException(argument, timeout, "A timeout must be zero or more, or Timeout.InfiniteTimeSpan.")
+            : timeout;
+
+    /// <summary>
+    /// One acquire with a client-made request id, re-called with the same id while queued (each call parked
+    /// on the silo at most <see cref="CoordinationClientOptions.MaxPark"/>), after a failover, or when a call
+    /// is abandoned because its silo may have died. Timeout or cancellation sends cancel(id), which also
+    /// undoes a grant that raced it.
+    /// </summary>
+    private async Task<CoordinationLockHandle?> AcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var session = await _session(cancellationToken);
+        if (session.IsLost)
+        {
+            throw new SessionExpiredException(session.Id, session.LostReason ?? "its client deadline passed");
+        }
+
+        var requestId = Guid.NewGuid();
+        var grain = _grains.GetGrain<ILockGrain>(Name);
+        var started = _time.GetTimestamp();
+        var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
+        Exception? transient = null;
+        while (true)
+        {
+            var elapsed = _time.GetElapsedTime(started);
+            var remaining = timeout == Timeout.InfiniteTimeSpan ? _options.MaxPark : timeout - elapsed;
+            if (mode == AcquireMode.Wait && remaining <= TimeSpan.Zero)
+            {
+                await CancelAsync(grain, session, requestId);
+                return transient is null ? null : throw transient;
+            }
+
+            if (mode == AcquireMode.IfAvailable && transient is not null && elapsed > TransientBudget)
+            {
+                await CancelAsync(grain, session, requestId);
+                throw transient;
+            }
+
+            var park = mode == AcquireMode.IfAvailable ? TimeSpan.Zero : remaining < _options.MaxPark ? remaining : _options.MaxPark;
+            try
+            {
+                var request = new AcquireRequest(session.Id, requestId, mode, park, _options.Owner, TimeSpan.Zero);
+                var result = await grain.Acquire(request).WaitAsync(park + _options.CallGrace, _time, cancellationToken);
+                switch (result.Status)
+                {
+                    case AcquireStatus.Granted:
+                        var handle = new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken, _options, _time);
+                        session.Register(handle);
+                        return handle;
+                    case AcquireStatus.NotAvailable:
+                        return null;
+                }
+
+                transient = null;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                await CancelAsync(grain, session, requestId);
+                throw;
+            }
+            catch (Exception ex) when (Retry.IsTransient(ex))
+            {
+                transient = ex is TimeoutException ? transient : ex;
+                await Task.Delay(_options.RetryDelay, _time, cancellationToken);
+            }
+        }
+    }
+
+    private async Task CancelAsync(ILockGrain grain, CoordinationSession session, Guid requestId)
+    {
+        try
+        {
+            await Retry.UntilAsync(() => grain.Cancel(session.Id, requestId), _options.CleanupTimeout, _options.RetryDelay, _time, CancellationToken.None);
+        }
+        catch (Exception)
+        {
+            // The session's end releases whatever this cancel could not reach.
+        }
+    }
+}
+
+/// <summary>
+/// A held lock. Pass <see cref="FencingToken"/> to what the lock protects and have it refuse lower tokens.
+/// <see cref="HandleLostToken"/> fires when the session is lost (by its client deadline, before anyone
+/// else can be granted the lock) or when an operator revokes the grant. Disposing releases; idempotent.
+/// </summary>
+public sealed class CoordinationLockHandle : IDistributedSynchronizationHandle
+{
+    private readonly CoordinationLock _lock;
+    private readonly ILockGrain _grain;
+    private readonly CoordinationSession _session;
+    private readonly CoordinationClientOptions _options;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _revoked = new();
+    private readonly CancellationTokenSource _lost;
+    private readonly CancellationToken _lostToken;
+    private int _disposed;
+
+    internal CoordinationLockHandle(CoordinationLock @lock, ILockGrain grain, CoordinationSession session, Guid requestId, long token, CoordinationClientOptions options, TimeProvider time)
+    {
+        _lock = @lock;
+        _grain = grain;
+        _session = session;
+        _options = options;
+        _time = time;
+        RequestId = requestId;
+        FencingToken = token;
+        _lost = CancellationTokenSource.CreateLinkedTokenSource(session.LostToken, _revoked.Token);
+        _lostToken = _lost.Token;
+    }
+
+    public string LockName => _lock.Name;
+
+    public Guid RequestId { get; }
+
+    /// <summary>Strictly greater than every earlier grant of this lock, across failovers and restarts.</summary>
+    public long FencingToken { get; }
+
+    /// <summary>Fires when the lock may be lost: session lost (client deadline, expiry, close) or grant revoked.</summary>
+    public CancellationToken HandleLostToken => _lostToken;
+
+    /// <summary>True once <see cref="HandleLostToken"/> has fired or the session's client deadline has passed.</summary>
+    public bool IsLost => _lost.IsCancellationRequested || _session.IsLost;
+
+    /// <summary>Why the grant was revoked, if it was.</summary>
+    public string? RevokedReason { get; private set; }
+
+    internal void MarkRevoked(string reason)
+    {
+        RevokedReason = reason;
+        try
+        {
+            _revoked.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Released meanwhile: nothing left to signal.
+        }
+    }
+
+    /// <summary>Releases the lock (retrying through failovers). Repeating it is harmless.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _session.Unregister(this);
+        try
+        {
+            if (!_session.IsLost)
+            {
+                await Retry.UntilAsync(() => _grain.Release(new ReleaseRequest(_session.Id, RequestId, FencingToken)), _options.CleanupTimeout, _options.RetryDelay, _time, CancellationToken.None);
+            }
+        }
+        catch (Exception ex) when (ex is LockNotHeldException or SessionExpiredException or SessionNotFoundException || Retry.IsTransient(ex))
+        {
+            // Revoked, or the session already ended (its end released the lock), or the cluster stayed
+            // unreachable: in every case the lease bounds how long the grant can outlive this handle.
+        }
+        finally
+        {
+            _lost.Dispose();
+            _revoked.Dispose();
+        }
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+}

@@ -1,0 +1,22 @@
+using Coordination.Client;
+using Microsoft.Extensions.Options;
+
+namespace Coordination.Cluster.Tests.Infrastructure;
+
+public static class Clients
+{
+    /// <summary>A client as an application would configure it, with timings scaled to the test cluster (3 s sessions).</summary>
+    public static CoordinationClient NewClient(this CoordinationCluster cluster, Action<CoordinationClientOptions>? configure = null)
+    {
+        var options = new CoordinationClientOptions
+        {
+            SessionTtl = CoordinationCluster.Ttl,
+            DeadlineMargin = TimeSpan.FromMilliseconds(200),
+            MaxPark = TimeSpan.FromSeconds(2),
+            CallGrace = TimeSpan.FromSeconds(1),
+            RetryDelay = TimeSpan.FromMilliseconds(50),
+        };
+        configure?.Invoke(options);
+        return new CoordinationClient(cluster.Grains, Options.Create(options));
+    }
+}

@@ -1,0 +1,186 @@
+using Coordination.Client;
+using Coordination.Cluster.Tests.Infrastructure;
+using Medallion.Threading;
+
+namespace Coordination.Cluster.Tests;
+
+/// <summary>The lock under test, seen through one API.</summary>
+public interface ILockApi
+{
+    Task<IAsyncDisposable?> TryAcquireAsync(string name, TimeSpan timeout, CancellationToken cancellationToken = default);
+
+    Task<IAsyncDisposable> AcquireAsync(string name, TimeSpan? timeout, CancellationToken cancellationToken = default);
+
+    CancellationToken LostToken(IAsyncDisposable handle);
+}
+
+/// <summary>
+/// One suite of lock semantics, run against every way an application can hold our locks: mutual
+/// exclusion, timeouts, cancellation, the lost-lock token and idempotent disposal. Each API instance
+/// is a separate client with its own session, as two processes would be.
+/// </summary>
+public abstract class LockContractTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    protected CoordinationCluster Cluster => fixture.Cluster;
+
+    protected abstract ILockApi NewApi();
+
+    private static string NewLock() => $"contract/{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task Only_one_holder_at_a_time()
+    {
+        var name = NewLock();
+        var apis = Enumerable.Range(0, 5).Select(_ => NewApi()).ToList();
+        var inside = 0;
+        var maxInside = 0;
+        var entries = 0;
+        await Task.WhenAll(apis.Select(api => Task.Run(async () =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await using var handle = await api.AcquireAsync(name, TimeSpan.FromSeconds(30));
+                var now = Interlocked.Increment(ref inside);
+                InterlockedMax(ref maxInside, now);
+                Interlocked.Increment(ref entries);
+                await Task.Yield();
+                Interlocked.Decrement(ref inside);
+            }
+        })));
+        Assert.Equal(1, maxInside);
+        Assert.Equal(50, entries);
+    }
+
+    [Fact]
+    public async Task Try_acquire_returns_null_while_held_and_a_handle_once_free()
+    {
+        var name = NewLock();
+        var a = NewApi();
+        var b = NewApi();
+        var held = await a.AcquireAsync(name, TimeSpan.FromSeconds(10));
+        Assert.Null(await b.TryAcquireAsync(name, TimeSpan.Zero));
+        Assert.Null(await b.TryAcquireAsync(name, TimeSpan.FromMilliseconds(300)));
+        await held.DisposeAsync();
+        await using var mine = await b.TryAcquireAsync(name, TimeSpan.Zero);
+        Assert.NotNull(mine);
+    }
+
+    [Fact]
+    public async Task Acquire_times_out_with_TimeoutException_and_leaves_no_waiter_behind()
+    {
+        var name = NewLock();
+        var a = NewApi();
+        var b = NewApi();
+        await using var held = await a.AcquireAsync(name, TimeSpan.FromSeconds(10));
+        await Assert.ThrowsAsync<TimeoutException>(() => b.AcquireAsync(name, TimeSpan.FromMilliseconds(500)));
+        Assert.Empty((await Cluster.Grains.InfoAsync(name)).Waiters);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_wait_throws_and_leaves_no_waiter_behind()
+    {
+        var name = NewLock();
+        var a = NewApi();
+        var b = NewApi();
+        await using var held = await a.AcquireAsync(name, TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource();
+        var wait = b.AcquireAsync(name, null, cts.Token);
+        await Eventually.Async(async () => (await Cluster.Grains.InfoAsync(name)).Waiters.Length == 1, TimeSpan.FromSeconds(10), "the second client queued");
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
+        Assert.Empty((await Cluster.Grains.InfoAsync(name)).Waiters);
+    }
+
+    [Fact]
+    public async Task A_waiter_gets_the_lock_when_the_holder_disposes_and_disposing_twice_is_harmless()
+    {
+        var name = NewLock();
+        var a = NewApi();
+        var b = NewApi();
+        var held = await a.AcquireAsync(name, TimeSpan.FromSeconds(10));
+        var wait = b.AcquireAsync(name, TimeSpan.FromSeconds(30));
+        await Eventually.Async(async () => (await Cluster.Grains.InfoAsync(name)).Waiters.Length == 1, TimeSpan.FromSeconds(10), "the second client queued");
+        await held.DisposeAsync();
+        await held.DisposeAsync();
+        await using var next = await wait;
+        Assert.NotNull((await Cluster.Grains.InfoAsync(name)).Holder);
+    }
+
+    [Fact]
+    public async Task The_lost_token_fires_when_the_grant_is_revoked()
+    {
+        var name = NewLock();
+        var a = NewApi();
+        await using var held = await a.AcquireAsync(name, TimeSpan.FromSeconds(10));
+        var lost = a.LostToken(held);
+        Assert.False(lost.IsCancellationRequested);
+        await Cluster.Grains.Lock(name).Revoke("contract test");
+        await Eventually.Async(() => lost.IsCancellationRequested, TimeSpan.FromSeconds(10), "the handle's lost token to fire after the revoke (at the next keepalive)");
+    }
+
+    [Fact]
+    public async Task Bad_names_and_timeouts_are_refused_before_anything_is_sent()
+    {
+        var a = NewApi();
+        await Assert.ThrowsAsync<InvalidNameException>(() => a.AcquireAsync("", TimeSpan.FromSeconds(1)));
+        await Assert.ThrowsAsync<InvalidNameException>(() => a.AcquireAsync("bad\nname", TimeSpan.FromSeconds(1)));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => a.TryAcquireAsync(NewLock(), TimeSpan.FromSeconds(-2)));
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while (value > (seen = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
+    }
+}
+
+/// <summary>The suite through our own API: <see cref="CoordinationLock"/> and its fenced handles.</summary>
+public sealed class CoordinationLockContractTests(ClusterFixture fixture) : LockContractTests(fixture)
+{
+    protected override ILockApi NewApi() => new Api(Cluster.NewClient());
+
+    [Fact]
+    public async Task Handles_carry_strictly_increasing_fencing_tokens()
+    {
+        var client = Cluster.NewClient();
+        var name = $"contract/{Guid.NewGuid():N}";
+        var tokens = new List<long>();
+        for (var i = 0; i < 5; i++)
+        {
+            await using var handle = await client.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(10));
+            tokens.Add(handle.FencingToken);
+        }
+
+        Assert.Equal(tokens.Order().Distinct(), tokens);
+    }
+
+    private sealed class Api(CoordinationClient client) : ILockApi
+    {
+        public async Task<IAsyncDisposable?> TryAcquireAsync(string name, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+            await client.CreateLock(name).TryAcquireAsync(timeout, cancellationToken);
+
+        public async Task<IAsyncDisposable> AcquireAsync(string name, TimeSpan? timeout, CancellationToken cancellationToken = default) =>
+            await client.CreateLock(name).AcquireAsync(timeout, cancellationToken);
+
+        public CancellationToken LostToken(IAsyncDisposable handle) => ((CoordinationLockHandle)handle).HandleLostToken;
+    }
+}
+
+/// <summary>The suite through DistributedLock.Core's interfaces only, as an app switching backends would use them.</summary>
+public sealed class DistributedLockAdapterContractTests(ClusterFixture fixture) : LockContractTests(fixture)
+{
+    protected override ILockApi NewApi() => new Api(Cluster.NewClient());
+
+    private sealed class Api(IDistributedLockProvider provider) : ILockApi
+    {
+        public async Task<IAsyncDisposable?> TryAcquireAsync(string name, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+            await provider.TryAcquireLockAsync(name, timeout, cancellationToken);
+
+        public async Task<IAsyncDisposable> AcquireAsync(string name, TimeSpan? timeout, CancellationToken cancellationToken = default) =>
+            await provider.AcquireLockAsync(name, timeout, cancellationToken);
+
+        public CancellationToken LostToken(IAsyncDisposable handle) => ((IDistributedSynchronizationHandle)handle).HandleLostToken;
+    }
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using Coordination.Client;
+using Coordination.Cluster.Tests.Infrastructure;
+
+namespace Coordination.Cluster.Tests;
+
+/// <summary>The explicit session object: TTL, remaining time, lost event, close, many locks per session, the client knowing first.</summary>
+public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    private static string NewLock() => $"session/{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task One_session_holds_many_locks_and_closing_it_releases_them_all_and_fires_lost()
+    {
+        var client = fixture.Cluster.NewClient();
+        var session = await client.OpenSessionAsync();
+        Assert.Equal(CoordinationCluster.Ttl, session.Ttl);
+        Assert.InRange(session.Remaining, TimeSpan.FromSeconds(1), CoordinationCluster.Ttl);
+        var names = Enumerable.Range(0, 5).Select(_ => NewLock()).ToList();
+        var handles = new List<CoordinationLockHandle>();
+        foreach (var name in names)
+        {
+            handles.Add(await session.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        string? reason = null;
+        session.Lost += (_, e) => reason = e.Reason;
+        await session.CloseAsync();
+        Assert.True(session.IsLost);
+        Assert.Equal(TimeSpan.Zero, session.Remaining);
+        Assert.Contains("closed", reason, StringComparison.Ordinal);
+        Assert.All(handles, h => Assert.True(h.HandleLostToken.IsCancellationRequested));
+        foreach (var name in names)
+        {
+            Assert.Null((await fixture.Cluster.Grains.InfoAsync(name)).Holder);
+        }
+
+        await Assert.ThrowsAsync<SessionExpiredException>(async () => await session.CreateLock(NewLock()).AcquireAsync(TimeSpan.FromSeconds(1)));
+        foreach (var h in handles)
+        {
+            await h.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Keepalives_keep_a_session_alive_for_many_ttls()
+    {
+        var client = fixture.Cluster.NewClient();
+        await using var session = await client.OpenSessionAsync();
+        await using var handle = await session.CreateLock(NewLock()).AcquireAsync(TimeSpan.FromSeconds(10));
+        var watch = Stopwatch.StartNew();
+        await Eventually.Async(() => watch.Elapsed > CoordinationCluster.Ttl * 3 || session.IsLost, TimeSpan.FromSeconds(30), "three TTLs to pass");
+        Assert.False(session.IsLost, session.LostReason);
+        Assert.False(handle.HandleLostToken.IsCancellationRequested);
+        Assert.True(session.Remaining > TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task Without_acknowledged_keepalives_the_client_gives_up_by_its_deadline_before_anyone_else_gets_the_lock()
+    {
+        var cluster = fixture.Cluster;
+        var name = NewLock();
+        var holder = cluster.NewClient();
+        var session = await holder.OpenSessionAsync();
+        var handle = await session.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(10));
+        var competitor = cluster.NewClient();
+        var lostAt = TimeSpan.Zero;
+        var clock = Stopwatch.StartNew();
+        handle.HandleLostToken.Register(() => lostAt = clock.Elapsed);
+
+        // The cluster keeps committing keepalives, but the client never hears back: it must assume the worst.
+        cluster.Dropper.DropAll = nameof(ISessionGrain.KeepAlive);
+        try
+        {
+            await using var next = await competitor.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
+            var grantedAt = clock.Elapsed;
+            Assert.True(handle.HandleLostToken.IsCancellationRequested, "the competitor got the lock while the holder still believed it held it");
+            Assert.True(lostAt < grantedAt, $"lost at {lostAt}, competitor granted at {grantedAt}");
+            Assert.True(lostAt <= CoordinationCluster.Ttl, $"lost only at {lostAt}: later than a TTL after the last acknowledged keepalive");
+        }
+        finally
+        {
+            cluster.Dropper.DropAll = null;
+            await handle.DisposeAsync();
+            await session.DisposeAsync();
+        }
+    }
+}
