@@ -39,7 +39,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     {
         var requested = ttl ?? _options.SessionTtl;
         var sent = _time.GetTimestamp();
-        var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested), _options.CleanupTimeout, _options.RetryDelay, _time, cancellationToken);
+        var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested), _options, _time, cancellationToken);
         var session = new CoordinationSession(_grains, info, sent, _options, _time, _logger);
         session.Start();
         return session;
@@ -50,10 +50,11 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
 
     IDistributedLock IDistributedLockProvider.CreateLock(string name) => CreateLock(name);
 
+    /// <remarks>Not retried: a revoke whose reply was lost may have taken effect, and repeating it would revoke the next holder.</remarks>
     public Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default)
     {
         Names.Validate(name);
-        return Retry.UntilAsync(() => _grains.GetGrain<ILockGrain>(name).Revoke(reason), _options.CleanupTimeout, _options.RetryDelay, _time, cancellationToken);
+        return _grains.GetGrain<ILockGrain>(name).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

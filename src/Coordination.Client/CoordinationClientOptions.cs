@@ -31,7 +31,13 @@ public sealed class CoordinationClientOptions
     /// <summary>Pause between retries of an operation that failed for a retryable reason (failover, no majority). Default 100 ms.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>How long releases, cancels and closes keep retrying before giving up (the session's expiry releases everything anyway). Default 10 s.</summary>
+    /// <summary>
+    /// How long one call may take before the client abandons it and retries (idempotently). A call in flight
+    /// to a silo that crashes is otherwise answered only by Orleans' 30 s response timeout. Default 5 s.
+    /// </summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long idempotent operations (open, release, cancel, close, queries) keep retrying through failovers before giving up (the session's expiry releases everything anyway). Default 10 s.</summary>
     public TimeSpan CleanupTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Shown to holder queries as the owner of this client's locks. Default host name and process id.</summary>
@@ -75,9 +81,9 @@ internal sealed class CoordinationClientOptionsValidator : IValidateOptions<Coor
             failures.Add($"{s}:MaxPark is {o.MaxPark}: it must be positive, and MaxPark + CallGrace ({o.CallGrace}) below the 30 s call timeout.");
         }
 
-        if (o.CallGrace <= TimeSpan.Zero || o.RetryDelay <= TimeSpan.Zero || o.CleanupTimeout <= TimeSpan.Zero)
+        if (o.CallGrace <= TimeSpan.Zero || o.RetryDelay <= TimeSpan.Zero || o.CleanupTimeout <= TimeSpan.Zero || o.CallTimeout <= TimeSpan.Zero)
         {
-            failures.Add($"{s}:CallGrace ({o.CallGrace}), RetryDelay ({o.RetryDelay}) and CleanupTimeout ({o.CleanupTimeout}) must be positive.");
+            failures.Add($"{s}:CallGrace ({o.CallGrace}), CallTimeout ({o.CallTimeout}), RetryDelay ({o.RetryDelay}) and CleanupTimeout ({o.CleanupTimeout}) must be positive.");
         }
 
         if (o.Owner is not null && Names.Check(o.Owner) is { } problem)

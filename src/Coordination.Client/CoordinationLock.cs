@@ -50,7 +50,7 @@ public sealed class CoordinationLock : IDistributedLock
 
     /// <summary>The holder, its token and the waiters, read through a majority of the lock's replicas.</summary>
     public Task<LockInfo> GetInfoAsync(CancellationToken cancellationToken = default) =>
-        Retry.UntilAsync(() => _grains.GetGrain<ILockGrain>(Name).GetInfo(), TransientBudget, _options.RetryDelay, _time, cancellationToken);
+        Retry.UntilAsync(() => _grains.GetGrain<ILockGrain>(Name).GetInfo(), _options, _time, cancellationToken);
 
     IDistributedSynchronizationHandle? IDistributedLock.TryAcquire(TimeSpan timeout, CancellationToken cancellationToken) => TryAcquire(timeout, cancellationToken);
 
@@ -137,7 +137,7 @@ public sealed class CoordinationLock : IDistributedLock
     {
         try
         {
-            await Retry.UntilAsync(() => grain.Cancel(session.Id, requestId), _options.CleanupTimeout, _options.RetryDelay, _time, CancellationToken.None);
+            await Retry.UntilAsync(() => grain.Cancel(session.Id, requestId), _options, _time, CancellationToken.None);
         }
         catch (Exception)
         {
@@ -218,7 +218,7 @@ public sealed class CoordinationLockHandle : IDistributedSynchronizationHandle
         {
             if (!_session.IsLost)
             {
-                await Retry.UntilAsync(() => _grain.Release(new ReleaseRequest(_session.Id, RequestId, FencingToken)), _options.CleanupTimeout, _options.RetryDelay, _time, CancellationToken.None);
+                await Retry.UntilAsync(() => _grain.Release(new ReleaseRequest(_session.Id, RequestId, FencingToken)), _options, _time, CancellationToken.None);
             }
         }
         catch (Exception ex) when (ex is LockNotHeldException or SessionExpiredException or SessionNotFoundException || Retry.IsTransient(ex))

@@ -46,6 +46,9 @@ public sealed partial class CoordinationSession : IAsyncDisposable
 
     internal SessionInfo Info { get; }
 
+    /// <summary>The client deadline as a timestamp of the session's <see cref="TimeProvider"/> (for tests that compare it across processes).</summary>
+    internal long DeadlineTimestamp => Volatile.Read(ref _deadline);
+
     /// <summary>The session id: a secret that lets its holder act for the session. Do not log it; show <see cref="Tag"/> instead.</summary>
     public string Id => Info.SessionId;
 
@@ -93,7 +96,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         MarkLost("closed by its owner");
         try
         {
-            await Retry.UntilAsync(() => _grains.GetGrain<ISessionGrain>(Id).Close(), _options.CleanupTimeout, _options.RetryDelay, _time, cancellationToken);
+            await Retry.UntilAsync(() => _grains.GetGrain<ISessionGrain>(Id).Close(), _options, _time, cancellationToken);
         }
         catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
         {
@@ -152,7 +155,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
                     return;
                 }
 
-                var ack = await Grain.KeepAlive(Interlocked.Read(ref _acknowledgedNotice)).WaitAsync(remaining, _time, stop);
+                var ack = await Grain.KeepAlive(Interlocked.Read(ref _acknowledgedNotice)).WaitAsync(remaining < _options.CallTimeout ? remaining : _options.CallTimeout, _time, stop);
                 Extend(DeadlineAfter(sent));
                 Handle(ack.Notices);
                 wait = interval;

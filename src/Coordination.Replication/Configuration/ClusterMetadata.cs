@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Collections.Immutable;
 
 namespace Coordination.Replication.Configuration;
@@ -24,6 +25,7 @@ public sealed record ClusterMetadata(
             [.. Enumerable.Range(0, partitions).Select(PartitionConfiguration.Unassigned)],
             [created]);
 
+    [JsonIgnore]
     public int PartitionCount => Partitions.Length;
 
     /// <summary>A copy with one more version and the given partitions replaced.</summary>

@@ -103,6 +103,19 @@ public static class ConfigurationPlanner
         return (current.WithPartitions(changed) with { ClusterEpoch = epoch }).WithAudit(entry);
     }
 
+    /// <summary>
+    /// A fresh start of a cluster whose silos are all gone (the local launcher's start): every partition
+    /// becomes unassigned under a new epoch and the cluster epoch is bumped, so the state that died with the
+    /// silos is never mistaken for the new one and every new fencing token exceeds every old one. Audited.
+    /// </summary>
+    public static ClusterMetadata RestartAll(ClusterMetadata current, AuditEntry audit)
+    {
+        var epoch = current.ClusterEpoch + 1;
+        var reset = current.Partitions.Select(p => new PartitionConfiguration(p.Partition, p.Epoch + 1, [], 0, 0, []));
+        var entry = audit with { ClusterEpoch = epoch, Partitions = [.. current.Partitions.Select(p => p.Partition)] };
+        return (current.WithPartitions(reset) with { ClusterEpoch = epoch }).WithAudit(entry);
+    }
+
     /// <summary>Marks <paramref name="member"/> as caught up, if it is still a recovering member.</summary>
     public static ClusterMetadata? MarkRecovered(ClusterMetadata current, int partition, ReplicaId member, long since)
     {

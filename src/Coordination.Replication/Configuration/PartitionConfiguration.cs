@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Collections.Immutable;
 using Coordination.Replication.Protocol;
 
@@ -29,8 +30,10 @@ public sealed record PartitionConfiguration(
 {
     public static PartitionConfiguration Unassigned(int partition) => new(partition, 0, [], 0, 0, []);
 
+    [JsonIgnore]
     public bool IsAssigned => !Members.IsDefaultOrEmpty;
 
+    [JsonIgnore]
     public int QuorumSize => Quorum.Majority(Members.Length);
 
     public ReplicaMember? Find(ReplicaId id)

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 namespace Coordination.Replication.Configuration;
 
 /// <summary>
@@ -10,6 +11,7 @@ public readonly record struct ReplicaId(string Value) : IComparable<ReplicaId>
     public int CompareTo(ReplicaId other) => string.CompareOrdinal(Value, other.Value);
 
     /// <summary>The host part of the id, used to spread replicas of one key over distinct hosts.</summary>
+    [JsonIgnore]
     public string Host
     {
         get

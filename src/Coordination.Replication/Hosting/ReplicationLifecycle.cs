@@ -70,6 +70,7 @@ internal sealed partial class ReplicationLifecycle(
 
     private async Task StopAsync(CancellationToken cancellationToken)
     {
+        await DrainAsync(cancellationToken);
         if (store is InMemoryClusterMetadataStore observable)
         {
             observable.Written -= directory.Publish;
@@ -84,6 +85,56 @@ internal sealed partial class ReplicationLifecycle(
         catch (OperationCanceledException)
         {
             // Shutting down.
+        }
+    }
+
+    /// <summary>
+    /// Before this silo stops (still serving): wait until every partition it is a member of keeps a majority
+    /// of live, caught-up replicas without it. A rolling restart that stops the next silo while the previous
+    /// one is still copying waits here instead of dropping the partition below its majority.
+    /// </summary>
+    private async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        var timeout = options.Value.DrainTimeout;
+        var started = time.GetTimestamp();
+        while (true)
+        {
+            List<int> shortOfMajority;
+            try
+            {
+                await directory.ReloadAsync(cancellationToken);
+                shortOfMajority = [.. directory.Current.Partitions
+                    .Where(p => p.Contains(liveness.Self))
+                    .Where(p => p.Members.Count(m => m.Id != liveness.Self && !liveness.IsDead(m.Id) && !p.IsRecovering(m.Id)) < p.QuorumSize)
+                    .Select(p => p.Partition)];
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogRefreshFailed(logger, ex);
+                return;
+            }
+
+            if (shortOfMajority.Count == 0)
+            {
+                return;
+            }
+
+            if (time.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested)
+            {
+                LogDrainGaveUp(logger, timeout, string.Join(",", shortOfMajority));
+                return;
+            }
+
+            LogDraining(logger, shortOfMajority.Count);
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                LogDrainGaveUp(logger, timeout, string.Join(",", shortOfMajority));
+                return;
+            }
         }
     }
 
@@ -165,6 +216,12 @@ internal sealed partial class ReplicationLifecycle(
             directory.Publish(next);
         }
     }
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Information, Message = "Stopping: waiting until {Count} partitions keep a caught-up majority without this silo")]
+    private static partial void LogDraining(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Stopping after waiting {Timeout}: partitions [{Partitions}] are left without a caught-up majority")]
+    private static partial void LogDrainGaveUp(ILogger logger, TimeSpan timeout, string partitions);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Created cluster metadata: {Partitions} partitions, replication factor {Factor}")]
     private static partial void LogCreated(ILogger logger, int partitions, int factor);

@@ -29,6 +29,13 @@ public sealed class ReplicationOptions
     /// <summary>How often the planning silo checks for partitions to assign or replicas to replace (it also reacts to membership changes at once). Default 1 s.</summary>
     public TimeSpan PlannerInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a stopping silo waits, while still serving, until the other replicas of each of its
+    /// partitions hold a caught-up majority without it, so a rolling restart never drops a partition below
+    /// its majority. Default 30 s; after that it stops anyway and says which partitions it leaves short.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     internal ProposerOptions ToProposerOptions() => new()
     {
         RoundTimeout = RoundTimeout,
@@ -62,6 +69,11 @@ internal sealed class ReplicationOptionsValidator : IValidateOptions<Replication
         if (options.OperationTimeout < options.RoundTimeout || options.OperationTimeout >= TimeSpan.FromSeconds(30))
         {
             failures.Add($"{s}:OperationTimeout is {options.OperationTimeout}: it must be at least RoundTimeout ({options.RoundTimeout}) and below the 30 s grain call timeout.");
+        }
+
+        if (options.DrainTimeout < TimeSpan.Zero)
+        {
+            failures.Add($"{s}:DrainTimeout is {options.DrainTimeout}: it must not be negative.");
         }
 
         if (options.MaxBatch < 1)

@@ -66,6 +66,7 @@ public sealed class CoordinationCluster : IAsyncDisposable
                     r.OperationTimeout = TimeSpan.FromSeconds(3);
                     r.MetadataRefreshInterval = TimeSpan.FromMilliseconds(250);
                     r.PlannerInterval = TimeSpan.FromMilliseconds(250);
+                    r.DrainTimeout = TimeSpan.FromSeconds(3);
                 });
         });
         builder.ConfigureClient(client => client.Services.AddSingleton<IOutgoingGrainCallFilter>(dropper));

@@ -1,0 +1,145 @@
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace Coordination.Silo.Configuration;
+
+/// <summary>Where the silos keep their shared membership table and configuration metadata.</summary>
+public enum ClusteringMode
+{
+    /// <summary>Files in <see cref="SiloHostOptions.DataDirectory"/>: every silo on one machine (the local cluster).</summary>
+    Local = 0,
+
+    /// <summary>Redis at <see cref="SiloHostOptions.RedisConnectionString"/>: silos on several machines.</summary>
+    Redis = 1,
+}
+
+/// <summary>How Orleans' own membership probes are tuned.</summary>
+public enum MembershipPreset
+{
+    /// <summary>Orleans' defaults (a crashed silo is declared dead after about 10 s, a hung one after about a minute).</summary>
+    OrleansDefaults = 0,
+
+    /// <summary>Tight probes for loopback and LAN: 1 s probe timeout, 2 missed probes, 2 votes; a crashed silo is dead in a few seconds.</summary>
+    Fast = 1,
+}
+
+/// <summary>The silo host's settings, bound from the configuration section <c>Coordination:Host</c> (see silo-config/).</summary>
+public sealed class SiloHostOptions
+{
+    public const string Section = "Coordination:Host";
+
+    /// <summary>Local (files, one machine) or Redis (several machines). Default Local.</summary>
+    public ClusteringMode Clustering { get; set; } = ClusteringMode.Local;
+
+    /// <summary>The Orleans cluster id. Default coordination-local.</summary>
+    public string ClusterId { get; set; } = "coordination-local";
+
+    /// <summary>The Orleans service id (also names the metadata in Redis). Default coordination.</summary>
+    public string ServiceId { get; set; } = "coordination";
+
+    /// <summary>How many silo processes the launcher starts. Default 3.</summary>
+    public int Silos { get; set; } = 3;
+
+    /// <summary>The address silos, gateways and HTTP endpoints bind to. Default 127.0.0.1 (loopback only).</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Silo i listens for silos on SiloPortBase + i. Default 11111.</summary>
+    public int SiloPortBase { get; set; } = 11111;
+
+    /// <summary>Silo i listens for clients on GatewayPortBase + i. Default 30000.</summary>
+    public int GatewayPortBase { get; set; } = 30000;
+
+    /// <summary>Silo i serves health and its coordination API on HealthPortBase + i. Default 8091.</summary>
+    public int HealthPortBase { get; set; } = 8091;
+
+    /// <summary>The launcher serves the Orleans dashboard and the coordination page here. Default 8080.</summary>
+    public int DashboardPort { get; set; } = 8080;
+
+    /// <summary>Where the local cluster keeps its membership table, metadata and logs. Default .coord-local (relative to the working directory).</summary>
+    public string DataDirectory { get; set; } = ".coord-local";
+
+    /// <summary>The Redis connection string when <see cref="Clustering"/> is Redis.</summary>
+    public string? RedisConnectionString { get; set; }
+
+    /// <summary>Orleans membership probe tuning. Default Fast.</summary>
+    public MembershipPreset Membership { get; set; } = MembershipPreset.Fast;
+
+    /// <summary>Whether the launcher restarts a silo process that exits on its own. Default true.</summary>
+    public bool RestartFailedSilos { get; set; } = true;
+
+    /// <summary>How long the launcher waits before restarting a failed silo. Default 1 s.</summary>
+    public TimeSpan RestartDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public int SiloPort(int index) => SiloPortBase + index;
+
+    public int GatewayPort(int index) => GatewayPortBase + index;
+
+    public int HealthPort(int index) => HealthPortBase + index;
+
+    public string FullDataDirectory => Path.GetFullPath(DataDirectory);
+
+    public void ApplyMembershipPreset(ClusterMembershipOptions o)
+    {
+        if (Membership != MembershipPreset.Fast)
+        {
+            return;
+        }
+
+        o.ProbeTimeout = TimeSpan.FromSeconds(1);
+        o.NumMissedProbesLimit = 2;
+        o.NumProbedSilos = 3;
+        o.NumVotesForDeathDeclaration = 2;
+        o.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(10);
+        o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+        o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+    }
+}
+
+/// <summary>Checks <see cref="SiloHostOptions"/> at start, naming the setting, its value and the rule.</summary>
+internal sealed class HostOptionsValidator : IValidateOptions<SiloHostOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SiloHostOptions o)
+    {
+        var s = SiloHostOptions.Section;
+        var failures = new List<string>();
+        if (o.Silos is < 1 or > 9)
+        {
+            failures.Add($"{s}:Silos is {o.Silos}: the launcher runs 1 to 9 silo processes (3 for replication factor 3).");
+        }
+
+        foreach (var (setting, port) in new[] { ("SiloPortBase", o.SiloPortBase), ("GatewayPortBase", o.GatewayPortBase), ("HealthPortBase", o.HealthPortBase), ("DashboardPort", o.DashboardPort) })
+        {
+            if (port is < 1024 or > 65000)
+            {
+                failures.Add($"{s}:{setting} is {port}: it must be between 1024 and 65000.");
+            }
+        }
+
+        if (!System.Net.IPAddress.TryParse(o.ListenAddress, out _))
+        {
+            failures.Add($"{s}:ListenAddress is '{o.ListenAddress}': it must be an IP address (127.0.0.1 keeps the cluster on loopback).");
+        }
+
+        if (o.Clustering == ClusteringMode.Redis && string.IsNullOrWhiteSpace(o.RedisConnectionString))
+        {
+            failures.Add($"{s}:RedisConnectionString is empty: Redis clustering needs it (for example 127.0.0.1:6379).");
+        }
+
+        if (string.IsNullOrWhiteSpace(o.ClusterId) || string.IsNullOrWhiteSpace(o.ServiceId))
+        {
+            failures.Add($"{s}:ClusterId and ServiceId must not be empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(o.DataDirectory))
+        {
+            failures.Add($"{s}:DataDirectory is empty.");
+        }
+
+        if (o.RestartDelay < TimeSpan.Zero)
+        {
+            failures.Add($"{s}:RestartDelay is {o.RestartDelay}: it must not be negative.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,273 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using Coordination.Replication.Configuration;
+using Coordination.Silo.Configuration;
+using Coordination.Silo.LocalClustering;
+using Coordination.Silo.SiloHost;
+
+namespace Coordination.Silo.Launcher;
+
+/// <summary>One silo process the launcher supervises.</summary>
+internal sealed class SiloChild(int index)
+{
+    public int Index { get; } = index;
+
+    public Process? Process { get; set; }
+
+    public int Restarts { get; set; }
+
+    public DateTimeOffset StartedAt { get; set; }
+
+    public int? Pid => Process is { HasExited: false } p ? p.Id : null;
+}
+
+/// <summary>
+/// The local cluster: N silo processes on loopback sharing a file membership table and metadata store
+/// (so any one of them, the first included, can die), restarted when they exit on their own, plus the
+/// Orleans dashboard and the coordination page served from this process.
+/// </summary>
+internal sealed partial class LocalClusterLauncher(IConfiguration configuration, string config, IReadOnlyList<string> overrides, ILogger logger)
+{
+    private const int SigTerm = 15;
+    private readonly SiloHostOptions _host = HostConfiguration.Bind(configuration);
+    private readonly List<SiloChild> _silos = [];
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
+    private bool _stopping;
+
+    public IReadOnlyList<SiloChild> Silos => _silos;
+
+    public SiloHostOptions Host => _host;
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        if (_host.Clustering != ClusteringMode.Local)
+        {
+            throw new InvalidOperationException($"The launcher runs the local cluster ({SiloHostOptions.Section}:Clustering = Local). For {_host.Clustering}, start one silo per machine: Coordination.Silo silo --index N --config <file>.");
+        }
+
+        var dir = _host.FullDataDirectory;
+        Directory.CreateDirectory(dir);
+        await StartFreshAsync(dir, cancellationToken);
+        for (var i = 0; i < _host.Silos; i++)
+        {
+            _silos.Add(new SiloChild(i));
+            Start(_silos[i]);
+        }
+
+        try
+        {
+            await WaitForAsync("/health/live", TimeSpan.FromSeconds(90), cancellationToken);
+            await using var dashboard = await DashboardHost.StartAsync(this, configuration, cancellationToken);
+            await WaitForAsync("/health/ready", TimeSpan.FromSeconds(90), cancellationToken);
+            Banner();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Ctrl+C: fall through to a graceful stop.
+        }
+        finally
+        {
+            await StopAllAsync();
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// A new local cluster: a fresh membership table, and, if metadata survives from an earlier run whose
+    /// silos are all gone, an audited restart of every partition under a bumped cluster epoch.
+    /// </summary>
+    private async Task StartFreshAsync(string dir, CancellationToken cancellationToken)
+    {
+        var membership = new FileMembershipTable(Path.Combine(dir, LocalFiles.Membership));
+        var running = (await membership.ReadAll()).Members
+            .Where(m => m.Item1.Status == SiloStatus.Active && DateTime.UtcNow - m.Item1.IAmAliveTime < TimeSpan.FromSeconds(30))
+            .Select(m => m.Item1.SiloName)
+            .ToList();
+        if (running.Count > 0)
+        {
+            throw new InvalidOperationException($"Silos [{string.Join(", ", running)}] of a local cluster using {dir} reported alive in the last 30 s. Stop that cluster first, or choose another {SiloHostOptions.Section}:DataDirectory.");
+        }
+
+        File.Delete(Path.Combine(dir, LocalFiles.Membership));
+        var store = new FileClusterMetadataStore(Path.Combine(dir, LocalFiles.Metadata));
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var current = await store.ReadAsync(cancellationToken);
+            if (current is null)
+            {
+                return;
+            }
+
+            var audit = new AuditEntry(DateTimeOffset.UtcNow, $"launcher pid {Environment.ProcessId}", "restart-all", "local cluster started: the previous run's in-memory replicas are gone", 0, []);
+            var next = ConfigurationPlanner.RestartAll(current, audit);
+            if (await store.TryWriteAsync(current.Version, next, cancellationToken))
+            {
+                LogRestarted(logger, next.ClusterEpoch);
+                return;
+            }
+        }
+    }
+
+    private void Start(SiloChild silo)
+    {
+        var (file, prefix) = SelfCommand();
+        var info = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var args = prefix
+            .Concat(["silo", "--index", silo.Index.ToString(System.Globalization.CultureInfo.InvariantCulture), "--config", HostConfiguration.ResolveConfigPath(config)])
+            .Concat(overrides)
+            .Append($"--{SiloHostOptions.Section}:DataDirectory={_host.FullDataDirectory}");
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) => Forward(silo, e.Data);
+        process.ErrorDataReceived += (_, e) => Forward(silo, e.Data);
+        process.Exited += (_, _) => OnExited(silo, process);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        silo.Process = process;
+        silo.StartedAt = DateTimeOffset.UtcNow;
+        LogStarted(logger, silo.Index, process.Id);
+    }
+
+    private void OnExited(SiloChild silo, Process process)
+    {
+        if (_stopping || silo.Process != process)
+        {
+            return;
+        }
+
+        LogExited(logger, silo.Index, process.Id, process.ExitCode);
+        if (!_host.RestartFailedSilos)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(_host.RestartDelay);
+            if (!_stopping && silo.Process == process)
+            {
+                silo.Restarts++;
+                Start(silo);
+            }
+        });
+    }
+
+    private static void Forward(SiloChild silo, string? line)
+    {
+        if (line is not null)
+        {
+            Console.Out.WriteLine($"[silo{silo.Index}] {line}");
+        }
+    }
+
+    /// <summary>How to start this same program again: its app host, or dotnet with its assembly.</summary>
+    private static (string File, string[] Prefix) SelfCommand()
+    {
+        var processPath = Environment.ProcessPath ?? "dotnet";
+        var assembly = typeof(LocalClusterLauncher).Assembly.Location;
+        return Path.GetFileNameWithoutExtension(processPath) == "dotnet" ? (processPath, [assembly]) : (processPath, []);
+    }
+
+    private async Task WaitForAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        foreach (var silo in _silos)
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    var response = await _http.GetAsync(new Uri($"http://{_host.ListenAddress}:{_host.HealthPort(silo.Index)}{path}"), cancellationToken);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        break;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    // Not listening yet.
+                }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // Slow to answer while starting.
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"Silo {silo.Index} did not answer {path} within {timeout}; see its output above.");
+                }
+
+                await Task.Delay(200, cancellationToken);
+            }
+        }
+    }
+
+    private void Banner()
+    {
+        var a = _host.ListenAddress;
+        Console.Out.WriteLine($"""
+
+            Coordination local cluster is up: {_host.Silos} silos, replication factor from silo-config.
+              gateways          {string.Join(", ", _silos.Select(s => $"{a}:{_host.GatewayPort(s.Index)}"))}
+              dashboard         http://{a}:{_host.DashboardPort}/dashboard
+              coordination page http://{a}:{_host.DashboardPort}/
+              silos             {string.Join(", ", _silos.Select(s => $"silo{s.Index} pid {s.Pid} (health http://{a}:{_host.HealthPort(s.Index)}/health/ready)"))}
+              data              {_host.FullDataDirectory}
+            Kill any silo: the cluster keeps working and this launcher restarts it. Ctrl+C stops everything.
+            COORDINATION-READY
+            """);
+    }
+
+    private async Task StopAllAsync()
+    {
+        _stopping = true;
+        foreach (var silo in _silos.Where(s => s.Process is { HasExited: false }))
+        {
+            _ = Kill(silo.Process!.Id, SigTerm);
+        }
+
+        foreach (var silo in _silos)
+        {
+            if (silo.Process is { } p)
+            {
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                try
+                {
+                    await p.WaitForExitAsync(grace.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    p.Kill(entireProcessTree: true);
+                }
+            }
+        }
+
+        _http.Dispose();
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "AUDIT: local cluster restarted; cluster epoch is now {Epoch} (fencing tokens stay above every earlier one)")]
+    private static partial void LogRestarted(ILogger logger, long epoch);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Started silo {Index} as pid {Pid}")]
+    private static partial void LogStarted(ILogger logger, int index, int pid);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Silo {Index} (pid {Pid}) exited with code {Code}")]
+    private static partial void LogExited(ILogger logger, int index, int pid, int code);
+}

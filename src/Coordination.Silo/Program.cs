@@ -1,0 +1,67 @@
+using System.CommandLine;
+using Coordination.Silo.Configuration;
+using Coordination.Silo.Launcher;
+using Coordination.Silo.SiloHost;
+using Microsoft.Extensions.Options;
+
+namespace Coordination.Silo;
+
+/// <summary>
+/// <c>dotnet run --project src/Coordination.Silo</c> with no arguments starts the local cluster (three silo
+/// processes, the dashboard). <c>silo --index N</c> runs one silo (what the launcher starts, and what each
+/// machine runs with Redis clustering). Settings: <c>--config NAME|PATH</c> (silo-config/), then
+/// COORDINATION_ environment variables, then <c>--Section:Key=Value</c> overrides.
+/// </summary>
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var config = new Option<string>("--config") { Description = "A silo-config file name (local, redis, …) or path. Default: local." };
+        var index = new Option<int>("--index") { Description = "This silo's index: its ports are the configured bases plus the index.", Required = true };
+
+        var root = new RootCommand("Coordination: distributed locks on Orleans. With no command, starts the local three-silo cluster with its dashboard.") { config };
+        root.TreatUnmatchedTokensAsErrors = false;
+        root.SetAction((result, ct) => Guard(() =>
+        {
+            var configuration = HostConfiguration.Build(result.GetValue(config), result.UnmatchedTokens);
+            using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
+            var launcher = new LocalClusterLauncher(configuration, result.GetValue(config) ?? HostConfiguration.DefaultConfig, [.. result.UnmatchedTokens], loggers.CreateLogger("launcher"));
+            return launcher.RunAsync(ct);
+        }));
+
+        var silo = new Command("silo", "Run one silo in this process.") { config, index };
+        silo.TreatUnmatchedTokensAsErrors = false;
+        silo.SetAction((result, ct) => Guard(() =>
+        {
+            var configuration = HostConfiguration.Build(result.GetValue(config), result.UnmatchedTokens);
+            return SiloProgram.RunAsync(configuration, result.GetValue(index), ct);
+        }));
+        root.Add(silo);
+
+        return await root.Parse(args).InvokeAsync();
+    }
+
+    /// <summary>Turns configuration errors into one clear message and exit code 2, not a stack trace.</summary>
+    private static async Task<int> Guard(Func<Task<int>> run)
+    {
+        try
+        {
+            return await run();
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync("Invalid configuration:");
+            foreach (var failure in ex.Failures)
+            {
+                await Console.Error.WriteLineAsync($"  - {failure}");
+            }
+
+            return 2;
+        }
+        catch (InvalidOperationException ex) when (ex.Message.Contains("DataDirectory", StringComparison.Ordinal) || ex.Message.Contains("Clustering", StringComparison.Ordinal))
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 2;
+        }
+    }
+}

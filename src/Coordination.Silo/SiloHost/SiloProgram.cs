@@ -1,0 +1,74 @@
+using System.Net;
+using Coordination.Grains.Hosting;
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Hosting;
+using Coordination.Silo.Configuration;
+using Coordination.Silo.LocalClustering;
+using Coordination.Silo.RedisClustering;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using StackExchange.Redis;
+
+namespace Coordination.Silo.SiloHost;
+
+/// <summary>One silo process: Orleans with the coordination service, the dashboard's silo side, and an HTTP endpoint for health and the coordination API.</summary>
+internal static class SiloProgram
+{
+    public static async Task<int> RunAsync(IConfiguration configuration, int index, CancellationToken cancellationToken)
+    {
+        var host = HostConfiguration.Bind(configuration);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddConfiguration(configuration);
+        builder.WebHost.UseUrls($"http://{host.ListenAddress}:{host.HealthPort(index)}");
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(2));
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = host.ClusterId;
+                o.ServiceId = host.ServiceId;
+            });
+            silo.Configure<SiloOptions>(o => o.SiloName = $"silo{index}");
+            silo.ConfigureEndpoints(IPAddress.Parse(host.ListenAddress), host.SiloPort(index), host.GatewayPort(index), listenOnAnyHostAddress: false);
+            silo.Configure<ClusterMembershipOptions>(host.ApplyMembershipPreset);
+            switch (host.Clustering)
+            {
+                case ClusteringMode.Local:
+                    var dir = host.FullDataDirectory;
+                    Directory.CreateDirectory(dir);
+                    silo.Services.AddSingleton<IMembershipTable>(new FileMembershipTable(Path.Combine(dir, LocalFiles.Membership)));
+                    silo.Services.AddSingleton<IClusterMetadataStore>(new FileClusterMetadataStore(Path.Combine(dir, LocalFiles.Metadata)));
+                    break;
+                case ClusteringMode.Redis:
+                    silo.UseRedisClustering(host.RedisConnectionString!);
+                    silo.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(host.RedisConnectionString!));
+                    silo.Services.AddSingleton<IClusterMetadataStore>(sp => new RedisClusterMetadataStore(sp.GetRequiredService<IConnectionMultiplexer>(), host.ServiceId));
+                    break;
+            }
+
+            silo.AddCoordination();
+            silo.AddDashboard();
+        });
+
+        var app = builder.Build();
+        app.MapHealth();
+        app.MapCoordinationApi();
+        await app.RunAsync(cancellationToken);
+        return 0;
+    }
+}
+
+/// <summary>The files of the local cluster's data directory.</summary>
+internal static class LocalFiles
+{
+    public const string Membership = "membership.json";
+    public const string Metadata = "metadata.json";
+}

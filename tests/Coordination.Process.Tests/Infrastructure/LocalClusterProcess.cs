@@ -1,0 +1,158 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Coordination.Process.Tests.Infrastructure;
+
+/// <summary>
+/// The local cluster started as the README does (the silo program with no command: three silo processes
+/// and the dashboard), on free ports and a temporary data directory, with test timings: failure detection
+/// 3 s, so sessions of 6 s are allowed.
+/// </summary>
+public sealed class LocalClusterProcess : IAsyncDisposable
+{
+    public const double TtlSeconds = 6;
+
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    private LocalClusterProcess(ChildProcess launcher, string clusterId, int siloBase, int gatewayBase, int healthBase, int dashboardPort, string dataDirectory)
+    {
+        Launcher = launcher;
+        ClusterId = clusterId;
+        SiloPortBase = siloBase;
+        GatewayPortBase = gatewayBase;
+        HealthPortBase = healthBase;
+        DashboardPort = dashboardPort;
+        DataDirectory = dataDirectory;
+    }
+
+    public ChildProcess Launcher { get; }
+
+    public string ClusterId { get; }
+
+    public int SiloPortBase { get; }
+
+    public int GatewayPortBase { get; }
+
+    public int HealthPortBase { get; }
+
+    public int DashboardPort { get; }
+
+    public string DataDirectory { get; }
+
+    public int[] GatewayPorts => [GatewayPortBase, GatewayPortBase + 1, GatewayPortBase + 2];
+
+    public static async Task<LocalClusterProcess> StartAsync(params string[] extra)
+    {
+        var ports = Ports.FreeBlock(10);
+        var clusterId = $"coord-test-{Guid.NewGuid():N}";
+        var dir = Path.Combine(Path.GetTempPath(), clusterId);
+        string[] args =
+        [
+            $"--Coordination:Host:ClusterId={clusterId}",
+            $"--Coordination:Host:SiloPortBase={ports}",
+            $"--Coordination:Host:GatewayPortBase={ports + 3}",
+            $"--Coordination:Host:HealthPortBase={ports + 6}",
+            $"--Coordination:Host:DashboardPort={ports + 9}",
+            $"--Coordination:Host:DataDirectory={dir}",
+            "--Coordination:Host:RestartDelay=00:00:00.5",
+            "--Coordination:FailureDetectionTime=00:00:03",
+            "--Coordination:SafetyMargin=00:00:00.5",
+            "--Coordination:Replication:PartitionCount=16",
+            "--Coordination:Replication:DrainTimeout=00:00:20",
+            .. extra,
+        ];
+        var launcher = ChildProcess.Start("launcher", Repo.SiloDll, args);
+        var cluster = new LocalClusterProcess(launcher, clusterId, ports, ports + 3, ports + 6, ports + 9, dir);
+        try
+        {
+            await launcher.WaitForLineAsync("COORDINATION-READY", TimeSpan.FromSeconds(120));
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+
+        return cluster;
+    }
+
+    public Uri Dashboard(string path) => new($"http://127.0.0.1:{DashboardPort}{path}");
+
+    /// <summary>The launcher's view of its silo processes.</summary>
+    public async Task<(int Index, int? Pid, int Restarts)[]> SilosAsync()
+    {
+        var doc = await _http.GetFromJsonAsync<JsonElement>(Dashboard("/api/cluster"));
+        return [.. doc.GetProperty("silos").EnumerateArray().Select(s => (
+            s.GetProperty("index").GetInt32(),
+            s.GetProperty("pid").ValueKind == JsonValueKind.Number ? s.GetProperty("pid").GetInt32() : (int?)null,
+            s.GetProperty("restarts").GetInt32()))];
+    }
+
+    public async Task<int> PidOfAsync(int index) =>
+        (await SilosAsync()).Single(s => s.Index == index).Pid ?? throw new InvalidOperationException($"silo{index} is not running");
+
+    /// <summary>Which silo index a silo address belongs to (by its port).</summary>
+    public int IndexOf(SiloAddress silo) => silo.Endpoint.Port - SiloPortBase;
+
+    /// <summary>True when silo <paramref name="index"/> reports ready: active, caught up and the cluster fully redundant.</summary>
+    public async Task<bool> IsReadyAsync(int index)
+    {
+        try
+        {
+            return (await _http.GetAsync(new Uri($"http://127.0.0.1:{HealthPortBase + index}/health/ready"))).IsSuccessStatusCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public async Task WaitAllReadyAsync(TimeSpan timeout)
+    {
+        await Eventually.Async(async () => await IsReadyAsync(0) && await IsReadyAsync(1) && await IsReadyAsync(2), timeout, "all three silos ready (active, caught up, fully redundant)");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!Launcher.HasExited)
+        {
+            Launcher.Signal(Signals.Term);
+            try
+            {
+                await Launcher.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            }
+            catch (OperationCanceledException)
+            {
+                // Killed below.
+            }
+        }
+
+        await Launcher.DisposeAsync();
+        _http.Dispose();
+        foreach (var leftover in System.Diagnostics.Process.GetProcesses().Where(p => SafeCommandLine(p).Contains(ClusterId, StringComparison.Ordinal)))
+        {
+            leftover.Kill(entireProcessTree: true);
+        }
+
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+    }
+
+    private static string SafeCommandLine(System.Diagnostics.Process p)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{p.Id}/cmdline");
+        }
+        catch (Exception)
+        {
+            return string.Empty;
+        }
+    }
+}

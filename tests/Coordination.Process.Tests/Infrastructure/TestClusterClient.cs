@@ -1,0 +1,59 @@
+using System.Net;
+using Coordination.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+
+namespace Coordination.Process.Tests.Infrastructure;
+
+/// <summary>An application's client to a cluster of processes: an Orleans client plus the Coordination client, configured as the README shows.</summary>
+public sealed class TestClusterClient : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private TestClusterClient(IHost host)
+    {
+        _host = host;
+        Coordination = host.Services.GetRequiredService<ICoordinationClient>();
+        Grains = host.Services.GetRequiredService<IClusterClient>();
+    }
+
+    public ICoordinationClient Coordination { get; }
+
+    public IClusterClient Grains { get; }
+
+    public static async Task<TestClusterClient> ConnectAsync(string clusterId, int[] gatewayPorts, double ttlSeconds = LocalClusterProcess.TtlSeconds)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(client => client
+            .Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = clusterId;
+                o.ServiceId = "coordination";
+            })
+            .UseStaticClustering([.. gatewayPorts.Select(p => new IPEndPoint(IPAddress.Loopback, p))]));
+        builder.Services.AddCoordinationClient(o =>
+        {
+            o.SessionTtl = TimeSpan.FromSeconds(ttlSeconds);
+            o.MaxPark = TimeSpan.FromSeconds(2);
+            o.CallGrace = TimeSpan.FromSeconds(1);
+            o.CallTimeout = TimeSpan.FromSeconds(3);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return new TestClusterClient(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Coordination is IAsyncDisposable d)
+        {
+            await d.DisposeAsync();
+        }
+
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Coordination.Process.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Coordination.Process.Tests;
+
+/// <summary>The local cluster of real silo processes, started as the README does, with silos and clients killed and paused.</summary>
+public sealed class LocalClusterTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(LocalClusterProcess.TtlSeconds);
+
+    [Fact]
+    public async Task The_dashboard_answers_and_lists_three_active_silos()
+    {
+        await using var cluster = await LocalClusterProcess.StartAsync();
+        using var http = new HttpClient();
+        JsonElement counters = default;
+        await Eventually.Async(async () =>
+        {
+            counters = await http.GetFromJsonAsync<JsonElement>(cluster.Dashboard("/dashboard/DashboardCounters"));
+            return counters.GetProperty("hosts").EnumerateArray().Count(h => h.GetProperty("status").GetString() == "Active") == 3;
+        }, TimeSpan.FromSeconds(30), "the dashboard's counters to list three active silos");
+        Assert.Equal(3, counters.GetProperty("hosts").GetArrayLength());
+        var page = await http.GetStringAsync(cluster.Dashboard("/"));
+        Assert.Contains("Coordination local cluster", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SIGKILL_of_the_silo_hosting_a_held_locks_grain_keeps_the_holder_and_the_next_token_is_higher()
+    {
+        await using var cluster = await LocalClusterProcess.StartAsync();
+        await using var holder = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+        await using var other = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+        var name = $"orders/{Guid.NewGuid():N}";
+        var handle = await holder.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
+        var host = await holder.Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(holder.Grains.GetGrain<ILockGrain>(name));
+        var victim = cluster.IndexOf(host!);
+        var pid = await cluster.PidOfAsync(victim);
+        var watch = Stopwatch.StartNew();
+        Signals.Send(pid, Signals.Kill);
+
+        var info = await holder.Coordination.CreateLock(name).GetInfoAsync();
+        Assert.Equal(handle.FencingToken, info.Holder!.FencingToken);
+        Assert.False(handle.HandleLostToken.IsCancellationRequested, "the holder lost the lock because a silo died");
+        var wait = other.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60));
+        await handle.DisposeAsync();
+        await using var next = await wait;
+        output.WriteLine($"silo{victim} (pid {pid}) killed; the next grant came {watch.Elapsed.TotalSeconds:0.00} s later with token {next.FencingToken} > {handle.FencingToken}");
+        Assert.True(next.FencingToken > handle.FencingToken);
+        Assert.False(handle.HandleLostToken.IsCancellationRequested && !handle.IsLost);
+    }
+
+    [Fact]
+    public async Task SIGKILL_of_the_client_process_holding_a_lock_frees_it_within_the_ttl_bound()
+    {
+        await using var cluster = await LocalClusterProcess.StartAsync();
+        var name = $"jobs/{Guid.NewGuid():N}";
+        await using var client = ChildProcess.Start("client", Repo.TestClientDll, [cluster.ClusterId, string.Join(',', cluster.GatewayPorts), name, LocalClusterProcess.TtlSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)], redirectInput: true);
+        var acquired = await client.WaitForLineAsync(@"ACQUIRED token=(\d+)", TimeSpan.FromSeconds(60));
+        var token = long.Parse(acquired.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        await using var other = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+
+        var killedAt = Stopwatch.GetTimestamp();
+        client.Signal(Signals.Kill);
+        await using var next = await other.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60));
+        var freedAfter = Stopwatch.GetElapsedTime(killedAt);
+        output.WriteLine($"the dead client's lock was granted again {freedAfter.TotalSeconds:0.00} s after SIGKILL (TTL {Ttl.TotalSeconds} s)");
+        Assert.True(next.FencingToken > token);
+        Assert.True(freedAfter <= Ttl + TimeSpan.FromSeconds(2), $"freed after {freedAfter}: more than TTL + 2 s");
+    }
+
+    [Fact]
+    public async Task A_client_paused_past_its_deadline_has_given_up_the_lock_before_a_competitor_gets_it()
+    {
+        await using var cluster = await LocalClusterProcess.StartAsync();
+        var name = $"paused/{Guid.NewGuid():N}";
+        await using var client = ChildProcess.Start("client", Repo.TestClientDll, [cluster.ClusterId, string.Join(',', cluster.GatewayPorts), name, LocalClusterProcess.TtlSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)], redirectInput: true);
+        var acquired = await client.WaitForLineAsync(@"ACQUIRED token=(\d+)", TimeSpan.FromSeconds(60));
+        await client.WaitForLineAsync(@"DEADLINE at=(\d+)", TimeSpan.FromSeconds(10));
+        await using var competitor = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+
+        client.Signal(Signals.Stop);
+        var deadline = client.Lines(@"DEADLINE at=").Select(l => long.Parse(l.Split('=')[1], System.Globalization.CultureInfo.InvariantCulture)).Max();
+        await using var next = await competitor.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60));
+        var grantedAt = Stopwatch.GetTimestamp();
+        client.Signal(Signals.Continue);
+
+        var lost = await client.WaitForLineAsync(@"LOST at=(\d+)", TimeSpan.FromSeconds(10));
+        output.WriteLine($"client deadline {Stopwatch.GetElapsedTime(deadline, grantedAt).TotalSeconds:0.000} s before the competitor's grant; lost signal observed after SIGCONT: {lost.Value}");
+        Assert.True(deadline < grantedAt, "the competitor was granted the lock before the paused client's own deadline");
+        Assert.True(next.FencingToken > long.Parse(acquired.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+}

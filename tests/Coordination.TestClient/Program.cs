@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Net;
+using Coordination.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+
+// Usage: Coordination.TestClient <cluster-id> <gateway ports, comma-separated> <lock name> <ttl seconds>
+// Prints (one per line, timestamps are Stopwatch ticks of CLOCK_MONOTONIC, comparable across processes):
+//   ACQUIRED token=<t>         once it holds the lock
+//   DEADLINE at=<ts>           whenever its client deadline moves
+//   LOST at=<ts> reason=<r>    when the handle's lost token fires
+// Reads "release" on stdin to release and exit.
+var clusterId = args[0];
+var ports = args[1].Split(',').Select(int.Parse).ToArray();
+var lockName = args[2];
+var ttl = TimeSpan.FromSeconds(double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+
+var builder = Host.CreateApplicationBuilder();
+builder.Logging.ClearProviders();
+builder.UseOrleansClient(client => client
+    .Configure<ClusterOptions>(o =>
+    {
+        o.ClusterId = clusterId;
+        o.ServiceId = "coordination";
+    })
+    .UseStaticClustering([.. ports.Select(p => new IPEndPoint(IPAddress.Loopback, p))]));
+builder.Services.AddCoordinationClient(o =>
+{
+    o.SessionTtl = ttl;
+    o.DeadlineMargin = TimeSpan.FromMilliseconds(500);
+});
+using var host = builder.Build();
+await host.StartAsync();
+
+var client = host.Services.GetRequiredService<ICoordinationClient>();
+await using var session = await client.OpenSessionAsync();
+var handle = await session.CreateLock(lockName).AcquireAsync(TimeSpan.FromSeconds(60));
+var output = Console.Out;
+var gate = new Lock();
+void Say(string line)
+{
+    lock (gate)
+    {
+        output.WriteLine(line);
+        output.Flush();
+    }
+}
+
+Say($"ACQUIRED token={handle.FencingToken}");
+handle.HandleLostToken.Register(() => Say($"LOST at={Stopwatch.GetTimestamp()} reason={session.LostReason ?? handle.RevokedReason}"));
+
+var reported = 0L;
+using var cts = new CancellationTokenSource();
+var watch = Task.Run(async () =>
+{
+    // The session runs on TimeProvider.System, whose timestamps are Stopwatch ticks.
+    while (!cts.IsCancellationRequested && !session.IsLost)
+    {
+        var deadline = session.DeadlineTimestamp;
+        if (deadline != reported)
+        {
+            reported = deadline;
+            Say($"DEADLINE at={deadline}");
+        }
+
+        await Task.Delay(10);
+    }
+});
+
+while (Console.ReadLine() is { } line)
+{
+    if (line.Trim() == "release")
+    {
+        await handle.DisposeAsync();
+        Say("RELEASED");
+        break;
+    }
+}
+
+await cts.CancelAsync();
+await watch;
