@@ -99,14 +99,11 @@ internal sealed partial class ReplicationLifecycle(
         var started = time.GetTimestamp();
         while (true)
         {
-            List<int> shortOfMajority;
+            List<PartitionConfiguration> shortOfMajority;
             try
             {
                 await directory.ReloadAsync(cancellationToken);
-                shortOfMajority = [.. directory.Current.Partitions
-                    .Where(p => p.Contains(liveness.Self))
-                    .Where(p => p.Members.Count(m => m.Id != liveness.Self && !liveness.IsDead(m.Id) && !p.IsRecovering(m.Id)) < p.QuorumSize)
-                    .Select(p => p.Partition)];
+                shortOfMajority = [.. directory.Current.Partitions.Where(p => p.Contains(liveness.Self) && CaughtUpWithoutMe(p) < p.QuorumSize)];
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -119,9 +116,13 @@ internal sealed partial class ReplicationLifecycle(
                 return;
             }
 
-            if (time.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested)
+            // Waiting helps only while a live member is still copying and could complete the majority;
+            // when the others are dead or leaving too (the whole cluster stopping), stop at once.
+            var hopeless = shortOfMajority.Where(p => CaughtUpWithoutMe(p) + CatchingUpWithoutMe(p) < p.QuorumSize).ToList();
+            var partitions = string.Join(",", shortOfMajority.Select(p => p.Partition));
+            if (hopeless.Count > 0 || time.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested)
             {
-                LogDrainGaveUp(logger, timeout, string.Join(",", shortOfMajority));
+                LogDrainGaveUp(logger, time.GetElapsedTime(started), partitions);
                 return;
             }
 
@@ -132,11 +133,17 @@ internal sealed partial class ReplicationLifecycle(
             }
             catch (OperationCanceledException)
             {
-                LogDrainGaveUp(logger, timeout, string.Join(",", shortOfMajority));
+                LogDrainGaveUp(logger, time.GetElapsedTime(started), partitions);
                 return;
             }
         }
     }
+
+    private int CaughtUpWithoutMe(PartitionConfiguration p) =>
+        p.Members.Count(m => m.Id != liveness.Self && !liveness.IsDead(m.Id) && !liveness.IsLeaving(m.Id) && !p.IsRecovering(m.Id));
+
+    private int CatchingUpWithoutMe(PartitionConfiguration p) =>
+        p.Members.Count(m => m.Id != liveness.Self && !liveness.IsDead(m.Id) && !liveness.IsLeaving(m.Id) && p.IsRecovering(m.Id));
 
     private async Task RefreshLoopAsync(CancellationToken cancellationToken)
     {
@@ -220,8 +227,8 @@ internal sealed partial class ReplicationLifecycle(
     [LoggerMessage(EventId = 2105, Level = LogLevel.Information, Message = "Stopping: waiting until {Count} partitions keep a caught-up majority without this silo")]
     private static partial void LogDraining(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Stopping after waiting {Timeout}: partitions [{Partitions}] are left without a caught-up majority")]
-    private static partial void LogDrainGaveUp(ILogger logger, TimeSpan timeout, string partitions);
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Stopping after {Waited}: partitions [{Partitions}] are left without a caught-up majority (the others are down, leaving or too slow)")]
+    private static partial void LogDrainGaveUp(ILogger logger, TimeSpan waited, string partitions);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Created cluster metadata: {Partitions} partitions, replication factor {Factor}")]
     private static partial void LogCreated(ILogger logger, int partitions, int factor);

@@ -33,6 +33,10 @@ internal sealed class SiloLiveness(IClusterMembershipService membership, ILocalS
         return silo.Generation < oldestLive;
     }
 
+    /// <summary>True when the silo is shutting down or stopping (it will not stay).</summary>
+    public bool IsLeaving(ReplicaId replica) =>
+        membership.CurrentSnapshot.GetSiloStatus(SiloAddress.FromParsableString(replica.Value)) is SiloStatus.ShuttingDown or SiloStatus.Stopping;
+
     public SiloPopulation Population(ClusterMetadata metadata)
     {
         var snapshot = membership.CurrentSnapshot;

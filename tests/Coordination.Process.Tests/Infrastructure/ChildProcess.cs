@@ -23,10 +23,13 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static ChildProcess Start(string name, string dll, IEnumerable<string> args, bool redirectInput = false)
+    /// <summary>Starts a built .NET program (dotnet DLL ARGS).</summary>
+    public static ChildProcess Start(string name, string dll, IEnumerable<string> args, bool redirectInput = false) =>
+        StartProgram(name, "dotnet", args.Prepend(dll), redirectInput);
+
+    public static ChildProcess StartProgram(string name, string program, IEnumerable<string> args, bool redirectInput = false)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = redirectInput, UseShellExecute = false };
-        info.ArgumentList.Add(dll);
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = redirectInput, UseShellExecute = false };
         foreach (var a in args)
         {
             info.ArgumentList.Add(a);

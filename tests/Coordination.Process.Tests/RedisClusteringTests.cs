@@ -1,0 +1,75 @@
+using Coordination.Process.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Coordination.Process.Tests;
+
+/// <summary>Redis clustering as documented in silo-config/redis.json: one silo process per (here, simulated) machine, membership and metadata in Redis.</summary>
+public sealed class RedisClusteringTests(ITestOutputHelper output)
+{
+    [SkippableFact]
+    public async Task Three_silo_processes_on_redis_clustering_replicate_locks_and_survive_a_sigkill()
+    {
+        var redisServer = Prerequisites.Require("redis-server", "apt-get install redis-server");
+        var ports = Ports.FreeBlock(10);
+        var redisPort = ports + 9;
+        var dir = Directory.CreateTempSubdirectory("coord-redis-").FullName;
+        await using var redis = ChildProcess.StartProgram("redis", redisServer, ["--port", $"{redisPort}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]);
+        await redis.WaitForLineAsync("Ready to accept connections", TimeSpan.FromSeconds(20));
+
+        var clusterId = $"coord-redis-{Guid.NewGuid():N}";
+        var silos = new List<ChildProcess>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                silos.Add(ChildProcess.Start($"silo{i}", Repo.SiloDll,
+                [
+                    "silo", "--index", $"{i}", "--config", "redis",
+                    $"--Coordination:Host:RedisConnectionString=127.0.0.1:{redisPort}",
+                    $"--Coordination:Host:ClusterId={clusterId}",
+                    $"--Coordination:Host:SiloPortBase={ports}",
+                    $"--Coordination:Host:GatewayPortBase={ports + 3}",
+                    $"--Coordination:Host:HealthPortBase={ports + 6}",
+                    "--Coordination:FailureDetectionTime=00:00:03",
+                    "--Coordination:SafetyMargin=00:00:00.5",
+                    "--Coordination:Replication:PartitionCount=8",
+                ]));
+            }
+
+            using var http = new HttpClient();
+            await Eventually.Async(async () =>
+            {
+                foreach (var i in new[] { 0, 1, 2 })
+                {
+                    if (!(await http.GetAsync(new Uri($"http://127.0.0.1:{ports + 6 + i}/health/ready"))).IsSuccessStatusCode)
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }, TimeSpan.FromSeconds(90), "three redis-clustered silos ready");
+
+            int[] gateways = [ports + 3, ports + 4, ports + 5];
+            await using var client = await TestClusterClient.ConnectAsync(clusterId, gateways);
+            var name = $"redis/{Guid.NewGuid():N}";
+            var first = await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
+            silos[0].Signal(Signals.Kill);
+            var info = await client.Coordination.CreateLock(name).GetInfoAsync();
+            Assert.Equal(first.FencingToken, info.Holder!.FencingToken);
+            await first.DisposeAsync();
+            await using var second = await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
+            output.WriteLine($"tokens {first.FencingToken} then {second.FencingToken} across a SIGKILLed silo, membership and metadata in Redis");
+            Assert.True(second.FencingToken > first.FencingToken);
+        }
+        finally
+        {
+            foreach (var silo in silos)
+            {
+                await silo.DisposeAsync();
+            }
+
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
