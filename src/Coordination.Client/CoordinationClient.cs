@@ -57,13 +57,19 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         return _grains.GetGrain<ILockGrain>(name).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Closes the shared session (its locks are released at once). Also run when the host stops, before the Orleans client does.</summary>
+    public async Task CloseAsync()
     {
-        if (_shared is { } shared)
+        var shared = Interlocked.Exchange(ref _shared, null);
+        if (shared is not null)
         {
             await shared.DisposeAsync();
         }
+    }
 
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync();
         _sharedGate.Dispose();
     }
 

@@ -6,6 +6,13 @@ using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
+internal sealed class CoordinationClientLifetime(CoordinationClient client) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => client.CloseAsync();
+}
+
 public static class CoordinationClientServiceCollectionExtensions
 {
     /// <summary>
@@ -26,6 +33,9 @@ public static class CoordinationClientServiceCollectionExtensions
         services.TryAddSingleton<CoordinationClient>();
         services.TryAddSingleton<ICoordinationClient>(sp => sp.GetRequiredService<CoordinationClient>());
         services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());
+
+        // Registered after UseOrleansClient, so stopped before it: the shared session closes while it still can.
+        services.AddHostedService<CoordinationClientLifetime>();
         return services;
     }
 

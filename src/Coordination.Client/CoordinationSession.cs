@@ -106,9 +106,18 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         await _keepAlive;
     }
 
+    /// <summary>Closes the session if it is still open; never throws (the lease ends the session anyway if the cluster cannot be reached).</summary>
     public async ValueTask DisposeAsync()
     {
-        await CloseAsync();
+        try
+        {
+            await CloseAsync();
+        }
+        catch (Exception ex)
+        {
+            LogCloseFailed(_logger, ex, Tag);
+        }
+
         _deadlineTimer.Dispose();
         _lost.Dispose();
         _stop.Dispose();
@@ -241,6 +250,9 @@ public sealed partial class CoordinationSession : IAsyncDisposable
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Session {Session} lost: {Reason}")]
     private static partial void LogLost(ILogger logger, string session, string reason);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Closing session {Session} failed; its lease will end it")]
+    private static partial void LogCloseFailed(ILogger logger, Exception exception, string session);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Keepalive of session {Session} failed; retrying until its deadline")]
     private static partial void LogKeepAliveFailed(ILogger logger, Exception exception, string session);

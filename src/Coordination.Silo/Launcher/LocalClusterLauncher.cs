@@ -82,13 +82,25 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
     private async Task StartFreshAsync(string dir, CancellationToken cancellationToken)
     {
         var membership = new FileMembershipTable(Path.Combine(dir, LocalFiles.Membership));
-        var running = (await membership.ReadAll()).Members
-            .Where(m => m.Item1.Status == SiloStatus.Active && DateTime.UtcNow - m.Item1.IAmAliveTime < TimeSpan.FromSeconds(30))
-            .Select(m => m.Item1.SiloName)
-            .ToList();
+        var running = new List<string>();
+        foreach (var (entry, _) in (await membership.ReadAll()).Members.Where(m => m.Item1.Status == SiloStatus.Active))
+        {
+            // A row says Active even after a crash: only a silo that still accepts connections is running.
+            using var probe = new System.Net.Sockets.TcpClient();
+            try
+            {
+                await probe.ConnectAsync(entry.SiloAddress.Endpoint, cancellationToken).AsTask().WaitAsync(TimeSpan.FromMilliseconds(500), cancellationToken);
+                running.Add($"{entry.SiloName} at {entry.SiloAddress.Endpoint}");
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+            {
+                // Gone.
+            }
+        }
+
         if (running.Count > 0)
         {
-            throw new InvalidOperationException($"Silos [{string.Join(", ", running)}] of a local cluster using {dir} reported alive in the last 30 s. Stop that cluster first, or choose another {SiloHostOptions.Section}:DataDirectory.");
+            throw new InvalidOperationException($"Silos [{string.Join(", ", running)}] of a local cluster using {dir} are still running. Stop that cluster first, or choose another {SiloHostOptions.Section}:DataDirectory.");
         }
 
         File.Delete(Path.Combine(dir, LocalFiles.Membership));
