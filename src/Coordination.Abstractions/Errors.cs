@@ -148,3 +148,16 @@ public sealed class RequestFinishedException : CoordinationException
 
     [Id(2)] public string Outcome { get; }
 }
+
+/// <summary>
+/// The client got no reply from the cluster in time (silos failing over, unreachable, or overloaded). The
+/// outcome is unknown; the client library has already withdrawn what it could. Retryable.
+/// </summary>
+[GenerateSerializer]
+public sealed class ClusterUnavailableException : CoordinationException
+{
+    public ClusterUnavailableException(string operation, TimeSpan waited, Exception? inner = null)
+        : base($"No reply from the cluster for {operation} within {waited.TotalSeconds:0.#} s; the outcome is unknown. Retry later.", inner ?? new TimeoutException())
+    {
+    }
+}

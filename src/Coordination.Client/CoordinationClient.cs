@@ -26,6 +26,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sharedGate = new(1, 1);
     private CoordinationSession? _shared;
+    private bool _closed;
 
     public CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time = null, ILogger<CoordinationClient>? logger = null)
     {
@@ -39,8 +40,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     {
         var requested = ttl ?? _options.SessionTtl;
         var sent = _time.GetTimestamp();
+        var sentWall = _time.GetUtcNow();
         var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested), _options, _time, cancellationToken);
-        var session = new CoordinationSession(_grains, info, sent, _options, _time, _logger);
+        var session = new CoordinationSession(_grains, info, sent, sentWall, _options, _time, _logger);
         session.Start();
         return session;
     }
@@ -57,21 +59,29 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         return _grains.GetGrain<ILockGrain>(name).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
     }
 
-    /// <summary>Closes the shared session (its locks are released at once). Also run when the host stops, before the Orleans client does.</summary>
+    /// <summary>Closes the shared session (its locks are released at once) and opens no new one. Also run when the host starts stopping.</summary>
     public async Task CloseAsync()
     {
-        var shared = Interlocked.Exchange(ref _shared, null);
+        CoordinationSession? shared;
+        await _sharedGate.WaitAsync();
+        try
+        {
+            _closed = true;
+            shared = _shared;
+            _shared = null;
+        }
+        finally
+        {
+            _sharedGate.Release();
+        }
+
         if (shared is not null)
         {
             await shared.DisposeAsync();
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await CloseAsync();
-        _sharedGate.Dispose();
-    }
+    public async ValueTask DisposeAsync() => await CloseAsync();
 
     private async ValueTask<CoordinationSession> SharedSessionAsync(CancellationToken cancellationToken)
     {
@@ -84,6 +94,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         await _sharedGate.WaitAsync(cancellationToken);
         try
         {
+            ObjectDisposedException.ThrowIf(_closed, this);
             if (_shared is { IsLost: false } again)
             {
                 return again;
@@ -91,7 +102,8 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
 
             if (_shared is { } old)
             {
-                await old.DisposeAsync();
+                // Not awaited: closing may take a while, and other acquires must not wait for it.
+                _ = old.DisposeAsync().AsTask();
             }
 
             _shared = await OpenSessionAsync(null, cancellationToken);

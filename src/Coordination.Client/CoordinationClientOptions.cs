@@ -11,8 +11,8 @@ public sealed class CoordinationClientOptions
     public TimeSpan SessionTtl { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
-    /// ρ, the bound on how much faster this machine's clock may run than the silos': the client's deadline
-    /// is the send time of its last acknowledged keepalive + TTL·(1−ρ) − <see cref="DeadlineMargin"/>. Default 0.01.
+    /// ρ, the bound on how much slower this machine's clock may run than real time (and the silos'): the
+    /// client's deadline is the send time of its last acknowledged keepalive + TTL·(1−ρ) − <see cref="DeadlineMargin"/>. Default 0.01.
     /// </summary>
     public double ClockDriftBound { get; set; } = 0.01;
 

@@ -6,11 +6,20 @@ using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-internal sealed class CoordinationClientLifetime(CoordinationClient client) : Microsoft.Extensions.Hosting.IHostedService
+/// <summary>Closes the shared session as the host starts stopping, before any hosted service (the Orleans client included) stops.</summary>
+internal sealed class CoordinationClientLifetime(CoordinationClient client) : Microsoft.Extensions.Hosting.IHostedLifecycleService
 {
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StopAsync(CancellationToken cancellationToken) => client.CloseAsync();
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => client.CloseAsync();
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 public static class CoordinationClientServiceCollectionExtensions
@@ -34,7 +43,6 @@ public static class CoordinationClientServiceCollectionExtensions
         services.TryAddSingleton<ICoordinationClient>(sp => sp.GetRequiredService<CoordinationClient>());
         services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());
 
-        // Registered after UseOrleansClient, so stopped before it: the shared session closes while it still can.
         services.AddHostedService<CoordinationClientLifetime>();
         return services;
     }

@@ -70,78 +70,104 @@ public sealed class CoordinationLock : IDistributedLock
     /// <summary>
     /// One acquire with a client-made request id, re-called with the same id while queued (each call parked
     /// on the silo at most <see cref="CoordinationClientOptions.MaxPark"/>), after a failover, or when a call
-    /// is abandoned because its silo may have died. Timeout or cancellation sends cancel(id), which also
-    /// undoes a grant that raced it.
+    /// is abandoned because its silo may have died. Any way out other than a usable grant or a clear "taken"
+    /// withdraws the request with cancel(id), which also undoes a grant that raced it, and keeps withdrawing
+    /// in the background until it succeeds or the session ends.
     /// </summary>
     private async Task<CoordinationLockHandle?> AcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var session = await _session(cancellationToken);
-        if (session.IsLost)
-        {
-            throw new SessionExpiredException(session.Id, session.LostReason ?? "its client deadline passed");
-        }
+        ThrowIfLost(session);
 
         var requestId = Guid.NewGuid();
         var grain = _grains.GetGrain<ILockGrain>(Name);
         var started = _time.GetTimestamp();
         var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
+        var settled = false;
         Exception? transient = null;
-        while (true)
+        try
         {
-            var elapsed = _time.GetElapsedTime(started);
-            var remaining = timeout == Timeout.InfiniteTimeSpan ? _options.MaxPark : timeout - elapsed;
-            if (mode == AcquireMode.Wait && remaining <= TimeSpan.Zero)
+            while (true)
             {
-                await CancelAsync(grain, session, requestId);
-                return transient is null ? null : throw transient;
-            }
-
-            if (mode == AcquireMode.IfAvailable && transient is not null && elapsed > TransientBudget)
-            {
-                await CancelAsync(grain, session, requestId);
-                throw transient;
-            }
-
-            var park = mode == AcquireMode.IfAvailable ? TimeSpan.Zero : remaining < _options.MaxPark ? remaining : _options.MaxPark;
-            try
-            {
-                var request = new AcquireRequest(session.Id, requestId, mode, park, _options.Owner, TimeSpan.Zero);
-                var result = await grain.Acquire(request).WaitAsync(park + _options.CallGrace, _time, cancellationToken);
-                switch (result.Status)
+                ThrowIfLost(session);
+                var elapsed = _time.GetElapsedTime(started);
+                var remaining = timeout == Timeout.InfiniteTimeSpan ? _options.MaxPark : timeout - elapsed;
+                if (mode == AcquireMode.Wait && remaining <= TimeSpan.Zero)
                 {
-                    case AcquireStatus.Granted:
-                        var handle = new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken, _options, _time);
-                        session.Register(handle);
-                        return handle;
-                    case AcquireStatus.NotAvailable:
-                        return null;
+                    // Not granted in time. Only "someone holds it" is reported as null; no reply at all is an error.
+                    return transient is null ? null : throw Unavailable(transient, elapsed);
+                }
+
+                if (mode == AcquireMode.IfAvailable && transient is not null && elapsed > TransientBudget)
+                {
+                    throw Unavailable(transient, elapsed);
+                }
+
+                var park = mode == AcquireMode.IfAvailable ? TimeSpan.Zero : remaining < _options.MaxPark ? remaining : _options.MaxPark;
+                AcquireResult result;
+                try
+                {
+                    var request = new AcquireRequest(session.Id, requestId, mode, park, _options.Owner, TimeSpan.Zero);
+                    result = await grain.Acquire(request).WaitAsync(park + _options.CallGrace, _time, cancellationToken);
+                }
+                catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+                {
+                    transient = ex;
+                    await Task.Delay(_options.RetryDelay, _time, cancellationToken);
+                    continue;
                 }
 
                 transient = null;
+                switch (result.Status)
+                {
+                    case AcquireStatus.Granted:
+                        // A grant that reaches a client whose deadline has passed is of no use: it is withdrawn.
+                        ThrowIfLost(session);
+                        var handle = new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken, _options, _time);
+                        session.Register(handle);
+                        settled = true;
+                        return handle;
+                    case AcquireStatus.NotAvailable:
+                        settled = true;
+                        return null;
+                }
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        }
+        finally
+        {
+            if (!settled)
             {
-                await CancelAsync(grain, session, requestId);
-                throw;
-            }
-            catch (Exception ex) when (Retry.IsTransient(ex))
-            {
-                transient = ex is TimeoutException ? transient : ex;
-                await Task.Delay(_options.RetryDelay, _time, cancellationToken);
+                await WithdrawAsync(grain, session, requestId);
             }
         }
     }
 
-    private async Task CancelAsync(ILockGrain grain, CoordinationSession session, Guid requestId)
+    private static void ThrowIfLost(CoordinationSession session)
+    {
+        if (session.IsLost)
+        {
+            throw new SessionExpiredException(session.Id, session.LostReason ?? "its client deadline passed");
+        }
+    }
+
+    private Exception Unavailable(Exception transient, TimeSpan waited) =>
+        transient is TimeoutException ? new ClusterUnavailableException($"acquire of '{Name}'", waited, transient) : transient;
+
+    /// <summary>Cancels the request now if the cluster answers; otherwise keeps cancelling in the background.</summary>
+    private async Task WithdrawAsync(ILockGrain grain, CoordinationSession session, Guid requestId)
     {
         try
         {
             await Retry.UntilAsync(() => grain.Cancel(session.Id, requestId), _options, _time, CancellationToken.None);
         }
-        catch (Exception)
+        catch (Exception ex) when (Retry.IsTransient(ex))
         {
-            // The session's end releases whatever this cancel could not reach.
+            session.EnsureEventually(() => grain.Cancel(session.Id, requestId));
+        }
+        catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
+        {
+            // The session's end withdrew everything.
         }
     }
 }
@@ -214,22 +240,26 @@ public sealed class CoordinationLockHandle : IDistributedSynchronizationHandle
         }
 
         _session.Unregister(this);
+        var release = new ReleaseRequest(_session.Id, RequestId, FencingToken);
         try
         {
             if (!_session.IsLost)
             {
-                await Retry.UntilAsync(() => _grain.Release(new ReleaseRequest(_session.Id, RequestId, FencingToken)), _options, _time, CancellationToken.None);
+                await Retry.UntilAsync(() => _grain.Release(release), _options, _time, CancellationToken.None);
             }
         }
-        catch (Exception ex) when (ex is LockNotHeldException or SessionExpiredException or SessionNotFoundException || Retry.IsTransient(ex))
+        catch (Exception ex) when (Retry.IsTransient(ex))
         {
-            // Revoked, or the session already ended (its end released the lock), or the cluster stayed
-            // unreachable: in every case the lease bounds how long the grant can outlive this handle.
+            // Keep releasing in the background: a live session would otherwise hold the lock indefinitely.
+            _session.EnsureEventually(() => _grain.Release(release));
+        }
+        catch (Exception ex) when (ex is LockNotHeldException or SessionExpiredException or SessionNotFoundException)
+        {
+            // Revoked, or the session already ended, which released the lock.
         }
         finally
         {
             _lost.Dispose();
-            _revoked.Dispose();
         }
     }
 

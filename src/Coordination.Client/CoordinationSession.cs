@@ -12,12 +12,14 @@ public sealed class SessionLostEventArgs(string reason) : EventArgs
 /// <summary>
 /// A session: a lease the cluster keeps while this client sends keepalives. One keepalive covers every
 /// lock taken through the session. The client's own deadline is the send time of its last acknowledged
-/// keepalive + TTL·(1−ρ) − margin, on this machine's monotonic clock; <see cref="LostToken"/> fires by
-/// then, before the cluster can grant the session's locks to anyone else. Pauses of this process beyond
-/// that (GC, SIGSTOP) are covered only by fencing tokens.
+/// keepalive + TTL·(1−ρ) − margin, measured on this machine's monotonic clock and, as a guard against
+/// suspend (when the monotonic clock stops), on its wall clock too, whichever runs out first;
+/// <see cref="LostToken"/> fires by then, before the cluster can grant the session's locks to anyone else.
+/// Pauses of this process beyond that (GC, SIGSTOP) are covered only by fencing tokens.
 /// </summary>
 public sealed partial class CoordinationSession : IAsyncDisposable
 {
+    private const int MaxRememberedRevocations = 256;
     private readonly Lock _gate = new();
     private readonly IGrainFactory _grains;
     private readonly CoordinationClientOptions _options;
@@ -26,22 +28,25 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     private readonly CancellationTokenSource _lost = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<(string Lock, Guid Request), CoordinationLockHandle> _handles = new();
+    private readonly ConcurrentDictionary<(string Lock, Guid Request, long Token), string> _revokedBeforeRegistered = new();
     private readonly ITimer _deadlineTimer;
     private long _deadline;
+    private DateTimeOffset _wallDeadline;
     private long _acknowledgedNotice;
     private string? _lostReason;
     private int _closed;
     private Task _keepAlive = Task.CompletedTask;
 
-    internal CoordinationSession(IGrainFactory grains, SessionInfo info, long openSentAt, CoordinationClientOptions options, TimeProvider time, ILogger logger)
+    internal CoordinationSession(IGrainFactory grains, SessionInfo info, long openSentAt, DateTimeOffset openSentAtWall, CoordinationClientOptions options, TimeProvider time, ILogger logger)
     {
         _grains = grains;
         Info = info;
         _options = options;
         _time = time;
         _logger = logger;
-        _deadline = DeadlineAfter(openSentAt);
-        _deadlineTimer = time.CreateTimer(_ => CheckDeadline(), null, Until(_deadline), Timeout.InfiniteTimeSpan);
+        _deadline = openSentAt + ToTicks(Budget);
+        _wallDeadline = openSentAtWall + Budget;
+        _deadlineTimer = time.CreateTimer(_ => CheckDeadline(), null, NonNegative(Until(_deadline)), Timeout.InfiniteTimeSpan);
     }
 
     internal SessionInfo Info { get; }
@@ -63,13 +68,26 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     {
         get
         {
+            if (_lost.IsCancellationRequested)
+            {
+                return TimeSpan.Zero;
+            }
+
+            DateTimeOffset wall;
+            lock (_gate)
+            {
+                wall = _wallDeadline;
+            }
+
             var left = Until(Volatile.Read(ref _deadline));
-            return IsLost || left < TimeSpan.Zero ? TimeSpan.Zero : left;
+            var wallLeft = wall - _time.GetUtcNow();
+            var min = left < wallLeft ? left : wallLeft;
+            return min < TimeSpan.Zero ? TimeSpan.Zero : min;
         }
     }
 
     /// <summary>True once the session is lost (deadline passed, expired, closed); final.</summary>
-    public bool IsLost => _lost.IsCancellationRequested || Until(Volatile.Read(ref _deadline)) <= TimeSpan.Zero;
+    public bool IsLost => _lost.IsCancellationRequested || Remaining <= TimeSpan.Zero;
 
     /// <summary>Cancelled when the session is lost: by its client deadline at the latest while this process runs.</summary>
     public CancellationToken LostToken => _lost.Token;
@@ -92,11 +110,11 @@ public sealed partial class CoordinationSession : IAsyncDisposable
             return;
         }
 
-        await _stop.CancelAsync();
+        _stop.Cancel();
         MarkLost("closed by its owner");
         try
         {
-            await Retry.UntilAsync(() => _grains.GetGrain<ISessionGrain>(Id).Close(), _options, _time, cancellationToken);
+            await Retry.UntilAsync(() => Grain.Close(), _options, _time, cancellationToken);
         }
         catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
         {
@@ -119,29 +137,73 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         }
 
         _deadlineTimer.Dispose();
-        _lost.Dispose();
-        _stop.Dispose();
     }
 
     internal void Start() => _keepAlive = Task.Run(KeepAliveLoopAsync);
 
-    internal void Register(CoordinationLockHandle handle) => _handles[(handle.LockName, handle.RequestId)] = handle;
+    /// <summary>Tracks a handle so revoke notices reach it; one revoked before it was tracked is marked at once.</summary>
+    internal void Register(CoordinationLockHandle handle)
+    {
+        _handles[(handle.LockName, handle.RequestId)] = handle;
+        if (_revokedBeforeRegistered.TryRemove((handle.LockName, handle.RequestId, handle.FencingToken), out var reason))
+        {
+            handle.MarkRevoked(reason);
+        }
+    }
 
     internal void Unregister(CoordinationLockHandle handle) => _handles.TryRemove((handle.LockName, handle.RequestId), out _);
 
     internal ISessionGrain Grain => _grains.GetGrain<ISessionGrain>(Id);
 
-    private long DeadlineAfter(long sentAt) =>
-        sentAt + ToTicks(Ttl * (1 - _options.ClockDriftBound) - _options.DeadlineMargin);
+    /// <summary>
+    /// Keeps retrying a withdrawal (a cancel or a release) in the background until it succeeds, fails for
+    /// good, or the session ends (which releases everything anyway), so no grant outlives its use.
+    /// </summary>
+    internal void EnsureEventually(Func<Task> withdrawal) => _ = Task.Run(async () =>
+    {
+        var delay = _options.RetryDelay;
+        while (!_lost.IsCancellationRequested)
+        {
+            try
+            {
+                await withdrawal().WaitAsync(_options.CallTimeout, _time);
+                return;
+            }
+            catch (Exception ex) when (Retry.IsTransient(ex))
+            {
+                try
+                {
+                    await Task.Delay(delay, _time, _lost.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+            catch (Exception ex)
+            {
+                LogWithdrawFailed(_logger, ex, Tag);
+                return;
+            }
+        }
+    });
+
+    private TimeSpan Budget => Ttl * (1 - _options.ClockDriftBound) - _options.DeadlineMargin;
 
     private TimeSpan Until(long timestamp) => _time.GetElapsedTime(_time.GetTimestamp(), timestamp);
 
     private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 
+    private static TimeSpan NonNegative(TimeSpan t) => t < TimeSpan.Zero ? TimeSpan.Zero : t;
+
     private async Task KeepAliveLoopAsync()
     {
         var interval = Ttl * _options.KeepAliveFraction;
-        var wait = interval;
+
+        // The open may have taken a while: the first keepalive must not wait past half of what is left.
+        var wait = Remaining / 2 < interval ? Remaining / 2 : interval;
         var stop = _stop.Token;
         while (!stop.IsCancellationRequested && !_lost.IsCancellationRequested)
         {
@@ -155,6 +217,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
             }
 
             var sent = _time.GetTimestamp();
+            var sentWall = _time.GetUtcNow();
             try
             {
                 var remaining = Remaining;
@@ -165,7 +228,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
                 }
 
                 var ack = await Grain.KeepAlive(Interlocked.Read(ref _acknowledgedNotice)).WaitAsync(remaining < _options.CallTimeout ? remaining : _options.CallTimeout, _time, stop);
-                Extend(DeadlineAfter(sent));
+                Extend(sent + ToTicks(Budget), sentWall + Budget);
                 Handle(ack.Notices);
                 wait = interval;
             }
@@ -187,7 +250,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         }
     }
 
-    private void Extend(long deadline)
+    private void Extend(long deadline, DateTimeOffset wallDeadline)
     {
         lock (_gate)
         {
@@ -196,14 +259,15 @@ public sealed partial class CoordinationSession : IAsyncDisposable
                 return;
             }
 
+            _wallDeadline = wallDeadline;
             Volatile.Write(ref _deadline, deadline);
-            _deadlineTimer.Change(Until(deadline), Timeout.InfiniteTimeSpan);
+            _deadlineTimer.Change(NonNegative(Until(deadline)), Timeout.InfiniteTimeSpan);
         }
     }
 
     private void CheckDeadline()
     {
-        if (Until(Volatile.Read(ref _deadline)) <= TimeSpan.Zero)
+        if (Remaining <= TimeSpan.Zero)
         {
             MarkLost("its client deadline passed without an acknowledged keepalive");
         }
@@ -216,6 +280,15 @@ public sealed partial class CoordinationSession : IAsyncDisposable
             if (_handles.TryGetValue((notice.LockName, notice.RequestId), out var handle) && handle.FencingToken == notice.FencingToken)
             {
                 handle.MarkRevoked(notice.Reason);
+            }
+            else
+            {
+                // The acquire that got this grant may not have registered its handle yet: remember it.
+                _revokedBeforeRegistered[(notice.LockName, notice.RequestId, notice.FencingToken)] = notice.Reason;
+                if (_revokedBeforeRegistered.Count > MaxRememberedRevocations)
+                {
+                    _revokedBeforeRegistered.TryRemove(_revokedBeforeRegistered.Keys.First(), out _);
+                }
             }
 
             var seen = Interlocked.Read(ref _acknowledgedNotice);
@@ -230,30 +303,63 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_lost.IsCancellationRequested)
+            if (_lostReason is not null)
             {
                 return;
             }
 
             _lostReason = reason;
+        }
+
+        // Callbacks run outside the lock, and none of them may take the process down.
+        try
+        {
             _lost.Cancel();
+        }
+        catch (AggregateException ex)
+        {
+            LogCallbackFailed(_logger, ex, Tag);
         }
 
         LogLost(_logger, Tag, reason);
-        Lost?.Invoke(this, new SessionLostEventArgs(reason));
+        try
+        {
+            Lost?.Invoke(this, new SessionLostEventArgs(reason));
+        }
+        catch (Exception ex)
+        {
+            LogCallbackFailed(_logger, ex, Tag);
+        }
+
         if (Volatile.Read(ref _closed) == 0)
         {
             // Whatever the cluster still thinks, nobody here will use these locks again: release them now.
-            _ = Task.Run(() => CloseAsync());
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await CloseAsync();
+                }
+                catch (Exception ex)
+                {
+                    LogCloseFailed(_logger, ex, Tag);
+                }
+            });
         }
     }
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Session {Session} lost: {Reason}")]
     private static partial void LogLost(ILogger logger, string session, string reason);
 
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Keepalive of session {Session} failed; retrying until its deadline")]
+    private static partial void LogKeepAliveFailed(ILogger logger, Exception exception, string session);
+
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Closing session {Session} failed; its lease will end it")]
     private static partial void LogCloseFailed(ILogger logger, Exception exception, string session);
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Keepalive of session {Session} failed; retrying until its deadline")]
-    private static partial void LogKeepAliveFailed(ILogger logger, Exception exception, string session);
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Error, Message = "A lost-session callback of session {Session} threw")]
+    private static partial void LogCallbackFailed(ILogger logger, Exception exception, string session);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Withdrawing a request of session {Session} failed for good")]
+    private static partial void LogWithdrawFailed(ILogger logger, Exception exception, string session);
 }

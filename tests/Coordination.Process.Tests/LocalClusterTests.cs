@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Coordination.Process.Tests.Infrastructure;
+using Coordination.TestKit;
 using Xunit.Abstractions;
 
 namespace Coordination.Process.Tests;

@@ -1,4 +1,5 @@
 using Coordination.Process.Tests.Infrastructure;
+using Coordination.TestKit;
 using Xunit.Abstractions;
 
 namespace Coordination.Process.Tests;

@@ -162,3 +162,55 @@ public sealed class ConfigurationPlannerTests
         Assert.True(spread.Min() > 50, $"uneven: {spread.Min()}..{spread.Max()}");
     }
 }
+
+public sealed class DrainPlanningTests
+{
+    private static readonly AuditEntry Audit = new(DateTimeOffset.UnixEpoch, "test", "x", "test", 0, []);
+
+    private static ReplicaId R(string name) => new($"10.0.0.{name}:11111@1");
+
+    private static ClusterMetadata ThreeSilos() =>
+        ConfigurationPlanner.Plan(ClusterMetadata.Create(2, 3, Audit), new SiloPopulation([R("1"), R("2"), R("3")], new HashSet<ReplicaId>(), new HashSet<ReplicaId>()))!;
+
+    [Fact]
+    public void A_silo_may_stop_when_the_others_hold_a_caught_up_majority()
+    {
+        var m = ThreeSilos();
+        Assert.Empty(ConfigurationPlanner.ShortWithout(m, R("1"), _ => false));
+    }
+
+    [Fact]
+    public void Once_one_silo_announced_its_drain_a_second_one_must_wait()
+    {
+        var m = ConfigurationPlanner.WithDraining(ThreeSilos(), R("1"));
+        Assert.True(m.IsDraining(R("1")));
+        Assert.Same(m, ConfigurationPlanner.WithDraining(m, R("1")));
+        var shortOf = ConfigurationPlanner.ShortWithout(m, R("2"), _ => false);
+        Assert.Equal(2, shortOf.Count);
+    }
+
+    [Fact]
+    public void Waiting_helps_while_a_member_copies_or_a_spare_silo_exists_and_not_otherwise()
+    {
+        var m = ThreeSilos();
+        bool Dead1(ReplicaId id) => id == R("1");
+        var p = ConfigurationPlanner.ShortWithout(m, R("2"), Dead1)[0];
+        Assert.False(ConfigurationPlanner.CanRecover(m, p, R("2"), Dead1, [R("2"), R("3")]));
+        Assert.True(ConfigurationPlanner.CanRecover(m, p, R("2"), Dead1, [R("2"), R("3"), R("4")]));
+
+        var replaced = ConfigurationPlanner.Plan(m, new SiloPopulation([R("2"), R("3"), R("4")], new HashSet<ReplicaId> { R("1") }, new HashSet<ReplicaId>()))!;
+        var q = ConfigurationPlanner.ShortWithout(replaced, R("2"), Dead1)[0];
+        Assert.True(q.IsRecovering(R("4")));
+        Assert.True(ConfigurationPlanner.CanRecover(replaced, q, R("2"), Dead1, [R("2"), R("3"), R("4")]));
+    }
+
+    [Fact]
+    public void The_planner_moves_replicas_off_draining_silos_and_forgets_dead_ones()
+    {
+        var m = ConfigurationPlanner.WithDraining(ThreeSilos(), R("1"));
+        var moved = ConfigurationPlanner.Plan(m, new SiloPopulation([R("1"), R("2"), R("3"), R("4")], new HashSet<ReplicaId>(), new HashSet<ReplicaId>()))!;
+        Assert.All(moved.Partitions, p => Assert.False(p.Contains(R("1"))));
+        var forgotten = ConfigurationPlanner.Plan(moved, new SiloPopulation([R("2"), R("3"), R("4")], new HashSet<ReplicaId> { R("1") }, new HashSet<ReplicaId>()));
+        Assert.False(forgotten!.IsDraining(R("1")));
+    }
+}

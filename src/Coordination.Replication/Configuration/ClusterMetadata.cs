@@ -6,7 +6,8 @@ namespace Coordination.Replication.Configuration;
 /// <summary>
 /// The cluster's durable coordination metadata: the cluster epoch (bumped at every fresh start and every
 /// re-initialisation, and placed in the high bits of fencing tokens), every partition's replica
-/// configuration, and the audit trail of explicit operator acts. Versioned for compare-and-swap.
+/// configuration, the audit trail of explicit operator acts, and the silos announced as draining (about
+/// to stop: they no longer count as caught-up replicas for anyone's drain). Versioned for compare-and-swap.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.ClusterMetadata")]
 public sealed record ClusterMetadata(
@@ -14,8 +15,15 @@ public sealed record ClusterMetadata(
     long ClusterEpoch,
     int ReplicationFactor,
     ImmutableArray<PartitionConfiguration> Partitions,
-    ImmutableArray<AuditEntry> Audit)
+    ImmutableArray<AuditEntry> Audit,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    ImmutableArray<ReplicaId> Draining = default)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ImmutableArray<ReplicaId> DrainingOrEmpty => Draining.IsDefault ? [] : Draining;
+
+    public bool IsDraining(ReplicaId id) => !Draining.IsDefaultOrEmpty && Draining.Contains(id);
+
     /// <summary>How many audit entries are kept (oldest dropped first).</summary>
     public const int MaxAuditEntries = 200;
 
@@ -23,7 +31,8 @@ public sealed record ClusterMetadata(
     public static ClusterMetadata Create(int partitions, int replicationFactor, AuditEntry created) =>
         new(1, 1, replicationFactor,
             [.. Enumerable.Range(0, partitions).Select(PartitionConfiguration.Unassigned)],
-            [created]);
+            [created],
+            []);
 
     [JsonIgnore]
     public int PartitionCount => Partitions.Length;

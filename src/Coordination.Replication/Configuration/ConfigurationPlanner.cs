@@ -40,6 +40,8 @@ public static class ConfigurationPlanner
     /// </summary>
     public static ClusterMetadata? Plan(ClusterMetadata current, SiloPopulation population)
     {
+        // Draining silos are about to stop: move their replicas off while they can still be copied from.
+        population = population with { Leaving = population.Leaving.Union(current.DrainingOrEmpty).ToHashSet() };
         var load = CountLoad(current, population.Live);
         var changed = new List<PartitionConfiguration>();
         foreach (var config in current.Partitions)
@@ -53,8 +55,41 @@ public static class ConfigurationPlanner
             }
         }
 
-        return changed.Count == 0 ? null : current.WithPartitions(changed);
+        var draining = current.DrainingOrEmpty.Where(id => !population.IsDead(id)).ToImmutableArray();
+        if (changed.Count == 0)
+        {
+            return draining.Length == current.DrainingOrEmpty.Length ? null : current with { Version = current.Version + 1, Draining = draining };
+        }
+
+        return current.WithPartitions(changed) with { Draining = draining };
     }
+
+    /// <summary>
+    /// The partitions where <paramref name="self"/> is a member whose other members do not hold a caught-up
+    /// majority: live, not draining, not recovering. Stopping <paramref name="self"/> now would leave each
+    /// of them without a majority of replicas that have the state.
+    /// </summary>
+    public static List<PartitionConfiguration> ShortWithout(ClusterMetadata current, ReplicaId self, Func<ReplicaId, bool> isGone) =>
+        [.. current.Partitions.Where(p => p.Contains(self) && CaughtUpWithout(current, p, self, isGone) < p.QuorumSize)];
+
+    /// <summary>
+    /// Whether waiting can fix a partition short of a caught-up majority without <paramref name="self"/>:
+    /// a live member still copying, or a live spare silo the planner can add, could complete it.
+    /// </summary>
+    public static bool CanRecover(ClusterMetadata current, PartitionConfiguration p, ReplicaId self, Func<ReplicaId, bool> isGone, IReadOnlyCollection<ReplicaId> live)
+    {
+        bool Usable(ReplicaId id) => id != self && !isGone(id) && !current.IsDraining(id);
+        var catchingUp = p.Members.Count(m => Usable(m.Id) && p.IsRecovering(m.Id));
+        var spares = live.Count(id => Usable(id) && !p.Contains(id));
+        return CaughtUpWithout(current, p, self, isGone) + catchingUp + Math.Min(spares, p.Members.Length) >= p.QuorumSize;
+    }
+
+    /// <summary>Announces <paramref name="self"/> as draining (idempotent).</summary>
+    public static ClusterMetadata WithDraining(ClusterMetadata current, ReplicaId self) =>
+        current.IsDraining(self) ? current : current with { Version = current.Version + 1, Draining = current.DrainingOrEmpty.Add(self) };
+
+    private static int CaughtUpWithout(ClusterMetadata current, PartitionConfiguration p, ReplicaId self, Func<ReplicaId, bool> isGone) =>
+        p.Members.Count(m => m.Id != self && !isGone(m.Id) && !current.IsDraining(m.Id) && !p.IsRecovering(m.Id));
 
     /// <summary>
     /// Re-initialises partitions whose majority is lost: new members on live silos, state starting empty,

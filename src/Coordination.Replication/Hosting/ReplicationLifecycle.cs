@@ -90,60 +90,74 @@ internal sealed partial class ReplicationLifecycle(
 
     /// <summary>
     /// Before this silo stops (still serving): wait until every partition it is a member of keeps a majority
-    /// of live, caught-up replicas without it. A rolling restart that stops the next silo while the previous
-    /// one is still copying waits here instead of dropping the partition below its majority.
+    /// of live, caught-up replicas without it, then announce itself as draining in the metadata (a
+    /// compare-and-swap, so two silos stopping at once cannot both count on each other). A rolling restart
+    /// that stops the next silo while the previous one is still being replaced waits here. Waiting stops
+    /// early only when nothing can fix a partition (no live member copying, no spare silo).
     /// </summary>
     private async Task DrainAsync(CancellationToken cancellationToken)
     {
         var timeout = options.Value.DrainTimeout;
         var started = time.GetTimestamp();
+        var self = liveness.Self;
+        bool IsGone(ReplicaId id) => liveness.IsDead(id) || liveness.IsLeaving(id);
         while (true)
         {
-            List<PartitionConfiguration> shortOfMajority;
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Not a graceful stop (the silo is being killed): nothing to wait for.
+                return;
+            }
+
+            ClusterMetadata current;
             try
             {
-                await directory.ReloadAsync(cancellationToken);
-                shortOfMajority = [.. directory.Current.Partitions.Where(p => p.Contains(liveness.Self) && CaughtUpWithoutMe(p) < p.QuorumSize)];
+                current = await store.ReadAsync(CancellationToken.None) ?? directory.Current;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogRefreshFailed(logger, ex);
-                return;
+                current = directory.Current;
             }
 
-            if (shortOfMajority.Count == 0)
+            var shortOf = ConfigurationPlanner.ShortWithout(current, self, IsGone);
+            var live = liveness.Population(current).Live;
+            var hopeless = shortOf.Where(p => !ConfigurationPlanner.CanRecover(current, p, self, IsGone, live)).ToList();
+            var outOfTime = time.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested;
+            if (shortOf.Count == 0 || hopeless.Count > 0 || outOfTime)
             {
-                return;
+                if (shortOf.Count > 0)
+                {
+                    LogDrainGaveUp(logger, time.GetElapsedTime(started), string.Join(",", shortOf.Select(p => p.Partition)));
+                }
+
+                try
+                {
+                    if (current.IsDraining(self) || await store.TryWriteAsync(current.Version, ConfigurationPlanner.WithDraining(current, self), CancellationToken.None))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+                catch (Exception ex)
+                {
+                    LogRefreshFailed(logger, ex);
+                    return;
+                }
             }
 
-            // Waiting helps only while a live member is still copying and could complete the majority;
-            // when the others are dead or leaving too (the whole cluster stopping), stop at once.
-            var hopeless = shortOfMajority.Where(p => CaughtUpWithoutMe(p) + CatchingUpWithoutMe(p) < p.QuorumSize).ToList();
-            var partitions = string.Join(",", shortOfMajority.Select(p => p.Partition));
-            if (hopeless.Count > 0 || time.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested)
-            {
-                LogDrainGaveUp(logger, time.GetElapsedTime(started), partitions);
-                return;
-            }
-
-            LogDraining(logger, shortOfMajority.Count);
+            LogDraining(logger, shortOf.Count);
             try
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken);
             }
             catch (OperationCanceledException)
             {
-                LogDrainGaveUp(logger, time.GetElapsedTime(started), partitions);
-                return;
+                // Cancelled: announce and stop on the next pass.
             }
         }
     }
-
-    private int CaughtUpWithoutMe(PartitionConfiguration p) =>
-        p.Members.Count(m => m.Id != liveness.Self && !liveness.IsDead(m.Id) && !liveness.IsLeaving(m.Id) && !p.IsRecovering(m.Id));
-
-    private int CatchingUpWithoutMe(PartitionConfiguration p) =>
-        p.Members.Count(m => m.Id != liveness.Self && !liveness.IsDead(m.Id) && !liveness.IsLeaving(m.Id) && p.IsRecovering(m.Id));
 
     private async Task RefreshLoopAsync(CancellationToken cancellationToken)
     {
@@ -153,6 +167,7 @@ internal sealed partial class ReplicationLifecycle(
             {
                 await Task.Delay(options.Value.MetadataRefreshInterval, time, cancellationToken);
                 await directory.ReloadAsync(cancellationToken);
+                await node.ReportRecoveriesAsync(directory.Current, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

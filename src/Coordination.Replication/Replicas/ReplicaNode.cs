@@ -38,11 +38,15 @@ public sealed partial class ReplicaNode
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskScheduler _background;
+    private readonly Random _jitter;
 
     /// <param name="background">Where recovery loops run: the thread pool in a silo, the simulation's scheduler in tests.</param>
     public ReplicaNode(ReplicaId self, IReplicaTransport transport, IClusterMetadataStore store, TimeProvider time, ReplicaNodeOptions? options = null, ILogger? logger = null, TaskScheduler? background = null)
     {
         _background = background ?? TaskScheduler.Default;
+
+        // Seeded from the replica's identity, so simulations stay reproducible.
+        _jitter = new Random((int)System.IO.Hashing.XxHash32.HashToUInt32(System.Text.Encoding.UTF8.GetBytes(self.Value)));
         Self = self;
         _transport = transport;
         _store = store;
@@ -184,10 +188,15 @@ public sealed partial class ReplicaNode
         }
     }
 
+    /// <summary>
+    /// Records in the metadata that this replica finished recovering, retrying with jitter until the write
+    /// lands or no longer applies: the planner will not change a partition that lists a member as recovering.
+    /// </summary>
     private async Task ReportRecoveredAsync(PartitionConfiguration configuration, CancellationToken token)
     {
         var me = configuration.Find(Self)!;
-        for (var attempt = 0; attempt < 20 && !token.IsCancellationRequested; attempt++)
+        var delay = _options.RecoveryBackoff;
+        while (!token.IsCancellationRequested)
         {
             try
             {
@@ -198,10 +207,38 @@ public sealed partial class ReplicaNode
                     return;
                 }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
             {
                 LogReportFailed(_logger, ex, configuration.Partition);
-                await Task.Delay(_options.RecoveryBackoff, _time, token);
+            }
+
+            // Many partitions finish at once after a restart and race for the same document: spread out.
+            try
+            {
+                await Task.Delay(delay + TimeSpan.FromMilliseconds(_jitter.Next(0, (int)Math.Max(1, delay.TotalMilliseconds))), _time, token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxRecoveryBackoff.Ticks));
+        }
+    }
+
+    /// <summary>Reports again any recovery the metadata still lists although this replica finished it (a report that was lost).</summary>
+    public async Task ReportRecoveriesAsync(ClusterMetadata metadata, CancellationToken token)
+    {
+        foreach (var config in metadata.Partitions.Where(p => p.IsRecovering(Self)))
+        {
+            var replica = Partition(config.Partition);
+            if (replica.Role == ReplicaRole.Active && replica.Configuration.Epoch == config.Epoch && !_recoveringEpochs.ContainsKey(config.Partition))
+            {
+                await ReportRecoveredAsync(config, token);
             }
         }
     }

@@ -61,6 +61,12 @@ public sealed class SiloHostOptions
     /// <summary>The Redis connection string when <see cref="Clustering"/> is Redis.</summary>
     public string? RedisConnectionString { get; set; }
 
+    /// <summary>Set by the launcher for its silos: a silo whose launcher is gone stops gracefully instead of running on as an orphan.</summary>
+    public int? ParentProcessId { get; set; }
+
+    /// <summary>Whether silos collect statistics for the Orleans dashboard (the launcher serves it). Default true.</summary>
+    public bool Dashboard { get; set; } = true;
+
     /// <summary>Orleans membership probe tuning. Default Fast.</summary>
     public MembershipPreset Membership { get; set; } = MembershipPreset.Fast;
 

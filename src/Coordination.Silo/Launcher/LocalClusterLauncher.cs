@@ -48,6 +48,18 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
 
         var dir = _host.FullDataDirectory;
         Directory.CreateDirectory(dir);
+        FileStream launcherLock;
+        try
+        {
+            // Held for the launcher's life: a second launcher on this data directory fails here, before it touches anything.
+            launcherLock = new FileStream(Path.Combine(dir, "launcher.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new InvalidOperationException($"Another launcher is running with {dir}. Stop it first, or choose another {SiloHostOptions.Section}:DataDirectory.");
+        }
+
+        await using var _ = launcherLock;
         await StartFreshAsync(dir, cancellationToken);
         for (var i = 0; i < _host.Silos; i++)
         {
@@ -83,9 +95,9 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
     {
         var membership = new FileMembershipTable(Path.Combine(dir, LocalFiles.Membership));
         var running = new List<string>();
-        foreach (var (entry, _) in (await membership.ReadAll()).Members.Where(m => m.Item1.Status == SiloStatus.Active))
+        foreach (var (entry, _) in (await membership.ReadAll()).Members.Where(m => m.Item1.Status != SiloStatus.Dead))
         {
-            // A row says Active even after a crash: only a silo that still accepts connections is running.
+            // A row says Active (or Joining) even after a crash: only a silo that still accepts connections is running.
             using var probe = new System.Net.Sockets.TcpClient();
             try
             {
@@ -135,7 +147,8 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
         var args = prefix
             .Concat(["silo", "--index", silo.Index.ToString(System.Globalization.CultureInfo.InvariantCulture), "--config", HostConfiguration.ResolveConfigPath(config)])
             .Concat(overrides)
-            .Append($"--{SiloHostOptions.Section}:DataDirectory={_host.FullDataDirectory}");
+            .Append($"--{SiloHostOptions.Section}:DataDirectory={_host.FullDataDirectory}")
+            .Append($"--{SiloHostOptions.Section}:ParentProcessId={Environment.ProcessId}");
         foreach (var a in args)
         {
             info.ArgumentList.Add(a);

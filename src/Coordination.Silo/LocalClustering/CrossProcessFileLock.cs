@@ -24,11 +24,19 @@ internal static class CrossProcessFileLock
         }
     }
 
-    /// <summary>Replaces <paramref name="path"/> with <paramref name="contents"/> atomically (write a temporary file, then rename over).</summary>
+    /// <summary>
+    /// Replaces <paramref name="path"/> with <paramref name="contents"/> atomically: write a temporary file,
+    /// flush it to disk, then rename it over (readers see the old file or the new one, never a torn one).
+    /// </summary>
     public static async Task WriteAtomicallyAsync(string path, string contents, CancellationToken cancellationToken)
     {
         var temporary = $"{path}.{Environment.ProcessId}.tmp";
-        await File.WriteAllTextAsync(temporary, contents, cancellationToken);
+        await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            await file.WriteAsync(System.Text.Encoding.UTF8.GetBytes(contents), cancellationToken);
+            file.Flush(flushToDisk: true);
+        }
+
         File.Move(temporary, path, overwrite: true);
     }
 }

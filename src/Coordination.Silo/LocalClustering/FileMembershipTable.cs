@@ -154,7 +154,8 @@ internal sealed class FileMembershipTable(string path) : IMembershipTable, IGate
 
         public TableVersion Version() => new(TableVersion, VersionETag);
 
-        public string NextETag() => (++ETagCounter).ToString(CultureInfo.InvariantCulture);
+        /// <summary>Etags are unique forever (never reused after a reset), so a stale compare-and-swap can never match.</summary>
+        public string NextETag() => $"{++ETagCounter}-{Guid.NewGuid():N}";
 
         public void Commit(int version)
         {

@@ -23,8 +23,9 @@ internal sealed class RedisClusterMetadataStore(IConnectionMultiplexer redis, st
         return 0
         """;
 
-    private readonly RedisKey _versionKey = $"coordination:{serviceId}:metadata:version";
-    private readonly RedisKey _documentKey = $"coordination:{serviceId}:metadata";
+    // One hash tag, so both keys live in one slot and the script also runs on Redis Cluster.
+    private readonly RedisKey _versionKey = $"{{coordination:{serviceId}}}:metadata:version";
+    private readonly RedisKey _documentKey = $"{{coordination:{serviceId}}}:metadata";
 
     public async Task<ClusterMetadata?> ReadAsync(CancellationToken cancellationToken = default)
     {

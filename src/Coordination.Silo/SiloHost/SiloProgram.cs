@@ -55,14 +55,45 @@ internal static class SiloProgram
             }
 
             silo.AddCoordination();
-            silo.AddDashboard();
+            if (host.Dashboard)
+            {
+                silo.AddDashboard();
+            }
         });
 
         var app = builder.Build();
         app.MapHealth();
         app.MapCoordinationApi();
+        if (host.ParentProcessId is { } parent)
+        {
+            _ = StopWhenParentExitsAsync(app, parent, cancellationToken);
+        }
+
         await app.RunAsync(cancellationToken);
         return 0;
+    }
+
+    private static async Task StopWhenParentExitsAsync(WebApplication app, int parent, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            try
+            {
+                using var process = System.Diagnostics.Process.GetProcessById(parent);
+                if (!process.HasExited)
+                {
+                    continue;
+                }
+            }
+            catch (ArgumentException)
+            {
+                // Gone.
+            }
+
+            await app.StopAsync(CancellationToken.None);
+            return;
+        }
     }
 }
 

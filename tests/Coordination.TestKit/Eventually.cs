@@ -1,4 +1,4 @@
-namespace Coordination.Process.Tests.Infrastructure;
+namespace Coordination.TestKit;
 
 /// <summary>Polls a condition until it holds or a deadline passes, then fails with what was expected. Never a bare sleep.</summary>
 public static class Eventually

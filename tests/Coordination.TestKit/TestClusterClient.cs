@@ -5,7 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 
-namespace Coordination.Process.Tests.Infrastructure;
+namespace Coordination.TestKit;
 
 /// <summary>An application's client to a cluster of processes: an Orleans client plus the Coordination client, configured as the README shows.</summary>
 public sealed class TestClusterClient : IAsyncDisposable

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 
-namespace Coordination.Process.Tests.Infrastructure;
+namespace Coordination.TestKit;
 
 /// <summary>
 /// The local cluster started as the README does (the silo program with no command: three silo processes
@@ -11,6 +11,14 @@ namespace Coordination.Process.Tests.Infrastructure;
 public sealed class LocalClusterProcess : IAsyncDisposable
 {
     public const double TtlSeconds = 6;
+
+    private static readonly string[] TestTimings =
+    [
+        "--Coordination:FailureDetectionTime=00:00:03",
+        "--Coordination:SafetyMargin=00:00:00.5",
+        "--Coordination:Replication:PartitionCount=16",
+        "--Coordination:Replication:DrainTimeout=00:00:20",
+    ];
 
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
@@ -41,7 +49,10 @@ public sealed class LocalClusterProcess : IAsyncDisposable
 
     public int[] GatewayPorts => [GatewayPortBase, GatewayPortBase + 1, GatewayPortBase + 2];
 
-    public static async Task<LocalClusterProcess> StartAsync(params string[] extra)
+    public static Task<LocalClusterProcess> StartAsync(params string[] extra) => StartAsync(testTimings: true, extra);
+
+    /// <param name="testTimings">Scale failure detection and sessions down for tests; false keeps silo-config/local.json as a user gets it.</param>
+    public static async Task<LocalClusterProcess> StartAsync(bool testTimings, params string[] extra)
     {
         var ports = Ports.FreeBlock(10);
         var clusterId = $"coord-test-{Guid.NewGuid():N}";
@@ -55,10 +66,7 @@ public sealed class LocalClusterProcess : IAsyncDisposable
             $"--Coordination:Host:DashboardPort={ports + 9}",
             $"--Coordination:Host:DataDirectory={dir}",
             "--Coordination:Host:RestartDelay=00:00:00.5",
-            "--Coordination:FailureDetectionTime=00:00:03",
-            "--Coordination:SafetyMargin=00:00:00.5",
-            "--Coordination:Replication:PartitionCount=16",
-            "--Coordination:Replication:DrainTimeout=00:00:20",
+            .. testTimings ? TestTimings : [],
             .. extra,
         ];
         var launcher = ChildProcess.Start("launcher", Repo.SiloDll, args);

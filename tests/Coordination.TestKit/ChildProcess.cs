@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace Coordination.Process.Tests.Infrastructure;
+namespace Coordination.TestKit;
 
 /// <summary>A started program whose output lines are collected and can be awaited, with a deadline and a message.</summary>
 public sealed class ChildProcess : IAsyncDisposable

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Coordination.Process.Tests.Infrastructure;
+namespace Coordination.TestKit;
 
 /// <summary>POSIX signals for crash (SIGKILL), hang (SIGSTOP/SIGCONT) and graceful stop (SIGTERM) tests.</summary>
 public static class Signals

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Coordination.Process.Tests.Infrastructure;
+namespace Coordination.TestKit;
 
 /// <summary>Finds blocks of consecutive free loopback ports, so test clusters never collide with each other or a developer's cluster.</summary>
 public static class Ports

@@ -1,4 +1,4 @@
-namespace Coordination.Process.Tests.Infrastructure;
+namespace Coordination.TestKit;
 
 /// <summary>Finds the repository and the built programs the tests start.</summary>
 public static class Repo

@@ -1,0 +1,178 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Coordination;
+using Coordination.Benchmarks;
+using Coordination.TestKit;
+
+// dotnet run -c Release --project tests/Coordination.Benchmarks [-- --quick] [--skip-peers] [--out results.md]
+// Starts each installed peer (etcd, Redis, PostgreSQL) and the local Coordination cluster, runs the same
+// scenarios against each in this one run, and prints one markdown table with the ratios.
+var quick = new Option<bool>("--quick") { Description = "Fewer pairs and trials (a smoke run, not figures to quote)." };
+var skipPeers = new Option<bool>("--skip-peers") { Description = "Measure only Coordination." };
+var output = new Option<string?>("--out") { Description = "Also write the markdown report to this file." };
+var root = new RootCommand("Coordination benchmark: the local cluster against etcd, Redis and PostgreSQL locks, side by side.") { quick, skipPeers, output };
+root.SetAction(async (result, ct) =>
+{
+    var q = result.GetValue(quick);
+    var sizes = q ? (Seq: 300, Par: 1600, Contended: 400, Failovers: 2, DeadClients: 1) : (Seq: 2000, Par: 8000, Contended: 2000, Failovers: 5, DeadClients: 3);
+    var report = new Report();
+    if (Repo.Configuration != "Release")
+    {
+        report.Notes.Add($"WARNING: built as {Repo.Configuration}; figures are only meaningful from a Release build (dotnet run -c Release ...).");
+    }
+
+    if (!result.GetValue(skipPeers))
+    {
+        foreach (var (label, start) in new (string, Func<Task<(ILockBackend?, string?)>>)[] { ("etcd", PeerServers.EtcdAsync), ("Redis", PeerServers.RedisAsync), ("PostgreSQL", PeerServers.PostgresAsync) })
+        {
+            var (backend, skipped) = await start();
+            if (backend is null)
+            {
+                report.Notes.Add($"{label} skipped: {skipped}.");
+                continue;
+            }
+
+            await using (backend)
+            {
+                report.Rows.Add(await MeasureAsync(backend, sizes.Seq, sizes.Par, sizes.Contended));
+            }
+        }
+    }
+
+    await using (var cluster = await LocalClusterProcess.StartAsync(testTimings: false))
+    await using (var client = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts, ttlSeconds: 15))
+    {
+        var ours = new CoordinationBackend(client);
+        report.Rows.Add(await MeasureAsync(ours, sizes.Seq, sizes.Par, sizes.Contended));
+        report.Failovers = await Failover.GrainSiloKilledAsync(cluster, client, sizes.Failovers);
+        report.DeadClients = await Failover.ClientKilledAsync(cluster, client, sizes.DeadClients, ttlSeconds: 10);
+    }
+
+    var markdown = report.ToMarkdown(q);
+    Console.WriteLine(markdown);
+    if (result.GetValue(output) is { } path)
+    {
+        await File.WriteAllTextAsync(path, markdown, ct);
+    }
+
+    return 0;
+});
+return await root.Parse(args).InvokeAsync();
+
+static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int contended)
+{
+    Console.Error.WriteLine($"measuring {backend.Name} ...");
+    var s = await Scenarios.SequentialAsync(backend, seq);
+    var p = await Scenarios.ParallelAsync(backend, 16, par);
+    var c = await Scenarios.ContendedAsync(backend, 8, contended);
+    return new Row(backend.Name, s, p, c);
+}
+
+internal sealed record Row(string System, ScenarioResult Seq, ScenarioResult Par16, ScenarioResult Contended8);
+
+internal sealed class Report
+{
+    public List<Row> Rows { get; } = [];
+
+    public List<string> Notes { get; } = [];
+
+    public List<TimeSpan> Failovers { get; set; } = [];
+
+    public List<TimeSpan> DeadClients { get; set; } = [];
+
+    public string ToMarkdown(bool quick)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(ci, $"## Lock benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores{(quick ? " (QUICK smoke run: do not quote)" : string.Empty)}");
+        sb.AppendLine();
+        sb.AppendLine("| system | seq ops/s | seq p50 | seq p99 | par16 ops/s | contended8 handoffs/s |");
+        sb.AppendLine("|---|---|---|---|---|---|");
+        foreach (var r in Rows)
+        {
+            sb.AppendLine(ci, $"| {r.System} | {r.Seq.OpsPerSecond:0} | {Ms(r.Seq.P50)} | {Ms(r.Seq.P99)} | {r.Par16.OpsPerSecond:0} | {r.Contended8.OpsPerSecond:0} |");
+        }
+
+        var ours = Rows.LastOrDefault(r => r.System.StartsWith("Coordination", StringComparison.Ordinal));
+        if (ours is not null && Rows.Count > 1)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Ratios (Coordination ÷ peer; above 1 is better for throughput, below 1 for latency):");
+            sb.AppendLine();
+            sb.AppendLine("| peer | seq ops/s | seq p99 | par16 ops/s | contended8 |");
+            sb.AppendLine("|---|---|---|---|---|");
+            foreach (var peer in Rows.Where(r => r != ours))
+            {
+                sb.AppendLine(ci, $"| {peer.System} | {ours.Seq.OpsPerSecond / peer.Seq.OpsPerSecond:0.00}× | {ours.Seq.P99!.Value.TotalMilliseconds / peer.Seq.P99!.Value.TotalMilliseconds:0.00}× | {ours.Par16.OpsPerSecond / peer.Par16.OpsPerSecond:0.00}× | {ours.Contended8.OpsPerSecond / peer.Contended8.OpsPerSecond:0.00}× |");
+            }
+        }
+
+        sb.AppendLine();
+        if (Failovers.Count > 0)
+        {
+            sb.AppendLine(ci, $"Coordination, SIGKILL of the silo hosting a lock's grain → next grant: median {Median(Failovers).TotalSeconds:0.00} s, max {Failovers.Max().TotalSeconds:0.00} s over {Failovers.Count} trials (Orleans membership `Fast` preset declares the silo dead).");
+        }
+
+        if (DeadClients.Count > 0)
+        {
+            sb.AppendLine(ci, $"Coordination, SIGKILL of the client process holding a lock (session TTL 10 s) → another client's grant: median {Median(DeadClients).TotalSeconds:0.00} s over {DeadClients.Count} trials.");
+        }
+
+        foreach (var note in Notes)
+        {
+            sb.AppendLine(ci, $"- {note}");
+        }
+
+        return sb.ToString();
+    }
+
+    private static string Ms(TimeSpan? t) => t is null ? "-" : string.Create(CultureInfo.InvariantCulture, $"{t.Value.TotalMilliseconds:0.00} ms");
+
+    private static TimeSpan Median(List<TimeSpan> xs) => xs.Order().ElementAt(xs.Count / 2);
+}
+
+internal static class Failover
+{
+    /// <summary>Kills (SIGKILL) the silo hosting a free lock's grain and times the next acquire; waits for the cluster to heal between trials.</summary>
+    public static async Task<List<TimeSpan>> GrainSiloKilledAsync(LocalClusterProcess cluster, TestClusterClient client, int trials)
+    {
+        var results = new List<TimeSpan>();
+        for (var i = 0; i < trials; i++)
+        {
+            await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
+            var name = $"bench/failover/{Guid.NewGuid():N}";
+            await (await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30))).DisposeAsync();
+            var host = await client.Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(client.Grains.GetGrain<ILockGrain>(name));
+            var pid = await cluster.PidOfAsync(cluster.IndexOf(host!));
+            var watch = Stopwatch.StartNew();
+            Signals.Send(pid, Signals.Kill);
+            await (await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60))).DisposeAsync();
+            results.Add(watch.Elapsed);
+            Console.Error.WriteLine($"failover trial {i + 1}: {watch.Elapsed.TotalSeconds:0.00} s");
+        }
+
+        return results;
+    }
+
+    /// <summary>A client process takes a lock and is SIGKILLed; times another client's grant.</summary>
+    public static async Task<List<TimeSpan>> ClientKilledAsync(LocalClusterProcess cluster, TestClusterClient client, int trials, double ttlSeconds)
+    {
+        var results = new List<TimeSpan>();
+        for (var i = 0; i < trials; i++)
+        {
+            await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
+            var name = $"bench/dead/{Guid.NewGuid():N}";
+            await using var holder = ChildProcess.Start("client", Repo.TestClientDll, [cluster.ClusterId, string.Join(',', cluster.GatewayPorts), name, ttlSeconds.ToString(CultureInfo.InvariantCulture)], redirectInput: true);
+            await holder.WaitForLineAsync("ACQUIRED", TimeSpan.FromSeconds(60));
+            var watch = Stopwatch.StartNew();
+            holder.Signal(Signals.Kill);
+            await (await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(120))).DisposeAsync();
+            results.Add(watch.Elapsed);
+            Console.Error.WriteLine($"dead client trial {i + 1}: {watch.Elapsed.TotalSeconds:0.00} s");
+        }
+
+        return results;
+    }
+}
