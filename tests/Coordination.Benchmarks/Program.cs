@@ -63,6 +63,17 @@ return await root.Parse(args).InvokeAsync();
 
 static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int contended)
 {
+    // Warm up every path on both sides (tiered JIT promotes hot code only after it has run a while), so
+    // the figures describe a running service, not its first seconds.
+    Console.Error.WriteLine($"warming up {backend.Name} ...");
+    var warmUntil = DateTime.UtcNow + TimeSpan.FromSeconds(8);
+    while (DateTime.UtcNow < warmUntil)
+    {
+        await Scenarios.SequentialAsync(backend, 300);
+        await Scenarios.ParallelAsync(backend, 16, 800);
+        await Scenarios.ContendedAsync(backend, 8, 160);
+    }
+
     Console.Error.WriteLine($"measuring {backend.Name} ...");
     var s = await Scenarios.SequentialAsync(backend, seq);
     var p = await Scenarios.ParallelAsync(backend, 16, par);

@@ -69,6 +69,7 @@ public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<C
         handle.HandleLostToken.Register(() => lostAt = clock.Elapsed);
 
         // The cluster keeps committing keepalives, but the client never hears back: it must assume the worst.
+        cluster.Dropper.DropAllFor = session.Id;
         cluster.Dropper.DropAll = nameof(ISessionGrain.KeepAlive);
         try
         {
@@ -81,6 +82,7 @@ public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<C
         finally
         {
             cluster.Dropper.DropAll = null;
+            cluster.Dropper.DropAllFor = null;
             await handle.DisposeAsync();
             await session.DisposeAsync();
         }

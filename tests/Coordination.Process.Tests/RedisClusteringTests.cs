@@ -37,8 +37,10 @@ public sealed class RedisClusteringTests(ITestOutputHelper output)
                 ]));
             }
 
-            using var http = new HttpClient();
-            await Eventually.Async(async () =>
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            try
+            {
+                await Eventually.Async(async () =>
             {
                 foreach (var i in new[] { 0, 1, 2 })
                 {
@@ -50,6 +52,11 @@ public sealed class RedisClusteringTests(ITestOutputHelper output)
 
                 return true;
             }, TimeSpan.FromSeconds(90), "three redis-clustered silos ready");
+            }
+            catch (TimeoutException ex)
+            {
+                throw new TimeoutException($"{ex.Message}\n{string.Join("\n", silos.Select(s => $"--- {s.Name} (exited: {s.HasExited}):\n{s.Tail(15)}"))}", ex);
+            }
 
             int[] gateways = [ports + 3, ports + 4, ports + 5];
             await using var client = await TestClusterClient.ConnectAsync(clusterId, gateways);

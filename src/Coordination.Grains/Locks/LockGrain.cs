@@ -5,6 +5,7 @@ using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Orleans.Placement;
 
 namespace Coordination.Grains.Locks;
 
@@ -21,6 +22,7 @@ namespace Coordination.Grains.Locks;
 /// anyone waits, and by the check every new activation makes of the sessions it finds.
 /// </remarks>
 [Reentrant]
+[PreferLocalPlacement]
 internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
 {
     private readonly RegisterFactory _registers;
@@ -61,6 +63,25 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
 
     public async Task<AcquireResult> Acquire(AcquireRequest request)
     {
+        var started = _time.GetTimestamp();
+        try
+        {
+            var result = await AcquireCoreAsync(request);
+            if (result.Status == AcquireStatus.Granted)
+            {
+                LockMetrics.Grants.Add(1);
+            }
+
+            return result;
+        }
+        finally
+        {
+            LockMetrics.AcquireDuration.Record(_time.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    private async Task<AcquireResult> AcquireCoreAsync(AcquireRequest request)
+    {
         ValidateName();
         Validate(request);
 
@@ -89,7 +110,20 @@ internal sealed partial class LockGrain : Grain, ILockGrain, ILockGrainInternal
         return _register.ExecuteAsync((s, c) => LockStateMachine.Cancel(s, sessionId, requestId, c.TokenEpoch));
     }
 
-    public Task<ReleaseOutcome> Release(ReleaseRequest request)
+    public async Task<ReleaseOutcome> Release(ReleaseRequest request)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            return await ReleaseCoreAsync(request);
+        }
+        finally
+        {
+            LockMetrics.ReleaseDuration.Record(_time.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    private Task<ReleaseOutcome> ReleaseCoreAsync(ReleaseRequest request)
     {
         ValidateName();
         ArgumentNullException.ThrowIfNull(request);

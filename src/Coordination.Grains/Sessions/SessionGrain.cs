@@ -1,9 +1,11 @@
 using Coordination.Grains.Hosting;
+using Coordination.Grains.Locks;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Orleans.Placement;
 
 namespace Coordination.Grains.Sessions;
 
@@ -14,6 +16,7 @@ namespace Coordination.Grains.Sessions;
 /// started, so a duplicate activation cannot expire a session another one kept alive.
 /// </summary>
 [Reentrant]
+[PreferLocalPlacement]
 internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrainInternal
 {
     private readonly RegisterFactory _registers;
@@ -49,8 +52,12 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
             return (next, ToInfo(next));
         });
 
-    public Task<KeepAliveResult> KeepAlive(long acknowledgedNotice) =>
-        _register.ExecuteAsync((s, _) => SessionStateMachine.KeepAlive(s, _id, acknowledgedNotice));
+    public async Task<KeepAliveResult> KeepAlive(long acknowledgedNotice)
+    {
+        var result = await _register.ExecuteAsync((s, _) => SessionStateMachine.KeepAlive(s, _id, acknowledgedNotice));
+        LockMetrics.KeepAlives.Add(1);
+        return result;
+    }
 
     public async Task<SessionInfo> Close()
     {
@@ -161,6 +168,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
             var expired = await _register.ExecuteAsync((s, _) => SessionStateMachine.Expire(s, observed));
             if (expired)
             {
+                LockMetrics.SessionExpirations.Add(1);
                 LogExpired(_logger, SessionIds.Tag(_id), observed);
             }
         }

@@ -98,6 +98,7 @@ public sealed class RegisterProposer<TValue> where TValue : class
                     batch.Add(_queue.Dequeue());
                 }
 
+                ReplicationMetrics.BatchSize.Record(batch.Count);
                 try
                 {
                     await CommitAsync(batch);
@@ -223,22 +224,22 @@ public sealed class RegisterProposer<TValue> where TValue : class
     private async Task HandleFailedRoundAsync(PartitionConfiguration config, RoundOutcome round, long deadline, int attempt)
     {
         var outOfTime = _time.GetTimestamp() >= deadline;
-        if (ConfigurationPlanner.HasLostMajority(config, _directory.IsDead))
+
+        // Judge only the newest configuration: a copy cached before a replacement can look lost (a member
+        // it still lists as recovering, another just died) while the partition is healthy under a newer epoch.
+        var fresh = await _directory.RefreshAsync(Partition, config.Epoch, CancellationToken.None);
+        if (fresh.Epoch > config.Epoch)
         {
-            throw new ReplicasLostException(Key, Partition, $"{round.Describe()}; configuration {config}");
+            _config = fresh;
+            if (!outOfTime)
+            {
+                return;
+            }
         }
 
-        if (round.NewerEpoch > config.Epoch || round.Recovering > 0 || round.Behind > 0)
+        if (ConfigurationPlanner.HasLostMajority(fresh, _directory.IsDead))
         {
-            var fresh = await _directory.RefreshAsync(Partition, config.Epoch, CancellationToken.None);
-            if (fresh.Epoch > config.Epoch)
-            {
-                _config = fresh;
-                if (!outOfTime)
-                {
-                    return;
-                }
-            }
+            throw new ReplicasLostException(Key, Partition, $"{round.Describe()}; configuration {fresh}");
         }
 
         if (outOfTime || (round.Rejected == 0 && round.NewerEpoch <= config.Epoch && round.Recovering == 0 && round.Behind == 0))
@@ -254,6 +255,7 @@ public sealed class RegisterProposer<TValue> where TValue : class
 
     private async Task<RoundOutcome> RoundAsync(PartitionConfiguration config, Func<ReplicaId, ReplicaRequest> request, long deadline)
     {
+        var started = _time.GetTimestamp();
         var round = new RoundOutcome(config);
         foreach (var member in config.Members)
         {
@@ -273,7 +275,15 @@ public sealed class RegisterProposer<TValue> where TValue : class
             }
         }
 
-        return round.Seal();
+        var sealedRound = round.Seal();
+        var ok = sealedRound.Ok >= config.QuorumSize;
+        ReplicationMetrics.RoundDuration.Record(_time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("outcome", ok ? "majority" : "failed"));
+        if (!ok)
+        {
+            ReplicationMetrics.FailedRounds.Add(1);
+        }
+
+        return sealedRound;
     }
 
     private async Task SendAsync(RoundOutcome round, ReplicaId member, ReplicaRequest request)

@@ -18,6 +18,12 @@ internal static class HealthEndpoints
             var report = Report(services);
             return Results.Json(report, statusCode: report.Ready ? 200 : 503);
         });
+        app.MapGet("/api/metrics", (MetricsSnapshot metrics) => Results.Json(metrics.Report()));
+        app.MapPost("/api/metrics/reset", (MetricsSnapshot metrics) =>
+        {
+            metrics.Reset();
+            return Results.NoContent();
+        });
         app.MapGet("/api/replicas", (ReplicaNode node) => Results.Json(node.Partitions
             .OrderBy(p => p.Configuration.Partition)
             .Select(p => new { partition = p.Configuration.Partition, epoch = p.Configuration.Epoch, role = p.Role.ToString(), registers = p.Count })));

@@ -29,6 +29,7 @@ internal static class SiloProgram
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 
+        builder.Services.AddSingleton<MetricsSnapshot>();
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(o =>
@@ -62,6 +63,7 @@ internal static class SiloProgram
         });
 
         var app = builder.Build();
+        app.Services.GetRequiredService<MetricsSnapshot>();
         app.MapHealth();
         app.MapCoordinationApi();
         if (host.ParentProcessId is { } parent)

@@ -26,6 +26,9 @@ public sealed class ReplyDropper : IOutgoingGrainCallFilter
     /// <summary>Drops every reply of this method until cleared (null).</summary>
     public string? DropAll { get; set; }
 
+    /// <summary>With <see cref="DropAll"/>: only for calls to the grain with this key (null: every grain).</summary>
+    public string? DropAllFor { get; set; }
+
     public void DropNextReply(string method)
     {
         Method = method;
@@ -35,7 +38,7 @@ public sealed class ReplyDropper : IOutgoingGrainCallFilter
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
         await context.Invoke();
-        if (context.MethodName == DropAll)
+        if (context.MethodName == DropAll && (DropAllFor is null || context.TargetId.Key.ToString() == DropAllFor))
         {
             throw new TimeoutException($"Test fault: every reply of {context.MethodName} is dropped.");
         }

@@ -1,0 +1,23 @@
+using System.Diagnostics.Metrics;
+
+namespace Coordination.Replication.Protocol;
+
+/// <summary>
+/// Metrics of the replication layer, on the "Coordination" meter (export with OpenTelemetry or watch with
+/// dotnet-counters): round trip of prepare/accept rounds to a majority, group-commit batch sizes, failed rounds.
+/// </summary>
+public static class ReplicationMetrics
+{
+    public const string MeterName = "Coordination";
+
+    public static readonly Meter Meter = new(MeterName, "1.0");
+
+    public static readonly Histogram<double> RoundDuration = Meter.CreateHistogram<double>(
+        "coordination.register.round.duration", "ms", "Time for one prepare or accept round to reach a majority (or fail).");
+
+    public static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>(
+        "coordination.register.batch.size", "{change}", "Changes folded into one accept (group commit).");
+
+    public static readonly Counter<long> FailedRounds = Meter.CreateCounter<long>(
+        "coordination.register.rounds.failed", "{round}", "Rounds that missed their majority (contention, lost replicas, configuration changes).");
+}

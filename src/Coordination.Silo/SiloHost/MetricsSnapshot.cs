@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Coordination.Replication.Protocol;
+
+namespace Coordination.Silo.SiloHost;
+
+/// <summary>
+/// Keeps the latest measurements of the "Coordination" meter in this silo (a bounded window per
+/// instrument) and serves their counts and percentiles at /api/metrics, for operators and benchmarks
+/// that have no OpenTelemetry collector at hand.
+/// </summary>
+internal sealed class MetricsSnapshot : IDisposable
+{
+    private const int Window = 20_000;
+    private readonly MeterListener _listener = new();
+    private readonly ConcurrentDictionary<string, Series> _series = new();
+
+    public MetricsSnapshot()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == ReplicationMetrics.MeterName)
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<double>((i, v, _, _) => Record(i, v));
+        _listener.SetMeasurementEventCallback<int>((i, v, _, _) => Record(i, v));
+        _listener.SetMeasurementEventCallback<long>((i, v, _, _) => Record(i, v));
+        _listener.Start();
+    }
+
+    private (int Gen0, int Gen1, int Gen2, TimeSpan Pause) _gcAtReset = Gc();
+
+    public object Report()
+    {
+        var report = _series.OrderBy(s => s.Key, StringComparer.Ordinal).ToDictionary(s => s.Key, s => s.Value.Summary());
+        var now = Gc();
+        report["runtime.gc"] = new { gen0 = now.Gen0 - _gcAtReset.Gen0, gen1 = now.Gen1 - _gcAtReset.Gen1, gen2 = now.Gen2 - _gcAtReset.Gen2, pauseMs = (now.Pause - _gcAtReset.Pause).TotalMilliseconds, server = System.Runtime.GCSettings.IsServerGC };
+        return report;
+    }
+
+    public void Reset()
+    {
+        _series.Clear();
+        _gcAtReset = Gc();
+    }
+
+    private static (int Gen0, int Gen1, int Gen2, TimeSpan Pause) Gc() => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+
+    public void Dispose() => _listener.Dispose();
+
+    private void Record(Instrument instrument, double value) =>
+        _series.GetOrAdd(instrument.Name, _ => new Series(instrument is Counter<long>)).Add(value);
+
+    private sealed class Series(bool counter)
+    {
+        private readonly Lock _gate = new();
+        private readonly double[] _window = new double[Window];
+        private long _count;
+        private double _sum;
+
+        public void Add(double value)
+        {
+            lock (_gate)
+            {
+                _window[_count % Window] = value;
+                _count++;
+                _sum += value;
+            }
+        }
+
+        public object Summary()
+        {
+            lock (_gate)
+            {
+                if (counter)
+                {
+                    return new { total = _sum };
+                }
+
+                var n = (int)Math.Min(_count, Window);
+                var sorted = _window.Take(n).Order().ToArray();
+                double P(double q) => n == 0 ? 0 : sorted[Math.Min(n - 1, (int)(q * n))];
+                return new { count = _count, mean = _count == 0 ? 0 : _sum / _count, p50 = P(0.5), p90 = P(0.9), p99 = P(0.99), max = n == 0 ? 0 : sorted[^1] };
+            }
+        }
+    }
+}

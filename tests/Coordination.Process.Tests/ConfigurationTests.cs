@@ -1,0 +1,46 @@
+using Coordination.TestKit;
+
+namespace Coordination.Process.Tests;
+
+/// <summary>The host refuses bad settings at start, with a message naming the setting, its value and the rule.</summary>
+public sealed class ConfigurationTests
+{
+    [Theory]
+    [InlineData("--Coordination:Host:Silos=0", "Coordination:Host:Silos is 0")]
+    [InlineData("--Coordination:Host:ListenAddress=not-an-ip", "Coordination:Host:ListenAddress is 'not-an-ip'")]
+    [InlineData("--Coordination:Host:GatewayPortBase=80", "Coordination:Host:GatewayPortBase is 80")]
+    public async Task The_launcher_refuses_bad_host_settings_before_starting_anything(string setting, string message)
+    {
+        await using var launcher = ChildProcess.Start("launcher", Repo.SiloDll, [setting, $"--Coordination:Host:DataDirectory={Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"))}"]);
+        var code = await launcher.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, code);
+        Assert.Contains(message, launcher.Output, StringComparison.Ordinal);
+        Assert.Contains("Invalid configuration", launcher.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--Coordination:Replication:ReplicationFactor=4", "Coordination:Replication:ReplicationFactor is 4")]
+    [InlineData("--Coordination:FailureDetectionTime=-00:00:01", "Coordination:FailureDetectionTime is -00:00:01")]
+    public async Task A_silo_refuses_bad_coordination_settings_at_start(string setting, string message)
+    {
+        var ports = Ports.FreeBlock(3);
+        await using var silo = ChildProcess.Start("silo", Repo.SiloDll,
+        [
+            "silo", "--index", "0", setting,
+            $"--Coordination:Host:SiloPortBase={ports}", $"--Coordination:Host:GatewayPortBase={ports + 1}", $"--Coordination:Host:HealthPortBase={ports + 2}",
+            $"--Coordination:Host:DataDirectory={Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"))}",
+        ]);
+        var code = await silo.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, code);
+        Assert.Contains(message, silo.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_config_file_is_named_with_the_ones_that_exist()
+    {
+        await using var launcher = ChildProcess.Start("launcher", Repo.SiloDll, ["--config", "no-such-config"]);
+        Assert.Equal(2, await launcher.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("No silo-config file 'no-such-config'", launcher.Output, StringComparison.Ordinal);
+        Assert.Contains("local", launcher.Output, StringComparison.Ordinal);
+    }
+}
