@@ -54,6 +54,27 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SIGKILL_of_the_first_silo_leaves_a_working_cluster_and_the_launcher_brings_it_back_caught_up()
+    {
+        await using var cluster = await LocalClusterProcess.StartAsync();
+        await using var client = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+        var name = $"first/{Guid.NewGuid():N}";
+        var before = await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
+        var pid = await cluster.PidOfAsync(0);
+        Signals.Send(pid, Signals.Kill);
+
+        await before.DisposeAsync();
+        await using (var after = await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60)))
+        {
+            Assert.True(after.FencingToken > before.FencingToken);
+        }
+
+        await Eventually.Async(async () => (await cluster.SilosAsync()).Single(s => s.Index == 0) is { Restarts: 1, Pid: { } now } && now != pid, TimeSpan.FromSeconds(60), "the launcher restarting silo0");
+        await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(90));
+        output.WriteLine("silo0 killed, the cluster kept granting, silo0 restarted and caught up");
+    }
+
+    [Fact]
     public async Task SIGKILL_of_the_client_process_holding_a_lock_frees_it_within_the_ttl_bound()
     {
         await using var cluster = await LocalClusterProcess.StartAsync();
