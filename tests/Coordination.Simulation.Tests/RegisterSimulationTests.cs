@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Coordination.Grains.Locks;
+using Coordination.Grains.Queues;
 using Coordination.Replication.Protocol;
 using Coordination.Simulation.Tests.Sim;
 using Xunit.Abstractions;

@@ -1,4 +1,5 @@
 using Coordination.Grains.Locks;
+using Coordination.Grains.Queues;
 
 namespace Coordination.Tests;
 

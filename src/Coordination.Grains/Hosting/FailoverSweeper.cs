@@ -1,4 +1,5 @@
 using Coordination.Grains.Locks;
+using Coordination.Grains.Queues;
 using Coordination.Grains.Sessions;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Replicas;

@@ -40,10 +40,13 @@ public interface ISessionGrainInternal : IGrainWithStringKey
 internal static class Holdings
 {
     public const string LockPrefix = "l:";
+    public const string ElectionPrefix = "e:";
+    public const string LockRegisterPrefix = "l/";
+    public const string ElectionRegisterPrefix = "e/";
 
     public static string Lock(string name) => LockPrefix + name;
 
-    public static string RegisterKeyOfLock(string name) => "l/" + name;
+    public static string RegisterKeyOfLock(string name) => LockRegisterPrefix + name;
 
     public static string RegisterKeyOfSession(string id) => "s/" + id;
 }

@@ -1,5 +1,6 @@
 using Coordination.Grains.Hosting;
 using Coordination.Grains.Locks;
+using Coordination.Grains.Queues;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,5 @@
 using Coordination.Grains.Locks;
+using Coordination.Grains.Queues;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;

@@ -1,4 +1,4 @@
-namespace Coordination.Grains.Locks;
+namespace Coordination.Grains.Queues;
 
 /// <summary>What an acquire found, decided on the register's current value.</summary>
 public readonly record struct AcquireDecision(AcquireStatus Status, long Token, int Position, RequestEnd? FinishedAs)
@@ -50,7 +50,7 @@ public static class LockStateMachine
         if (r.Holder is null && r.Waiters.IsEmpty && r.Delay is null)
         {
             var token = FencingTokens.Next(r.LastToken, tokenEpoch);
-            var grant = new LockGrant(request.SessionId, request.RequestId, token, request.Owner, request.LockDelay, request.SessionTtl);
+            var grant = new LockGrant(request.SessionId, request.RequestId, token, request.Owner, request.LockDelay, request.SessionTtl, request.Payload);
             return (r with { LastToken = token, Holder = grant }, new AcquireDecision(AcquireStatus.Granted, token, 0, null));
         }
 
@@ -193,7 +193,7 @@ public static class LockStateMachine
         return r with
         {
             LastToken = token,
-            Holder = new LockGrant(first.SessionId, first.RequestId, token, first.Owner, first.LockDelay, first.SessionTtl),
+            Holder = new LockGrant(first.SessionId, first.RequestId, token, first.Owner, first.LockDelay, first.SessionTtl, first.Payload),
             Waiters = r.Waiters.RemoveAt(0),
         };
     }

@@ -1,15 +1,17 @@
 using System.Collections.Immutable;
 
-namespace Coordination.Grains.Locks;
+namespace Coordination.Grains.Queues;
 
-/// <summary>The current grant of a lock.</summary>
+/// <summary>The current grant of a lock (or the current leader of an election).</summary>
 /// <param name="SessionTtl">The holder's session TTL, so the lock can wait out a whole lease if the session's own state is lost.</param>
+/// <param name="Payload">What the holder publishes with its grant: an election leader's proclaimed value; unused by locks.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockGrant")]
-public sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl);
+public sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null);
 
-/// <summary>A queued acquire.</summary>
+/// <summary>A queued acquire (or campaign).</summary>
+/// <param name="Payload">What it will publish once granted (an election candidate's value); unused by locks.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRequest")]
-public sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl);
+public sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null);
 
 /// <summary>How a request ended. Kept for a while so retries and repeated releases are idempotent.</summary>
 public enum RequestEnd
@@ -41,7 +43,7 @@ public sealed record FinishedRequest(string SessionId, Guid RequestId, long Toke
 public sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 
 /// <summary>
-/// The replicated state of one exclusive lock: the last token handed out, the holder, the FIFO queue
+/// The replicated state of one exclusive lock (also the queue inside an election): the last token handed out, the holder, the FIFO queue
 /// (kept in the register so fairness survives failover), recently finished requests (a few per session,
 /// for idempotent retries and releases), sessions known to have ended (so a late request from one is
 /// refused), and a pending lock-delay.
