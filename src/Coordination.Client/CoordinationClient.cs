@@ -13,6 +13,9 @@ public interface ICoordinationClient
     /// <summary>A lock held through the client's shared session, opened on first use and re-opened if it is lost.</summary>
     CoordinationLock CreateLock(string name);
 
+    /// <summary>An election campaigned in through the client's shared session.</summary>
+    CoordinationElection CreateElection(string name);
+
     /// <summary>Admin: takes the lock away from its holder, bumps its fencing token and tells the holder.</summary>
     Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default);
 }
@@ -49,6 +52,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
 
     public CoordinationLock CreateLock(string name) =>
         new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, _logger);
+
+    public CoordinationElection CreateElection(string name) =>
+        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time);
 
     IDistributedLock IDistributedLockProvider.CreateLock(string name) => CreateLock(name);
 

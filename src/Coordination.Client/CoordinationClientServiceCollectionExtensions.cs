@@ -48,6 +48,18 @@ public static class CoordinationClientServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Runs <typeparamref name="TService"/> (any hosted service, e.g. a <see cref="Microsoft.Extensions.Hosting.BackgroundService"/>)
+    /// only while this instance leads <paramref name="election"/>: started when elected, stopped when
+    /// leadership is lost. Its constructor may take the <see cref="CoordinationLeadership"/>. Needs <see cref="AddCoordinationClient"/>.
+    /// </summary>
+    public static IServiceCollection AddLeaderService<TService>(this IServiceCollection services, string election, string? value = null)
+        where TService : class, Microsoft.Extensions.Hosting.IHostedService
+    {
+        Coordination.Names.Validate(election, nameof(election));
+        return services.AddHostedService(sp => ActivatorUtilities.CreateInstance<LeaderOnlyHostedService<TService>>(sp, election, value ?? Environment.MachineName));
+    }
+
+    /// <summary>
     /// Points an Orleans client at the local cluster started by <c>dotnet run --project src/Coordination.Silo</c>
     /// (gateways on 127.0.0.1, ports 30000–30002 unless given).
     /// </summary>

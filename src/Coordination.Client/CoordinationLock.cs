@@ -138,7 +138,7 @@ public sealed class CoordinationLock : IDistributedLock
         {
             if (!settled)
             {
-                await WithdrawAsync(grain, session, requestId);
+                await session.WithdrawAsync(() => grain.Cancel(session.Id, requestId));
             }
         }
     }
@@ -153,23 +153,6 @@ public sealed class CoordinationLock : IDistributedLock
 
     private Exception Unavailable(Exception transient, TimeSpan waited) =>
         transient is TimeoutException ? new ClusterUnavailableException($"acquire of '{Name}'", waited, transient) : transient;
-
-    /// <summary>Cancels the request now if the cluster answers; otherwise keeps cancelling in the background.</summary>
-    private async Task WithdrawAsync(ILockGrain grain, CoordinationSession session, Guid requestId)
-    {
-        try
-        {
-            await Retry.UntilAsync(() => grain.Cancel(session.Id, requestId), _options, _time, CancellationToken.None);
-        }
-        catch (Exception ex) when (Retry.IsTransient(ex))
-        {
-            session.EnsureEventually(() => grain.Cancel(session.Id, requestId));
-        }
-        catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
-        {
-            // The session's end withdrew everything.
-        }
-    }
 }
 
 /// <summary>
@@ -177,7 +160,7 @@ public sealed class CoordinationLock : IDistributedLock
 /// <see cref="HandleLostToken"/> fires when the session is lost (by its client deadline, before anyone
 /// else can be granted the lock) or when an operator revokes the grant. Disposing releases; idempotent.
 /// </summary>
-public sealed class CoordinationLockHandle : IDistributedSynchronizationHandle
+public sealed class CoordinationLockHandle : IDistributedSynchronizationHandle, IRevocableGrant
 {
     private readonly CoordinationLock _lock;
     private readonly ILockGrain _grain;
@@ -218,6 +201,8 @@ public sealed class CoordinationLockHandle : IDistributedSynchronizationHandle
     /// <summary>Why the grant was revoked, if it was.</summary>
     public string? RevokedReason { get; private set; }
 
+    void IRevocableGrant.MarkRevoked(string reason) => MarkRevoked(reason);
+
     internal void MarkRevoked(string reason)
     {
         RevokedReason = reason;
@@ -243,19 +228,12 @@ public sealed class CoordinationLockHandle : IDistributedSynchronizationHandle
         var release = new ReleaseRequest(_session.Id, RequestId, FencingToken);
         try
         {
-            if (!_session.IsLost)
-            {
-                await Retry.UntilAsync(() => _grain.Release(release), _options, _time, CancellationToken.None);
-            }
+            // Keeps releasing in the background if need be: a live session would otherwise hold the lock indefinitely.
+            await _session.WithdrawAsync(() => _grain.Release(release));
         }
-        catch (Exception ex) when (Retry.IsTransient(ex))
+        catch (LockNotHeldException)
         {
-            // Keep releasing in the background: a live session would otherwise hold the lock indefinitely.
-            _session.EnsureEventually(() => _grain.Release(release));
-        }
-        catch (Exception ex) when (ex is LockNotHeldException or SessionExpiredException or SessionNotFoundException)
-        {
-            // Revoked, or the session already ended, which released the lock.
+            // Revoked meanwhile.
         }
         finally
         {

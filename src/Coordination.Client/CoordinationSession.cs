@@ -3,6 +3,18 @@ using Microsoft.Extensions.Logging;
 
 namespace Coordination.Client;
 
+/// <summary>A grant held through a session that an operator can revoke (a lock handle, a leadership).</summary>
+internal interface IRevocableGrant
+{
+    string LockName { get; }
+
+    Guid RequestId { get; }
+
+    long FencingToken { get; }
+
+    void MarkRevoked(string reason);
+}
+
 /// <summary>Why a session was lost.</summary>
 public sealed class SessionLostEventArgs(string reason) : EventArgs
 {
@@ -27,7 +39,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _lost = new();
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<(string Lock, Guid Request), CoordinationLockHandle> _handles = new();
+    private readonly ConcurrentDictionary<(string Lock, Guid Request), IRevocableGrant> _handles = new();
     private readonly ConcurrentDictionary<(string Lock, Guid Request, long Token), string> _revokedBeforeRegistered = new();
     private readonly ITimer _deadlineTimer;
     private long _deadline;
@@ -102,6 +114,10 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     public CoordinationLock CreateLock(string name) =>
         new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, _logger);
 
+    /// <summary>An election campaigned in through this session.</summary>
+    public CoordinationElection CreateElection(string name) =>
+        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time);
+
     /// <summary>Ends the session now: the cluster releases every lock it holds at once. Idempotent.</summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {
@@ -142,7 +158,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     internal void Start() => _keepAlive = Task.Run(KeepAliveLoopAsync);
 
     /// <summary>Tracks a handle so revoke notices reach it; one revoked before it was tracked is marked at once.</summary>
-    internal void Register(CoordinationLockHandle handle)
+    internal void Register(IRevocableGrant handle)
     {
         _handles[(handle.LockName, handle.RequestId)] = handle;
         if (_revokedBeforeRegistered.TryRemove((handle.LockName, handle.RequestId, handle.FencingToken), out var reason))
@@ -151,9 +167,33 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         }
     }
 
-    internal void Unregister(CoordinationLockHandle handle) => _handles.TryRemove((handle.LockName, handle.RequestId), out _);
+    internal void Unregister(IRevocableGrant handle) => _handles.TryRemove((handle.LockName, handle.RequestId), out _);
 
     internal ISessionGrain Grain => _grains.GetGrain<ISessionGrain>(Id);
+
+    /// <summary>
+    /// Withdraws (cancels a request, releases a grant, resigns) now if the cluster answers in time, otherwise
+    /// keeps withdrawing in the background. A session that already ended withdrew everything, so that is
+    /// success too; any other refusal (not held, not leader) is the caller's to judge.
+    /// </summary>
+    internal async Task WithdrawAsync<T>(Func<Task<T>> withdrawal)
+    {
+        try
+        {
+            if (!IsLost)
+            {
+                await Retry.UntilAsync(withdrawal, _options, _time, CancellationToken.None);
+            }
+        }
+        catch (Exception ex) when (Retry.IsTransient(ex))
+        {
+            EnsureEventually(withdrawal);
+        }
+        catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
+        {
+            // The session's end withdrew everything it held.
+        }
+    }
 
     /// <summary>
     /// Keeps retrying a withdrawal (a cancel or a release) in the background until it succeeds, fails for

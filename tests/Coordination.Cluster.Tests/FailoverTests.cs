@@ -1,3 +1,4 @@
+using Coordination.Client;
 using Coordination.Cluster.Tests.Infrastructure;
 
 namespace Coordination.Cluster.Tests;
@@ -43,6 +44,37 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.False(waitC.IsCompleted);
         await grains.ReleaseAsync(name, b.Id, idb, tb);
         Assert.True(await waitC > tb);
+    }
+
+    [Fact]
+    public async Task Killing_the_silo_hosting_an_election_keeps_the_leader_its_term_and_the_waiting_candidate()
+    {
+        await using var cluster = await CoordinationCluster.StartAsync();
+        var name = $"failover-election/{Guid.NewGuid():N}";
+        var a = cluster.NewClient();
+        var b = cluster.NewClient();
+        var leader = await a.CreateElection(name).CampaignAsync("a");
+        var waitB = b.CreateElection(name).CampaignAsync("b");
+        await Eventually.Async(async () => (await a.CreateElection(name).GetStateAsync()).Candidates.Length == 1, TimeSpan.FromSeconds(10), "b queued behind a");
+
+        var grain = cluster.Grains.GetGrain<IElectionGrain>(name);
+        var host = await cluster.HostOfAsync(grain);
+        await cluster.Cluster.KillSiloAsync(cluster.Silo(host));
+        var state = await a.CreateElection(name).GetStateAsync();
+        Assert.NotEqual(host, await cluster.HostOfAsync(grain));
+        Assert.Equal(leader.CandidateId, state.Leader?.CandidateId);
+        Assert.Equal(leader.Term, state.Leader?.Term);
+        Assert.Single(state.Candidates);
+        Assert.False(leader.IsLost, "the leader's session survived the failover");
+
+        // The leader still acts as leader with its term; the waiting candidate's parked call was re-sent and kept its place.
+        var proclaimed = await leader.ProclaimAsync("a after failover");
+        Assert.Equal(leader.Term, proclaimed.Leader?.Term);
+        Assert.False(waitB.IsCompleted);
+        await leader.ResignAsync();
+        await using var next = await waitB;
+        Assert.True(next.Term > leader.Term, $"term after failover {next.Term} is not above {leader.Term}");
+        Assert.Equal("b", (await b.CreateElection(name).GetLeaderAsync())?.Value);
     }
 
     [Fact]

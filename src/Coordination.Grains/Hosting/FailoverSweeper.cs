@@ -93,6 +93,9 @@ internal sealed partial class FailoverSweeper(
                     case LockRecord { Delay: not null }:
                         pings.Add(() => grains.GetGrain<ILockGrainInternal>(key[2..]).Recover());
                         break;
+                    case Elections.ElectionRecord { Queue.Delay: not null }:
+                        pings.Add(() => grains.GetGrain<IElectionGrainInternal>(key[2..]).Recover());
+                        break;
                 }
             }
         }

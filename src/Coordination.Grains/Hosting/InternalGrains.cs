@@ -14,6 +14,19 @@ public interface ILockGrainInternal : IGrainWithStringKey
 }
 
 /// <summary>Calls between coordination grains; not for applications.</summary>
+[Alias("coord.IElectionGrainInternal")]
+public interface IElectionGrainInternal : IGrainWithStringKey
+{
+    /// <summary>The session ended: drop its candidacy or leadership, elect the next candidate.</summary>
+    [Alias("session-ended")]
+    Task OnSessionEnded(string sessionId, SessionStatus how);
+
+    /// <summary>Activate and re-read the election after a failover.</summary>
+    [Alias("recover")]
+    Task Recover();
+}
+
+/// <summary>Calls between coordination grains; not for applications.</summary>
 [Alias("coord.ISessionGrainInternal")]
 public interface ISessionGrainInternal : IGrainWithStringKey
 {

@@ -232,6 +232,10 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
             {
                 await GrainFactory.GetGrain<ILockGrainInternal>(holding[Holdings.LockPrefix.Length..]).OnSessionEnded(_id, how);
             }
+            else if (holding.StartsWith(Holdings.ElectionPrefix, StringComparison.Ordinal))
+            {
+                await GrainFactory.GetGrain<IElectionGrainInternal>(holding[Holdings.ElectionPrefix.Length..]).OnSessionEnded(_id, how);
+            }
 
             await _register.ExecuteAsync((s, _) => (SessionStateMachine.Released(s, holding), true));
             return true;

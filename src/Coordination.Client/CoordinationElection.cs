@@ -1,0 +1,229 @@
+using System.Runtime.CompilerServices;
+
+namespace Coordination.Client;
+
+/// <summary>
+/// A leader election (etcd's concurrency.Election, Curator's LeaderLatch/LeaderSelector): campaign to
+/// lead, read the leader, observe every change in order. The leader's term is a fencing token.
+/// </summary>
+public sealed class CoordinationElection
+{
+    private readonly Func<CancellationToken, ValueTask<CoordinationSession>> _session;
+    private readonly IGrainFactory _grains;
+    private readonly CoordinationClientOptions _options;
+    private readonly TimeProvider _time;
+
+    internal CoordinationElection(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time)
+    {
+        Name = name;
+        _session = session;
+        _grains = grains;
+        _options = options;
+        _time = time;
+    }
+
+    public string Name { get; }
+
+    private IElectionGrain Grain => _grains.GetGrain<IElectionGrain>(Name);
+
+    /// <summary>
+    /// Waits (parked on the silo, FIFO behind earlier candidates) until this client leads, then returns
+    /// its leadership. Cancelling withdraws the campaign (and gives up a leadership that raced it).
+    /// </summary>
+    public async Task<CoordinationLeadership> CampaignAsync(string? value = null, CancellationToken cancellationToken = default)
+    {
+        var session = await _session(cancellationToken);
+        var candidateId = Guid.NewGuid();
+        var settled = false;
+        try
+        {
+            while (true)
+            {
+                if (session.IsLost)
+                {
+                    throw new SessionExpiredException(session.Id, session.LostReason ?? "its client deadline passed");
+                }
+
+                CampaignResult result;
+                try
+                {
+                    result = await Grain.Campaign(new CampaignRequest(session.Id, candidateId, value, _options.MaxPark, _options.Owner))
+                        .WaitAsync(_options.MaxPark + _options.CallGrace, _time, cancellationToken);
+                }
+                catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+                {
+                    await Task.Delay(_options.RetryDelay, _time, cancellationToken);
+                    continue;
+                }
+
+                if (result.Elected)
+                {
+                    if (session.IsLost)
+                    {
+                        throw new SessionExpiredException(session.Id, session.LostReason ?? "its client deadline passed");
+                    }
+
+                    var leadership = new CoordinationLeadership(this, Grain, session, candidateId, result.Term, value, _options, _time);
+                    session.Register(leadership);
+                    settled = true;
+                    return leadership;
+                }
+            }
+        }
+        finally
+        {
+            if (!settled)
+            {
+                await session.WithdrawAsync(() => Grain.Withdraw(session.Id, candidateId));
+            }
+        }
+    }
+
+    /// <summary>The current leader, read through a majority of the election's replicas (null when nobody leads).</summary>
+    public async Task<LeaderInfo?> GetLeaderAsync(CancellationToken cancellationToken = default) =>
+        (await GetStateAsync(cancellationToken)).Leader;
+
+    /// <summary>The revision, leader and waiting candidates.</summary>
+    public Task<ElectionState> GetStateAsync(CancellationToken cancellationToken = default) =>
+        Retry.UntilAsync(() => Grain.GetState(), _options, _time, cancellationToken);
+
+    /// <summary>
+    /// Every change after <paramref name="afterRevision"/>, in revision order, without polling (each call
+    /// waits on the silo for the next revision). Resumable: pass the last revision seen. An observer that
+    /// fell behind the retained history gets a <see cref="ElectionEventKind.Resync"/> event with the
+    /// current state, never a stale state after a newer one. Failovers are retried transparently.
+    /// </summary>
+    public async IAsyncEnumerable<ElectionEvent> ObserveAsync(long afterRevision = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var seen = afterRevision;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            ObserveResult result;
+            try
+            {
+                result = await Grain.Observe(seen, _options.MaxPark).WaitAsync(_options.MaxPark + _options.CallGrace, _time, cancellationToken);
+            }
+            catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(_options.RetryDelay, _time, cancellationToken);
+                continue;
+            }
+
+            if (result.Resync)
+            {
+                seen = result.Revision;
+                yield return new ElectionEvent(result.Revision, ElectionEventKind.Resync, result.Current);
+                continue;
+            }
+
+            foreach (var e in result.Events)
+            {
+                if (e.Revision > seen)
+                {
+                    seen = e.Revision;
+                    yield return e;
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// This client's leadership of an election. <see cref="Term"/> is a fencing token: pass it to what the
+/// leader controls. <see cref="LeadershipLostToken"/> fires when the session is lost (by the client
+/// deadline, before anyone else can be elected) or an operator revokes the leadership. Disposing resigns.
+/// </summary>
+public sealed class CoordinationLeadership : IAsyncDisposable, IRevocableGrant
+{
+    private readonly CoordinationElection _election;
+    private readonly IElectionGrain _grain;
+    private readonly CoordinationSession _session;
+    private readonly CoordinationClientOptions _options;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _revoked = new();
+    private readonly CancellationTokenSource _lost;
+    private int _resigned;
+
+    internal CoordinationLeadership(CoordinationElection election, IElectionGrain grain, CoordinationSession session, Guid candidateId, long term, string? value, CoordinationClientOptions options, TimeProvider time)
+    {
+        _election = election;
+        _grain = grain;
+        _session = session;
+        _options = options;
+        _time = time;
+        CandidateId = candidateId;
+        Term = term;
+        Value = value;
+        _lost = CancellationTokenSource.CreateLinkedTokenSource(session.LostToken, _revoked.Token);
+        LeadershipLostToken = _lost.Token;
+    }
+
+    public string Election => _election.Name;
+
+    public Guid CandidateId { get; }
+
+    /// <summary>Strictly greater than the term of every earlier leader of this election.</summary>
+    public long Term { get; }
+
+    /// <summary>The value this leader last proclaimed.</summary>
+    public string? Value { get; private set; }
+
+    /// <summary>Fires when leadership may be lost: session lost (client deadline, expiry, close) or revoked.</summary>
+    public CancellationToken LeadershipLostToken { get; }
+
+    public bool IsLost => LeadershipLostToken.IsCancellationRequested || _session.IsLost;
+
+    string IRevocableGrant.LockName => Election;
+
+    Guid IRevocableGrant.RequestId => CandidateId;
+
+    long IRevocableGrant.FencingToken => Term;
+
+    void IRevocableGrant.MarkRevoked(string reason)
+    {
+        try
+        {
+            _revoked.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Resigned meanwhile.
+        }
+    }
+
+    /// <summary>Publishes a new value as the leader of this term; <see cref="NotLeaderException"/> if this term is over.</summary>
+    public async Task<ElectionEvent> ProclaimAsync(string? value, CancellationToken cancellationToken = default)
+    {
+        var result = await Retry.UntilAsync(() => _grain.Proclaim(_session.Id, CandidateId, Term, value), _options, _time, cancellationToken);
+        Value = value;
+        return result;
+    }
+
+    /// <summary>
+    /// Steps down; the next candidate is elected at once. Idempotent. If the cluster cannot be reached within
+    /// the cleanup budget, it keeps resigning in the background (or the session's end does it).
+    /// </summary>
+    public async Task ResignAsync()
+    {
+        if (Interlocked.Exchange(ref _resigned, 1) == 1)
+        {
+            return;
+        }
+
+        _session.Unregister(this);
+        try
+        {
+            await _session.WithdrawAsync(() => _grain.Resign(_session.Id, CandidateId, Term));
+        }
+        catch (NotLeaderException)
+        {
+            // Already over: revoked meanwhile.
+        }
+        finally
+        {
+            _lost.Dispose();
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await ResignAsync();
+}

@@ -1,0 +1,141 @@
+using Coordination.Grains.Hosting;
+using Coordination.Grains.Queues;
+using Coordination.Replication.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Orleans.Placement;
+
+namespace Coordination.Grains.Elections;
+
+/// <summary>
+/// One election: the lock queue's machinery (sessions, FIFO, fencing, parking) with the leader's value, a
+/// revision per change and retained history for observers, who are parked until the next revision.
+/// </summary>
+[Reentrant]
+[PreferLocalPlacement]
+internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<ElectionGrain> logger)
+    : QueuedLeaseGrain<ElectionRecord>(registers, time, options.Value, logger), IElectionGrain, IElectionGrainInternal
+{
+    private readonly List<(long After, TaskCompletionSource Done)> _observers = [];
+
+    protected override (string RegisterPrefix, string HoldingPrefix) Prefixes => (Holdings.ElectionRegisterPrefix, Holdings.ElectionPrefix);
+
+    protected override LockRecord QueueOf(ElectionRecord? record) => record?.Queue ?? LockRecord.Empty;
+
+    protected override ElectionRecord WithQueue(ElectionRecord? before, LockRecord queue) => ElectionStateMachine.Normalize(before, queue);
+
+    public async Task<CampaignResult> Campaign(CampaignRequest request)
+    {
+        ValidateName();
+        ArgumentNullException.ThrowIfNull(request);
+        ValidateSession(request.SessionId);
+        ValidateRequestId(request.CandidateId, "candidateId");
+        ValidateWait(request.MaxWait);
+        ValidateOwner(request.Owner);
+        ElectionStateMachine.ValidateValue(request.Value);
+        var entry = new LockRequest(request.SessionId, request.CandidateId, request.Owner, TimeSpan.Zero, TimeSpan.Zero, request.Value);
+        var (grant, decision) = await EnqueueAsync(entry, AcquireMode.Wait, request.MaxWait);
+        if (grant is null)
+        {
+            return new CampaignResult(false, 0, Last?.Revision ?? 0, decision.Position);
+        }
+
+        var elected = Last?.History.LastOrDefault(e => e.Kind == ElectionEventKind.Elected && e.Leader?.Token == grant.Token);
+        return new CampaignResult(true, grant.Token, elected?.Revision ?? Last?.Revision ?? 0, 0);
+    }
+
+    public Task<CancelOutcome> Withdraw(string sessionId, Guid candidateId)
+    {
+        ValidateName();
+        return WithdrawAsync(sessionId, candidateId);
+    }
+
+    public async Task<ReleaseOutcome> Resign(string sessionId, Guid candidateId, long term)
+    {
+        ValidateName();
+        try
+        {
+            return await ReleaseGrantAsync(sessionId, candidateId, term);
+        }
+        catch (LockNotHeldException ex)
+        {
+            throw new NotLeaderException(Name, ex.Message);
+        }
+    }
+
+    public async Task<ElectionEvent> Proclaim(string sessionId, Guid candidateId, long term, string? value)
+    {
+        ValidateName();
+        ValidateSession(sessionId);
+        ValidateRequestId(candidateId, "candidateId");
+        ElectionStateMachine.ValidateValue(value);
+        var record = await Register.ExecuteAsync((r, _) =>
+        {
+            var current = r ?? ElectionRecord.Empty;
+            var queue = ElectionStateMachine.Proclaim(current.Queue, Name, sessionId, candidateId, term, value);
+            var next = ReferenceEquals(queue, current.Queue) ? current : ElectionStateMachine.Normalize(current, queue);
+            return (next, next);
+        });
+        return new ElectionEvent(record.Revision, ElectionEventKind.Proclaimed, ElectionStateMachine.Leader(Name, record.Queue.Holder));
+    }
+
+    public async Task<ElectionState> GetState()
+    {
+        ValidateName();
+        var r = await ReadAsync() ?? ElectionRecord.Empty;
+        return new ElectionState(Name, r.Revision, ElectionStateMachine.Leader(Name, r.Queue.Holder), [.. r.Queue.Waiters.Select(w => new LockWaiter(SessionIds.Tag(w.SessionId), w.RequestId, w.Owner))]);
+    }
+
+    /// <summary>
+    /// Reads through a majority, then answers with what came after <paramref name="afterRevision"/>; if
+    /// nothing did, waits (parked) for the next committed revision, whose accept also began after the call.
+    /// </summary>
+    public async Task<ObserveResult> Observe(long afterRevision, TimeSpan maxWait)
+    {
+        ValidateName();
+        ValidateWait(maxWait);
+        var now = ElectionStateMachine.Observe(await ReadAsync(), Name, afterRevision);
+        if (now.Resync || !now.Events.IsEmpty || maxWait <= TimeSpan.Zero)
+        {
+            return now;
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _observers.Add((afterRevision, done));
+        try
+        {
+            await done.Task.WaitAsync(maxWait < Options.MaxPark ? maxWait : Options.MaxPark, Time);
+        }
+        catch (TimeoutException)
+        {
+            _observers.Remove((afterRevision, done));
+        }
+
+        return ElectionStateMachine.Observe(Last, Name, afterRevision);
+    }
+
+    public Task<RevokeResult> Revoke(string reason)
+    {
+        ValidateName();
+        return RevokeGrantAsync(reason);
+    }
+
+    public Task OnSessionEnded(string sessionId, SessionStatus how) =>
+        EndSessionAsync(sessionId, how == SessionStatus.Expired ? SessionEnd.Expired : SessionEnd.Closed);
+
+    public Task Recover() => RecoverAsync();
+
+    protected override void OnCommittedRecord(ElectionRecord? record)
+    {
+        var revision = record?.Revision ?? 0;
+        for (var i = _observers.Count - 1; i >= 0; i--)
+        {
+            if (_observers[i].After < revision)
+            {
+                _observers[i].Done.TrySetResult();
+                _observers.RemoveAt(i);
+            }
+        }
+    }
+}
