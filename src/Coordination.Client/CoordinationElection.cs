@@ -133,68 +133,38 @@ public sealed class CoordinationElection
 /// leader controls. <see cref="LeadershipLostToken"/> fires when the session is lost (by the client
 /// deadline, before anyone else can be elected) or an operator revokes the leadership. Disposing resigns.
 /// </summary>
-public sealed class CoordinationLeadership : IAsyncDisposable, IRevocableGrant
+public sealed class CoordinationLeadership : CoordinationGrant, IAsyncDisposable
 {
-    private readonly CoordinationElection _election;
     private readonly IElectionGrain _grain;
-    private readonly CoordinationSession _session;
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
-    private readonly CancellationTokenSource _revoked = new();
-    private readonly CancellationTokenSource _lost;
-    private int _resigned;
 
     internal CoordinationLeadership(CoordinationElection election, IElectionGrain grain, CoordinationSession session, Guid candidateId, long term, string? value, CoordinationClientOptions options, TimeProvider time)
+        : base(session, election.Name, candidateId, term)
     {
-        _election = election;
         _grain = grain;
-        _session = session;
         _options = options;
         _time = time;
-        CandidateId = candidateId;
-        Term = term;
         Value = value;
-        _lost = CancellationTokenSource.CreateLinkedTokenSource(session.LostToken, _revoked.Token);
-        LeadershipLostToken = _lost.Token;
     }
 
-    public string Election => _election.Name;
+    public string Election => GrantName;
 
-    public Guid CandidateId { get; }
+    public Guid CandidateId => GrantId;
 
     /// <summary>Strictly greater than the term of every earlier leader of this election.</summary>
-    public long Term { get; }
+    public long Term => GrantToken;
 
     /// <summary>The value this leader last proclaimed.</summary>
     public string? Value { get; private set; }
 
     /// <summary>Fires when leadership may be lost: session lost (client deadline, expiry, close) or revoked.</summary>
-    public CancellationToken LeadershipLostToken { get; }
-
-    public bool IsLost => LeadershipLostToken.IsCancellationRequested || _session.IsLost;
-
-    string IRevocableGrant.LockName => Election;
-
-    Guid IRevocableGrant.RequestId => CandidateId;
-
-    long IRevocableGrant.FencingToken => Term;
-
-    void IRevocableGrant.MarkRevoked(string reason)
-    {
-        try
-        {
-            _revoked.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Resigned meanwhile.
-        }
-    }
+    public CancellationToken LeadershipLostToken => LostToken;
 
     /// <summary>Publishes a new value as the leader of this term; <see cref="NotLeaderException"/> if this term is over.</summary>
     public async Task<ElectionEvent> ProclaimAsync(string? value, CancellationToken cancellationToken = default)
     {
-        var result = await Retry.UntilAsync(() => _grain.Proclaim(_session.Id, CandidateId, Term, value), _options, _time, cancellationToken);
+        var result = await Retry.UntilAsync(() => _grain.Proclaim(Session.Id, CandidateId, Term, value), _options, _time, cancellationToken);
         Value = value;
         return result;
     }
@@ -205,23 +175,13 @@ public sealed class CoordinationLeadership : IAsyncDisposable, IRevocableGrant
     /// </summary>
     public async Task ResignAsync()
     {
-        if (Interlocked.Exchange(ref _resigned, 1) == 1)
-        {
-            return;
-        }
-
-        _session.Unregister(this);
         try
         {
-            await _session.WithdrawAsync(() => _grain.Resign(_session.Id, CandidateId, Term));
+            await EndAsync(() => _grain.Resign(Session.Id, CandidateId, Term));
         }
         catch (NotLeaderException)
         {
             // Already over: revoked meanwhile.
-        }
-        finally
-        {
-            _lost.Dispose();
         }
     }
 

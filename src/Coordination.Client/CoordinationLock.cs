@@ -124,7 +124,7 @@ public sealed class CoordinationLock : IDistributedLock
                     case AcquireStatus.Granted:
                         // A grant that reaches a client whose deadline has passed is of no use: it is withdrawn.
                         ThrowIfLost(session);
-                        var handle = new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken, _options, _time);
+                        var handle = new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken);
                         session.Register(handle);
                         settled = true;
                         return handle;
@@ -160,84 +160,38 @@ public sealed class CoordinationLock : IDistributedLock
 /// <see cref="HandleLostToken"/> fires when the session is lost (by its client deadline, before anyone
 /// else can be granted the lock) or when an operator revokes the grant. Disposing releases; idempotent.
 /// </summary>
-public sealed class CoordinationLockHandle : IDistributedSynchronizationHandle, IRevocableGrant
+public sealed class CoordinationLockHandle : CoordinationGrant, IDistributedSynchronizationHandle
 {
-    private readonly CoordinationLock _lock;
     private readonly ILockGrain _grain;
-    private readonly CoordinationSession _session;
-    private readonly CoordinationClientOptions _options;
-    private readonly TimeProvider _time;
-    private readonly CancellationTokenSource _revoked = new();
-    private readonly CancellationTokenSource _lost;
-    private readonly CancellationToken _lostToken;
-    private int _disposed;
 
-    internal CoordinationLockHandle(CoordinationLock @lock, ILockGrain grain, CoordinationSession session, Guid requestId, long token, CoordinationClientOptions options, TimeProvider time)
+    internal CoordinationLockHandle(CoordinationLock @lock, ILockGrain grain, CoordinationSession session, Guid requestId, long token)
+        : base(session, @lock.Name, requestId, token)
     {
-        _lock = @lock;
         _grain = grain;
-        _session = session;
-        _options = options;
-        _time = time;
-        RequestId = requestId;
-        FencingToken = token;
-        _lost = CancellationTokenSource.CreateLinkedTokenSource(session.LostToken, _revoked.Token);
-        _lostToken = _lost.Token;
     }
 
-    public string LockName => _lock.Name;
+    public string LockName => GrantName;
 
-    public Guid RequestId { get; }
+    public Guid RequestId => GrantId;
 
     /// <summary>Strictly greater than every earlier grant of this lock, across failovers and restarts.</summary>
-    public long FencingToken { get; }
+    public long FencingToken => GrantToken;
 
     /// <summary>Fires when the lock may be lost: session lost (client deadline, expiry, close) or grant revoked.</summary>
-    public CancellationToken HandleLostToken => _lostToken;
+    public CancellationToken HandleLostToken => LostToken;
 
-    /// <summary>True once <see cref="HandleLostToken"/> has fired or the session's client deadline has passed.</summary>
-    public bool IsLost => _lost.IsCancellationRequested || _session.IsLost;
-
-    /// <summary>Why the grant was revoked, if it was.</summary>
-    public string? RevokedReason { get; private set; }
-
-    void IRevocableGrant.MarkRevoked(string reason) => MarkRevoked(reason);
-
-    internal void MarkRevoked(string reason)
-    {
-        RevokedReason = reason;
-        try
-        {
-            _revoked.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Released meanwhile: nothing left to signal.
-        }
-    }
-
-    /// <summary>Releases the lock (retrying through failovers). Repeating it is harmless.</summary>
+    /// <summary>Releases the lock (retrying through failovers, then in the background). Repeating it is harmless.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-
-        _session.Unregister(this);
-        var release = new ReleaseRequest(_session.Id, RequestId, FencingToken);
+        var release = new ReleaseRequest(Session.Id, RequestId, FencingToken);
         try
         {
-            // Keeps releasing in the background if need be: a live session would otherwise hold the lock indefinitely.
-            await _session.WithdrawAsync(() => _grain.Release(release));
+            // A live session would otherwise hold the lock indefinitely, so an unanswered release keeps trying.
+            await EndAsync(() => _grain.Release(release));
         }
         catch (LockNotHeldException)
         {
             // Revoked meanwhile.
-        }
-        finally
-        {
-            _lost.Dispose();
         }
     }
 

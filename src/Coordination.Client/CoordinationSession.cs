@@ -3,18 +3,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Coordination.Client;
 
-/// <summary>A grant held through a session that an operator can revoke (a lock handle, a leadership).</summary>
-internal interface IRevocableGrant
-{
-    string LockName { get; }
-
-    Guid RequestId { get; }
-
-    long FencingToken { get; }
-
-    void MarkRevoked(string reason);
-}
-
 /// <summary>Why a session was lost.</summary>
 public sealed class SessionLostEventArgs(string reason) : EventArgs
 {
@@ -39,7 +27,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _lost = new();
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<(string Lock, Guid Request), IRevocableGrant> _handles = new();
+    private readonly ConcurrentDictionary<(string Lock, Guid Request), CoordinationGrant> _handles = new();
     private readonly ConcurrentDictionary<(string Lock, Guid Request, long Token), string> _revokedBeforeRegistered = new();
     private readonly ITimer _deadlineTimer;
     private long _deadline;
@@ -158,16 +146,16 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     internal void Start() => _keepAlive = Task.Run(KeepAliveLoopAsync);
 
     /// <summary>Tracks a handle so revoke notices reach it; one revoked before it was tracked is marked at once.</summary>
-    internal void Register(IRevocableGrant handle)
+    internal void Register(CoordinationGrant handle)
     {
-        _handles[(handle.LockName, handle.RequestId)] = handle;
-        if (_revokedBeforeRegistered.TryRemove((handle.LockName, handle.RequestId, handle.FencingToken), out var reason))
+        _handles[(handle.GrantName, handle.GrantId)] = handle;
+        if (_revokedBeforeRegistered.TryRemove((handle.GrantName, handle.GrantId, handle.GrantToken), out var reason))
         {
             handle.MarkRevoked(reason);
         }
     }
 
-    internal void Unregister(IRevocableGrant handle) => _handles.TryRemove((handle.LockName, handle.RequestId), out _);
+    internal void Unregister(CoordinationGrant handle) => _handles.TryRemove((handle.GrantName, handle.GrantId), out _);
 
     internal ISessionGrain Grain => _grains.GetGrain<ISessionGrain>(Id);
 
@@ -317,7 +305,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     {
         foreach (var notice in notices)
         {
-            if (_handles.TryGetValue((notice.LockName, notice.RequestId), out var handle) && handle.FencingToken == notice.FencingToken)
+            if (_handles.TryGetValue((notice.LockName, notice.RequestId), out var handle) && handle.GrantToken == notice.FencingToken)
             {
                 handle.MarkRevoked(notice.Reason);
             }
