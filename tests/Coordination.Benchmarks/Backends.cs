@@ -60,8 +60,10 @@ internal sealed class RedisBackend(ConnectionMultiplexer redis, ChildProcess ser
 }
 
 /// <summary>etcd 3.4 v3lock with a lease per contender (TTL 10 s, kept alive), through dotnet-etcd.</summary>
-internal sealed class EtcdBackend(dotnet_etcd.EtcdClient etcd, ChildProcess server) : ILockBackend
+internal sealed class EtcdBackend(dotnet_etcd.EtcdClient etcd, string endpoint, ChildProcess server) : ILockBackend
 {
+    public string Endpoint => endpoint;
+
     public string Name => "etcd (v3lock + lease, dotnet-etcd)";
 
     public async Task<IContender> NewContenderAsync()

@@ -42,7 +42,7 @@ internal static class PeerServers
             "--initial-cluster", $"bench={peer}",
         ]);
         await server.WaitForLineAsync("ready to serve client requests", TimeSpan.FromSeconds(30));
-        return (new EtcdBackend(new dotnet_etcd.EtcdClient(client), server), null);
+        return (new EtcdBackend(new dotnet_etcd.EtcdClient(client), client, server), null);
     }
 
     public static async Task<(ILockBackend? Backend, string? Skipped)> PostgresAsync()

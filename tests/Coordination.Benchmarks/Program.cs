@@ -13,6 +13,18 @@ var quick = new Option<bool>("--quick") { Description = "Fewer pairs and trials 
 var skipPeers = new Option<bool>("--skip-peers") { Description = "Measure only Coordination." };
 var output = new Option<string?>("--out") { Description = "Also write the markdown report to this file." };
 var root = new RootCommand("Coordination benchmark: the local cluster against etcd, Redis and PostgreSQL locks, side by side.") { quick, skipPeers, output };
+
+// The etcd leader of the election failover figure runs as a separate process so that it can be killed.
+var etcdEndpoint = new Argument<string>("endpoint");
+var electionName = new Argument<string>("election");
+var leaseTtl = new Argument<int>("ttl-seconds");
+var etcdLeader = new Command("etcd-leader", "Campaign in an etcd election with a kept-alive lease and lead until killed.") { Hidden = true };
+etcdLeader.Arguments.Add(etcdEndpoint);
+etcdLeader.Arguments.Add(electionName);
+etcdLeader.Arguments.Add(leaseTtl);
+etcdLeader.SetAction((result, _) => ElectionFailover.EtcdLeaderAsync(result.GetValue(etcdEndpoint)!, result.GetValue(electionName)!, result.GetValue(leaseTtl)));
+root.Subcommands.Add(etcdLeader);
+const int ElectionTtlSeconds = 10;
 root.SetAction(async (result, ct) =>
 {
     var q = result.GetValue(quick);
@@ -37,6 +49,10 @@ root.SetAction(async (result, ct) =>
             await using (backend)
             {
                 report.Rows.Add(await MeasureAsync(backend, sizes.Seq, sizes.Par, sizes.Contended));
+                if (backend is EtcdBackend etcd)
+                {
+                    report.EtcdLeaderFailovers = await ElectionFailover.EtcdAsync(etcd.Endpoint, sizes.DeadClients, ElectionTtlSeconds);
+                }
             }
         }
     }
@@ -48,6 +64,7 @@ root.SetAction(async (result, ct) =>
         report.Rows.Add(await MeasureAsync(ours, sizes.Seq, sizes.Par, sizes.Contended));
         report.Failovers = await Failover.GrainSiloKilledAsync(cluster, client, sizes.Failovers);
         report.DeadClients = await Failover.ClientKilledAsync(cluster, client, sizes.DeadClients, ttlSeconds: 10);
+        report.LeaderFailovers = await ElectionFailover.CoordinationAsync(cluster, client, sizes.DeadClients, ElectionTtlSeconds);
     }
 
     var markdown = report.ToMarkdown(q);
@@ -93,6 +110,10 @@ internal sealed class Report
 
     public List<TimeSpan> DeadClients { get; set; } = [];
 
+    public List<TimeSpan> LeaderFailovers { get; set; } = [];
+
+    public List<TimeSpan> EtcdLeaderFailovers { get; set; } = [];
+
     public string ToMarkdown(bool quick)
     {
         var ci = CultureInfo.InvariantCulture;
@@ -129,6 +150,14 @@ internal sealed class Report
         if (DeadClients.Count > 0)
         {
             sb.AppendLine(ci, $"Coordination, SIGKILL of the client process holding a lock (session TTL 10 s) → another client's grant: median {Median(DeadClients).TotalSeconds:0.00} s over {DeadClients.Count} trials.");
+        }
+
+        if (LeaderFailovers.Count > 0)
+        {
+            var etcd = EtcdLeaderFailovers.Count > 0
+                ? string.Create(ci, $"; etcd election (dotnet-etcd Campaign, lease TTL 10 s): median {Median(EtcdLeaderFailovers).TotalSeconds:0.00} s, max {EtcdLeaderFailovers.Max().TotalSeconds:0.00} s; ratio {Median(LeaderFailovers).TotalSeconds / Median(EtcdLeaderFailovers).TotalSeconds:0.00}×")
+                : " (etcd not measured)";
+            sb.AppendLine(ci, $"Leader failover, SIGKILL of the leader's process with a candidate waiting → candidate elected: Coordination (session TTL 10 s) median {Median(LeaderFailovers).TotalSeconds:0.00} s, max {LeaderFailovers.Max().TotalSeconds:0.00} s over {LeaderFailovers.Count} trials{etcd}.");
         }
 
         foreach (var note in Notes)

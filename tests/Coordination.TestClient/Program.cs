@@ -6,15 +6,16 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 
-// Usage: Coordination.TestClient <cluster-id> <gateway ports, comma-separated> <lock name> <ttl seconds>
+// Usage: Coordination.TestClient <cluster-id> <gateway ports, comma-separated> <lock or election name> <ttl seconds> [lock|elect]
 // Prints (one per line, timestamps are Stopwatch ticks of CLOCK_MONOTONIC, comparable across processes):
-//   ACQUIRED token=<t>         once it holds the lock
+//   ACQUIRED token=<t>         once it holds the lock (mode lock, the default)
+//   ELECTED term=<t>           once it leads the election (mode elect)
 //   DEADLINE at=<ts>           whenever its client deadline moves
 //   LOST at=<ts> reason=<r>    when the handle's lost token fires
-// Reads "release" on stdin to release and exit.
+// Reads "release" on stdin to release (or resign) and exit.
 var clusterId = args[0];
 var ports = args[1].Split(',').Select(int.Parse).ToArray();
-var lockName = args[2];
+var name = args[2];
 var ttl = TimeSpan.FromSeconds(double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
 
 var builder = Host.CreateApplicationBuilder();
@@ -36,7 +37,6 @@ await host.StartAsync();
 
 var client = host.Services.GetRequiredService<ICoordinationClient>();
 await using var session = await client.OpenSessionAsync();
-var handle = await session.CreateLock(lockName).AcquireAsync(TimeSpan.FromSeconds(60));
 var output = Console.Out;
 var gate = new Lock();
 void Say(string line)
@@ -48,8 +48,21 @@ void Say(string line)
     }
 }
 
-Say($"ACQUIRED token={handle.FencingToken}");
-handle.HandleLostToken.Register(() => Say($"LOST at={Stopwatch.GetTimestamp()} reason={session.LostReason ?? handle.RevokedReason}"));
+Func<Task> release;
+if (args.Length > 4 && args[4] == "elect")
+{
+    var leadership = await session.CreateElection(name).CampaignAsync("test-client");
+    Say($"ELECTED term={leadership.Term}");
+    leadership.LeadershipLostToken.Register(() => Say($"LOST at={Stopwatch.GetTimestamp()} reason={session.LostReason ?? leadership.RevokedReason}"));
+    release = leadership.ResignAsync;
+}
+else
+{
+    var handle = await session.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60));
+    Say($"ACQUIRED token={handle.FencingToken}");
+    handle.HandleLostToken.Register(() => Say($"LOST at={Stopwatch.GetTimestamp()} reason={session.LostReason ?? handle.RevokedReason}"));
+    release = async () => await handle.DisposeAsync();
+}
 
 var reported = 0L;
 using var cts = new CancellationTokenSource();
@@ -73,7 +86,7 @@ while (Console.ReadLine() is { } line)
 {
     if (line.Trim() == "release")
     {
-        await handle.DisposeAsync();
+        await release();
         Say("RELEASED");
         break;
     }
