@@ -98,6 +98,19 @@ public sealed class LockNotHeldException : CoordinationException
     [Id(0)] public string LockName { get; }
 }
 
+/// <summary>A lock or election already has as many waiters as it keeps (every accept replicates the whole queue). Nothing was queued.</summary>
+[GenerateSerializer]
+public sealed class QueueFullException : CoordinationException
+{
+    public QueueFullException(string name, string limit)
+        : base($"'{name}' cannot queue another waiter: {limit}. Nothing was queued; try again later.")
+    {
+        Name = name;
+    }
+
+    [Id(0)] public string Name { get; }
+}
+
 /// <summary>Bad input: the argument breaks a documented rule. Nothing was changed.</summary>
 [GenerateSerializer]
 public class CoordinationArgumentException : ArgumentException

@@ -6,8 +6,11 @@ using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Closes the shared session as the host starts stopping, before any hosted service (the Orleans client included) stops.</summary>
-internal sealed class CoordinationClientLifetime(CoordinationClient client) : Microsoft.Extensions.Hosting.IHostedLifecycleService
+/// <summary>
+/// As the host starts stopping, before any hosted service (the Orleans client included) stops: stops the
+/// leader-only services (each resigns once its service has stopped), then closes the shared session.
+/// </summary>
+internal sealed class CoordinationClientLifetime(CoordinationClient client, LeaderServices leaders) : Microsoft.Extensions.Hosting.IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -15,7 +18,11 @@ internal sealed class CoordinationClientLifetime(CoordinationClient client) : Mi
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StoppingAsync(CancellationToken cancellationToken) => client.CloseAsync();
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        await leaders.StopAllAsync(cancellationToken);
+        await client.CloseAsync();
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -40,6 +47,7 @@ public static class CoordinationClientServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinationClientOptions>, CoordinationClientOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<CoordinationClient>();
+        services.TryAddSingleton<LeaderServices>();
         services.TryAddSingleton<ICoordinationClient>(sp => sp.GetRequiredService<CoordinationClient>());
         services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());
 
@@ -56,7 +64,9 @@ public static class CoordinationClientServiceCollectionExtensions
         where TService : class, Microsoft.Extensions.Hosting.IHostedService
     {
         Coordination.Names.Validate(election, nameof(election));
-        return services.AddHostedService(sp => ActivatorUtilities.CreateInstance<LeaderOnlyHostedService<TService>>(sp, election, value ?? Environment.MachineName));
+        // Not AddHostedService: it drops a second registration of the same type (the same service for another election).
+        services.TryAddSingleton<LeaderServices>();
+        return services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => ActivatorUtilities.CreateInstance<LeaderOnlyHostedService<TService>>(sp, election, value ?? Environment.MachineName));
     }
 
     /// <summary>

@@ -44,14 +44,14 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
         var clients = Enumerable.Range(0, 5).Select(_ => Cluster.NewClient()).ToList();
         var terms = new ConcurrentBag<Term>();
         using var stopObserving = new CancellationTokenSource();
-        var observed = new List<ElectionEvent>();
+        var observed = new ConcurrentQueue<ElectionEvent>();
         var observer = Task.Run(async () =>
         {
             try
             {
                 await foreach (var e in Cluster.NewClient().CreateElection(name).ObserveAsync(0, stopObserving.Token))
                 {
-                    observed.Add(e);
+                    observed.Enqueue(e);
                 }
             }
             catch (OperationCanceledException)
@@ -60,23 +60,32 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
             }
         });
 
+        var leading = 0;
+        var overlaps = 0;
         await Task.WhenAll(clients.Select((c, i) => Task.Run(async () =>
         {
             for (var round = 0; round < 4; round++)
             {
                 await using var leadership = await c.CreateElection(name).CampaignAsync($"candidate-{i}");
                 var elected = Stopwatch.GetTimestamp();
-                await Task.Yield();
-                var ended = Stopwatch.GetTimestamp();
-                terms.Add(new Term($"candidate-{i}", leadership.Term, elected, ended));
+                if (Interlocked.Increment(ref leading) > 1)
+                {
+                    Interlocked.Increment(ref overlaps);
+                }
+
+                // Act as leader for a while, so an overlapping term would have room to show.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 20)));
+                Interlocked.Decrement(ref leading);
+                terms.Add(new Term($"candidate-{i}", leadership.Term, elected, Stopwatch.GetTimestamp()));
             }
         })));
 
         var state = await clients[0].CreateElection(name).GetStateAsync();
-        await Eventually.Async(() => observed.Count > 0 && observed[^1].Revision == state.Revision, TimeSpan.FromSeconds(10), $"the observer to reach revision {state.Revision}");
+        await Eventually.Async(() => observed.LastOrDefault()?.Revision == state.Revision, TimeSpan.FromSeconds(10), $"the observer to reach revision {state.Revision}");
         await stopObserving.CancelAsync();
         await observer;
 
+        Assert.Equal(0, overlaps);
         Assert.Empty(Check(terms));
         Assert.Equal(20, terms.Count);
         Assert.Equal(Enumerable.Range(1, (int)state.Revision).Select(r => (long)r), observed.Select(e => e.Revision));
@@ -172,55 +181,157 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
     }
 
     [Fact]
+    public async Task Cancelling_a_campaign_leaves_no_candidate_behind()
+    {
+        var name = NewElection();
+        var a = Cluster.NewClient();
+        await using var leader = await a.CreateElection(name).CampaignAsync("a");
+        using var cancel = new CancellationTokenSource();
+        var waiting = Cluster.NewClient().CreateElection(name).CampaignAsync("b", cancel.Token);
+        await Eventually.Async(async () => (await a.CreateElection(name).GetStateAsync()).Candidates.Length == 1, TimeSpan.FromSeconds(10), "b queued");
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Empty((await a.CreateElection(name).GetStateAsync()).Candidates);
+        await leader.ResignAsync();
+        Assert.Null(await a.CreateElection(name).GetLeaderAsync());
+    }
+
+    [Fact]
+    public async Task Revoking_the_leader_tells_it_first_then_elects_the_next_candidate_with_a_higher_term()
+    {
+        var name = NewElection();
+        var a = Cluster.NewClient();
+        var leader = await a.CreateElection(name).CampaignAsync("a");
+        var waiting = Cluster.NewClient().CreateElection(name).CampaignAsync("b");
+        await Eventually.Async(async () => (await a.CreateElection(name).GetStateAsync()).Candidates.Length == 1, TimeSpan.FromSeconds(10), "b queued");
+
+        var lostAt = TimeSpan.Zero;
+        var clock = Stopwatch.StartNew();
+        leader.LeadershipLostToken.Register(() => lostAt = clock.Elapsed);
+        var result = await Cluster.Grains.GetGrain<IElectionGrain>(name).Revoke("operator says so");
+        Assert.Equal(leader.Term, result.Revoked!.FencingToken);
+        await using var next = await waiting;
+        var electedAt = clock.Elapsed;
+        Assert.True(leader.IsLost, "the old leader's leadership-lost token has not fired");
+        Assert.True(lostAt < electedAt, $"the old leader heard at {lostAt}, after the next was elected at {electedAt}");
+        Assert.Equal("operator says so", leader.RevokedReason);
+        Assert.True(next.Term > result.LastFencingToken);
+        await leader.ResignAsync();
+    }
+
+    [Fact]
     public async Task A_leader_only_service_runs_exactly_while_its_instance_leads()
     {
         var name = NewElection();
         var hosts = new List<IHost>();
-        var running = new ConcurrentDictionary<int, long>();
+        var probe = new LeaderProbe();
         for (var i = 0; i < 2; i++)
         {
-            var builder = Host.CreateApplicationBuilder();
-            var id = i;
-            builder.Services.AddSingleton<IGrainFactory>(Cluster.Grains);
-            builder.Services.AddCoordinationClient(o =>
-            {
-                o.SessionTtl = CoordinationCluster.Ttl;
-                o.DeadlineMargin = TimeSpan.FromMilliseconds(200);
-                o.MaxPark = TimeSpan.FromSeconds(2);
-            });
-            builder.Services.AddSingleton(new LeaderProbe(id, running));
-            builder.Services.AddLeaderService<LeaderOnlyWork>(name);
-            var host = builder.Build();
-            await host.StartAsync();
-            hosts.Add(host);
+            hosts.Add(await StartHostAsync(i, probe, services => services.AddLeaderService<LeaderOnlyWork>(name)));
         }
 
-        await Eventually.Async(() => running.Count == 1, TimeSpan.FromSeconds(20), "exactly one instance running the leader-only service");
-        var first = running.Keys.Single();
+        await Eventually.Async(() => probe.Running.ContainsKey(name), TimeSpan.FromSeconds(20), "an instance running the leader-only service");
+        var first = probe.Running[name];
         await hosts[first].StopAsync();
-        await Eventually.Async(() => running.Count == 1 && !running.ContainsKey(first), TimeSpan.FromSeconds(20), "the other instance taking over the service");
+        await Eventually.Async(() => probe.Overlaps > 0 || (probe.Running.TryGetValue(name, out var now) && now != first), TimeSpan.FromSeconds(20), "the other instance taking over the service");
+        Assert.True(probe.Overlaps == 0, "the next instance started the leader-only service while the stopping one still ran it");
         foreach (var host in hosts)
         {
             await host.StopAsync();
             host.Dispose();
         }
+
+        Assert.Equal(0, probe.Overlaps);
     }
 
-    private sealed record LeaderProbe(int Instance, ConcurrentDictionary<int, long> Running);
+    [Fact]
+    public async Task A_failing_leader_only_service_is_stopped_its_leadership_resigned_and_the_instance_campaigns_again()
+    {
+        var first = NewElection();
+        var second = NewElection();
+        var probe = new LeaderProbe { FailFirstRun = true };
+        using var host = await StartHostAsync(0, probe, services => services.AddLeaderService<LeaderOnlyWork>(first).AddLeaderService<LeaderOnlyWork>(second));
 
-    private sealed class LeaderOnlyWork(LeaderProbe probe, CoordinationLeadership leadership) : BackgroundService
+        // Both registrations run (one per election), and the run that failed was followed by a new term.
+        await Eventually.Async(() => probe.Running.Count == 2 && probe.Terms.Count == 3, TimeSpan.FromSeconds(20), "a failed run, then both elections' services running");
+        var leaders = await Task.WhenAll(new[] { first, second }.Select(n => Cluster.NewClient().CreateElection(n).GetLeaderAsync()));
+        Assert.All(leaders, l => Assert.NotNull(l));
+        Assert.Equal(probe.Terms.Count, probe.Terms.Distinct().Count());
+        var failed = probe.Terms.First();
+        Assert.Contains(probe.Terms, t => t.Election == failed.Election && t.Term > failed.Term);
+        await host.StopAsync();
+        Assert.Empty(probe.Running);
+        Assert.All(await Task.WhenAll(new[] { first, second }.Select(n => Cluster.NewClient().CreateElection(n).GetLeaderAsync())), l => Assert.Null(l));
+    }
+
+    private async Task<IHost> StartHostAsync(int instance, LeaderProbe probe, Action<IServiceCollection> leaderServices)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton<IGrainFactory>(Cluster.Grains);
+        builder.Services.AddCoordinationClient(o =>
+        {
+            o.SessionTtl = CoordinationCluster.Ttl;
+            o.DeadlineMargin = TimeSpan.FromMilliseconds(200);
+            o.MaxPark = TimeSpan.FromSeconds(2);
+        });
+        builder.Services.AddSingleton(new Instance(instance));
+        builder.Services.AddSingleton(probe);
+        leaderServices(builder.Services);
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    private sealed record Instance(int Id);
+
+    /// <summary>Which instance runs each election's leader-only service; a second one starting while another runs is an overlap.</summary>
+    private sealed class LeaderProbe
+    {
+        private int _runs;
+        private int _overlaps;
+
+        public ConcurrentDictionary<string, int> Running { get; } = new();
+
+        public ConcurrentQueue<(string Election, long Term)> Terms { get; } = new();
+
+        public bool FailFirstRun { get; init; }
+
+        public int Overlaps => Volatile.Read(ref _overlaps);
+
+        public bool ShouldFail() => FailFirstRun && Interlocked.Increment(ref _runs) == 1;
+
+        public void Started(string election, int instance)
+        {
+            if (!Running.TryAdd(election, instance))
+            {
+                Interlocked.Increment(ref _overlaps);
+            }
+        }
+
+        public void Stopped(string election, int instance) => Running.TryRemove(new KeyValuePair<string, int>(election, instance));
+    }
+
+    private sealed class LeaderOnlyWork(Instance instance, LeaderProbe probe, CoordinationLeadership leadership) : BackgroundService
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
-            probe.Running[probe.Instance] = leadership.Term;
-            Assert.True(probe.Running.Count == 1, "two leader-only services ran at once");
+            probe.Terms.Enqueue((leadership.Election, leadership.Term));
+            if (probe.ShouldFail())
+            {
+                throw new InvalidOperationException("the leader-only work failed");
+            }
+
+            probe.Started(leadership.Election, instance.Id);
             try
             {
                 await Task.Delay(Timeout.Infinite, stoppingToken);
             }
             catch (OperationCanceledException)
             {
-                probe.Running.TryRemove(probe.Instance, out _);
+                // Stopping takes a while, as real work's does: the next leader must not start meanwhile.
+                await Task.Delay(TimeSpan.FromMilliseconds(300), CancellationToken.None);
+                probe.Stopped(leadership.Election, instance.Id);
             }
         }
     }

@@ -57,6 +57,24 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
         var waitB = b.CreateElection(name).CampaignAsync("b");
         await Eventually.Async(async () => (await a.CreateElection(name).GetStateAsync()).Candidates.Length == 1, TimeSpan.FromSeconds(10), "b queued behind a");
 
+        using var stopObserving = new CancellationTokenSource();
+        var observed = new System.Collections.Concurrent.ConcurrentQueue<ElectionEvent>();
+        var observer = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in cluster.NewClient().CreateElection(name).ObserveAsync(0, stopObserving.Token))
+                {
+                    observed.Enqueue(e);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Done.
+            }
+        });
+        await Eventually.Async(() => !observed.IsEmpty, TimeSpan.FromSeconds(10), "the observer saw a's election");
+
         var grain = cluster.Grains.GetGrain<IElectionGrain>(name);
         var host = await cluster.HostOfAsync(grain);
         await cluster.Cluster.KillSiloAsync(cluster.Silo(host));
@@ -75,6 +93,14 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var next = await waitB;
         Assert.True(next.Term > leader.Term, $"term after failover {next.Term} is not above {leader.Term}");
         Assert.Equal("b", (await b.CreateElection(name).GetLeaderAsync())?.Value);
+
+        // The observer followed across the failover: every revision once, in order, nothing stale.
+        var last = (await b.CreateElection(name).GetStateAsync()).Revision;
+        await Eventually.Async(() => observed.LastOrDefault()?.Revision == last, TimeSpan.FromSeconds(10), $"the observer to reach revision {last}");
+        await stopObserving.CancelAsync();
+        await observer;
+        Assert.Equal(Enumerable.Range(1, (int)last).Select(r => (long)r), observed.Select(e => e.Revision));
+        Assert.Equal([ElectionEventKind.Elected, ElectionEventKind.Proclaimed, ElectionEventKind.Elected], observed.Select(e => e.Kind));
     }
 
     [Fact]

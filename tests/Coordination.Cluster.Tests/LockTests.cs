@@ -151,22 +151,31 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
     }
 
     [Fact]
-    public async Task Revoke_takes_the_lock_bumps_the_token_and_tells_the_holder_at_its_next_keepalive()
+    public async Task Revoke_tells_the_holder_first_bumps_the_token_and_keeps_the_lock_free_for_the_holders_ttl()
     {
         var name = NewLock();
         await using var a = await TestSession.OpenAsync(Grains, keepAlive: false);
+        await using var b = await TestSession.OpenAsync(Grains);
         var id = Guid.NewGuid();
         var token = await Grains.AcquireAsync(name, a.Id, id, TimeSpan.FromSeconds(10));
+        var waitB = Grains.AcquireAsync(name, b.Id, Guid.NewGuid(), TimeSpan.FromSeconds(20));
+        await Eventually.Async(async () => (await Grains.InfoAsync(name)).Waiters.Length == 1, TimeSpan.FromSeconds(10), "b queued");
+
         var result = await Grains.Lock(name).Revoke("maintenance window");
+        var sinceRevoke = Stopwatch.StartNew();
         Assert.Equal(token, result.Revoked!.FencingToken);
         Assert.True(result.LastFencingToken > token);
-        KeepAliveResult keepAlive = null!;
-        await Eventually.Async(async () => (keepAlive = await a.Grain.KeepAlive(0)).Notices.Length == 1, TimeSpan.FromSeconds(10), "the revoke notice reaches the holder's session");
-        var notice = keepAlive.Notices[0];
+
+        // The notice was in the holder's session before the grant went: the very next keepalive carries it.
+        var keepAlive = await a.Grain.KeepAlive(0);
+        var notice = Assert.Single(keepAlive.Notices);
         Assert.Equal((name, id, token, "maintenance window"), (notice.LockName, notice.RequestId, notice.FencingToken, notice.Reason));
         Assert.Empty((await a.Grain.KeepAlive(notice.Sequence)).Notices);
-        await using var b = await TestSession.OpenAsync(Grains);
-        Assert.True(await Grains.AcquireAsync(name, b.Id, Guid.NewGuid(), TimeSpan.FromSeconds(10)) > result.LastFencingToken);
+
+        // Nobody gets the lock until the holder's TTL has run since the revoke (its client has heard, or its deadline passed).
+        var tb = await waitB;
+        Assert.True(sinceRevoke.Elapsed >= CoordinationCluster.Ttl - TimeSpan.FromMilliseconds(100), $"b was granted {sinceRevoke.Elapsed} after the revoke, before the holder's TTL of {CoordinationCluster.Ttl}");
+        Assert.True(tb > result.LastFencingToken);
     }
 
     [Fact]

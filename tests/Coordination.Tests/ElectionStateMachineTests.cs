@@ -84,6 +84,35 @@ public sealed class ElectionStateMachineTests
     }
 
     [Fact]
+    public void Large_values_shorten_the_retained_history_but_never_below_the_latest_revision()
+    {
+        ElectionRecord? r = null;
+        var value = new string('v', ElectionStateMachine.MaxValueBytes);
+        for (var i = 1; i <= 40; i++)
+        {
+            var c = Candidate($"s{i}", i, value);
+            r = Campaign(r, c);
+            r = ElectionStateMachine.Normalize(r, LockStateMachine.Release(r.Queue, "E", c.SessionId, c.RequestId, r.Queue.Holder!.Token, Epoch).Next);
+        }
+
+        Assert.True(r!.History.Sum(e => e.Leader?.Payload?.Length ?? 0) <= ElectionStateMachine.MaxHistoryValueChars);
+        Assert.True(r.History.Count < 80, $"kept {r.History.Count} revisions of 4 KB values");
+        Assert.Equal(r.Revision, r.History[^1].Revision);
+        Assert.Equal(Enumerable.Range(0, r.History.Count).Select(k => r.Revision - r.History.Count + 1 + k), r.History.Select(e => e.Revision));
+        Assert.True(ElectionStateMachine.Observe(r, "E", r.History[0].Revision - 2).Resync);
+    }
+
+    [Fact]
+    public void A_queue_refuses_waiters_beyond_its_bounds_with_a_typed_error()
+    {
+        var full = LockRecord.Empty with { Waiters = [.. Enumerable.Range(0, LockStateMachine.MaxWaiters).Select(i => Candidate($"s{i}", i, "v"))] };
+        Assert.Throws<QueueFullException>(() => LockStateMachine.EnsureRoom(full, Candidate("late", 1, "v"), "E"));
+        var heavy = LockRecord.Empty with { Waiters = [.. Enumerable.Range(0, 64).Select(i => Candidate($"s{i}", i, new string('v', ElectionStateMachine.MaxValueBytes)))] };
+        Assert.Throws<QueueFullException>(() => LockStateMachine.EnsureRoom(heavy, Candidate("late", 1, "v"), "E"));
+        LockStateMachine.EnsureRoom(heavy, Candidate("late", 1, null!), "E");
+    }
+
+    [Fact]
     public void Leader_values_are_bounded() =>
         Assert.Throws<CoordinationArgumentException>(() => ElectionStateMachine.ValidateValue(new string('v', ElectionStateMachine.MaxValueBytes + 1)));
 }

@@ -208,15 +208,36 @@ public sealed class LockStateMachineTests
     }
 
     [Fact]
-    public void Revoke_takes_the_grant_away_and_burns_a_token()
+    public void Revoke_takes_the_grant_away_burns_a_token_and_holds_the_lock_free_for_the_holders_session_ttl()
     {
         var r = Acquire(null, Req("s1", 1)).Item1;
         r = Acquire(r, Req("s2", 2)).Item1;
-        var (after, revoked) = LockStateMachine.Revoke(r, Epoch);
+        var (after, revoked, stale) = LockStateMachine.Revoke(r, First, Epoch);
+        Assert.False(stale);
         Assert.Equal(First, revoked!.Token);
-        Assert.Equal("s2", after.Holder!.SessionId);
-        Assert.Equal(First + 2, after.Holder.Token);
+        Assert.Null(after.Holder);
+        Assert.Equal(new PendingDelay(Ttl, First), after.Delay);
         Assert.Equal(ReleaseOutcome.AlreadyReleased, LockStateMachine.Release(after, "L", "s1", Id(1), First, Epoch).Outcome);
+        var next = LockStateMachine.EndLockDelay(after, First, Epoch);
+        Assert.Equal("s2", next.Holder!.SessionId);
+        Assert.Equal(First + 2, next.Holder.Token);
+    }
+
+    [Fact]
+    public void Revoke_keeps_the_longer_lock_delay_and_changes_nothing_when_the_holder_moved_on()
+    {
+        var r = Acquire(null, Req("s1", 1, lockDelay: Ttl * 3)).Item1;
+        Assert.Equal(new PendingDelay(Ttl * 3, First), LockStateMachine.Revoke(r, First, Epoch).Next.Delay);
+
+        var (same, revoked, stale) = LockStateMachine.Revoke(r, First + 7, Epoch);
+        Assert.True(stale);
+        Assert.Null(revoked);
+        Assert.Same(r, same);
+
+        var (free, none, freeStale) = LockStateMachine.Revoke(LockRecord.Empty, null, Epoch);
+        Assert.False(freeStale);
+        Assert.Null(none);
+        Assert.True(free.LastToken > 0, "a revoke of a free lock still burns a token");
     }
 
     [Fact]
@@ -236,7 +257,7 @@ public sealed class LockStateMachineTests
                 2 => r?.Holder is { } h ? LockStateMachine.Release(r, "L", h.SessionId, h.RequestId, h.Token, epoch).Next : r,
                 3 => LockStateMachine.Cancel(r, session, id, epoch).Next,
                 4 => LockStateMachine.SessionEnded(r, session, (SessionEnd)random.Next(3), epoch).Next,
-                _ => random.Next(50) == 0 ? LockStateMachine.Revoke(r, ++epoch).Next : LockStateMachine.EndLockDelay(r, r?.Delay?.AfterToken ?? 0, epoch),
+                _ => random.Next(50) == 0 ? LockStateMachine.Revoke(r, r?.Holder?.Token, ++epoch).Next : LockStateMachine.EndLockDelay(r, r?.Delay?.AfterToken ?? 0, epoch),
             };
             Assert.True(r is null || r.LastToken >= last);
             Assert.True(r?.Holder is null || r.Holder.Token <= r.LastToken);

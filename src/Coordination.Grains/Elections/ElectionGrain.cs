@@ -58,9 +58,9 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
         {
             return await ReleaseGrantAsync(sessionId, candidateId, term);
         }
-        catch (LockNotHeldException ex)
+        catch (LockNotHeldException)
         {
-            throw new NotLeaderException(Name, ex.Message);
+            throw new NotLeaderException(Name, $"candidate {candidateId} does not lead with term {term}");
         }
     }
 
@@ -77,7 +77,11 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
             var next = ReferenceEquals(queue, current.Queue) ? current : ElectionStateMachine.Normalize(current, queue);
             return (next, next);
         });
-        return new ElectionEvent(record.Revision, ElectionEventKind.Proclaimed, ElectionStateMachine.Leader(Name, record.Queue.Holder));
+        // The event that made the current revision: this proclamation, or (when the value was already the
+        // same) whatever set the state this leader's value is part of.
+        return record.History.LastOrDefault() is { } last && last.Revision == record.Revision
+            ? new ElectionEvent(last.Revision, last.Kind, ElectionStateMachine.Leader(Name, last.Leader))
+            : new ElectionEvent(record.Revision, ElectionEventKind.Proclaimed, ElectionStateMachine.Leader(Name, record.Queue.Holder));
     }
 
     public async Task<ElectionState> GetState()
@@ -95,10 +99,21 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
     {
         ValidateName();
         ValidateWait(maxWait);
+        if (afterRevision < 0)
+        {
+            throw new CoordinationArgumentException(nameof(afterRevision), $"a revision is 0 or more (got {afterRevision})");
+        }
+
         var now = ElectionStateMachine.Observe(await ReadAsync(), Name, afterRevision);
         if (now.Resync || !now.Events.IsEmpty || maxWait <= TimeSpan.Zero)
         {
             return now;
+        }
+
+        if (Last?.Revision > afterRevision)
+        {
+            // A change committed between the read and this turn: its wake-up has already gone by.
+            return ElectionStateMachine.Observe(Last, Name, afterRevision);
         }
 
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -20,8 +20,11 @@ public sealed record ElectionRecord(LockRecord Queue, long Revision, ImmutableLi
 /// <summary>Election transitions as pure functions on top of the lock queue's.</summary>
 public static class ElectionStateMachine
 {
-    /// <summary>Revisions kept for observers; one that falls further behind gets a resync.</summary>
+    /// <summary>Revisions kept for observers (fewer when their values are large); one that falls further behind gets a resync.</summary>
     public const int MaxHistory = 128;
+
+    /// <summary>Most characters of leader values the retained history holds (it is replicated with every change).</summary>
+    public const int MaxHistoryValueChars = 64 * 1024;
 
     /// <summary>The longest leader value, in UTF-8 bytes.</summary>
     public const int MaxValueBytes = 4096;
@@ -51,7 +54,19 @@ public static class ElectionStateMachine
 
         var revision = old.Revision + 1;
         var history = old.History.Add(new ElectionHistoryEntry(revision, kind.Value, now));
-        return new ElectionRecord(queue, revision, history.Count > MaxHistory ? history.RemoveRange(0, history.Count - MaxHistory) : history);
+        if (history.Count > MaxHistory)
+        {
+            history = history.RemoveRange(0, history.Count - MaxHistory);
+        }
+
+        var chars = history.Sum(e => e.Leader?.Payload?.Length ?? 0);
+        while (chars > MaxHistoryValueChars && history.Count > 1)
+        {
+            chars -= history[0].Leader?.Payload?.Length ?? 0;
+            history = history.RemoveAt(0);
+        }
+
+        return new ElectionRecord(queue, revision, history);
     }
 
     /// <summary>The leader of <paramref name="term"/> publishes <paramref name="value"/>.</summary>

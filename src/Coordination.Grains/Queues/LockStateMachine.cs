@@ -22,6 +22,26 @@ public static class LockStateMachine
     /// <summary>Ended sessions remembered, so a request from one that raced its end is refused.</summary>
     public const int MaxEndedSessions = 32;
 
+    /// <summary>Most waiters one lock or election queues; every accept carries the whole queue.</summary>
+    public const int MaxWaiters = 10_000;
+
+    /// <summary>Most characters of waiters' payloads (election candidates' values) one queue holds.</summary>
+    public const int MaxQueuedPayloadChars = 256 * 1024;
+
+    /// <summary>Throws <see cref="QueueFullException"/> if <paramref name="request"/> does not fit behind the waiters of <paramref name="current"/>.</summary>
+    public static void EnsureRoom(LockRecord current, LockRequest request, string name)
+    {
+        if (current.Waiters.Count >= MaxWaiters)
+        {
+            throw new QueueFullException(name, $"it already has {current.Waiters.Count} waiters, the most it keeps");
+        }
+
+        if (request.Payload is not null && current.Waiters.Sum(w => w.Payload?.Length ?? 0) + request.Payload.Length > MaxQueuedPayloadChars)
+        {
+            throw new QueueFullException(name, $"its waiters' values would pass {MaxQueuedPayloadChars} characters");
+        }
+    }
+
     public static (LockRecord Next, AcquireDecision Decision) Acquire(LockRecord? current, LockRequest request, AcquireMode mode, long tokenEpoch)
     {
         var r = current ?? LockRecord.Empty;
@@ -167,17 +187,29 @@ public static class LockStateMachine
         return r.Delay?.AfterToken == afterToken ? HandOff(r with { Delay = null }, tokenEpoch) : r;
     }
 
-    /// <summary>Admin revoke: takes the grant away and burns one token, so the next grant is at least two above the revoked one.</summary>
-    public static (LockRecord Next, LockGrant? Revoked) Revoke(LockRecord? current, long tokenEpoch)
+    /// <summary>
+    /// Admin revoke of the grant with token <paramref name="holderToken"/> (null: nobody held it when the
+    /// revoke began). Takes the grant away and burns one token, so the next grant is at least two above it,
+    /// then keeps the lock free for the holder's session TTL (or its lock-delay, if longer): the holder's
+    /// session was told first, so by then its client has heard at a keepalive or its deadline has passed.
+    /// <c>Stale</c> when the holder is no longer the one the revoke began with (nothing changed).
+    /// </summary>
+    public static (LockRecord Next, LockGrant? Revoked, bool Stale) Revoke(LockRecord? current, long? holderToken, long tokenEpoch)
     {
         var r = current ?? LockRecord.Empty;
+        if (r.Holder?.Token != holderToken)
+        {
+            return (r, null, true);
+        }
+
         var bumped = r with { LastToken = FencingTokens.Next(r.LastToken, tokenEpoch) };
         if (r.Holder is not { } h)
         {
-            return (bumped, null);
+            return (bumped, null, false);
         }
 
-        return (HandOff(Finish(bumped with { Holder = null }, h, RequestEnd.Revoked), tokenEpoch), h);
+        var hold = h.LockDelay > h.SessionTtl ? h.LockDelay : h.SessionTtl;
+        return (Finish(bumped with { Holder = null, Delay = new PendingDelay(hold, h.Token) }, h, RequestEnd.Revoked), h, false);
     }
 
     /// <summary>Gives a free lock to the first waiter with the next token, unless a lock-delay is pending.</summary>

@@ -99,7 +99,16 @@ internal abstract partial class QueuedLeaseGrain<TRecord> : Grain where TRecord 
     {
         // Nothing is written for a session that is missing or ended: the session check comes first.
         var entry = template with { SessionTtl = await AttachAsync(template.SessionId) };
-        var decision = await ChangeQueueAsync((q, epoch) => LockStateMachine.Acquire(q, entry, mode, epoch));
+        var decision = await ChangeQueueAsync((q, epoch) =>
+        {
+            var (next, d) = LockStateMachine.Acquire(q, entry, mode, epoch);
+            if (next.Waiters.Count > q.Waiters.Count)
+            {
+                LockStateMachine.EnsureRoom(q, entry, Name);
+            }
+
+            return (next, d);
+        });
         if (decision.FinishedAs is { } end)
         {
             throw new RequestFinishedException(Name, entry.RequestId, end.ToString());
@@ -145,18 +154,34 @@ internal abstract partial class QueuedLeaseGrain<TRecord> : Grain where TRecord 
             throw new CoordinationArgumentException("reason", $"a revoke needs a reason of 1 to {Names.MaxBytes} bytes for the holder and the audit");
         }
 
-        var (revoked, last) = await ChangeQueueAsync((q, epoch) =>
+        // Tell the holder's session before the grant goes: every keepalive acknowledged after the revoke
+        // then carries the notice, so the lock-delay of one session TTL that follows ends only after the
+        // holder has heard or its client deadline has passed (the client knows first).
+        for (var attempt = 0; attempt < 5; attempt++)
         {
-            var (next, grant) = LockStateMachine.Revoke(q, epoch);
-            return (next, (grant, next.LastToken));
-        });
-        if (revoked is not null)
-        {
-            LogRevoked(Logger, Name, revoked.Token, reason);
-            _ = NotifyRevokedAsync(revoked, reason);
+            var holder = QueueOf(await ReadAsync()).Holder;
+            if (holder is not null)
+            {
+                await TellRevokedAsync(holder, reason);
+            }
+
+            var (revoked, last, stale) = await ChangeQueueAsync((q, epoch) =>
+            {
+                var (next, grant, isStale) = LockStateMachine.Revoke(q, holder?.Token, epoch);
+                return (next, (grant, next.LastToken, isStale));
+            });
+            if (!stale)
+            {
+                if (revoked is not null)
+                {
+                    LogRevoked(Logger, Name, revoked.Token, reason);
+                }
+
+                return new RevokeResult(revoked is null ? null : ToHolder(revoked), last);
+            }
         }
 
-        return new RevokeResult(revoked is null ? null : ToHolder(revoked), last);
+        throw new CoordinationException($"Revoke of '{Name}': the holder kept changing while the revoke was under way; nothing was revoked. Try again.");
     }
 
     protected Task EndSessionAsync(string sessionId, SessionEnd how)
@@ -288,14 +313,19 @@ internal abstract partial class QueuedLeaseGrain<TRecord> : Grain where TRecord 
         }
         catch (TimeoutException)
         {
-            // Still queued: answer with a fresh majority read of our place; the client calls again to keep it.
-            var decision = await ChangeQueueAsync((q, epoch) => LockStateMachine.Acquire(q, entry, AcquireMode.Wait, epoch));
-            if (decision.FinishedAs is { } end)
+            // Still queued, as far as this activation knows: answer with a fresh majority read of our place
+            // (a read, never a re-enqueue: the entry may have been removed and forgotten meanwhile). The
+            // client calls again to keep its place.
+            var queue = QueueOf(await ReadAsync());
+            var outcome = Resolve(key, queue);
+            if (!outcome.Done)
             {
-                throw new RequestFinishedException(Name, entry.RequestId, end.ToString());
+                var position = queue.Waiters.FindIndex(w => w.SessionId == entry.SessionId && w.RequestId == entry.RequestId);
+                return (null, new AcquireDecision(AcquireStatus.Queued, 0, position, null));
             }
 
-            return (decision.Status == AcquireStatus.Granted ? GrantOf(entry, decision) : null, decision);
+            var grant = outcome.Grant ?? throw outcome.Error!;
+            return (grant, new AcquireDecision(AcquireStatus.Granted, grant.Token, 0, null));
         }
     }
 
@@ -424,24 +454,16 @@ internal abstract partial class QueuedLeaseGrain<TRecord> : Grain where TRecord 
         }
     }
 
-    private async Task NotifyRevokedAsync(LockGrant revoked, string reason)
+    /// <summary>Records the revoke notice in the holder's session (fails if that cannot be done now). An ended session needs none.</summary>
+    private async Task TellRevokedAsync(LockGrant holder, string reason)
     {
-        var session = GrainFactory.GetGrain<ISessionGrainInternal>(revoked.SessionId);
-        for (var attempt = 0; attempt < 10; attempt++)
+        try
         {
-            try
-            {
-                await session.NotifyRevoked(Name, revoked.RequestId, revoked.Token, reason);
-                return;
-            }
-            catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
-            {
-                return;
-            }
-            catch (Exception)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100 << Math.Min(attempt, 5)), Time);
-            }
+            await GrainFactory.GetGrain<ISessionGrainInternal>(holder.SessionId).NotifyRevoked(Name, holder.RequestId, holder.Token, reason);
+        }
+        catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
+        {
+            // Its end removes the grant anyway.
         }
     }
 
