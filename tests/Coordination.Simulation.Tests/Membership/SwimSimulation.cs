@@ -1,0 +1,178 @@
+using Coordination.Membership.Protocol;
+
+namespace Coordination.Simulation.Tests.Membership;
+
+/// <summary>
+/// A seeded discrete-event simulation of a group running the real <see cref="SwimNode"/> code: a simulated
+/// clock, a network that loses and delays messages and can be partitioned, members that crash (stop for
+/// good) or pause (a SIGSTOP: timers and deliveries wait until they resume, then they see the stall).
+/// Everything that happens depends only on the seed.
+/// </summary>
+public sealed class SwimSimulation
+{
+    private readonly PriorityQueue<Action, (TimeSpan At, long Seq)> _events = new();
+    private readonly Dictionary<MemberId, Member> _members = [];
+    private readonly Random _random;
+    private long _seq;
+
+    internal SwimSimulation(int size, int seed, ProbeOptions options, double loss = 0, TimeSpan? minDelay = null, TimeSpan? maxDelay = null, SwimNode.Breakage broken = SwimNode.Breakage.None)
+    {
+        Seed = seed;
+        Options = options;
+        Loss = loss;
+        MinDelay = minDelay ?? TimeSpan.FromMilliseconds(0.2);
+        MaxDelay = maxDelay ?? TimeSpan.FromMilliseconds(2);
+        _random = new Random(seed);
+        var ids = Enumerable.Range(0, size).Select(i => new MemberId($"m{i:D3}")).ToList();
+        foreach (var id in ids)
+        {
+            var node = new SwimNode(id, options, new Random(_random.Next()), TimeSpan.Zero) { Broken = broken };
+            foreach (var other in ids)
+            {
+                node.Add(other, TimeSpan.Zero);
+            }
+
+            node.DrainChanges();
+            _members[id] = new Member(id, node);
+        }
+
+        foreach (var member in _members.Values)
+        {
+            // Random phases, as real silos start at different moments.
+            Schedule(TimeSpan.FromTicks(_random.NextInt64(options.ProbeInterval.Ticks)), () => Tick(member));
+        }
+    }
+
+    public int Seed { get; }
+
+    public ProbeOptions Options { get; }
+
+    public double Loss { get; set; }
+
+    public TimeSpan MinDelay { get; }
+
+    public TimeSpan MaxDelay { get; }
+
+    public TimeSpan Now { get; private set; }
+
+    public long Delivered { get; private set; }
+
+    public IReadOnlyCollection<Member> Members => _members.Values;
+
+    public Member this[MemberId id] => _members[id];
+
+    /// <summary>Pairs that cannot talk (both directions), while a partition is on.</summary>
+    public Func<MemberId, MemberId, bool>? Blocked { get; set; }
+
+    public MemberId Id(int index) => new($"m{index:D3}");
+
+    public void Crash(MemberId id) => _members[id].CrashedAt ??= Now;
+
+    /// <summary>Pauses a member from now for <paramref name="duration"/> (its ticks and deliveries wait).</summary>
+    public void Pause(MemberId id, TimeSpan duration) => _members[id].PausedUntil = Now + duration;
+
+    public void RunUntil(TimeSpan until)
+    {
+        while (_events.TryPeek(out _, out var key) && key.At <= until)
+        {
+            var action = _events.Dequeue();
+            Now = key.At;
+            action();
+        }
+
+        Now = until;
+    }
+
+    public void RunFor(TimeSpan duration) => RunUntil(Now + duration);
+
+    /// <summary>Members alive (not crashed) and not declared out of the group by their own view.</summary>
+    public IEnumerable<Member> Live => _members.Values.Where(m => m.CrashedAt is null && !m.Node.IsOut);
+
+    private void Schedule(TimeSpan at, Action action) => _events.Enqueue(action, (at, _seq++));
+
+    private void Tick(Member member)
+    {
+        if (member.CrashedAt is not null)
+        {
+            return;
+        }
+
+        if (member.PausedUntil > Now)
+        {
+            // A stopped process: the timer fires when it resumes, late by the pause.
+            var resume = member.PausedUntil;
+            var scheduled = Now;
+            Schedule(resume, () =>
+            {
+                member.Node.ReportStall(resume - scheduled);
+                Tick(member);
+            });
+            return;
+        }
+
+        member.Node.Tick(Now);
+        Flush(member);
+        Schedule(Now + Options.TickInterval, () => Tick(member));
+    }
+
+    private void Flush(Member member)
+    {
+        foreach (var change in member.Node.DrainChanges())
+        {
+            member.Changes.Add(change);
+        }
+
+        foreach (var outgoing in member.Node.DrainOutbox())
+        {
+            member.Sent++;
+            if (_random.NextDouble() < Loss || (Blocked?.Invoke(member.Id, outgoing.To) ?? false))
+            {
+                continue;
+            }
+
+            var delay = MinDelay + TimeSpan.FromTicks((long)(_random.NextDouble() * (MaxDelay - MinDelay).Ticks));
+            var to = _members[outgoing.To];
+            Schedule(Now + delay, () => Deliver(to, outgoing.Message));
+        }
+    }
+
+    private void Deliver(Member to, ProbeMessage message)
+    {
+        if (to.CrashedAt is not null)
+        {
+            return;
+        }
+
+        if (to.PausedUntil > Now)
+        {
+            // Buffered by the OS until the process runs again.
+            Schedule(to.PausedUntil, () => Deliver(to, message));
+            return;
+        }
+
+        Delivered++;
+        to.Node.Receive(message, Now);
+        Flush(to);
+    }
+
+    public sealed class Member(MemberId id, SwimNode node)
+    {
+        public MemberId Id { get; } = id;
+
+        public SwimNode Node { get; } = node;
+
+        public TimeSpan? CrashedAt { get; set; }
+
+        public TimeSpan PausedUntil { get; set; }
+
+        public long Sent { get; set; }
+
+        public List<MemberChange> Changes { get; } = [];
+
+        /// <summary>When this member first held <paramref name="other"/> dead, if it did.</summary>
+        public TimeSpan? DeadAt(MemberId other) =>
+            Changes.FirstOrDefault(c => c.Member == other && c.Now.Status == MemberStatus.Dead) is { Member.Value: not null } c ? c.At : null;
+
+        public override string ToString() => Id.Value;
+    }
+}
