@@ -15,6 +15,7 @@ public sealed class LocalClusterProcess : IAsyncDisposable
     private static readonly string[] TestTimings =
     [
         "--Coordination:FailureDetectionTime=00:00:03",
+        "--Coordination:Host:Probes=Ci",
         "--Coordination:SafetyMargin=00:00:00.5",
         "--Coordination:Replication:PartitionCount=16",
         "--Coordination:Replication:DrainTimeout=00:00:20",
@@ -115,6 +116,21 @@ public sealed class LocalClusterProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Silo <paramref name="index"/>'s probe view (<c>/api/membership</c>), or null if it does not answer.</summary>
+    public async Task<ProbeView?> MembershipAsync(int index)
+    {
+        try
+        {
+            return await _http.GetFromJsonAsync<ProbeView>(new Uri($"http://127.0.0.1:{HealthPortBase + index}/api/membership"), JsonOptions);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
     public async Task WaitAllReadyAsync(TimeSpan timeout)
     {
         await Eventually.Async(async () => await IsReadyAsync(0) && await IsReadyAsync(1) && await IsReadyAsync(2), timeout, "all three silos ready (active, caught up, fully redundant)");
@@ -164,3 +180,12 @@ public sealed class LocalClusterProcess : IAsyncDisposable
         }
     }
 }
+
+/// <summary>One silo's probe view as <c>/api/membership</c> serves it.</summary>
+public sealed record ProbeView(string Self, bool Enabled, int LocalHealth, long MessagesSent, long MessagesReceived, long SuspicionsRaised, long DeathsDeclared, long Stalls, ProbeMember[] Members)
+{
+    public ProbeMember? this[string member] => Members.FirstOrDefault(m => m.Member == member);
+}
+
+/// <summary>What one silo's probe view says about a member.</summary>
+public sealed record ProbeMember(string Member, string Status, long Incarnation, long Heartbeat, double? SuspectedForMs, double? SuspicionDeadlineInMs, int Confirmations, double? RoundTripMs, string OrleansStatus, bool IsSelf);

@@ -44,6 +44,9 @@ public sealed class ProbeOptions
     /// <summary>Highest local-health score; the score multiplies the prober's own intervals and timeouts by (score + 1).</summary>
     public int MaxLocalHealth { get; set; } = 8;
 
+    /// <summary>How long a silo the group declared dead waits for Orleans to stop it before it stops itself.</summary>
+    public TimeSpan DeadSiloGrace { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often the host drives the protocol (timer resolution).</summary>
     public TimeSpan TickInterval { get; set; } = TimeSpan.FromMilliseconds(20);
 
@@ -85,6 +88,7 @@ public sealed class ProbeOptions
         target.PushPullInterval = PushPullInterval;
         target.MaxLocalHealth = MaxLocalHealth;
         target.TickInterval = TickInterval;
+        target.DeadSiloGrace = DeadSiloGrace;
     }
 }
 
@@ -112,6 +116,7 @@ public sealed class ProbeOptionsValidator : IValidateOptions<ProbeOptions>
         Rule(o.MaxPiggyback is >= 1 and <= 1000, nameof(o.MaxPiggyback), o.MaxPiggyback, "must be 1 to 1000");
         Rule(o.PushPullInterval >= o.ProbeInterval, nameof(o.PushPullInterval), o.PushPullInterval, $"must be at least ProbeInterval ({o.ProbeInterval})");
         Rule(o.MaxLocalHealth is >= 0 and <= 64, nameof(o.MaxLocalHealth), o.MaxLocalHealth, "must be 0 to 64");
+        Rule(o.DeadSiloGrace >= TimeSpan.Zero && o.DeadSiloGrace <= TimeSpan.FromMinutes(5), nameof(o.DeadSiloGrace), o.DeadSiloGrace, "must be 0 to 5 min");
         Rule(o.TickInterval > TimeSpan.Zero && o.TickInterval <= o.ProbeTimeout, nameof(o.TickInterval), o.TickInterval, $"must be positive and at most ProbeTimeout ({o.ProbeTimeout})");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -3,10 +3,22 @@ using Coordination.Replication.Configuration;
 namespace Coordination.Replication.Hosting;
 
 /// <summary>
-/// Reads Orleans' membership view to tell which replicas are live, leaving or dead. It only ever steers
-/// liveness (who gets new replicas, which error a caller sees); it never decides which votes count.
+/// A failure detector besides Orleans' own (our SWIM/Lifeguard probes), consulted for liveness: a silo it
+/// has declared dead is dead before Orleans' table says so, and a suspected silo gets no new replicas.
 /// </summary>
-internal sealed class SiloLiveness(IClusterMembershipService membership, ILocalSiloDetails local)
+public interface ISiloHealthView
+{
+    bool IsSuspected(ReplicaId silo);
+
+    bool IsDeclaredDead(ReplicaId silo);
+}
+
+/// <summary>
+/// Reads Orleans' membership view (and our probes' view, when they run) to tell which replicas are live,
+/// leaving or dead. It only ever steers liveness (who gets new replicas, which error a caller sees); it
+/// never decides which votes count.
+/// </summary>
+internal sealed class SiloLiveness(IClusterMembershipService membership, ILocalSiloDetails local, ISiloHealthView? probes = null)
 {
     public ReplicaId Self { get; } = local.SiloAddress.ToReplicaId();
 
@@ -19,7 +31,7 @@ internal sealed class SiloLiveness(IClusterMembershipService membership, ILocalS
         var snapshot = membership.CurrentSnapshot;
         var silo = SiloAddress.FromParsableString(replica.Value);
         var status = snapshot.GetSiloStatus(silo);
-        if (status == SiloStatus.Dead)
+        if (status == SiloStatus.Dead || probes?.IsDeclaredDead(replica) == true)
         {
             return true;
         }
@@ -40,7 +52,7 @@ internal sealed class SiloLiveness(IClusterMembershipService membership, ILocalS
     public SiloPopulation Population(ClusterMetadata metadata)
     {
         var snapshot = membership.CurrentSnapshot;
-        var live = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToReplicaId()).ToList();
+        var live = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToReplicaId()).Where(r => probes?.IsSuspected(r) != true && probes?.IsDeclaredDead(r) != true).ToList();
         var leaving = snapshot.Members.Values.Where(m => m.Status is SiloStatus.ShuttingDown or SiloStatus.Stopping).Select(m => m.SiloAddress.ToReplicaId()).ToHashSet();
         var dead = metadata.Partitions.SelectMany(p => p.Members).Select(m => m.Id).Distinct().Where(IsDead).ToHashSet();
         return new SiloPopulation(live, dead, leaving);

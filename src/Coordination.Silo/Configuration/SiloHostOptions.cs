@@ -23,6 +23,22 @@ public enum MembershipPreset
     Fast = 1,
 }
 
+/// <summary>Our own SWIM/Lifeguard probes: off, or a preset (see <c>ProbeOptions</c>), refined by <c>Coordination:Probes</c>.</summary>
+public enum ProbePreset
+{
+    /// <summary>Only Orleans' own membership detects failures.</summary>
+    Off = 0,
+
+    /// <summary>Loopback / one machine: 250 ms probes, 100 ms timeout; a crashed or hung silo is dead in about 1.5 s.</summary>
+    Local = 1,
+
+    /// <summary>Silos on separate machines: 1 s probes, 500 ms timeout.</summary>
+    Lan = 2,
+
+    /// <summary>Local, slowed for test machines running many things at once: 500 ms probes, 250 ms timeout.</summary>
+    Ci = 3,
+}
+
 /// <summary>The silo host's settings, bound from the configuration section <c>Coordination:Host</c> (see silo-config/).</summary>
 public sealed class SiloHostOptions
 {
@@ -67,8 +83,11 @@ public sealed class SiloHostOptions
     /// <summary>Whether silos collect statistics for the Orleans dashboard (the launcher serves it). Default true.</summary>
     public bool Dashboard { get; set; } = true;
 
-    /// <summary>Orleans membership probe tuning. Default Fast.</summary>
-    public MembershipPreset Membership { get; set; } = MembershipPreset.Fast;
+    /// <summary>Orleans membership probe tuning. Default OrleansDefaults: with our probes on, Orleans' own is the slow backstop.</summary>
+    public MembershipPreset Membership { get; set; } = MembershipPreset.OrleansDefaults;
+
+    /// <summary>Our SWIM/Lifeguard probes. Default Local.</summary>
+    public ProbePreset Probes { get; set; } = ProbePreset.Local;
 
     /// <summary>Whether the launcher restarts a silo process that exits on its own. Default true.</summary>
     public bool RestartFailedSilos { get; set; } = true;

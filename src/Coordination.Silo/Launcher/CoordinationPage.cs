@@ -16,6 +16,7 @@ internal static class CoordinationPage
         <h1>Coordination local cluster</h1>
         <p><a href="/dashboard">Orleans dashboard</a> · cluster epoch <b id="epoch">?</b></p>
         <h2>Silo processes</h2><table id="silos"></table>
+        <h2>Probes (each silo's view)</h2><table id="probes"></table>
         <h2>Lock</h2>
         <form id="lookup"><input id="name" placeholder="lock name" size="40"> <button>Look up</button></form>
         <pre id="lock"></pre>
@@ -33,6 +34,11 @@ internal static class CoordinationPage
               return `<tr><td>silo${s.index}</td><td>pid ${s.pid ?? '-'}</td><td>gateway ${s.gatewayPort}</td><td>restarts ${s.restarts}</td><td class="${ready === 'ready' ? 'ok' : 'bad'}">${ready}</td></tr>`;
             }));
             document.getElementById('silos').innerHTML = rows.join('');
+            const views = await Promise.all(cluster.silos.map(async s => { try { return [s.index, (await json(`/api/silo/${s.index}/membership`))[1]]; } catch { return [s.index, null]; } }));
+            document.getElementById('probes').innerHTML = '<tr><th>view of</th><th>local health</th><th>member</th><th>status</th><th>incarnation</th><th>suspicion</th><th>rtt</th><th>Orleans</th></tr>' +
+              views.flatMap(([i, v]) => !v || !v.members ? [`<tr><td>silo${i}</td><td colspan="7">${v && v.enabled === false ? 'probes off' : 'unreachable'}</td></tr>`] :
+                v.members.filter(m => !m.isSelf).map(m => `<tr><td>silo${i}</td><td>${v.localHealth}</td><td>${esc(m.member)}</td><td class="${m.status === 'Alive' ? 'ok' : 'bad'}">${esc(m.status)}</td><td>${m.incarnation}</td>` +
+                  `<td>${m.suspicionDeadlineInMs != null ? `${m.confirmations} votes, ${Math.round(m.suspicionDeadlineInMs)} ms left` : ''}</td><td>${m.roundTripMs != null ? m.roundTripMs.toFixed(2) + ' ms' : ''}</td><td>${esc(m.orleansStatus)}</td></tr>`)).join('');
             const [, view] = await json('/api/coordination/partitions');
             document.getElementById('epoch').textContent = view.clusterEpoch;
             document.getElementById('partitions').innerHTML = '<tr><th>partition</th><th>epoch</th><th>members</th><th>recovering</th><th>token epoch</th></tr>' +

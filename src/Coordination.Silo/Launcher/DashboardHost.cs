@@ -49,18 +49,26 @@ internal static class DashboardHost
                 health = $"http://{host.ListenAddress}:{host.HealthPort(s.Index)}/health/ready",
             }),
         }));
-        app.MapGet("/api/silo/{index:int}/ready", async (int index, IHttpClientFactory http) =>
+        // The silos' own endpoints, proxied for the page: readiness and the probe view.
+        foreach (var (route, path, down) in new (string, string, object)[]
         {
-            try
+            ("ready", "health/ready", new { ready = false, live = false }),
+            ("membership", "api/membership", new { enabled = false, unreachable = true }),
+        })
+        {
+            app.MapGet($"/api/silo/{{index:int}}/{route}", async (int index, IHttpClientFactory http) =>
             {
-                var response = await http.CreateClient().GetAsync(new Uri($"http://{host.ListenAddress}:{host.HealthPort(index)}/health/ready"));
-                return Results.Content(await response.Content.ReadAsStringAsync(), "application/json", statusCode: (int)response.StatusCode);
-            }
-            catch (HttpRequestException)
-            {
-                return Results.Json(new { ready = false, live = false }, statusCode: 503);
-            }
-        });
+                try
+                {
+                    var response = await http.CreateClient().GetAsync(new Uri($"http://{host.ListenAddress}:{host.HealthPort(index)}/{path}"));
+                    return Results.Content(await response.Content.ReadAsStringAsync(), "application/json", statusCode: (int)response.StatusCode);
+                }
+                catch (HttpRequestException)
+                {
+                    return Results.Json(down, statusCode: 503);
+                }
+            });
+        }
         app.MapGet("/", () => Results.Content(CoordinationPage.Html, "text/html"));
         await app.StartAsync(cancellationToken);
         return app;

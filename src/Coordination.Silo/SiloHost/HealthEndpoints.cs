@@ -1,3 +1,4 @@
+using Coordination.Membership.Hosting;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Replicas;
 
@@ -24,6 +25,9 @@ internal static class HealthEndpoints
             metrics.Reset();
             return Results.NoContent();
         });
+        app.MapGet("/api/membership", (IServiceProvider services) => services.GetService<ProbeHost>() is { } probes
+            ? Results.Json(probes.Snapshot())
+            : Results.Json(new { enabled = false }));
         app.MapGet("/api/replicas", (ReplicaNode node) => Results.Json(node.Partitions
             .OrderBy(p => p.Configuration.Partition)
             .Select(p => new { partition = p.Configuration.Partition, epoch = p.Configuration.Epoch, role = p.Role.ToString(), registers = p.Count })));

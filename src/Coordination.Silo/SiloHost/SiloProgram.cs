@@ -1,5 +1,6 @@
 using System.Net;
 using Coordination.Grains.Hosting;
+using Coordination.Membership.Hosting;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Silo.Configuration;
@@ -56,6 +57,12 @@ internal static class SiloProgram
             }
 
             silo.AddCoordination();
+            if (host.Probes != ProbePreset.Off)
+            {
+                silo.AddCoordinationProbes(host.Probes.ToString());
+                silo.Services.AddSingleton<ISiloHealthView, ProbeHealthView>();
+            }
+
             if (host.Dashboard)
             {
                 silo.AddDashboard();
