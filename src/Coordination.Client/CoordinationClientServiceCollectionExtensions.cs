@@ -71,17 +71,20 @@ public static class CoordinationClientServiceCollectionExtensions
 
     /// <summary>
     /// Points an Orleans client at the local cluster started by <c>dotnet run --project src/Coordination.Silo</c>
-    /// (gateways on 127.0.0.1, ports 30000–30002 unless given).
+    /// (silo i: gateway on 127.0.0.1:<paramref name="gatewayPortBase"/>+i, health endpoint on
+    /// <paramref name="healthPortBase"/>+i). The gateway list is refreshed every second from the silos
+    /// themselves, so a hung or dead silo's gateway is left within about a second of being found out.
     /// </summary>
-    public static IClientBuilder UseCoordinationLocalCluster(this IClientBuilder builder, params int[] gatewayPorts)
+    public static IClientBuilder UseCoordinationLocalCluster(this IClientBuilder builder, int gatewayPortBase = 30000, int healthPortBase = 8091, int silos = 3, string clusterId = "coordination-local")
     {
-        var ports = gatewayPorts.Length > 0 ? gatewayPorts : [30000, 30001, 30002];
-        return builder
-            .Configure<Orleans.Configuration.ClusterOptions>(o =>
-            {
-                o.ClusterId = "coordination-local";
-                o.ServiceId = "coordination";
-            })
-            .UseStaticClustering([.. ports.Select(p => new IPEndPoint(IPAddress.Loopback, p))]);
+        var endpoints = Enumerable.Range(0, silos).Select(i => (gatewayPortBase + i, healthPortBase + i)).ToList();
+        builder.Configure<Orleans.Configuration.ClusterOptions>(o =>
+        {
+            o.ClusterId = clusterId;
+            o.ServiceId = "coordination";
+        });
+        builder.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
+        builder.Services.AddSingleton<Orleans.Messaging.IGatewayListProvider>(new LocalClusterGatewayListProvider(endpoints));
+        return builder;
     }
 }

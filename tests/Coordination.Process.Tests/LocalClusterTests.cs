@@ -32,8 +32,8 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
     public async Task SIGKILL_of_the_silo_hosting_a_held_locks_grain_keeps_the_holder_and_the_next_token_is_higher()
     {
         await using var cluster = await LocalClusterProcess.StartAsync();
-        await using var holder = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
-        await using var other = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+        await using var holder = await TestClusterClient.ConnectAsync(cluster);
+        await using var other = await TestClusterClient.ConnectAsync(cluster);
         var name = $"orders/{Guid.NewGuid():N}";
         var handle = await holder.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
         var host = await holder.Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(holder.Grains.GetGrain<ILockGrain>(name));
@@ -57,7 +57,7 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
     public async Task SIGKILL_of_the_first_silo_leaves_a_working_cluster_and_the_launcher_brings_it_back_caught_up()
     {
         await using var cluster = await LocalClusterProcess.StartAsync();
-        await using var client = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+        await using var client = await TestClusterClient.ConnectAsync(cluster);
         var name = $"first/{Guid.NewGuid():N}";
         var before = await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
         var pid = await cluster.PidOfAsync(0);
@@ -82,7 +82,7 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         await using var client = ChildProcess.Start("client", Repo.TestClientDll, [cluster.ClusterId, string.Join(',', cluster.GatewayPorts), name, LocalClusterProcess.TtlSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)], redirectInput: true);
         var acquired = await client.WaitForLineAsync(@"ACQUIRED token=(\d+)", TimeSpan.FromSeconds(60));
         var token = long.Parse(acquired.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-        await using var other = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+        await using var other = await TestClusterClient.ConnectAsync(cluster);
 
         var killedAt = Stopwatch.GetTimestamp();
         client.Signal(Signals.Kill);
@@ -101,7 +101,7 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         await using var client = ChildProcess.Start("client", Repo.TestClientDll, [cluster.ClusterId, string.Join(',', cluster.GatewayPorts), name, LocalClusterProcess.TtlSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)], redirectInput: true);
         var acquired = await client.WaitForLineAsync(@"ACQUIRED token=(\d+)", TimeSpan.FromSeconds(60));
         await client.WaitForLineAsync(@"DEADLINE at=(\d+)", TimeSpan.FromSeconds(10));
-        await using var competitor = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+        await using var competitor = await TestClusterClient.ConnectAsync(cluster);
 
         client.Signal(Signals.Stop);
         var deadline = client.Lines(@"DEADLINE at=").Select(l => long.Parse(l.Split('=')[1], System.Globalization.CultureInfo.InvariantCulture)).Max();

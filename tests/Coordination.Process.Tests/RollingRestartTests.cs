@@ -13,7 +13,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
     public async Task A_rolling_restart_of_all_three_silos_under_load_loses_no_grant_and_never_overlaps()
     {
         await using var cluster = await LocalClusterProcess.StartAsync();
-        await using var longHolder = await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts);
+        await using var longHolder = await TestClusterClient.ConnectAsync(cluster);
         var longName = $"long/{Guid.NewGuid():N}";
         await using var held = await longHolder.Coordination.CreateLock(longName).AcquireAsync(TimeSpan.FromSeconds(30));
 
@@ -22,7 +22,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         var clients = new List<TestClusterClient>();
         for (var i = 0; i < 4; i++)
         {
-            clients.Add(await TestClusterClient.ConnectAsync(cluster.ClusterId, cluster.GatewayPorts));
+            clients.Add(await TestClusterClient.ConnectAsync(cluster));
         }
 
         using var stop = new CancellationTokenSource();

@@ -129,6 +129,20 @@ public sealed class LocalClusterProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Silo <paramref name="index"/>'s own id and Orleans' membership as it sees it (<c>/api/orleans-membership</c>), or null if it does not answer.</summary>
+    public async Task<(string Self, Dictionary<string, string> Status)?> OrleansMembershipAsync(int index)
+    {
+        try
+        {
+            var doc = await _http.GetFromJsonAsync<JsonElement>(new Uri($"http://127.0.0.1:{HealthPortBase + index}/api/orleans-membership"));
+            return (doc.GetProperty("self").GetString()!, doc.GetProperty("members").EnumerateArray().ToDictionary(m => m.GetProperty("member").GetString()!, m => m.GetProperty("status").GetString()!));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            return null;
+        }
+    }
+
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
     public async Task WaitAllReadyAsync(TimeSpan timeout)

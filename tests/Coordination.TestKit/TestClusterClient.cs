@@ -23,17 +23,25 @@ public sealed class TestClusterClient : IAsyncDisposable
 
     public IClusterClient Grains { get; }
 
-    public static async Task<TestClusterClient> ConnectAsync(string clusterId, int[] gatewayPorts, double ttlSeconds = LocalClusterProcess.TtlSeconds)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.UseOrleansClient(client => client
+    /// <summary>A client of the local cluster as the README shows it (the gateway list refreshed from the silos' health endpoints).</summary>
+    public static Task<TestClusterClient> ConnectAsync(LocalClusterProcess cluster, double ttlSeconds = LocalClusterProcess.TtlSeconds) =>
+        ConnectAsync(client => client.UseCoordinationLocalCluster(cluster.GatewayPortBase, cluster.HealthPortBase, 3, cluster.ClusterId), ttlSeconds);
+
+    /// <summary>A client with a fixed gateway list (Orleans' static clustering).</summary>
+    public static Task<TestClusterClient> ConnectAsync(string clusterId, int[] gatewayPorts, double ttlSeconds = LocalClusterProcess.TtlSeconds) =>
+        ConnectAsync(client => client
             .Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = clusterId;
                 o.ServiceId = "coordination";
             })
-            .UseStaticClustering([.. gatewayPorts.Select(p => new IPEndPoint(IPAddress.Loopback, p))]));
+            .UseStaticClustering([.. gatewayPorts.Select(p => new IPEndPoint(IPAddress.Loopback, p))]), ttlSeconds);
+
+    private static async Task<TestClusterClient> ConnectAsync(Action<IClientBuilder> configure, double ttlSeconds)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(configure);
         builder.Services.AddCoordinationClient(o =>
         {
             o.SessionTtl = TimeSpan.FromSeconds(ttlSeconds);

@@ -28,6 +28,11 @@ internal static class HealthEndpoints
         app.MapGet("/api/membership", (IServiceProvider services) => services.GetService<ProbeHost>() is { } probes
             ? Results.Json(probes.Snapshot())
             : Results.Json(new { enabled = false }));
+        app.MapGet("/api/orleans-membership", (IClusterMembershipService membership, ILocalSiloDetails local) => Results.Json(new
+        {
+            self = local.SiloAddress.ToParsableString(),
+            members = membership.CurrentSnapshot.Members.Values.Select(m => new { member = m.SiloAddress.ToParsableString(), status = m.Status.ToString() }),
+        }));
         app.MapGet("/api/replicas", (ReplicaNode node) => Results.Json(node.Partitions
             .OrderBy(p => p.Configuration.Partition)
             .Select(p => new { partition = p.Configuration.Partition, epoch = p.Configuration.Epoch, role = p.Role.ToString(), registers = p.Count })));

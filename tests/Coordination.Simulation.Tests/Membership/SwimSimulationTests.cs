@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Coordination.Membership.Protocol;
+using Coordination.TestKit.Membership;
 using Xunit.Abstractions;
 
 namespace Coordination.Simulation.Tests.Membership;
@@ -259,7 +260,7 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
         Parallel.ForEach(Enumerable.Range(1, 50), seed =>
         {
             // Loss well below the bound, then an isolated member: what the real protocol survives without a false death.
-            var sim = new SwimSimulation(5, seed, Options, loss: LossBound / 2, broken: broken);
+            var sim = new SwimSimulation(5, seed, Options, LossBound / 2, null, null, broken);
             sim.RunUntil(TimeSpan.FromSeconds(20));
             var alone = sim.Id(0);
             sim.Blocked = (a, b) => a == alone || b == alone;

@@ -1,6 +1,6 @@
 using Coordination.Membership.Protocol;
 
-namespace Coordination.Simulation.Tests.Membership;
+namespace Coordination.TestKit.Membership;
 
 /// <summary>
 /// A seeded discrete-event simulation of a group running the real <see cref="SwimNode"/> code: a simulated
@@ -15,7 +15,12 @@ public sealed class SwimSimulation
     private readonly Random _random;
     private long _seq;
 
-    internal SwimSimulation(int size, int seed, ProbeOptions options, double loss = 0, TimeSpan? minDelay = null, TimeSpan? maxDelay = null, SwimNode.Breakage broken = SwimNode.Breakage.None)
+    public SwimSimulation(int size, int seed, ProbeOptions options, double loss = 0, TimeSpan? minDelay = null, TimeSpan? maxDelay = null)
+        : this(size, seed, options, loss, minDelay, maxDelay, SwimNode.Breakage.None)
+    {
+    }
+
+    internal SwimSimulation(int size, int seed, ProbeOptions options, double loss, TimeSpan? minDelay, TimeSpan? maxDelay, SwimNode.Breakage broken)
     {
         Seed = seed;
         Options = options;
