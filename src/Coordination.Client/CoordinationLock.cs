@@ -151,8 +151,9 @@ public sealed class CoordinationLock : IDistributedLock
         }
     }
 
+    /// <summary>Our own errors (no majority) as they are; no reply or an Orleans runtime error as <see cref="ClusterUnavailableException"/>.</summary>
     private Exception Unavailable(Exception transient, TimeSpan waited) =>
-        transient is TimeoutException ? new ClusterUnavailableException($"acquire of '{Name}'", waited, transient) : transient;
+        transient is CoordinationException ? transient : new ClusterUnavailableException($"acquire of '{Name}'", waited, transient);
 }
 
 /// <summary>

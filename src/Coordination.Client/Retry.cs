@@ -3,12 +3,19 @@ namespace Coordination.Client;
 /// <summary>Retrying calls that failed for a reason a later attempt can fix: a silo failing over, no majority for a moment, a call abandoned.</summary>
 internal static class Retry
 {
+    /// <summary>
+    /// No majority, no reply, or an Orleans runtime error (a gateway or silo unreachable or declared dead, a
+    /// placement on a dead silo, a rejected message): a later attempt, through another gateway or after the
+    /// failover, can succeed. Our own refusals (expired session, bad input, not held) are final.
+    /// </summary>
     public static bool IsTransient(Exception ex) =>
-        ex is QuorumUnavailableException or SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or GatewayTooBusyException;
+        ex is QuorumUnavailableException or ClusterUnavailableException or OrleansException or Orleans.Runtime.Messaging.ConnectionFailedException or TimeoutException;
 
     /// <summary>
     /// Runs <paramref name="operation"/> (each attempt abandoned after <see cref="CoordinationClientOptions.CallTimeout"/>)
-    /// until it succeeds, fails for a non-transient reason, or the retry budget runs out (then the last error is thrown).
+    /// until it succeeds, fails for a non-transient reason, or the retry budget runs out. Then the last error is
+    /// thrown as one of ours: a <see cref="CoordinationException"/> as it is, anything else (Orleans' own
+    /// unavailability errors, a call timeout) as <see cref="ClusterUnavailableException"/>.
     /// </summary>
     public static Task<T> UntilAsync<T>(Func<Task<T>> operation, CoordinationClientOptions options, TimeProvider time, CancellationToken cancellationToken) =>
         UntilAsync(operation, options.CleanupTimeout, options.CallTimeout, options.RetryDelay, time, cancellationToken);
@@ -26,6 +33,10 @@ internal static class Retry
             catch (Exception ex) when (IsTransient(ex) && time.GetTimestamp() < deadline)
             {
                 await Task.Delay(delay, time, cancellationToken);
+            }
+            catch (Exception ex) when (IsTransient(ex) && ex is not CoordinationException)
+            {
+                throw new ClusterUnavailableException("a call to the cluster", budget, ex);
             }
         }
     }

@@ -40,7 +40,6 @@ internal static class ProbeBenchmark
         {
             await using var cluster = await LocalClusterProcess.StartAsync(testTimings: false, config.Args);
             await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
-            await using var client = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 15);
             foreach (var (fault, signal) in new[] { ("SIGKILL", Signals.Kill), ("SIGSTOP", Signals.Stop) })
             {
                 var trials = fault == "SIGSTOP" && config.Name.EndsWith("defaults", StringComparison.Ordinal) ? options.DefaultsStopTrials : options.Trials;
@@ -61,7 +60,7 @@ internal static class ProbeBenchmark
                 var locks = new List<TimeSpan>();
                 for (var t = 0; t < options.LockTrials; t++)
                 {
-                    locks.Add(await LockRecoveryAsync(cluster, client, signal));
+                    locks.Add(await LockRecoveryAsync(cluster, signal));
                     Console.Error.WriteLine($"{config.Name}, {fault} lock trial {t + 1}: {locks[^1].TotalSeconds:0.00} s");
                 }
 
@@ -129,10 +128,14 @@ internal static class ProbeBenchmark
         return (probes ? viewDead.Values.Max() : null, tableDead.Values.Max());
     }
 
-    /// <summary>Activates a free lock's grain, signals its silo, and times the next acquire+release from a client.</summary>
-    private static async Task<TimeSpan> LockRecoveryAsync(LocalClusterProcess cluster, TestClusterClient client, int signal)
+    /// <summary>
+    /// Activates a free lock's grain, signals its silo, and times the next acquire+release from a client. A fresh
+    /// client per trial, with a session TTL longer than Orleans' slowest detection, so the session outlives the fault.
+    /// </summary>
+    private static async Task<TimeSpan> LockRecoveryAsync(LocalClusterProcess cluster, int signal)
     {
         await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(180));
+        await using var client = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 120);
         var name = $"bench/probe-lock/{Guid.NewGuid():N}";
         await (await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30))).DisposeAsync();
         var host = await client.Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(client.Grains.GetGrain<ILockGrain>(name));

@@ -52,6 +52,31 @@ probes.SetAction(async (result, ct) =>
     return 0;
 });
 root.Subcommands.Add(probes);
+// dotnet run -c Release --project tests/Coordination.Benchmarks -- faults [--duration 00:30:00] [--segment 00:05:00] [--seed N] [--silos 3] [--faults KillSilo,...] [--unsafe LeaseOnly] [--out report.md]
+var faultDuration = new Option<TimeSpan>("--duration") { Description = "Total time of faults (the soak).", DefaultValueFactory = _ => TimeSpan.FromMinutes(30) };
+var faultSegment = new Option<TimeSpan>("--segment") { Description = "Length of one run (a fresh cluster and one checked history each).", DefaultValueFactory = _ => TimeSpan.FromMinutes(5) };
+var faultSeed = new Option<int?>("--seed") { Description = "Seed of the first run (run i uses seed + i); random when absent." };
+var faultSilos = new Option<int>("--silos") { Description = "Silo processes (5 adds the majorities-ring partition).", DefaultValueFactory = _ => 3 };
+var faultKinds = new Option<string?>("--faults") { Description = "Comma-separated fault kinds; default all that fit the silo count." };
+var faultUnsafe = new Option<string?>("--unsafe") { Description = "Run a deliberately broken variant (LeaseOnly, TokensFromMemory): the report must show violations." };
+var faultOut = new Option<string?>("--out") { Description = "Also write the soak report to this file." };
+var faultsCommand = new Command("faults", "Fault-injection soak: seeded runs of crashes, pauses, partitions, clock skew and client pauses against real processes, every history checked.") { faultDuration, faultSegment, faultSeed, faultSilos, faultKinds, faultUnsafe, faultOut };
+faultsCommand.SetAction(async (result, ct) =>
+{
+    var silos = result.GetValue(faultSilos);
+    var kinds = result.GetValue(faultKinds) is { } list
+        ? list.Split(',').Select(k => Enum.Parse<Coordination.TestKit.Faults.FaultKind>(k.Trim(), ignoreCase: true)).ToList()
+        : Enum.GetValues<Coordination.TestKit.Faults.FaultKind>().Where(k => silos >= 5 || k != Coordination.TestKit.Faults.FaultKind.PartitionRing).ToList();
+    var soak = await FaultSoak.RunAsync(result.GetValue(faultDuration), result.GetValue(faultSegment), result.GetValue(faultSeed) ?? Random.Shared.Next(), silos, kinds, result.GetValue(faultUnsafe), ct);
+    Console.WriteLine(soak.Markdown);
+    if (result.GetValue(faultOut) is { } path)
+    {
+        await File.WriteAllTextAsync(path, soak.Markdown, ct);
+    }
+
+    return soak.Violations == 0 ? 0 : 1;
+});
+root.Subcommands.Add(faultsCommand);
 const int ElectionTtlSeconds = 10;
 root.SetAction(async (result, ct) =>
 {

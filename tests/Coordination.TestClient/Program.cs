@@ -13,29 +13,54 @@ using Orleans.Configuration;
 //   DEADLINE at=<ts>           whenever its client deadline moves
 //   LOST at=<ts> reason=<r>    when the handle's lost token fires
 // Reads "release" on stdin to release (or resign) and exit.
+//
+// Or: Coordination.TestClient <cluster-id> <gateway ports | local:gatewayBase:healthBase:silos> <keys, comma-separated> <ttl seconds> worker <worker id> <resource dir> <seed> <set|raw>
+// runs a fault-suite worker (see FaultWorker) until "stop" on stdin.
 var clusterId = args[0];
-var ports = args[1].Split(',').Select(int.Parse).ToArray();
 var name = args[2];
 var ttl = TimeSpan.FromSeconds(double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+var worker = args.Length > 4 && args[4] == "worker";
 
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
-builder.UseOrleansClient(client => client
-    .Configure<ClusterOptions>(o =>
-    {
-        o.ClusterId = clusterId;
-        o.ServiceId = "coordination";
-    })
-    .UseStaticClustering([.. ports.Select(p => new IPEndPoint(IPAddress.Loopback, p))]));
+if (args[1].StartsWith("local:", StringComparison.Ordinal))
+{
+    var local = args[1].Split(':').Skip(1).Select(int.Parse).ToArray();
+    builder.UseOrleansClient(client => client.UseCoordinationLocalCluster(local[0], local[1], local[2], clusterId));
+}
+else
+{
+    var ports = args[1].Split(',').Select(int.Parse).ToArray();
+    builder.UseOrleansClient(client => client
+        .Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = clusterId;
+            o.ServiceId = "coordination";
+        })
+        .UseStaticClustering([.. ports.Select(p => new IPEndPoint(IPAddress.Loopback, p))]));
+}
+
 builder.Services.AddCoordinationClient(o =>
 {
     o.SessionTtl = ttl;
     o.DeadlineMargin = TimeSpan.FromMilliseconds(500);
+    if (worker)
+    {
+        o.MaxPark = TimeSpan.FromSeconds(2);
+        o.CallGrace = TimeSpan.FromSeconds(1);
+        o.CallTimeout = TimeSpan.FromSeconds(3);
+    }
 });
 using var host = builder.Build();
 await host.StartAsync();
 
 var client = host.Services.GetRequiredService<ICoordinationClient>();
+if (worker)
+{
+    Console.Out.WriteLine("WORKER-READY");
+    Console.Out.Flush();
+    return await FaultWorker.RunAsync(client, name.Split(','), int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture), args[6], int.Parse(args[7], System.Globalization.CultureInfo.InvariantCulture), args[8] == "set", Console.Out);
+}
 await using var session = await client.OpenSessionAsync();
 var output = Console.Out;
 var gate = new Lock();
@@ -94,3 +119,4 @@ while (Console.ReadLine() is { } line)
 
 await cts.CancelAsync();
 await watch;
+return 0;

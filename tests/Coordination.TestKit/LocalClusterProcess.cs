@@ -23,8 +23,9 @@ public sealed class LocalClusterProcess : IAsyncDisposable
 
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
-    private LocalClusterProcess(ChildProcess launcher, string clusterId, int siloBase, int gatewayBase, int healthBase, int dashboardPort, string dataDirectory)
+    private LocalClusterProcess(ChildProcess launcher, string clusterId, int silos, int siloBase, int gatewayBase, int healthBase, int dashboardPort, string dataDirectory)
     {
+        Silos = silos;
         Launcher = launcher;
         ClusterId = clusterId;
         SiloPortBase = siloBase;
@@ -35,6 +36,9 @@ public sealed class LocalClusterProcess : IAsyncDisposable
     }
 
     public ChildProcess Launcher { get; }
+
+    /// <summary>How many silo processes (3 unless <c>--Coordination:Host:Silos=N</c> was given).</summary>
+    public int Silos { get; }
 
     public string ClusterId { get; }
 
@@ -48,30 +52,32 @@ public sealed class LocalClusterProcess : IAsyncDisposable
 
     public string DataDirectory { get; }
 
-    public int[] GatewayPorts => [GatewayPortBase, GatewayPortBase + 1, GatewayPortBase + 2];
+    public int[] GatewayPorts => [.. Enumerable.Range(GatewayPortBase, Silos)];
 
     public static Task<LocalClusterProcess> StartAsync(params string[] extra) => StartAsync(testTimings: true, extra);
 
     /// <param name="testTimings">Scale failure detection and sessions down for tests; false keeps silo-config/local.json as a user gets it.</param>
     public static async Task<LocalClusterProcess> StartAsync(bool testTimings, params string[] extra)
     {
-        var ports = Ports.FreeBlock(10);
+        const string silosSetting = "--Coordination:Host:Silos=";
+        var silos = extra.LastOrDefault(a => a.StartsWith(silosSetting, StringComparison.Ordinal)) is { } given ? int.Parse(given[silosSetting.Length..], System.Globalization.CultureInfo.InvariantCulture) : 3;
+        var ports = Ports.FreeBlock((3 * silos) + 1);
         var clusterId = $"coord-test-{Guid.NewGuid():N}";
         var dir = Path.Combine(Path.GetTempPath(), clusterId);
         string[] args =
         [
             $"--Coordination:Host:ClusterId={clusterId}",
             $"--Coordination:Host:SiloPortBase={ports}",
-            $"--Coordination:Host:GatewayPortBase={ports + 3}",
-            $"--Coordination:Host:HealthPortBase={ports + 6}",
-            $"--Coordination:Host:DashboardPort={ports + 9}",
+            $"--Coordination:Host:GatewayPortBase={ports + silos}",
+            $"--Coordination:Host:HealthPortBase={ports + (2 * silos)}",
+            $"--Coordination:Host:DashboardPort={ports + (3 * silos)}",
             $"--Coordination:Host:DataDirectory={dir}",
             "--Coordination:Host:RestartDelay=00:00:00.5",
             .. testTimings ? TestTimings : [],
             .. extra,
         ];
         var launcher = ChildProcess.Start("launcher", Repo.SiloDll, args);
-        var cluster = new LocalClusterProcess(launcher, clusterId, ports, ports + 3, ports + 6, ports + 9, dir);
+        var cluster = new LocalClusterProcess(launcher, clusterId, silos, ports, ports + silos, ports + (2 * silos), ports + (3 * silos), dir);
         try
         {
             await launcher.WaitForLineAsync("COORDINATION-READY", TimeSpan.FromSeconds(120));
@@ -147,7 +153,41 @@ public sealed class LocalClusterProcess : IAsyncDisposable
 
     public async Task WaitAllReadyAsync(TimeSpan timeout)
     {
-        await Eventually.Async(async () => await IsReadyAsync(0) && await IsReadyAsync(1) && await IsReadyAsync(2), timeout, "all three silos ready (active, caught up, fully redundant)");
+        await Eventually.Async(
+            async () =>
+            {
+                for (var i = 0; i < Silos; i++)
+                {
+                    if (!await IsReadyAsync(i))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            },
+            timeout,
+            $"all {Silos} silos ready (active, caught up, fully redundant)");
+    }
+
+    /// <summary>Fault injection (<c>--Coordination:Host:FaultInjection=true</c>): cuts silo <paramref name="index"/> off from <paramref name="blocked"/> (an empty list heals it). Tell both sides.</summary>
+    public async Task<bool> PartitionAsync(int index, IEnumerable<int> blocked) =>
+        await PostAsync(index, "/api/faults/partition", new { blocked = blocked.ToArray() });
+
+    /// <summary>Fault injection: sets silo <paramref name="index"/>'s wall clock to the system's plus <paramref name="offset"/>.</summary>
+    public async Task<bool> SkewClockAsync(int index, TimeSpan offset) =>
+        await PostAsync(index, "/api/faults/clock", new { offsetMs = offset.TotalMilliseconds });
+
+    private async Task<bool> PostAsync(int index, string path, object body)
+    {
+        try
+        {
+            return (await _http.PostAsJsonAsync(new Uri($"http://127.0.0.1:{HealthPortBase + index}{path}"), body)).IsSuccessStatusCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -25,7 +25,7 @@ public sealed class TestClusterClient : IAsyncDisposable
 
     /// <summary>A client of the local cluster as the README shows it (the gateway list refreshed from the silos' health endpoints).</summary>
     public static Task<TestClusterClient> ConnectAsync(LocalClusterProcess cluster, double ttlSeconds = LocalClusterProcess.TtlSeconds) =>
-        ConnectAsync(client => client.UseCoordinationLocalCluster(cluster.GatewayPortBase, cluster.HealthPortBase, 3, cluster.ClusterId), ttlSeconds);
+        ConnectAsync(client => client.UseCoordinationLocalCluster(cluster.GatewayPortBase, cluster.HealthPortBase, cluster.Silos, cluster.ClusterId), ttlSeconds);
 
     /// <summary>A client with a fixed gateway list (Orleans' static clustering).</summary>
     public static Task<TestClusterClient> ConnectAsync(string clusterId, int[] gatewayPorts, double ttlSeconds = LocalClusterProcess.TtlSeconds) =>

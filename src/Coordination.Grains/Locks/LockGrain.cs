@@ -11,9 +11,11 @@ namespace Coordination.Grains.Locks;
 /// <summary>One exclusive, fenced, FIFO-fair lock: its register is the queue itself.</summary>
 [Reentrant]
 [PreferLocalPlacement]
-internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<LockGrain> logger)
+internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, IOptions<ReplicationOptions> replication, ILogger<LockGrain> logger)
     : QueuedLeaseGrain<LockRecord>(registers, time, options.Value, logger), ILockGrain, ILockGrainInternal
 {
+    private readonly UnsafeTokens? _unsafeTokens = replication.Value.Unsafe == UnsafeControl.TokensFromMemory ? new() : null;
+
     protected override (string RegisterPrefix, string HoldingPrefix) Prefixes => (Holdings.LockRegisterPrefix, Holdings.LockPrefix);
 
     protected override LockRecord QueueOf(LockRecord? record) => record ?? LockRecord.Empty;
@@ -32,7 +34,7 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
             if (grant is not null)
             {
                 LockMetrics.Grants.Add(1);
-                return new AcquireResult(AcquireStatus.Granted, grant.Token, 0);
+                return new AcquireResult(AcquireStatus.Granted, _unsafeTokens?.Issue(grant.Token) ?? grant.Token, 0);
             }
 
             return decision.Status == AcquireStatus.NotAvailable
@@ -58,7 +60,7 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
         {
             ValidateName();
             ArgumentNullException.ThrowIfNull(request);
-            return await ReleaseGrantAsync(request.SessionId, request.RequestId, request.FencingToken);
+            return await ReleaseGrantAsync(request.SessionId, request.RequestId, _unsafeTokens?.Real(request.FencingToken) ?? request.FencingToken);
         }
         finally
         {
@@ -104,4 +106,28 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
 
         ValidateOwner(request.Owner);
     }
+}
+
+/// <summary>
+/// BROKEN ON PURPOSE (<see cref="UnsafeControl.TokensFromMemory"/>): hands clients tokens from a counter in
+/// this activation's memory, which starts again at 1 after a failover, and maps them back on release.
+/// </summary>
+internal sealed class UnsafeTokens
+{
+    private readonly Dictionary<long, long> _real = [];
+    private long _next;
+
+    public long Issue(long real)
+    {
+        var fake = _real.FirstOrDefault(p => p.Value == real).Key;
+        if (fake == 0)
+        {
+            fake = ++_next;
+            _real[fake] = real;
+        }
+
+        return fake;
+    }
+
+    public long Real(long fake) => _real.GetValueOrDefault(fake, fake);
 }

@@ -36,12 +36,33 @@ public sealed class ReplicationOptions
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// BROKEN ON PURPOSE unless None: a deliberately unsafe variant, which exists only so the fault suite
+    /// can prove its checkers catch it. The silo host refuses anything but None unless its fault injection
+    /// is on. Default None.
+    /// </summary>
+    public UnsafeControl Unsafe { get; set; } = UnsafeControl.None;
+
     internal ProposerOptions ToProposerOptions() => new()
     {
         RoundTimeout = RoundTimeout,
         OperationTimeout = OperationTimeout,
         MaxBatch = MaxBatch,
+        UnsafeLeaseOnly = Unsafe == UnsafeControl.LeaseOnly,
     };
+}
+
+/// <summary>Deliberately unsafe variants for the fault suite's controls (see <see cref="ReplicationOptions.Unsafe"/>).</summary>
+public enum UnsafeControl
+{
+    /// <summary>The real protocol.</summary>
+    None,
+
+    /// <summary>A lock's state lives only in its grain activation: no replica accepts, so a failover forgets every grant.</summary>
+    LeaseOnly,
+
+    /// <summary>Clients get fencing tokens from a counter in the lock grain's memory, which restarts at 1 after a failover.</summary>
+    TokensFromMemory,
 }
 
 /// <summary>Checks <see cref="ReplicationOptions"/> at start, naming the setting, its value and the rule.</summary>

@@ -20,4 +20,7 @@ public sealed record ProposerOptions
 
     /// <summary>BROKEN ON PURPOSE when true: after a rejected accept, retry with a higher ballot on the cached value without re-reading.</summary>
     internal bool UnsafeSkipReread { get; init; }
+
+    /// <summary>BROKEN ON PURPOSE when true: changes apply to this proposer's memory only, with no replica round (a lease-only lock, as a single Redis node gives).</summary>
+    internal bool UnsafeLeaseOnly { get; init; }
 }

@@ -128,6 +128,12 @@ public sealed class RegisterProposer<TValue> where TValue : class
         // Each change has until OperationTimeout after it arrived, however long it queued behind others.
         var deadline = batch.Min(p => p.Arrived) + ToTimestamp(_options.OperationTimeout);
         var attempt = 0;
+        if (_options.UnsafeLeaseOnly)
+        {
+            CommitInMemory(batch);
+            return;
+        }
+
         while (true)
         {
             if (_prepared is null)
@@ -184,6 +190,25 @@ public sealed class RegisterProposer<TValue> where TValue : class
             // next attempt must start from a fresh prepare (the broken variant keeps using it).
             _prepared = _options.UnsafeReuseBallot ? ballot : null;
             await HandleFailedRoundAsync(config, round, deadline, ++attempt);
+        }
+    }
+
+    /// <summary>The broken lease-only variant: the batch applies to this proposer's memory, and nothing else knows.</summary>
+    private void CommitInMemory(List<IPending> batch)
+    {
+        var config = _directory.Get(Partition);
+        var next = _value;
+        foreach (var p in batch)
+        {
+            next = p.Apply(next, new RegisterContext(config.TokenEpoch, config.Epoch));
+        }
+
+        _value = next;
+        Rounds++;
+        Committed?.Invoke(next);
+        foreach (var p in batch)
+        {
+            p.Complete();
         }
     }
 

@@ -95,6 +95,13 @@ public sealed class SiloHostOptions
     /// <summary>How long the launcher waits before restarting a failed silo. Default 1 s.</summary>
     public TimeSpan RestartDelay { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Test only: serve <c>/api/faults</c> so the fault suite can partition this silo from others and skew its
+    /// wall clock, and allow the deliberately unsafe <c>Coordination:Replication:Unsafe</c> controls. Default false;
+    /// never on in production.
+    /// </summary>
+    public bool FaultInjection { get; set; }
+
     public int SiloPort(int index) => SiloPortBase + index;
 
     public int GatewayPort(int index) => GatewayPortBase + index;

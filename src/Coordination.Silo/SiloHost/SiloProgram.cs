@@ -6,6 +6,7 @@ using Coordination.Replication.Hosting;
 using Coordination.Silo.Configuration;
 using Coordination.Silo.LocalClustering;
 using Coordination.Silo.RedisClustering;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using StackExchange.Redis;
@@ -31,6 +32,17 @@ internal static class SiloProgram
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 
         builder.Services.AddSingleton<MetricsSnapshot>();
+        var unsafeControl = configuration.GetValue(ReplicationOptions.Section + ":Unsafe", UnsafeControl.None);
+        if (unsafeControl != UnsafeControl.None && !host.FaultInjection)
+        {
+            throw new OptionsValidationException(ReplicationOptions.Section, typeof(ReplicationOptions), [$"{ReplicationOptions.Section}:Unsafe is {unsafeControl}: a deliberately broken variant for the fault suite's controls; it needs {SiloHostOptions.Section}:FaultInjection=true and must never run in production."]);
+        }
+
+        if (host.FaultInjection)
+        {
+            builder.Services.AddFaultInjection();
+        }
+
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(o =>
@@ -56,6 +68,11 @@ internal static class SiloProgram
                     break;
             }
 
+            if (host.FaultInjection)
+            {
+                silo.ConfigureFaultInjection();
+            }
+
             silo.AddCoordination();
             if (host.Probes != ProbePreset.Off)
             {
@@ -73,6 +90,11 @@ internal static class SiloProgram
         app.Services.GetRequiredService<MetricsSnapshot>();
         app.MapHealth();
         app.MapCoordinationApi();
+        if (host.FaultInjection)
+        {
+            app.MapFaults(host);
+            app.Logger.LogWarning("Fault injection is on (test only){Unsafe}", unsafeControl == UnsafeControl.None ? string.Empty : $"; BROKEN ON PURPOSE: {unsafeControl}");
+        }
         if (host.ParentProcessId is { } parent)
         {
             _ = StopWhenParentExitsAsync(app, parent, cancellationToken);

@@ -1,0 +1,206 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Coordination;
+using Coordination.Client;
+
+/// <summary>
+/// One client of the fault suite, as its own process so the suite can SIGSTOP it: a session, and a loop of
+/// acquire → (lock-set: read the fenced resource, pause, write it back with one element added) → release on
+/// random keys. Every operation goes to stdout as history lines, timed with Stopwatch ticks
+/// (CLOCK_MONOTONIC, comparable across processes):
+/// <c>OP process type f key a b result time [error]</c>, type one of invoke/ok/fail/info, "-" for none.
+/// After an operation whose outcome is unknown (info) the worker continues as a new process id, as Jepsen
+/// does; a lost session is replaced by a new one. Stops at "stop" on stdin, releasing what it holds.
+/// </summary>
+internal static class FaultWorker
+{
+    /// <summary>Mostly short holds; one in five long enough for a fault to land inside it.</summary>
+    private static int Hold(Random random) => random.NextDouble() < 0.2 ? random.Next(200, 1500) : random.Next(0, 30);
+
+    public static async Task<int> RunAsync(ICoordinationClient client, string[] keys, int worker, string resourceDirectory, int seed, bool lockSet, TextWriter output)
+    {
+        var random = new Random(seed);
+        var gate = new Lock();
+        var generation = 0;
+        var element = 0L;
+        int Process() => (worker * 100_000) + generation;
+        void Line(int process, string type, string f, string key, long? a, long? b, long? result, string? error = null)
+        {
+            var text = string.Create(CultureInfo.InvariantCulture, $"OP {process} {type} {f} {key} {a?.ToString(CultureInfo.InvariantCulture) ?? "-"} {b?.ToString(CultureInfo.InvariantCulture) ?? "-"} {result?.ToString(CultureInfo.InvariantCulture) ?? "-"} {Stopwatch.GetTimestamp()}{(error is null ? string.Empty : " " + error.ReplaceLineEndings(" "))}");
+            lock (gate)
+            {
+                output.WriteLine(text);
+                output.Flush();
+            }
+        }
+
+        using var stop = new CancellationTokenSource();
+        _ = Task.Run(() =>
+        {
+            while (Console.ReadLine() is { } line && line.Trim() != "stop")
+            {
+            }
+
+            stop.Cancel();
+        });
+
+        // Every error our client raises is one of ours (or a timeout/cancellation); anything else is reported as untyped.
+        void Untyped(Exception ex, string operation)
+        {
+            if (ex is not (CoordinationException or TimeoutException or OperationCanceledException))
+            {
+                lock (gate)
+                {
+                    output.WriteLine($"UNTYPED {operation}: {ex.GetType().FullName}: {ex.Message.ReplaceLineEndings(" ")} at {string.Join(" < ", (ex.StackTrace ?? string.Empty).Split('\n').Where(f => f.Contains("Coordination.", StringComparison.Ordinal)).Take(3).Select(f => f.Trim()))}");
+                    output.Flush();
+                }
+            }
+        }
+
+        CoordinationSession? session = null;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (session is null || session.IsLost)
+                {
+                    if (session is not null)
+                    {
+                        generation++;
+                    }
+
+                    session = await client.OpenSessionAsync();
+                }
+            }
+            catch (Exception ex)
+            {
+                Untyped(ex, "open-session");
+                await Task.Delay(100);
+                continue;
+            }
+
+            var key = keys[random.Next(keys.Length)];
+            var process = Process();
+            Line(process, "invoke", "acquire", key, null, null, null);
+            CoordinationLockHandle? handle;
+            try
+            {
+                handle = await session.CreateLock(key).TryAcquireAsync(TimeSpan.FromSeconds(4));
+            }
+            catch (Exception ex)
+            {
+                Untyped(ex, "acquire");
+                Line(process, "info", "acquire", key, null, null, null, ex.GetType().Name);
+                generation++;
+                continue;
+            }
+
+            if (handle is null)
+            {
+                // TryAcquire timed out and withdrew the request, undoing a grant that raced the withdrawal.
+                Line(process, "fail", "acquire", key, null, null, null, "timeout");
+                continue;
+            }
+
+            var token = handle.FencingToken;
+            Line(process, "ok", "acquire", key, null, null, token);
+            var lost = handle.HandleLostToken.Register(() => Line(process, "ok", "lost", key, token, null, null, session.LostReason ?? handle.RevokedReason));
+            if (lockSet)
+            {
+                var added = (worker * 1_000_000_000L) + (++element);
+                Line(process, "invoke", "write", key, added, null, null);
+                var resource = new FencedFile(Path.Combine(resourceDirectory, FencedFile.FileName(key)));
+                if (!resource.TryRead(token, out var items))
+                {
+                    Line(process, "fail", "write", key, added, null, null, "fenced: stale token on read");
+                }
+                else
+                {
+                    await Task.Delay(Hold(random));
+                    Line(process, resource.TryWrite(token, [.. items, added]) ? "ok" : "fail", "write", key, added, null, null);
+                }
+            }
+            else
+            {
+                await Task.Delay(Hold(random));
+            }
+
+            await lost.DisposeAsync();
+            Line(process, "invoke", "release", key, token, null, null);
+            try
+            {
+                await handle.DisposeAsync();
+                Line(process, "ok", "release", key, token, null, null);
+            }
+            catch (Exception ex)
+            {
+                Untyped(ex, "release");
+                Line(process, "info", "release", key, token, null, null, ex.GetType().Name);
+                generation++;
+            }
+
+            await Task.Delay(random.Next(0, 20));
+        }
+
+        if (session is not null)
+        {
+            try
+            {
+                await session.CloseAsync();
+            }
+            catch (Exception ex)
+            {
+                // Its session expires on its own.
+                Untyped(ex, "close");
+            }
+        }
+
+        return 0;
+    }
+}
+
+/// <summary>
+/// The resource a lock protects, shared by the worker processes (Kleppmann's fenced storage): a file with the
+/// highest token seen and a list; a read or write with a lower token is refused. One flock around each access.
+/// </summary>
+internal sealed class FencedFile(string path)
+{
+    public static string FileName(string key) => Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(key)) + ".json";
+
+    public bool TryRead(long token, out long[] items)
+    {
+        var result = Locked(state => (state.Token <= token, state with { Token = Math.Max(state.Token, token) }));
+        items = result.State.Items;
+        return result.Accepted;
+    }
+
+    public bool TryWrite(long token, long[] items) =>
+        Locked(state => state.Token <= token ? (true, new State(token, items)) : (false, state)).Accepted;
+
+    private (bool Accepted, State State) Locked(Func<State, (bool Accepted, State Next)> change)
+    {
+        while (true)
+        {
+            try
+            {
+                using var guard = new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                var state = File.Exists(path) ? JsonSerializer.Deserialize<State>(File.ReadAllText(path))! : new State(long.MinValue, []);
+                var (accepted, next) = change(state);
+                if (next != state)
+                {
+                    File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(next));
+                    File.Move(path + ".tmp", path, overwrite: true);
+                }
+
+                return (accepted, accepted ? next : state);
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(1);
+            }
+        }
+    }
+
+    internal sealed record State(long Token, long[] Items);
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Coordination.TestKit.Faults;
+
+/// <summary>The outcome of one fault run: what ran, what was injected, every checker's verdict and how long the service was unavailable.</summary>
+public sealed record FaultReport(
+    FaultRunOptions Options,
+    int Operations,
+    int Grants,
+    int Writes,
+    IReadOnlyDictionary<FaultKind, int> FaultsInjected,
+    IReadOnlyDictionary<FaultKind, TimeSpan> LongestUnavailability,
+    IReadOnlyList<CheckResult> Checks,
+    string OutputDirectory)
+{
+    /// <summary>How long after a fault healed the unavailability window still counts.</summary>
+    private static readonly TimeSpan Tail = TimeSpan.FromSeconds(10);
+
+    public bool Valid => Checks.All(c => c.Valid);
+
+    public int Violations => Checks.Sum(c => c.Violations.Count);
+
+    public static FaultReport Build(
+        FaultRunOptions o,
+        History history,
+        IReadOnlyList<FaultEvent> faults,
+        IReadOnlySet<int> pausedClients,
+        IReadOnlyList<string> keys,
+        IReadOnlyList<string> sentinels,
+        IReadOnlyDictionary<string, long?> heldAtEnd,
+        IReadOnlyDictionary<string, long> fresh,
+        IReadOnlyDictionary<string, long[]> finalItems,
+        IReadOnlyList<string> recoveryFailures,
+        string output)
+    {
+        var operations = history.Operations();
+        var pauses = faults.Where(f => f.Kind == FaultKind.PauseClient).Select(f => (Client: int.Parse(f.Target["client".Length..], CultureInfo.InvariantCulture), f.Started, f.Healed)).ToList();
+
+        // A grant held across a pause of its own process: that process's clock and signals are unreliable for it.
+        var unreliable = operations
+            .Where(g => g is { F: "acquire", Outcome: OpType.Ok } && g.Process < FaultRun.SentinelProcess && pauses.Any(p => p.Client == g.Process / FaultRun.ProcessesPerClient && g.Completed <= p.Healed && EndOf(operations, g) >= p.Started))
+            .Select(g => g.Process)
+            .ToHashSet();
+        var locks = new History(history.Ops.Where(op => op.F is "acquire" or "release" or "lost"));
+        var checks = new List<CheckResult> { MutexChecker.Check(locks, unreliable) };
+        if (o.LockSet)
+        {
+            checks.Add(Merge(LockSetChecker.Name, keys.Select(k => LockSetChecker.Check(history.ForKey(k), finalItems[k]))));
+        }
+
+        checks.Add(LostGrantChecker.Check(new History(locks.Ops.Where(op => sentinels.Contains(op.Key))), heldAtEnd, new Dictionary<string, long>()));
+        checks.Add(FreshTokens(operations, fresh));
+        checks.Add(Linearizable(operations, keys, unreliable, o.LinearizabilityBudget));
+        checks.Add(CheckResult.From("recovery, typed errors", recoveryFailures));
+        return new FaultReport(
+            o,
+            operations.Count(op => op.F != "nemesis"),
+            operations.Count(op => op is { F: "acquire", Outcome: OpType.Ok }),
+            operations.Count(op => op is { F: "write", Outcome: OpType.Ok }),
+            faults.GroupBy(f => f.Kind).ToDictionary(g => g.Key, g => g.Count()),
+            Unavailability(operations, faults),
+            checks,
+            output);
+    }
+
+    public string ToMarkdown()
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(ci, $"# Fault run, seed {Options.Seed}: {(Valid ? "no violations" : $"{Violations} VIOLATION(S)")}");
+        sb.AppendLine();
+        sb.AppendLine(ci, $"Replay: `dotnet run -c Release --project tests/Coordination.Benchmarks -- faults --seed {Options.Seed} --duration {Options.Duration} --silos {Options.Silos}{(Options.Unsafe is null ? string.Empty : $" --unsafe {Options.Unsafe}")} --faults {string.Join(',', Options.Faults)}`");
+        sb.AppendLine();
+        sb.AppendLine(ci, $"{Options.Silos} silos, {Options.Clients} client processes, {Options.Keys} keys, {(Options.LockSet ? "lock-set on a fenced resource" : "raw acquire/release")}, TTL {Options.TtlSeconds} s{(Options.Unsafe is null ? string.Empty : $", **broken on purpose: {Options.Unsafe}**")}.");
+        sb.AppendLine(ci, $"Operations {Operations}, grants {Grants}, fenced writes accepted {Writes}.");
+        sb.AppendLine();
+        sb.AppendLine("| fault | injected | longest unavailability |");
+        sb.AppendLine("|---|---|---|");
+        foreach (var kind in FaultsInjected.Keys.Order())
+        {
+            sb.AppendLine(ci, $"| {kind} | {FaultsInjected[kind]} | {LongestUnavailability.GetValueOrDefault(kind).TotalSeconds:0.0} s |");
+        }
+
+        sb.AppendLine();
+        foreach (var check in Checks)
+        {
+            sb.AppendLine(ci, $"- {check}");
+        }
+
+        sb.AppendLine();
+        sb.AppendLine(ci, $"History: {Path.Combine(OutputDirectory, "history.json")}");
+        return sb.ToString();
+    }
+
+    public override string ToString() => ToMarkdown();
+
+    /// <summary>When the client stopped claiming a grant: its release invoked or its lost signal, whichever came first.</summary>
+    private static long EndOf(IReadOnlyList<Operation> operations, Operation grant) =>
+        operations.Where(op => op.Process == grant.Process && op.A == grant.Result && op.F is "release" or "lost" && op.Invoked >= grant.Invoked).Select(op => op.Invoked).DefaultIfEmpty(long.MaxValue).Min();
+
+    private static CheckResult Merge(string name, IEnumerable<CheckResult> results) =>
+        CheckResult.From(name, [.. results.SelectMany(r => r.Violations)]);
+
+    private static CheckResult FreshTokens(IReadOnlyList<Operation> operations, IReadOnlyDictionary<string, long> fresh)
+    {
+        var violations = new List<string>();
+        foreach (var (key, token) in fresh)
+        {
+            var before = operations.Where(op => op is { F: "acquire", Outcome: OpType.Ok, Result: not null } && op.Key == key && op.Result != token).Select(op => op.Result!.Value).DefaultIfEmpty(0).Max();
+            if (token <= before)
+            {
+                violations.Add($"{key}: an acquire after the heal got token {token}, not above the acknowledged {before}");
+            }
+        }
+
+        return CheckResult.From("fresh-token", violations);
+    }
+
+    /// <summary>
+    /// The fenced-mutex model per key. A grant that ended in a lost signal, or that its process held across a
+    /// pause, ended at an unknown time after its lost signal (or after it was acknowledged): its release becomes
+    /// an operation of unknown outcome from then on.
+    /// </summary>
+    private static CheckResult Linearizable(IReadOnlyList<Operation> operations, IReadOnlyList<string> keys, IReadOnlySet<int> unreliable, TimeSpan budget)
+    {
+        var violations = new List<string>();
+        foreach (var key in keys)
+        {
+            var ops = operations.Where(op => op.Key == key).ToList();
+            var converted = new List<Operation>();
+            foreach (var op in ops.Where(op => op.F is "acquire" or "release"))
+            {
+                if (op.F == "release" && (unreliable.Contains(op.Process) || ops.Any(l => l.F == "lost" && l.Process == op.Process && l.A == op.A)))
+                {
+                    continue;
+                }
+
+                converted.Add(op);
+                if (op is { F: "acquire", Outcome: OpType.Ok, Result: { } token })
+                {
+                    var lost = ops.FirstOrDefault(l => l.F == "lost" && l.Process == op.Process && l.A == token);
+                    if (lost is not null || unreliable.Contains(op.Process))
+                    {
+                        var from = unreliable.Contains(op.Process) ? op.Completed : lost!.Invoked;
+                        converted.Add(new Operation(op.Process, "release", key, token, null, null, OpType.Info, from, long.MaxValue, "ended by expiry"));
+                    }
+                }
+            }
+
+            var result = Linearizability.Check(converted, new FencedMutexModel(), budget);
+            if (!result.IsOk)
+            {
+                violations.Add($"{key}: {result}");
+            }
+        }
+
+        return CheckResult.From("linearizable (fenced mutex, WGL)", violations);
+    }
+
+    /// <summary>Per fault kind, the longest stretch without a single acknowledged grant, from a fault's start until <see cref="Tail"/> after it healed.</summary>
+    private static Dictionary<FaultKind, TimeSpan> Unavailability(IReadOnlyList<Operation> operations, IReadOnlyList<FaultEvent> faults)
+    {
+        var grants = operations.Where(op => op is { F: "acquire", Outcome: OpType.Ok } && op.Process < FaultRun.SentinelProcess).Select(op => op.Completed).Order().ToArray();
+        var longest = new Dictionary<FaultKind, TimeSpan>();
+        var tail = (long)(Tail.TotalSeconds * Stopwatch.Frequency);
+        foreach (var fault in faults)
+        {
+            var end = Math.Max(fault.Started, Math.Min(fault.Healed + tail, grants.Length > 0 ? grants[^1] : fault.Started));
+            var points = grants.Where(t => t > fault.Started && t < end).Prepend(fault.Started).Append(end).ToArray();
+            var gap = points.Zip(points.Skip(1), (a, b) => b - a).Max();
+            var span = TimeSpan.FromSeconds(gap / (double)Stopwatch.Frequency);
+            longest[fault.Kind] = longest.TryGetValue(fault.Kind, out var was) && was > span ? was : span;
+        }
+
+        return longest;
+    }
+}

@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Coordination.Client;
+
+namespace Coordination.TestKit.Faults;
+
+/// <summary>What one fault-suite run does. Everything random comes from <see cref="Seed"/>.</summary>
+public sealed record FaultRunOptions
+{
+    public int Seed { get; init; } = Environment.TickCount;
+
+    /// <summary>How long faults are injected while the workload runs.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
+
+    public IReadOnlyList<FaultKind> Faults { get; init; } = Enum.GetValues<FaultKind>().Where(f => f != FaultKind.PartitionRing).ToList();
+
+    public int Silos { get; init; } = 3;
+
+    /// <summary>Client processes; client0 reaches only silo 0's gateway when <see cref="FaultKind.ClientMinority"/> is among the faults.</summary>
+    public int Clients { get; init; } = 4;
+
+    public int Keys { get; init; } = 3;
+
+    /// <summary>Lock-set (read, pause, write to the fenced resource under the lock) or raw acquire/release.</summary>
+    public bool LockSet { get; init; } = true;
+
+    /// <summary>The clients' session TTL (the test cluster's failure detection allows 6 s).</summary>
+    public double TtlSeconds { get; init; } = LocalClusterProcess.TtlSeconds;
+
+    /// <summary>A deliberately broken variant (<c>Coordination:Replication:Unsafe</c>), for a control run the checkers must fail.</summary>
+    public string? Unsafe { get; init; }
+
+    /// <summary>Time allowed to the linearizability search per key; running out counts as a violation.</summary>
+    public TimeSpan LinearizabilityBudget { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Where the history (JSON) and report (markdown) go; a new temporary directory when null.</summary>
+    public string? OutputDirectory { get; init; }
+
+    /// <summary>Progress lines (faults as they start).</summary>
+    public Action<string>? Log { get; init; }
+}
+
+/// <summary>
+/// One run of the fault suite against real processes, as Jepsen runs one test: a local cluster with fault
+/// injection on, client processes running the workload, a nemesis injecting seeded random faults, then heal,
+/// a final read, and every checker over the recorded history. Replay a run with its seed (printed in the report).
+/// </summary>
+public static partial class FaultRun
+{
+    /// <summary>Process ids of client c are c · ProcessesPerClient + its generation (a new one after every operation of unknown outcome).</summary>
+    public const int ProcessesPerClient = 100_000;
+
+    /// <summary>Process ids of the in-process sentinel and final-read client.</summary>
+    public const int SentinelProcess = 90_000_000;
+
+    public static async Task<FaultReport> RunAsync(FaultRunOptions o)
+    {
+        var random = new Random(o.Seed);
+        var output = o.OutputDirectory ?? Directory.CreateTempSubdirectory("coord-faults-").FullName;
+        Directory.CreateDirectory(output);
+        var log = o.Log ?? (_ => { });
+        log($"fault run seed {o.Seed}: {o.Duration} of {string.Join(", ", o.Faults)} on {o.Silos} silos, {o.Clients} clients{(o.Unsafe is null ? string.Empty : $", BROKEN ON PURPOSE: {o.Unsafe}")}");
+        string[] args =
+        [
+            "--Coordination:Host:FaultInjection=true",
+            $"--Coordination:Host:Silos={o.Silos}",
+            "--Coordination:Host:RestartDelay=00:00:01",
+            .. o.Unsafe is null ? Array.Empty<string>() : [$"--Coordination:Replication:Unsafe={o.Unsafe}"],
+        ];
+        await using var cluster = await LocalClusterProcess.StartAsync(args);
+        await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
+        var resources = Path.Combine(output, "resources");
+        Directory.CreateDirectory(resources);
+        var keys = Enumerable.Range(0, o.Keys).Select(i => $"faults/{o.Seed}/k{i}").ToArray();
+        var sentinels = new[] { $"faults/{o.Seed}/sentinel0", $"faults/{o.Seed}/sentinel1" };
+        var recorder = new HistoryRecorder();
+
+        // Sentinel grants, held by an in-process client with a long TTL through every fault: acknowledged, so they must survive.
+        await using var observer = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 120);
+        var sentinelSession = await observer.Coordination.OpenSessionAsync();
+        var sentinelHandles = new List<CoordinationLockHandle>();
+        for (var i = 0; i < sentinels.Length; i++)
+        {
+            var op = recorder.Invoke(SentinelProcess + i, "acquire", sentinels[i]);
+            var handle = await sentinelSession.CreateLock(sentinels[i]).AcquireAsync(TimeSpan.FromSeconds(30));
+            op.Ok(handle.FencingToken);
+            var (process, key, token) = (SentinelProcess + i, sentinels[i], handle.FencingToken);
+            handle.HandleLostToken.Register(() => recorder.Record(process, "lost", key, token, null));
+            sentinelHandles.Add(handle);
+        }
+
+        var pinned = o.Faults.Contains(FaultKind.ClientMinority);
+        var clients = new List<ChildProcess>();
+        try
+        {
+            for (var c = 0; c < o.Clients; c++)
+            {
+                var gateways = c == 0 && pinned
+                    ? cluster.GatewayPortBase.ToString(CultureInfo.InvariantCulture)
+                    : $"local:{cluster.GatewayPortBase}:{cluster.HealthPortBase}:{cluster.Silos}";
+                clients.Add(ChildProcess.Start($"client{c}", Repo.TestClientDll, [cluster.ClusterId, gateways, string.Join(',', keys), o.TtlSeconds.ToString(CultureInfo.InvariantCulture), "worker", c.ToString(CultureInfo.InvariantCulture), resources, (o.Seed + (31 * c)).ToString(CultureInfo.InvariantCulture), o.LockSet ? "set" : "raw"], redirectInput: true));
+            }
+
+            foreach (var client in clients)
+            {
+                await client.WaitForLineAsync("WORKER-READY", TimeSpan.FromSeconds(60));
+            }
+
+            var nemesis = new Nemesis(cluster, clients, pinnedSilo: 0, o.TtlSeconds, random);
+            var faults = new List<FaultEvent>();
+            var recoveryFailures = new List<string>();
+            var clock = Stopwatch.StartNew();
+            var kinds = new Queue<FaultKind>();
+            using var cancel = new CancellationTokenSource(o.Duration + TimeSpan.FromMinutes(2));
+            try
+            {
+                while (clock.Elapsed < o.Duration)
+                {
+                    // A quiet spell of workload between faults, then the next fault.
+                    await Task.Delay(TimeSpan.FromSeconds(1 + (random.NextDouble() * 2)), cancel.Token);
+                    if (kinds.Count == 0)
+                    {
+                        kinds = new Queue<FaultKind>(o.Faults.OrderBy(_ => random.Next()));
+                    }
+
+                    var kind = kinds.Dequeue();
+                    var fault = await nemesis.InjectAsync(kind, cancel.Token);
+                    faults.Add(fault);
+                    log($"{clock.Elapsed:mm\\:ss} {fault.Kind} {fault.Target} ({Stopwatch.GetElapsedTime(fault.Started, fault.Healed).TotalSeconds:0.0} s)");
+                    try
+                    {
+                        await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(90));
+                    }
+                    catch (TimeoutException ex)
+                    {
+                        recoveryFailures.Add($"after {fault.Kind} {fault.Target}: {ex.Message}");
+                        break;
+                    }
+                }
+            }
+            finally
+            {
+                await nemesis.HealAllAsync();
+            }
+
+            await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
+
+            // Healed: the sentinels must still be held by the grants acknowledged before all the faults.
+            var held = new Dictionary<string, long?>();
+            foreach (var key in sentinels)
+            {
+                try
+                {
+                    held[key] = (await observer.Coordination.CreateLock(key).GetInfoAsync()).Holder?.FencingToken;
+                }
+                catch (CoordinationException ex)
+                {
+                    held[key] = null;
+                    recoveryFailures.Add($"{key}: the holder query failed after the heal: {ex.Message}");
+                }
+            }
+
+            foreach (var client in clients)
+            {
+                if (client.HasExited)
+                {
+                    recoveryFailures.Add($"{client.Name} exited during the run:\n{client.Tail(30)}");
+                    continue;
+                }
+
+                await client.WriteLineAsync("stop");
+            }
+
+            foreach (var client in clients)
+            {
+                await client.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            }
+
+            // Healed and quiet: a new session's acquire of each key must get a token above every acknowledged one.
+            var fresh = new Dictionary<string, long>();
+            try
+            {
+                await using var finalSession = await observer.Coordination.OpenSessionAsync();
+                for (var i = 0; i < keys.Length; i++)
+                {
+                    var op = recorder.Invoke(SentinelProcess + 10 + i, "acquire", keys[i]);
+                    await using var handle = await finalSession.CreateLock(keys[i]).AcquireAsync(TimeSpan.FromSeconds(60));
+                    op.Ok(handle.FencingToken);
+                    fresh[keys[i]] = handle.FencingToken;
+                    recorder.Invoke(SentinelProcess + 10 + i, "release", keys[i], handle.FencingToken).Ok();
+                }
+            }
+            catch (Exception ex) when (ex is CoordinationException or TimeoutException)
+            {
+                recoveryFailures.Add($"an acquire after the heal failed: {ex.GetType().Name}: {ex.Message}");
+            }
+
+            recoveryFailures.AddRange(clients.SelectMany(c => c.Lines("^UNTYPED ").Select(l => $"{c.Name} got an error that is not one of ours: {l["UNTYPED ".Length..]}")));
+            var history = Merge(recorder.Snapshot(), clients, faults);
+            var finalItems = keys.ToDictionary(k => k, k => FencedState(Path.Combine(resources, Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(k)) + ".json")));
+            var report = FaultReport.Build(o, history, faults, nemesis.PausedClients, keys, sentinels, held, fresh, finalItems, recoveryFailures, output);
+            await File.WriteAllTextAsync(Path.Combine(output, "history.json"), history.ToJson());
+            await File.WriteAllTextAsync(Path.Combine(output, "report.md"), report.ToMarkdown());
+            try
+            {
+                foreach (var handle in sentinelHandles)
+                {
+                    await handle.DisposeAsync();
+                }
+
+                await sentinelSession.CloseAsync();
+            }
+            catch (CoordinationException)
+            {
+                // The cluster is torn down next; what the checks needed is recorded.
+            }
+
+            return report;
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>One history from the in-process recorder, every client's OP lines and the nemesis' faults, ordered by time.</summary>
+    private static History Merge(History own, IReadOnlyList<ChildProcess> clients, IReadOnlyList<FaultEvent> faults)
+    {
+        var ops = own.Ops.Select(op => (op.Time, Op: op)).ToList();
+        foreach (var client in clients)
+        {
+            foreach (var line in client.Lines("^OP "))
+            {
+                var m = OpLine().Match(line);
+                if (!m.Success)
+                {
+                    throw new FormatException($"{client.Name} printed a malformed history line: {line}");
+                }
+
+                var type = m.Groups["type"].Value switch
+                {
+                    "invoke" => OpType.Invoke,
+                    "ok" => OpType.Ok,
+                    "fail" => OpType.Fail,
+                    _ => OpType.Info,
+                };
+                var time = long.Parse(m.Groups["time"].Value, CultureInfo.InvariantCulture);
+                ops.Add((time, new Op(0, int.Parse(m.Groups["p"].Value, CultureInfo.InvariantCulture), type, m.Groups["f"].Value, m.Groups["key"].Value, Number(m.Groups["a"].Value), Number(m.Groups["b"].Value), Number(m.Groups["r"].Value), time, m.Groups["error"].Success ? m.Groups["error"].Value : null)));
+            }
+        }
+
+        foreach (var fault in faults)
+        {
+            ops.Add((fault.Started, new Op(0, -1, OpType.Invoke, "nemesis", fault.Kind.ToString(), null, null, null, fault.Started, fault.Target)));
+            ops.Add((fault.Healed, new Op(0, -1, OpType.Ok, "nemesis", fault.Kind.ToString(), null, null, null, fault.Healed, fault.Target)));
+        }
+
+        return new History(ops.OrderBy(x => x.Time).Select((x, i) => x.Op with { Index = i }));
+    }
+
+    private static long? Number(string s) => s == "-" ? null : long.Parse(s, CultureInfo.InvariantCulture);
+
+    private static long[] FencedState(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        return [.. doc.RootElement.GetProperty("Items").EnumerateArray().Select(e => e.GetInt64())];
+    }
+
+    [GeneratedRegex(@"^OP (?<p>-?\d+) (?<type>\w+) (?<f>\w+) (?<key>\S+) (?<a>\S+) (?<b>\S+) (?<r>\S+) (?<time>\d+)(?: (?<error>.*))?$")]
+    private static partial Regex OpLine();
+}
