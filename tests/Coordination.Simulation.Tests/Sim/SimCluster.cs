@@ -86,11 +86,15 @@ public sealed class SimCluster
         return node;
     }
 
-    public RegisterProposer<LockRecord> NewProposer()
+    public RegisterProposer<LockRecord> NewProposer() => NewProposer<LockRecord>();
+
+    /// <summary>A proposer for the simulated key holding values of any type (a new activation, on its own network host).</summary>
+    public RegisterProposer<TValue> NewProposer<TValue>()
+        where TValue : class
     {
         var id = new ReplicaId($"proposer-{++_nextProposer}");
         ProposerHosts.Add(id);
-        return new RegisterProposer<LockRecord>(Key, new SimDirectory(this), Net.TransportFor(id), Sim.Clock, _proposerOptions, proposerId: Sim.Random.NextInt64(1, long.MaxValue), Sim.Random);
+        return new RegisterProposer<TValue>(Key, new SimDirectory(this), Net.TransportFor(id), Sim.Clock, _proposerOptions, proposerId: Sim.Random.NextInt64(1, long.MaxValue), Sim.Random);
     }
 
     public void Crash(ReplicaId id)
