@@ -59,11 +59,7 @@ public sealed class CasRegisterSimulationTests(ITestOutputHelper output)
         var cluster = new SimCluster(seed, breakage);
         var sim = cluster.Sim;
         var r = sim.Random;
-        cluster.Net.Faults = new NetworkFaults(
-            Loss: r.NextDouble() * 0.1,
-            Duplication: r.NextDouble() * 0.1,
-            MinDelay: TimeSpan.FromMicroseconds(20),
-            MaxDelay: TimeSpan.FromMicroseconds(100 + r.Next(2000)));
+        cluster.Net.Faults = NetworkFaults.Random(r, maxLoss: 0.1, maxExtraDelayMicros: 2000);
         var proposers = Enumerable.Range(0, 2 + r.Next(2)).Select(_ => cluster.NewProposer<Cell>()).ToList();
         var recorder = new HistoryRecorder(() => sim.Now);
         var end = sim.Now + Duration.Ticks;

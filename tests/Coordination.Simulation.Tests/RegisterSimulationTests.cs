@@ -140,11 +140,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
         var cluster = new SimCluster(seed, breakage);
         var sim = cluster.Sim;
         var r = sim.Random;
-        cluster.Net.Faults = new NetworkFaults(
-            Loss: r.NextDouble() * 0.15,
-            Duplication: r.NextDouble() * 0.1,
-            MinDelay: TimeSpan.FromMicroseconds(20),
-            MaxDelay: TimeSpan.FromMicroseconds(100 + r.Next(3000)));
+        cluster.Net.Faults = NetworkFaults.Random(r, maxLoss: 0.15, maxExtraDelayMicros: 3000);
         var proposers = Enumerable.Range(0, 2 + r.Next(2)).Select(_ => cluster.NewProposer()).ToList();
         var workload = new LockWorkload(cluster, proposers);
         var replacements = StartNemesis(cluster, Duration);

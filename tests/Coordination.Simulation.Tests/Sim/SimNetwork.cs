@@ -8,6 +8,13 @@ namespace Coordination.Simulation.Tests.Sim;
 public sealed record NetworkFaults(double Loss, double Duplication, TimeSpan MinDelay, TimeSpan MaxDelay)
 {
     public static readonly NetworkFaults None = new(0, 0, TimeSpan.FromMicroseconds(50), TimeSpan.FromMicroseconds(50));
+
+    /// <summary>A schedule's network: loss up to <paramref name="maxLoss"/>, duplication up to 10 %, delays from 20 µs to 0.1 + up to <paramref name="maxExtraDelayMicros"/> µs (reordering).</summary>
+    public static NetworkFaults Random(Random r, double maxLoss, int maxExtraDelayMicros) => new(
+        Loss: r.NextDouble() * maxLoss,
+        Duplication: r.NextDouble() * 0.1,
+        MinDelay: TimeSpan.FromMicroseconds(20),
+        MaxDelay: TimeSpan.FromMicroseconds(100 + r.Next(maxExtraDelayMicros)));
 }
 
 /// <summary>
