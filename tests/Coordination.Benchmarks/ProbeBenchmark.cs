@@ -17,16 +17,17 @@ namespace Coordination.Benchmarks;
 /// </summary>
 internal static class ProbeBenchmark
 {
-    private sealed record Config(string Name, bool Probes, string[] Args);
+    private sealed record Config(string Id, string Name, bool Probes, string[] Args);
 
     private static readonly Config[] Configs =
     [
-        new("Coordination probes (Local) + Orleans defaults", true, ["--Coordination:Host:Probes=Local", "--Coordination:Host:Membership=OrleansDefaults", "--Coordination:Host:RestartDelay=00:00:06"]),
-        new("Orleans alone, tuned (Fast)", false, ["--Coordination:Host:Probes=Off", "--Coordination:Host:Membership=Fast", "--Coordination:Host:RestartDelay=00:00:12"]),
-        new("Orleans alone, defaults", false, ["--Coordination:Host:Probes=Off", "--Coordination:Host:Membership=OrleansDefaults", "--Coordination:Host:RestartDelay=00:00:30"]),
+        new("ours", "Coordination probes (Local) + Orleans defaults", true, ["--Coordination:Host:Probes=Local", "--Coordination:Host:Membership=OrleansDefaults", "--Coordination:Host:RestartDelay=00:00:06"]),
+        new("fast", "Orleans alone, tuned (Fast)", false, ["--Coordination:Host:Probes=Off", "--Coordination:Host:Membership=Fast", "--Coordination:Host:RestartDelay=00:00:12"]),
+        new("defaults", "Orleans alone, defaults", false, ["--Coordination:Host:Probes=Off", "--Coordination:Host:Membership=OrleansDefaults", "--Coordination:Host:RestartDelay=00:00:30"]),
     ];
 
-    public sealed record Options(int Trials, int DefaultsStopTrials, int LockTrials, TimeSpan Soak, bool Quick);
+    /// <param name="Configurations">Which of ours, fast, defaults to measure (all when empty).</param>
+    public sealed record Options(int Trials, int DefaultsStopTrials, int LockTrials, TimeSpan Soak, bool Quick, IReadOnlyList<string> Configurations);
 
     public static async Task<string> RunAsync(Options options)
     {
@@ -36,13 +37,13 @@ internal static class ProbeBenchmark
         report.AppendLine();
         report.AppendLine("| configuration | fault | trials | dead in every probe view: median / p95 | dead in every Orleans view: median / p95 | lock granted again: median |");
         report.AppendLine("|---|---|---|---|---|---|");
-        foreach (var config in Configs)
+        foreach (var config in Configs.Where(c => options.Configurations.Count == 0 || options.Configurations.Contains(c.Id)))
         {
             await using var cluster = await LocalClusterProcess.StartAsync(testTimings: false, config.Args);
             await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
             foreach (var (fault, signal) in new[] { ("SIGKILL", Signals.Kill), ("SIGSTOP", Signals.Stop) })
             {
-                var trials = fault == "SIGSTOP" && config.Name.EndsWith("defaults", StringComparison.Ordinal) ? options.DefaultsStopTrials : options.Trials;
+                var trials = fault == "SIGSTOP" && config.Id == "defaults" ? options.DefaultsStopTrials : options.Trials;
                 var views = new List<TimeSpan>();
                 var orleans = new List<TimeSpan>();
                 for (var t = 0; t < trials; t++)

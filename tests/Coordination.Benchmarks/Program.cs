@@ -25,14 +25,15 @@ etcdLeader.Arguments.Add(leaseTtl);
 etcdLeader.SetAction((result, _) => ElectionFailover.EtcdLeaderAsync(result.GetValue(etcdEndpoint)!, result.GetValue(electionName)!, result.GetValue(leaseTtl)));
 root.Subcommands.Add(etcdLeader);
 
-// dotnet run -c Release --project tests/Coordination.Benchmarks -- probes [--trials 20] [--soak 00:10:00] [--quick] [--out f]
+// dotnet run -c Release --project tests/Coordination.Benchmarks -- probes [--trials 20] [--defaults-stop-trials N] [--lock-trials 5] [--soak 00:10:00] [--configs ours,fast,defaults] [--quick] [--out f]
 var trials = new Option<int>("--trials") { Description = "SIGKILL and SIGSTOP trials per configuration.", DefaultValueFactory = _ => 20 };
 var defaultsStopTrials = new Option<int?>("--defaults-stop-trials") { Description = "SIGSTOP trials for Orleans at its defaults (about 70 s each); default: --trials." };
 var lockTrials = new Option<int>("--lock-trials") { Description = "Lock-recovery trials per configuration and fault.", DefaultValueFactory = _ => 5 };
 var soak = new Option<TimeSpan>("--soak") { Description = "Soak with the silos CPU-saturated (0 to skip).", DefaultValueFactory = _ => TimeSpan.FromMinutes(10) };
 var probesQuick = new Option<bool>("--quick") { Description = "2 trials, 1 lock trial, no soak: a smoke run, not figures to quote." };
 var probesOut = new Option<string?>("--out") { Description = "Also write the markdown report to this file." };
-var probes = new Command("probes", "Failure detection: our probes against Orleans' own membership (defaults and tuned), on real silo processes.") { trials, defaultsStopTrials, lockTrials, soak, probesQuick, probesOut };
+var probeConfigs = new Option<string?>("--configs") { Description = "Comma-separated subset of ours, fast, defaults (default: all three)." };
+var probes = new Command("probes", "Failure detection: our probes against Orleans' own membership (defaults and tuned), on real silo processes.") { trials, defaultsStopTrials, lockTrials, soak, probesQuick, probesOut, probeConfigs };
 probes.SetAction(async (result, ct) =>
 {
     var q = result.GetValue(probesQuick);
@@ -42,7 +43,8 @@ probes.SetAction(async (result, ct) =>
         q ? 1 : result.GetValue(defaultsStopTrials) ?? n,
         q ? 1 : result.GetValue(lockTrials),
         q ? TimeSpan.Zero : result.GetValue(soak),
-        q));
+        q,
+        result.GetValue(probeConfigs)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? []));
     Console.WriteLine(markdown);
     if (result.GetValue(probesOut) is { } path)
     {
