@@ -13,7 +13,7 @@ internal static class FaultSoak
 {
     public sealed record Result(string Markdown, int Violations);
 
-    public static async Task<Result> RunAsync(TimeSpan duration, TimeSpan segment, int seed, int silos, IReadOnlyList<FaultKind> faults, string? unsafeControl, CancellationToken cancellationToken)
+    public static async Task<Result> RunAsync(TimeSpan duration, TimeSpan segment, int seed, int silos, IReadOnlyList<FaultKind> faults, string? unsafeControl, int elections, CancellationToken cancellationToken)
     {
         var reports = new List<FaultReport>();
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -27,6 +27,7 @@ internal static class FaultSoak
                 Silos = silos,
                 Faults = faults,
                 Unsafe = unsafeControl,
+                Elections = elections,
                 Log = line => Console.Error.WriteLine(line),
             });
             Console.Error.WriteLine(report.ToMarkdown());
@@ -38,7 +39,7 @@ internal static class FaultSoak
         var violations = reports.Sum(r => r.Violations);
         sb.AppendLine(ci, $"## Fault soak, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores: {watch.Elapsed:hh\\:mm\\:ss}, seeds {seed}–{seed + reports.Count - 1}{(unsafeControl is null ? string.Empty : $", BROKEN ON PURPOSE: {unsafeControl}")}");
         sb.AppendLine();
-        sb.AppendLine(ci, $"{silos} silos, 4 client processes (lock-set on a fenced resource), TTL 6 s. Histories checked: {reports.Count}. Operations: {reports.Sum(r => r.Operations)}; grants: {reports.Sum(r => r.Grants)}; fenced writes accepted: {reports.Sum(r => r.Writes)}. **Violations: {violations}.**");
+        sb.AppendLine(ci, $"{silos} silos, 4 client processes (lock-set on a fenced resource: 3 locks, {elections} election(s)), TTL 6 s. Histories checked: {reports.Count}. Operations: {reports.Sum(r => r.Operations)}; grants: {reports.Sum(r => r.Grants)}; fenced writes accepted: {reports.Sum(r => r.Writes)}. **Violations: {violations}.**");
         sb.AppendLine();
         sb.AppendLine("| fault | injected | longest unavailability (any run) |");
         sb.AppendLine("|---|---|---|");

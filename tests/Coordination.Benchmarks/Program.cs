@@ -62,14 +62,15 @@ var faultSilos = new Option<int>("--silos") { Description = "Silo processes (5 a
 var faultKinds = new Option<string?>("--faults") { Description = "Comma-separated fault kinds; default all that fit the silo count." };
 var faultUnsafe = new Option<string?>("--unsafe") { Description = "Run a deliberately broken variant (LeaseOnly, TokensFromMemory): the report must show violations." };
 var faultOut = new Option<string?>("--out") { Description = "Also write the soak report to this file." };
-var faultsCommand = new Command("faults", "Fault-injection soak: seeded runs of crashes, pauses, partitions, clock skew and client pauses against real processes, every history checked.") { faultDuration, faultSegment, faultSeed, faultSilos, faultKinds, faultUnsafe, faultOut };
+var faultElections = new Option<int>("--elections") { Description = "Elections beside the three locks.", DefaultValueFactory = _ => 1 };
+var faultsCommand = new Command("faults", "Fault-injection soak: seeded runs of crashes, pauses, partitions, clock skew and client pauses against real processes, every history checked.") { faultDuration, faultSegment, faultSeed, faultSilos, faultKinds, faultUnsafe, faultOut, faultElections };
 faultsCommand.SetAction(async (result, ct) =>
 {
     var silos = result.GetValue(faultSilos);
     var kinds = result.GetValue(faultKinds) is { } list
         ? list.Split(',').Select(k => Enum.Parse<Coordination.TestKit.Faults.FaultKind>(k.Trim(), ignoreCase: true)).ToList()
         : Enum.GetValues<Coordination.TestKit.Faults.FaultKind>().Where(k => silos >= 5 || k != Coordination.TestKit.Faults.FaultKind.PartitionRing).ToList();
-    var soak = await FaultSoak.RunAsync(result.GetValue(faultDuration), result.GetValue(faultSegment), result.GetValue(faultSeed) ?? Random.Shared.Next(), silos, kinds, result.GetValue(faultUnsafe), ct);
+    var soak = await FaultSoak.RunAsync(result.GetValue(faultDuration), result.GetValue(faultSegment), result.GetValue(faultSeed) ?? Random.Shared.Next(), silos, kinds, result.GetValue(faultUnsafe), result.GetValue(faultElections), ct);
     Console.WriteLine(soak.Markdown);
     if (result.GetValue(faultOut) is { } path)
     {

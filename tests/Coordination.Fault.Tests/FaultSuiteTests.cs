@@ -13,17 +13,18 @@ namespace Coordination.Fault.Tests;
 /// </summary>
 public sealed class FaultSuiteTests(ITestOutputHelper output)
 {
+    /// <summary>Also with an election beside the locks: its leaders fence their writes with their terms.</summary>
     [Fact]
     public Task Silo_crashes_and_pauses_keep_every_invariant() =>
-        ExpectValidAsync(101, TimeSpan.FromSeconds(50), FaultKind.KillSilo, FaultKind.PauseSilo);
+        ExpectValidAsync(101, TimeSpan.FromSeconds(50), elections: 1, FaultKind.KillSilo, FaultKind.PauseSilo);
 
     [Fact]
     public Task Partitions_and_clock_skew_keep_every_invariant() =>
-        ExpectValidAsync(202, TimeSpan.FromSeconds(40), FaultKind.PartitionOne, FaultKind.PartitionBridge, FaultKind.ClockSkew);
+        ExpectValidAsync(202, TimeSpan.FromSeconds(40), elections: 0, FaultKind.PartitionOne, FaultKind.PartitionBridge, FaultKind.ClockSkew);
 
     [Fact]
     public Task Client_pauses_and_a_client_alone_with_a_minority_keep_every_invariant() =>
-        ExpectValidAsync(303, TimeSpan.FromSeconds(40), FaultKind.PauseClient, FaultKind.ClientMinority);
+        ExpectValidAsync(303, TimeSpan.FromSeconds(40), elections: 0, FaultKind.PauseClient, FaultKind.ClientMinority);
 
     [Fact]
     public async Task A_lease_only_lock_without_a_quorum_is_caught()
@@ -40,9 +41,9 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
         Assert.Contains(report.Checks, c => c.Checker == MutexChecker.Name && !c.Valid);
     }
 
-    private async Task ExpectValidAsync(int seed, TimeSpan duration, params FaultKind[] faults)
+    private async Task ExpectValidAsync(int seed, TimeSpan duration, int elections, params FaultKind[] faults)
     {
-        var report = await RunAsync(seed, duration, null, faults);
+        var report = await RunAsync(seed, duration, null, faults, elections);
         Assert.True(report.Valid, report.ToMarkdown());
         foreach (var kind in faults)
         {
@@ -52,7 +53,10 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
         Assert.True(report.Grants > 20, $"too little work to mean anything ({report.Grants} grants):\n{report.ToMarkdown()}");
     }
 
-    private async Task<FaultReport> RunAsync(int seed, TimeSpan duration, string? unsafeControl, params FaultKind[] faults)
+    private Task<FaultReport> RunAsync(int seed, TimeSpan duration, string? unsafeControl, params FaultKind[] faults) =>
+        RunAsync(seed, duration, unsafeControl, faults, elections: 0);
+
+    private async Task<FaultReport> RunAsync(int seed, TimeSpan duration, string? unsafeControl, FaultKind[] faults, int elections)
     {
         var report = await FaultRun.RunAsync(new FaultRunOptions
         {
@@ -60,6 +64,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
             Duration = duration,
             Faults = faults,
             Unsafe = unsafeControl,
+            Elections = elections,
             Log = output.WriteLine,
         });
         output.WriteLine(report.ToMarkdown());

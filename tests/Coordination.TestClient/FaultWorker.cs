@@ -15,6 +15,28 @@ using Coordination.Client;
 /// </summary>
 internal static class FaultWorker
 {
+    /// <summary>
+    /// A lock, or for keys starting "e:" leadership of an election (a campaign of at most 4 s; its term is the
+    /// token). Null when not granted in time: the request or candidacy was withdrawn.
+    /// </summary>
+    private static async Task<CoordinationGrant?> AcquireAsync(CoordinationSession session, string key)
+    {
+        if (!key.StartsWith("e:", StringComparison.Ordinal))
+        {
+            return await session.CreateLock(key).TryAcquireAsync(TimeSpan.FromSeconds(4));
+        }
+
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        try
+        {
+            return await session.CreateElection(key[2..]).CampaignAsync("worker", patience.Token);
+        }
+        catch (OperationCanceledException) when (patience.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Mostly short holds; one in five long enough for a fault to land inside it.</summary>
     private static int Hold(Random random) => random.NextDouble() < 0.2 ? random.Next(200, 1500) : random.Next(0, 30);
 
@@ -83,10 +105,10 @@ internal static class FaultWorker
             var key = keys[random.Next(keys.Length)];
             var process = Process();
             Line(process, "invoke", "acquire", key, null, null, null);
-            CoordinationLockHandle? handle;
+            CoordinationGrant? grant;
             try
             {
-                handle = await session.CreateLock(key).TryAcquireAsync(TimeSpan.FromSeconds(4));
+                grant = await AcquireAsync(session, key);
             }
             catch (Exception ex)
             {
@@ -96,16 +118,17 @@ internal static class FaultWorker
                 continue;
             }
 
-            if (handle is null)
+            if (grant is null)
             {
                 // TryAcquire timed out and withdrew the request, undoing a grant that raced the withdrawal.
                 Line(process, "fail", "acquire", key, null, null, null, "timeout");
                 continue;
             }
 
-            var token = handle.FencingToken;
+            var token = grant is CoordinationLockHandle h ? h.FencingToken : ((CoordinationLeadership)grant).Term;
             Line(process, "ok", "acquire", key, null, null, token);
-            var lost = handle.HandleLostToken.Register(() => Line(process, "ok", "lost", key, token, null, null, session.LostReason ?? handle.RevokedReason));
+            var lostToken = grant is CoordinationLockHandle l ? l.HandleLostToken : ((CoordinationLeadership)grant).LeadershipLostToken;
+            var lost = lostToken.Register(() => Line(process, "ok", "lost", key, token, null, null, session.LostReason ?? grant.RevokedReason));
             if (lockSet)
             {
                 var added = (worker * 1_000_000_000L) + (++element);
@@ -130,7 +153,7 @@ internal static class FaultWorker
             Line(process, "invoke", "release", key, token, null, null);
             try
             {
-                await handle.DisposeAsync();
+                await (grant is CoordinationLockHandle held ? held.DisposeAsync().AsTask() : ((CoordinationLeadership)grant).ResignAsync());
                 Line(process, "ok", "release", key, token, null, null);
             }
             catch (Exception ex)

@@ -71,9 +71,9 @@ public sealed record FaultReport(
         var sb = new StringBuilder();
         sb.AppendLine(ci, $"# Fault run, seed {Options.Seed}: {(Valid ? "no violations" : $"{Violations} VIOLATION(S)")}");
         sb.AppendLine();
-        sb.AppendLine(ci, $"Replay: `dotnet run -c Release --project tests/Coordination.Benchmarks -- faults --seed {Options.Seed} --duration {Options.Duration} --silos {Options.Silos}{(Options.Unsafe is null ? string.Empty : $" --unsafe {Options.Unsafe}")} --faults {string.Join(',', Options.Faults)}`");
+        sb.AppendLine(ci, $"Replay: `dotnet run -c Release --project tests/Coordination.Benchmarks -- faults --seed {Options.Seed} --duration {Options.Duration} --silos {Options.Silos} --elections {Options.Elections}{(Options.Unsafe is null ? string.Empty : $" --unsafe {Options.Unsafe}")} --faults {string.Join(',', Options.Faults)}`");
         sb.AppendLine();
-        sb.AppendLine(ci, $"{Options.Silos} silos, {Options.Clients} client processes, {Options.Keys} keys, {(Options.LockSet ? "lock-set on a fenced resource" : "raw acquire/release")}, TTL {Options.TtlSeconds} s{(Options.Unsafe is null ? string.Empty : $", **broken on purpose: {Options.Unsafe}**")}.");
+        sb.AppendLine(ci, $"{Options.Silos} silos, {Options.Clients} client processes, {Options.Keys} locks{(Options.Elections > 0 ? $" and {Options.Elections} elections" : string.Empty)}, {(Options.LockSet ? "lock-set on a fenced resource" : "raw acquire/release")}, TTL {Options.TtlSeconds} s{(Options.Unsafe is null ? string.Empty : $", **broken on purpose: {Options.Unsafe}**")}.");
         sb.AppendLine(ci, $"Operations {Operations}, grants {Grants}, fenced writes accepted {Writes}.");
         sb.AppendLine();
         sb.AppendLine("| fault | injected | longest unavailability |");

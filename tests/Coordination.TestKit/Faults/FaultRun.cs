@@ -22,6 +22,9 @@ public sealed record FaultRunOptions
 
     public int Keys { get; init; } = 3;
 
+    /// <summary>Elections besides the locks: their leaders write the fenced resource with their term as the token, and the same checkers judge them.</summary>
+    public int Elections { get; init; }
+
     /// <summary>Lock-set (read, pause, write to the fenced resource under the lock) or raw acquire/release.</summary>
     public bool LockSet { get; init; } = true;
 
@@ -72,7 +75,8 @@ public static partial class FaultRun
         await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
         var resources = Path.Combine(output, "resources");
         Directory.CreateDirectory(resources);
-        var keys = Enumerable.Range(0, o.Keys).Select(i => $"faults/{o.Seed}/k{i}").ToArray();
+        var locks = Enumerable.Range(0, o.Keys).Select(i => $"faults/{o.Seed}/k{i}").ToArray();
+        var keys = locks.Concat(Enumerable.Range(0, o.Elections).Select(i => $"e:faults/{o.Seed}/e{i}")).ToArray();
         var sentinels = new[] { $"faults/{o.Seed}/sentinel0", $"faults/{o.Seed}/sentinel1" };
         var recorder = new HistoryRecorder();
 
@@ -182,13 +186,13 @@ public static partial class FaultRun
             try
             {
                 await using var finalSession = await observer.Coordination.OpenSessionAsync();
-                for (var i = 0; i < keys.Length; i++)
+                for (var i = 0; i < locks.Length; i++)
                 {
-                    var op = recorder.Invoke(SentinelProcess + 10 + i, "acquire", keys[i]);
-                    await using var handle = await finalSession.CreateLock(keys[i]).AcquireAsync(TimeSpan.FromSeconds(60));
+                    var op = recorder.Invoke(SentinelProcess + 10 + i, "acquire", locks[i]);
+                    await using var handle = await finalSession.CreateLock(locks[i]).AcquireAsync(TimeSpan.FromSeconds(60));
                     op.Ok(handle.FencingToken);
-                    fresh[keys[i]] = handle.FencingToken;
-                    recorder.Invoke(SentinelProcess + 10 + i, "release", keys[i], handle.FencingToken).Ok();
+                    fresh[locks[i]] = handle.FencingToken;
+                    recorder.Invoke(SentinelProcess + 10 + i, "release", locks[i], handle.FencingToken).Ok();
                 }
             }
             catch (Exception ex) when (ex is CoordinationException or TimeoutException)
