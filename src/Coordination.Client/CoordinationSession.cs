@@ -256,6 +256,11 @@ public sealed partial class CoordinationSession : IAsyncDisposable
                 }
 
                 var ack = await Grain.KeepAlive(Interlocked.Read(ref _acknowledgedNotice)).WaitAsync(remaining < _options.CallTimeout ? remaining : _options.CallTimeout, _time, stop);
+                if (_options.UnsafeDeadlineFromReceipt)
+                {
+                    (sent, sentWall) = (_time.GetTimestamp(), _time.GetUtcNow());
+                }
+
                 Extend(sent + ToTicks(Budget), sentWall + Budget);
                 Handle(ack.Notices);
                 wait = interval;

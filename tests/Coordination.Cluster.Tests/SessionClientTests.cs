@@ -87,4 +87,50 @@ public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<C
             await session.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// A keepalive the server committed but whose reply was slow (a slow network, or the client paused just
+    /// after it arrived), then no more keepalives: the server's lease ran from that commit, so the client must
+    /// give up by a deadline counted from when it sent the keepalive, before the competitor is granted.
+    /// </summary>
+    [Fact]
+    public async Task A_slow_keepalive_reply_does_not_carry_the_client_deadline_past_the_servers_lease()
+    {
+        var (lostAt, grantedAt) = await SlowKeepAliveReplyAsync(deadlineFromReceipt: false);
+        Assert.True(lostAt < grantedAt, $"the holder learned it lost the lock at {lostAt}, after the competitor was granted at {grantedAt}");
+    }
+
+    /// <summary>The control: a client that counts its deadline from the reply's arrival believes it holds the lock after the competitor got it.</summary>
+    [Fact]
+    public async Task Control_a_client_deadline_counted_from_the_reply_is_caught()
+    {
+        var (lostAt, grantedAt) = await SlowKeepAliveReplyAsync(deadlineFromReceipt: true);
+        Assert.True(lostAt > grantedAt, $"the broken client still learned first (lost at {lostAt}, competitor granted at {grantedAt}): the scenario cannot tell the two apart");
+    }
+
+    private async Task<(TimeSpan LostAt, TimeSpan GrantedAt)> SlowKeepAliveReplyAsync(bool deadlineFromReceipt)
+    {
+        var cluster = fixture.Cluster;
+        var name = NewLock();
+        var holder = cluster.NewClient(o => o.UnsafeDeadlineFromReceipt = deadlineFromReceipt);
+        var session = await holder.OpenSessionAsync();
+        var handle = await session.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(10));
+        var clock = Stopwatch.StartNew();
+        var lostAt = TimeSpan.MaxValue;
+        handle.HandleLostToken.Register(() => lostAt = clock.Elapsed);
+        cluster.Dropper.DelayOnceThenBlock(nameof(ISessionGrain.KeepAlive), session.Id, TimeSpan.FromSeconds(1));
+        try
+        {
+            await using var next = await cluster.NewClient().CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
+            var grantedAt = clock.Elapsed;
+            await Eventually.Async(() => handle.HandleLostToken.IsCancellationRequested, TimeSpan.FromSeconds(10), "the holder's lost signal");
+            return (lostAt, grantedAt);
+        }
+        finally
+        {
+            cluster.Dropper.ClearSlow();
+            await handle.DisposeAsync();
+            await session.DisposeAsync();
+        }
+    }
 }

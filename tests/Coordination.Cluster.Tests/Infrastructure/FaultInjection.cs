@@ -35,8 +35,36 @@ public sealed class ReplyDropper : IOutgoingGrainCallFilter
         Interlocked.Exchange(ref _dropNext, 1);
     }
 
+    private (string Method, string Key, TimeSpan Delay)? _slow;
+    private int _slowState;
+
+    /// <summary>
+    /// The next call of <paramref name="method"/> to the grain keyed <paramref name="key"/> is handled by the grain but
+    /// its reply reaches the caller only after <paramref name="delay"/>; every later call of it is lost before it
+    /// reaches the grain. Cleared by <see cref="ClearSlow"/>.
+    /// </summary>
+    public void DelayOnceThenBlock(string method, string key, TimeSpan delay)
+    {
+        _slowState = 0;
+        _slow = (method, key, delay);
+    }
+
+    public void ClearSlow() => _slow = null;
+
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
+        if (_slow is { } slow && context.MethodName == slow.Method && context.TargetId.Key.ToString() == slow.Key)
+        {
+            if (Interlocked.CompareExchange(ref _slowState, 1, 0) != 0)
+            {
+                throw new TimeoutException($"Test fault: {context.MethodName} is lost before it reaches the grain.");
+            }
+
+            await context.Invoke();
+            await Task.Delay(slow.Delay);
+            return;
+        }
+
         await context.Invoke();
         if (context.MethodName == DropAll && (DropAllFor is null || context.TargetId.Key.ToString() == DropAllFor))
         {
