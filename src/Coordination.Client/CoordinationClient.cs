@@ -32,12 +32,21 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     private bool _closed;
 
     public CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time = null, ILogger<CoordinationClient>? logger = null)
+        : this(grains, options, time, logger, new ClusterChangeSignal(time ?? TimeProvider.System))
+    {
+    }
+
+    internal CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time, ILogger<CoordinationClient>? logger, ClusterChangeSignal changes)
     {
         _grains = grains;
         _options = options.Value;
         _time = time ?? TimeProvider.System;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<CoordinationClient>.Instance;
+        Changes = changes;
     }
+
+    /// <summary>Fires when the client loses a gateway, so parked calls re-issue instead of waiting out their park.</summary>
+    internal ClusterChangeSignal Changes { get; }
 
     public async Task<CoordinationSession> OpenSessionAsync(TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
@@ -45,7 +54,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         var sent = _time.GetTimestamp();
         var sentWall = _time.GetUtcNow();
         var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested), _options, _time, cancellationToken);
-        var session = new CoordinationSession(_grains, info, sent, sentWall, _options, _time, _logger);
+        var session = new CoordinationSession(_grains, info, sent, sentWall, _options, _time, _logger, Changes);
         session.Start();
         return session;
     }

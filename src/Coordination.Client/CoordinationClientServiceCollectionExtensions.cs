@@ -2,6 +2,7 @@ using System.Net;
 using Coordination.Client;
 using Medallion.Threading;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -46,7 +47,14 @@ public static class CoordinationClientServiceCollectionExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinationClientOptions>, CoordinationClientOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<CoordinationClient>();
+        services.TryAddSingleton(sp => new ClusterChangeSignal(sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddSingleton<GatewayCountChangedHandler>(sp => sp.GetRequiredService<ClusterChangeSignal>().OnGatewayCountChanged);
+        services.TryAddSingleton(sp => new CoordinationClient(
+            sp.GetRequiredService<IGrainFactory>(),
+            sp.GetRequiredService<IOptions<CoordinationClientOptions>>(),
+            sp.GetService<TimeProvider>(),
+            sp.GetService<ILogger<CoordinationClient>>(),
+            sp.GetRequiredService<ClusterChangeSignal>()));
         services.TryAddSingleton<LeaderServices>();
         services.TryAddSingleton<ICoordinationClient>(sp => sp.GetRequiredService<CoordinationClient>());
         services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());

@@ -45,10 +45,19 @@ public sealed class CoordinationElection
                 }
 
                 CampaignResult result;
+                TimeSpan park;
                 try
                 {
-                    result = await Grain.Campaign(new CampaignRequest(session.Id, candidateId, value, _options.MaxPark, _options.Owner))
-                        .WaitAsync(_options.MaxPark + _options.CallGrace, _time, cancellationToken);
+                    // Shortly after a silo went, ask without parking: the grain may still sit on a silo that will not answer.
+                    park = session.Changes.Recent ? TimeSpan.Zero : _options.MaxPark;
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, session.Changes.Token);
+                    result = await Grain.Campaign(new CampaignRequest(session.Id, candidateId, value, park, _options.Owner))
+                        .WaitAsync(park + _options.CallGrace, _time, wait.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // A gateway was lost: the parked campaign may have been on the silo that went. Ask again now.
+                    continue;
                 }
                 catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
                 {
@@ -67,6 +76,11 @@ public sealed class CoordinationElection
                     session.Register(leadership);
                     settled = true;
                     return leadership;
+                }
+
+                if (park == TimeSpan.Zero)
+                {
+                    await Task.Delay(_options.RetryDelay, _time, cancellationToken);
                 }
             }
         }

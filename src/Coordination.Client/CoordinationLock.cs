@@ -104,12 +104,19 @@ public sealed class CoordinationLock : IDistributedLock
                     throw Unavailable(transient, elapsed);
                 }
 
-                var park = mode == AcquireMode.IfAvailable ? TimeSpan.Zero : remaining < _options.MaxPark ? remaining : _options.MaxPark;
+                // Shortly after a silo went, ask without parking: the grain may still sit on a silo that will not answer.
+                var park = mode == AcquireMode.IfAvailable || session.Changes.Recent ? TimeSpan.Zero : remaining < _options.MaxPark ? remaining : _options.MaxPark;
                 AcquireResult result;
                 try
                 {
                     var request = new AcquireRequest(session.Id, requestId, mode, park, _options.Owner, TimeSpan.Zero);
-                    result = await grain.Acquire(request).WaitAsync(park + _options.CallGrace, _time, cancellationToken);
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, session.Changes.Token);
+                    result = await grain.Acquire(request).WaitAsync(park + _options.CallGrace, _time, wait.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // A gateway was lost: the parked call may have been on the silo that went. Ask again now (same request id).
+                    continue;
                 }
                 catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
                 {
@@ -131,6 +138,11 @@ public sealed class CoordinationLock : IDistributedLock
                     case AcquireStatus.NotAvailable:
                         settled = true;
                         return null;
+                }
+
+                if (park == TimeSpan.Zero && mode == AcquireMode.Wait)
+                {
+                    await Task.Delay(_options.RetryDelay, _time, cancellationToken);
                 }
             }
         }

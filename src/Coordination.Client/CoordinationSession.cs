@@ -37,9 +37,10 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     private int _closed;
     private Task _keepAlive = Task.CompletedTask;
 
-    internal CoordinationSession(IGrainFactory grains, SessionInfo info, long openSentAt, DateTimeOffset openSentAtWall, CoordinationClientOptions options, TimeProvider time, ILogger logger)
+    internal CoordinationSession(IGrainFactory grains, SessionInfo info, long openSentAt, DateTimeOffset openSentAtWall, CoordinationClientOptions options, TimeProvider time, ILogger logger, ClusterChangeSignal changes)
     {
         _grains = grains;
+        Changes = changes;
         Info = info;
         _options = options;
         _time = time;
@@ -158,6 +159,9 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     internal void Unregister(CoordinationGrant handle) => _handles.TryRemove((handle.GrantName, handle.GrantId), out _);
 
     internal ISessionGrain Grain => _grains.GetGrain<ISessionGrain>(Id);
+
+    /// <summary>Fires when the client loses a gateway (see <see cref="ClusterChangeSignal"/>).</summary>
+    internal ClusterChangeSignal Changes { get; }
 
     /// <summary>
     /// Withdraws (cancels a request, releases a grant, resigns) now if the cluster answers in time, otherwise
