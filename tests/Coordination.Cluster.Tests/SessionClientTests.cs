@@ -100,12 +100,27 @@ public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<C
         Assert.True(lostAt < grantedAt, $"the holder learned it lost the lock at {lostAt}, after the competitor was granted at {grantedAt}");
     }
 
-    /// <summary>The control: a client that counts its deadline from the reply's arrival believes it holds the lock after the competitor got it.</summary>
+    /// <summary>
+    /// The control: a client that counts its deadline from the reply's arrival believes it holds the lock after
+    /// the competitor got it. The scenario depends on the slow keepalive being the one acknowledged last, which a
+    /// loaded machine can upset (the call may give up before the slow reply), so it gets three attempts.
+    /// </summary>
     [Fact]
     public async Task Control_a_client_deadline_counted_from_the_reply_is_caught()
     {
-        var (lostAt, grantedAt) = await SlowKeepAliveReplyAsync(deadlineFromReceipt: true);
-        Assert.True(lostAt > grantedAt, $"the broken client still learned first (lost at {lostAt}, competitor granted at {grantedAt}): the scenario cannot tell the two apart");
+        var attempts = new List<string>();
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var (lostAt, grantedAt) = await SlowKeepAliveReplyAsync(deadlineFromReceipt: true);
+            if (lostAt > grantedAt)
+            {
+                return;
+            }
+
+            attempts.Add($"lost at {lostAt}, competitor granted at {grantedAt}");
+        }
+
+        Assert.Fail($"the broken client still learned first in every attempt ({string.Join("; ", attempts)}): the scenario cannot tell the two apart");
     }
 
     private async Task<(TimeSpan LostAt, TimeSpan GrantedAt)> SlowKeepAliveReplyAsync(bool deadlineFromReceipt)
