@@ -98,6 +98,8 @@ internal static class FaultWorker
             catch (Exception ex)
             {
                 Untyped(ex, "open-session");
+
+                // Allowed: the workload's back-off before it tries to open a session again, not a wait for a state.
                 await Task.Delay(100);
                 continue;
             }
@@ -220,6 +222,7 @@ internal sealed class FencedFile(string path)
             }
             catch (IOException)
             {
+                // Allowed: back-off while another worker holds the file's flock (FileShare.None fails at once instead of blocking).
                 Thread.Sleep(1);
             }
         }

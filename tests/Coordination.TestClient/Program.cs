@@ -103,6 +103,7 @@ var watch = Task.Run(async () =>
             Say($"DEADLINE at={deadline}");
         }
 
+        // Allowed: the sampling period of the deadline report (the session raises no event when it moves), not a wait for a state.
         await Task.Delay(10);
     }
 });

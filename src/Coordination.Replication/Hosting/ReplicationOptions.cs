@@ -37,11 +37,11 @@ public sealed class ReplicationOptions
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// BROKEN ON PURPOSE unless None: a deliberately unsafe variant, which exists only so the fault suite
-    /// can prove its checkers catch it. The silo host refuses anything but None unless its fault injection
-    /// is on. Default None.
+    /// BROKEN ON PURPOSE unless None: a deliberately unsafe variant, which exists only so the fault suite can
+    /// prove its checkers catch it. Not bound from configuration (its setter is internal): only the silo host
+    /// sets it, from <c>Coordination:Host:Unsafe</c>, and only with its fault injection on. Default None.
     /// </summary>
-    public UnsafeControl Unsafe { get; set; } = UnsafeControl.None;
+    public UnsafeControl Unsafe { get; internal set; } = UnsafeControl.None;
 
     internal ProposerOptions ToProposerOptions() => new()
     {

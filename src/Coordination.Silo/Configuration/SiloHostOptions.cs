@@ -1,3 +1,4 @@
+using Coordination.Replication.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
@@ -97,10 +98,13 @@ public sealed class SiloHostOptions
 
     /// <summary>
     /// Test only: serve <c>/api/faults</c> so the fault suite can partition this silo from others and skew its
-    /// wall clock, and allow the deliberately unsafe <c>Coordination:Replication:Unsafe</c> controls. Default false;
+    /// wall clock, and allow the deliberately unsafe <see cref="Unsafe"/> controls. Default false;
     /// never on in production.
     /// </summary>
     public bool FaultInjection { get; set; }
+
+    /// <summary>Test only, BROKEN ON PURPOSE unless None: a deliberately unsafe variant for the fault suite's controls. Needs <see cref="FaultInjection"/>. Default None.</summary>
+    public UnsafeControl Unsafe { get; set; } = UnsafeControl.None;
 
     public int SiloPort(int index) => SiloPortBase + index;
 
@@ -165,6 +169,11 @@ internal sealed class HostOptionsValidator : IValidateOptions<SiloHostOptions>
         if (string.IsNullOrWhiteSpace(o.DataDirectory))
         {
             failures.Add($"{s}:DataDirectory is empty.");
+        }
+
+        if (o.Unsafe != UnsafeControl.None && !o.FaultInjection)
+        {
+            failures.Add($"{s}:Unsafe is {o.Unsafe}: a deliberately broken variant for the fault suite's controls; it needs {s}:FaultInjection=true and must never run in production.");
         }
 
         if (o.RestartDelay < TimeSpan.Zero)

@@ -6,7 +6,6 @@ using Coordination.Replication.Hosting;
 using Coordination.Silo.Configuration;
 using Coordination.Silo.LocalClustering;
 using Coordination.Silo.RedisClustering;
-using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using StackExchange.Redis;
@@ -32,12 +31,6 @@ internal static class SiloProgram
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 
         builder.Services.AddSingleton<MetricsSnapshot>();
-        var unsafeControl = configuration.GetValue(ReplicationOptions.Section + ":Unsafe", UnsafeControl.None);
-        if (unsafeControl != UnsafeControl.None && !host.FaultInjection)
-        {
-            throw new OptionsValidationException(ReplicationOptions.Section, typeof(ReplicationOptions), [$"{ReplicationOptions.Section}:Unsafe is {unsafeControl}: a deliberately broken variant for the fault suite's controls; it needs {SiloHostOptions.Section}:FaultInjection=true and must never run in production."]);
-        }
-
         if (host.FaultInjection)
         {
             builder.Services.AddFaultInjection();
@@ -73,7 +66,7 @@ internal static class SiloProgram
                 silo.ConfigureFaultInjection();
             }
 
-            silo.AddCoordination();
+            silo.AddCoordination(configureReplication: r => r.Unsafe = host.Unsafe);
             if (host.Probes != ProbePreset.Off)
             {
                 silo.AddCoordinationProbes(host.Probes.ToString());
@@ -93,7 +86,7 @@ internal static class SiloProgram
         if (host.FaultInjection)
         {
             app.MapFaults(host);
-            app.Logger.LogWarning("Fault injection is on (test only){Unsafe}", unsafeControl == UnsafeControl.None ? string.Empty : $"; BROKEN ON PURPOSE: {unsafeControl}");
+            app.Logger.LogWarning("Fault injection is on (test only){Unsafe}", host.Unsafe == UnsafeControl.None ? string.Empty : $"; BROKEN ON PURPOSE: {host.Unsafe}");
         }
         if (host.ParentProcessId is { } parent)
         {

@@ -36,11 +36,12 @@ public sealed record FaultReport(
         string output)
     {
         var operations = history.Operations();
+        var ends = GrantEnds(operations);
         var pauses = faults.Where(f => f.Kind == FaultKind.PauseClient).Select(f => (Client: int.Parse(f.Target["client".Length..], CultureInfo.InvariantCulture), f.Started, f.Healed)).ToList();
 
         // A grant held across a pause of its own process: that process's clock and signals are unreliable for it.
         var unreliable = operations
-            .Where(g => g is { F: "acquire", Outcome: OpType.Ok } && g.Process < FaultRun.SentinelProcess && pauses.Any(p => p.Client == g.Process / FaultRun.ProcessesPerClient && g.Completed <= p.Healed && EndOf(operations, g) >= p.Started))
+            .Where(g => g is { F: "acquire", Outcome: OpType.Ok } && g.Process < FaultRun.SentinelProcess && pauses.Any(p => p.Client == g.Process / FaultRun.ProcessesPerClient && g.Completed <= p.Healed && (ends.TryGetValue((g.Key, g.Process, g.Result), out var e) ? e.End : long.MaxValue) >= p.Started))
             .Select(g => g.Process)
             .ToHashSet();
         var locks = new History(history.Ops.Where(op => op.F is "acquire" or "release" or "lost"));
@@ -52,7 +53,7 @@ public sealed record FaultReport(
 
         checks.Add(LostGrantChecker.Check(new History(locks.Ops.Where(op => sentinels.Contains(op.Key))), heldAtEnd, new Dictionary<string, long>()));
         checks.Add(FreshTokens(operations, fresh));
-        checks.Add(Linearizable(operations, keys, unreliable, o.LinearizabilityBudget));
+        checks.Add(Linearizable(operations, ends, keys, unreliable, o.LinearizabilityBudget));
         checks.Add(CheckResult.From("recovery, typed errors", recoveryFailures));
         return new FaultReport(
             o,
@@ -96,9 +97,22 @@ public sealed record FaultReport(
 
     public override string ToString() => ToMarkdown();
 
-    /// <summary>When the client stopped claiming a grant: its release invoked or its lost signal, whichever came first.</summary>
-    private static long EndOf(IReadOnlyList<Operation> operations, Operation grant) =>
-        operations.Where(op => op.Process == grant.Process && op.A == grant.Result && op.F is "release" or "lost" && op.Invoked >= grant.Invoked).Select(op => op.Invoked).DefaultIfEmpty(long.MaxValue).Min();
+    /// <summary>
+    /// Per grant (key, process, token) that ended: when its client stopped claiming it (its release invoked or its
+    /// lost signal, whichever came first) and its lost signal, if any. Tokens identify grants only within a key.
+    /// </summary>
+    private static Dictionary<(string Key, int Process, long? Token), (long End, Operation? Lost)> GrantEnds(IReadOnlyList<Operation> operations)
+    {
+        var ends = new Dictionary<(string, int, long?), (long End, Operation? Lost)>();
+        foreach (var op in operations.Where(op => op is { F: "release" or "lost", A: not null }))
+        {
+            var grant = (op.Key, op.Process, op.A);
+            var (end, lost) = ends.TryGetValue(grant, out var known) ? known : (long.MaxValue, null);
+            ends[grant] = (Math.Min(end, op.Invoked), op.F == "lost" ? lost ?? op : lost);
+        }
+
+        return ends;
+    }
 
     private static CheckResult Merge(string name, IEnumerable<CheckResult> results) =>
         CheckResult.From(name, [.. results.SelectMany(r => r.Violations)]);
@@ -123,16 +137,15 @@ public sealed record FaultReport(
     /// pause, ended at an unknown time after its lost signal (or after it was acknowledged): its release becomes
     /// an operation of unknown outcome from then on.
     /// </summary>
-    private static CheckResult Linearizable(IReadOnlyList<Operation> operations, IReadOnlyList<string> keys, IReadOnlySet<int> unreliable, TimeSpan budget)
+    private static CheckResult Linearizable(IReadOnlyList<Operation> operations, Dictionary<(string Key, int Process, long? Token), (long End, Operation? Lost)> ends, IReadOnlyList<string> keys, IReadOnlySet<int> unreliable, TimeSpan budget)
     {
         var violations = new List<string>();
         foreach (var key in keys)
         {
-            var ops = operations.Where(op => op.Key == key).ToList();
             var converted = new List<Operation>();
-            foreach (var op in ops.Where(op => op.F is "acquire" or "release"))
+            foreach (var op in operations.Where(op => op.Key == key && op.F is "acquire" or "release"))
             {
-                if (op.F == "release" && (unreliable.Contains(op.Process) || ops.Any(l => l.F == "lost" && l.Process == op.Process && l.A == op.A)))
+                if (op.F == "release" && (unreliable.Contains(op.Process) || ends.GetValueOrDefault((key, op.Process, op.A)).Lost is not null))
                 {
                     continue;
                 }
@@ -140,7 +153,7 @@ public sealed record FaultReport(
                 converted.Add(op);
                 if (op is { F: "acquire", Outcome: OpType.Ok, Result: { } token })
                 {
-                    var lost = ops.FirstOrDefault(l => l.F == "lost" && l.Process == op.Process && l.A == token);
+                    var lost = ends.GetValueOrDefault((key, op.Process, token)).Lost;
                     if (lost is not null || unreliable.Contains(op.Process))
                     {
                         var from = unreliable.Contains(op.Process) ? op.Completed : lost!.Invoked;

@@ -31,7 +31,7 @@ public sealed record FaultRunOptions
     /// <summary>The clients' session TTL (the test cluster's failure detection allows 6 s).</summary>
     public double TtlSeconds { get; init; } = LocalClusterProcess.TtlSeconds;
 
-    /// <summary>A deliberately broken variant (<c>Coordination:Replication:Unsafe</c>), for a control run the checkers must fail.</summary>
+    /// <summary>A deliberately broken variant (<c>Coordination:Host:Unsafe</c>), for a control run the checkers must fail.</summary>
     public string? Unsafe { get; init; }
 
     /// <summary>Time allowed to the linearizability search per key; running out counts as a violation.</summary>
@@ -69,7 +69,7 @@ public static partial class FaultRun
             "--Coordination:Host:FaultInjection=true",
             $"--Coordination:Host:Silos={o.Silos}",
             "--Coordination:Host:RestartDelay=00:00:01",
-            .. o.Unsafe is null ? Array.Empty<string>() : [$"--Coordination:Replication:Unsafe={o.Unsafe}"],
+            .. o.Unsafe is null ? Array.Empty<string>() : [$"--Coordination:Host:Unsafe={o.Unsafe}"],
         ];
         await using var cluster = await LocalClusterProcess.StartAsync(args);
         await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
