@@ -39,13 +39,13 @@ public sealed record FaultReport(
         var ends = GrantEnds(operations);
         var pauses = faults.Where(f => f.Kind == FaultKind.PauseClient).Select(f => (Client: int.Parse(f.Target["client".Length..], CultureInfo.InvariantCulture), f.Started, f.Healed)).ToList();
 
-        // A grant held across a pause of its own process: that process's clock and signals are unreliable for it.
+        // A grant held across a pause of its own client: that client's clock and signals are unreliable for it (only fencing judges it).
         var unreliable = operations
-            .Where(g => g is { F: "acquire", Outcome: OpType.Ok } && g.Process < FaultRun.SentinelProcess && pauses.Any(p => p.Client == g.Process / FaultRun.ProcessesPerClient && g.Completed <= p.Healed && (ends.TryGetValue((g.Key, g.Process, g.Result), out var e) ? e.End : long.MaxValue) >= p.Started))
-            .Select(g => g.Process)
+            .Where(g => g is { F: "acquire", Outcome: OpType.Ok, Result: not null } && g.Process < FaultRun.SentinelProcess && pauses.Any(p => p.Client == g.Process / FaultRun.ProcessesPerClient && g.Completed <= p.Healed && (ends.TryGetValue((g.Key, g.Process, g.Result), out var e) ? e.End : long.MaxValue) >= p.Started))
+            .Select(g => (g.Key, g.Process, g.Result!.Value))
             .ToHashSet();
         var locks = new History(history.Ops.Where(op => op.F is "acquire" or "release" or "lost"));
-        var checks = new List<CheckResult> { MutexChecker.Check(locks, unreliable) };
+        var checks = new List<CheckResult> { MutexChecker.Check(locks, unreliableGrants: unreliable) };
         if (o.LockSet)
         {
             checks.Add(Merge(LockSetChecker.Name, keys.Select(k => LockSetChecker.Check(history.ForKey(k), finalItems[k]))));
@@ -137,7 +137,7 @@ public sealed record FaultReport(
     /// pause, ended at an unknown time after its lost signal (or after it was acknowledged): its release becomes
     /// an operation of unknown outcome from then on.
     /// </summary>
-    private static CheckResult Linearizable(IReadOnlyList<Operation> operations, Dictionary<(string Key, int Process, long? Token), (long End, Operation? Lost)> ends, IReadOnlyList<string> keys, IReadOnlySet<int> unreliable, TimeSpan budget)
+    private static CheckResult Linearizable(IReadOnlyList<Operation> operations, Dictionary<(string Key, int Process, long? Token), (long End, Operation? Lost)> ends, IReadOnlyList<string> keys, IReadOnlySet<(string Key, int Process, long Token)> unreliable, TimeSpan budget)
     {
         var violations = new List<string>();
         foreach (var key in keys)
@@ -145,7 +145,7 @@ public sealed record FaultReport(
             var converted = new List<Operation>();
             foreach (var op in operations.Where(op => op.Key == key && op.F is "acquire" or "release"))
             {
-                if (op.F == "release" && (unreliable.Contains(op.Process) || ends.GetValueOrDefault((key, op.Process, op.A)).Lost is not null))
+                if (op is { F: "release", A: { } released } && (unreliable.Contains((key, op.Process, released)) || ends.GetValueOrDefault((key, op.Process, released)).Lost is not null))
                 {
                     continue;
                 }
@@ -154,9 +154,10 @@ public sealed record FaultReport(
                 if (op is { F: "acquire", Outcome: OpType.Ok, Result: { } token })
                 {
                     var lost = ends.GetValueOrDefault((key, op.Process, token)).Lost;
-                    if (lost is not null || unreliable.Contains(op.Process))
+                    var paused = unreliable.Contains((key, op.Process, token));
+                    if (lost is not null || paused)
                     {
-                        var from = unreliable.Contains(op.Process) ? op.Completed : lost!.Invoked;
+                        var from = paused ? op.Completed : lost!.Invoked;
                         converted.Add(new Operation(op.Process, "release", key, token, null, null, OpType.Info, from, long.MaxValue, "ended by expiry"));
                     }
                 }

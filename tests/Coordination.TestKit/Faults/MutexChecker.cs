@@ -16,13 +16,15 @@ public static class MutexChecker
 {
     public const string Name = "mutex";
 
-    public static CheckResult Check(History h, IReadOnlySet<int>? unreliableClocks = null)
+    /// <param name="unreliableClocks">Processes whose every grant is left out of the overlap check.</param>
+    /// <param name="unreliableGrants">Single grants (key, process, token) left out of it, such as one held across a pause of its client.</param>
+    public static CheckResult Check(History h, IReadOnlySet<int>? unreliableClocks = null, IReadOnlySet<(string Key, int Process, long Token)>? unreliableGrants = null)
     {
         var violations = new List<string>();
         foreach (var group in h.Operations().GroupBy(o => o.Key))
         {
             var grants = Grants(group.Key, [.. group], violations);
-            CheckOverlaps(group.Key, [.. grants.Where(g => unreliableClocks is null || !unreliableClocks.Contains(g.Process))], violations);
+            CheckOverlaps(group.Key, [.. grants.Where(g => unreliableClocks?.Contains(g.Process) != true && unreliableGrants?.Contains((group.Key, g.Process, g.Token)) != true)], violations);
             CheckDuplicates(group.Key, grants, violations);
             CheckOrder(group.Key, grants, violations);
         }

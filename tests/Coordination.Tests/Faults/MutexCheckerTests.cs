@@ -70,6 +70,27 @@ public sealed class MutexCheckerTests
     }
 
     [Fact]
+    public void Only_the_grant_held_across_a_pause_is_left_out_not_its_process_later_grants()
+    {
+        var a1 = Invoke(0, 1, "acquire");
+        Complete(1, a1, 5);
+        var a2 = Invoke(2, 2, "acquire");
+        Complete(3, a2, 6);
+        var r2 = Invoke(4, 2, "release", 6);
+        Complete(5, r2);
+        var a3 = Invoke(6, 1, "acquire");
+        Complete(7, a3, 7);
+        var a4 = Invoke(8, 2, "acquire");
+        Complete(9, a4, 8);
+        var history = _recorder.Snapshot();
+
+        Assert.True(MutexChecker.Check(history, unreliableGrants: new HashSet<(string, int, long)> { (Key, 1, 5), (Key, 1, 7) }).Valid);
+        var result = MutexChecker.Check(history, unreliableGrants: new HashSet<(string, int, long)> { (Key, 1, 5) });
+        Assert.False(result.Valid, "the later grant of the once-paused process overlapped another and was not judged");
+        Assert.Contains("token 7", Assert.Single(result.Violations));
+    }
+
+    [Fact]
     public void A_paused_process_is_still_held_to_token_order()
     {
         var a1 = Invoke(0, 1, "acquire");
