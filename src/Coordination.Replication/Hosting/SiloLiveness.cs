@@ -3,8 +3,10 @@ using Coordination.Replication.Configuration;
 namespace Coordination.Replication.Hosting;
 
 /// <summary>
-/// A failure detector besides Orleans' own (our SWIM/Lifeguard probes), consulted for liveness: a silo it
-/// has declared dead is dead before Orleans' table says so, and a suspected silo gets no new replicas.
+/// A failure detector besides Orleans' own (our SWIM/Lifeguard probes), consulted for placement: a silo it
+/// suspects or has declared dead gets no new replicas. Verdicts that cannot be taken back (a partition's
+/// replicas lost, a re-initialisation allowed) wait for Orleans' membership, which the probes feed with
+/// TryKill: one silo's view alone must not make a retryable failure final.
 /// </summary>
 public interface ISiloHealthView
 {
@@ -23,15 +25,15 @@ internal sealed class SiloLiveness(IClusterMembershipService membership, ILocalS
     public ReplicaId Self { get; } = local.SiloAddress.ToReplicaId();
 
     /// <summary>
-    /// Dead if declared dead, or if membership no longer lists it and it is older than every live silo
-    /// (a silo of an earlier incarnation of the cluster, long gone). A newer unknown silo is only joining.
+    /// Dead if Orleans' membership declared it dead, or no longer lists it and it is older than every live
+    /// silo (a silo of an earlier incarnation of the cluster, long gone). A newer unknown silo is only joining.
     /// </summary>
     public bool IsDead(ReplicaId replica)
     {
         var snapshot = membership.CurrentSnapshot;
         var silo = SiloAddress.FromParsableString(replica.Value);
         var status = snapshot.GetSiloStatus(silo);
-        if (status == SiloStatus.Dead || probes?.IsDeclaredDead(replica) == true)
+        if (status == SiloStatus.Dead)
         {
             return true;
         }

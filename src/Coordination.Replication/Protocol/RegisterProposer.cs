@@ -252,7 +252,17 @@ public sealed class RegisterProposer<TValue> where TValue : class
 
         // Judge only the newest configuration: a copy cached before a replacement can look lost (a member
         // it still lists as recovering, another just died) while the partition is healthy under a newer epoch.
-        var fresh = await _directory.RefreshAsync(Partition, config.Epoch, CancellationToken.None);
+        PartitionConfiguration fresh;
+        try
+        {
+            fresh = await _directory.RefreshAsync(Partition, config.Epoch, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not CoordinationException)
+        {
+            // The metadata store is out of reach too: nothing is known beyond "no majority", which is retryable.
+            throw new QuorumUnavailableException(Key, round.Ok, config.QuorumSize, $"{round.Describe()}; the replica configuration could not be re-read: {ex.Message}");
+        }
+
         if (fresh.Epoch > config.Epoch)
         {
             _config = fresh;
