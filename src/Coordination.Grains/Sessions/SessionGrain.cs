@@ -23,10 +23,9 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     private readonly RegisterFactory _registers;
     private readonly TimeProvider _time;
     private readonly ILogger<SessionGrain> _logger;
+    private readonly SessionLease _lease;
     private RegisterProposer<SessionRecord> _register = null!;
     private string _id = string.Empty;
-    private long _observedKeepAlives = -1;
-    private long _deadline;
     private IGrainTimer? _leaseTimer;
     private Task? _releasing;
 
@@ -35,6 +34,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         _registers = registers;
         _time = time;
         _logger = logger;
+        _lease = new SessionLease(time);
     }
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -98,7 +98,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     private async Task ReadQuietlyAsync()
     {
         var delay = TimeSpan.FromMilliseconds(100);
-        while (_observedKeepAlives < 0 && _leaseTimer is null)
+        while (_lease.ObservedKeepAlives < 0 && _leaseTimer is null)
         {
             try
             {
@@ -124,11 +124,9 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
 
         if (record.IsAlive)
         {
-            if (record.KeepAlives != _observedKeepAlives)
+            if (_lease.Observe(record) is { } ttl)
             {
-                _observedKeepAlives = record.KeepAlives;
-                _deadline = _time.GetTimestamp() + (long)(record.Ttl.TotalSeconds * _time.TimestampFrequency);
-                ArmLeaseTimer(record.Ttl);
+                ArmLeaseTimer(ttl);
             }
 
             return;
@@ -156,17 +154,17 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
 
     private async Task OnLeaseTimerAsync(CancellationToken cancellationToken)
     {
-        var remaining = _time.GetElapsedTime(_time.GetTimestamp(), _deadline);
+        var remaining = _lease.Remaining;
         if (remaining > TimeSpan.Zero)
         {
             _leaseTimer?.Change(remaining, Timeout.InfiniteTimeSpan);
             return;
         }
 
-        var observed = _observedKeepAlives;
+        var observed = _lease.ObservedKeepAlives;
         try
         {
-            var expired = await _register.ExecuteAsync((s, _) => SessionStateMachine.Expire(s, observed));
+            var expired = await _register.ExecuteAsync(_lease.Expire());
             if (expired)
             {
                 LockMetrics.SessionExpirations.Add(1);

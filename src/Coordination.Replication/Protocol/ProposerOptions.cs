@@ -23,4 +23,10 @@ public sealed record ProposerOptions
 
     /// <summary>BROKEN ON PURPOSE when true: changes apply to this proposer's memory only, with no replica round (a lease-only lock, as a single Redis node gives).</summary>
     internal bool UnsafeLeaseOnly { get; init; }
+
+    /// <summary>
+    /// BROKEN ON PURPOSE when true: an accept counts as committed once one replica took it, so a change (a
+    /// session's keepalive, in the control that uses it) is acknowledged without a majority accept.
+    /// </summary>
+    internal bool UnsafeAckAfterOneAccept { get; init; }
 }

@@ -155,8 +155,9 @@ public sealed class RegisterProposer<TValue> where TValue : class
             // Every ballot this proposer sends, the piggybacked promise included, counts as used: a later
             // prepare must start above all of them, or one ballot could end up carrying two values.
             _highest = Ballot.Max(_highest, nextBallot);
-            var round = await RoundAsync(config, member => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot), deadline);
-            if (round.Ok >= config.QuorumSize)
+            var needed = _options.UnsafeAckAfterOneAccept ? 1 : config.QuorumSize;
+            var round = await RoundAsync(config, member => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot), deadline, needed);
+            if (round.Ok >= needed)
             {
                 Rounds++;
                 _value = next;
@@ -232,7 +233,7 @@ public sealed class RegisterProposer<TValue> where TValue : class
 
             var ballot = _highest.NextAbove(_prepared ?? Ballot.Zero, ProposerId);
             _highest = ballot;
-            var round = await RoundAsync(config, _ => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Prepare, ballot, null, Ballot.Zero), deadline);
+            var round = await RoundAsync(config, _ => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Prepare, ballot, null, Ballot.Zero), deadline, config.QuorumSize);
             if (round.Ok >= config.QuorumSize)
             {
                 _prepared = ballot;
@@ -288,10 +289,10 @@ public sealed class RegisterProposer<TValue> where TValue : class
         await Task.Delay(TimeSpan.FromMilliseconds(_random.NextDouble() * maxMs), _time);
     }
 
-    private async Task<RoundOutcome> RoundAsync(PartitionConfiguration config, Func<ReplicaId, ReplicaRequest> request, long deadline)
+    private async Task<RoundOutcome> RoundAsync(PartitionConfiguration config, Func<ReplicaId, ReplicaRequest> request, long deadline, int needed)
     {
         var started = _time.GetTimestamp();
-        var round = new RoundOutcome(config);
+        var round = new RoundOutcome(config, needed);
         foreach (var member in config.Members)
         {
             _ = SendAsync(round, member.Id, request(member.Id));
@@ -311,7 +312,7 @@ public sealed class RegisterProposer<TValue> where TValue : class
         }
 
         var sealedRound = round.Seal();
-        var ok = sealedRound.Ok >= config.QuorumSize;
+        var ok = sealedRound.Ok >= needed;
         ReplicationMetrics.RoundDuration.Record(_time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("outcome", ok ? "majority" : "failed"));
         if (!ok)
         {
@@ -350,7 +351,7 @@ public sealed class RegisterProposer<TValue> where TValue : class
     private long ToTimestamp(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 
     /// <summary>The replies of one round: only the first reply of each distinct configured member counts.</summary>
-    private sealed class RoundOutcome(PartitionConfiguration config)
+    private sealed class RoundOutcome(PartitionConfiguration config, int needed)
     {
         // Completed inline by the reply that makes the majority; only this proposer's own await observes it.
         private readonly TaskCompletionSource _done = new();
@@ -422,7 +423,7 @@ public sealed class RegisterProposer<TValue> where TValue : class
                     break;
             }
 
-            if (Ok >= config.QuorumSize || Quorum.IsOutOfReach(config.Members.Length, Ok, Rejected + Failed))
+            if (Ok >= needed || Quorum.IsOutOfReach(config.Members.Length, Ok, Rejected + Failed))
             {
                 _done.TrySetResult();
             }

@@ -88,13 +88,17 @@ public sealed class SimCluster
 
     public RegisterProposer<LockRecord> NewProposer() => NewProposer<LockRecord>();
 
-    /// <summary>A proposer for the simulated key holding values of any type (a new activation, on its own network host).</summary>
-    public RegisterProposer<TValue> NewProposer<TValue>()
+    /// <summary>
+    /// A proposer for the simulated key holding values of any type (a new activation, on its own network host,
+    /// <see cref="ProposerHosts"/>' last entry), with the cluster's proposer options or <paramref name="adjust"/>ed ones.
+    /// </summary>
+    public RegisterProposer<TValue> NewProposer<TValue>(Func<ProposerOptions, ProposerOptions>? adjust = null)
         where TValue : class
     {
         var id = new ReplicaId($"proposer-{++_nextProposer}");
         ProposerHosts.Add(id);
-        return new RegisterProposer<TValue>(Key, new SimDirectory(this), Net.TransportFor(id), Sim.Clock, _proposerOptions, proposerId: Sim.Random.NextInt64(1, long.MaxValue), Sim.Random);
+        var options = adjust is null ? _proposerOptions : adjust(_proposerOptions);
+        return new RegisterProposer<TValue>(Key, new SimDirectory(this), Net.TransportFor(id), Sim.Clock, options, proposerId: Sim.Random.NextInt64(1, long.MaxValue), Sim.Random);
     }
 
     public void Crash(ReplicaId id)

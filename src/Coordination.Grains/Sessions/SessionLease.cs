@@ -1,0 +1,40 @@
+using Coordination.Replication.Protocol;
+
+namespace Coordination.Grains.Sessions;
+
+/// <summary>
+/// The lease of one session activation, apart from its timer. It runs a full TTL on this activation's
+/// monotonic clock from each newly observed keepalive count (the first read after a failover included), so
+/// it can end late but never early; expiry is a compare-and-set on the count observed, so an activation that
+/// missed keepalives committed through another one cannot expire the session.
+/// </summary>
+internal sealed class SessionLease(TimeProvider time)
+{
+    private long _deadline;
+
+    /// <summary>The keepalive count the lease runs from; −1 before the first committed value.</summary>
+    public long ObservedKeepAlives { get; private set; } = -1;
+
+    /// <summary>How long until the lease may end (zero or less: it may end now).</summary>
+    public TimeSpan Remaining => time.GetElapsedTime(time.GetTimestamp(), _deadline);
+
+    /// <summary>After a committed value: restarts the lease if the value shows a keepalive count not seen yet, returning its length; otherwise null.</summary>
+    public TimeSpan? Observe(SessionRecord record)
+    {
+        if (!record.IsAlive || record.KeepAlives == ObservedKeepAlives)
+        {
+            return null;
+        }
+
+        ObservedKeepAlives = record.KeepAlives;
+        _deadline = time.GetTimestamp() + (long)(record.Ttl.TotalSeconds * time.TimestampFrequency);
+        return record.Ttl;
+    }
+
+    /// <summary>The change that ends the session, but only if no keepalive was committed since the lease started.</summary>
+    public RegisterChange<SessionRecord, bool> Expire()
+    {
+        var observed = ObservedKeepAlives;
+        return (s, _) => SessionStateMachine.Expire(s, observed);
+    }
+}
