@@ -5,6 +5,12 @@ public static class Eventually
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// Longest wait for one attempt: a call sent to a silo just killed can wait for Orleans' 30 s response
+    /// timeout, past the whole deadline; it is abandoned and tried again instead.
+    /// </summary>
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(10);
+
     public static async Task Async(Func<Task<bool>> condition, TimeSpan timeout, string expectation)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -13,7 +19,7 @@ public static class Eventually
         {
             try
             {
-                if (await condition())
+                if (await condition().WaitAsync(AttemptTimeout))
                 {
                     return;
                 }
@@ -43,7 +49,7 @@ public static class Eventually
         {
             try
             {
-                return await operation();
+                return await operation().WaitAsync(AttemptTimeout);
             }
             catch (Exception ex) when (ex is QuorumUnavailableException or SiloUnavailableException or TimeoutException or OrleansMessageRejectionException && DateTime.UtcNow < deadline)
             {
