@@ -13,14 +13,14 @@ namespace Coordination.Fault.Tests;
 /// </summary>
 public sealed class FaultSuiteTests(ITestOutputHelper output)
 {
-    /// <summary>Also with an election beside the locks: its leaders fence their writes with their terms.</summary>
+    /// <summary>Also with an election beside the locks: its leaders fence their writes with their terms. Restarts are graceful leaves and rejoins (membership changes).</summary>
     [Fact]
-    public Task Silo_crashes_and_pauses_keep_every_invariant() =>
-        ExpectValidAsync(101, TimeSpan.FromSeconds(50), elections: 1, FaultKind.KillSilo, FaultKind.PauseSilo);
+    public Task Silo_crashes_pauses_and_restarts_keep_every_invariant() =>
+        ExpectValidAsync(101, TimeSpan.FromSeconds(55), elections: 1, FaultKind.KillSilo, FaultKind.PauseSilo, FaultKind.RestartSilo);
 
     [Fact]
     public Task Partitions_and_clock_skew_keep_every_invariant() =>
-        ExpectValidAsync(202, TimeSpan.FromSeconds(40), elections: 0, FaultKind.PartitionOne, FaultKind.PartitionBridge, FaultKind.ClockSkew);
+        ExpectValidAsync(202, TimeSpan.FromSeconds(45), elections: 0, FaultKind.PartitionOne, FaultKind.PartitionBridge, FaultKind.PartitionHalves, FaultKind.ClockSkew);
 
     [Fact]
     public Task Client_pauses_and_a_client_alone_with_a_minority_keep_every_invariant() =>

@@ -26,6 +26,16 @@ public enum FaultKind
 
     /// <summary>The silo that a pinned client's only gateway is on is cut off from the others for longer than the TTL: the client is alone with a minority.</summary>
     ClientMinority,
+
+    /// <summary>A random minority of ⌊n/2⌋ silos cut off from the majority (Jepsen's majority partition; with three silos, one of them).</summary>
+    PartitionHalves,
+
+    /// <summary>
+    /// SIGTERM of a silo: it leaves gracefully (waits until its partitions keep a caught-up majority without
+    /// it, announces its drain, replicas move off), and the launcher starts it again as a new, empty member
+    /// that joins and gets replicas: a membership change out and in.
+    /// </summary>
+    RestartSilo,
 }
 
 /// <summary>One injected fault: what, where, and when it started and healed (Stopwatch ticks).</summary>
@@ -98,6 +108,19 @@ public sealed class Nemesis(LocalClusterProcess cluster, IReadOnlyList<ChildProc
             case FaultKind.ClientMinority:
                 target = $"silo{pinnedSilo} (+client0) | rest";
                 await CutAsync(Enumerable.Range(0, n).Where(i => i != pinnedSilo).Select(i => (pinnedSilo, i)), beyondTtl + TimeSpan.FromSeconds(2), cancellationToken);
+                break;
+            case FaultKind.PartitionHalves:
+                var minority = Enumerable.Range(0, n).OrderBy(_ => random.Next()).Take(n / 2).ToHashSet();
+                target = $"{string.Join(",", minority.Order().Select(i => $"silo{i}"))} | rest";
+                await CutAsync(from a in minority from b in Enumerable.Range(0, n).Where(i => !minority.Contains(i)) select (a, b), brief, cancellationToken);
+                break;
+            case FaultKind.RestartSilo:
+                target = $"silo{silo}";
+                var leaving = await cluster.PidOfAsync(silo);
+                Signals.Send(leaving, Signals.Term);
+
+                // Until it is gone, it still counts as ready; the next fault must wait for its replacement instead.
+                await WaitForExitAsync(leaving, $"silo{silo}", TimeSpan.FromSeconds(90), cancellationToken);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
@@ -176,6 +199,21 @@ public sealed class Nemesis(LocalClusterProcess cluster, IReadOnlyList<ChildProc
             {
                 await cluster.PartitionAsync(silo, []);
             }
+        }
+    }
+
+    /// <summary>Polls until process <paramref name="pid"/> is gone (its parent, the launcher, reaps it).</summary>
+    private static async Task WaitForExitAsync(int pid, string name, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        while (Directory.Exists($"/proc/{pid}"))
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"{name} (pid {pid}) did not stop within {timeout.TotalSeconds:0} s of SIGTERM.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
     }
 
