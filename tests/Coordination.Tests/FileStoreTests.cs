@@ -1,7 +1,6 @@
 using System.Net;
 using Coordination.Replication.Configuration;
 using Coordination.Silo.LocalClustering;
-using Coordination.Silo.RedisClustering;
 
 namespace Coordination.Tests;
 
@@ -12,19 +11,6 @@ public sealed class FileStoreTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("coord-filestore-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    /// <summary>Two clusters of one service on one Redis (a blue/green deployment) must not share replica placement.</summary>
-    [Fact]
-    public void Redis_metadata_is_keyed_by_service_and_cluster_under_one_hash_tag()
-    {
-        var blue = RedisClusterMetadataStore.KeysFor("orders", "blue");
-        var green = RedisClusterMetadataStore.KeysFor("orders", "green");
-        Assert.NotEqual(blue.Document, green.Document);
-        Assert.NotEqual(blue.Version, green.Version);
-        Assert.NotEqual(RedisClusterMetadataStore.KeysFor("billing", "blue").Document, blue.Document);
-        static string Tag(string key) => key[..(key.IndexOf('}', StringComparison.Ordinal) + 1)];
-        Assert.Equal(Tag(blue.Version), Tag(blue.Document));
-    }
 
     [Fact]
     public async Task Metadata_round_trips_and_is_compare_and_swap_on_its_version()

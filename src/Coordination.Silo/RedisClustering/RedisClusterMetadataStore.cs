@@ -11,11 +11,7 @@ namespace Coordination.Silo.RedisClustering;
 /// durable and linearizable as that Redis deployment (run it with persistence and without failover
 /// between replicas that could lose acknowledged writes).
 /// </summary>
-/// <remarks>
-/// Keyed by service and cluster id, as Orleans keys its membership: the metadata places replicas on the silos
-/// of one cluster, so a second cluster of the same service (a blue/green deployment) must not share it.
-/// </remarks>
-internal sealed class RedisClusterMetadataStore(IConnectionMultiplexer redis, string serviceId, string clusterId) : IClusterMetadataStore
+internal sealed class RedisClusterMetadataStore(IConnectionMultiplexer redis, string serviceId) : IClusterMetadataStore
 {
     private const string CompareAndSwap = """
         local current = redis.call('GET', KEYS[1])
@@ -27,12 +23,9 @@ internal sealed class RedisClusterMetadataStore(IConnectionMultiplexer redis, st
         return 0
         """;
 
-    private readonly RedisKey _versionKey = KeysFor(serviceId, clusterId).Version;
-    private readonly RedisKey _documentKey = KeysFor(serviceId, clusterId).Document;
-
-    /// <summary>The two keys of one cluster's metadata, under one hash tag, so they live in one slot and the script also runs on Redis Cluster.</summary>
-    internal static (string Version, string Document) KeysFor(string serviceId, string clusterId) =>
-        ($"{{coordination:{serviceId}/{clusterId}}}:metadata:version", $"{{coordination:{serviceId}/{clusterId}}}:metadata");
+    // One hash tag, so both keys live in one slot and the script also runs on Redis Cluster.
+    private readonly RedisKey _versionKey = $"{{coordination:{serviceId}}}:metadata:version";
+    private readonly RedisKey _documentKey = $"{{coordination:{serviceId}}}:metadata";
 
     public async Task<ClusterMetadata?> ReadAsync(CancellationToken cancellationToken = default)
     {

@@ -57,7 +57,7 @@ internal static class SiloProgram
                 case ClusteringMode.Redis:
                     silo.UseRedisClustering(host.RedisConnectionString!);
                     silo.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(host.RedisConnectionString!));
-                    silo.Services.AddSingleton<IClusterMetadataStore>(sp => new RedisClusterMetadataStore(sp.GetRequiredService<IConnectionMultiplexer>(), host.ServiceId, host.ClusterId));
+                    silo.Services.AddSingleton<IClusterMetadataStore>(sp => new RedisClusterMetadataStore(sp.GetRequiredService<IConnectionMultiplexer>(), host.ServiceId));
                     break;
             }
 
