@@ -111,7 +111,7 @@ public sealed class ProbeOptionsValidator : IValidateOptions<ProbeOptions>
         Rule(o.IndirectChecks is >= 0 and <= 16, nameof(o.IndirectChecks), o.IndirectChecks, "must be 0 to 16");
         Rule(o.SuspicionMultiplier is >= 1 and <= 100, nameof(o.SuspicionMultiplier), o.SuspicionMultiplier, "must be 1 to 100");
         Rule(o.SuspicionMaxMultiplier is >= 1 and <= 100, nameof(o.SuspicionMaxMultiplier), o.SuspicionMaxMultiplier, "must be 1 to 100");
-        Rule(o.DeathVotes is >= 1 and <= 16, nameof(o.DeathVotes), o.DeathVotes, "must be 1 to 16 (2 or more: one member alone never evicts another)");
+        Rule(o.DeathVotes is >= 2 and <= 16, nameof(o.DeathVotes), o.DeathVotes, "must be 2 to 16: one member alone never evicts another");
         Rule(o.RetransmitMultiplier is >= 1 and <= 100, nameof(o.RetransmitMultiplier), o.RetransmitMultiplier, "must be 1 to 100");
         Rule(o.MaxPiggyback is >= 1 and <= 1000, nameof(o.MaxPiggyback), o.MaxPiggyback, "must be 1 to 1000");
         Rule(o.PushPullInterval >= o.ProbeInterval, nameof(o.PushPullInterval), o.PushPullInterval, $"must be at least ProbeInterval ({o.ProbeInterval})");

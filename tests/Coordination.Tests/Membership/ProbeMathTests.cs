@@ -60,7 +60,7 @@ public sealed class ProbeMathTests
 
         var bad = ProbeOptions.Local();
         bad.ProbeTimeout = bad.ProbeInterval;
-        bad.DeathVotes = 0;
+        bad.DeathVotes = 1;
         var result = validator.Validate(null, bad);
         Assert.True(result.Failed);
         Assert.Contains(result.Failures!, f => f.Contains("Coordination:Probes:ProbeTimeout", StringComparison.Ordinal));
