@@ -20,7 +20,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
 
     [Fact]
     public Task Partitions_and_clock_skew_keep_every_invariant() =>
-        ExpectValidAsync(202, TimeSpan.FromSeconds(45), elections: 0, FaultKind.PartitionOne, FaultKind.PartitionBridge, FaultKind.PartitionHalves, FaultKind.ClockSkew);
+        ExpectValidAsync(202, TimeSpan.FromSeconds(55), elections: 0, FaultKind.PartitionOne, FaultKind.PartitionBridge, FaultKind.PartitionHalves, FaultKind.ClockSkew);
 
     [Fact]
     public Task Client_pauses_and_a_client_alone_with_a_minority_keep_every_invariant() =>

@@ -151,23 +151,75 @@ public sealed class LocalClusterProcess : IAsyncDisposable
 
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
-    public async Task WaitAllReadyAsync(TimeSpan timeout)
+    /// <summary>
+    /// Waits until every silo is ready. With <paramref name="settle"/>: ready, and no silo's probe view suspecting
+    /// anyone, without a break for that long (a suspicion left over from a healed partition can still end in a
+    /// death after every silo looked ready; the next fault must not come on top of it).
+    /// </summary>
+    public async Task WaitAllReadyAsync(TimeSpan timeout, TimeSpan? settle = null)
     {
-        await Eventually.Async(
-            async () =>
-            {
-                for (var i = 0; i < Silos; i++)
+        long? settledSince = null;
+        try
+        {
+            await Eventually.Async(
+                async () =>
                 {
-                    if (!await IsReadyAsync(i))
+                    var ok = true;
+                    for (var i = 0; i < Silos && ok; i++)
                     {
+                        ok = await IsReadyAsync(i) && (settle is null || !await SuspectsAnyoneAsync(i));
+                    }
+
+                    if (!ok)
+                    {
+                        settledSince = null;
                         return false;
                     }
-                }
 
-                return true;
-            },
-            timeout,
-            $"all {Silos} silos ready (active, caught up, fully redundant)");
+                    settledSince ??= System.Diagnostics.Stopwatch.GetTimestamp();
+                    return settle is null || System.Diagnostics.Stopwatch.GetElapsedTime(settledSince.Value) >= settle.Value;
+                },
+                timeout,
+                $"all {Silos} silos ready (active, caught up, fully redundant){(settle is null ? string.Empty : $" and no suspicions, for {settle.Value.TotalSeconds:0.#} s")}");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}\n{await DescribeReadinessAsync()}", ex);
+        }
+    }
+
+    /// <summary>True when silo <paramref name="index"/>'s probe view has a member under suspicion (or the silo does not answer).</summary>
+    public async Task<bool> SuspectsAnyoneAsync(int index)
+    {
+        try
+        {
+            var doc = await _http.GetFromJsonAsync<JsonElement>(new Uri($"http://127.0.0.1:{HealthPortBase + index}/api/membership"));
+            return doc.TryGetProperty("members", out var members) && members.EnumerateArray().Any(m => m.GetProperty("status").GetString() == "Suspect");
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Each silo's readiness report (why it is not ready), for failure messages.</summary>
+    public async Task<string> DescribeReadinessAsync()
+    {
+        var lines = new List<string>();
+        for (var i = 0; i < Silos; i++)
+        {
+            try
+            {
+                using var response = await _http.GetAsync(new Uri($"http://127.0.0.1:{HealthPortBase + i}/health/ready"));
+                lines.Add($"silo{i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                lines.Add($"silo{i}: no answer ({ex.Message})");
+            }
+        }
+
+        return string.Join("\n", lines);
     }
 
     /// <summary>Fault injection (<c>--Coordination:Host:FaultInjection=true</c>): cuts silo <paramref name="index"/> off from <paramref name="blocked"/> (an empty list heals it). Tell both sides.</summary>

@@ -11,6 +11,12 @@ namespace Coordination.Silo.RedisClustering;
 /// durable and linearizable as that Redis deployment (run it with persistence and without failover
 /// between replicas that could lose acknowledged writes).
 /// </summary>
+/// <remarks>
+/// Keyed by service id, not cluster id, on purpose: the cluster epoch (the high bits of every fencing token)
+/// must only grow for a service, whichever cluster of it runs. A new cluster of the same service (a blue/green
+/// deployment) finds the old one's placement, sees its silos gone, and needs an audited re-initialisation,
+/// which bumps the epoch; running two clusters of one service at once on one Redis is not supported.
+/// </remarks>
 internal sealed class RedisClusterMetadataStore(IConnectionMultiplexer redis, string serviceId) : IClusterMetadataStore
 {
     private const string CompareAndSwap = """

@@ -7,9 +7,17 @@ public static class Eventually
 
     /// <summary>
     /// Longest wait for one attempt: a call sent to a silo just killed can wait for Orleans' 30 s response
-    /// timeout, past the whole deadline; it is abandoned and tried again instead.
+    /// timeout, past the whole deadline; it is abandoned (it may still complete: retried operations must be
+    /// idempotent or harmless twice) and tried again instead.
     /// </summary>
     private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The attempt's limit: <see cref="AttemptTimeout"/>, or what is left before the deadline if less (at least 1 s).</summary>
+    private static TimeSpan AttemptLimit(DateTime deadline)
+    {
+        var left = deadline - DateTime.UtcNow;
+        return left > AttemptTimeout ? AttemptTimeout : left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1);
+    }
 
     public static async Task Async(Func<Task<bool>> condition, TimeSpan timeout, string expectation)
     {
@@ -19,7 +27,7 @@ public static class Eventually
         {
             try
             {
-                if (await condition().WaitAsync(AttemptTimeout))
+                if (await condition().WaitAsync(AttemptLimit(deadline)))
                 {
                     return;
                 }
@@ -49,7 +57,7 @@ public static class Eventually
         {
             try
             {
-                return await operation().WaitAsync(AttemptTimeout);
+                return await operation().WaitAsync(AttemptLimit(deadline));
             }
             catch (Exception ex) when (ex is QuorumUnavailableException or SiloUnavailableException or TimeoutException or OrleansMessageRejectionException && DateTime.UtcNow < deadline)
             {

@@ -129,16 +129,28 @@ public static partial class FaultRun
                     }
 
                     var kind = kinds.Dequeue();
-                    var fault = await nemesis.InjectAsync(kind, cancel.Token);
+                    FaultEvent fault;
+                    try
+                    {
+                        fault = await nemesis.InjectAsync(kind, cancel.Token);
+                    }
+                    catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+                    {
+                        // A silo that would not leave: the run stops here, and the report says so.
+                        recoveryFailures.Add($"during {kind}: {ex.Message}");
+                        break;
+                    }
+
                     faults.Add(fault);
                     log($"{clock.Elapsed:mm\\:ss} {fault.Kind} {fault.Target} ({Stopwatch.GetElapsedTime(fault.Started, fault.Healed).TotalSeconds:0.0} s)");
                     try
                     {
-                        await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(90));
+                        // Settled, not just ready: one fault at a time is what three replicas tolerate.
+                        await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(90), settle: TimeSpan.FromSeconds(3));
                     }
                     catch (TimeoutException ex)
                     {
-                        recoveryFailures.Add($"after {fault.Kind} {fault.Target}: {ex.Message}");
+                        recoveryFailures.Add($"after {fault.Kind} {fault.Target}: {ex.Message}\nlauncher:\n{cluster.Launcher.Tail(60)}");
                         break;
                     }
                 }
@@ -148,7 +160,15 @@ public static partial class FaultRun
                 await nemesis.HealAllAsync();
             }
 
-            await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
+            try
+            {
+                await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(120));
+            }
+            catch (TimeoutException ex)
+            {
+                // Not recovered after the heal: a failure of the run, reported with the rest of the checks.
+                recoveryFailures.Add($"after the heal: {ex.Message}\nlauncher:\n{cluster.Launcher.Tail(60)}");
+            }
 
             // Healed: the sentinels must still be held by the grants acknowledged before all the faults.
             var held = new Dictionary<string, long?>();

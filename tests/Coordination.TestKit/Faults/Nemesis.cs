@@ -120,7 +120,8 @@ public sealed class Nemesis(LocalClusterProcess cluster, IReadOnlyList<ChildProc
                 Signals.Send(leaving, Signals.Term);
 
                 // Until it is gone, it still counts as ready; the next fault must wait for its replacement instead.
-                await WaitForExitAsync(leaving, $"silo{silo}", TimeSpan.FromSeconds(90), cancellationToken);
+                // The silo host allows a shutdown up to 2 minutes (drain, then deactivations and calls in flight).
+                await WaitForExitAsync(leaving, $"silo{silo}", TimeSpan.FromMinutes(2.5), cancellationToken);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
