@@ -99,8 +99,7 @@ internal static class FaultWorker
             {
                 Untyped(ex, "open-session");
 
-                // Allowed: the workload's back-off before it tries to open a session again, not a wait for a state.
-                await Task.Delay(100);
+                await Task.Delay(100); // allowed: the workload's back-off before it opens a session again, not a wait for a state
                 continue;
             }
 
@@ -222,8 +221,8 @@ internal sealed class FencedFile(string path)
             }
             catch (IOException)
             {
-                // Allowed: back-off while another worker holds the file's flock (FileShare.None fails at once instead of blocking).
-                Thread.Sleep(1);
+                // FileShare.None fails at once instead of blocking while another worker holds the file.
+                Thread.Sleep(1); // allowed: back-off on a busy file lock, not a wait for a state
             }
         }
     }

@@ -103,8 +103,8 @@ var watch = Task.Run(async () =>
             Say($"DEADLINE at={deadline}");
         }
 
-        // Allowed: the sampling period of the deadline report (the session raises no event when it moves), not a wait for a state.
-        await Task.Delay(10);
+        // The session raises no event when its deadline moves, so the report samples it.
+        await Task.Delay(10); // allowed: the sampling period of a report, not a wait for a state
     }
 });
 
