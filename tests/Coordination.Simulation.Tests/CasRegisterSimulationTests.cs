@@ -30,7 +30,7 @@ public sealed class CasRegisterSimulationTests(ITestOutputHelper output)
     public void Random_schedules_are_linearizable()
     {
         var watch = Stopwatch.StartNew();
-        var runs = Seeds(300, 1).Select(seed => Run(seed, Breakage.None)).ToList();
+        var runs = SimSeeds.Range(300, 1).Select(seed => Run(seed, Breakage.None)).ToList();
         output.WriteLine($"{runs.Count} schedules in {watch.Elapsed.TotalSeconds:0.0} s: {runs.Sum(r => r.Operations)} operations ({runs.Sum(r => r.Infos)} of unknown outcome), {runs.Sum(r => r.Result.StatesExplored)} search states");
         var bad = runs.FirstOrDefault(r => !r.Result.IsOk);
         Assert.True(bad is null, bad is null ? null : $"seed {bad.Seed} (replay with COORD_SIM_SEED={bad.Seed}): {bad.Result}\n{bad.History}");
@@ -47,7 +47,7 @@ public sealed class CasRegisterSimulationTests(ITestOutputHelper output)
     public void Control_is_caught_by_the_linearizability_checker(string control)
     {
         var breakage = control == "EmptyReplicaVotes" ? new Breakage(EmptyReplicaVotes: true) : new Breakage(SkipReread: true);
-        var caught = Seeds(600, 1).Select(seed => Run(seed, breakage)).FirstOrDefault(r => !r.Result.IsOk);
+        var caught = SimSeeds.Range(600, 1).Select(seed => Run(seed, breakage)).FirstOrDefault(r => !r.Result.IsOk);
         Assert.True(caught is not null, $"600 schedules ran with {breakage} and the linearizability checker found nothing");
         output.WriteLine($"{control} caught at seed {caught.Seed}: {caught.Result}");
     }
@@ -143,11 +143,5 @@ public sealed class CasRegisterSimulationTests(ITestOutputHelper output)
         }
 
         sim.Schedule(TimeSpan.FromMilliseconds(10 + sim.Random.Next(20)), Strike);
-    }
-
-    private static IEnumerable<int> Seeds(int count, int offset)
-    {
-        var replay = Environment.GetEnvironmentVariable("COORD_SIM_SEED");
-        return replay is not null && int.TryParse(replay, out var one) ? [one] : Enumerable.Range(offset, count);
     }
 }

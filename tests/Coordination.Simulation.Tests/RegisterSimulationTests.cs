@@ -22,7 +22,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
     public void Random_schedules_never_grant_twice_and_tokens_only_grow()
     {
         var watch = Stopwatch.StartNew();
-        var outcomes = Seeds(600, offset: 1).Select(seed => RunSchedule(seed, Breakage.None)).ToList();
+        var outcomes = SimSeeds.Range(600, offset: 1).Select(seed => RunSchedule(seed, Breakage.None)).ToList();
         var failed = outcomes.FirstOrDefault(o => o.Violations.Count > 0);
         output.WriteLine($"{outcomes.Count} schedules in {watch.Elapsed.TotalSeconds:0.0} s: {outcomes.Sum(o => o.Grants)} grants, {outcomes.Sum(o => o.Failures)} failed operations retried, {outcomes.Sum(o => o.Replacements)} replicas crashed and replaced, {outcomes.Sum(o => o.Events)} events");
         Assert.True(failed is null, failed is null ? null : $"seed {failed.Seed} (replay with COORD_SIM_SEED={failed.Seed}):\n{string.Join("\n", failed.Violations)}");
@@ -33,7 +33,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
     [Fact]
     public void Replacing_every_replica_one_by_one_keeps_a_held_grant()
     {
-        foreach (var seed in Seeds(40, offset: 1000))
+        foreach (var seed in SimSeeds.Range(40, offset: 1000))
         {
             var (violations, grantKept) = ReplaceAllWhileHeld(seed, Breakage.None);
             Assert.True(violations.Count == 0 && grantKept, $"seed {seed}: grant kept: {grantKept}; {string.Join("\n", violations)}");
@@ -43,7 +43,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
     [Fact]
     public void Control_letting_an_empty_replica_vote_is_caught()
     {
-        var caught = Seeds(40, offset: 1000).Select(seed => (seed, result: ReplaceAllWhileHeld(seed, new Breakage(EmptyReplicaVotes: true))))
+        var caught = SimSeeds.Range(40, offset: 1000).Select(seed => (seed, result: ReplaceAllWhileHeld(seed, new Breakage(EmptyReplicaVotes: true))))
             .FirstOrDefault(r => r.result.Violations.Count > 0 || !r.result.GrantKept);
         Assert.True(caught.result.Violations is not null, "no seed exposed an empty replica voting: the checks are blind to lost state");
         output.WriteLine($"empty replica voting caught at seed {caught.seed}: grant kept {caught.result.GrantKept}; {string.Join("; ", caught.result.Violations)}");
@@ -55,7 +55,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
     [Fact]
     public void Control_reusing_a_ballot_for_two_values_is_caught()
     {
-        var runs = Seeds(100, offset: 2000).SelectMany(seed => new[] { 0, 1, 2, 3 }.Select(warmups => (seed, warmups))).ToList();
+        var runs = SimSeeds.Range(100, offset: 2000).SelectMany(seed => new[] { 0, 1, 2, 3 }.Select(warmups => (seed, warmups))).ToList();
         foreach (var (seed, warmups) in runs)
         {
             var (correct, _) = BallotReuseScenario(seed, Breakage.None, warmups);
@@ -122,7 +122,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
 
     private static Outcome FirstCaught(Breakage breakage, int seeds)
     {
-        foreach (var seed in Seeds(seeds, offset: 1))
+        foreach (var seed in SimSeeds.Range(seeds, offset: 1))
         {
             var outcome = RunSchedule(seed, breakage);
             if (outcome.Violations.Count > 0)
@@ -251,11 +251,5 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
         var task = cluster.Sim.Start(() => proposer.ExecuteAsync(change));
         cluster.Sim.RunUntil(task, TimeSpan.FromSeconds(1));
         return task.IsCompletedSuccessfully;
-    }
-
-    private static IEnumerable<int> Seeds(int count, int offset)
-    {
-        var replay = Environment.GetEnvironmentVariable("COORD_SIM_SEED");
-        return replay is not null && int.TryParse(replay, out var one) ? [one] : Enumerable.Range(offset, count);
     }
 }

@@ -33,7 +33,7 @@ public sealed class SessionLeaseSimulationTests(ITestOutputHelper output)
     public void A_duplicate_activation_never_expires_a_session_its_client_still_believes_alive()
     {
         var watch = Stopwatch.StartNew();
-        var outcomes = Seeds(300, offset: 1).Select(seed => Run(seed, ackAfterOneAccept: false, mayHeal: true)).ToList();
+        var outcomes = SimSeeds.Range(300, offset: 1).Select(seed => Run(seed, ackAfterOneAccept: false, mayHeal: true)).ToList();
         var failed = outcomes.FirstOrDefault(o => o.Violations.Count > 0);
         var gaps = outcomes.Where(o => o.LostBeforeExpiryMs is not null).Select(o => o.LostBeforeExpiryMs!.Value).Order().ToList();
         var cut = outcomes.Where(o => !o.Healed).ToList();
@@ -54,7 +54,7 @@ public sealed class SessionLeaseSimulationTests(ITestOutputHelper output)
     [Fact]
     public void Control_a_keepalive_acknowledged_without_a_majority_accept_is_caught()
     {
-        var outcomes = Seeds(100, offset: 1).Select(seed => Run(seed, ackAfterOneAccept: true, mayHeal: false)).ToList();
+        var outcomes = SimSeeds.Range(100, offset: 1).Select(seed => Run(seed, ackAfterOneAccept: true, mayHeal: false)).ToList();
         var caught = outcomes.Where(o => o.Violations.Count > 0).ToList();
         Assert.True(caught.Count > 0, $"{outcomes.Count} schedules acknowledged keepalives after one accept and no check noticed");
         Assert.True(caught.Count >= outcomes.Count / 2, $"caught in only {caught.Count} of {outcomes.Count} schedules");
@@ -128,11 +128,6 @@ public sealed class SessionLeaseSimulationTests(ITestOutputHelper output)
 
     private static double Ms(long ticks) => TimeSpan.FromTicks(ticks).TotalMilliseconds;
 
-    private static IEnumerable<int> Seeds(int count, int offset)
-    {
-        var replay = Environment.GetEnvironmentVariable("COORD_SIM_SEED");
-        return replay is not null && int.TryParse(replay, out var one) ? [one] : Enumerable.Range(offset, count);
-    }
 
     /// <summary>One activation of the session grain: its register proposer and its lease timer, as <c>SessionGrain</c> runs them.</summary>
     private sealed class Activation

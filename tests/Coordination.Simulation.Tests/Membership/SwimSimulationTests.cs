@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Coordination.Membership.Protocol;
+using Coordination.Simulation.Tests.Sim;
 using Coordination.TestKit.Membership;
 using Xunit.Abstractions;
 
@@ -31,7 +32,7 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
     {
         var detections = new ConcurrentBag<TimeSpan>();
         var failures = new ConcurrentBag<string>();
-        Parallel.ForEach(Seeds(seeds, offset: size * 1000), seed =>
+        Parallel.ForEach(SimSeeds.Range(seeds, offset: size * 1000), seed =>
         {
             var sim = new SwimSimulation(size, seed, Options, loss: 0.01);
             sim.RunUntil(WarmUp);
@@ -69,7 +70,7 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
     {
         var failures = new ConcurrentBag<string>();
         var suspicions = 0L;
-        Parallel.ForEach(Seeds(8, offset: 50_000 + size), seed =>
+        Parallel.ForEach(SimSeeds.Range(8, offset: 50_000 + size), seed =>
         {
             var sim = new SwimSimulation(size, seed, Options, loss: LossBound, maxDelay: TimeSpan.FromMilliseconds(20));
             sim.RunUntil(TimeSpan.FromSeconds(60));
@@ -99,7 +100,7 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
     [Fact]
     public void A_short_pause_is_survived_and_a_long_one_is_final()
     {
-        foreach (var seed in Seeds(30, offset: 70_000))
+        foreach (var seed in SimSeeds.Range(30, offset: 70_000))
         {
             var sim = new SwimSimulation(5, seed, Options);
             sim.RunUntil(WarmUp);
@@ -128,7 +129,7 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
     [Fact]
     public void An_isolated_member_is_declared_dead_by_the_rest_and_alone_declares_nobody_dead()
     {
-        foreach (var seed in Seeds(30, offset: 80_000))
+        foreach (var seed in SimSeeds.Range(30, offset: 80_000))
         {
             var sim = new SwimSimulation(5, seed, Options);
             sim.RunUntil(WarmUp);
@@ -147,7 +148,7 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
     [Fact]
     public void In_a_long_partition_only_the_majority_side_declares_deaths()
     {
-        foreach (var seed in Seeds(30, offset: 85_000))
+        foreach (var seed in SimSeeds.Range(30, offset: 85_000))
         {
             var sim = new SwimSimulation(5, seed, Options, loss: 0.02);
             sim.RunUntil(WarmUp);
@@ -172,7 +173,7 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
     [Fact]
     public void A_partition_shorter_than_the_suspicion_heals_without_deaths()
     {
-        foreach (var seed in Seeds(30, offset: 90_000))
+        foreach (var seed in SimSeeds.Range(30, offset: 90_000))
         {
             var sim = new SwimSimulation(6, seed, Options, loss: 0.02);
             sim.RunUntil(WarmUp);
@@ -196,7 +197,7 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
         var watch = Stopwatch.StartNew();
         var failures = new ConcurrentBag<string>();
         var detections = new ConcurrentBag<TimeSpan>();
-        var seeds = Seeds(2000, offset: 1).ToList();
+        var seeds = SimSeeds.Range(2000, offset: 1).ToList();
         Parallel.ForEach(seeds, seed =>
         {
             var random = new Random(seed);
@@ -289,11 +290,6 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
         output.WriteLine($"{what}: median {sorted[sorted.Count / 2].TotalSeconds:0.00} s, p95 {sorted[(int)(sorted.Count * 0.95)].TotalSeconds:0.00} s, max {sorted[^1].TotalSeconds:0.00} s ({sorted.Count} views)");
     }
 
-    private static IEnumerable<int> Seeds(int count, int offset)
-    {
-        var replay = Environment.GetEnvironmentVariable("COORD_SIM_SEED");
-        return replay is not null && int.TryParse(replay, out var one) ? [one] : Enumerable.Range(offset, count);
-    }
 }
 
 internal static class BagExtensions
