@@ -189,18 +189,8 @@ public sealed class LocalClusterProcess : IAsyncDisposable
     }
 
     /// <summary>True when silo <paramref name="index"/>'s probe view has a member under suspicion (or the silo does not answer).</summary>
-    public async Task<bool> SuspectsAnyoneAsync(int index)
-    {
-        try
-        {
-            var doc = await _http.GetFromJsonAsync<JsonElement>(new Uri($"http://127.0.0.1:{HealthPortBase + index}/api/membership"));
-            return doc.TryGetProperty("members", out var members) && members.EnumerateArray().Any(m => m.GetProperty("status").GetString() == "Suspect");
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
-        {
-            return true;
-        }
-    }
+    public async Task<bool> SuspectsAnyoneAsync(int index) =>
+        await MembershipAsync(index) is not { } view || view.Members.Any(m => m.Status == "Suspect");
 
     /// <summary>Each silo's readiness report (why it is not ready), for failure messages.</summary>
     public async Task<string> DescribeReadinessAsync()

@@ -45,7 +45,7 @@ public sealed record FaultReport(
             .Select(g => (g.Key, g.Process, g.Result!.Value))
             .ToHashSet();
         var locks = new History(history.Ops.Where(op => op.F is "acquire" or "release" or "lost"));
-        var checks = new List<CheckResult> { MutexChecker.Check(locks, unreliableGrants: unreliable) };
+        var checks = new List<CheckResult> { MutexChecker.Check(locks, unreliable) };
         if (o.LockSet)
         {
             checks.Add(Merge(LockSetChecker.Name, keys.Select(k => LockSetChecker.Check(history.ForKey(k), finalItems[k]))));

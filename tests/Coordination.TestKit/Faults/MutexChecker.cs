@@ -7,8 +7,8 @@ namespace Coordination.TestKit.Faults;
 /// process's next release of its token (whatever that release's outcome), a "lost" event for its token
 /// from that process, the end of the history. Violations:
 /// (a) two grants of one key whose surely-held intervals overlap (half-open intervals, so a release invoked
-/// at t and a grant acknowledged at t do not overlap), skipped for grants of processes with unreliable
-/// clocks (paused clients are checked only through their tokens);
+/// at t and a grant acknowledged at t do not overlap), skipped for grants held across a pause of their
+/// client, whose clock is unreliable for them (only their tokens judge them);
 /// (b) two grants of one key with the same token;
 /// (c) real-time token order: a grant acknowledged before another acquire was invoked has a lower token.
 /// </summary>
@@ -16,15 +16,14 @@ public static class MutexChecker
 {
     public const string Name = "mutex";
 
-    /// <param name="unreliableClocks">Processes whose every grant is left out of the overlap check.</param>
-    /// <param name="unreliableGrants">Single grants (key, process, token) left out of it, such as one held across a pause of its client.</param>
-    public static CheckResult Check(History h, IReadOnlySet<int>? unreliableClocks = null, IReadOnlySet<(string Key, int Process, long Token)>? unreliableGrants = null)
+    /// <param name="unreliableGrants">Grants (key, process, token) left out of the overlap check, such as one held across a pause of its client.</param>
+    public static CheckResult Check(History h, IReadOnlySet<(string Key, int Process, long Token)>? unreliableGrants = null)
     {
         var violations = new List<string>();
         foreach (var group in h.Operations().GroupBy(o => o.Key))
         {
             var grants = Grants(group.Key, [.. group], violations);
-            CheckOverlaps(group.Key, [.. grants.Where(g => unreliableClocks?.Contains(g.Process) != true && unreliableGrants?.Contains((group.Key, g.Process, g.Token)) != true)], violations);
+            CheckOverlaps(group.Key, [.. grants.Where(g => unreliableGrants?.Contains((group.Key, g.Process, g.Token)) != true)], violations);
             CheckDuplicates(group.Key, grants, violations);
             CheckOrder(group.Key, grants, violations);
         }

@@ -57,7 +57,7 @@ public sealed class MutexCheckerTests
     }
 
     [Fact]
-    public void A_paused_process_is_left_out_of_the_overlap_check()
+    public void A_grant_held_across_a_pause_is_left_out_of_the_overlap_check()
     {
         var a1 = Invoke(0, 1, "acquire");
         Complete(1, a1, 5);
@@ -66,7 +66,7 @@ public sealed class MutexCheckerTests
         var history = _recorder.Snapshot();
 
         Assert.False(MutexChecker.Check(history).Valid);
-        Assert.True(MutexChecker.Check(history, new HashSet<int> { 1 }).Valid);
+        Assert.True(MutexChecker.Check(history, new HashSet<(string, int, long)> { (Key, 1, 5) }).Valid);
     }
 
     [Fact]
@@ -84,21 +84,21 @@ public sealed class MutexCheckerTests
         Complete(9, a4, 8);
         var history = _recorder.Snapshot();
 
-        Assert.True(MutexChecker.Check(history, unreliableGrants: new HashSet<(string, int, long)> { (Key, 1, 5), (Key, 1, 7) }).Valid);
-        var result = MutexChecker.Check(history, unreliableGrants: new HashSet<(string, int, long)> { (Key, 1, 5) });
+        Assert.True(MutexChecker.Check(history, new HashSet<(string, int, long)> { (Key, 1, 5), (Key, 1, 7) }).Valid);
+        var result = MutexChecker.Check(history, new HashSet<(string, int, long)> { (Key, 1, 5) });
         Assert.False(result.Valid, "the later grant of the once-paused process overlapped another and was not judged");
         Assert.Contains("token 7", Assert.Single(result.Violations));
     }
 
     [Fact]
-    public void A_paused_process_is_still_held_to_token_order()
+    public void A_grant_held_across_a_pause_is_still_held_to_token_order()
     {
         var a1 = Invoke(0, 1, "acquire");
         Complete(1, a1, 5);
         var a2 = Invoke(2, 2, "acquire");
         Complete(3, a2, 3);
 
-        var result = MutexChecker.Check(_recorder.Snapshot(), new HashSet<int> { 1 });
+        var result = MutexChecker.Check(_recorder.Snapshot(), new HashSet<(string, int, long)> { (Key, 1, 5) });
 
         Assert.Contains("order", Assert.Single(result.Violations));
     }
