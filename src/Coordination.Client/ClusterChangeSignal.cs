@@ -29,6 +29,28 @@ internal sealed class ClusterChangeSignal(TimeProvider time)
         }
     }
 
+    /// <summary>How long a waiting call may park now: not at all shortly after a change (the grain may still sit on a silo that will not answer), else <paramref name="maxPark"/>.</summary>
+    public TimeSpan Park(TimeSpan maxPark) => Recent ? TimeSpan.Zero : maxPark;
+
+    /// <summary>
+    /// Awaits a parked call for at most <paramref name="limit"/>. Null when the client lost a gateway after
+    /// <paramref name="changed"/> was read (read it before deciding the park and sending the call): the call may
+    /// sit on the silo that went, so the caller asks again at once (same request id).
+    /// </summary>
+    public async Task<T?> UnlessChangedAsync<T>(CancellationToken changed, Task<T> call, TimeSpan limit, CancellationToken cancellationToken)
+        where T : class
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, changed);
+        try
+        {
+            return await call.WaitAsync(limit, time, wait.Token);
+        }
+        catch (OperationCanceledException) when (changed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
     public void OnGatewayCountChanged(object? sender, GatewayCountChangedEventArgs e)
     {
         if (e.NumberOfConnectedGateways < e.PreviousNumberOfConnectedGateways)

@@ -44,20 +44,17 @@ public sealed class CoordinationElection
                     throw new SessionExpiredException(session.Id, session.LostReason ?? "its client deadline passed");
                 }
 
-                CampaignResult result;
-                TimeSpan park;
+                CampaignResult? result;
+                var changed = session.Changes.Token;
+                var park = session.Changes.Park(_options.MaxPark);
                 try
                 {
-                    // Shortly after a silo went, ask without parking: the grain may still sit on a silo that will not answer.
-                    park = session.Changes.Recent ? TimeSpan.Zero : _options.MaxPark;
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, session.Changes.Token);
-                    result = await Grain.Campaign(new CampaignRequest(session.Id, candidateId, value, park, _options.Owner))
-                        .WaitAsync(park + _options.CallGrace, _time, wait.Token);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    // A gateway was lost: the parked campaign may have been on the silo that went. Ask again now.
-                    continue;
+                    result = await session.Changes.UnlessChangedAsync(
+                        changed, Grain.Campaign(new CampaignRequest(session.Id, candidateId, value, park, _options.Owner)), park + _options.CallGrace, cancellationToken);
+                    if (result is null)
+                    {
+                        continue;
+                    }
                 }
                 catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
                 {

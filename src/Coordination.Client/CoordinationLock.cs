@@ -104,19 +104,19 @@ public sealed class CoordinationLock : IDistributedLock
                     throw Unavailable(transient, elapsed);
                 }
 
-                // Shortly after a silo went, ask without parking: the grain may still sit on a silo that will not answer.
-                var park = mode == AcquireMode.IfAvailable || session.Changes.Recent ? TimeSpan.Zero : remaining < _options.MaxPark ? remaining : _options.MaxPark;
-                AcquireResult result;
+                var changed = session.Changes.Token;
+                var park = mode == AcquireMode.IfAvailable ? TimeSpan.Zero : session.Changes.Park(remaining < _options.MaxPark ? remaining : _options.MaxPark);
+                AcquireResult? result;
                 try
                 {
                     var request = new AcquireRequest(session.Id, requestId, mode, park, _options.Owner, TimeSpan.Zero);
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, session.Changes.Token);
-                    result = await grain.Acquire(request).WaitAsync(park + _options.CallGrace, _time, wait.Token);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    // A gateway was lost: the parked call may have been on the silo that went. Ask again now (same request id).
-                    continue;
+                    result = await session.Changes.UnlessChangedAsync(changed, grain.Acquire(request), park + _options.CallGrace, cancellationToken);
+                    if (result is null)
+                    {
+                        // Abandoned, not answered: if time runs out before a reply, that is no reply, not "someone holds it".
+                        transient ??= new TimeoutException("the call was abandoned when the client lost a gateway");
+                        continue;
+                    }
                 }
                 catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
                 {
