@@ -80,6 +80,26 @@ faultsCommand.SetAction(async (result, ct) =>
     return soak.Violations == 0 ? 0 : 1;
 });
 root.Subcommands.Add(faultsCommand);
+// dotnet run -c Release --project tests/Coordination.Benchmarks -- longevity [--names 1000000] [--step 100000] [--workers 8] [--held 100000] [--out f]
+var longNames = new Option<long>("--names") { Description = "Distinct lock names, one acquire+release each.", DefaultValueFactory = _ => 1_000_000 };
+var longStep = new Option<long>("--step") { Description = "Names per printed step.", DefaultValueFactory = _ => 100_000 };
+var longWorkers = new Option<int>("--workers") { Description = "Concurrent workers sharing the one session.", DefaultValueFactory = _ => 8 };
+var longHeld = new Option<int>("--held") { Description = "Locks held at once before a silo is SIGKILLed (0 to skip).", DefaultValueFactory = _ => 100_000 };
+var longTtl = new Option<TimeSpan>("--ttl") { Description = "The shared session's TTL.", DefaultValueFactory = _ => TimeSpan.FromSeconds(15) };
+var longOut = new Option<string?>("--out") { Description = "Also write the markdown report to this file." };
+var longevity = new Command("longevity", "A lock per entity through the shared session: throughput, latency, memory and replica slots per step of new names; then a silo killed with many locks held.") { longNames, longStep, longWorkers, longHeld, longTtl, longOut };
+longevity.SetAction(async (result, ct) =>
+{
+    var markdown = await Longevity.RunAsync(new Longevity.Options(result.GetValue(longNames), result.GetValue(longStep), result.GetValue(longWorkers), result.GetValue(longHeld), result.GetValue(longTtl)), ct);
+    Console.WriteLine(markdown);
+    if (result.GetValue(longOut) is { } path)
+    {
+        await File.WriteAllTextAsync(path, markdown, ct);
+    }
+
+    return 0;
+});
+root.Subcommands.Add(longevity);
 const int ElectionTtlSeconds = 10;
 root.SetAction(async (result, ct) =>
 {
