@@ -1,5 +1,5 @@
 using Coordination.Grains.Elections;
-using Coordination.Grains.Queues;
+using Coordination.Grains.Leases;
 
 namespace Coordination.Tests;
 

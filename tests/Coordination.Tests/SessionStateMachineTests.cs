@@ -43,7 +43,7 @@ public sealed class SessionStateMachineTests
     public void Keepalive_and_attach_on_a_missing_or_ended_session_throw_typed_errors(SessionRecord? record, Type error)
     {
         Assert.Throws(error, () => SessionStateMachine.KeepAlive(record, "s", 0));
-        Assert.Throws(error, () => SessionStateMachine.Attach(record, "s", "l:x"));
+        Assert.Throws(error, () => SessionStateMachine.Attach(record, "s", Holding.Lock("x")));
     }
 
     [Fact]
@@ -58,10 +58,10 @@ public sealed class SessionStateMachineTests
     [Fact]
     public void Holdings_are_kept_until_an_ended_session_has_told_them()
     {
-        var r = SessionStateMachine.Attach(SessionRecord.Open(Ttl), "s", "l:a");
-        r = SessionStateMachine.Attach(r, "s", "l:b");
-        Assert.Same(r, SessionStateMachine.Released(r, "l:a"));
+        var r = SessionStateMachine.Attach(SessionRecord.Open(Ttl), "s", Holding.Lock("a"));
+        r = SessionStateMachine.Attach(r, "s", Holding.Lock("b"));
+        Assert.Same(r, SessionStateMachine.Released(r, Holding.Lock("a")));
         var ended = SessionStateMachine.Close(r, "s");
-        Assert.Equal(["l:b"], SessionStateMachine.Released(ended, "l:a")!.Holdings);
+        Assert.Equal([Holding.Lock("b")], SessionStateMachine.Released(ended, Holding.Lock("a"))!.Holdings);
     }
 }

@@ -1,5 +1,6 @@
 using Coordination.Grains.Hosting;
-using Coordination.Grains.Queues;
+using Coordination.Grains.Leases;
+using Coordination.Grains.Sessions;
 using Coordination.Replication.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,33 +10,42 @@ using Orleans.Placement;
 namespace Coordination.Grains.Elections;
 
 /// <summary>
-/// One election: the lock queue's machinery (sessions, FIFO, fencing, parking) with the leader's value, a
-/// revision per change and retained history for observers, who are parked until the next revision.
+/// One election: a lease queue (<see cref="LeaseQueue{TRecord}"/>: sessions, FIFO, fencing, parking) whose
+/// holder is the leader, with the leader's value, a revision per change and retained history for observers,
+/// who are parked until the next revision.
 /// </summary>
 [Reentrant]
 [PreferLocalPlacement]
 internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<ElectionGrain> logger)
-    : QueuedLeaseGrain<ElectionRecord>(registers, time, options.Value, logger), IElectionGrain, IElectionGrainInternal
+    : Grain, IElectionGrain, IElectionGrainInternal
 {
+    private static readonly LeaseKind<ElectionRecord> Kind = new(HoldingKind.Election, r => r?.Queue ?? LockRecord.Empty, ElectionStateMachine.Normalize);
+
     private readonly List<(long After, TaskCompletionSource Done)> _observers = [];
+    private LeaseQueue<ElectionRecord> _queue = null!;
 
-    protected override (string RegisterPrefix, string HoldingPrefix) Prefixes => (Holdings.ElectionRegisterPrefix, Holdings.ElectionPrefix);
+    private string Name => _queue.Name;
 
-    protected override LockRecord QueueOf(ElectionRecord? record) => record?.Queue ?? LockRecord.Empty;
+    private ElectionRecord? Last => _queue.Last;
 
-    protected override ElectionRecord WithQueue(ElectionRecord? before, LockRecord queue) => ElectionStateMachine.Normalize(before, queue);
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _queue = new LeaseQueue<ElectionRecord>(this, GrainFactory, Kind, registers, time, options.Value, logger) { Committed = OnCommitted };
+        _queue.Activate();
+        return Task.CompletedTask;
+    }
 
     public async Task<CampaignResult> Campaign(CampaignRequest request)
     {
-        ValidateName();
+        _queue.ValidateName();
         ArgumentNullException.ThrowIfNull(request);
-        ValidateSession(request.SessionId);
-        ValidateRequestId(request.CandidateId, "candidateId");
-        ValidateWait(request.MaxWait);
-        ValidateOwner(request.Owner);
+        RequestRules.ValidateSession(request.SessionId);
+        RequestRules.ValidateRequestId(request.CandidateId, "candidateId");
+        RequestRules.ValidateWait(request.MaxWait);
+        RequestRules.ValidateOwner(request.Owner);
         ElectionStateMachine.ValidateValue(request.Value);
         var entry = new LockRequest(request.SessionId, request.CandidateId, request.Owner, TimeSpan.Zero, TimeSpan.Zero, request.Value);
-        var (grant, decision) = await EnqueueAsync(entry, AcquireMode.Wait, request.MaxWait);
+        var (grant, decision) = await _queue.EnqueueAsync(entry, AcquireMode.Wait, request.MaxWait);
         if (grant is null)
         {
             return new CampaignResult(false, 0, Last?.Revision ?? 0, decision.Position);
@@ -47,16 +57,16 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
 
     public Task<CancelOutcome> Withdraw(string sessionId, Guid candidateId)
     {
-        ValidateName();
-        return WithdrawAsync(sessionId, candidateId);
+        _queue.ValidateName();
+        return _queue.WithdrawAsync(sessionId, candidateId);
     }
 
     public async Task<ReleaseOutcome> Resign(string sessionId, Guid candidateId, long term)
     {
-        ValidateName();
+        _queue.ValidateName();
         try
         {
-            return await ReleaseGrantAsync(sessionId, candidateId, term);
+            return await _queue.ReleaseAsync(sessionId, candidateId, term);
         }
         catch (LockNotHeldException)
         {
@@ -66,11 +76,11 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
 
     public async Task<ElectionEvent> Proclaim(string sessionId, Guid candidateId, long term, string? value)
     {
-        ValidateName();
-        ValidateSession(sessionId);
-        ValidateRequestId(candidateId, "candidateId");
+        _queue.ValidateName();
+        RequestRules.ValidateSession(sessionId);
+        RequestRules.ValidateRequestId(candidateId, "candidateId");
         ElectionStateMachine.ValidateValue(value);
-        var record = await Register.ExecuteAsync((r, _) =>
+        var record = await _queue.ExecuteAsync((r, _) =>
         {
             var current = r ?? ElectionRecord.Empty;
             var queue = ElectionStateMachine.Proclaim(current.Queue, Name, sessionId, candidateId, term, value);
@@ -86,9 +96,9 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
 
     public async Task<ElectionState> GetState()
     {
-        ValidateName();
-        var r = await ReadAsync() ?? ElectionRecord.Empty;
-        return new ElectionState(Name, r.Revision, ElectionStateMachine.Leader(Name, r.Queue.Holder), [.. r.Queue.Waiters.Select(w => new LockWaiter(SessionIds.Tag(w.SessionId), w.RequestId, w.Owner))]);
+        _queue.ValidateName();
+        var r = await _queue.ReadAsync() ?? ElectionRecord.Empty;
+        return new ElectionState(Name, r.Revision, ElectionStateMachine.Leader(Name, r.Queue.Holder), [.. r.Queue.Waiters.Select(w => w.ToWaiter())]);
     }
 
     /// <summary>
@@ -97,14 +107,14 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
     /// </summary>
     public async Task<ObserveResult> Observe(long afterRevision, TimeSpan maxWait)
     {
-        ValidateName();
-        ValidateWait(maxWait);
+        _queue.ValidateName();
+        RequestRules.ValidateWait(maxWait);
         if (afterRevision < 0)
         {
             throw new CoordinationArgumentException(nameof(afterRevision), $"a revision is 0 or more (got {afterRevision})");
         }
 
-        var now = ElectionStateMachine.Observe(await ReadAsync(), Name, afterRevision);
+        var now = ElectionStateMachine.Observe(await _queue.ReadAsync(), Name, afterRevision);
         if (now.Resync || !now.Events.IsEmpty || maxWait <= TimeSpan.Zero)
         {
             return now;
@@ -120,7 +130,7 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
         _observers.Add((afterRevision, done));
         try
         {
-            await done.Task.WaitAsync(maxWait < Options.MaxPark ? maxWait : Options.MaxPark, Time);
+            await done.Task.WaitAsync(maxWait < options.Value.MaxPark ? maxWait : options.Value.MaxPark, time);
         }
         catch (TimeoutException)
         {
@@ -132,16 +142,16 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
 
     public Task<RevokeResult> Revoke(string reason)
     {
-        ValidateName();
-        return RevokeGrantAsync(reason);
+        _queue.ValidateName();
+        return _queue.RevokeAsync(reason);
     }
 
-    public Task OnSessionEnded(string sessionId, SessionStatus how) =>
-        EndSessionAsync(sessionId, how == SessionStatus.Expired ? SessionEnd.Expired : SessionEnd.Closed);
+    public Task OnSessionEnded(string sessionId, SessionStatus how) => _queue.SessionEndedAsync(sessionId, how);
 
-    public Task Recover() => RecoverAsync();
+    public Task Recover() => _queue.RecoverAsync();
 
-    protected override void OnCommittedRecord(ElectionRecord? record)
+    /// <summary>After every committed change (and the queue's own reactions): wakes the observers waiting for a later revision.</summary>
+    private void OnCommitted(ElectionRecord? record)
     {
         var revision = record?.Revision ?? 0;
         for (var i = _observers.Count - 1; i >= 0; i--)

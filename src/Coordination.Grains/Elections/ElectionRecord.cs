@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using Coordination.Grains.Queues;
+using Coordination.Grains.Leases;
 
 namespace Coordination.Grains.Elections;
 

@@ -1,3 +1,4 @@
+using Coordination.Grains.Faults;
 using Coordination.Replication.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -21,6 +22,7 @@ public static class CoordinationSiloBuilderExtensions
         }
 
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinationOptions>, CoordinationOptionsValidator>());
+        builder.Services.AddGrainFaults();
         builder.Services.AddSingleton<FailoverSweeper>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<FailoverSweeper>());
         return builder;

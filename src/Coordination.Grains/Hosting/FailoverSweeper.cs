@@ -1,5 +1,5 @@
-using Coordination.Grains.Locks;
-using Coordination.Grains.Queues;
+using Coordination.Grains.Elections;
+using Coordination.Grains.Leases;
 using Coordination.Grains.Sessions;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Replicas;
@@ -12,7 +12,8 @@ namespace Coordination.Grains.Hosting;
 /// lock waiting out its lock-delay again. After every death, every silo re-activates such grains from its
 /// own replicas, so their leases and delays restart (in full) elsewhere. Each replica sweeps its own copy,
 /// since one replica may have missed a write that a majority without it accepted; duplicate pings are
-/// harmless (re-activation is idempotent).
+/// harmless (re-activation is idempotent). One of the mechanisms behind "no grant outlives its session":
+/// see <see cref="SessionAttachments"/>.
 /// </summary>
 internal sealed partial class FailoverSweeper(
     ReplicaNode node,
@@ -88,13 +89,13 @@ internal sealed partial class FailoverSweeper(
                 switch (slot.Value)
                 {
                     case SessionRecord s when s.IsAlive || !s.Holdings.IsEmpty:
-                        pings.Add(() => grains.GetGrain<ISessionGrainInternal>(key[2..]).Recover());
+                        pings.Add(() => grains.GetGrain<ISessionGrainInternal>(RegisterKeys.NameOf(key)).Recover());
                         break;
                     case LockRecord { Delay: not null }:
-                        pings.Add(() => grains.GetGrain<ILockGrainInternal>(key[2..]).Recover());
+                        pings.Add(() => grains.GetGrain<ILockGrainInternal>(RegisterKeys.NameOf(key)).Recover());
                         break;
-                    case Elections.ElectionRecord { Queue.Delay: not null }:
-                        pings.Add(() => grains.GetGrain<IElectionGrainInternal>(key[2..]).Recover());
+                    case ElectionRecord { Queue.Delay: not null }:
+                        pings.Add(() => grains.GetGrain<IElectionGrainInternal>(RegisterKeys.NameOf(key)).Recover());
                         break;
                 }
             }

@@ -1,3 +1,5 @@
+using Coordination.Grains.Sessions;
+
 namespace Coordination.Grains.Hosting;
 
 /// <summary>Calls between coordination grains; not for applications.</summary>
@@ -35,10 +37,11 @@ public interface ISessionGrainInternal : IGrainWithStringKey
 
     /// <summary>
     /// Records that the session holds or waits at <paramref name="holding"/>, after a majority accept, and
-    /// returns its TTL; fails with a typed error if the session is not alive.
+    /// returns its TTL; fails with a typed error if the session is not alive. A lock or election commits a
+    /// request only after this (see <see cref="Leases.SessionAttachments"/>).
     /// </summary>
     [Alias("attach")]
-    Task<TimeSpan> Attach(string holding);
+    Task<TimeSpan> Attach(Holding holding);
 
     /// <summary>Records that a grant of this session was revoked, for the owner's next keepalive.</summary>
     [Alias("notify-revoked")]
@@ -47,19 +50,4 @@ public interface ISessionGrainInternal : IGrainWithStringKey
     /// <summary>Activate and re-read the session after a failover (restarts its lease in full).</summary>
     [Alias("recover")]
     Task Recover();
-}
-
-/// <summary>How holdings are named in a session's record.</summary>
-internal static class Holdings
-{
-    public const string LockPrefix = "l:";
-    public const string ElectionPrefix = "e:";
-    public const string LockRegisterPrefix = "l/";
-    public const string ElectionRegisterPrefix = "e/";
-
-    public static string Lock(string name) => LockPrefix + name;
-
-    public static string RegisterKeyOfLock(string name) => LockRegisterPrefix + name;
-
-    public static string RegisterKeyOfSession(string id) => "s/" + id;
 }

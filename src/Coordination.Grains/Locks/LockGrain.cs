@@ -1,5 +1,6 @@
 using Coordination.Grains.Hosting;
-using Coordination.Grains.Queues;
+using Coordination.Grains.Leases;
+using Coordination.Grains.Sessions;
 using Coordination.Replication.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,33 +9,36 @@ using Orleans.Placement;
 
 namespace Coordination.Grains.Locks;
 
-/// <summary>One exclusive, fenced, FIFO-fair lock: its register is the queue itself.</summary>
+/// <summary>One exclusive, fenced, FIFO-fair lock: a lease queue (<see cref="LeaseQueue{TRecord}"/>) whose register value is the queue itself.</summary>
 [Reentrant]
 [PreferLocalPlacement]
-internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, IOptions<ReplicationOptions> replication, ILogger<LockGrain> logger)
-    : QueuedLeaseGrain<LockRecord>(registers, time, options.Value, logger), ILockGrain, ILockGrainInternal
+internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, IClientTokens tokens, ILogger<LockGrain> logger)
+    : Grain, ILockGrain, ILockGrainInternal
 {
-    private readonly UnsafeTokens? _unsafeTokens = replication.Value.Unsafe == UnsafeControl.TokensFromMemory ? new() : null;
+    private static readonly LeaseKind<LockRecord> Kind = new(HoldingKind.Lock, r => r ?? LockRecord.Empty, (_, queue) => queue);
 
-    protected override (string RegisterPrefix, string HoldingPrefix) Prefixes => (Holdings.LockRegisterPrefix, Holdings.LockPrefix);
+    private LeaseQueue<LockRecord> _queue = null!;
 
-    protected override LockRecord QueueOf(LockRecord? record) => record ?? LockRecord.Empty;
-
-    protected override LockRecord WithQueue(LockRecord? before, LockRecord queue) => queue;
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _queue = new LeaseQueue<LockRecord>(this, GrainFactory, Kind, registers, time, options.Value, logger);
+        _queue.Activate();
+        return Task.CompletedTask;
+    }
 
     public async Task<AcquireResult> Acquire(AcquireRequest request)
     {
-        var started = Time.GetTimestamp();
+        var started = time.GetTimestamp();
         try
         {
-            ValidateName();
+            _queue.ValidateName();
             Validate(request);
             var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, request.LockDelay, TimeSpan.Zero);
-            var (grant, decision) = await EnqueueAsync(entry, request.Mode, request.MaxWait);
+            var (grant, decision) = await _queue.EnqueueAsync(entry, request.Mode, request.MaxWait);
             if (grant is not null)
             {
                 LockMetrics.Grants.Add(1);
-                return new AcquireResult(AcquireStatus.Granted, _unsafeTokens?.Issue(grant.Token) ?? grant.Token, 0);
+                return new AcquireResult(AcquireStatus.Granted, tokens.ToClient(grant.Token), 0);
             }
 
             return decision.Status == AcquireStatus.NotAvailable
@@ -43,91 +47,58 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
         }
         finally
         {
-            LockMetrics.AcquireDuration.Record(Time.GetElapsedTime(started).TotalMilliseconds);
+            LockMetrics.AcquireDuration.Record(time.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
     public Task<CancelOutcome> Cancel(string sessionId, Guid requestId)
     {
-        ValidateName();
-        return WithdrawAsync(sessionId, requestId);
+        _queue.ValidateName();
+        return _queue.WithdrawAsync(sessionId, requestId);
     }
 
     public async Task<ReleaseOutcome> Release(ReleaseRequest request)
     {
-        var started = Time.GetTimestamp();
+        var started = time.GetTimestamp();
         try
         {
-            ValidateName();
+            _queue.ValidateName();
             ArgumentNullException.ThrowIfNull(request);
-            return await ReleaseGrantAsync(request.SessionId, request.RequestId, _unsafeTokens?.Real(request.FencingToken) ?? request.FencingToken);
+            return await _queue.ReleaseAsync(request.SessionId, request.RequestId, tokens.FromClient(request.FencingToken));
         }
         finally
         {
-            LockMetrics.ReleaseDuration.Record(Time.GetElapsedTime(started).TotalMilliseconds);
+            LockMetrics.ReleaseDuration.Record(time.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
     public async Task<LockInfo> GetInfo()
     {
-        ValidateName();
-        var s = await ReadAsync();
+        _queue.ValidateName();
+        var s = await _queue.ReadAsync();
         return s is null
-            ? new LockInfo(Name, null, [], 0, false)
-            : new LockInfo(Name, s.Holder is null ? null : ToHolder(s.Holder), [.. s.Waiters.Select(w => new LockWaiter(SessionIds.Tag(w.SessionId), w.RequestId, w.Owner))], s.LastToken, s.Delay is not null);
+            ? new LockInfo(_queue.Name, null, [], 0, false)
+            : new LockInfo(_queue.Name, s.Holder?.ToHolder(), [.. s.Waiters.Select(w => w.ToWaiter())], s.LastToken, s.Delay is not null);
     }
 
     public Task<RevokeResult> Revoke(string reason)
     {
-        ValidateName();
-        return RevokeGrantAsync(reason);
+        _queue.ValidateName();
+        return _queue.RevokeAsync(reason);
     }
 
-    public Task OnSessionEnded(string sessionId, SessionStatus how) =>
-        EndSessionAsync(sessionId, how == SessionStatus.Expired ? SessionEnd.Expired : SessionEnd.Closed);
+    public Task OnSessionEnded(string sessionId, SessionStatus how) => _queue.SessionEndedAsync(sessionId, how);
 
-    public Task Recover() => RecoverAsync();
+    public Task Recover() => _queue.RecoverAsync();
 
     private void Validate(AcquireRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ValidateSession(request.SessionId);
-        ValidateRequestId(request.RequestId);
-        if (!Enum.IsDefined(request.Mode))
-        {
-            throw new CoordinationArgumentException("mode", $"unknown acquire mode {(int)request.Mode}");
-        }
-
-        ValidateWait(request.MaxWait);
-        if (request.LockDelay < TimeSpan.Zero || request.LockDelay > Options.MaxLockDelay)
-        {
-            throw new CoordinationArgumentException("lockDelay", $"a lock-delay must be between 0 and {Options.MaxLockDelay} (got {request.LockDelay})");
-        }
-
-        ValidateOwner(request.Owner);
+        RequestRules.ValidateSession(request.SessionId);
+        RequestRules.ValidateRequestId(request.RequestId);
+        RequestRules.ValidateMode(request.Mode);
+        RequestRules.ValidateWait(request.MaxWait);
+        RequestRules.ValidateLockDelay(request.LockDelay, options.Value.MaxLockDelay);
+        RequestRules.ValidateOwner(request.Owner);
     }
-}
-
-/// <summary>
-/// BROKEN ON PURPOSE (<see cref="UnsafeControl.TokensFromMemory"/>): hands clients tokens from a counter in
-/// this activation's memory, which starts again at 1 after a failover, and maps them back on release.
-/// </summary>
-internal sealed class UnsafeTokens
-{
-    private readonly Dictionary<long, long> _real = [];
-    private long _next;
-
-    public long Issue(long real)
-    {
-        var fake = _real.FirstOrDefault(p => p.Value == real).Key;
-        if (fake == 0)
-        {
-            fake = ++_next;
-            _real[fake] = real;
-        }
-
-        return fake;
-    }
-
-    public long Real(long fake) => _real.GetValueOrDefault(fake, fake);
 }

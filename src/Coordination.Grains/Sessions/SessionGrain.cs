@@ -1,6 +1,6 @@
 using Coordination.Grains.Hosting;
+using Coordination.Grains.Leases;
 using Coordination.Grains.Locks;
-using Coordination.Grains.Queues;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Logging;
@@ -40,7 +40,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _id = this.GetPrimaryKeyString();
-        _register = _registers.Create<SessionRecord>(Holdings.RegisterKeyOfSession(_id));
+        _register = _registers.Create<SessionRecord>(RegisterKeys.Session(_id));
         _register.Committed = OnCommitted;
         _ = ReadQuietlyAsync();
         return Task.CompletedTask;
@@ -79,7 +79,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     public Task<SessionInfo> GetInfo() =>
         _register.ExecuteAsync((s, _) => (s, s is null ? throw new SessionNotFoundException(_id) : ToInfo(s)));
 
-    public Task<TimeSpan> Attach(string holding) =>
+    public Task<TimeSpan> Attach(Holding holding) =>
         _register.ExecuteAsync((s, _) =>
         {
             var next = SessionStateMachine.Attach(s, _id, holding);
@@ -179,7 +179,10 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         }
     }
 
-    /// <summary>Tells every lock the ended session held or waited on, retrying until each has taken it, then forgets it.</summary>
+    /// <summary>
+    /// Tells every lock and election the ended session held or waited at, retrying until each has taken it,
+    /// then forgets it (one of the mechanisms behind "no grant outlives its session", see <see cref="SessionAttachments"/>).
+    /// </summary>
     private async Task ReleaseHoldingsAsync(SessionStatus how)
     {
         var keepAlive = this.RegisterGrainTimer(_ => Task.CompletedTask, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
@@ -222,25 +225,23 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         }
     }
 
-    private async Task<bool> TellAsync(string holding, SessionStatus how)
+    private async Task<bool> TellAsync(Holding holding, SessionStatus how)
     {
         try
         {
-            if (holding.StartsWith(Holdings.LockPrefix, StringComparison.Ordinal))
+            await (holding.Kind switch
             {
-                await GrainFactory.GetGrain<ILockGrainInternal>(holding[Holdings.LockPrefix.Length..]).OnSessionEnded(_id, how);
-            }
-            else if (holding.StartsWith(Holdings.ElectionPrefix, StringComparison.Ordinal))
-            {
-                await GrainFactory.GetGrain<IElectionGrainInternal>(holding[Holdings.ElectionPrefix.Length..]).OnSessionEnded(_id, how);
-            }
+                HoldingKind.Lock => GrainFactory.GetGrain<ILockGrainInternal>(holding.Name).OnSessionEnded(_id, how),
+                HoldingKind.Election => GrainFactory.GetGrain<IElectionGrainInternal>(holding.Name).OnSessionEnded(_id, how),
+                _ => Task.CompletedTask,
+            });
 
             await _register.ExecuteAsync((s, _) => (SessionStateMachine.Released(s, holding), true));
             return true;
         }
         catch (Exception ex)
         {
-            LogTellFailed(_logger, ex, SessionIds.Tag(_id), holding);
+            LogTellFailed(_logger, ex, SessionIds.Tag(_id), holding.ToString());
             return false;
         }
     }

@@ -11,7 +11,7 @@ namespace Coordination.Grains.Sessions;
 /// <param name="Status">Alive until it expires or is closed; both are final.</param>
 /// <param name="Ttl">The lease length.</param>
 /// <param name="KeepAlives">Committed keepalives so far.</param>
-/// <param name="Holdings">Locks (and elections) where the session holds or waits; each is told when the session ends.</param>
+/// <param name="Holdings">Locks and elections where the session holds or waits; each is told when the session ends (see <see cref="Leases.SessionAttachments"/>).</param>
 /// <param name="Notices">Revoked grants the owner has not acknowledged yet.</param>
 /// <param name="NextNotice">The sequence number of the next notice.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionRecord")]
@@ -19,11 +19,11 @@ public sealed record SessionRecord(
     SessionStatus Status,
     TimeSpan Ttl,
     long KeepAlives,
-    ImmutableSortedSet<string> Holdings,
+    ImmutableSortedSet<Holding> Holdings,
     ImmutableList<SessionNotice> Notices,
     long NextNotice)
 {
-    public static SessionRecord Open(TimeSpan ttl) => new(SessionStatus.Alive, ttl, 0, ImmutableSortedSet.Create<string>(StringComparer.Ordinal), [], 1);
+    public static SessionRecord Open(TimeSpan ttl) => new(SessionStatus.Alive, ttl, 0, ImmutableSortedSet<Holding>.Empty, [], 1);
 
     public bool IsAlive => Status == SessionStatus.Alive;
 }
@@ -49,7 +49,7 @@ public static class SessionStateMachine
         return (next, new KeepAliveResult(r.Ttl, [.. notices]));
     }
 
-    public static SessionRecord Attach(SessionRecord? current, string sessionId, string holding)
+    public static SessionRecord Attach(SessionRecord? current, string sessionId, Holding holding)
     {
         var r = RequireAlive(current, sessionId);
         return r.Holdings.Contains(holding) ? r : r with { Holdings = r.Holdings.Add(holding) };
@@ -93,6 +93,6 @@ public static class SessionStateMachine
     }
 
     /// <summary>After an ended session has told a holding, forget it.</summary>
-    public static SessionRecord? Released(SessionRecord? current, string holding) =>
+    public static SessionRecord? Released(SessionRecord? current, Holding holding) =>
         current is null || current.IsAlive ? current : current with { Holdings = current.Holdings.Remove(holding) };
 }

@@ -1,5 +1,5 @@
+using Coordination.Grains.Leases;
 using Coordination.Grains.Locks;
-using Coordination.Grains.Queues;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;

@@ -1,4 +1,4 @@
-namespace Coordination.Grains.Queues;
+namespace Coordination.Grains.Leases;
 
 /// <summary>What an acquire found, decided on the register's current value.</summary>
 public readonly record struct AcquireDecision(AcquireStatus Status, long Token, int Position, RequestEnd? FinishedAs)
@@ -143,7 +143,7 @@ public static class LockStateMachine
     /// The session ended: drop its waiters and its grant, remember that it ended (a request of it that
     /// raced its end is refused), and hand the lock on. An expired holder's lock-delay applies; a holder
     /// whose session state vanished keeps the lock blocked for a whole TTL, since its owner may still
-    /// believe in its lease.
+    /// believe in its lease. How every session end reaches this: <see cref="SessionAttachments"/>.
     /// </summary>
     public static (LockRecord Next, bool Changed) SessionEnded(LockRecord? current, string sessionId, SessionEnd how, long tokenEpoch)
     {

@@ -1,17 +1,25 @@
 using System.Collections.Immutable;
 
-namespace Coordination.Grains.Queues;
+namespace Coordination.Grains.Leases;
 
 /// <summary>The current grant of a lock (or the current leader of an election).</summary>
 /// <param name="SessionTtl">The holder's session TTL, so the lock can wait out a whole lease if the session's own state is lost.</param>
 /// <param name="Payload">What the holder publishes with its grant: an election leader's proclaimed value; unused by locks.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockGrant")]
-public sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null);
+public sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null)
+{
+    /// <summary>The grant as clients see it (the session by its tag, never its id).</summary>
+    public LockHolder ToHolder() => new(SessionIds.Tag(SessionId), RequestId, Token, Owner);
+}
 
 /// <summary>A queued acquire (or campaign).</summary>
 /// <param name="Payload">What it will publish once granted (an election candidate's value); unused by locks.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRequest")]
-public sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null);
+public sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null)
+{
+    /// <summary>The queued request as clients see it (the session by its tag, never its id).</summary>
+    public LockWaiter ToWaiter() => new(SessionIds.Tag(SessionId), RequestId, Owner);
+}
 
 /// <summary>How a request ended. Kept for a while so retries and repeated releases are idempotent.</summary>
 public enum RequestEnd
@@ -46,7 +54,7 @@ public sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 /// The replicated state of one exclusive lock (also the queue inside an election): the last token handed out, the holder, the FIFO queue
 /// (kept in the register so fairness survives failover), recently finished requests (a few per session,
 /// for idempotent retries and releases), sessions known to have ended (so a late request from one is
-/// refused), and a pending lock-delay.
+/// refused; see <see cref="SessionAttachments"/>), and a pending lock-delay.
 /// </summary>
 /// <param name="ForgottenBelow">Finished requests with tokens up to this one may have been forgotten: a release quoting such a token is a harmless repeat.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRecord")]

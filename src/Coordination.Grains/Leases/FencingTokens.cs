@@ -1,4 +1,4 @@
-namespace Coordination.Grains.Queues;
+namespace Coordination.Grains.Leases;
 
 /// <summary>
 /// Fencing token arithmetic. A token is (epoch · 2^40) + counter: the counter grows by one per grant of

@@ -1,0 +1,29 @@
+using Coordination.Grains.Sessions;
+
+namespace Coordination.Grains.Hosting;
+
+/// <summary>
+/// The register key of each session, lock and election: a two-character kind prefix, then its id or name.
+/// A key's hash picks its partition, so these strings must never change.
+/// </summary>
+internal static class RegisterKeys
+{
+    private const string SessionPrefix = "s/";
+    private const string LockPrefix = "l/";
+    private const string ElectionPrefix = "e/";
+
+    public static string Session(string id) => SessionPrefix + id;
+
+    public static string Of(Holding holding) => holding.Kind switch
+    {
+        HoldingKind.Lock => LockPrefix + holding.Name,
+        HoldingKind.Election => ElectionPrefix + holding.Name,
+        _ => throw new ArgumentOutOfRangeException(nameof(holding), holding.Kind, "not a kind of holding"),
+    };
+
+    /// <summary>The session id, lock or election name that <paramref name="key"/> was made from.</summary>
+    public static string NameOf(string key) =>
+        key.StartsWith(SessionPrefix, StringComparison.Ordinal) || key.StartsWith(LockPrefix, StringComparison.Ordinal) || key.StartsWith(ElectionPrefix, StringComparison.Ordinal)
+            ? key[SessionPrefix.Length..]
+            : throw new ArgumentException($"'{key}' is not the key of a session, lock or election register", nameof(key));
+}

@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Logging;
+
+namespace Coordination.Grains.Leases;
+
+/// <summary>
+/// Ends a pending lock-delay (<see cref="LockRecord.Delay"/>) after its duration, on this activation's
+/// timer. A lock-delay is a duration, never a wall-clock time: every activation that sees it restarts it in
+/// full, so it can end late but never early, and a timer ends only the delay it was started for. A delay
+/// nobody calls about is still ended after a silo's death: the failover sweeper re-activates its grain.
+/// </summary>
+internal sealed partial class LockDelayTimer(IGrainBase owner, ILeaseQueue queue, ILogger logger)
+{
+    private IGrainTimer? _timer;
+    private long _timerFor;
+
+    /// <summary>After a committed change: starts the timer for a new delay, or drops it once no delay is pending.</summary>
+    public void Arm(LockRecord committed)
+    {
+        if (committed.Delay is { } delay)
+        {
+            if (_timer is null || _timerFor != delay.AfterToken)
+            {
+                _timer?.Dispose();
+                _timerFor = delay.AfterToken;
+                _timer = owner.RegisterGrainTimer(ct => EndAsync(delay.AfterToken), new GrainTimerCreationOptions(delay.Duration, Timeout.InfiniteTimeSpan) { KeepAlive = true, Interleave = true });
+            }
+        }
+        else if (_timer is not null)
+        {
+            _timer.Dispose();
+            _timer = null;
+        }
+    }
+
+    private async Task EndAsync(long afterToken)
+    {
+        try
+        {
+            await queue.ChangeQueueAsync((q, epoch) => (LockStateMachine.EndLockDelay(q, afterToken, epoch), true));
+            if (_timerFor == afterToken)
+            {
+                _timer?.Dispose();
+                _timer = null;
+            }
+        }
+        catch (Exception ex)
+        {
+            // No majority now: the timer fires again shortly. It can only end this delay, and only late.
+            LogEndDeferred(logger, ex, queue.Name);
+            if (_timerFor == afterToken)
+            {
+                _timer?.Change(TimeSpan.FromMilliseconds(500), Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "{Name}: ending its lock-delay deferred (no majority yet); retrying shortly")]
+    private static partial void LogEndDeferred(ILogger logger, Exception exception, string name);
+}
