@@ -46,7 +46,7 @@ internal abstract partial class QueuedLeaseGrain<TRecord> : Grain where TRecord 
 
     protected string Name { get; private set; } = string.Empty;
 
-    protected RegisterProposer<TRecord> Register { get; private set; } = null!;
+    protected IRegister<TRecord> Register { get; private set; } = null!;
 
     /// <summary>The last value this activation committed.</summary>
     protected TRecord? Last { get; private set; }
