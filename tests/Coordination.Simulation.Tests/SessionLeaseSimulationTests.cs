@@ -79,7 +79,7 @@ public sealed class SessionLeaseSimulationTests(ITestOutputHelper output)
             }
         }
 
-        var minority = new Activation(sim, "the minority-side activation", cluster.NewProposer<SessionRecord>(o => o with { UnsafeAckAfterOneAccept = ackAfterOneAccept }), OnExpired);
+        var minority = new Activation(sim, "the minority-side activation", cluster.NewProposer<SessionRecord>(f => f with { AckAfterOneAccept = ackAfterOneAccept }), OnExpired);
         var minorityHost = cluster.ProposerHosts[^1];
         var partitionAt = TimeSpan.FromMilliseconds(120 + r.Next(280));
         var end = partitionAt + (4 * Ttl);

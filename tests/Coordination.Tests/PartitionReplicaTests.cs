@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
+using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;
 
@@ -17,8 +18,8 @@ public sealed class PartitionReplicaTests
     private static ReplicaRequest Accept(long epoch, string key, long counter, object value) =>
         new(0, epoch, key, ReplicaOperation.Accept, new Ballot(counter, 1), value, new Ballot(counter + 1, 1));
 
-    private static PartitionReplica NewReplica(ReplicaId self, bool unsafeSkipRecovery = false) =>
-        new ReplicaNode(self, null!, null!, TimeProvider.System, new ReplicaNodeOptions { UnsafeSkipRecovery = unsafeSkipRecovery }).Partition(0);
+    private static PartitionReplica NewReplica(ReplicaId self, bool voteWithoutRecovery = false) =>
+        new ReplicaNode(self, null!, null!, TimeProvider.System, new ReplicationFaults { VoteWithoutRecovery = voteWithoutRecovery }).Partition(0);
 
     [Fact]
     public void Genesis_members_start_active_and_vote()
@@ -51,7 +52,7 @@ public sealed class PartitionReplicaTests
     [Fact]
     public void The_broken_variant_lets_an_empty_newcomer_vote_at_once()
     {
-        var r = NewReplica(D, unsafeSkipRecovery: true);
+        var r = NewReplica(D, voteWithoutRecovery: true);
         r.Adopt(Config(2, 1, (A, 1), (B, 1), (D, 2)));
         Assert.Equal(ReplicaStatus.Ok, r.Handle(Prepare(2, "k", 5)).Status);
     }

@@ -33,7 +33,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
 {
     private readonly LeaseKind<TRecord> _kind;
     private readonly string? _invalidName;
-    private readonly RegisterProposer<TRecord>? _register;
+    private readonly IRegister<TRecord>? _register;
     private readonly ParkedWaiters _parked;
     private readonly SessionAttachments _sessions;
     private readonly LockDelayTimer _delay;
@@ -70,7 +70,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     public Action<TRecord?>? Committed { get; set; }
 
     /// <summary>A name that broke the rules is refused at every call; no register is ever made for it.</summary>
-    private RegisterProposer<TRecord> Register => _register ?? throw new InvalidNameException("name", _invalidName!);
+    private IRegister<TRecord> Register => _register ?? throw new InvalidNameException("name", _invalidName!);
 
     /// <summary>Starts the check of the sessions the register names (see <see cref="SessionAttachments"/>).</summary>
     public void Activate()

@@ -24,7 +24,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     private readonly TimeProvider _time;
     private readonly ILogger<SessionGrain> _logger;
     private readonly SessionLease _lease;
-    private RegisterProposer<SessionRecord> _register = null!;
+    private IRegister<SessionRecord> _register = null!;
     private string _id = string.Empty;
     private IGrainTimer? _leaseTimer;
     private Task? _releasing;

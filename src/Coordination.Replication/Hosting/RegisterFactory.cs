@@ -1,16 +1,22 @@
 using System.Security.Cryptography;
+using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Options;
 
 namespace Coordination.Replication.Hosting;
 
-/// <summary>Creates register proposers wired to this silo's directory and transport. Each proposer gets a random, non-zero id.</summary>
+/// <summary>
+/// Creates the register of a key, wired to this silo's directory and transport: a
+/// <see cref="RegisterProposer{TValue}"/> with a random, non-zero id. Only when the silo host set
+/// <see cref="UnsafeControl.LeaseOnly"/> (a fault-suite control) is it the broken <see cref="LeaseOnlyRegister{TValue}"/>.
+/// </summary>
 public sealed class RegisterFactory
 {
     private readonly IPartitionDirectory _directory;
     private readonly IReplicaTransport _transport;
     private readonly TimeProvider _time;
     private readonly ProposerOptions _options;
+    private readonly bool _leaseOnly;
 
     internal RegisterFactory(IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, IOptions<ReplicationOptions> options, ProposerOptions? overrides = null)
     {
@@ -18,10 +24,13 @@ public sealed class RegisterFactory
         _transport = transport;
         _time = time;
         _options = overrides ?? options.Value.ToProposerOptions();
+        _leaseOnly = options.Value.Unsafe == UnsafeControl.LeaseOnly;
     }
 
-    public RegisterProposer<TValue> Create<TValue>(string key) where TValue : class =>
-        new(key, _directory, _transport, _time, _options, NewProposerId());
+    public IRegister<TValue> Create<TValue>(string key) where TValue : class =>
+        _leaseOnly
+            ? new LeaseOnlyRegister<TValue>(key, _directory, _time, _options)
+            : new RegisterProposer<TValue>(key, _directory, _transport, _time, _options, NewProposerId());
 
     private static long NewProposerId()
     {

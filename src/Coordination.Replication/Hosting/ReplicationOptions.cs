@@ -40,6 +40,8 @@ public sealed class ReplicationOptions
     /// BROKEN ON PURPOSE unless None: a deliberately unsafe variant, which exists only so the fault suite can
     /// prove its checkers catch it. Not bound from configuration (its setter is internal): only the silo host
     /// sets it, from <c>Coordination:Host:Unsafe</c>, and only with its fault injection on. Default None.
+    /// Replication reads it in one place: <see cref="RegisterFactory"/> makes lease-only registers for
+    /// <see cref="UnsafeControl.LeaseOnly"/>.
     /// </summary>
     public UnsafeControl Unsafe { get; internal set; } = UnsafeControl.None;
 
@@ -48,7 +50,6 @@ public sealed class ReplicationOptions
         RoundTimeout = RoundTimeout,
         OperationTimeout = OperationTimeout,
         MaxBatch = MaxBatch,
-        UnsafeLeaseOnly = Unsafe == UnsafeControl.LeaseOnly,
     };
 }
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
+using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
 
 namespace Coordination.Replication.Replicas;
@@ -36,16 +37,16 @@ public sealed class PartitionReplica
 {
     private readonly Lock _gate = new();
     private readonly ReplicaId _self;
-    private readonly bool _unsafeSkipRecovery;
+    private readonly ReplicationFaults _faults;
     private Dictionary<string, RegisterSlot> _slots = new(StringComparer.Ordinal);
     private PartitionConfiguration _config;
     private ReplicaRole _role;
     private long _activeSince = -1;
 
-    internal PartitionReplica(ReplicaId self, int partition, bool unsafeSkipRecovery)
+    internal PartitionReplica(ReplicaId self, int partition, ReplicationFaults faults)
     {
         _self = self;
-        _unsafeSkipRecovery = unsafeSkipRecovery;
+        _faults = faults;
         _config = PartitionConfiguration.Unassigned(partition);
     }
 
@@ -195,7 +196,7 @@ public sealed class PartitionReplica
         }
 
         _slots = new(StringComparer.Ordinal);
-        if (me.Since == config.LineageEpoch || _unsafeSkipRecovery)
+        if (me.Since == config.LineageEpoch || _faults.VoteWithoutRecovery)
         {
             _role = ReplicaRole.Active;
             _activeSince = me.Since;

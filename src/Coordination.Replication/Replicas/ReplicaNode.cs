@@ -1,26 +1,12 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
+using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Coordination.Replication.Replicas;
-
-/// <summary>Knobs of a replica node. The unsafe switch exists only so tests can prove their checks catch its breakage.</summary>
-public sealed record ReplicaNodeOptions
-{
-    /// <summary>First pause between recovery attempts; doubles up to <see cref="MaxRecoveryBackoff"/>.</summary>
-    public TimeSpan RecoveryBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
-
-    public TimeSpan MaxRecoveryBackoff { get; init; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>How long one snapshot request may take.</summary>
-    public TimeSpan SnapshotTimeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>BROKEN ON PURPOSE when true: a joining replica votes with empty state instead of recovering.</summary>
-    internal bool UnsafeSkipRecovery { get; init; }
-}
 
 /// <summary>
 /// All replicas one silo holds: routes messages to partitions, adopts committed configurations and
@@ -35,6 +21,7 @@ public sealed partial class ReplicaNode
     private readonly IClusterMetadataStore _store;
     private readonly TimeProvider _time;
     private readonly ReplicaNodeOptions _options;
+    private readonly ReplicationFaults _faults;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskScheduler _background;
@@ -42,7 +29,14 @@ public sealed partial class ReplicaNode
 
     /// <param name="background">Where recovery loops run: the thread pool in a silo, the simulation's scheduler in tests.</param>
     public ReplicaNode(ReplicaId self, IReplicaTransport transport, IClusterMetadataStore store, TimeProvider time, ReplicaNodeOptions? options = null, ILogger? logger = null, TaskScheduler? background = null)
+        : this(self, transport, store, time, ReplicationFaults.None, options, logger, background)
     {
+    }
+
+    /// <param name="faults">Decisions broken on purpose, for the simulations' controls only.</param>
+    internal ReplicaNode(ReplicaId self, IReplicaTransport transport, IClusterMetadataStore store, TimeProvider time, ReplicationFaults faults, ReplicaNodeOptions? options = null, ILogger? logger = null, TaskScheduler? background = null)
+    {
+        _faults = faults;
         _background = background ?? TaskScheduler.Default;
 
         // Seeded from the replica's identity, so simulations stay reproducible.
@@ -66,7 +60,7 @@ public sealed partial class ReplicaNode
     public IEnumerable<PartitionReplica> Partitions => _partitions.Values;
 
     public PartitionReplica Partition(int partition) =>
-        _partitions.GetOrAdd(partition, p => new PartitionReplica(Self, p, _options.UnsafeSkipRecovery));
+        _partitions.GetOrAdd(partition, p => new PartitionReplica(Self, p, _faults));
 
     public ReplicaReply Handle(ReplicaRequest request) => Partition(request.Partition).Handle(request);
 
@@ -89,7 +83,7 @@ public sealed partial class ReplicaNode
         {
             StartRecovery(configuration);
         }
-        else if (outcome == AdoptOutcome.Adopted && _options.UnsafeSkipRecovery && configuration.IsRecovering(Self))
+        else if (outcome == AdoptOutcome.Adopted && _faults.VoteWithoutRecovery && configuration.IsRecovering(Self))
         {
             // The broken variant believes it is caught up at once, and says so.
             _ = Task.Factory.StartNew(() => ReportRecoveredAsync(configuration, _stopping.Token), CancellationToken.None, TaskCreationOptions.DenyChildAttach, _background).Unwrap();

@@ -1,6 +1,7 @@
 using Coordination.Grains.Leases;
 using Coordination.Grains.Locks;
 using Coordination.Replication.Configuration;
+using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;
 
@@ -24,6 +25,7 @@ public sealed class SimCluster
     private readonly Dictionary<ReplicaId, ReplicaNode> _nodes = [];
     private readonly ReplicaNodeOptions _nodeOptions;
     private readonly ProposerOptions _proposerOptions;
+    private readonly ReplicationFaults _faults;
     private int _nextNode;
     private int _nextProposer;
 
@@ -37,15 +39,18 @@ public sealed class SimCluster
             RecoveryBackoff = TimeSpan.FromMilliseconds(2),
             MaxRecoveryBackoff = TimeSpan.FromMilliseconds(20),
             SnapshotTimeout = TimeSpan.FromMilliseconds(30),
-            UnsafeSkipRecovery = broken.EmptyReplicaVotes,
         };
         _proposerOptions = new ProposerOptions
         {
             RoundTimeout = TimeSpan.FromMilliseconds(20),
             OperationTimeout = TimeSpan.FromMilliseconds(150),
             MaxConflictBackoff = TimeSpan.FromMilliseconds(3),
-            UnsafeReuseBallot = broken.ReuseBallot,
-            UnsafeSkipReread = broken.SkipReread,
+        };
+        _faults = new ReplicationFaults
+        {
+            VoteWithoutRecovery = broken.EmptyReplicaVotes,
+            ReuseBallotAfterFailedAccept = broken.ReuseBallot,
+            RetryWithoutReread = broken.SkipReread,
         };
         for (var i = 0; i < replicas; i++)
         {
@@ -79,7 +84,7 @@ public sealed class SimCluster
     {
         var id = new ReplicaId($"10.0.{_nextNode / 250}.{_nextNode % 250 + 1}:1@1");
         _nextNode++;
-        var node = new ReplicaNode(id, Net.TransportFor(id), Store, Sim.Clock, _nodeOptions, logger: null, background: Sim.Scheduler);
+        var node = new ReplicaNode(id, Net.TransportFor(id), Store, Sim.Clock, _faults, _nodeOptions, logger: null, background: Sim.Scheduler);
         _nodes[id] = node;
         Net.Attach(node);
         KeepRefreshing(node);
@@ -90,15 +95,15 @@ public sealed class SimCluster
 
     /// <summary>
     /// A proposer for the simulated key holding values of any type (a new activation, on its own network host,
-    /// <see cref="ProposerHosts"/>' last entry), with the cluster's proposer options or <paramref name="adjust"/>ed ones.
+    /// <see cref="ProposerHosts"/>' last entry), with the cluster's breakage or <paramref name="adjust"/>ed one.
     /// </summary>
-    public RegisterProposer<TValue> NewProposer<TValue>(Func<ProposerOptions, ProposerOptions>? adjust = null)
+    internal RegisterProposer<TValue> NewProposer<TValue>(Func<ReplicationFaults, ReplicationFaults>? adjust = null)
         where TValue : class
     {
         var id = new ReplicaId($"proposer-{++_nextProposer}");
         ProposerHosts.Add(id);
-        var options = adjust is null ? _proposerOptions : adjust(_proposerOptions);
-        return new RegisterProposer<TValue>(Key, new SimDirectory(this), Net.TransportFor(id), Sim.Clock, options, proposerId: Sim.Random.NextInt64(1, long.MaxValue), Sim.Random);
+        var faults = adjust is null ? _faults : adjust(_faults);
+        return new RegisterProposer<TValue>(Key, new SimDirectory(this), Net.TransportFor(id), Sim.Clock, _proposerOptions, faults, proposerId: Sim.Random.NextInt64(1, long.MaxValue), Sim.Random);
     }
 
     public void Crash(ReplicaId id)

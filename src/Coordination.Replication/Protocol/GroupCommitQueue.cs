@@ -1,0 +1,148 @@
+namespace Coordination.Replication.Protocol;
+
+/// <summary>
+/// Group commit for one register: changes that arrive while a batch is being committed wait here and are
+/// folded into the next batch, at most <c>maxBatch</c> at a time, so at most one commit per key is in flight
+/// from its owner. Each change is stamped with its arrival, which its deadline runs from.
+/// Not thread-safe, like the register that owns it.
+/// </summary>
+/// <param name="commit">Commits one batch; it completes or fails every change of the batch itself.</param>
+/// <param name="batchFailed">Called when <paramref name="commit"/> threw, before the batch's callers get the exception.</param>
+internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, Func<ChangeBatch<TValue>, Task> commit, Action? batchFailed = null)
+    where TValue : class
+{
+    private readonly Queue<IPendingChange<TValue>> _queue = new();
+    private bool _running;
+
+    public Task<TResult> Enqueue<TResult>(RegisterChange<TValue, TResult> change)
+    {
+        var pending = new PendingChange<TValue, TResult>(change, time.GetTimestamp());
+        _queue.Enqueue(pending);
+        if (!_running)
+        {
+            _running = true;
+            _ = RunAsync();
+        }
+
+        return pending.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        try
+        {
+            while (_queue.Count > 0)
+            {
+                var batch = new List<IPendingChange<TValue>>(Math.Min(_queue.Count, maxBatch));
+                while (_queue.Count > 0 && batch.Count < maxBatch)
+                {
+                    batch.Add(_queue.Dequeue());
+                }
+
+                ReplicationMetrics.BatchSize.Record(batch.Count);
+                try
+                {
+                    await commit(new ChangeBatch<TValue>(batch));
+                }
+                catch (Exception ex)
+                {
+                    batchFailed?.Invoke();
+                    foreach (var p in batch)
+                    {
+                        p.Fail(ex);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _running = false;
+        }
+    }
+}
+
+/// <summary>The changes folded into one commit, in their order of arrival.</summary>
+internal sealed class ChangeBatch<TValue>(List<IPendingChange<TValue>> changes) where TValue : class
+{
+    /// <summary>When the oldest change arrived: each change has its whole timeout from then, however long it queued.</summary>
+    public long FirstArrived => changes.Min(p => p.Arrived);
+
+    /// <summary>
+    /// Folds every change over <paramref name="current"/>, in order. A change that throws leaves the value as
+    /// it found it; its caller alone gets the exception, once the batch is complete.
+    /// </summary>
+    public TValue? Apply(TValue? current, RegisterContext context)
+    {
+        var next = current;
+        foreach (var p in changes)
+        {
+            next = p.Apply(next, context);
+        }
+
+        return next;
+    }
+
+    /// <summary>Answers every caller with what its change last computed: the batch is committed.</summary>
+    public void Complete()
+    {
+        foreach (var p in changes)
+        {
+            p.Complete();
+        }
+    }
+}
+
+/// <summary>One queued change, of whatever result type its caller waits for.</summary>
+internal interface IPendingChange<TValue> where TValue : class
+{
+    long Arrived { get; }
+
+    TValue? Apply(TValue? current, RegisterContext context);
+
+    void Complete();
+
+    void Fail(Exception exception);
+}
+
+/// <summary>A queued change and its caller's task. Applying again (a retried round) replaces the previous result.</summary>
+internal sealed class PendingChange<TValue, TResult>(RegisterChange<TValue, TResult> change, long arrived) : IPendingChange<TValue>
+    where TValue : class
+{
+    private readonly TaskCompletionSource<TResult> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TResult? _result;
+    private Exception? _error;
+
+    public long Arrived => arrived;
+
+    public Task<TResult> Task => _tcs.Task;
+
+    public TValue? Apply(TValue? current, RegisterContext context)
+    {
+        try
+        {
+            var (next, result) = change(current, context);
+            _result = result;
+            _error = null;
+            return next;
+        }
+        catch (Exception ex)
+        {
+            _error = ex;
+            return current;
+        }
+    }
+
+    public void Complete()
+    {
+        if (_error is not null)
+        {
+            _tcs.TrySetException(_error);
+        }
+        else
+        {
+            _tcs.TrySetResult(_result!);
+        }
+    }
+
+    public void Fail(Exception exception) => _tcs.TrySetException(exception);
+}

@@ -1,0 +1,29 @@
+namespace Coordination.Replication.Protocol;
+
+/// <summary>
+/// One register key as grains use it: changes queue up, are applied one batch at a time, and each caller is
+/// answered once its batch is committed. <see cref="RegisterProposer{TValue}"/> (CASPaxos) is the
+/// implementation; <see cref="Hosting.RegisterFactory"/> makes one per key. Not thread-safe: call it from one
+/// logical thread (a grain's scheduler, or the simulation's).
+/// </summary>
+public interface IRegister<TValue> where TValue : class
+{
+    string Key { get; }
+
+    int Partition { get; }
+
+    /// <summary>The last committed value while it is known to be current without a read, else null.</summary>
+    TValue? CachedValue { get; }
+
+    /// <summary>Counts completed rounds, for tests and metrics.</summary>
+    long Rounds { get; }
+
+    /// <summary>Called after every commit with the committed value, before any caller of that batch is answered.</summary>
+    Action<TValue?>? Committed { get; set; }
+
+    /// <summary>Applies <paramref name="change"/> to the current value and completes once the result is committed.</summary>
+    Task<TResult> ExecuteAsync<TResult>(RegisterChange<TValue, TResult> change);
+
+    /// <summary>Forgets what is cached, so the next change starts with a fresh read.</summary>
+    void Invalidate();
+}

@@ -1,0 +1,13 @@
+namespace Coordination.Replication.Replicas;
+
+/// <summary>Knobs of a replica node's recovery.</summary>
+public sealed record ReplicaNodeOptions
+{
+    /// <summary>First pause between recovery attempts; doubles up to <see cref="MaxRecoveryBackoff"/>.</summary>
+    public TimeSpan RecoveryBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    public TimeSpan MaxRecoveryBackoff { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long one snapshot request may take.</summary>
+    public TimeSpan SnapshotTimeout { get; init; } = TimeSpan.FromSeconds(5);
+}
