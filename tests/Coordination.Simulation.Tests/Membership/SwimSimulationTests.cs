@@ -256,7 +256,7 @@ public sealed class SwimSimulationTests(ITestOutputHelper output)
     [InlineData("LoneAccuser")]
     public void Broken_variants_are_caught(string variant)
     {
-        var broken = Enum.Parse<SwimNode.Breakage>(variant);
+        var broken = Enum.Parse<SwimFaults.Breakage>(variant);
         var caught = new ConcurrentBag<string>();
         Parallel.ForEach(Enumerable.Range(1, 50), seed =>
         {

@@ -16,11 +16,11 @@ public sealed class SwimSimulation
     private long _seq;
 
     public SwimSimulation(int size, int seed, ProbeOptions options, double loss = 0, TimeSpan? minDelay = null, TimeSpan? maxDelay = null)
-        : this(size, seed, options, loss, minDelay, maxDelay, SwimNode.Breakage.None)
+        : this(size, seed, options, loss, minDelay, maxDelay, SwimFaults.Breakage.None)
     {
     }
 
-    internal SwimSimulation(int size, int seed, ProbeOptions options, double loss, TimeSpan? minDelay, TimeSpan? maxDelay, SwimNode.Breakage broken)
+    internal SwimSimulation(int size, int seed, ProbeOptions options, double loss, TimeSpan? minDelay, TimeSpan? maxDelay, SwimFaults.Breakage broken)
     {
         Seed = seed;
         Options = options;
@@ -31,7 +31,7 @@ public sealed class SwimSimulation
         var ids = Enumerable.Range(0, size).Select(i => new MemberId($"m{i:D3}")).ToList();
         foreach (var id in ids)
         {
-            var node = new SwimNode(id, options, new Random(_random.Next()), TimeSpan.Zero) { Broken = broken };
+            var node = new SwimNode(id, options, new Random(_random.Next()), TimeSpan.Zero) { Faults = new SwimFaults(broken) };
             foreach (var other in ids)
             {
                 node.Add(other, TimeSpan.Zero);
