@@ -27,22 +27,25 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly ClientFaults _faults;
     private readonly SemaphoreSlim _sharedGate = new(1, 1);
     private CoordinationSession? _shared;
     private bool _closed;
 
     public CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time = null, ILogger<CoordinationClient>? logger = null)
-        : this(grains, options, time, logger, new ClusterChangeSignal(time ?? TimeProvider.System))
+        : this(grains, options, time, logger, new ClusterChangeSignal(time ?? TimeProvider.System), ClientFaults.None)
     {
     }
 
-    internal CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time, ILogger<CoordinationClient>? logger, ClusterChangeSignal changes)
+    /// <param name="faults">A broken-on-purpose variant for a test control; <see cref="ClientFaults.None"/> everywhere else.</param>
+    internal CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time, ILogger<CoordinationClient>? logger, ClusterChangeSignal changes, ClientFaults faults)
     {
         _grains = grains;
         _options = options.Value;
         _time = time ?? TimeProvider.System;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<CoordinationClient>.Instance;
         Changes = changes;
+        _faults = faults;
     }
 
     /// <summary>Fires when the client loses a gateway, so parked calls re-issue instead of waiting out their park.</summary>
@@ -51,10 +54,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     public async Task<CoordinationSession> OpenSessionAsync(TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         var requested = ttl ?? _options.SessionTtl;
-        var sent = _time.GetTimestamp();
-        var sentWall = _time.GetUtcNow();
+        var sent = ClockReading.Now(_time);
         var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested), _options, _time, cancellationToken);
-        var session = new CoordinationSession(_grains, info, sent, sentWall, _options, _time, _logger, Changes);
+        var session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults);
         session.Start();
         return session;
     }

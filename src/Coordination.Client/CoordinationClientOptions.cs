@@ -19,12 +19,6 @@ public sealed class CoordinationClientOptions
     /// <summary>Subtracted from the client's deadline on top of the drift allowance. Default 500 ms.</summary>
     public TimeSpan DeadlineMargin { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>
-    /// BROKEN ON PURPOSE when true, for a test control only: the client deadline counts from when a keepalive's
-    /// reply arrived instead of when it was sent, so a slow reply pushes it past the server's lease.
-    /// </summary>
-    internal bool UnsafeDeadlineFromReceipt { get; set; }
-
     /// <summary>Keepalives go out every TTL × this (the cluster's minimum TTL assumes 1/3). Default 1/3.</summary>
     public double KeepAliveFraction { get; set; } = 1.0 / 3;
 

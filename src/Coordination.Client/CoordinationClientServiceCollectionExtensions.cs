@@ -54,7 +54,8 @@ public static class CoordinationClientServiceCollectionExtensions
             sp.GetRequiredService<IOptions<CoordinationClientOptions>>(),
             sp.GetService<TimeProvider>(),
             sp.GetService<ILogger<CoordinationClient>>(),
-            sp.GetRequiredService<ClusterChangeSignal>()));
+            sp.GetRequiredService<ClusterChangeSignal>(),
+            ClientFaults.None));
         services.TryAddSingleton<LeaderServices>();
         services.TryAddSingleton<ICoordinationClient>(sp => sp.GetRequiredService<CoordinationClient>());
         services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());

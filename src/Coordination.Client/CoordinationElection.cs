@@ -34,60 +34,16 @@ public sealed class CoordinationElection
     {
         var session = await _session(cancellationToken);
         var candidateId = Guid.NewGuid();
-        var settled = false;
-        try
-        {
-            while (true)
-            {
-                if (session.IsLost)
-                {
-                    throw new SessionExpiredException(session.Id, session.LostReason ?? "its client deadline passed");
-                }
+        var grain = Grain;
+        var request = new ParkedRequest<CampaignResult, CoordinationLeadership>(
+            $"campaign in '{Name}'",
+            park => grain.Campaign(new CampaignRequest(session.Id, candidateId, value, park, _options.Owner)),
+            result => result.Elected ? ParkedReply.Granted : ParkedReply.Queued,
+            result => new CoordinationLeadership(this, grain, session, candidateId, result.Term, value, _options, _time),
+            () => grain.Withdraw(session.Id, candidateId));
 
-                CampaignResult? result;
-                var changed = session.Changes.Token;
-                var park = session.Changes.Park(_options.MaxPark);
-                try
-                {
-                    result = await session.Changes.UnlessChangedAsync(
-                        changed, Grain.Campaign(new CampaignRequest(session.Id, candidateId, value, park, _options.Owner)), park + _options.CallGrace, cancellationToken);
-                    if (result is null)
-                    {
-                        continue;
-                    }
-                }
-                catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
-                {
-                    await Task.Delay(_options.RetryDelay, _time, cancellationToken);
-                    continue;
-                }
-
-                if (result.Elected)
-                {
-                    if (session.IsLost)
-                    {
-                        throw new SessionExpiredException(session.Id, session.LostReason ?? "its client deadline passed");
-                    }
-
-                    var leadership = new CoordinationLeadership(this, Grain, session, candidateId, result.Term, value, _options, _time);
-                    session.Register(leadership);
-                    settled = true;
-                    return leadership;
-                }
-
-                if (park == TimeSpan.Zero)
-                {
-                    await Task.Delay(_options.RetryDelay, _time, cancellationToken);
-                }
-            }
-        }
-        finally
-        {
-            if (!settled)
-            {
-                await session.WithdrawAsync(() => Grain.Withdraw(session.Id, candidateId));
-            }
-        }
+        // Waits without a deadline, so it ends only in leadership, a lost session, a non-transient error or cancellation.
+        return (await ParkedCallLoop.RunAsync(session, request, AcquireMode.Wait, Deadline.Infinite(_time), _options, _time, cancellationToken))!;
     }
 
     /// <summary>The current leader, read through a majority of the election's replicas (null when nobody leads).</summary>

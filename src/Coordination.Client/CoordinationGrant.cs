@@ -64,10 +64,10 @@ public abstract class CoordinationGrant
             return;
         }
 
-        Session.Unregister(this);
+        Session.Revocations.Unregister(this);
         try
         {
-            await Session.WithdrawAsync(withdrawal);
+            await Session.Withdrawals.WithdrawAsync(withdrawal);
         }
         finally
         {

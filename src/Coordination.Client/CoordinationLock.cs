@@ -30,9 +30,6 @@ public sealed class CoordinationLock : IDistributedLock
 
     public string Name { get; }
 
-    /// <summary>Also how long "not acquired" may be retried for transient failures when the timeout is zero.</summary>
-    private TimeSpan TransientBudget => _options.CallGrace;
-
     /// <summary>Takes the lock if it becomes free within <paramref name="timeout"/> (zero: only if free now); null otherwise.</summary>
     public async ValueTask<CoordinationLockHandle?> TryAcquireAsync(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
         await AcquireCoreAsync(Validate(timeout, nameof(timeout)), cancellationToken);
@@ -68,104 +65,32 @@ public sealed class CoordinationLock : IDistributedLock
             : timeout;
 
     /// <summary>
-    /// One acquire with a client-made request id, re-called with the same id while queued (each call parked
-    /// on the silo at most <see cref="CoordinationClientOptions.MaxPark"/>), after a failover, or when a call
-    /// is abandoned because its silo may have died. Any way out other than a usable grant or a clear "taken"
-    /// withdraws the request with cancel(id), which also undoes a grant that raced it, and keeps withdrawing
-    /// in the background until it succeeds or the session ends.
+    /// One acquire with a client-made request id, driven by <see cref="ParkedCallLoop"/>: parked calls re-sent
+    /// under the same id until granted, "not available" (only if asked without waiting), or out of time; any other
+    /// way out withdraws the request with cancel(id), which also undoes a grant that raced it.
     /// </summary>
     private async Task<CoordinationLockHandle?> AcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var session = await _session(cancellationToken);
-        ThrowIfLost(session);
+        session.ThrowIfLost();
 
         var requestId = Guid.NewGuid();
         var grain = _grains.GetGrain<ILockGrain>(Name);
-        var started = _time.GetTimestamp();
         var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
-        var settled = false;
-        Exception? transient = null;
-        try
-        {
-            while (true)
+        var request = new ParkedRequest<AcquireResult, CoordinationLockHandle>(
+            $"acquire of '{Name}'",
+            park => grain.Acquire(new AcquireRequest(session.Id, requestId, mode, park, _options.Owner, TimeSpan.Zero)),
+            result => result.Status switch
             {
-                ThrowIfLost(session);
-                var elapsed = _time.GetElapsedTime(started);
-                var remaining = timeout == Timeout.InfiniteTimeSpan ? _options.MaxPark : timeout - elapsed;
-                if (mode == AcquireMode.Wait && remaining <= TimeSpan.Zero)
-                {
-                    // Not granted in time. Only "someone holds it" is reported as null; no reply at all is an error.
-                    return transient is null ? null : throw Unavailable(transient, elapsed);
-                }
-
-                if (mode == AcquireMode.IfAvailable && transient is not null && elapsed > TransientBudget)
-                {
-                    throw Unavailable(transient, elapsed);
-                }
-
-                var changed = session.Changes.Token;
-                var park = mode == AcquireMode.IfAvailable ? TimeSpan.Zero : session.Changes.Park(remaining < _options.MaxPark ? remaining : _options.MaxPark);
-                AcquireResult? result;
-                try
-                {
-                    var request = new AcquireRequest(session.Id, requestId, mode, park, _options.Owner, TimeSpan.Zero);
-                    result = await session.Changes.UnlessChangedAsync(changed, grain.Acquire(request), park + _options.CallGrace, cancellationToken);
-                    if (result is null)
-                    {
-                        // Abandoned, not answered: if time runs out before a reply, that is no reply, not "someone holds it".
-                        transient ??= new TimeoutException("the call was abandoned when the client lost a gateway");
-                        continue;
-                    }
-                }
-                catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
-                {
-                    transient = ex;
-                    await Task.Delay(_options.RetryDelay, _time, cancellationToken);
-                    continue;
-                }
-
-                transient = null;
-                switch (result.Status)
-                {
-                    case AcquireStatus.Granted:
-                        // A grant that reaches a client whose deadline has passed is of no use: it is withdrawn.
-                        ThrowIfLost(session);
-                        var handle = new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken);
-                        session.Register(handle);
-                        settled = true;
-                        return handle;
-                    case AcquireStatus.NotAvailable:
-                        settled = true;
-                        return null;
-                }
-
-                if (park == TimeSpan.Zero && mode == AcquireMode.Wait)
-                {
-                    await Task.Delay(_options.RetryDelay, _time, cancellationToken);
-                }
-            }
-        }
-        finally
-        {
-            if (!settled)
-            {
-                await session.WithdrawAsync(() => grain.Cancel(session.Id, requestId));
-            }
-        }
+                AcquireStatus.Granted => ParkedReply.Granted,
+                AcquireStatus.NotAvailable => ParkedReply.NotAvailable,
+                _ => ParkedReply.Queued,
+            },
+            result => new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken),
+            () => grain.Cancel(session.Id, requestId));
+        return await ParkedCallLoop.RunAsync(session, request, mode, Deadline.FromNow(timeout, _time), _options, _time, cancellationToken);
     }
-
-    private static void ThrowIfLost(CoordinationSession session)
-    {
-        if (session.IsLost)
-        {
-            throw new SessionExpiredException(session.Id, session.LostReason ?? "its client deadline passed");
-        }
-    }
-
-    /// <summary>Our own errors (no majority) as they are; no reply or an Orleans runtime error as <see cref="ClusterUnavailableException"/>.</summary>
-    private Exception Unavailable(Exception transient, TimeSpan waited) =>
-        transient is CoordinationException ? transient : new ClusterUnavailableException($"acquire of '{Name}'", waited, transient);
 }
 
 /// <summary>

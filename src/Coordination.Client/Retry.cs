@@ -22,7 +22,7 @@ internal static class Retry
 
     public static async Task<T> UntilAsync<T>(Func<Task<T>> operation, TimeSpan budget, TimeSpan callTimeout, TimeSpan delay, TimeProvider time, CancellationToken cancellationToken)
     {
-        var deadline = time.GetTimestamp() + (long)(budget.TotalSeconds * time.TimestampFrequency);
+        var deadline = Deadline.FromNow(budget, time);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -30,7 +30,7 @@ internal static class Retry
             {
                 return await operation().WaitAsync(callTimeout, time, cancellationToken);
             }
-            catch (Exception ex) when (IsTransient(ex) && time.GetTimestamp() < deadline)
+            catch (Exception ex) when (IsTransient(ex) && !deadline.IsPassed)
             {
                 await Task.Delay(delay, time, cancellationToken);
             }

@@ -127,7 +127,7 @@ public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<C
     {
         var cluster = fixture.Cluster;
         var name = NewLock();
-        var holder = cluster.NewClient(o => o.UnsafeDeadlineFromReceipt = deadlineFromReceipt);
+        var holder = cluster.NewClient(new ClientFaults { DeadlineFromReceipt = deadlineFromReceipt });
         var session = await holder.OpenSessionAsync();
         var handle = await session.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(10));
         var clock = Stopwatch.StartNew();

@@ -6,7 +6,11 @@ namespace Coordination.Cluster.Tests.Infrastructure;
 public static class Clients
 {
     /// <summary>A client as an application would configure it, with timings scaled to the test cluster (3 s sessions).</summary>
-    public static CoordinationClient NewClient(this CoordinationCluster cluster, Action<CoordinationClientOptions>? configure = null)
+    public static CoordinationClient NewClient(this CoordinationCluster cluster, Action<CoordinationClientOptions>? configure = null) =>
+        cluster.NewClient(ClientFaults.None, configure);
+
+    /// <summary>The same client running a broken-on-purpose variant, for a control the tests must catch.</summary>
+    internal static CoordinationClient NewClient(this CoordinationCluster cluster, ClientFaults faults, Action<CoordinationClientOptions>? configure = null)
     {
         var options = new CoordinationClientOptions
         {
@@ -17,6 +21,6 @@ public static class Clients
             RetryDelay = TimeSpan.FromMilliseconds(50),
         };
         configure?.Invoke(options);
-        return new CoordinationClient(cluster.Grains, Options.Create(options));
+        return new CoordinationClient(cluster.Grains, Options.Create(options), TimeProvider.System, null, new ClusterChangeSignal(TimeProvider.System), faults);
     }
 }
