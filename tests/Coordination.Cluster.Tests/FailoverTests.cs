@@ -1,5 +1,6 @@
 using Coordination.Client;
 using Coordination.Cluster.Tests.Infrastructure;
+using Coordination.TestKit;
 
 namespace Coordination.Cluster.Tests;
 
