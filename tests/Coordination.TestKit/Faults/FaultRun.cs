@@ -13,11 +13,7 @@ public sealed record FaultRunOptions
     /// <summary>How long faults are injected while the workload runs (longer while a listed kind has not run yet: see <see cref="CoverageAllowance"/>).</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>
-    /// How much longer than <see cref="Duration"/> a run may go on so that every kind in <see cref="Faults"/>
-    /// is injected at least once (on a loaded machine one slow fault and its recovery can take the whole
-    /// duration). The schedule's first round holds each kind once, so the run ends with that round at the latest.
-    /// </summary>
+    /// <summary>How much longer than <see cref="Duration"/> a run may go on so that every kind in <see cref="Faults"/> is injected at least once (see <see cref="FaultSchedule"/>).</summary>
     public TimeSpan CoverageAllowance { get; init; } = TimeSpan.FromMinutes(2);
 
     public IReadOnlyList<FaultKind> Faults { get; init; } = Enum.GetValues<FaultKind>().Where(f => f != FaultKind.PartitionRing).ToList();
@@ -122,24 +118,15 @@ public static partial class FaultRun
             var faults = new List<FaultEvent>();
             var recoveryFailures = new List<string>();
             var clock = Stopwatch.StartNew();
-
-            // Rounds of every listed kind once, each round in a seeded shuffled order. Past the duration the
-            // run goes on (within the allowance) until every kind has run, which the first round ensures.
-            var kinds = new Queue<FaultKind>();
-            var notYetRun = o.Faults.ToHashSet();
+            var schedule = new FaultSchedule(o.Faults, o.Duration, o.CoverageAllowance, random);
             using var cancel = new CancellationTokenSource(o.Duration + o.CoverageAllowance + TimeSpan.FromMinutes(2));
             try
             {
-                while (clock.Elapsed < o.Duration || (notYetRun.Count > 0 && clock.Elapsed < o.Duration + o.CoverageAllowance))
+                while (schedule.Continues(clock.Elapsed))
                 {
                     // A quiet spell of workload between faults, then the next fault.
                     await Task.Delay(TimeSpan.FromSeconds(1 + (random.NextDouble() * 2)), cancel.Token);
-                    if (kinds.Count == 0)
-                    {
-                        kinds = new Queue<FaultKind>(o.Faults.OrderBy(_ => random.Next()));
-                    }
-
-                    var kind = kinds.Dequeue();
+                    var kind = schedule.Next();
                     FaultEvent fault;
                     try
                     {
@@ -153,7 +140,7 @@ public static partial class FaultRun
                     }
 
                     faults.Add(fault);
-                    notYetRun.Remove(fault.Kind);
+                    schedule.Injected(fault.Kind);
                     log($"{clock.Elapsed:mm\\:ss} {fault.Kind} {fault.Target} ({Stopwatch.GetElapsedTime(fault.Started, fault.Healed).TotalSeconds:0.0} s)");
                     try
                     {
@@ -172,9 +159,9 @@ public static partial class FaultRun
                 await nemesis.HealAllAsync();
             }
 
-            if (notYetRun.Count > 0)
+            if (schedule.NotYetInjected.Count > 0)
             {
-                log($"{clock.Elapsed:mm\\:ss} the run ended before these listed kinds ran: {string.Join(", ", notYetRun)}");
+                log($"{clock.Elapsed:mm\\:ss} the run ended before these listed kinds were injected: {string.Join(", ", schedule.NotYetInjected)}");
             }
 
             try
