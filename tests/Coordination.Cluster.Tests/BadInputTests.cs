@@ -90,10 +90,7 @@ public sealed class BadInputTests(ClusterFixture fixture) : IClassFixture<Cluste
             Assert.Contains("Nothing was changed", error.Message, StringComparison.Ordinal);
         }
 
-        var info = await Grains.InfoAsync(name);
-        Assert.Null(info.Holder);
-        Assert.Empty(info.Waiters);
-        Assert.Equal(0, info.LastFencingToken);
+        await AssertNeverTouchedAsync(name);
     }
 
     [Fact]
@@ -109,10 +106,7 @@ public sealed class BadInputTests(ClusterFixture fixture) : IClassFixture<Cluste
         await closed.Grain.Close();
         await Assert.ThrowsAsync<SessionExpiredException>(() => Grains.Lock(name).Acquire(new AcquireRequest(closed.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero)));
 
-        var info = await Grains.InfoAsync(name);
-        Assert.Null(info.Holder);
-        Assert.Empty(info.Waiters);
-        Assert.Equal(0, info.LastFencingToken);
+        await AssertNeverTouchedAsync(name);
     }
 
     [Fact]
@@ -148,5 +142,14 @@ public sealed class BadInputTests(ClusterFixture fixture) : IClassFixture<Cluste
         var after = await admin.GetView();
         Assert.Equal(before.ClusterEpoch, after.ClusterEpoch);
         Assert.Equal(before.Partitions.Select(p => p.Epoch), after.Partitions.Select(p => p.Epoch));
+    }
+
+    /// <summary>The refused calls left the lock as if never called: no holder, no waiter, no token handed out.</summary>
+    private async Task AssertNeverTouchedAsync(string name)
+    {
+        var info = await Grains.InfoAsync(name);
+        Assert.Null(info.Holder);
+        Assert.Empty(info.Waiters);
+        Assert.Equal(0, info.LastFencingToken);
     }
 }

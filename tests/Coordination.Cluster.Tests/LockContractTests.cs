@@ -1,5 +1,6 @@
 using Coordination.Client;
 using Coordination.Cluster.Tests.Infrastructure;
+using Coordination.TestKit;
 using Medallion.Threading;
 
 namespace Coordination.Cluster.Tests;
@@ -85,7 +86,7 @@ public abstract class LockContractTests(ClusterFixture fixture) : IClassFixture<
         await using var held = await a.AcquireAsync(name, TimeSpan.FromSeconds(10));
         using var cts = new CancellationTokenSource();
         var wait = b.AcquireAsync(name, null, cts.Token);
-        await Eventually.Async(async () => (await Cluster.Grains.InfoAsync(name)).Waiters.Length == 1, TimeSpan.FromSeconds(10), "the second client queued");
+        await Cluster.Grains.WaitForWaitersAsync(name, 1, "the second client queued");
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
         Assert.Empty((await Cluster.Grains.InfoAsync(name)).Waiters);
@@ -99,7 +100,7 @@ public abstract class LockContractTests(ClusterFixture fixture) : IClassFixture<
         var b = NewApi();
         var held = await a.AcquireAsync(name, TimeSpan.FromSeconds(10));
         var wait = b.AcquireAsync(name, TimeSpan.FromSeconds(30));
-        await Eventually.Async(async () => (await Cluster.Grains.InfoAsync(name)).Waiters.Length == 1, TimeSpan.FromSeconds(10), "the second client queued");
+        await Cluster.Grains.WaitForWaitersAsync(name, 1, "the second client queued");
         await held.DisposeAsync();
         await held.DisposeAsync();
         await using var next = await wait;

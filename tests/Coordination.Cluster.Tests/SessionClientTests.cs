@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Coordination.Client;
 using Coordination.Cluster.Tests.Infrastructure;
+using Coordination.TestKit;
 
 namespace Coordination.Cluster.Tests;
 

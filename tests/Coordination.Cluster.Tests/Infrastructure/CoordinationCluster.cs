@@ -1,6 +1,7 @@
 using Coordination.Grains.Hosting;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
+using Coordination.TestKit;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.TestingHost;

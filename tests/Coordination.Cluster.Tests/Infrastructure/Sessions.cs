@@ -1,3 +1,5 @@
+using Coordination.TestKit;
+
 namespace Coordination.Cluster.Tests.Infrastructure;
 
 /// <summary>A session opened through the grain interfaces, kept alive by a background loop until stopped.</summary>
@@ -90,7 +92,7 @@ public static class LockCalls
     /// A parked call whose silo died is never answered (Orleans would wait for its 30 s response timeout),
     /// so each call is abandoned shortly after its park time and simply made again.
     /// </summary>
-    public static async Task<long> AcquireAsync(this IGrainFactory grains, string name, string session, Guid requestId, TimeSpan timeout, string? owner = null)
+    public static async Task<long> AcquireAsync(this IGrainFactory grains, string name, string session, Guid requestId, TimeSpan timeout, string? owner = null, TimeSpan lockDelay = default)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -104,7 +106,7 @@ public static class LockCalls
             try
             {
                 var park = remaining < Park ? remaining : Park;
-                var result = await grains.Lock(name).Acquire(new AcquireRequest(session, requestId, AcquireMode.Wait, park, owner, TimeSpan.Zero)).WaitAsync(park + TimeSpan.FromSeconds(1));
+                var result = await grains.Lock(name).Acquire(new AcquireRequest(session, requestId, AcquireMode.Wait, park, owner, lockDelay)).WaitAsync(park + TimeSpan.FromSeconds(1));
                 if (result.Status == AcquireStatus.Granted)
                 {
                     return result.FencingToken;
@@ -122,49 +124,8 @@ public static class LockCalls
 
     public static Task<LockInfo> InfoAsync(this IGrainFactory grains, string name) =>
         Eventually.Retry(() => grains.Lock(name).GetInfo(), TimeSpan.FromSeconds(20), $"read {name}");
-}
 
-/// <summary>
-/// A resource protected by the lock, as a storage service would be: it remembers the highest token it
-/// has seen and refuses lower ones, and it records any moment two holders were inside at once.
-/// </summary>
-public sealed class FencedResource
-{
-    private readonly Lock _gate = new();
-    private long _highest;
-    private string? _inside;
-
-    public List<string> Violations { get; } = [];
-
-    public List<long> Accepted { get; } = [];
-
-    public bool TryEnter(long token, string who)
-    {
-        lock (_gate)
-        {
-            if (token <= _highest)
-            {
-                Violations.Add($"{who} came with token {token}, not above {_highest}");
-                return false;
-            }
-
-            if (_inside is not null)
-            {
-                Violations.Add($"{who} (token {token}) entered while {_inside} was inside");
-            }
-
-            _highest = token;
-            _inside = $"{who} (token {token})";
-            Accepted.Add(token);
-            return true;
-        }
-    }
-
-    public void Exit()
-    {
-        lock (_gate)
-        {
-            _inside = null;
-        }
-    }
+    /// <summary>Waits until <paramref name="count"/> acquires are queued on the lock (<paramref name="who"/> says whose, for the failure message).</summary>
+    public static Task WaitForWaitersAsync(this IGrainFactory grains, string name, int count, string who) =>
+        Eventually.Async(async () => (await grains.InfoAsync(name)).Waiters.Length == count, TimeSpan.FromSeconds(10), who);
 }

@@ -10,8 +10,11 @@ public sealed record FaultRunOptions
 {
     public int Seed { get; init; } = Environment.TickCount;
 
-    /// <summary>How long faults are injected while the workload runs.</summary>
+    /// <summary>How long faults are injected while the workload runs (longer while a listed kind has not run yet: see <see cref="CoverageAllowance"/>).</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How much longer than <see cref="Duration"/> a run may go on so that every kind in <see cref="Faults"/> is injected at least once (see <see cref="FaultSchedule"/>).</summary>
+    public TimeSpan CoverageAllowance { get; init; } = TimeSpan.FromMinutes(2);
 
     public IReadOnlyList<FaultKind> Faults { get; init; } = Enum.GetValues<FaultKind>().Where(f => f != FaultKind.PartitionRing).ToList();
 
@@ -115,20 +118,15 @@ public static partial class FaultRun
             var faults = new List<FaultEvent>();
             var recoveryFailures = new List<string>();
             var clock = Stopwatch.StartNew();
-            var kinds = new Queue<FaultKind>();
-            using var cancel = new CancellationTokenSource(o.Duration + TimeSpan.FromMinutes(2));
+            var schedule = new FaultSchedule(o.Faults, o.Duration, o.CoverageAllowance, random);
+            using var cancel = new CancellationTokenSource(o.Duration + o.CoverageAllowance + TimeSpan.FromMinutes(2));
             try
             {
-                while (clock.Elapsed < o.Duration)
+                while (schedule.Continues(clock.Elapsed))
                 {
                     // A quiet spell of workload between faults, then the next fault.
                     await Task.Delay(TimeSpan.FromSeconds(1 + (random.NextDouble() * 2)), cancel.Token);
-                    if (kinds.Count == 0)
-                    {
-                        kinds = new Queue<FaultKind>(o.Faults.OrderBy(_ => random.Next()));
-                    }
-
-                    var kind = kinds.Dequeue();
+                    var kind = schedule.Next();
                     FaultEvent fault;
                     try
                     {
@@ -142,6 +140,7 @@ public static partial class FaultRun
                     }
 
                     faults.Add(fault);
+                    schedule.Injected(fault.Kind);
                     log($"{clock.Elapsed:mm\\:ss} {fault.Kind} {fault.Target} ({Stopwatch.GetElapsedTime(fault.Started, fault.Healed).TotalSeconds:0.0} s)");
                     try
                     {
@@ -158,6 +157,11 @@ public static partial class FaultRun
             finally
             {
                 await nemesis.HealAllAsync();
+            }
+
+            if (schedule.NotYetInjected.Count > 0)
+            {
+                log($"{clock.Elapsed:mm\\:ss} the run ended before these listed kinds were injected: {string.Join(", ", schedule.NotYetInjected)}");
             }
 
             try

@@ -3,8 +3,10 @@ namespace Coordination.TestKit.Faults;
 /// <summary>
 /// The resource a lock protects, as a storage service that checks fencing tokens would be (Kleppmann,
 /// "How to do distributed locking", 2016): it keeps the highest token it has seen and refuses any request
-/// with a lower one. An equal token is accepted (the same holder). Invariant: the list of items only ever
-/// changes under a token at least as high as every token accepted before.
+/// with a lower one. An equal token is accepted: a holder reads and writes several times under its one
+/// token. That every grant has a new, higher token is the lock's property, which the tests and checkers
+/// judge from what was written (a token appearing twice, or out of order), not the resource's. Invariant:
+/// the list of items only ever changes under a token at least as high as every token accepted before.
 /// </summary>
 public sealed class FencedResource
 {

@@ -2,146 +2,127 @@ using Coordination.TestKit.Faults;
 
 namespace Coordination.Tests.Faults;
 
-/// <summary>The interval and token sweeps of <see cref="MutexChecker"/> on recorded histories with a hand-driven clock.</summary>
+/// <summary>
+/// The interval and token sweeps of <see cref="MutexChecker"/>, as a case table: each case a history on one
+/// key written by hand with its clock, the grants exempted from the overlap check (held across a pause of
+/// their client), and the verdict.
+/// </summary>
 public sealed class MutexCheckerTests
 {
     private const string Key = "k";
-    private readonly HistoryRecorder _recorder;
-    private long _now;
 
-    public MutexCheckerTests()
+    private enum StepKind
     {
-        _recorder = new HistoryRecorder(() => _now);
+        Invoke,
+        Ok,
+        Lost,
     }
 
-    [Fact]
-    public void Overlapping_grants_are_caught()
+    /// <summary>At <see cref="At"/>: process <see cref="Process"/> invokes <see cref="F"/> (with a token for a release), completes its outstanding invocation (an acquire with the token granted), or signals that it lost its grant of a token.</summary>
+    private sealed record Step(long At, int Process, StepKind Kind, string? F, long? Token);
+
+    private static Step Acquire(long at, int process) => new(at, process, StepKind.Invoke, "acquire", null);
+
+    private static Step Release(long at, int process, long token) => new(at, process, StepKind.Invoke, "release", token);
+
+    private static Step Ok(long at, int process, long? token = null) => new(at, process, StepKind.Ok, null, token);
+
+    private static Step Lost(long at, int process, long token) => new(at, process, StepKind.Lost, null, token);
+
+    /// <param name="Violation">Null when the history must pass; otherwise a part of its one violation.</param>
+    /// <param name="Exempt">Grants (process, token) held across a pause of their client.</param>
+    private sealed record Case(string Name, Step[] History, string? Violation, params (int Process, long Token)[] Exempt);
+
+    /// <summary>p1 and p2 each granted, neither released: p1's grant (token 5) overlaps p2's (token 6).</summary>
+    private static readonly Step[] TwoUnreleasedGrants = [Acquire(0, 1), Ok(1, 1, 5), Acquire(2, 2), Ok(3, 2, 6)];
+
+    /// <summary>p1's grant (token 5) overlaps p2's (token 6), which is released; p1's next grant (token 7) overlaps p2's next (token 8).</summary>
+    private static readonly Step[] TwoGrantsOfOneProcessEachOverlapping =
+        [Acquire(0, 1), Ok(1, 1, 5), Acquire(2, 2), Ok(3, 2, 6), Release(4, 2, 6), Ok(5, 2), Acquire(6, 1), Ok(7, 1, 7), Acquire(8, 2), Ok(9, 2, 8)];
+
+    private static readonly Case[] Cases =
+    [
+        new("overlapping grants are caught",
+            [Acquire(0, 1), Ok(1, 1, 1), Acquire(2, 2), Ok(3, 2, 2), Release(4, 1, 1), Ok(5, 1)],
+            "overlap"),
+        new("a grant after the release was sent passes",
+            [Acquire(0, 1), Ok(1, 1, 1), Release(2, 1, 1), Acquire(3, 2), Ok(4, 1), Ok(5, 2, 2)],
+            null),
+        new("a lost signal ends the grant before the next one",
+            [Acquire(0, 1), Ok(1, 1, 1), Acquire(2, 2), Lost(3, 1, 1), Ok(4, 2, 2)],
+            null),
+        new("two grants held at once, neither exempted, are caught",
+            TwoUnreleasedGrants,
+            "overlap"),
+        new("a grant held across a pause is left out of the overlap check",
+            TwoUnreleasedGrants,
+            null,
+            (1, 5)),
+        new("only the grant held across a pause is left out, not its process's later grants",
+            TwoGrantsOfOneProcessEachOverlapping,
+            "token 7",
+            (1, 5)),
+        new("both grants exempted, the history passes",
+            TwoGrantsOfOneProcessEachOverlapping,
+            null,
+            (1, 5), (1, 7)),
+        new("a grant held across a pause is still held to token order",
+            [Acquire(0, 1), Ok(1, 1, 5), Acquire(2, 2), Ok(3, 2, 3)],
+            "order",
+            (1, 5)),
+        new("a token granted twice is caught",
+            [Acquire(0, 1), Acquire(1, 2), Ok(2, 1, 1), Release(3, 1, 1), Ok(4, 2, 1), Ok(5, 1)],
+            "duplicate token 1"),
+        new("a later grant with a lower token is caught",
+            [Acquire(0, 1), Ok(1, 1, 2), Release(2, 1, 2), Ok(3, 1), Acquire(4, 2), Ok(5, 2, 1)],
+            "order"),
+    ];
+
+    public static TheoryData<string> CaseNames => new(Cases.Select(c => c.Name));
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void The_checker_judges_a_hand_written_history(string @case)
     {
-        var a1 = Invoke(0, 1, "acquire");
-        Complete(1, a1, 1);
-        var a2 = Invoke(2, 2, "acquire");
-        Complete(3, a2, 2);
-        var r1 = Invoke(4, 1, "release", 1);
-        Complete(5, r1);
+        var c = Cases.Single(x => x.Name == @case);
 
-        var result = MutexChecker.Check(_recorder.Snapshot());
+        var result = MutexChecker.Check(Record(c.History), c.Exempt.Select(g => (Key, g.Process, g.Token)).ToHashSet());
 
-        Assert.False(result.Valid);
-        Assert.Contains("overlap", Assert.Single(result.Violations));
+        if (c.Violation is null)
+        {
+            Assert.True(result.Valid, string.Join("\n", result.Violations));
+        }
+        else
+        {
+            Assert.False(result.Valid, $"expected a violation with \"{c.Violation}\"");
+            Assert.Contains(c.Violation, Assert.Single(result.Violations));
+        }
     }
 
-    [Fact]
-    public void A_grant_after_the_release_was_sent_passes()
+    /// <summary>Plays the steps through a <see cref="HistoryRecorder"/>, whose clock reads each step's time.</summary>
+    private static History Record(IEnumerable<Step> steps)
     {
-        var a1 = Invoke(0, 1, "acquire");
-        Complete(1, a1, 1);
-        var r1 = Invoke(2, 1, "release", 1);
-        var a2 = Invoke(3, 2, "acquire");
-        Complete(4, r1);
-        Complete(5, a2, 2);
+        long now = 0;
+        var recorder = new HistoryRecorder(() => now);
+        var outstanding = new Dictionary<int, OpHandle>();
+        foreach (var step in steps)
+        {
+            now = step.At;
+            switch (step.Kind)
+            {
+                case StepKind.Invoke:
+                    outstanding.Add(step.Process, recorder.Invoke(step.Process, step.F!, Key, step.Token));
+                    break;
+                case StepKind.Ok:
+                    outstanding.Remove(step.Process, out var op);
+                    (op ?? throw new InvalidOperationException($"p{step.Process} completes at {step.At} with nothing outstanding.")).Ok(step.Token);
+                    break;
+                case StepKind.Lost:
+                    recorder.Record(step.Process, "lost", Key, step.Token, null);
+                    break;
+            }
+        }
 
-        Assert.True(MutexChecker.Check(_recorder.Snapshot()).Valid);
-    }
-
-    [Fact]
-    public void A_lost_signal_ends_the_grant_before_the_next_one()
-    {
-        var a1 = Invoke(0, 1, "acquire");
-        Complete(1, a1, 1);
-        var a2 = Invoke(2, 2, "acquire");
-        _now = 3;
-        _recorder.Record(1, "lost", Key, 1, null);
-        Complete(4, a2, 2);
-
-        Assert.True(MutexChecker.Check(_recorder.Snapshot()).Valid);
-    }
-
-    [Fact]
-    public void A_grant_held_across_a_pause_is_left_out_of_the_overlap_check()
-    {
-        var a1 = Invoke(0, 1, "acquire");
-        Complete(1, a1, 5);
-        var a2 = Invoke(2, 2, "acquire");
-        Complete(3, a2, 6);
-        var history = _recorder.Snapshot();
-
-        Assert.False(MutexChecker.Check(history).Valid);
-        Assert.True(MutexChecker.Check(history, new HashSet<(string, int, long)> { (Key, 1, 5) }).Valid);
-    }
-
-    [Fact]
-    public void Only_the_grant_held_across_a_pause_is_left_out_not_its_process_later_grants()
-    {
-        var a1 = Invoke(0, 1, "acquire");
-        Complete(1, a1, 5);
-        var a2 = Invoke(2, 2, "acquire");
-        Complete(3, a2, 6);
-        var r2 = Invoke(4, 2, "release", 6);
-        Complete(5, r2);
-        var a3 = Invoke(6, 1, "acquire");
-        Complete(7, a3, 7);
-        var a4 = Invoke(8, 2, "acquire");
-        Complete(9, a4, 8);
-        var history = _recorder.Snapshot();
-
-        Assert.True(MutexChecker.Check(history, new HashSet<(string, int, long)> { (Key, 1, 5), (Key, 1, 7) }).Valid);
-        var result = MutexChecker.Check(history, new HashSet<(string, int, long)> { (Key, 1, 5) });
-        Assert.False(result.Valid, "the later grant of the once-paused process overlapped another and was not judged");
-        Assert.Contains("token 7", Assert.Single(result.Violations));
-    }
-
-    [Fact]
-    public void A_grant_held_across_a_pause_is_still_held_to_token_order()
-    {
-        var a1 = Invoke(0, 1, "acquire");
-        Complete(1, a1, 5);
-        var a2 = Invoke(2, 2, "acquire");
-        Complete(3, a2, 3);
-
-        var result = MutexChecker.Check(_recorder.Snapshot(), new HashSet<(string, int, long)> { (Key, 1, 5) });
-
-        Assert.Contains("order", Assert.Single(result.Violations));
-    }
-
-    [Fact]
-    public void A_token_granted_twice_is_caught()
-    {
-        var a1 = Invoke(0, 1, "acquire");
-        var a2 = Invoke(1, 2, "acquire");
-        Complete(2, a1, 1);
-        var r1 = Invoke(3, 1, "release", 1);
-        Complete(4, a2, 1);
-        Complete(5, r1);
-
-        var result = MutexChecker.Check(_recorder.Snapshot());
-
-        Assert.Contains("duplicate token 1", Assert.Single(result.Violations));
-    }
-
-    [Fact]
-    public void A_later_grant_with_a_lower_token_is_caught()
-    {
-        var a1 = Invoke(0, 1, "acquire");
-        Complete(1, a1, 2);
-        var r1 = Invoke(2, 1, "release", 2);
-        Complete(3, r1);
-        var a2 = Invoke(4, 2, "acquire");
-        Complete(5, a2, 1);
-
-        var result = MutexChecker.Check(_recorder.Snapshot());
-
-        Assert.Contains("order", Assert.Single(result.Violations));
-    }
-
-    private OpHandle Invoke(long at, int process, string f, long? token = null)
-    {
-        _now = at;
-        return _recorder.Invoke(process, f, Key, token);
-    }
-
-    private void Complete(long at, OpHandle op, long? result = null)
-    {
-        _now = at;
-        op.Ok(result);
+        return recorder.Snapshot();
     }
 }
