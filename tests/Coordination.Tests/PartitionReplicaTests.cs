@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
@@ -66,7 +65,7 @@ public sealed class PartitionReplicaTests
         var next = Config(2, 1, (A, 1), (B, 1), (D, 2));
         var reply = source.Snapshot(new SnapshotRequest(next, D), out _);
         Assert.Equal(ReplicaStatus.Ok, reply.Status);
-        Assert.Equal("v", reply.Slots!["k"].Value);
+        Assert.Equal("v", Assert.Single(reply.Slots).Slot.Value);
         Assert.Equal(ReplicaStatus.EpochMismatch, source.Handle(Accept(1, "k", 3, "late")).Status);
     }
 
@@ -76,9 +75,8 @@ public sealed class PartitionReplicaTests
         var d = NewReplica(D);
         var config = Config(2, 1, (A, 1), (B, 1), (D, 2));
         d.Adopt(config);
-        var fromA = new Dictionary<string, RegisterSlot> { ["k"] = new(new Ballot(9, 1), new Ballot(3, 1), "old") }.ToImmutableDictionary();
-        var fromB = new Dictionary<string, RegisterSlot> { ["k"] = new(new Ballot(5, 2), new Ballot(4, 2), "new") }.ToImmutableDictionary();
-        Assert.True(d.CompleteRecovery(config, [fromA, fromB]));
+        var merged = new Dictionary<string, RegisterSlot> { ["k"] = RegisterSlot.Merge(new(new Ballot(9, 1), new Ballot(3, 1), "old"), new(new Ballot(5, 2), new Ballot(4, 2), "new")) };
+        Assert.True(d.CompleteRecovery(config, merged, FloorsCopy.Empty));
         Assert.Equal(ReplicaRole.Active, d.Role);
         Assert.Equal(ReplicaStatus.Rejected, d.Handle(Accept(2, "k", 8, "stale")).Status);
         var promised = d.Handle(Prepare(2, "k", 10));

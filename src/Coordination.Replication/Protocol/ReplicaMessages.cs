@@ -11,11 +11,19 @@ public enum ReplicaOperation
 
     /// <summary>Accept (ballot, value) and, in the same step, promise <see cref="ReplicaRequest.Next"/> (CASPaxos §2.2.1).</summary>
     Accept = 1,
+
+    /// <summary>
+    /// Drop the key's slot if it still holds the tombstone (nothing) accepted at <see cref="ReplicaRequest.Ballot"/>,
+    /// raising its bucket's floor to the slot's promise. Sent only after every configured member accepted that
+    /// tombstone in this epoch (see <see cref="KeyFloors"/>).
+    /// </summary>
+    Forget = 2,
 }
 
 /// <summary>A message from a proposer to one replica of a key. It carries the configuration epoch the proposer believes in.</summary>
+/// <param name="TokenFloor">On an accept that deletes a register (a null value): its last token, which the partition's token floor must keep.</param>
 [GenerateSerializer, Immutable, Alias("coord.ReplicaRequest")]
-public sealed record ReplicaRequest(int Partition, long Epoch, string Key, ReplicaOperation Operation, Ballot Ballot, object? Value, Ballot Next);
+public sealed record ReplicaRequest(int Partition, long Epoch, string Key, ReplicaOperation Operation, Ballot Ballot, object? Value, Ballot Next, long TokenFloor = 0);
 
 /// <summary>How a replica answered.</summary>
 public enum ReplicaStatus
@@ -37,19 +45,36 @@ public enum ReplicaStatus
 }
 
 /// <summary>A replica's answer. For a successful prepare it carries the last accepted (ballot, value).</summary>
+/// <param name="TokenFloor">The partition's token floor at this replica: fresh registers start their tokens above it.</param>
 [GenerateSerializer, Immutable, Alias("coord.ReplicaReply")]
-public sealed record ReplicaReply(ReplicaStatus Status, long Epoch, Ballot Promise, Ballot Accepted, object? Value)
+public sealed record ReplicaReply(ReplicaStatus Status, long Epoch, Ballot Promise, Ballot Accepted, object? Value, long TokenFloor = 0)
 {
     public static ReplicaReply Refuse(ReplicaStatus status, long epoch) => new(status, epoch, Ballot.Zero, Ballot.Zero, null);
 }
 
 /// <summary>
 /// Sent by a recovering replica to the other members of its new configuration: adopt this (committed)
-/// configuration, which fences the old epoch at you, then give me every register of the partition.
+/// configuration, which fences the old epoch at you, then give me the next page of the partition's registers,
+/// in key order, after <paramref name="After"/> (null: from the start).
 /// </summary>
+/// <param name="MaxSlots">At most this many registers in the page.</param>
+/// <param name="MaxBytes">At most about this many bytes of register values in the page (at least one register is sent).</param>
 [GenerateSerializer, Immutable, Alias("coord.SnapshotRequest")]
-public sealed record SnapshotRequest(PartitionConfiguration Configuration, ReplicaId Requester);
+public sealed record SnapshotRequest(PartitionConfiguration Configuration, ReplicaId Requester, string? After = null, int MaxSlots = 512, int MaxBytes = 256 * 1024);
 
-/// <summary>A source's copy of a partition, given only by an active member fenced at the request's epoch.</summary>
+/// <summary>One register of a copied page.</summary>
+[GenerateSerializer, Immutable, Alias("coord.KeyedSlot")]
+public readonly record struct KeyedSlot(string Key, RegisterSlot Slot);
+
+/// <summary>
+/// One page of a source's copy of a partition, given only by an active member fenced at the request's epoch.
+/// <paramref name="Next"/> is the cursor of the following page (null on the last page, which also carries the
+/// source's <paramref name="Floors"/>); <paramref name="Total"/> is how many registers the source held when the copy began.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("coord.SnapshotReply")]
-public sealed record SnapshotReply(ReplicaStatus Status, long Epoch, ImmutableDictionary<string, RegisterSlot>? Slots);
+public sealed record SnapshotReply(ReplicaStatus Status, long Epoch, ImmutableArray<KeyedSlot> Slots, string? Next = null, FloorsCopy? Floors = null, int Total = 0)
+{
+    public static SnapshotReply Refuse(ReplicaStatus status, long epoch) => new(status, epoch, []);
+
+    public bool IsLast => Status == ReplicaStatus.Ok && Next is null;
+}

@@ -20,4 +20,10 @@ public static class ReplicationMetrics
 
     public static readonly Counter<long> FailedRounds = Meter.CreateCounter<long>(
         "coordination.register.rounds.failed", "{round}", "Rounds that missed their majority (contention, lost replicas, configuration changes).");
+
+    public static readonly Histogram<double> RecoveryDuration = Meter.CreateHistogram<double>(
+        "coordination.replica.recovery.duration", "s", "Time a recovering replica took to copy one partition from a majority (streamed in pages).");
+
+    public static readonly Counter<long> RegistersForgotten = Meter.CreateCounter<long>(
+        "coordination.register.forgotten", "{register}", "Deleted registers whose tombstones every replica has dropped.");
 }

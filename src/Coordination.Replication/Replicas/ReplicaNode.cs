@@ -17,6 +17,7 @@ public sealed partial class ReplicaNode
 {
     private readonly ConcurrentDictionary<int, PartitionReplica> _partitions = new();
     private readonly ConcurrentDictionary<int, long> _recoveringEpochs = new();
+    private readonly ConcurrentDictionary<int, PartitionCopy> _copies = new();
     private readonly IReplicaTransport _transport;
     private readonly IClusterMetadataStore _store;
     private readonly TimeProvider _time;
@@ -56,6 +57,9 @@ public sealed partial class ReplicaNode
 
     /// <summary>True when no partition on this node is still recovering.</summary>
     public bool IsCaughtUp => _recoveringEpochs.IsEmpty;
+
+    /// <summary>The recoveries under way on this node and how far each has come.</summary>
+    public IReadOnlyList<RecoveryProgress> Recoveries => [.. _copies.Values.Select(c => c.Progress).OrderBy(p => p.Partition)];
 
     public IEnumerable<PartitionReplica> Partitions => _partitions.Values;
 
@@ -119,66 +123,61 @@ public sealed partial class ReplicaNode
     private async Task RecoverLoopAsync(PartitionConfiguration configuration)
     {
         var backoff = _options.RecoveryBackoff;
-        var needed = configuration.QuorumSize;
         var token = _stopping.Token;
-        while (!token.IsCancellationRequested)
-        {
-            var replica = Partition(configuration.Partition);
-            if (replica.Configuration.Epoch != configuration.Epoch || replica.Role != ReplicaRole.Recovering)
-            {
-                return;
-            }
-
-            var sources = configuration.Members.Where(m => m.Id != Self).Select(m => m.Id).ToList();
-            var replies = await Task.WhenAll(sources.Select(s => TrySnapshotAsync(s, configuration, token)));
-            var good = replies.Where(r => r is { Status: ReplicaStatus.Ok, Slots: not null } && r.Epoch == configuration.Epoch).Select(r => r!.Slots!).ToList();
-            if (good.Count >= needed)
-            {
-                if (replica.CompleteRecovery(configuration, good))
-                {
-                    _recoveringEpochs.TryRemove(new KeyValuePair<int, long>(configuration.Partition, configuration.Epoch));
-                    LogRecovered(_logger, configuration.Partition, configuration.Epoch, good.Count, replica.Count);
-                    Recovered?.Invoke(configuration);
-                    await ReportRecoveredAsync(configuration, token);
-                }
-
-                return;
-            }
-
-            var newest = replies.Where(r => r is { Status: ReplicaStatus.EpochMismatch }).Select(r => r!.Epoch).DefaultIfEmpty(0).Max();
-            if (newest > configuration.Epoch)
-            {
-                var metadata = await _store.ReadAsync(token);
-                if (metadata is not null && metadata.Partitions[configuration.Partition].Epoch > configuration.Epoch)
-                {
-                    Adopt(metadata.Partitions[configuration.Partition]);
-                    return;
-                }
-            }
-
-            LogRecoveryWaiting(_logger, configuration.Partition, configuration.Epoch, good.Count, needed);
-            try
-            {
-                await Task.Delay(backoff, _time, token);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxRecoveryBackoff.Ticks));
-        }
-    }
-
-    private async Task<SnapshotReply?> TrySnapshotAsync(ReplicaId source, PartitionConfiguration configuration, CancellationToken token)
-    {
+        var copy = new PartitionCopy(configuration, Self, _transport, _time, _options.SnapshotTimeout);
+        _copies[configuration.Partition] = copy;
         try
         {
-            return await _transport.SnapshotAsync(source, new SnapshotRequest(configuration, Self), token).WaitAsync(_options.SnapshotTimeout, _time, token);
+            while (!token.IsCancellationRequested)
+            {
+                var replica = Partition(configuration.Partition);
+                if (replica.Configuration.Epoch != configuration.Epoch || replica.Role != ReplicaRole.Recovering)
+                {
+                    return;
+                }
+
+                await copy.CopyAsync(token);
+                if (copy.IsComplete)
+                {
+                    if (replica.CompleteRecovery(configuration, copy.Merged, copy.Floors))
+                    {
+                        _recoveringEpochs.TryRemove(new KeyValuePair<int, long>(configuration.Partition, configuration.Epoch));
+                        var progress = copy.Progress;
+                        ReplicationMetrics.RecoveryDuration.Record(progress.Elapsed.TotalSeconds);
+                        LogRecovered(_logger, configuration.Partition, configuration.Epoch, progress.SourcesDone, replica.Count, progress.Elapsed.TotalSeconds);
+                        Recovered?.Invoke(configuration);
+                        await ReportRecoveredAsync(configuration, token);
+                    }
+
+                    return;
+                }
+
+                if (copy.NewerEpochSeen > configuration.Epoch)
+                {
+                    var metadata = await _store.ReadAsync(token);
+                    if (metadata is not null && metadata.Partitions[configuration.Partition].Epoch > configuration.Epoch)
+                    {
+                        Adopt(metadata.Partitions[configuration.Partition]);
+                        return;
+                    }
+                }
+
+                LogRecoveryWaiting(_logger, configuration.Partition, configuration.Epoch, copy.SourcesDone, configuration.QuorumSize);
+                try
+                {
+                    await Task.Delay(backoff, _time, token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxRecoveryBackoff.Ticks));
+            }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+        finally
         {
-            return null;
+            _copies.TryRemove(new KeyValuePair<int, PartitionCopy>(configuration.Partition, copy));
         }
     }
 
@@ -237,8 +236,8 @@ public sealed partial class ReplicaNode
         }
     }
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Partition {Partition} recovered at epoch {Epoch} from {Sources} sources ({Keys} registers)")]
-    private static partial void LogRecovered(ILogger logger, int partition, long epoch, int sources, int keys);
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Partition {Partition} recovered at epoch {Epoch} from {Sources} sources ({Keys} registers) in {Seconds:0.0} s")]
+    private static partial void LogRecovered(ILogger logger, int partition, long epoch, int sources, int keys, double seconds);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Debug, Message = "Partition {Partition} epoch {Epoch} still recovering: {Good} of {Needed} sources answered")]
     private static partial void LogRecoveryWaiting(ILogger logger, int partition, long epoch, int good, int needed);

@@ -8,6 +8,6 @@ public sealed record ReplicaNodeOptions
 
     public TimeSpan MaxRecoveryBackoff { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long one snapshot request may take.</summary>
+    /// <summary>How long one page of a recovery copy may take (a page is at most a few hundred registers, whatever the partition's size).</summary>
     public TimeSpan SnapshotTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
