@@ -32,6 +32,21 @@ internal sealed record ReplicationFaults
     /// <summary>BROKEN ON PURPOSE when true: a joining replica votes with empty state instead of recovering.</summary>
     public bool VoteWithoutRecovery { get; init; }
 
+    /// <summary>BROKEN ON PURPOSE when true: a replica that drops a tombstone does not raise its bucket's floor, so it forgets what it promised.</summary>
+    public bool ForgetWithoutFloor { get; init; }
+
+    /// <summary>BROKEN ON PURPOSE when true: a tombstone is dropped once a majority took it, while another member may still hold an older value.</summary>
+    public bool ForgetAfterMajority { get; init; }
+
+    /// <summary>BROKEN ON PURPOSE when true: a deletion does not raise the partition's token floor, so a name used again can issue lower tokens.</summary>
+    public bool DeleteWithoutTokenFloor { get; init; }
+
+    /// <summary>The token floor a deletion carries: the register's last token.</summary>
+    public long TokenFloorOfDeletion(long floor) => DeleteWithoutTokenFloor ? 0 : floor;
+
+    /// <summary>The floor a replica keeps for a dropped slot: its promise (the broken variant keeps none).</summary>
+    public Ballot FloorOfForgotten(RegisterSlot slot) => ForgetWithoutFloor ? Ballot.Zero : Ballot.Max(slot.Promise, slot.Accepted);
+
     /// <summary>
     /// The ballot a proposer may go on using after a round or batch failed: none, since an accept that missed
     /// its majority may still be chosen later (the broken variant keeps using it).

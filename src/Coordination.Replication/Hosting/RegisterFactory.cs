@@ -17,6 +17,7 @@ public sealed class RegisterFactory
     private readonly TimeProvider _time;
     private readonly ProposerOptions _options;
     private readonly bool _leaseOnly;
+    private readonly BallotHints _hints = new();
 
     internal RegisterFactory(IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, IOptions<ReplicationOptions> options, ProposerOptions? overrides = null)
     {
@@ -30,7 +31,7 @@ public sealed class RegisterFactory
     public IRegister<TValue> Create<TValue>(string key) where TValue : class =>
         _leaseOnly
             ? new LeaseOnlyRegister<TValue>(key, _directory, _time, _options)
-            : new RegisterProposer<TValue>(key, _directory, _transport, _time, _options, NewProposerId());
+            : new RegisterProposer<TValue>(key, _directory, _transport, _time, _options, ReplicationFaults.None, NewProposerId(), hints: _hints);
 
     private static long NewProposerId()
     {

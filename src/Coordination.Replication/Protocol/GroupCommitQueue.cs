@@ -71,15 +71,17 @@ internal sealed class ChangeBatch<TValue>(List<IPendingChange<TValue>> changes) 
     /// Folds every change over <paramref name="current"/>, in order. A change that throws leaves the value as
     /// it found it; its caller alone gets the exception, once the batch is complete.
     /// </summary>
-    public TValue? Apply(TValue? current, RegisterContext context)
+    public BatchResult<TValue> Apply(TValue? current, RegisterContext context)
     {
         var next = current;
+        var floor = RegisterValues.FloorOf(current);
         foreach (var p in changes)
         {
             next = p.Apply(next, context);
+            floor = Math.Max(floor, RegisterValues.FloorOf(next));
         }
 
-        return next;
+        return new BatchResult<TValue>(next, ReferenceEquals(next, current), floor);
     }
 
     /// <summary>Answers every caller with what its change last computed: the batch is committed.</summary>
@@ -91,6 +93,11 @@ internal sealed class ChangeBatch<TValue>(List<IPendingChange<TValue>> changes) 
         }
     }
 }
+
+/// <summary>What a batch made of the value.</summary>
+/// <param name="Unchanged">Every change left the value as it found it (the very same object): a read.</param>
+/// <param name="Floor">The highest token any value along the way had issued: what a deletion must keep.</param>
+internal readonly record struct BatchResult<TValue>(TValue? Next, bool Unchanged, long Floor) where TValue : class;
 
 /// <summary>One queued change, of whatever result type its caller waits for.</summary>
 internal interface IPendingChange<TValue> where TValue : class

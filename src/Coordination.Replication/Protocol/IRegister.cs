@@ -26,4 +26,14 @@ public interface IRegister<TValue> where TValue : class
 
     /// <summary>Forgets what is cached, so the next change starts with a fresh read.</summary>
     void Invalidate();
+
+    /// <summary>The generation of the promise the next write would use (see <see cref="RegisterContext.Generation"/>).</summary>
+    long Generation { get; }
+
+    /// <summary>
+    /// Makes sure the register holds a promise (a prepare if it has none, which writes nothing) and returns its
+    /// value and generation. Not a linearizable read: a change that commits under the same generation knows that
+    /// nobody else wrote the register since the promise was taken.
+    /// </summary>
+    Task<RegisterView<TValue>> PeekAsync();
 }

@@ -27,9 +27,13 @@ public sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : 
     private readonly FailedRoundPolicy _failedRounds;
     private readonly ReplicationFaults _faults;
     private readonly long _operationTimeout;
+    private readonly TombstoneForgetter _forgetter;
+    private readonly BallotHints _hints;
     private Ballot? _prepared;
     private TValue? _value;
-    private Ballot _highest = Ballot.Zero;
+    private Ballot _highest;
+    private long _tokenFloor;
+    private bool _readIsChosen;
 
     public RegisterProposer(string key, IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, ProposerOptions options, long proposerId, Random? random = null)
         : this(key, directory, transport, time, options, ReplicationFaults.None, proposerId, random)
@@ -37,7 +41,8 @@ public sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : 
     }
 
     /// <param name="faults">Decisions broken on purpose, for the simulations' controls only.</param>
-    internal RegisterProposer(string key, IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, ProposerOptions options, ReplicationFaults faults, long proposerId, Random? random = null)
+    /// <param name="hints">The highest ballots this silo has seen per partition, so a new proposer starts above the floors of absent keys.</param>
+    internal RegisterProposer(string key, IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, ProposerOptions options, ReplicationFaults faults, long proposerId, Random? random = null, BallotHints? hints = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(proposerId);
         Key = key;
@@ -49,6 +54,9 @@ public sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : 
         _rounds = new RoundBroadcaster(transport, time, options.RoundTimeout, _configuration);
         _failedRounds = new FailedRoundPolicy(key, Partition, directory, _configuration, time, options.MaxConflictBackoff, random ?? Random.Shared);
         _queue = new GroupCommitQueue<TValue>(time, options.MaxBatch, CommitAsync, SpendBallot);
+        _forgetter = new TombstoneForgetter(transport, time, options.RoundTimeout, faults);
+        _hints = hints ?? new BallotHints();
+        _highest = _hints.Get(Partition);
     }
 
     public string Key { get; }
@@ -81,6 +89,19 @@ public sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : 
     /// <summary>Forgets the cached promise and value, so the next change starts with a prepare (a fresh read).</summary>
     public void Invalidate() => _prepared = null;
 
+    /// <summary>Counts the prepares this proposer completed: each one is a new promise (see <see cref="RegisterContext.Generation"/>).</summary>
+    public long Generation { get; private set; }
+
+    public async Task<RegisterView<TValue>> PeekAsync()
+    {
+        if (_prepared is null)
+        {
+            await ExecuteAsync<bool>((value, _) => (value, true));
+        }
+
+        return new RegisterView<TValue>(_value, Generation);
+    }
+
     private async Task CommitAsync(ChangeBatch<TValue> batch)
     {
         // Each change has until OperationTimeout after it arrived, however long it queued behind others.
@@ -96,33 +117,49 @@ public sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : 
             // Phase 2: accept the batch's value under the prepared ballot and, in the same step, promise the next one (CASPaxos §2.2.1).
             var config = _configuration.Current!;
             var ballot = _prepared!.Value;
-            var next = batch.Apply(_value, new RegisterContext(config.TokenEpoch, config.Epoch));
+            var applied = batch.Apply(_value, new RegisterContext(config.TokenEpoch, config.Epoch, _tokenFloor, Generation));
+            var next = applied.Next;
+            if (applied.Unchanged && _readIsChosen)
+            {
+                // A read straight after a prepare whose majority all held the same accepted ballot: that value is
+                // chosen, so it is the answer, and nothing needs writing (for an absent key, nothing is created).
+                _readIsChosen = false;
+                Publish(next);
+                batch.Complete();
+                return;
+            }
+
+            _readIsChosen = false;
             var nextBallot = new Ballot(ballot.Counter + 1, ProposerId);
+
+            // A deletion keeps the register's last token in the partition's token floor (see KeyFloors).
+            var tokenFloor = next is null ? _faults.TokenFloorOfDeletion(applied.Floor) : 0;
 
             // Every ballot this proposer sends, the piggybacked promise included, counts as used: a later
             // prepare must start above all of them, or one ballot could end up carrying two values.
             _highest = Ballot.Max(_highest, nextBallot);
             var needed = _faults.AcceptsNeeded(config);
-            var round = await _rounds.RunAsync(config, member => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot), deadline, needed);
+            var round = await _rounds.RunAsync(config, member => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot, tokenFloor), deadline, needed);
             if (round.Ok >= needed)
             {
                 Rounds++;
                 _value = next;
                 _prepared = nextBallot;
-                try
+                _tokenFloor = Math.Max(_tokenFloor, tokenFloor);
+                _hints.Raise(Partition, nextBallot);
+                if (next is null)
                 {
-                    Committed?.Invoke(next);
-                }
-                catch (Exception)
-                {
-                    // The value is committed whatever an observer does with it; observers log their own failures.
+                    // Every member must hold this tombstone before any may drop it; the rest happens in the background.
+                    _forgetter.ForgetWhenAllAccepted(config, Key, ballot, round);
                 }
 
+                Publish(next);
                 batch.Complete();
                 return;
             }
 
             _highest = Ballot.Max(_highest, round.Highest);
+            _hints.Raise(Partition, round.Highest);
             if (_faults.BallotForRetryWithoutReread(round, ballot, _highest, ProposerId) is { } blind)
             {
                 _prepared = blind;
@@ -156,14 +193,36 @@ public sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : 
             {
                 _prepared = ballot;
                 _value = (TValue?)round.Value;
+                _tokenFloor = Math.Max(_tokenFloor, round.TokenFloor);
+                _readIsChosen = round.Unanimous;
+                Generation++;
+                _hints.Raise(Partition, ballot);
                 return;
             }
 
             _highest = Ballot.Max(_highest, round.Highest);
+            _hints.Raise(Partition, round.Highest);
             await _failedRounds.HandleAsync(config, round, deadline, ++attempt);
         }
     }
 
     /// <summary>A batch that failed, in either phase, leaves no ballot to go on with: the next batch starts from a prepare.</summary>
-    private void SpendBallot() => _prepared = _faults.BallotKeptAfterFailure(_prepared);
+    private void SpendBallot()
+    {
+        _prepared = _faults.BallotKeptAfterFailure(_prepared);
+        _readIsChosen = false;
+    }
+
+    /// <summary>Tells the owner what is now current, before any caller of the batch is answered.</summary>
+    private void Publish(TValue? value)
+    {
+        try
+        {
+            Committed?.Invoke(value);
+        }
+        catch (Exception)
+        {
+            // The value is committed whatever an observer does with it; observers log their own failures.
+        }
+    }
 }

@@ -2,16 +2,37 @@ using Coordination.Replication.Configuration;
 
 namespace Coordination.Replication.Protocol;
 
-/// <summary>The replies of one round: only the first reply of each distinct configured member counts.</summary>
+/// <summary>
+/// The replies of one round: only the first reply of each distinct configured member counts. The tally that
+/// decides the round stops at <see cref="Seal"/>; replies that come later still count towards
+/// <see cref="AllOk"/>, which tells whether every member took an accept (what dropping a tombstone needs).
+/// </summary>
 internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 {
     // Completed inline by the reply that makes the majority; only this proposer's own await observes it.
     private readonly TaskCompletionSource _done = new();
+    private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<ReplicaId> _answered = [];
     private bool _sealed;
+    private bool _mixedAccepted;
     private Ballot _bestAccepted = Ballot.Zero;
 
     public Task Done => _done.Task;
+
+    /// <summary>Completes when every configured member has answered (or failed to), sealed or not.</summary>
+    public Task AllAnswered => _all.Task;
+
+    /// <summary>Members that answered Ok, counting replies after the seal too.</summary>
+    public int AllOk { get; private set; }
+
+    /// <summary>The highest partition token floor any member reported in this round.</summary>
+    public long TokenFloor { get; private set; }
+
+    /// <summary>
+    /// True when every Ok reply of the decided round reported the same accepted ballot: then the value read is
+    /// the one accepted at that ballot by a majority, chosen, and a read may answer with it without an accept.
+    /// </summary>
+    public bool Unanimous => Ok > 0 && !_mixedAccepted;
 
     public int Ok { get; private set; }
 
@@ -34,15 +55,36 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 
     public void Record(ReplicaId member, ReplicaReply? reply)
     {
-        if (_sealed || !config.Contains(member) || !_answered.Add(member))
+        if (!config.Contains(member) || !_answered.Add(member))
         {
             return;
         }
 
+        if (reply?.Status == ReplicaStatus.Ok)
+        {
+            AllOk++;
+        }
+
+        if (_answered.Count == config.Members.Length)
+        {
+            _all.TrySetResult();
+        }
+
+        if (_sealed)
+        {
+            return;
+        }
+
+        TokenFloor = Math.Max(TokenFloor, reply?.TokenFloor ?? 0);
         switch (reply?.Status)
         {
             case ReplicaStatus.Ok:
                 Ok++;
+                if (Ok > 1 && reply.Accepted != _bestAccepted)
+                {
+                    _mixedAccepted = true;
+                }
+
                 if (Ok == 1 || reply.Accepted > _bestAccepted)
                 {
                     _bestAccepted = reply.Accepted;

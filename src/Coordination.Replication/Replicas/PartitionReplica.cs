@@ -239,7 +239,7 @@ public sealed class PartitionReplica
         }
 
         _slots.Remove(request.Key);
-        _floors.Raise(request.Key, Ballot.Max(slot.Promise, slot.Accepted));
+        _floors.Raise(request.Key, _faults.FloorOfForgotten(slot));
         return new ReplicaReply(ReplicaStatus.Ok, _config.Epoch, _floors.Of(request.Key), Ballot.Zero, null, _floors.TokenFloor);
     }
 
