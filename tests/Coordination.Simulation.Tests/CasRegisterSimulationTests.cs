@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Coordination.Replication.Protocol;
 using Coordination.Simulation.Tests.Sim;
 using Coordination.TestKit.Faults;
+using Coordination.TestKit.Simulation;
 using Xunit.Abstractions;
 
 namespace Coordination.Simulation.Tests;

@@ -3,6 +3,7 @@ using Coordination.Grains.Leases;
 using Coordination.Grains.Locks;
 using Coordination.Replication.Protocol;
 using Coordination.Simulation.Tests.Sim;
+using Coordination.TestKit.Simulation;
 using Xunit.Abstractions;
 
 namespace Coordination.Simulation.Tests;
@@ -208,7 +209,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
         foreach (var original in cluster.Configuration.Members.Select(m => m.Id).ToList())
         {
             cluster.CrashAndReplace(original);
-            Assert.True(cluster.WaitUntil(cluster.AllMembersActive, TimeSpan.FromSeconds(2)), $"seed {seed}: the replacement of {original} never caught up: {cluster.Configuration}");
+            Assert.True(sim.RunUntil(cluster.AllMembersActive, TimeSpan.FromSeconds(2)), $"seed {seed}: the replacement of {original} never caught up: {cluster.Configuration}");
         }
 
         var competitor = new LockRequest("competitor", Guid.NewGuid(), null, TimeSpan.Zero, TimeSpan.Zero);

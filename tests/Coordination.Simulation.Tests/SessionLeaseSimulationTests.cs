@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Coordination.Grains.Sessions;
 using Coordination.Replication.Protocol;
 using Coordination.Simulation.Tests.Sim;
+using Coordination.TestKit.Simulation;
 using Xunit.Abstractions;
 
 namespace Coordination.Simulation.Tests;
@@ -132,14 +133,14 @@ public sealed class SessionLeaseSimulationTests(ITestOutputHelper output)
     /// <summary>One activation of the session grain: its register proposer and its lease timer, as <c>SessionGrain</c> runs them.</summary>
     private sealed class Activation
     {
-        private readonly Sim.Simulation _sim;
+        private readonly SimKernel _sim;
         private readonly RegisterProposer<SessionRecord> _register;
         private readonly SessionLease _lease;
         private readonly Action<Activation> _onExpired;
         private int _timer;
         private bool _sawExpiry;
 
-        public Activation(Sim.Simulation sim, string name, RegisterProposer<SessionRecord> register, Action<Activation> onExpired)
+        public Activation(SimKernel sim, string name, RegisterProposer<SessionRecord> register, Action<Activation> onExpired)
         {
             _sim = sim;
             Name = name;
@@ -232,7 +233,7 @@ public sealed class SessionLeaseSimulationTests(ITestOutputHelper output)
     }
 
     /// <summary>A silo's monotonic clock running <paramref name="rate"/> times as fast as the simulation's (the client's).</summary>
-    private sealed class FastClock(Sim.Simulation sim, double rate) : TimeProvider
+    private sealed class FastClock(SimKernel sim, double rate) : TimeProvider
     {
         public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 
@@ -240,7 +241,7 @@ public sealed class SessionLeaseSimulationTests(ITestOutputHelper output)
     }
 
     /// <summary>The client's side: keepalives every TTL/3 (faster after a failure) and its deadline rule.</summary>
-    private sealed class Client(Sim.Simulation sim)
+    private sealed class Client(SimKernel sim)
     {
         private static readonly long Budget = (Ttl * (1 - ClockDriftBound) - DeadlineMargin).Ticks;
 

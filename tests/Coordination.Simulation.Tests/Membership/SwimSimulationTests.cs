@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Coordination.Membership.Protocol;
-using Coordination.Simulation.Tests.Sim;
 using Coordination.TestKit.Membership;
+using Coordination.TestKit.Simulation;
 using Xunit.Abstractions;
 
 namespace Coordination.Simulation.Tests.Membership;

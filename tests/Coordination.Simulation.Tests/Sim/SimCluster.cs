@@ -4,11 +4,12 @@ using Coordination.Replication.Configuration;
 using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;
+using Coordination.TestKit.Simulation;
 
 namespace Coordination.Simulation.Tests.Sim;
 
 /// <summary>Which parts of the protocol run broken on purpose (to prove the checks catch them).</summary>
-public sealed record Breakage(bool EmptyReplicaVotes = false, bool ReuseBallot = false, bool SkipReread = false)
+internal sealed record Breakage(bool EmptyReplicaVotes = false, bool ReuseBallot = false, bool SkipReread = false)
 {
     public static readonly Breakage None = new();
 }
@@ -16,9 +17,9 @@ public sealed record Breakage(bool EmptyReplicaVotes = false, bool ReuseBallot =
 /// <summary>
 /// Replica nodes, a configuration master (the in-memory metadata store), proposers with their own,
 /// possibly stale, view of the configuration, and a nemesis that crashes and replaces replicas, all on
-/// one simulated network.
+/// one <see cref="SimNetwork"/> over one <see cref="SimKernel"/>.
 /// </summary>
-public sealed class SimCluster
+internal sealed class SimCluster
 {
     public const string Key = "l/the-lock";
     private static readonly AuditEntry Created = new(DateTimeOffset.UnixEpoch, "sim", "create", "simulation", 1, []);
@@ -32,7 +33,7 @@ public sealed class SimCluster
     public SimCluster(int seed, Breakage? breakage = null, int replicas = 3)
     {
         var broken = breakage ?? Breakage.None;
-        Sim = new Simulation(seed);
+        Sim = new SimKernel(seed);
         Net = new SimNetwork(Sim);
         _nodeOptions = new ReplicaNodeOptions
         {
@@ -67,7 +68,7 @@ public sealed class SimCluster
         }
     }
 
-    public Simulation Sim { get; }
+    public SimKernel Sim { get; }
 
     public SimNetwork Net { get; }
 
@@ -131,27 +132,6 @@ public sealed class SimCluster
     {
         var config = Configuration;
         return config.Members.All(m => _nodes.TryGetValue(m.Id, out var n) && n.Partition(0).Role == ReplicaRole.Active && n.Partition(0).Configuration.Epoch == config.Epoch);
-    }
-
-    /// <summary>Polls a condition every virtual millisecond until it holds or the limit passes.</summary>
-    public bool WaitUntil(Func<bool> condition, TimeSpan limit)
-    {
-        var done = new TaskCompletionSource();
-        var deadline = Sim.Now + limit.Ticks;
-        void Poll()
-        {
-            if (condition())
-            {
-                done.TrySetResult();
-            }
-            else if (Sim.Now < deadline)
-            {
-                Sim.Schedule(TimeSpan.FromMilliseconds(1), Poll);
-            }
-        }
-
-        Poll();
-        return Sim.RunUntil(done.Task, limit + TimeSpan.FromMilliseconds(1));
     }
 
     public SiloPopulation Population() =>

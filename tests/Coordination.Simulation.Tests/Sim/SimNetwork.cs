@@ -1,11 +1,12 @@
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;
+using Coordination.TestKit.Simulation;
 
 namespace Coordination.Simulation.Tests.Sim;
 
 /// <summary>How badly the simulated network behaves.</summary>
-public sealed record NetworkFaults(double Loss, double Duplication, TimeSpan MinDelay, TimeSpan MaxDelay)
+internal sealed record NetworkFaults(double Loss, double Duplication, TimeSpan MinDelay, TimeSpan MaxDelay)
 {
     public static readonly NetworkFaults None = new(0, 0, TimeSpan.FromMicroseconds(50), TimeSpan.FromMicroseconds(50));
 
@@ -18,11 +19,11 @@ public sealed record NetworkFaults(double Loss, double Duplication, TimeSpan Min
 }
 
 /// <summary>
-/// Carries replica messages between simulated hosts with random delay (hence reordering), loss and
-/// duplication; crashed hosts and cut links drop everything. A lost message leaves the sender waiting
-/// until its own timeout, as on a real network.
+/// The replica network on the shared <see cref="SimKernel"/>: carries replica messages between simulated
+/// hosts with random delay (hence reordering), loss and duplication; crashed hosts and cut links drop
+/// everything. A lost message leaves the sender waiting until its own timeout, as on a real network.
 /// </summary>
-public sealed class SimNetwork(Simulation sim)
+internal sealed class SimNetwork(SimKernel sim)
 {
     private readonly Dictionary<ReplicaId, ReplicaNode> _nodes = [];
     private readonly HashSet<ReplicaId> _crashed = [];

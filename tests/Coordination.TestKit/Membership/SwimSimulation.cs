@@ -1,19 +1,19 @@
 using Coordination.Membership.Protocol;
+using Coordination.TestKit.Simulation;
 
 namespace Coordination.TestKit.Membership;
 
 /// <summary>
-/// A seeded discrete-event simulation of a group running the real <see cref="SwimNode"/> code: a simulated
-/// clock, a network that loses and delays messages and can be partitioned, members that crash (stop for
-/// good) or pause (a SIGSTOP: timers and deliveries wait until they resume, then they see the stall).
-/// Everything that happens depends only on the seed.
+/// A seeded discrete-event simulation of a group running the real <see cref="SwimNode"/> code: the probe
+/// network on the shared <see cref="SimKernel"/> (its clock, event queue and seeded random), losing and
+/// delaying messages and partitionable, and members that crash (stop for good) or pause (a SIGSTOP: timers
+/// and deliveries wait until they resume, then they see the stall). Everything that happens depends only on
+/// the seed.
 /// </summary>
 public sealed class SwimSimulation
 {
-    private readonly PriorityQueue<Action, (TimeSpan At, long Seq)> _events = new();
     private readonly Dictionary<MemberId, Member> _members = [];
-    private readonly Random _random;
-    private long _seq;
+    private readonly SimKernel _kernel;
 
     public SwimSimulation(int size, int seed, ProbeOptions options, double loss = 0, TimeSpan? minDelay = null, TimeSpan? maxDelay = null)
         : this(size, seed, options, loss, minDelay, maxDelay, SwimFaults.Breakage.None)
@@ -22,16 +22,15 @@ public sealed class SwimSimulation
 
     internal SwimSimulation(int size, int seed, ProbeOptions options, double loss, TimeSpan? minDelay, TimeSpan? maxDelay, SwimFaults.Breakage broken)
     {
-        Seed = seed;
+        _kernel = new SimKernel(seed);
         Options = options;
         Loss = loss;
         MinDelay = minDelay ?? TimeSpan.FromMilliseconds(0.2);
         MaxDelay = maxDelay ?? TimeSpan.FromMilliseconds(2);
-        _random = new Random(seed);
         var ids = Enumerable.Range(0, size).Select(i => new MemberId($"m{i:D3}")).ToList();
         foreach (var id in ids)
         {
-            var node = new SwimNode(id, options, new Random(_random.Next()), TimeSpan.Zero) { Faults = new SwimFaults(broken) };
+            var node = new SwimNode(id, options, new Random(_kernel.Random.Next()), TimeSpan.Zero) { Faults = new SwimFaults(broken) };
             foreach (var other in ids)
             {
                 node.Add(other, TimeSpan.Zero);
@@ -44,11 +43,11 @@ public sealed class SwimSimulation
         foreach (var member in _members.Values)
         {
             // Random phases, as real silos start at different moments.
-            Schedule(TimeSpan.FromTicks(_random.NextInt64(options.ProbeInterval.Ticks)), () => Tick(member));
+            _kernel.Schedule(TimeSpan.FromTicks(_kernel.Random.NextInt64(options.ProbeInterval.Ticks)), () => Tick(member));
         }
     }
 
-    public int Seed { get; }
+    public int Seed => _kernel.Seed;
 
     public ProbeOptions Options { get; }
 
@@ -58,7 +57,8 @@ public sealed class SwimSimulation
 
     public TimeSpan MaxDelay { get; }
 
-    public TimeSpan Now { get; private set; }
+    /// <summary>Virtual time since the start.</summary>
+    public TimeSpan Now => _kernel.Elapsed;
 
     public long Delivered { get; private set; }
 
@@ -76,24 +76,13 @@ public sealed class SwimSimulation
     /// <summary>Pauses a member from now for <paramref name="duration"/> (its ticks and deliveries wait).</summary>
     public void Pause(MemberId id, TimeSpan duration) => _members[id].PausedUntil = Now + duration;
 
-    public void RunUntil(TimeSpan until)
-    {
-        while (_events.TryPeek(out _, out var key) && key.At <= until)
-        {
-            var action = _events.Dequeue();
-            Now = key.At;
-            action();
-        }
+    /// <summary>Runs everything due up to the virtual moment <paramref name="until"/> (since the start).</summary>
+    public void RunUntil(TimeSpan until) => _kernel.RunFor(until - Now);
 
-        Now = until;
-    }
-
-    public void RunFor(TimeSpan duration) => RunUntil(Now + duration);
+    public void RunFor(TimeSpan duration) => _kernel.RunFor(duration);
 
     /// <summary>Members alive (not crashed) and not declared out of the group by their own view.</summary>
     public IEnumerable<Member> Live => _members.Values.Where(m => m.CrashedAt is null && !m.Node.IsOut);
-
-    private void Schedule(TimeSpan at, Action action) => _events.Enqueue(action, (at, _seq++));
 
     private void Tick(Member member)
     {
@@ -107,7 +96,7 @@ public sealed class SwimSimulation
             // A stopped process: the timer fires when it resumes, late by the pause.
             var resume = member.PausedUntil;
             var scheduled = Now;
-            Schedule(resume, () =>
+            _kernel.Schedule(resume - scheduled, () =>
             {
                 member.Node.ReportStall(resume - scheduled);
                 Tick(member);
@@ -117,7 +106,7 @@ public sealed class SwimSimulation
 
         member.Node.Tick(Now);
         Flush(member);
-        Schedule(Now + Options.TickInterval, () => Tick(member));
+        _kernel.Schedule(Options.TickInterval, () => Tick(member));
     }
 
     private void Flush(Member member)
@@ -130,14 +119,14 @@ public sealed class SwimSimulation
         foreach (var outgoing in member.Node.DrainOutbox())
         {
             member.Sent++;
-            if (_random.NextDouble() < Loss || (Blocked?.Invoke(member.Id, outgoing.To) ?? false))
+            if (_kernel.Random.NextDouble() < Loss || (Blocked?.Invoke(member.Id, outgoing.To) ?? false))
             {
                 continue;
             }
 
-            var delay = MinDelay + TimeSpan.FromTicks((long)(_random.NextDouble() * (MaxDelay - MinDelay).Ticks));
+            var delay = MinDelay + TimeSpan.FromTicks((long)(_kernel.Random.NextDouble() * (MaxDelay - MinDelay).Ticks));
             var to = _members[outgoing.To];
-            Schedule(Now + delay, () => Deliver(to, outgoing.Message));
+            _kernel.Schedule(delay, () => Deliver(to, outgoing.Message));
         }
     }
 
@@ -151,7 +140,7 @@ public sealed class SwimSimulation
         if (to.PausedUntil > Now)
         {
             // Buffered by the OS until the process runs again.
-            Schedule(to.PausedUntil, () => Deliver(to, message));
+            _kernel.Schedule(to.PausedUntil - Now, () => Deliver(to, message));
             return;
         }
 

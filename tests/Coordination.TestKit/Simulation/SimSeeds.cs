@@ -1,7 +1,7 @@
-namespace Coordination.Simulation.Tests.Sim;
+namespace Coordination.TestKit.Simulation;
 
 /// <summary>The seeds a simulation test runs: a fixed range, or the one named by COORD_SIM_SEED to replay a failure.</summary>
-public static class SimSeeds
+internal static class SimSeeds
 {
     public static IEnumerable<int> Range(int count, int offset)
     {

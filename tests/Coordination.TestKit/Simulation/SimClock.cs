@@ -1,7 +1,7 @@
-namespace Coordination.Simulation.Tests.Sim;
+namespace Coordination.TestKit.Simulation;
 
-/// <summary>A <see cref="TimeProvider"/> on the simulation's virtual time: timers are events in its queue.</summary>
-public sealed class SimClock(Simulation sim) : TimeProvider
+/// <summary>A <see cref="TimeProvider"/> on the kernel's virtual time: timers are events in its queue.</summary>
+internal sealed class SimClock(SimKernel sim) : TimeProvider
 {
     private static readonly DateTimeOffset Origin = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -16,13 +16,13 @@ public sealed class SimClock(Simulation sim) : TimeProvider
 
     private sealed class SimTimer : ITimer
     {
-        private readonly Simulation _sim;
+        private readonly SimKernel _sim;
         private readonly TimerCallback _callback;
         private readonly object? _state;
         private long _version;
         private bool _disposed;
 
-        public SimTimer(Simulation sim, TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        public SimTimer(SimKernel sim, TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
             _sim = sim;
             _callback = callback;
