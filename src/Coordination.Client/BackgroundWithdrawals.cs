@@ -39,7 +39,7 @@ internal sealed partial class BackgroundWithdrawals(CoordinationSession session,
     public void EnsureEventually(Func<Task> withdrawal) => _ = Task.Run(async () =>
     {
         var lost = session.LostToken;
-        var delay = options.RetryDelay;
+        var backoff = new Backoff(options.RetryDelay, MaxDelay);
         while (!lost.IsCancellationRequested)
         {
             try
@@ -51,14 +51,12 @@ internal sealed partial class BackgroundWithdrawals(CoordinationSession session,
             {
                 try
                 {
-                    await Task.Delay(delay, time, lost);
+                    await backoff.DelayAsync(time, lost);
                 }
                 catch (OperationCanceledException)
                 {
                     return;
                 }
-
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxDelay.Ticks));
             }
             catch (Exception ex)
             {

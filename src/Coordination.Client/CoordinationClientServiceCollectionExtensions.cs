@@ -75,7 +75,7 @@ public static class CoordinationClientServiceCollectionExtensions
         Coordination.Names.Validate(election, nameof(election));
         // Not AddHostedService: it drops a second registration of the same type (the same service for another election).
         services.TryAddSingleton<LeaderServices>();
-        return services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => ActivatorUtilities.CreateInstance<LeaderOnlyHostedService<TService>>(sp, election, value ?? Environment.MachineName));
+        return services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => ActivatorUtilities.CreateInstance<LeaderOnlyHostedService<TService>>(sp, election, value ?? Environment.MachineName, sp.GetService<TimeProvider>() ?? TimeProvider.System));
     }
 
     /// <summary>

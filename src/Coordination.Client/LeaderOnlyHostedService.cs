@@ -37,14 +37,16 @@ internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundServ
     private readonly IServiceProvider _services;
     private readonly ICoordinationClient _client;
     private readonly string? _value;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _shutdown = new();
 
-    public LeaderOnlyHostedService(IServiceProvider services, ICoordinationClient client, LeaderServices registry, string election, string? value, ILogger<LeaderOnlyHostedService<TService>> logger)
+    public LeaderOnlyHostedService(IServiceProvider services, ICoordinationClient client, LeaderServices registry, string election, string? value, TimeProvider time, ILogger<LeaderOnlyHostedService<TService>> logger)
     {
         _services = services;
         _client = client;
         _value = value;
+        _time = time;
         _logger = logger;
         Election = election;
         registry.Add(this);
@@ -91,7 +93,7 @@ internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundServ
             catch (Exception ex)
             {
                 LogCampaignFailed(_logger, ex, Election);
-                await Task.Delay(RetryDelay, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await Task.Delay(RetryDelay, _time, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 continue;
             }
 
@@ -108,7 +110,7 @@ internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundServ
 
             if (failed)
             {
-                await Task.Delay(RetryDelay, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await Task.Delay(RetryDelay, _time, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }
@@ -160,7 +162,7 @@ internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundServ
             try
             {
                 var stopping = service.StopAsync(CancellationToken.None);
-                if (await Task.WhenAny(stopping, Task.Delay(SlowStopWarning)) != stopping)
+                if (await Task.WhenAny(stopping, Task.Delay(SlowStopWarning, _time)) != stopping)
                 {
                     LogSlowStop(_logger, Election, leadership.Term, typeof(TService).Name, SlowStopWarning);
                 }

@@ -19,8 +19,10 @@ internal sealed partial class FailoverSweeper(
     ReplicaNode node,
     SiloLiveness liveness,
     IGrainFactory grains,
+    TimeProvider time,
     ILogger<FailoverSweeper> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
+    private const int PingRetries = 8;
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
 
@@ -105,17 +107,18 @@ internal sealed partial class FailoverSweeper(
         await Parallel.ForEachAsync(pings, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (ping, ct) =>
         {
             // A ping can fail while partitions are being reconfigured after the very death that caused it.
-            for (var attempt = 0; ; attempt++)
+            var backoff = new Backoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(3200));
+            while (true)
             {
                 try
                 {
                     await ping();
                     return;
                 }
-                catch (Exception ex) when (attempt < 8 && !ct.IsCancellationRequested)
+                catch (Exception ex) when (backoff.Attempts < PingRetries && !ct.IsCancellationRequested)
                 {
                     LogPingFailed(logger, ex);
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 << Math.Min(attempt, 4)), ct);
+                    await backoff.DelayAsync(time, ct);
                 }
             }
         });

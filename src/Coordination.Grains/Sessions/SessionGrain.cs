@@ -20,6 +20,7 @@ namespace Coordination.Grains.Sessions;
 [PreferLocalPlacement]
 internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrainInternal
 {
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
     private readonly RegisterFactory _registers;
     private readonly TimeProvider _time;
     private readonly ILogger<SessionGrain> _logger;
@@ -97,7 +98,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     /// </summary>
     private async Task ReadQuietlyAsync()
     {
-        var delay = TimeSpan.FromMilliseconds(100);
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), MaxRetryDelay);
         while (_lease.ObservedKeepAlives < 0 && _leaseTimer is null)
         {
             try
@@ -108,8 +109,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
             catch (Exception ex) when (ex is not SessionNotFoundException)
             {
                 LogReadDeferred(_logger, ex, SessionIds.Tag(_id));
-                await Task.Delay(delay, _time);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+                await backoff.DelayAsync(_time);
             }
         }
     }
@@ -188,7 +188,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         var keepAlive = this.RegisterGrainTimer(_ => Task.CompletedTask, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
         try
         {
-            var delay = TimeSpan.FromMilliseconds(50);
+            var backoff = new Backoff(TimeSpan.FromMilliseconds(50), MaxRetryDelay);
             while (true)
             {
                 SessionRecord? record;
@@ -199,8 +199,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
                 catch (Exception ex)
                 {
                     LogReadDeferred(_logger, ex, SessionIds.Tag(_id));
-                    await Task.Delay(delay, _time);
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+                    await backoff.DelayAsync(_time);
                     continue;
                 }
 
@@ -215,8 +214,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
                     continue;
                 }
 
-                await Task.Delay(delay, _time);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+                await backoff.DelayAsync(_time);
             }
         }
         finally

@@ -10,6 +10,9 @@ namespace Coordination.Replication.Protocol;
 /// </summary>
 internal sealed class FailedRoundPolicy(string key, int partition, IPartitionDirectory directory, ProposerConfiguration configuration, TimeProvider time, TimeSpan maxConflictBackoff, Random random)
 {
+    // Attempt n (from 1) waits a uniform moment below min(2^n ms, maxConflictBackoff).
+    private readonly Backoff _backoff = new(TimeSpan.FromMilliseconds(1), maxConflictBackoff, jitter: BackoffJitter.Full, random: random);
+
     /// <summary>Returns when the round may be retried; throws when the operation must fail.</summary>
     /// <param name="attempt">1 for the first failed round of this phase, growing by one per retry.</param>
     public async Task HandleAsync(PartitionConfiguration config, RoundOutcome round, long deadline, int attempt)
@@ -50,7 +53,6 @@ internal sealed class FailedRoundPolicy(string key, int partition, IPartitionDir
 
         // Contention with another proposer (a duplicate activation, a retry elsewhere) or replicas catching
         // up: pause a random, growing moment so dueling proposers stop colliding.
-        var maxMs = Math.Min(maxConflictBackoff.TotalMilliseconds, Math.Pow(2, attempt));
-        await Task.Delay(TimeSpan.FromMilliseconds(random.NextDouble() * maxMs), time);
+        await Task.Delay(_backoff.DelayFor(attempt), time);
     }
 }

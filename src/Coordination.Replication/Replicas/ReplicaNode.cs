@@ -122,7 +122,7 @@ public sealed partial class ReplicaNode
 
     private async Task RecoverLoopAsync(PartitionConfiguration configuration)
     {
-        var backoff = _options.RecoveryBackoff;
+        var backoff = new Backoff(_options.RecoveryBackoff, _options.MaxRecoveryBackoff);
         var token = _stopping.Token;
         var copy = new PartitionCopy(configuration, Self, _transport, _time, _options.SnapshotTimeout);
         _copies[configuration.Partition] = copy;
@@ -165,14 +165,12 @@ public sealed partial class ReplicaNode
                 LogRecoveryWaiting(_logger, configuration.Partition, configuration.Epoch, copy.SourcesDone, configuration.QuorumSize);
                 try
                 {
-                    await Task.Delay(backoff, _time, token);
+                    await backoff.DelayAsync(_time, token);
                 }
                 catch (OperationCanceledException)
                 {
                     return;
                 }
-
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxRecoveryBackoff.Ticks));
             }
         }
         finally
@@ -188,7 +186,9 @@ public sealed partial class ReplicaNode
     private async Task ReportRecoveredAsync(PartitionConfiguration configuration, CancellationToken token)
     {
         var me = configuration.Find(Self)!;
-        var delay = _options.RecoveryBackoff;
+
+        // Many partitions finish at once after a restart and race for the same document: spread out.
+        var backoff = new Backoff(_options.RecoveryBackoff, _options.MaxRecoveryBackoff, jitter: BackoffJitter.Added, random: _jitter);
         while (!token.IsCancellationRequested)
         {
             try
@@ -209,17 +209,14 @@ public sealed partial class ReplicaNode
                 LogReportFailed(_logger, ex, configuration.Partition);
             }
 
-            // Many partitions finish at once after a restart and race for the same document: spread out.
             try
             {
-                await Task.Delay(delay + TimeSpan.FromMilliseconds(_jitter.Next(0, (int)Math.Max(1, delay.TotalMilliseconds))), _time, token);
+                await backoff.DelayAsync(_time, token);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
-
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxRecoveryBackoff.Ticks));
         }
     }
 

@@ -8,7 +8,7 @@ internal static class CrossProcessFileLock
 {
     public static async Task<IDisposable> AcquireAsync(string path, CancellationToken cancellationToken)
     {
-        var delay = 1;
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(20));
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (true)
         {
@@ -18,8 +18,7 @@ internal static class CrossProcessFileLock
             }
             catch (IOException) when (DateTime.UtcNow < deadline)
             {
-                await Task.Delay(delay, cancellationToken);
-                delay = Math.Min(delay * 2, 20);
+                await backoff.DelayAsync(TimeProvider.System, cancellationToken);
             }
         }
     }
