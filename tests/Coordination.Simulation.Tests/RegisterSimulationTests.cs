@@ -144,7 +144,7 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
         cluster.Net.Faults = NetworkFaults.Random(r, maxLoss: 0.15, maxExtraDelayMicros: 3000);
         var proposers = Enumerable.Range(0, 2 + r.Next(2)).Select(_ => cluster.NewProposer()).ToList();
         var workload = new LockWorkload(cluster, proposers);
-        var replacements = StartNemesis(cluster, Duration);
+        var replacements = ReplicaNemesis.Start(cluster, Duration);
         var run = workload.RunClients(2 + r.Next(3), Duration);
         var finished = sim.RunUntil(run, Duration + TimeSpan.FromSeconds(3));
         var violations = GrantChecker.Check(workload.Grants);
@@ -154,41 +154,6 @@ public sealed class RegisterSimulationTests(ITestOutputHelper output)
         }
 
         return new Outcome(seed, violations, workload.Grants.Count, workload.Failures, sim.EventsRun, replacements());
-    }
-
-    /// <summary>Every 30 to 80 ms: crash a member and replace it (once all members are caught up), or cut a proposer from a replica for a while.</summary>
-    private static Func<int> StartNemesis(SimCluster cluster, TimeSpan duration)
-    {
-        var sim = cluster.Sim;
-        var end = sim.Now + duration.Ticks;
-        var replaced = 0;
-        void Strike()
-        {
-            if (sim.Now >= end)
-            {
-                cluster.Net.HealAll();
-                return;
-            }
-
-            if (sim.Random.Next(3) > 0 && cluster.AllMembersActive())
-            {
-                var members = cluster.Configuration.Members;
-                cluster.CrashAndReplace(members[sim.Random.Next(members.Length)].Id);
-                replaced++;
-            }
-            else
-            {
-                var proposer = cluster.ProposerHosts[sim.Random.Next(cluster.ProposerHosts.Count)];
-                var members = cluster.Configuration.Members;
-                cluster.Net.Cut(proposer, members[sim.Random.Next(members.Length)].Id);
-                sim.Schedule(TimeSpan.FromMilliseconds(10 + sim.Random.Next(20)), cluster.Net.HealAll);
-            }
-
-            sim.Schedule(TimeSpan.FromMilliseconds(30 + sim.Random.Next(50)), Strike);
-        }
-
-        sim.Schedule(TimeSpan.FromMilliseconds(20 + sim.Random.Next(30)), Strike);
-        return () => replaced;
     }
 
     /// <summary>

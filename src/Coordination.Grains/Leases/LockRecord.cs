@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Coordination.Replication.Protocol;
 
 namespace Coordination.Grains.Leases;
 
@@ -65,9 +66,29 @@ public sealed record LockRecord(
     ImmutableList<FinishedRequest> Finished,
     PendingDelay? Delay,
     ImmutableList<string> EndedSessions,
-    long ForgottenBelow)
+    long ForgottenBelow) : IRegisterValue
 {
     public static readonly LockRecord Empty = new(0, null, [], [], null, [], 0);
+
+    /// <summary>
+    /// The state of a lock whose register does not exist (never used, or deleted): free, counting its tokens
+    /// from the partition's token floor, so a name used again never issues a token it issued before, and a
+    /// release that quotes a token at or below the floor is a harmless repeat.
+    /// </summary>
+    public static LockRecord Fresh(long tokenFloor) => tokenFloor == 0 ? Empty : Empty with { LastToken = tokenFloor, ForgottenBelow = tokenFloor };
+
+    /// <summary>Nobody holds it, waits for it, or waits out its lock-delay.</summary>
+    public bool IsIdle => Holder is null && Waiters.IsEmpty && Delay is null;
+
+    /// <summary>Idle and with nothing left to remember: the register can be deleted.</summary>
+    public bool IsEmpty => IsIdle && Finished.IsEmpty && EndedSessions.IsEmpty;
+
+    long IRegisterValue.Floor => LastToken;
+
+    int IRegisterValue.EstimatedBytes =>
+        64 + (Holder is null ? 0 : 96 + (Holder.Owner?.Length ?? 0) + (Holder.Payload?.Length ?? 0))
+        + Waiters.Sum(w => 96 + (w.Owner?.Length ?? 0) + (w.Payload?.Length ?? 0))
+        + (Finished.Count * 64) + (EndedSessions.Count * 32);
 
     /// <summary>The distinct sessions holding or waiting, holder first.</summary>
     public IEnumerable<string> Sessions() =>

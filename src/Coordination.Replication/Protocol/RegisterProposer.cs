@@ -132,8 +132,10 @@ public sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : 
             _readIsChosen = false;
             var nextBallot = new Ballot(ballot.Counter + 1, ProposerId);
 
-            // A deletion keeps the register's last token in the partition's token floor (see KeyFloors).
-            var tokenFloor = next is null ? _faults.TokenFloorOfDeletion(applied.Floor) : 0;
+            // A deletion keeps the register's last token in the partition's token floor (see KeyFloors). It
+            // carries every floor this proposer knows, not only its own value's: the null it writes may be a
+            // deletion it read from a minority and now completes, whose floor only that minority had seen.
+            var tokenFloor = next is null ? _faults.TokenFloorOfDeletion(Math.Max(applied.Floor, _tokenFloor)) : 0;
 
             // Every ballot this proposer sends, the piggybacked promise included, counts as used: a later
             // prepare must start above all of them, or one ballot could end up carrying two values.

@@ -11,7 +11,7 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 {
     // Completed inline by the reply that makes the majority; only this proposer's own await observes it.
     private readonly TaskCompletionSource _done = new();
-    private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _all = new();
     private readonly HashSet<ReplicaId> _answered = [];
     private bool _sealed;
     private bool _mixedAccepted;

@@ -18,18 +18,21 @@ internal sealed class TombstoneForgetter(IReplicaTransport transport, TimeProvid
 
     private async Task ForgetAsync(PartitionConfiguration config, string key, Ballot tombstone, RoundOutcome round)
     {
-        try
+        if (!faults.ForgetAfterMajority)
         {
-            await round.AllAnswered.WaitAsync(roundTimeout, time);
-        }
-        catch (TimeoutException)
-        {
-            return;
-        }
+            try
+            {
+                await round.AllAnswered.WaitAsync(roundTimeout, time);
+            }
+            catch (TimeoutException)
+            {
+                return;
+            }
 
-        if (round.AllOk < config.Members.Length && !faults.ForgetAfterMajority)
-        {
-            return;
+            if (round.AllOk < config.Members.Length)
+            {
+                return;
+            }
         }
 
         var forget = new ReplicaRequest(config.Partition, config.Epoch, key, ReplicaOperation.Forget, tombstone, null, Ballot.Zero);

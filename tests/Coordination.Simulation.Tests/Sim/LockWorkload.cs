@@ -16,7 +16,11 @@ internal sealed record HeldGrant(string Client, Guid Request, long Token, long A
 /// chosen proposer (as duplicate activations or retries on another silo would), retrying failed
 /// operations with the same request id. The history of what clients were told is checked afterwards.
 /// </summary>
-internal sealed class LockWorkload(SimCluster cluster, IReadOnlyList<RegisterProposer<LockRecord>> proposers)
+/// <param name="deleteWhenIdle">
+/// Run every change as the lock grain does in the register lifecycle: an absent register is a fresh lock
+/// above the partition's token floor, and a lock nobody holds or waits for is deleted.
+/// </param>
+internal sealed class LockWorkload(SimCluster cluster, IReadOnlyList<RegisterProposer<LockRecord>> proposers, bool deleteWhenIdle = false)
 {
     private readonly SimKernel _sim = cluster.Sim;
 
@@ -33,8 +37,15 @@ internal sealed class LockWorkload(SimCluster cluster, IReadOnlyList<RegisterPro
     public async Task<T> Execute<T>(RegisterChange<LockRecord, T> change)
     {
         var proposer = proposers[_sim.Random.Next(proposers.Count)];
-        return await proposer.ExecuteAsync(change);
+        return await proposer.ExecuteAsync(deleteWhenIdle ? WithLifecycle(change) : change);
     }
+
+    /// <summary>A change as the lock grain runs it in the register lifecycle: an absent register is a fresh lock above the token floor; an idle one is deleted.</summary>
+    public static RegisterChange<LockRecord, T> WithLifecycle<T>(RegisterChange<LockRecord, T> change) => (current, context) =>
+    {
+        var (next, result) = change(current ?? LockRecord.Fresh(context.TokenFloor), context);
+        return (next is { IsIdle: true } ? null : next, result);
+    };
 
     private async Task ClientAsync(string session, long deadline)
     {

@@ -30,7 +30,8 @@ internal sealed class SimCluster
     private int _nextNode;
     private int _nextProposer;
 
-    public SimCluster(int seed, Breakage? breakage = null, int replicas = 3)
+    /// <param name="adjustFaults">Further broken decisions, for the replicas and proposers alike (controls of newer checks).</param>
+    internal SimCluster(int seed, Breakage? breakage = null, int replicas = 3, Func<ReplicationFaults, ReplicationFaults>? adjustFaults = null)
     {
         var broken = breakage ?? Breakage.None;
         Sim = new SimKernel(seed);
@@ -53,6 +54,7 @@ internal sealed class SimCluster
             ReuseBallotAfterFailedAccept = broken.ReuseBallot,
             RetryWithoutReread = broken.SkipReread,
         };
+        _faults = adjustFaults?.Invoke(_faults) ?? _faults;
         for (var i = 0; i < replicas; i++)
         {
             AddNode();
