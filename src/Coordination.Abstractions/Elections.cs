@@ -38,8 +38,10 @@ public sealed record ElectionState(string Election, long Revision, LeaderInfo? L
 /// <param name="CandidateId">Made by the client, unique per campaign; a retry reuses it.</param>
 /// <param name="Value">Published as the leader's value once elected (at most 4096 UTF-8 bytes).</param>
 /// <param name="MaxWait">How long this call may stay parked on the silo; the client calls again with the same id to keep its place.</param>
+/// <param name="Sequence">The campaign's number among its session's requests, as <see cref="AcquireRequest.Sequence"/>.</param>
+/// <param name="SettledThrough">As <see cref="AcquireRequest.SettledThrough"/>.</param>
 [GenerateSerializer, Immutable, Alias("coord.CampaignRequest")]
-public sealed record CampaignRequest(string SessionId, Guid CandidateId, string? Value, TimeSpan MaxWait, string? Owner);
+public sealed record CampaignRequest(string SessionId, Guid CandidateId, string? Value, TimeSpan MaxWait, string? Owner, long Sequence = 0, long SettledThrough = 0);
 
 /// <summary>What a campaign call found: elected (with its term and the revision it became leader at) or still queued.</summary>
 [GenerateSerializer, Immutable, Alias("coord.CampaignResult")]

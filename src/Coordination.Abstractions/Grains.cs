@@ -34,8 +34,9 @@ public interface ISessionGrain : IGrainWithStringKey
 {
     /// <summary>Extends the lease; acknowledged only after a majority of replicas accepted it.</summary>
     /// <param name="acknowledgedNotice">The highest notice sequence the client has processed (0 for none).</param>
+    /// <param name="settledThrough">As <see cref="AcquireRequest.SettledThrough"/>: every request of the session numbered up to this one is settled or known held or queued.</param>
     [Alias("keepalive")]
-    Task<KeepAliveResult> KeepAlive(long acknowledgedNotice);
+    Task<KeepAliveResult> KeepAlive(long acknowledgedNotice, long settledThrough = 0);
 
     /// <summary>Ends the session at once and releases everything it holds. Idempotent.</summary>
     [Alias("close")]

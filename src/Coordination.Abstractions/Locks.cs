@@ -19,8 +19,10 @@ public enum AcquireMode
 /// <param name="MaxWait">How long this call may stay parked on the silo (clamped to the silo's maximum, below the 30 s call timeout); the client calls again with the same id to keep its place.</param>
 /// <param name="Owner">Optional metadata shown to holder queries (host, pid, purpose); at most 512 UTF-8 bytes.</param>
 /// <param name="LockDelay">Chubby's lock-delay: if this holder's session expires while holding, the lock is not granted to anyone else for this long (restarted in full after a failover). Zero for none.</param>
+/// <param name="Sequence">The request's number in its session: 1 for the session's first request (acquire or campaign), one more for each new one; a retry reuses it. Lets the cluster tell a late copy of an old request from a new one, however many came since.</param>
+/// <param name="SettledThrough">The client's promise that every request of the session numbered up to this one is settled (answered for good, or withdrawn and acknowledged) or known to it as held or queued: a late copy of such a request is refused. Only grows; 0 for none.</param>
 [GenerateSerializer, Immutable, Alias("coord.AcquireRequest")]
-public sealed record AcquireRequest(string SessionId, Guid RequestId, AcquireMode Mode, TimeSpan MaxWait, string? Owner, TimeSpan LockDelay);
+public sealed record AcquireRequest(string SessionId, Guid RequestId, AcquireMode Mode, TimeSpan MaxWait, string? Owner, TimeSpan LockDelay, long Sequence = 0, long SettledThrough = 0);
 
 /// <summary>What an acquire found.</summary>
 public enum AcquireStatus

@@ -54,7 +54,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
             return (next, ToInfo(next));
         });
 
-    public async Task<KeepAliveResult> KeepAlive(long acknowledgedNotice)
+    public async Task<KeepAliveResult> KeepAlive(long acknowledgedNotice, long settledThrough = 0)
     {
         var result = await _register.ExecuteAsync((s, _) => SessionStateMachine.KeepAlive(s, _id, acknowledgedNotice));
         LockMetrics.KeepAlives.Add(1);
