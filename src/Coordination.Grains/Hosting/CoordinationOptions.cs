@@ -35,6 +35,12 @@ public sealed class CoordinationOptions
     public TimeSpan HolderAuditInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How long an election with no leader and no candidate keeps its register (its revision history, for
+    /// observers that come back) before it is deleted, when nobody is observing it. Default 60 s.
+    /// </summary>
+    public TimeSpan VacantElectionRetention { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// The shortest TTL accepted: (failure detection + margin) / (1 − keepalive fraction), so that the last
     /// acknowledged keepalive plus one keepalive interval plus a silo failover still fit in the lease.
     /// </summary>
@@ -91,6 +97,11 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
         if (o.MaxLockDelay < TimeSpan.Zero)
         {
             failures.Add($"{s}:MaxLockDelay is {o.MaxLockDelay}: it must not be negative.");
+        }
+
+        if (o.VacantElectionRetention <= TimeSpan.Zero)
+        {
+            failures.Add($"{s}:VacantElectionRetention is {o.VacantElectionRetention}: it must be positive.");
         }
 
         if (o.HolderAuditInterval <= TimeSpan.Zero)
