@@ -89,7 +89,7 @@ public sealed class CoordinationLock : IDistributedLock
                 _ => ParkedReply.Queued,
             },
             result => new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken),
-            () => grain.Cancel(session.Id, requestId));
+            sequence => grain.Cancel(session.Id, requestId, sequence));
         return await ParkedCallLoop.RunAsync(session, request, mode, Deadline.FromNow(timeout, _time), _options, _time, cancellationToken);
     }
 }

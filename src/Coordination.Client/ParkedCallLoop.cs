@@ -25,12 +25,13 @@ internal readonly record struct ParkedAttempt(TimeSpan Park, long Sequence, long
 /// handle, and how to withdraw it.
 /// </summary>
 /// <param name="Operation">Names the request in a <see cref="ClusterUnavailableException"/> ("acquire of 'orders/42'").</param>
+/// <param name="Withdraw">Withdraws the request; it gets the request's number, so its session lets it go too.</param>
 internal sealed record ParkedRequest<TResult, TGrant>(
     string Operation,
     Func<ParkedAttempt, Task<TResult>> Send,
     Func<TResult, ParkedReply> Read,
     Func<TResult, TGrant> Grant,
-    Func<Task<CancelOutcome>> Withdraw)
+    Func<long, Task<CancelOutcome>> Withdraw)
     where TResult : class
     where TGrant : CoordinationGrant;
 
@@ -149,7 +150,7 @@ internal static class ParkedCallLoop
         {
             if (withdraw)
             {
-                await session.Withdrawals.WithdrawAsync(request.Withdraw, () => sequence.Settle(number));
+                await session.Withdrawals.WithdrawAsync(() => request.Withdraw(number), () => sequence.Settle(number));
             }
         }
     }

@@ -36,10 +36,18 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
 
         // Every released name's register is deleted (its tombstone dropped once every replica took it), and the
         // session keeps one attachment: the held lock.
-        await Eventually.Async(
-            () => Task.FromResult(Cluster.AllSlots().Count(s => s.Key.StartsWith($"l/entity/{run}/", StringComparison.Ordinal)) == 3),
-            TimeSpan.FromSeconds(30),
-            "only the held lock's register to remain, on its three replicas");
+        try
+        {
+            await Eventually.Async(
+                () => Task.FromResult(Cluster.AllSlots().Count(s => s.Key.StartsWith($"l/entity/{run}/", StringComparison.Ordinal)) == 3),
+                TimeSpan.FromSeconds(30),
+                "only the held lock's register to remain, on its three replicas");
+        }
+        catch (TimeoutException ex)
+        {
+            var left = Cluster.AllSlots().Where(s => s.Key.StartsWith($"l/entity/{run}/", StringComparison.Ordinal)).GroupBy(s => s.Key).ToList();
+            throw new TimeoutException($"{ex.Message} {left.Count} registers left, e.g. {string.Join("; ", left.Take(5).Select(g => $"{g.Key} x{g.Count()} {Describe(g.First().Value)}"))}", ex);
+        }
         var attached = Cluster.AllSlots().Select(s => s.Value).OfType<SessionShard>().SelectMany(s => s.Attached).Distinct().ToList();
         Assert.Equal([Holding.Lock($"entity/{run}/held")], attached.Where(a => a.Holding.Name.StartsWith($"entity/{run}/", StringComparison.Ordinal)).Select(a => a.Holding));
         await held.DisposeAsync();
@@ -143,6 +151,13 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
         Assert.NotNull((await Grains.Lock(names[^1]).Revoke("maintenance")).Revoked);
         Assert.Contains((await s.Grain.KeepAlive(0)).Notices, n => n.LockName == names[^1]);
     }
+
+    private static string Describe(object? value) => value switch
+    {
+        null => "tombstone",
+        LockRecord l => $"holder={l.Holder?.Sequence} waiters={l.Waiters.Count} finished={l.Finished.Count} delay={l.Delay is not null}",
+        _ => value.GetType().Name,
+    };
 
     /// <summary>The number of slots once nothing is changing any more (tombstones dropped, sessions ended).</summary>
     private async Task<int> QuiescentSlotCountAsync()

@@ -192,7 +192,7 @@ public sealed class ParkedCallLoopTests
             },
             reply => reply.Status,
             _ => new CoordinationLockHandle(_session.CreateLock("test"), null!, _session, Guid.NewGuid(), 1),
-            () =>
+            _ =>
             {
                 _withdrawn++;
                 _markAtWithdrawal.Add(_session.Requests.SettledThrough);

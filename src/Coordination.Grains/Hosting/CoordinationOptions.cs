@@ -41,6 +41,12 @@ public sealed class CoordinationOptions
     public TimeSpan VacantElectionRetention { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// How long an ended session's record is kept after everything it held was released, so its late callers
+    /// hear "expired" or "closed" rather than "not found". Default 60 s.
+    /// </summary>
+    public TimeSpan EndedSessionRetention { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// The shortest TTL accepted: (failure detection + margin) / (1 − keepalive fraction), so that the last
     /// acknowledged keepalive plus one keepalive interval plus a silo failover still fit in the lease.
     /// </summary>
@@ -99,9 +105,9 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
             failures.Add($"{s}:MaxLockDelay is {o.MaxLockDelay}: it must not be negative.");
         }
 
-        if (o.VacantElectionRetention <= TimeSpan.Zero)
+        if (o.VacantElectionRetention <= TimeSpan.Zero || o.EndedSessionRetention < TimeSpan.Zero)
         {
-            failures.Add($"{s}:VacantElectionRetention is {o.VacantElectionRetention}: it must be positive.");
+            failures.Add($"{s}:VacantElectionRetention ({o.VacantElectionRetention}) must be positive and EndedSessionRetention ({o.EndedSessionRetention}) must not be negative.");
         }
 
         if (o.HolderAuditInterval <= TimeSpan.Zero)

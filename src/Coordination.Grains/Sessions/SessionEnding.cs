@@ -8,13 +8,18 @@ namespace Coordination.Grains.Sessions;
 /// <summary>
 /// The end of a session, after its base register says Expired or Closed: every shard is marked ended (it
 /// attaches nothing more), every lock and election attached there is told (retrying until each has taken it),
-/// the told requests are let go, each emptied shard is deleted, and last the base register itself. This is
-/// how a session's end reaches everything it holds (see <see cref="SessionAttachments"/>); what it leaves is nothing.
+/// the told requests are let go, each emptied shard is deleted, and last, after <c>retention</c> (so late callers
+/// still hear why it ended), the base register itself. This is how a session's end reaches everything it holds
+/// (see <see cref="SessionAttachments"/>); what it leaves is nothing.
 /// </summary>
-internal sealed partial class SessionEnding(string sessionId, IGrainFactory grains, IRegister<SessionRecord> session, SessionHoldings holdings, TimeProvider time, ILogger logger)
+internal sealed partial class SessionEnding(string sessionId, IGrainFactory grains, IRegister<SessionRecord> session, SessionHoldings holdings, TimeSpan retention, TimeProvider time, ILogger logger)
 {
     private const int ParallelTells = 32;
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once everything the session held has been told and let go (before the record's retention).</summary>
+    public Task Released => _released.Task;
 
     /// <summary>Runs until the session's registers are all deleted; failures (no majority, an unreachable grain) are retried with backoff.</summary>
     public async Task RunAsync()
@@ -27,6 +32,7 @@ internal sealed partial class SessionEnding(string sessionId, IGrainFactory grai
                 var record = await session.ExecuteAsync((s, _) => (s, s));
                 if (record is null || record.IsAlive)
                 {
+                    _released.TrySetResult();
                     return;
                 }
 
@@ -36,9 +42,14 @@ internal sealed partial class SessionEnding(string sessionId, IGrainFactory grai
                     done &= await EndShardAsync(shard, record.Status);
                 }
 
-                if (done && await session.ExecuteAsync((s, _) => (SessionStateMachine.DeleteIfDone(s), SessionStateMachine.DeleteIfDone(s) is null)))
+                if (done)
                 {
-                    return;
+                    _released.TrySetResult();
+                    await Task.Delay(retention, time);
+                    if (await session.ExecuteAsync((s, _) => (SessionStateMachine.DeleteIfDone(s), SessionStateMachine.DeleteIfDone(s) is null)))
+                    {
+                        return;
+                    }
                 }
             }
             catch (Exception ex)

@@ -23,6 +23,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
     private readonly RegisterFactory _registers;
+    private readonly TimeSpan _retention;
     private readonly TimeProvider _time;
     private readonly ILogger<SessionGrain> _logger;
     private readonly SessionLease _lease;
@@ -31,9 +32,11 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     private string _id = string.Empty;
     private IGrainTimer? _leaseTimer;
     private Task? _ending;
+    private SessionEnding? _endingRun;
 
-    public SessionGrain(RegisterFactory registers, TimeProvider time, ILogger<SessionGrain> logger)
+    public SessionGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<SessionGrain> logger)
     {
+        _retention = options.Value.EndedSessionRetention;
         _registers = registers;
         _time = time;
         _logger = logger;
@@ -73,8 +76,8 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         });
         if (_ending is { } ending)
         {
-            // Close means "release everything now": answer once every holding has been told.
-            await ending.WaitAsync(TimeSpan.FromSeconds(10), _time);
+            // Close means "release everything now": answer once every holding has been told (the record itself stays a while).
+            await Task.WhenAny(ending, _endingRun?.Released ?? ending).WaitAsync(TimeSpan.FromSeconds(10), _time);
         }
 
         return info with { Holdings = 0 };
@@ -152,7 +155,8 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         var keepAlive = this.RegisterGrainTimer(_ => Task.CompletedTask, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
         try
         {
-            await new SessionEnding(_id, GrainFactory, _register, _holdings, _time, _logger).RunAsync();
+            _endingRun = new SessionEnding(_id, GrainFactory, _register, _holdings, _retention, _time, _logger);
+            await _endingRun.RunAsync();
         }
         finally
         {
