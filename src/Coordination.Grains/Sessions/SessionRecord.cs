@@ -15,7 +15,7 @@ namespace Coordination.Grains.Sessions;
 /// <param name="Notices">Revoked grants the owner has not acknowledged yet.</param>
 /// <param name="NextNotice">The sequence number of the next notice.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionRecord")]
-public sealed record SessionRecord(
+internal sealed record SessionRecord(
     SessionStatus Status,
     TimeSpan Ttl,
     long KeepAlives,
@@ -29,7 +29,7 @@ public sealed record SessionRecord(
 }
 
 /// <summary>Session transitions as pure functions. Every read of a missing or ended session throws a typed error.</summary>
-public static class SessionStateMachine
+internal static class SessionStateMachine
 {
     /// <summary>Most unacknowledged notices kept; older ones are dropped (the owner has long lost the session's locks by then).</summary>
     public const int MaxNotices = 64;

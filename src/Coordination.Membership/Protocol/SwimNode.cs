@@ -28,7 +28,7 @@ namespace Coordination.Membership.Protocol;
 /// so a seed replays a run exactly.
 /// </para>
 /// </remarks>
-public sealed partial class SwimNode
+internal sealed partial class SwimNode
 {
     private readonly ProbeOptions _options;
     private readonly Random _random;

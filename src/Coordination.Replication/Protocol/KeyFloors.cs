@@ -87,7 +87,7 @@ internal sealed class KeyFloors
 
 /// <summary>A copy of a replica's <see cref="KeyFloors"/>, sent with the last page of a recovery copy.</summary>
 [GenerateSerializer, Immutable, Alias("coord.FloorsCopy")]
-public sealed record FloorsCopy(ImmutableArray<Ballot> Ballots, long TokenFloor)
+internal sealed record FloorsCopy(ImmutableArray<Ballot> Ballots, long TokenFloor)
 {
     public static FloorsCopy Empty { get; } = new([.. new Ballot[KeyFloors.Buckets]], 0);
 

@@ -5,7 +5,7 @@ using Coordination.Replication.Protocol;
 namespace Coordination.Simulation.Tests.Sim;
 
 /// <summary>A grant as a client saw it: from the moment it learned it holds the lock until it sent its release.</summary>
-public sealed record HeldGrant(string Client, Guid Request, long Token, long AckedAt)
+internal sealed record HeldGrant(string Client, Guid Request, long Token, long AckedAt)
 {
     public long ReleasedAt { get; set; } = long.MaxValue;
 }
@@ -15,7 +15,7 @@ public sealed record HeldGrant(string Client, Guid Request, long Token, long Ack
 /// chosen proposer (as duplicate activations or retries on another silo would), retrying failed
 /// operations with the same request id. The history of what clients were told is checked afterwards.
 /// </summary>
-public sealed class LockWorkload(SimCluster cluster, IReadOnlyList<RegisterProposer<LockRecord>> proposers)
+internal sealed class LockWorkload(SimCluster cluster, IReadOnlyList<RegisterProposer<LockRecord>> proposers)
 {
     private readonly Simulation _sim = cluster.Sim;
 
@@ -113,7 +113,7 @@ public sealed class LockWorkload(SimCluster cluster, IReadOnlyList<RegisterPropo
 }
 
 /// <summary>Checks what clients were told: no two grants held at once, and tokens strictly increasing in grant order.</summary>
-public static class GrantChecker
+internal static class GrantChecker
 {
     public static List<string> Check(IEnumerable<HeldGrant> history)
     {

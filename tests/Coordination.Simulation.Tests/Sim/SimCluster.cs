@@ -8,7 +8,7 @@ using Coordination.Replication.Replicas;
 namespace Coordination.Simulation.Tests.Sim;
 
 /// <summary>Which parts of the protocol run broken on purpose (to prove the checks catch them).</summary>
-public sealed record Breakage(bool EmptyReplicaVotes = false, bool ReuseBallot = false, bool SkipReread = false)
+internal sealed record Breakage(bool EmptyReplicaVotes = false, bool ReuseBallot = false, bool SkipReread = false)
 {
     public static readonly Breakage None = new();
 }
@@ -18,7 +18,7 @@ public sealed record Breakage(bool EmptyReplicaVotes = false, bool ReuseBallot =
 /// possibly stale, view of the configuration, and a nemesis that crashes and replaces replicas, all on
 /// one simulated network.
 /// </summary>
-public sealed class SimCluster
+internal sealed class SimCluster
 {
     public const string Key = "l/the-lock";
     private static readonly AuditEntry Created = new(DateTimeOffset.UnixEpoch, "sim", "create", "simulation", 1, []);

@@ -5,7 +5,7 @@ using Coordination.Replication.Replicas;
 namespace Coordination.Simulation.Tests.Sim;
 
 /// <summary>How badly the simulated network behaves.</summary>
-public sealed record NetworkFaults(double Loss, double Duplication, TimeSpan MinDelay, TimeSpan MaxDelay)
+internal sealed record NetworkFaults(double Loss, double Duplication, TimeSpan MinDelay, TimeSpan MaxDelay)
 {
     public static readonly NetworkFaults None = new(0, 0, TimeSpan.FromMicroseconds(50), TimeSpan.FromMicroseconds(50));
 
@@ -22,7 +22,7 @@ public sealed record NetworkFaults(double Loss, double Duplication, TimeSpan Min
 /// duplication; crashed hosts and cut links drop everything. A lost message leaves the sender waiting
 /// until its own timeout, as on a real network.
 /// </summary>
-public sealed class SimNetwork(Simulation sim)
+internal sealed class SimNetwork(Simulation sim)
 {
     private readonly Dictionary<ReplicaId, ReplicaNode> _nodes = [];
     private readonly HashSet<ReplicaId> _crashed = [];

@@ -8,7 +8,7 @@ namespace Coordination.TestKit.Membership;
 /// good) or pause (a SIGSTOP: timers and deliveries wait until they resume, then they see the stall).
 /// Everything that happens depends only on the seed.
 /// </summary>
-public sealed class SwimSimulation
+internal sealed class SwimSimulation
 {
     private readonly PriorityQueue<Action, (TimeSpan At, long Seq)> _events = new();
     private readonly Dictionary<MemberId, Member> _members = [];
