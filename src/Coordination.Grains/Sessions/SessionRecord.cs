@@ -23,7 +23,7 @@ internal sealed record SessionRecord(
     ImmutableList<SessionNotice> Notices,
     long NextNotice)
 {
-    public static SessionRecord Open(TimeSpan ttl) => new(SessionStatus.Alive, ttl, 0, ImmutableSortedSet<Holding>.Empty, [], 1);
+    public static SessionRecord Open(TimeSpan ttl) => new(SessionStatus.Alive, ttl, 0, [], [], 1);
 
     public bool IsAlive => Status == SessionStatus.Alive;
 }

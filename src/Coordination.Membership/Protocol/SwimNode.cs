@@ -105,7 +105,7 @@ internal sealed partial class SwimNode
     }
 
     /// <summary>This member is leaving gracefully: tells the others, then stops.</summary>
-    public void Leave(TimeSpan now)
+    public void Leave()
     {
         if (IsOut)
         {

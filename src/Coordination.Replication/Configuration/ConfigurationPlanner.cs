@@ -104,7 +104,7 @@ internal static class ConfigurationPlanner
     {
         var targets = partitions.Count > 0
             ? partitions.Distinct().Order().ToList()
-            : current.Partitions.Where(p => HasLostMajority(p, population.IsDead)).Select(p => p.Partition).ToList();
+            : [.. current.Partitions.Where(p => HasLostMajority(p, population.IsDead)).Select(p => p.Partition)];
         foreach (var p in targets)
         {
             if (p < 0 || p >= current.PartitionCount)
@@ -207,7 +207,7 @@ internal static class ConfigurationPlanner
         var epoch = config.Epoch + 1;
         load.Remove(outgoing.Id);
         var members = config.Members.Replace(outgoing, new ReplicaMember(incoming, epoch));
-        var recovering = (config.Recovering.IsDefault ? ImmutableArray<ReplicaId>.Empty : config.Recovering).Remove(outgoing.Id).Add(incoming);
+        var recovering = (config.Recovering.IsDefault ? [] : config.Recovering).Remove(outgoing.Id).Add(incoming);
         return config with { Epoch = epoch, Members = members, Recovering = recovering };
     }
 

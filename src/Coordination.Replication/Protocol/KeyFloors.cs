@@ -31,7 +31,7 @@ internal sealed class KeyFloors
     {
         var length = Encoding.UTF8.GetMaxByteCount(key.Length);
         var rented = length <= 1024 ? null : ArrayPool<byte>.Shared.Rent(length);
-        Span<byte> buffer = rented ?? stackalloc byte[1024];
+        var buffer = rented ?? stackalloc byte[1024];
         try
         {
             var written = Encoding.UTF8.GetBytes(key, buffer);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;

@@ -1,5 +1,4 @@
 using Coordination.Grains.Leases;
-using Coordination.Grains.Locks;
 using Coordination.Replication.Replicas;
 using Microsoft.Extensions.DependencyInjection;
 
