@@ -7,7 +7,7 @@ namespace Coordination.Grains.Leases;
 /// <param name="SessionTtl">The holder's session TTL, so the lock can wait out a whole lease if the session's own state is lost.</param>
 /// <param name="Payload">What the holder publishes with its grant: an election leader's proclaimed value; unused by locks.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockGrant")]
-public sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null)
+internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null)
 {
     /// <summary>The grant as clients see it (the session by its tag, never its id).</summary>
     public LockHolder ToHolder() => new(SessionIds.Tag(SessionId), RequestId, Token, Owner);
@@ -16,14 +16,14 @@ public sealed record LockGrant(string SessionId, Guid RequestId, long Token, str
 /// <summary>A queued acquire (or campaign).</summary>
 /// <param name="Payload">What it will publish once granted (an election candidate's value); unused by locks.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRequest")]
-public sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null)
+internal sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null)
 {
     /// <summary>The queued request as clients see it (the session by its tag, never its id).</summary>
     public LockWaiter ToWaiter() => new(SessionIds.Tag(SessionId), RequestId, Owner);
 }
 
 /// <summary>How a request ended. Kept for a while so retries and repeated releases are idempotent.</summary>
-public enum RequestEnd
+internal enum RequestEnd
 {
     Released = 0,
     Cancelled = 1,
@@ -32,7 +32,7 @@ public enum RequestEnd
 }
 
 /// <summary>How a session ended, as far as a lock can tell.</summary>
-public enum SessionEnd
+internal enum SessionEnd
 {
     /// <summary>Closed by its owner: everything is released at once.</summary>
     Closed = 0,
@@ -45,11 +45,11 @@ public enum SessionEnd
 }
 
 [GenerateSerializer, Immutable, Alias("coord.FinishedRequest")]
-public sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End);
+internal sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End);
 
 /// <summary>A wait before the lock may be granted again, for the grant with token <paramref name="AfterToken"/>. A duration, never a wall-clock time: each activation restarts it in full.</summary>
 [GenerateSerializer, Immutable, Alias("coord.PendingDelay")]
-public sealed record PendingDelay(TimeSpan Duration, long AfterToken);
+internal sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 
 /// <summary>
 /// The replicated state of one exclusive lock (also the queue inside an election): the last token handed out, the holder, the FIFO queue
@@ -59,7 +59,7 @@ public sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 /// </summary>
 /// <param name="ForgottenBelow">Finished requests with tokens up to this one may have been forgotten: a release quoting such a token is a harmless repeat.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRecord")]
-public sealed record LockRecord(
+internal sealed record LockRecord(
     long LastToken,
     LockGrant? Holder,
     ImmutableList<LockRequest> Waiters,

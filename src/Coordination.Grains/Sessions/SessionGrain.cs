@@ -4,7 +4,6 @@ using Coordination.Grains.Locks;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Placement;
 

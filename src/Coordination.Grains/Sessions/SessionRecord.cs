@@ -15,7 +15,7 @@ namespace Coordination.Grains.Sessions;
 /// <param name="Notices">Revoked grants the owner has not acknowledged yet.</param>
 /// <param name="NextNotice">The sequence number of the next notice.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionRecord")]
-public sealed record SessionRecord(
+internal sealed record SessionRecord(
     SessionStatus Status,
     TimeSpan Ttl,
     long KeepAlives,
@@ -23,13 +23,13 @@ public sealed record SessionRecord(
     ImmutableList<SessionNotice> Notices,
     long NextNotice)
 {
-    public static SessionRecord Open(TimeSpan ttl) => new(SessionStatus.Alive, ttl, 0, ImmutableSortedSet<Holding>.Empty, [], 1);
+    public static SessionRecord Open(TimeSpan ttl) => new(SessionStatus.Alive, ttl, 0, [], [], 1);
 
     public bool IsAlive => Status == SessionStatus.Alive;
 }
 
 /// <summary>Session transitions as pure functions. Every read of a missing or ended session throws a typed error.</summary>
-public static class SessionStateMachine
+internal static class SessionStateMachine
 {
     /// <summary>Most unacknowledged notices kept; older ones are dropped (the owner has long lost the session's locks by then).</summary>
     public const int MaxNotices = 64;
