@@ -62,7 +62,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     }
 
     public CoordinationLock CreateLock(string name) =>
-        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, _logger);
+        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time);
 
     public CoordinationElection CreateElection(string name) =>
         new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time);

@@ -1,4 +1,3 @@
-using System.Net;
 using Coordination.Client;
 using Medallion.Threading;
 using Microsoft.Extensions.DependencyInjection.Extensions;

@@ -1,5 +1,4 @@
 using Medallion.Threading;
-using Microsoft.Extensions.Logging;
 
 namespace Coordination.Client;
 
@@ -16,16 +15,14 @@ public sealed class CoordinationLock : IDistributedLock
     private readonly IGrainFactory _grains;
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
-    private readonly ILogger _logger;
 
-    internal CoordinationLock(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ILogger logger)
+    internal CoordinationLock(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time)
     {
         Name = name;
         _session = session;
         _grains = grains;
         _options = options;
         _time = time;
-        _logger = logger;
     }
 
     public string Name { get; }

@@ -78,7 +78,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
 
     /// <summary>A lock taken through this session (many locks may share one session).</summary>
     public CoordinationLock CreateLock(string name) =>
-        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, _logger);
+        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time);
 
     /// <summary>An election campaigned in through this session.</summary>
     public CoordinationElection CreateElection(string name) =>

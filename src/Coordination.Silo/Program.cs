@@ -12,7 +12,7 @@ namespace Coordination.Silo;
 /// machine runs with Redis clustering). Settings: <c>--config NAME|PATH</c> (silo-config/), then
 /// COORDINATION_ environment variables, then <c>--Section:Key=Value</c> overrides.
 /// </summary>
-public static class Program
+internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {

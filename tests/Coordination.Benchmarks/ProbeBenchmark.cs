@@ -174,7 +174,11 @@ internal static class ProbeBenchmark
             }
 
             GC.KeepAlive(x);
-        }) { IsBackground = true, Priority = ThreadPriority.Normal }).ToList();
+        })
+        {
+            IsBackground = true,
+            Priority = ThreadPriority.Normal,
+        }).ToList();
         hogs.ForEach(h => h.Start());
         long operations = 0, failures = 0;
         var maxHealth = 0;

@@ -69,7 +69,7 @@ faultsCommand.SetAction(async (result, ct) =>
     var silos = result.GetValue(faultSilos);
     var kinds = result.GetValue(faultKinds) is { } list
         ? list.Split(',').Select(k => Enum.Parse<Coordination.TestKit.Faults.FaultKind>(k.Trim(), ignoreCase: true)).ToList()
-        : Enum.GetValues<Coordination.TestKit.Faults.FaultKind>().Where(k => silos >= 5 || k != Coordination.TestKit.Faults.FaultKind.PartitionRing).ToList();
+        : [.. Enum.GetValues<Coordination.TestKit.Faults.FaultKind>().Where(k => silos >= 5 || k != Coordination.TestKit.Faults.FaultKind.PartitionRing)];
     var soak = await FaultSoak.RunAsync(result.GetValue(faultDuration), result.GetValue(faultSegment), result.GetValue(faultSeed) ?? Random.Shared.Next(), silos, kinds, result.GetValue(faultUnsafe), result.GetValue(faultElections), ct);
     Console.WriteLine(soak.Markdown);
     if (result.GetValue(faultOut) is { } path)

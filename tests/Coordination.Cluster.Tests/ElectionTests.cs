@@ -257,13 +257,13 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
         // Both registrations run (one per election), and the run that failed was followed by a new term.
         await Eventually.Async(() => probe.Running.Count == 2 && probe.Terms.Count == 3, TimeSpan.FromSeconds(20), "a failed run, then both elections' services running");
         var leaders = await Task.WhenAll(new[] { first, second }.Select(n => Cluster.NewClient().CreateElection(n).GetLeaderAsync()));
-        Assert.All(leaders, l => Assert.NotNull(l));
+        Assert.All(leaders, Assert.NotNull);
         Assert.Equal(probe.Terms.Count, probe.Terms.Distinct().Count());
         var failed = probe.Terms.First();
         Assert.Contains(probe.Terms, t => t.Election == failed.Election && t.Term > failed.Term);
         await host.StopAsync();
         Assert.Empty(probe.Running);
-        Assert.All(await Task.WhenAll(new[] { first, second }.Select(n => Cluster.NewClient().CreateElection(n).GetLeaderAsync())), l => Assert.Null(l));
+        Assert.All(await Task.WhenAll(new[] { first, second }.Select(n => Cluster.NewClient().CreateElection(n).GetLeaderAsync())), Assert.Null);
     }
 
     private async Task<IHost> StartHostAsync(int instance, LeaderProbe probe, Action<IServiceCollection> leaderServices)

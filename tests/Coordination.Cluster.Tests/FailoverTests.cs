@@ -1,4 +1,3 @@
-using Coordination.Client;
 using Coordination.Cluster.Tests.Infrastructure;
 using Coordination.TestKit;
 
@@ -32,7 +31,7 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
         new("two of five replicas are killed", KillTwoOfFiveAsync, Silos: 5, Partitions: 4, ReplicationFactor: 5),
     ];
 
-    public static TheoryData<string> HolderFaultNames => new(HolderFaults.Select(f => f.Name));
+    public static TheoryData<string> HolderFaultNames => [.. HolderFaults.Select(f => f.Name)];
 
     [Theory]
     [MemberData(nameof(HolderFaultNames))]
@@ -110,7 +109,7 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
 
         var error = await Assert.ThrowsAsync<QuorumUnavailableException>(() => held.Lock.Acquire(Probe()));
         Assert.Equal("l/" + held.Name, error.Key);
-        await Assert.ThrowsAsync<QuorumUnavailableException>(() => held.Lock.GetInfo());
+        await Assert.ThrowsAsync<QuorumUnavailableException>(held.Lock.GetInfo);
         held.Cluster.Partitions.HealAll();
     }
 
@@ -152,7 +151,7 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
             (_, sinceKill) => Assert.True(sinceKill >= LockDelay, $"granted {sinceKill} after the failover: the lock-delay was not restarted in full")),
     ];
 
-    public static TheoryData<string> DeadHolderCaseNames => new(DeadHolderCases.Select(c => c.Name));
+    public static TheoryData<string> DeadHolderCaseNames => [.. DeadHolderCases.Select(c => c.Name)];
 
     [Theory]
     [MemberData(nameof(DeadHolderCaseNames))]

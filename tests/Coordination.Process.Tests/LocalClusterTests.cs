@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Coordination.Process.Tests.Infrastructure;
 using Coordination.TestKit;
 using Xunit.Abstractions;
 
@@ -104,7 +103,7 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         await using var competitor = await TestClusterClient.ConnectAsync(cluster);
 
         client.Signal(Signals.Stop);
-        var deadline = client.Lines(@"DEADLINE at=").Select(l => long.Parse(l.Split('=')[1], System.Globalization.CultureInfo.InvariantCulture)).Max();
+        var deadline = client.Lines(@"DEADLINE at=").Max(l => long.Parse(l.Split('=')[1], System.Globalization.CultureInfo.InvariantCulture));
         await using var next = await competitor.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60));
         var grantedAt = Stopwatch.GetTimestamp();
         client.Signal(Signals.Continue);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Coordination.Process.Tests.Infrastructure;
 using Coordination.TestKit;
 using Xunit.Abstractions;
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Coordination.Client;
-using Coordination.Process.Tests.Infrastructure;
 using Coordination.TestKit;
 using Xunit.Abstractions;
 

@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
-using Coordination.Replication.Protocol;
 using Coordination.Simulation.Tests.Sim;
 using Coordination.TestKit.Faults;
 using Coordination.TestKit.Simulation;
@@ -82,7 +81,7 @@ public sealed class CasRegisterSimulationTests(ITestOutputHelper output)
                 var (f, a, b) = r.Next(3) switch
                 {
                     0 => ("read", (long?)null, (long?)null),
-                    1 => ("write", r.Next(5), (long?)null),
+                    1 => ("write", r.Next(5), null),
                     _ => ("cas", r.Next(5), r.Next(5)),
                 };
                 var op = recorder.Invoke(process, f, SimCluster.Key, a, b);
@@ -91,7 +90,7 @@ public sealed class CasRegisterSimulationTests(ITestOutputHelper output)
                 {
                     op.Ok(await proposer.ExecuteAsync<long?>((s, _) =>
                     {
-                        var done = s?.Done ?? ImmutableDictionary<int, (long, long?)>.Empty;
+                        var done = s?.Done ?? [];
                         if (done.TryGetValue(client, out var last) && last.Op == id)
                         {
                             return (s, last.Result);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Coordination.Grains.Leases;
-using Coordination.Grains.Locks;
 using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;

@@ -59,8 +59,8 @@ public sealed class LocalClusterProcess : IAsyncDisposable
     /// <param name="testTimings">Scale failure detection and sessions down for tests; false keeps silo-config/local.json as a user gets it.</param>
     public static async Task<LocalClusterProcess> StartAsync(bool testTimings, params string[] extra)
     {
-        const string silosSetting = "--Coordination:Host:Silos=";
-        var silos = extra.LastOrDefault(a => a.StartsWith(silosSetting, StringComparison.Ordinal)) is { } given ? int.Parse(given[silosSetting.Length..], System.Globalization.CultureInfo.InvariantCulture) : 3;
+        const string SilosSetting = "--Coordination:Host:Silos=";
+        var silos = extra.LastOrDefault(a => a.StartsWith(SilosSetting, StringComparison.Ordinal)) is { } given ? int.Parse(given[SilosSetting.Length..], System.Globalization.CultureInfo.InvariantCulture) : 3;
         var ports = Ports.FreeBlock((3 * silos) + 1);
         var clusterId = $"coord-test-{Guid.NewGuid():N}";
         var dir = Path.Combine(Path.GetTempPath(), clusterId);

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
 
 namespace Coordination.Tests;
@@ -60,7 +59,7 @@ public sealed class ConfigurationPlannerTests
         Assert.Equal(2, p.Epoch);
         Assert.Equal([R("2"), R("3"), R("4")], p.Members.Select(x => x.Id).Order());
         Assert.Equal(2, p.Find(R("4"))!.Since);
-        Assert.Equal([R("4")], p.Recovering.ToArray());
+        Assert.Equal([R("4")], [.. p.Recovering]);
         Assert.Equal(m.Version + 1, next.Version);
     }
 
@@ -72,7 +71,7 @@ public sealed class ConfigurationPlannerTests
         Assert.Null(ConfigurationPlanner.Plan(m, Pop([R("3"), R("4"), R("5")], dead: [R("1"), R("2")])));
         var replaced = ConfigurationPlanner.Plan(m, Pop([R("2"), R("3"), R("5")], dead: [R("1"), R("4")]))!.Partitions[0];
         Assert.Equal([R("2"), R("3"), R("5")], replaced.Members.Select(x => x.Id).Order());
-        Assert.Equal([R("5")], replaced.Recovering.ToArray());
+        Assert.Equal([R("5")], [.. replaced.Recovering]);
     }
 
     [Fact]
@@ -111,7 +110,7 @@ public sealed class ConfigurationPlannerTests
         var entry = re.Audit[^1];
         Assert.Equal("alice", entry.Operator);
         Assert.Equal(2, entry.ClusterEpoch);
-        Assert.Equal([0, 1], entry.Partitions.ToArray());
+        Assert.Equal([0, 1], [.. entry.Partitions]);
     }
 
     [Fact]

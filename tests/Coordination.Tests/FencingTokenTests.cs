@@ -1,5 +1,4 @@
 using Coordination.Grains.Leases;
-using Coordination.Grains.Locks;
 
 namespace Coordination.Tests;
 

@@ -13,7 +13,7 @@ public sealed class HoldingTests
     [InlineData(HoldingKind.Lock, "orders/42", "l/orders/42")]
     [InlineData(HoldingKind.Election, "orders/42", "e/orders/42")]
     [InlineData(HoldingKind.Lock, "ünïcødé/🔒", "l/ünïcødé/🔒")]
-    public void A_holding_names_the_register_key_it_always_had(HoldingKind kind, string name, string key)
+    internal void A_holding_names_the_register_key_it_always_had(HoldingKind kind, string name, string key)
     {
         var holding = new Holding(kind, name);
         Assert.Equal(key, holding.RegisterKey);

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;

@@ -190,7 +190,7 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
 
         try
         {
-            await _queue.ExecuteAsync((r, _) => r is { Queue.IsEmpty: true } ? ((ElectionRecord?)null, true) : (r, false));
+            await _queue.ExecuteAsync((r, _) => r is { Queue.IsEmpty: true } ? (null, true) : (r, false));
         }
         catch (CoordinationException)
         {

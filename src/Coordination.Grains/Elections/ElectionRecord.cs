@@ -6,14 +6,14 @@ namespace Coordination.Grains.Elections;
 
 /// <summary>One retained revision of an election: what happened and who led after it.</summary>
 [GenerateSerializer, Immutable, Alias("coord.ElectionHistoryEntry")]
-public sealed record ElectionHistoryEntry(long Revision, ElectionEventKind Kind, LockGrant? Leader);
+internal sealed record ElectionHistoryEntry(long Revision, ElectionEventKind Kind, LockGrant? Leader);
 
 /// <summary>
 /// The replicated state of an election: the candidate queue (a lock queue whose holder is the leader and
 /// whose grant payload is the leader's value), the revision, and the latest revisions for observers.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.ElectionRecord")]
-public sealed record ElectionRecord(LockRecord Queue, long Revision, ImmutableList<ElectionHistoryEntry> History) : IRegisterValue
+internal sealed record ElectionRecord(LockRecord Queue, long Revision, ImmutableList<ElectionHistoryEntry> History) : IRegisterValue
 {
     public static readonly ElectionRecord Empty = new(LockRecord.Empty, 0, []);
 
@@ -30,7 +30,7 @@ public sealed record ElectionRecord(LockRecord Queue, long Revision, ImmutableLi
 }
 
 /// <summary>Election transitions as pure functions on top of the lock queue's.</summary>
-public static class ElectionStateMachine
+internal static class ElectionStateMachine
 {
     /// <summary>Revisions kept for observers (fewer when their values are large); one that falls further behind gets a resync.</summary>
     public const int MaxHistory = 128;

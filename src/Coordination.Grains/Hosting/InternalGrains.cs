@@ -4,7 +4,7 @@ namespace Coordination.Grains.Hosting;
 
 /// <summary>Calls between coordination grains; not for applications.</summary>
 [Alias("coord.ILockGrainInternal")]
-public interface ILockGrainInternal : IGrainWithStringKey
+internal interface ILockGrainInternal : IGrainWithStringKey
 {
     /// <summary>The session ended (expired or closed): drop its grant and queue entries, hand the lock on.</summary>
     [Alias("session-ended")]
@@ -17,7 +17,7 @@ public interface ILockGrainInternal : IGrainWithStringKey
 
 /// <summary>Calls between coordination grains; not for applications.</summary>
 [Alias("coord.IElectionGrainInternal")]
-public interface IElectionGrainInternal : IGrainWithStringKey
+internal interface IElectionGrainInternal : IGrainWithStringKey
 {
     /// <summary>The session ended: drop its candidacy or leadership, elect the next candidate.</summary>
     [Alias("session-ended")]
@@ -30,7 +30,7 @@ public interface IElectionGrainInternal : IGrainWithStringKey
 
 /// <summary>Calls between coordination grains; not for applications.</summary>
 [Alias("coord.ISessionGrainInternal")]
-public interface ISessionGrainInternal : IGrainWithStringKey
+internal interface ISessionGrainInternal : IGrainWithStringKey
 {
     [Alias("open")]
     Task<SessionInfo> Open(TimeSpan ttl);

@@ -6,7 +6,7 @@ namespace Coordination.Grains.Leases;
 /// counting; a lock whose state was lost (re-initialised partition, full restart) restarts above the new,
 /// higher epoch, so its tokens still exceed every token it ever handed out.
 /// </summary>
-public static class FencingTokens
+internal static class FencingTokens
 {
     public const int CounterBits = 40;
 

@@ -25,9 +25,9 @@ internal sealed partial class LockDelayTimer(IGrainBase owner, ILeaseQueue queue
                 _timer = owner.RegisterGrainTimer(ct => EndAsync(delay.AfterToken), new GrainTimerCreationOptions(delay.Duration, Timeout.InfiniteTimeSpan) { KeepAlive = true, Interleave = true });
             }
         }
-        else if (_timer is not null)
+        else
         {
-            _timer.Dispose();
+            _timer?.Dispose();
             _timer = null;
         }
     }

@@ -8,7 +8,7 @@ namespace Coordination.Grains.Leases;
 /// <param name="Payload">What the holder publishes with its grant: an election leader's proclaimed value; unused by locks.</param>
 /// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments"/>).</param>
 [GenerateSerializer, Immutable, Alias("coord.LockGrant")]
-public sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0)
+internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0)
 {
     /// <summary>The grant as clients see it (the session by its tag, never its id).</summary>
     public LockHolder ToHolder() => new(SessionIds.Tag(SessionId), RequestId, Token, Owner);
@@ -18,7 +18,7 @@ public sealed record LockGrant(string SessionId, Guid RequestId, long Token, str
 /// <param name="Payload">What it will publish once granted (an election candidate's value); unused by locks.</param>
 /// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments"/>).</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRequest")]
-public sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0)
+internal sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0)
 {
     /// <summary>The grant this request becomes.</summary>
     public LockGrant ToGrant(long token) => new(SessionId, RequestId, token, Owner, LockDelay, SessionTtl, Payload, Sequence);
@@ -28,7 +28,7 @@ public sealed record LockRequest(string SessionId, Guid RequestId, string? Owner
 }
 
 /// <summary>How a request ended. Kept until its session has let go of it, so retries and repeated releases are idempotent.</summary>
-public enum RequestEnd
+internal enum RequestEnd
 {
     Released = 0,
     Cancelled = 1,
@@ -37,7 +37,7 @@ public enum RequestEnd
 }
 
 /// <summary>How a session ended, as far as a lock can tell.</summary>
-public enum SessionEnd
+internal enum SessionEnd
 {
     /// <summary>Closed by its owner: everything is released at once.</summary>
     Closed = 0,
@@ -55,11 +55,11 @@ public enum SessionEnd
 /// </summary>
 /// <param name="Sequence">The request's number in its session, by which the session lets it go (0: never attached).</param>
 [GenerateSerializer, Immutable, Alias("coord.FinishedRequest")]
-public sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End, long Sequence = 0);
+internal sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End, long Sequence = 0);
 
 /// <summary>A wait before the lock may be granted again, for the grant with token <paramref name="AfterToken"/>. A duration, never a wall-clock time: each activation restarts it in full.</summary>
 [GenerateSerializer, Immutable, Alias("coord.PendingDelay")]
-public sealed record PendingDelay(TimeSpan Duration, long AfterToken);
+internal sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 
 /// <summary>
 /// The replicated state of one exclusive lock (also the queue inside an election): the last token handed
@@ -69,7 +69,7 @@ public sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 /// </summary>
 /// <param name="ForgottenBelow">Finished requests with tokens up to this one may have been forgotten: a release quoting such a token is a harmless repeat.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRecord")]
-public sealed record LockRecord(
+internal sealed record LockRecord(
     long LastToken,
     LockGrant? Holder,
     ImmutableList<LockRequest> Waiters,

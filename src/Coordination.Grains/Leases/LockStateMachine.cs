@@ -1,7 +1,7 @@
 namespace Coordination.Grains.Leases;
 
 /// <summary>What an acquire found, decided on the register's current value.</summary>
-public readonly record struct AcquireDecision(AcquireStatus Status, long Token, int Position, RequestEnd? FinishedAs)
+internal readonly record struct AcquireDecision(AcquireStatus Status, long Token, int Position, RequestEnd? FinishedAs)
 {
     public static AcquireDecision Finished(RequestEnd end) => new(AcquireStatus.NotAvailable, 0, -1, end);
 }
@@ -11,7 +11,7 @@ public readonly record struct AcquireDecision(AcquireStatus Status, long Token, 
 /// lock hands it to the first waiter in the same step (one accept per handoff), unless a lock-delay is
 /// pending. Holders are (session, request id); tokens only grow.
 /// </summary>
-public static class LockStateMachine
+internal static class LockStateMachine
 {
     /// <summary>
     /// Most finished requests kept while their sessions are told to let go of them (normally a handful, gone

@@ -3,7 +3,7 @@ using Coordination.Grains.Hosting;
 namespace Coordination.Grains.Sessions;
 
 /// <summary>What kind of grain a session holds or waits at.</summary>
-public enum HoldingKind
+internal enum HoldingKind
 {
     Lock = 0,
     Election = 1,
@@ -15,7 +15,7 @@ public enum HoldingKind
 /// Ordered by kind, then by name (ordinal), so a set of them needs no comparer on the wire.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.Holding")]
-public sealed record Holding(HoldingKind Kind, string Name) : IComparable<Holding>
+internal sealed record Holding(HoldingKind Kind, string Name) : IComparable<Holding>
 {
     public static Holding Lock(string name) => new(HoldingKind.Lock, name);
 

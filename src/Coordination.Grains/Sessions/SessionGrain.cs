@@ -1,5 +1,4 @@
 using Coordination.Grains.Hosting;
-using Coordination.Grains.Leases;
 using Coordination.Grains.Locks;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;

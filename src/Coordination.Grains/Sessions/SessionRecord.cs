@@ -19,7 +19,7 @@ namespace Coordination.Grains.Sessions;
 /// <param name="SettledThrough">The highest settled-through mark the client declared (see <see cref="SessionShard"/>).</param>
 /// <param name="Shards">The shards that may exist: a shard is created only after its number is recorded here, so the session's end finds them all.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionRecord")]
-public sealed record SessionRecord(
+internal sealed record SessionRecord(
     SessionStatus Status,
     TimeSpan Ttl,
     long KeepAlives,
@@ -38,7 +38,7 @@ public sealed record SessionRecord(
 }
 
 /// <summary>Session transitions as pure functions. Every read of a missing or ended session throws a typed error.</summary>
-public static class SessionStateMachine
+internal static class SessionStateMachine
 {
     /// <summary>Most unacknowledged notices kept; a revoke that would add another is refused (nothing is ever dropped).</summary>
     public const int MaxNotices = 64;

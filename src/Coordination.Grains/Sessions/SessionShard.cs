@@ -7,7 +7,7 @@ namespace Coordination.Grains.Sessions;
 
 /// <summary>One request a session holds or waits for at a lock or election: the place and the request's number in its session.</summary>
 [GenerateSerializer, Immutable, Alias("coord.Attachment")]
-public sealed record Attachment(Holding Holding, long Sequence) : IComparable<Attachment>
+internal sealed record Attachment(Holding Holding, long Sequence) : IComparable<Attachment>
 {
     public int CompareTo(Attachment? other) =>
         other is null ? 1 : Holding.CompareTo(other.Holding) is var byHolding && byHolding != 0 ? byHolding : Sequence.CompareTo(other.Sequence);
@@ -23,7 +23,7 @@ public sealed record Attachment(Holding Holding, long Sequence) : IComparable<At
 /// <param name="Settled">Numbers above <paramref name="SettledThrough"/> whose requests finished here: refused if they come again.</param>
 /// <param name="SettledThrough">The client's mark as this shard last heard it: every request numbered up to it that is not attached is over.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionShard")]
-public sealed record SessionShard(bool Ended, ImmutableSortedSet<Attachment> Attached, ImmutableSortedSet<long> Settled, long SettledThrough) : IRegisterValue
+internal sealed record SessionShard(bool Ended, ImmutableSortedSet<Attachment> Attached, ImmutableSortedSet<long> Settled, long SettledThrough) : IRegisterValue
 {
     public static readonly SessionShard Empty = new(false, [], [], 0);
 
@@ -33,7 +33,7 @@ public sealed record SessionShard(bool Ended, ImmutableSortedSet<Attachment> Att
 }
 
 /// <summary>The shards of a session and their transitions, as pure functions.</summary>
-public static class SessionShards
+internal static class SessionShards
 {
     /// <summary>Shards per session: what one attach or detach rewrites is about 1/256 of what the session holds.</summary>
     public const int Count = 256;
@@ -127,7 +127,7 @@ public static class SessionShards
         var settled = s.Settled;
         if (mark > s.SettledThrough)
         {
-            settled = settled.Where(n => n > mark).ToImmutableSortedSet();
+            settled = [.. settled.Where(n => n > mark)];
         }
 
         while (settled.Count > MaxSettledPerShard)

@@ -82,7 +82,7 @@ internal sealed partial class ProbeHost : ILifecycleParticipant<ISiloLifecycle>,
     private async Task StopAsync(CancellationToken cancellationToken)
     {
         // Tell the others, but act on no change any more: this silo is on its way out.
-        var leaving = _node.Run((n, now) => n.Leave(now));
+        var leaving = _node.Run((n, _) => n.Leave());
         foreach (var outgoing in leaving.Outbox)
         {
             _transport.Send(outgoing);

@@ -8,7 +8,7 @@ namespace Coordination.Membership.Hosting;
 
 /// <summary>The probe endpoint every silo runs: messages arrive one way, like datagrams (a lost one is just lost).</summary>
 [Alias("coord.IProbeService")]
-public interface IProbeService : IGrainService
+internal interface IProbeService : IGrainService
 {
     [OneWay]
     [Alias("deliver")]

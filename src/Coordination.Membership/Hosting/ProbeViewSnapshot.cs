@@ -3,7 +3,7 @@ using Coordination.Membership.Protocol;
 namespace Coordination.Membership.Hosting;
 
 /// <summary>One silo's probe view, as served at <c>/api/membership</c>.</summary>
-public sealed record ProbeViewSnapshot(
+internal sealed record ProbeViewSnapshot(
     string Self,
     bool Enabled,
     int LocalHealth,
@@ -39,7 +39,7 @@ public sealed record ProbeViewSnapshot(
 }
 
 /// <summary>What one silo's view says about a member.</summary>
-public sealed record ProbeMemberSnapshot(
+internal sealed record ProbeMemberSnapshot(
     string Member,
     string Status,
     long Incarnation,

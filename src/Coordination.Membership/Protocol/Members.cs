@@ -4,7 +4,7 @@ namespace Coordination.Membership.Protocol;
 
 /// <summary>A member of the group: one silo process (its Orleans address, generation included, so a restart is a new member).</summary>
 [GenerateSerializer, Immutable, Alias("coord.probe.MemberId")]
-public readonly record struct MemberId(string Value) : IComparable<MemberId>
+internal readonly record struct MemberId(string Value) : IComparable<MemberId>
 {
     public int CompareTo(MemberId other) => string.CompareOrdinal(Value, other.Value);
 
@@ -12,7 +12,7 @@ public readonly record struct MemberId(string Value) : IComparable<MemberId>
 }
 
 /// <summary>A member's status in SWIM. <see cref="Dead"/> and <see cref="Left"/> are final for that member.</summary>
-public enum MemberStatus
+internal enum MemberStatus
 {
     Alive = 0,
     Suspect = 1,
@@ -25,7 +25,7 @@ public enum MemberStatus
 /// refute a suspicion) and heartbeat counter (bumped by the member every probe period).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.probe.MemberState")]
-public readonly record struct MemberState(MemberStatus Status, long Incarnation, long Heartbeat) : IComparable<MemberState>
+internal readonly record struct MemberState(MemberStatus Status, long Incarnation, long Heartbeat) : IComparable<MemberState>
 {
     public static MemberState Joined => new(MemberStatus.Alive, 0, 0);
 
@@ -62,7 +62,7 @@ public readonly record struct MemberState(MemberStatus Status, long Incarnation,
 }
 
 /// <summary>How two views relate as version vectors.</summary>
-public enum ViewOrder
+internal enum ViewOrder
 {
     Equal,
     Before,
@@ -76,7 +76,7 @@ public enum ViewOrder
 /// commutative, associative and idempotent, and every view converges to the join of all it hears.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.probe.View")]
-public sealed record MembershipView(ImmutableSortedDictionary<MemberId, MemberState> Members)
+internal sealed record MembershipView(ImmutableSortedDictionary<MemberId, MemberState> Members)
 {
     public static readonly MembershipView Empty = new(ImmutableSortedDictionary<MemberId, MemberState>.Empty);
 

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 
 namespace Coordination.Membership.Protocol;
 
-public enum ProbeKind
+internal enum ProbeKind
 {
     /// <summary>Are you alive? Answered with an <see cref="Ack"/> of the same sequence number.</summary>
     Ping = 0,
@@ -22,14 +22,14 @@ public enum ProbeKind
 
 /// <summary>A piece of gossip: a member's state, and for a suspicion, who suspects it.</summary>
 [GenerateSerializer, Immutable, Alias("coord.probe.Update")]
-public sealed record GossipUpdate(MemberId Member, MemberState State, MemberId? Accuser);
+internal sealed record GossipUpdate(MemberId Member, MemberState State, MemberId? Accuser);
 
 /// <summary>
 /// One protocol message (sent one way, like a datagram). Every message carries its sender's own state and
 /// piggybacked gossip; <see cref="View"/> is set only on <see cref="ProbeKind.Sync"/>.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.probe.Message")]
-public sealed record ProbeMessage(
+internal sealed record ProbeMessage(
     ProbeKind Kind,
     long Seq,
     MemberId From,
@@ -40,8 +40,8 @@ public sealed record ProbeMessage(
     bool IsReply = false);
 
 /// <summary>A message the node wants sent.</summary>
-public readonly record struct Outgoing(MemberId To, ProbeMessage Message);
+internal readonly record struct Outgoing(MemberId To, ProbeMessage Message);
 
 /// <summary>A change of a member's status in this node's view.</summary>
 /// <param name="DeclaredHere">This node declared the death itself (its suspicion ran out with enough confirmations): the host hands it to Orleans.</param>
-public readonly record struct MemberChange(MemberId Member, MemberStatus? Was, MemberState Now, bool DeclaredHere, TimeSpan At);
+internal readonly record struct MemberChange(MemberId Member, MemberStatus? Was, MemberState Now, bool DeclaredHere, TimeSpan At);

@@ -19,6 +19,6 @@ internal static class PeerSampling
             (peers[i], peers[j]) = (peers[j], peers[i]);
         }
 
-        return peers.Take(count).ToList();
+        return [.. peers.Take(count)];
     }
 }

@@ -1,7 +1,7 @@
 namespace Coordination.Membership.Protocol;
 
 /// <summary>The timing rules of the protocol as pure functions (memberlist's and Lifeguard's formulas).</summary>
-public static class ProbeMath
+internal static class ProbeMath
 {
     /// <summary>Intervals and timeouts stretch by (local health + 1): a struggling prober slows itself instead of accusing others.</summary>
     public static TimeSpan Scaled(TimeSpan value, int localHealth) => value * (localHealth + 1);

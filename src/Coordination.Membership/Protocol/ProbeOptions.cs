@@ -93,7 +93,7 @@ public sealed class ProbeOptions
 }
 
 /// <summary>Checks the probe settings at start; each failure names the setting, its value and the rule.</summary>
-public sealed class ProbeOptionsValidator : IValidateOptions<ProbeOptions>
+internal sealed class ProbeOptionsValidator : IValidateOptions<ProbeOptions>
 {
     public ValidateOptionsResult Validate(string? name, ProbeOptions o)
     {

@@ -5,7 +5,7 @@ namespace Coordination.Membership.Protocol;
 /// suspicions begun and confirmed, refuted when about this member, and declared deaths once their
 /// Lifeguard timeout has run out under the death rule.
 /// </summary>
-public sealed partial class SwimNode
+internal sealed partial class SwimNode
 {
     private readonly Dictionary<MemberId, Suspicion> _suspicions = [];
     private TimeSpan _declareAfter;

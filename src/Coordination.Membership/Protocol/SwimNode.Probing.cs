@@ -5,7 +5,7 @@ namespace Coordination.Membership.Protocol;
 /// member in <see cref="ProbeOrder"/>, judged at the end of the period, and the indirect probes it runs
 /// for others.
 /// </summary>
-public sealed partial class SwimNode
+internal sealed partial class SwimNode
 {
     private readonly PingRelays _relays = new();
     private readonly Dictionary<MemberId, TimeSpan> _rtts = [];

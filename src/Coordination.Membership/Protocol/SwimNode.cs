@@ -28,7 +28,7 @@ namespace Coordination.Membership.Protocol;
 /// so a seed replays a run exactly.
 /// </para>
 /// </remarks>
-public sealed partial class SwimNode
+internal sealed partial class SwimNode
 {
     private readonly ProbeOptions _options;
     private readonly Random _random;
@@ -105,7 +105,7 @@ public sealed partial class SwimNode
     }
 
     /// <summary>This member is leaving gracefully: tells the others, then stops.</summary>
-    public void Leave(TimeSpan now)
+    public void Leave()
     {
         if (IsOut)
         {

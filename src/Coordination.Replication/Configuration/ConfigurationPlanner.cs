@@ -6,7 +6,7 @@ namespace Coordination.Replication.Configuration;
 /// <param name="Live">Silos that are up and may take new replicas.</param>
 /// <param name="Dead">Silos declared dead (or gone from membership): they will never answer again.</param>
 /// <param name="Leaving">Silos that are up but shutting down: move their replicas off while they can still be copied from.</param>
-public sealed record SiloPopulation(IReadOnlyCollection<ReplicaId> Live, IReadOnlySet<ReplicaId> Dead, IReadOnlySet<ReplicaId> Leaving)
+internal sealed record SiloPopulation(IReadOnlyCollection<ReplicaId> Live, IReadOnlySet<ReplicaId> Dead, IReadOnlySet<ReplicaId> Leaving)
 {
     public bool IsDead(ReplicaId id) => Dead.Contains(id);
 }
@@ -16,7 +16,7 @@ public sealed record SiloPopulation(IReadOnlyCollection<ReplicaId> Live, IReadOn
 /// Safety never depends on these choices (a wrong guess about who is dead costs redundancy, not data);
 /// they only keep partitions assigned, replaced one member at a time, and spread over hosts.
 /// </summary>
-public static class ConfigurationPlanner
+internal static class ConfigurationPlanner
 {
     /// <summary>
     /// True when fewer than a majority of the partition's members are both alive and caught up: its state
@@ -109,7 +109,7 @@ public static class ConfigurationPlanner
         bool IsLost(PartitionConfiguration p) => HasLostMajority(p, population.IsDead, m => caughtUp?.Invoke(p.Partition, m) == true);
         var targets = partitions.Count > 0
             ? partitions.Distinct().Order().ToList()
-            : current.Partitions.Where(IsLost).Select(p => p.Partition).ToList();
+            : [.. current.Partitions.Where(IsLost).Select(p => p.Partition)];
         foreach (var p in targets)
         {
             if (p < 0 || p >= current.PartitionCount)
@@ -212,7 +212,7 @@ public static class ConfigurationPlanner
         var epoch = config.Epoch + 1;
         load.Remove(outgoing.Id);
         var members = config.Members.Replace(outgoing, new ReplicaMember(incoming, epoch));
-        var recovering = (config.Recovering.IsDefault ? ImmutableArray<ReplicaId>.Empty : config.Recovering).Remove(outgoing.Id).Add(incoming);
+        var recovering = (config.Recovering.IsDefault ? [] : config.Recovering).Remove(outgoing.Id).Add(incoming);
         return config with { Epoch = epoch, Members = members, Recovering = recovering };
     }
 

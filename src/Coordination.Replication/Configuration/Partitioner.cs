@@ -4,7 +4,7 @@ using System.Text;
 namespace Coordination.Replication.Configuration;
 
 /// <summary>Maps register keys to partitions with a stable hash (XxHash64 of the UTF-8 key), identical on every silo and version.</summary>
-public static class Partitioner
+internal static class Partitioner
 {
     public static int PartitionOf(string key, int partitionCount)
     {

@@ -6,7 +6,7 @@ namespace Coordination.Replication.Hosting;
 
 /// <summary>The replica endpoint every silo runs (one Orleans grain service per silo, never collected or migrated).</summary>
 [Alias("coord.IReplicaService")]
-public interface IReplicaService : IGrainService
+internal interface IReplicaService : IGrainService
 {
     [Alias("handle")]
     Task<ReplicaReply> Handle(ReplicaRequest request);

@@ -10,7 +10,7 @@ namespace Coordination.Replication.Hosting;
 /// <see cref="RegisterProposer{TValue}"/> with a random, non-zero id. Only when the silo host set
 /// <see cref="UnsafeControl.LeaseOnly"/> (a fault-suite control) is it the broken <see cref="LeaseOnlyRegister{TValue}"/>.
 /// </summary>
-public sealed class RegisterFactory
+internal sealed class RegisterFactory
 {
     private readonly IPartitionDirectory _directory;
     private readonly IReplicaTransport _transport;

@@ -44,12 +44,12 @@ public sealed class ReplicationOptions
 
     /// <summary>
     /// BROKEN ON PURPOSE unless None: a deliberately unsafe variant, which exists only so the fault suite can
-    /// prove its checkers catch it. Not bound from configuration (its setter is internal): only the silo host
+    /// prove its checkers catch it. Not bound from configuration (it is internal): only the silo host
     /// sets it, from <c>Coordination:Host:Unsafe</c>, and only with its fault injection on. Default None.
     /// Replication reads it in one place: <see cref="RegisterFactory"/> makes lease-only registers for
     /// <see cref="UnsafeControl.LeaseOnly"/>.
     /// </summary>
-    public UnsafeControl Unsafe { get; internal set; } = UnsafeControl.None;
+    internal UnsafeControl Unsafe { get; set; } = UnsafeControl.None;
 
     internal ProposerOptions ToProposerOptions() => new()
     {
@@ -60,7 +60,7 @@ public sealed class ReplicationOptions
 }
 
 /// <summary>Deliberately unsafe variants for the fault suite's controls (see <see cref="ReplicationOptions.Unsafe"/>).</summary>
-public enum UnsafeControl
+internal enum UnsafeControl
 {
     /// <summary>The real protocol.</summary>
     None,

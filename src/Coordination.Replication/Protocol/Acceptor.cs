@@ -4,7 +4,7 @@ namespace Coordination.Replication.Protocol;
 /// The acceptor rules of CASPaxos (Rystsov 2018, §2.1 and §2.2.1) for one register, as pure functions.
 /// A replica must be active in the message's configuration epoch before these apply.
 /// </summary>
-public static class Acceptor
+internal static class Acceptor
 {
     /// <summary>
     /// Promise <paramref name="ballot"/> if it is not below the current promise (an equal ballot is a

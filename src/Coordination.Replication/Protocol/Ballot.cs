@@ -6,7 +6,7 @@ namespace Coordination.Replication.Protocol;
 /// for at most one value (every accept takes a fresh one).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.Ballot")]
-public readonly record struct Ballot(long Counter, long Proposer) : IComparable<Ballot>
+internal readonly record struct Ballot(long Counter, long Proposer) : IComparable<Ballot>
 {
     /// <summary>Below every real ballot: the promise and accepted ballot of an untouched register.</summary>
     public static readonly Ballot Zero = new(0, 0);

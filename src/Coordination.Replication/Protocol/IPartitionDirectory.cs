@@ -3,7 +3,7 @@ using Coordination.Replication.Configuration;
 namespace Coordination.Replication.Protocol;
 
 /// <summary>Where proposers learn the committed configuration of a partition, and which replicas are known dead.</summary>
-public interface IPartitionDirectory
+internal interface IPartitionDirectory
 {
     /// <summary>How many partitions the cluster's keys are spread over (fixed for the cluster's life).</summary>
     int PartitionCount { get; }

@@ -6,7 +6,7 @@ namespace Coordination.Replication.Protocol;
 /// implementation; <see cref="Hosting.RegisterFactory"/> makes one per key. Not thread-safe: call it from one
 /// logical thread (a grain's scheduler, or the simulation's).
 /// </summary>
-public interface IRegister<TValue> where TValue : class
+internal interface IRegister<TValue> where TValue : class
 {
     string Key { get; }
 

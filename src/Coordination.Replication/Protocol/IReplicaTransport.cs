@@ -7,7 +7,7 @@ namespace Coordination.Replication.Protocol;
 /// (a direct call for the local silo) and the simulated network of the deterministic tests. A message may
 /// be lost, delayed, duplicated or reordered; the protocol never relies on otherwise.
 /// </summary>
-public interface IReplicaTransport
+internal interface IReplicaTransport
 {
     Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request, CancellationToken cancellationToken);
 

@@ -31,7 +31,7 @@ internal sealed class KeyFloors
     {
         var length = Encoding.UTF8.GetMaxByteCount(key.Length);
         var rented = length <= 1024 ? null : ArrayPool<byte>.Shared.Rent(length);
-        Span<byte> buffer = rented ?? stackalloc byte[1024];
+        var buffer = rented ?? stackalloc byte[1024];
         try
         {
             var written = Encoding.UTF8.GetBytes(key, buffer);
@@ -87,7 +87,7 @@ internal sealed class KeyFloors
 
 /// <summary>A copy of a replica's <see cref="KeyFloors"/>, sent with the last page of a recovery copy.</summary>
 [GenerateSerializer, Immutable, Alias("coord.FloorsCopy")]
-public sealed record FloorsCopy(ImmutableArray<Ballot> Ballots, long TokenFloor)
+internal sealed record FloorsCopy(ImmutableArray<Ballot> Ballots, long TokenFloor)
 {
     public static FloorsCopy Empty { get; } = new([.. new Ballot[KeyFloors.Buckets]], 0);
 

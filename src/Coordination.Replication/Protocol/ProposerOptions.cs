@@ -1,7 +1,7 @@
 namespace Coordination.Replication.Protocol;
 
 /// <summary>Timing and batching of a register proposer.</summary>
-public sealed record ProposerOptions
+internal sealed record ProposerOptions
 {
     /// <summary>How long one prepare or accept round waits for a majority. Default 1 s.</summary>
     public TimeSpan RoundTimeout { get; init; } = TimeSpan.FromSeconds(1);

@@ -1,7 +1,7 @@
 namespace Coordination.Replication.Protocol;
 
 /// <summary>Majority-quorum arithmetic. Only distinct configured replicas ever count.</summary>
-public static class Quorum
+internal static class Quorum
 {
     /// <summary>The replication factors the protocol supports: 3 (tolerates 1 failure) and 5 (tolerates 2).</summary>
     public static bool IsSupportedReplicationFactor(int n) => n is 3 or 5;

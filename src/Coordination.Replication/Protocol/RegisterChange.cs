@@ -12,10 +12,10 @@ namespace Coordination.Replication.Protocol;
 /// else may have written since). A change that depends on a call made after a read of the register (a session
 /// attach) refuses to commit under another generation than the one it saw (<see cref="IRegister{TValue}.PeekAsync"/>).
 /// </param>
-public readonly record struct RegisterContext(long TokenEpoch, long ConfigurationEpoch, long TokenFloor = 0, long Generation = 0);
+internal readonly record struct RegisterContext(long TokenEpoch, long ConfigurationEpoch, long TokenFloor = 0, long Generation = 0);
 
 /// <summary>What a register would write under now: its cached value and promise generation (a hint, not a linearizable read).</summary>
-public readonly record struct RegisterView<TValue>(TValue? Value, long Generation) where TValue : class;
+internal readonly record struct RegisterView<TValue>(TValue? Value, long Generation) where TValue : class;
 
 /// <summary>A change to a register value: the new value and what to tell the caller. Must be a pure function of its inputs.</summary>
-public delegate (TValue? Next, TResult Result) RegisterChange<TValue, TResult>(TValue? current, RegisterContext context) where TValue : class;
+internal delegate (TValue? Next, TResult Result) RegisterChange<TValue, TResult>(TValue? current, RegisterContext context) where TValue : class;

@@ -19,7 +19,7 @@ namespace Coordination.Replication.Protocol;
 /// <see cref="ProposerConfiguration"/> (the configuration it works under). The decisions the simulations
 /// break on purpose are asked of <see cref="ReplicationFaults"/>, which makes the correct ones in a silo.
 /// </remarks>
-public sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : class
+internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : class
 {
     private readonly GroupCommitQueue<TValue> _queue;
     private readonly ProposerConfiguration _configuration;

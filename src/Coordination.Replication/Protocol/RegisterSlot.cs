@@ -5,7 +5,7 @@ namespace Coordination.Replication.Protocol;
 /// (ballot, value) it accepted. Values are immutable objects, shared without copying.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.RegisterSlot")]
-public sealed record RegisterSlot(Ballot Promise, Ballot Accepted, object? Value)
+internal sealed record RegisterSlot(Ballot Promise, Ballot Accepted, object? Value)
 {
     public static readonly RegisterSlot Empty = new(Ballot.Zero, Ballot.Zero, null);
 

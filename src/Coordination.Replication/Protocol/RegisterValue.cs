@@ -4,7 +4,7 @@ namespace Coordination.Replication.Protocol;
 /// What a register's value may tell the replication layer about itself. Values that do not implement it are
 /// treated as issuing no tokens and as small.
 /// </summary>
-public interface IRegisterValue
+internal interface IRegisterValue
 {
     /// <summary>
     /// The highest fencing token (or revision) this value has handed out. When the register is deleted, the

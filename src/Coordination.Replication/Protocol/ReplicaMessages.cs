@@ -4,7 +4,7 @@ using Coordination.Replication.Configuration;
 namespace Coordination.Replication.Protocol;
 
 /// <summary>The two acceptor operations of CASPaxos.</summary>
-public enum ReplicaOperation
+internal enum ReplicaOperation
 {
     /// <summary>Promise the ballot and return the last accepted (ballot, value).</summary>
     Prepare = 0,
@@ -26,10 +26,10 @@ public enum ReplicaOperation
 /// <summary>A message from a proposer to one replica of a key. It carries the configuration epoch the proposer believes in.</summary>
 /// <param name="TokenFloor">On an accept that deletes a register (a null value): its last token, which the partition's token floor must keep.</param>
 [GenerateSerializer, Immutable, Alias("coord.ReplicaRequest")]
-public sealed record ReplicaRequest(int Partition, long Epoch, string Key, ReplicaOperation Operation, Ballot Ballot, object? Value, Ballot Next, long TokenFloor = 0);
+internal sealed record ReplicaRequest(int Partition, long Epoch, string Key, ReplicaOperation Operation, Ballot Ballot, object? Value, Ballot Next, long TokenFloor = 0);
 
 /// <summary>How a replica answered.</summary>
-public enum ReplicaStatus
+internal enum ReplicaStatus
 {
     /// <summary>Promised (prepare) or accepted (accept).</summary>
     Ok = 0,
@@ -50,7 +50,7 @@ public enum ReplicaStatus
 /// <summary>A replica's answer. For a successful prepare it carries the last accepted (ballot, value).</summary>
 /// <param name="TokenFloor">The partition's token floor at this replica: fresh registers start their tokens above it.</param>
 [GenerateSerializer, Immutable, Alias("coord.ReplicaReply")]
-public sealed record ReplicaReply(ReplicaStatus Status, long Epoch, Ballot Promise, Ballot Accepted, object? Value, long TokenFloor = 0)
+internal sealed record ReplicaReply(ReplicaStatus Status, long Epoch, Ballot Promise, Ballot Accepted, object? Value, long TokenFloor = 0)
 {
     public static ReplicaReply Refuse(ReplicaStatus status, long epoch) => new(status, epoch, Ballot.Zero, Ballot.Zero, null);
 }
@@ -63,11 +63,11 @@ public sealed record ReplicaReply(ReplicaStatus Status, long Epoch, Ballot Promi
 /// <param name="MaxSlots">At most this many registers in the page.</param>
 /// <param name="MaxBytes">At most about this many bytes of register values in the page (at least one register is sent).</param>
 [GenerateSerializer, Immutable, Alias("coord.SnapshotRequest")]
-public sealed record SnapshotRequest(PartitionConfiguration Configuration, ReplicaId Requester, string? After = null, int MaxSlots = 512, int MaxBytes = 256 * 1024);
+internal sealed record SnapshotRequest(PartitionConfiguration Configuration, ReplicaId Requester, string? After = null, int MaxSlots = 512, int MaxBytes = 256 * 1024);
 
 /// <summary>One register of a copied page.</summary>
 [GenerateSerializer, Immutable, Alias("coord.KeyedSlot")]
-public readonly record struct KeyedSlot(string Key, RegisterSlot Slot);
+internal readonly record struct KeyedSlot(string Key, RegisterSlot Slot);
 
 /// <summary>
 /// One page of a source's copy of a partition, given only by an active member fenced at the request's epoch.
@@ -75,7 +75,7 @@ public readonly record struct KeyedSlot(string Key, RegisterSlot Slot);
 /// source's <paramref name="Floors"/>); <paramref name="Total"/> is how many registers the source held when the copy began.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.SnapshotReply")]
-public sealed record SnapshotReply(ReplicaStatus Status, long Epoch, ImmutableArray<KeyedSlot> Slots, string? Next = null, FloorsCopy? Floors = null, int Total = 0)
+internal sealed record SnapshotReply(ReplicaStatus Status, long Epoch, ImmutableArray<KeyedSlot> Slots, string? Next = null, FloorsCopy? Floors = null, int Total = 0)
 {
     public static SnapshotReply Refuse(ReplicaStatus status, long epoch) => new(status, epoch, []);
 

@@ -6,7 +6,7 @@ namespace Coordination.Replication.Protocol;
 /// Metrics of the replication layer, on the "Coordination" meter (export with OpenTelemetry or watch with
 /// dotnet-counters): round trip of prepare/accept rounds to a majority, group-commit batch sizes, failed rounds.
 /// </summary>
-public static class ReplicationMetrics
+internal static class ReplicationMetrics
 {
     public const string MeterName = "Coordination";
 

@@ -7,7 +7,7 @@ namespace Coordination.Replication.Replicas;
 /// <param name="Copied">Registers received so far, over all sources (a register counts once per source).</param>
 /// <param name="Expected">Registers the sources held when their copies began, summed over the sources that answered.</param>
 /// <param name="SourcesDone">Sources whose whole copy has arrived; recovery needs a majority of the configuration.</param>
-public sealed record RecoveryProgress(int Partition, long Epoch, long Copied, long Expected, int SourcesDone, int SourcesNeeded, TimeSpan Elapsed);
+internal sealed record RecoveryProgress(int Partition, long Epoch, long Copied, long Expected, int SourcesDone, int SourcesNeeded, TimeSpan Elapsed);
 
 /// <summary>
 /// The copy a recovering replica takes of one partition, streamed in pages from every other member: each

@@ -6,7 +6,7 @@ using Coordination.Replication.Protocol;
 namespace Coordination.Replication.Replicas;
 
 /// <summary>The voting status of one replica of one partition.</summary>
-public enum ReplicaRole
+internal enum ReplicaRole
 {
     /// <summary>Not in the configuration it knows: refuses every message.</summary>
     NotMember = 0,
@@ -22,7 +22,7 @@ public enum ReplicaRole
 }
 
 /// <summary>What adopting a configuration did to a replica.</summary>
-public enum AdoptOutcome
+internal enum AdoptOutcome
 {
     Ignored = 0,
     Adopted = 1,
@@ -34,7 +34,7 @@ public enum AdoptOutcome
 /// absent keys (<see cref="KeyFloors"/>), and the configuration and role they are valid under. Thread-safe;
 /// every operation is a short critical section.
 /// </summary>
-public sealed class PartitionReplica
+internal sealed class PartitionReplica
 {
     private readonly Lock _gate = new();
     private readonly ReplicaId _self;

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
@@ -13,7 +12,7 @@ namespace Coordination.Replication.Replicas;
 /// drives the recovery of partitions this silo joined. Replica state lives here, in the silo's memory,
 /// independent of any grain activation: it survives idle collection and is lost only with the silo.
 /// </summary>
-public sealed partial class ReplicaNode
+internal sealed partial class ReplicaNode
 {
     private readonly ConcurrentDictionary<int, PartitionReplica> _partitions = new();
     private readonly ConcurrentDictionary<int, long> _recoveringEpochs = new();

@@ -1,7 +1,7 @@
 namespace Coordination.Replication.Replicas;
 
 /// <summary>Knobs of a replica node's recovery.</summary>
-public sealed record ReplicaNodeOptions
+internal sealed record ReplicaNodeOptions
 {
     /// <summary>First pause between recovery attempts; doubles up to <see cref="MaxRecoveryBackoff"/>.</summary>
     public TimeSpan RecoveryBackoff { get; init; } = TimeSpan.FromMilliseconds(50);

@@ -1,4 +1,3 @@
-using Coordination.Grains.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Coordination.Silo.Configuration;

@@ -5,7 +5,7 @@ using Orleans.Configuration;
 namespace Coordination.Silo.Configuration;
 
 /// <summary>Where the silos keep their shared membership table and configuration metadata.</summary>
-public enum ClusteringMode
+internal enum ClusteringMode
 {
     /// <summary>Files in <see cref="SiloHostOptions.DataDirectory"/>: every silo on one machine (the local cluster).</summary>
     Local = 0,
@@ -15,7 +15,7 @@ public enum ClusteringMode
 }
 
 /// <summary>How Orleans' own membership probes are tuned.</summary>
-public enum MembershipPreset
+internal enum MembershipPreset
 {
     /// <summary>Orleans' defaults (a crashed silo is declared dead after about 10 s, a hung one after about a minute).</summary>
     OrleansDefaults = 0,
@@ -25,7 +25,7 @@ public enum MembershipPreset
 }
 
 /// <summary>Our own SWIM/Lifeguard probes: off, or a preset (see <c>ProbeOptions</c>), refined by <c>Coordination:Probes</c>.</summary>
-public enum ProbePreset
+internal enum ProbePreset
 {
     /// <summary>Only Orleans' own membership detects failures.</summary>
     Off = 0,
@@ -41,7 +41,7 @@ public enum ProbePreset
 }
 
 /// <summary>The silo host's settings, bound from the configuration section <c>Coordination:Host</c> (see silo-config/).</summary>
-public sealed class SiloHostOptions
+internal sealed class SiloHostOptions
 {
     public const string Section = "Coordination:Host";
 

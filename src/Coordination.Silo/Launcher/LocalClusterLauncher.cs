@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Json;
 using System.Runtime.InteropServices;
 using Coordination.Replication.Configuration;
 using Coordination.Silo.Configuration;

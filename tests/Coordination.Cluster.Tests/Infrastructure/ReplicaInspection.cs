@@ -1,12 +1,11 @@
 using Coordination.Grains.Leases;
-using Coordination.Grains.Locks;
 using Coordination.Replication.Replicas;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Coordination.Cluster.Tests.Infrastructure;
 
 /// <summary>Reads replica state straight out of each silo's replica store, bypassing the protocol.</summary>
-public static class ReplicaInspection
+internal static class ReplicaInspection
 {
     /// <summary>For each live silo that holds an active replica of the lock's partition: the lock record it has accepted.</summary>
     public static async Task<List<(string Replica, LockRecord? Record)>> LockReplicasAsync(this CoordinationCluster cluster, string lockName)

@@ -1,5 +1,4 @@
 using Coordination.Grains.Leases;
-using Coordination.Grains.Locks;
 using Coordination.Replication.Protocol;
 using Coordination.TestKit.Simulation;
 

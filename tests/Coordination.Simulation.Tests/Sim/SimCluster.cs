@@ -1,5 +1,4 @@
 using Coordination.Grains.Leases;
-using Coordination.Grains.Locks;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Faults;
 using Coordination.Replication.Protocol;
@@ -142,7 +141,7 @@ internal sealed class SimCluster
     private HashSet<ReplicaId> Configuration_Members_Dead()
     {
         var metadata = Store.ReadAsync().GetAwaiter().GetResult();
-        return metadata is null ? [] : metadata.Partitions.SelectMany(p => p.Members).Select(m => m.Id).Where(Net.IsCrashed).ToHashSet();
+        return metadata is null ? [] : [.. metadata.Partitions.SelectMany(p => p.Members).Select(m => m.Id).Where(Net.IsCrashed)];
     }
 
     /// <summary>Each replica re-reads the configuration master every few virtual milliseconds, like the silo's refresh loop.</summary>

@@ -26,7 +26,6 @@ public sealed record FaultReport(
         FaultRunOptions o,
         History history,
         IReadOnlyList<FaultEvent> faults,
-        IReadOnlySet<int> pausedClients,
         IReadOnlyList<string> keys,
         IReadOnlyList<string> sentinels,
         IReadOnlyDictionary<string, long?> heldAtEnd,

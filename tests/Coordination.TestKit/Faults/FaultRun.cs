@@ -16,7 +16,7 @@ public sealed record FaultRunOptions
     /// <summary>How much longer than <see cref="Duration"/> a run may go on so that every kind in <see cref="Faults"/> is injected at least once (see <see cref="FaultSchedule"/>).</summary>
     public TimeSpan CoverageAllowance { get; init; } = TimeSpan.FromMinutes(2);
 
-    public IReadOnlyList<FaultKind> Faults { get; init; } = Enum.GetValues<FaultKind>().Where(f => f != FaultKind.PartitionRing).ToList();
+    public IReadOnlyList<FaultKind> Faults { get; init; } = [.. Enum.GetValues<FaultKind>().Where(f => f != FaultKind.PartitionRing)];
 
     public int Silos { get; init; } = 3;
 
@@ -227,7 +227,7 @@ public static partial class FaultRun
             recoveryFailures.AddRange(clients.SelectMany(c => c.Lines("^UNTYPED ").Select(l => $"{c.Name} got an error that is not one of ours: {l["UNTYPED ".Length..]}")));
             var history = Merge(recorder.Snapshot(), clients, faults);
             var finalItems = keys.ToDictionary(k => k, k => FencedState(Path.Combine(resources, Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(k)) + ".json")));
-            var report = FaultReport.Build(o, history, faults, nemesis.PausedClients, keys, sentinels, held, fresh, finalItems, recoveryFailures, output);
+            var report = FaultReport.Build(o, history, faults, keys, sentinels, held, fresh, finalItems, recoveryFailures, output);
             await File.WriteAllTextAsync(Path.Combine(output, "history.json"), history.ToJson());
             await File.WriteAllTextAsync(Path.Combine(output, "report.md"), report.ToMarkdown());
             try

@@ -10,7 +10,7 @@ namespace Coordination.TestKit.Membership;
 /// and deliveries wait until they resume, then they see the stall). Everything that happens depends only on
 /// the seed.
 /// </summary>
-public sealed class SwimSimulation
+internal sealed class SwimSimulation
 {
     private readonly Dictionary<MemberId, Member> _members = [];
     private readonly SimKernel _kernel;

@@ -28,7 +28,7 @@ public sealed class HistoryTests
         Assert.Contains("\"Info\"", json);
         Assert.Equal(history.Ops, back.Ops);
         Assert.Equal(history.Operations(), back.Operations());
-        Assert.Equal(new[] { "L", "set", "r" }, back.Keys);
+        Assert.Equal(["L", "set", "r"], back.Keys);
     }
 
     [Fact]
@@ -79,10 +79,10 @@ public sealed class HistoryTests
         var resource = new FencedResource();
         Assert.True(resource.TryWrite(5, [1]));
         Assert.True(resource.TryRead(5, out var items));
-        Assert.Equal(new long[] { 1 }, items);
+        Assert.Equal([1], items);
         Assert.False(resource.TryWrite(4, [1, 2]));
         Assert.True(resource.TryWrite(6, [1, 3]));
-        Assert.Equal(new long[] { 1, 3 }, resource.Items);
+        Assert.Equal([1, 3], resource.Items);
         Assert.Equal(3L, resource.Accepted);
         Assert.Equal(1L, resource.Rejected);
     }

@@ -78,7 +78,7 @@ public sealed class MutexCheckerTests
             "order"),
     ];
 
-    public static TheoryData<string> CaseNames => new(Cases.Select(c => c.Name));
+    public static TheoryData<string> CaseNames => [.. Cases.Select(c => c.Name)];
 
     [Theory]
     [MemberData(nameof(CaseNames))]

@@ -26,7 +26,7 @@ public sealed class MembershipViewTests
     [InlineData(MemberStatus.Alive, 9, 9, MemberStatus.Dead, 0, 0, false)]
     [InlineData(MemberStatus.Alive, 1, 5, MemberStatus.Alive, 1, 4, true)] // a newer heartbeat
     [InlineData(MemberStatus.Alive, 1, 4, MemberStatus.Alive, 1, 4, false)] // nothing supersedes itself
-    public void Precedence_follows_swim(MemberStatus s1, long i1, long h1, MemberStatus s2, long i2, long h2, bool supersedes) =>
+    internal void Precedence_follows_swim(MemberStatus s1, long i1, long h1, MemberStatus s2, long i2, long h2, bool supersedes) =>
         Assert.Equal(supersedes, new MemberState(s1, i1, h1).Supersedes(new MemberState(s2, i2, h2)));
 
     [Fact]

@@ -1,5 +1,4 @@
 using Coordination.Membership.Protocol;
-using Microsoft.Extensions.Options;
 
 namespace Coordination.Tests.Membership;
 

@@ -97,8 +97,8 @@ public sealed class SwimMechanismTests
         queue.Enqueue(new GossipUpdate(M(1), MemberState.Joined, null));
         queue.Enqueue(new GossipUpdate(M(2), new MemberState(MemberStatus.Suspect, 0, 0), M(3)));
 
-        Assert.Equal(new[] { M(2), M(1) }, queue.Take(M(2)).Select(g => g.Member));
-        Assert.Equal(new[] { M(1), M(2) }, queue.Take(M(5)).Select(g => g.Member));
+        Assert.Equal([M(2), M(1)], queue.Take(M(2)).Select(g => g.Member));
+        Assert.Equal([M(1), M(2)], queue.Take(M(5)).Select(g => g.Member));
         Assert.Equal(2, queue.Take(M(5)).Length);
         Assert.Equal(2, queue.Take(M(5)).Length);
         Assert.Empty(queue.Take(M(5)));
@@ -118,7 +118,7 @@ public sealed class SwimMechanismTests
         }
 
         Assert.Equal(Local.MaxPiggyback, queue.Take(M(99)).Length);
-        Assert.Equal(new[] { M(8), M(9) }, queue.Take(M(99)).Take(2).Select(g => g.Member));
+        Assert.Equal([M(8), M(9)], queue.Take(M(99)).Take(2).Select(g => g.Member));
     }
 
     [Fact]

@@ -148,19 +148,13 @@ public static class Linearizability
         call.Prev!.Next = call.Next;
         call.Next!.Prev = call.Prev;
         ret.Prev!.Next = ret.Next;
-        if (ret.Next is not null)
-        {
-            ret.Next.Prev = ret.Prev;
-        }
+        ret.Next?.Prev = ret.Prev;
     }
 
     private static void Unlift(Entry call, Entry ret)
     {
         ret.Prev!.Next = ret;
-        if (ret.Next is not null)
-        {
-            ret.Next.Prev = ret;
-        }
+        ret.Next?.Prev = ret;
 
         call.Prev!.Next = call;
         call.Next!.Prev = call;
