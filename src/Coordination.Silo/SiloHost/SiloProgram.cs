@@ -51,8 +51,8 @@ internal static class SiloProgram
                 case ClusteringMode.Local:
                     var dir = host.FullDataDirectory;
                     Directory.CreateDirectory(dir);
-                    silo.Services.AddSingleton<IMembershipTable>(new FileMembershipTable(Path.Combine(dir, LocalFiles.Membership)));
-                    silo.Services.AddSingleton<IClusterMetadataStore>(new FileClusterMetadataStore(Path.Combine(dir, LocalFiles.Metadata)));
+                    silo.Services.AddSingleton<IMembershipTable>(sp => new FileMembershipTable(Path.Combine(dir, LocalFiles.Membership), sp.GetRequiredService<TimeProvider>()));
+                    silo.Services.AddSingleton<IClusterMetadataStore>(sp => new FileClusterMetadataStore(Path.Combine(dir, LocalFiles.Metadata), sp.GetRequiredService<TimeProvider>()));
                     break;
                 case ClusteringMode.Redis:
                     silo.UseRedisClustering(host.RedisConnectionString!);
