@@ -30,6 +30,7 @@ internal static class SiloProgram
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 
+        builder.Services.AddSiloHealthChecks();
         builder.Services.AddSingleton<MetricsSnapshot>();
         if (host.FaultInjection)
         {
@@ -82,6 +83,7 @@ internal static class SiloProgram
         var app = builder.Build();
         app.Services.GetRequiredService<MetricsSnapshot>();
         app.MapHealth();
+        app.MapSiloApi();
         app.MapCoordinationApi();
         if (host.FaultInjection)
         {
