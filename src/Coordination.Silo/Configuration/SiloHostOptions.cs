@@ -5,7 +5,7 @@ using Orleans.Configuration;
 namespace Coordination.Silo.Configuration;
 
 /// <summary>Where the silos keep their shared membership table and configuration metadata.</summary>
-public enum ClusteringMode
+internal enum ClusteringMode
 {
     /// <summary>Files in <see cref="SiloHostOptions.DataDirectory"/>: every silo on one machine (the local cluster).</summary>
     Local = 0,
@@ -15,7 +15,7 @@ public enum ClusteringMode
 }
 
 /// <summary>How Orleans' own membership probes are tuned.</summary>
-public enum MembershipPreset
+internal enum MembershipPreset
 {
     /// <summary>Orleans' defaults (a crashed silo is declared dead after about 10 s, a hung one after about a minute).</summary>
     OrleansDefaults = 0,
@@ -25,7 +25,7 @@ public enum MembershipPreset
 }
 
 /// <summary>Our own SWIM/Lifeguard probes: off, or a preset (see <c>ProbeOptions</c>), refined by <c>Coordination:Probes</c>.</summary>
-public enum ProbePreset
+internal enum ProbePreset
 {
     /// <summary>Only Orleans' own membership detects failures.</summary>
     Off = 0,
@@ -41,7 +41,7 @@ public enum ProbePreset
 }
 
 /// <summary>The silo host's settings, bound from the configuration section <c>Coordination:Host</c> (see silo-config/).</summary>
-public sealed class SiloHostOptions
+internal sealed class SiloHostOptions
 {
     public const string Section = "Coordination:Host";
 
@@ -132,7 +132,7 @@ public sealed class SiloHostOptions
 }
 
 /// <summary>Checks <see cref="SiloHostOptions"/> at start, naming the setting, its value and the rule.</summary>
-internal sealed class HostOptionsValidator : IValidateOptions<SiloHostOptions>
+internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOptions>
 {
     public ValidateOptionsResult Validate(string? name, SiloHostOptions o)
     {
@@ -158,17 +158,20 @@ internal sealed class HostOptionsValidator : IValidateOptions<SiloHostOptions>
 
         if (o.Clustering == ClusteringMode.Redis && string.IsNullOrWhiteSpace(o.RedisConnectionString))
         {
-            failures.Add($"{s}:RedisConnectionString is empty: Redis clustering needs it (for example 127.0.0.1:6379).");
+            failures.Add($"{s}:RedisConnectionString is '{o.RedisConnectionString}': Redis clustering needs it (for example 127.0.0.1:6379).");
         }
 
-        if (string.IsNullOrWhiteSpace(o.ClusterId) || string.IsNullOrWhiteSpace(o.ServiceId))
+        foreach (var (setting, value, rule) in new[]
         {
-            failures.Add($"{s}:ClusterId and ServiceId must not be empty.");
-        }
-
-        if (string.IsNullOrWhiteSpace(o.DataDirectory))
+            ("ClusterId", o.ClusterId, "it names the Orleans cluster"),
+            ("ServiceId", o.ServiceId, "it names the Orleans service and its metadata"),
+            ("DataDirectory", o.DataDirectory, "the local cluster keeps its membership table and metadata there"),
+        })
         {
-            failures.Add($"{s}:DataDirectory is empty.");
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                failures.Add($"{s}:{setting} is '{value}': it must not be empty ({rule}).");
+            }
         }
 
         if (o.Unsafe != UnsafeControl.None && !o.FaultInjection)

@@ -30,6 +30,7 @@ internal static class SiloProgram
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 
+        builder.Services.AddSiloHostOptions(configuration);
         builder.Services.AddSiloHealthChecks();
         builder.Services.AddSingleton<MetricsSnapshot>();
         if (host.FaultInjection)
@@ -101,9 +102,10 @@ internal static class SiloProgram
 
     private static async Task StopWhenParentExitsAsync(WebApplication app, int parent, CancellationToken cancellationToken)
     {
+        var time = app.Services.GetRequiredService<TimeProvider>();
         while (!cancellationToken.IsCancellationRequested)
         {
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken);
             try
             {
                 using var process = System.Diagnostics.Process.GetProcessById(parent);
@@ -121,11 +123,4 @@ internal static class SiloProgram
             return;
         }
     }
-}
-
-/// <summary>The files of the local cluster's data directory.</summary>
-internal static class LocalFiles
-{
-    public const string Membership = "membership.json";
-    public const string Metadata = "metadata.json";
 }
