@@ -35,11 +35,11 @@ internal sealed class LocalClusterGatewayListProvider(IReadOnlyList<(int Gateway
 
     private static Uri Gateway(int port) => SiloAddress.New(new IPEndPoint(IPAddress.Loopback, port), 0).ToGatewayUri();
 
-    private static async Task<MembershipView?> ReadAsync(int healthPort)
+    private static async Task<OrleansMembershipView?> ReadAsync(int healthPort)
     {
         try
         {
-            return await Http.GetFromJsonAsync<MembershipView>(new Uri($"http://127.0.0.1:{healthPort}/api/orleans-membership"), JsonOptions);
+            return await Http.GetFromJsonAsync<OrleansMembershipView>(new Uri($"http://127.0.0.1:{healthPort}/api/orleans-membership"), JsonOptions);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
         {
@@ -48,8 +48,4 @@ internal sealed class LocalClusterGatewayListProvider(IReadOnlyList<(int Gateway
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
-
-    private sealed record MembershipView(string Self, SiloEntry[] Members);
-
-    private sealed record SiloEntry(string Member, string Status);
 }

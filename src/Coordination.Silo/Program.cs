@@ -25,7 +25,7 @@ internal static class Program
         {
             var configuration = HostConfiguration.Build(result.GetValue(config), result.UnmatchedTokens);
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
-            var launcher = new LocalClusterLauncher(configuration, result.GetValue(config) ?? HostConfiguration.DefaultConfig, [.. result.UnmatchedTokens], loggers.CreateLogger("launcher"));
+            var launcher = new LocalClusterLauncher(configuration, result.GetValue(config) ?? HostConfiguration.DefaultConfig, [.. result.UnmatchedTokens], loggers.CreateLogger("launcher"), TimeProvider.System);
             return launcher.RunAsync(ct);
         }));
 
@@ -58,7 +58,7 @@ internal static class Program
 
             return 2;
         }
-        catch (InvalidOperationException ex) when (ex.Message.Contains("DataDirectory", StringComparison.Ordinal) || ex.Message.Contains("Clustering", StringComparison.Ordinal))
+        catch (SiloConfigurationException ex)
         {
             await Console.Error.WriteLineAsync(ex.Message);
             return 2;

@@ -43,4 +43,16 @@ public sealed class ConfigurationTests
         Assert.Contains("No silo-config file 'no-such-config'", launcher.Output, StringComparison.Ordinal);
         Assert.Contains("local", launcher.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_launcher_refuses_a_cluster_it_does_not_run_with_a_message_and_code_2()
+    {
+        await using var launcher = ChildProcess.Start("launcher", Repo.SiloDll,
+        [
+            "--Coordination:Host:Clustering=Redis", "--Coordination:Host:RedisConnectionString=127.0.0.1:1",
+            $"--Coordination:Host:DataDirectory={Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"))}",
+        ]);
+        Assert.Equal(2, await launcher.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("The launcher runs the local cluster", launcher.Output, StringComparison.Ordinal);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using Coordination.Client;
 
 namespace Coordination.TestKit;
 
@@ -140,8 +141,8 @@ public sealed class LocalClusterProcess : IAsyncDisposable
     {
         try
         {
-            var doc = await _http.GetFromJsonAsync<JsonElement>(new Uri($"http://127.0.0.1:{HealthPortBase + index}/api/orleans-membership"));
-            return (doc.GetProperty("self").GetString()!, doc.GetProperty("members").EnumerateArray().ToDictionary(m => m.GetProperty("member").GetString()!, m => m.GetProperty("status").GetString()!));
+            var view = await _http.GetFromJsonAsync<OrleansMembershipView>(new Uri($"http://127.0.0.1:{HealthPortBase + index}/api/orleans-membership"), JsonOptions);
+            return view is null ? null : (view.Self, view.Members.ToDictionary(m => m.Member, m => m.Status));
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
         {

@@ -39,8 +39,6 @@ public sealed partial class ConventionTests
     /// </summary>
     private static readonly Dictionary<string, string> WallClockReaders = new(StringComparer.Ordinal)
     {
-        ["src/Coordination.Silo/Launcher/LocalClusterLauncher.cs"] = "the launcher's audit entry, silo start times and readiness deadline; the silo tidying (issue 10) moves them onto TimeProvider",
-        ["src/Coordination.Silo/LocalClustering/CrossProcessFileLock.cs"] = "the file lock's retry deadline; the silo tidying (issue 10) replaces the polling with a blocking flock",
     };
 
     [Fact]

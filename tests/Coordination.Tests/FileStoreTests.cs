@@ -4,7 +4,7 @@ using Coordination.Silo.LocalClustering;
 
 namespace Coordination.Tests;
 
-/// <summary>The local cluster's file stores: compare-and-swap semantics, JSON round trips, concurrent writers.</summary>
+/// <summary>The local cluster's file stores: compare-and-swap semantics, JSON round trips, concurrent writers, durable replaces.</summary>
 public sealed class FileStoreTests : IDisposable
 {
     private static readonly AuditEntry Audit = new(DateTimeOffset.UnixEpoch, "test", "create", "test", 1, []);
@@ -79,5 +79,31 @@ public sealed class FileStoreTests : IDisposable
         Assert.NotEqual(etag, all.Members.Single().Item2);
         Assert.Equal(2, all.Version.Version);
         Assert.Single(await table.GetGateways());
+    }
+
+    [Fact]
+    public async Task A_metadata_write_syncs_the_directory_after_its_rename()
+    {
+        var path = Path.Combine(_dir, "metadata.json");
+        var synced = new List<(string Directory, long Version)>();
+        var store = new FileClusterMetadataStore(path, syncDirectory: directory => synced.Add((directory, System.Text.Json.JsonSerializer.Deserialize<ClusterMetadata>(File.ReadAllText(path))!.Version)));
+        var created = ClusterMetadata.Create(1, 3, Audit);
+
+        Assert.True(await store.TryWriteAsync(0, created));
+        Assert.False(await store.TryWriteAsync(0, created with { Version = created.Version + 1 }));
+
+        // One sync, of the file's directory, once the new file is in place under its name; none for a lost compare-and-swap.
+        Assert.Equal([(_dir, created.Version)], synced);
+        Assert.Equal([path, path + ".lock"], Directory.GetFiles(_dir).Order());
+    }
+
+    [Fact]
+    public void The_directory_sync_opens_the_directory_itself()
+    {
+        NativeFiles.SyncDirectory(_dir);
+        var file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, string.Empty);
+        Assert.Contains("errno", Assert.Throws<IOException>(() => NativeFiles.SyncDirectory(file)).Message, StringComparison.Ordinal);
+        Assert.Throws<IOException>(() => NativeFiles.SyncDirectory(Path.Combine(_dir, "missing")));
     }
 }

@@ -1,5 +1,8 @@
 using Coordination.Grains.Hosting;
 using Coordination.Replication.Hosting;
+using Coordination.Silo.Configuration;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Coordination.Tests;
@@ -17,6 +20,7 @@ public sealed class OptionsValidationTests
     {
         Assert.True(Replication.Validate(null, new ReplicationOptions()).Succeeded);
         Assert.True(Coordination.Validate(null, new CoordinationOptions()).Succeeded);
+        Assert.True(new SiloHostOptionsValidator().Validate(null, new SiloHostOptions()).Succeeded);
     }
 
     public static TheoryData<Action<ReplicationOptions>, string> BadReplication => new()
@@ -73,4 +77,37 @@ public sealed class OptionsValidationTests
         Assert.Equal(o.MinimumSessionTtl, o.ValidateTtl(o.MinimumSessionTtl));
         Assert.Throws<InvalidTtlException>(() => o.ValidateTtl(o.MinimumSessionTtl - TimeSpan.FromMilliseconds(1)));
     }
+
+    [Theory]
+    [InlineData("Silos", "0", "Coordination:Host:Silos is 0: the launcher runs 1 to 9")]
+    [InlineData("HealthPortBase", "80", "Coordination:Host:HealthPortBase is 80: it must be between 1024 and 65000")]
+    [InlineData("ListenAddress", "localhost", "Coordination:Host:ListenAddress is 'localhost': it must be an IP address")]
+    [InlineData("Clustering", "Redis", "Coordination:Host:RedisConnectionString is '': Redis clustering needs it")]
+    [InlineData("ClusterId", " ", "Coordination:Host:ClusterId is ' ': it must not be empty")]
+    [InlineData("ServiceId", "", "Coordination:Host:ServiceId is '': it must not be empty")]
+    [InlineData("DataDirectory", "", "Coordination:Host:DataDirectory is '': it must not be empty")]
+    [InlineData("RestartDelay", "-00:00:01", "Coordination:Host:RestartDelay is -00:00:01: it must not be negative")]
+    public void Bad_host_settings_fail_with_the_setting_its_value_and_the_rule(string setting, string value, string message)
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => HostConfiguration.Bind(Settings((setting, value))));
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Host_settings_are_validated_when_a_host_starts_and_when_bound_before_one()
+    {
+        var configuration = Settings(("Silos", "0"), ("ListenAddress", "nowhere"));
+
+        var bound = Assert.Throws<OptionsValidationException>(() => HostConfiguration.Bind(configuration));
+        Assert.Equal(2, bound.Failures.Count());
+
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddSiloHostOptions(configuration);
+        using var host = builder.Build();
+        var started = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Equal(bound.Failures, started.Failures);
+    }
+
+    private static IConfiguration Settings(params (string Key, string Value)[] settings) =>
+        new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>($"{SiloHostOptions.Section}:{s.Key}", s.Value))).Build();
 }

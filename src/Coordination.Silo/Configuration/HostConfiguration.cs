@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Coordination.Silo.Configuration;
@@ -32,20 +33,25 @@ internal static class HostConfiguration
         var bundled = Path.Combine(AppContext.BaseDirectory, "silo-config", config.EndsWith(".json", StringComparison.Ordinal) ? config : config + ".json");
         return File.Exists(bundled)
             ? bundled
-            : throw new OptionsValidationException("config", typeof(SiloHostOptions), [$"No silo-config file '{config}': give a path, or one of: {string.Join(", ", Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "silo-config"), "*.json").Select(Path.GetFileNameWithoutExtension))}."]);
+            : throw new SiloConfigurationException($"No silo-config file '{config}': give a path, or one of: {string.Join(", ", Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "silo-config"), "*.json").Select(Path.GetFileNameWithoutExtension))}.");
     }
 
-    /// <summary>Binds and validates <see cref="SiloHostOptions"/> (and the coordination options the silos will validate again), failing with every broken rule.</summary>
+    /// <summary>Binds <see cref="SiloHostOptions"/> from <c>Coordination:Host</c>, validated at start as every options class of the service is.</summary>
+    public static IServiceCollection AddSiloHostOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<SiloHostOptions>().Bind(configuration.GetSection(SiloHostOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloHostOptions>, SiloHostOptionsValidator>());
+        return services;
+    }
+
+    /// <summary>
+    /// The host settings before any host exists (the launcher and each silo need their ports and data directory
+    /// first): bound and validated through the same registration, failing with every broken rule at once.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">A setting breaks its rule.</exception>
     public static SiloHostOptions Bind(IConfiguration configuration)
     {
-        var host = new SiloHostOptions();
-        configuration.GetSection(SiloHostOptions.Section).Bind(host);
-        var result = new HostOptionsValidator().Validate(null, host);
-        if (result.Failed)
-        {
-            throw new OptionsValidationException(SiloHostOptions.Section, typeof(SiloHostOptions), result.Failures);
-        }
-
-        return host;
+        using var services = new ServiceCollection().AddSiloHostOptions(configuration).BuildServiceProvider();
+        return services.GetRequiredService<IOptions<SiloHostOptions>>().Value;
     }
 }

@@ -132,7 +132,7 @@ internal sealed class SiloHostOptions
 }
 
 /// <summary>Checks <see cref="SiloHostOptions"/> at start, naming the setting, its value and the rule.</summary>
-internal sealed class HostOptionsValidator : IValidateOptions<SiloHostOptions>
+internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOptions>
 {
     public ValidateOptionsResult Validate(string? name, SiloHostOptions o)
     {
@@ -158,17 +158,20 @@ internal sealed class HostOptionsValidator : IValidateOptions<SiloHostOptions>
 
         if (o.Clustering == ClusteringMode.Redis && string.IsNullOrWhiteSpace(o.RedisConnectionString))
         {
-            failures.Add($"{s}:RedisConnectionString is empty: Redis clustering needs it (for example 127.0.0.1:6379).");
+            failures.Add($"{s}:RedisConnectionString is '{o.RedisConnectionString}': Redis clustering needs it (for example 127.0.0.1:6379).");
         }
 
-        if (string.IsNullOrWhiteSpace(o.ClusterId) || string.IsNullOrWhiteSpace(o.ServiceId))
+        foreach (var (setting, value, rule) in new[]
         {
-            failures.Add($"{s}:ClusterId and ServiceId must not be empty.");
-        }
-
-        if (string.IsNullOrWhiteSpace(o.DataDirectory))
+            ("ClusterId", o.ClusterId, "it names the Orleans cluster"),
+            ("ServiceId", o.ServiceId, "it names the Orleans service and its metadata"),
+            ("DataDirectory", o.DataDirectory, "the local cluster keeps its membership table and metadata there"),
+        })
         {
-            failures.Add($"{s}:DataDirectory is empty.");
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                failures.Add($"{s}:{setting} is '{value}': it must not be empty ({rule}).");
+            }
         }
 
         if (o.Unsafe != UnsafeControl.None && !o.FaultInjection)

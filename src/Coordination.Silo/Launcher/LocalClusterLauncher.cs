@@ -3,30 +3,15 @@ using System.Runtime.InteropServices;
 using Coordination.Replication.Configuration;
 using Coordination.Silo.Configuration;
 using Coordination.Silo.LocalClustering;
-using Coordination.Silo.SiloHost;
 
 namespace Coordination.Silo.Launcher;
-
-/// <summary>One silo process the launcher supervises.</summary>
-internal sealed class SiloChild(int index)
-{
-    public int Index { get; } = index;
-
-    public Process? Process { get; set; }
-
-    public int Restarts { get; set; }
-
-    public DateTimeOffset StartedAt { get; set; }
-
-    public int? Pid => Process is { HasExited: false } p ? p.Id : null;
-}
 
 /// <summary>
 /// The local cluster: N silo processes on loopback sharing a file membership table and metadata store
 /// (so any one of them, the first included, can die), restarted when they exit on their own, plus the
 /// Orleans dashboard and the coordination page served from this process.
 /// </summary>
-internal sealed partial class LocalClusterLauncher(IConfiguration configuration, string config, IReadOnlyList<string> overrides, ILogger logger)
+internal sealed partial class LocalClusterLauncher(IConfiguration configuration, string config, IReadOnlyList<string> overrides, ILogger logger, TimeProvider time)
 {
     private const int SigTerm = 15;
     private readonly SiloHostOptions _host = HostConfiguration.Bind(configuration);
@@ -42,7 +27,7 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
     {
         if (_host.Clustering != ClusteringMode.Local)
         {
-            throw new InvalidOperationException($"The launcher runs the local cluster ({SiloHostOptions.Section}:Clustering = Local). For {_host.Clustering}, start one silo per machine: Coordination.Silo silo --index N --config <file>.");
+            throw new SiloConfigurationException($"The launcher runs the local cluster ({SiloHostOptions.Section}:Clustering = Local). For {_host.Clustering}, start one silo per machine: Coordination.Silo silo --index N --config <file>.");
         }
 
         var dir = _host.FullDataDirectory;
@@ -51,11 +36,11 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
         try
         {
             // Held for the launcher's life: a second launcher on this data directory fails here, before it touches anything.
-            launcherLock = new FileStream(Path.Combine(dir, "launcher.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            launcherLock = new FileStream(Path.Combine(dir, LocalFiles.Launcher), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException)
         {
-            throw new InvalidOperationException($"Another launcher is running with {dir}. Stop it first, or choose another {SiloHostOptions.Section}:DataDirectory.");
+            throw new SiloConfigurationException($"Another launcher is running with {dir}. Stop it first, or choose another {SiloHostOptions.Section}:DataDirectory.");
         }
 
         await using var _ = launcherLock;
@@ -111,7 +96,7 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
 
         if (running.Count > 0)
         {
-            throw new InvalidOperationException($"Silos [{string.Join(", ", running)}] of a local cluster using {dir} are still running. Stop that cluster first, or choose another {SiloHostOptions.Section}:DataDirectory.");
+            throw new SiloConfigurationException($"Silos [{string.Join(", ", running)}] of a local cluster using {dir} are still running. Stop that cluster first, or choose another {SiloHostOptions.Section}:DataDirectory.");
         }
 
         File.Delete(Path.Combine(dir, LocalFiles.Membership));
@@ -124,7 +109,7 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
                 return;
             }
 
-            var audit = new AuditEntry(DateTimeOffset.UtcNow, $"launcher pid {Environment.ProcessId}", "restart-all", "local cluster started: the previous run's in-memory replicas are gone", 0, []);
+            var audit = new AuditEntry(time.GetUtcNow(), $"launcher pid {Environment.ProcessId}", "restart-all", "local cluster started: the previous run's in-memory replicas are gone", 0, []);
             var next = ConfigurationPlanner.RestartAll(current, audit);
             if (await store.TryWriteAsync(current.Version, next, cancellationToken))
             {
@@ -161,7 +146,7 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         silo.Process = process;
-        silo.StartedAt = DateTimeOffset.UtcNow;
+        silo.StartedAt = time.GetUtcNow();
         LogStarted(logger, silo.Index, process.Id);
     }
 
@@ -180,7 +165,7 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
 
         _ = Task.Run(async () =>
         {
-            await Task.Delay(_host.RestartDelay);
+            await Task.Delay(_host.RestartDelay, time);
             if (!_stopping && silo.Process == process)
             {
                 silo.Restarts++;
@@ -207,7 +192,7 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
 
     private async Task WaitForAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var started = time.GetTimestamp();
         foreach (var silo in _silos)
         {
             while (true)
@@ -230,12 +215,12 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
                     // Slow to answer while starting.
                 }
 
-                if (DateTime.UtcNow > deadline)
+                if (time.GetElapsedTime(started) > timeout)
                 {
                     throw new TimeoutException($"Silo {silo.Index} did not answer {path} within {timeout}; see its output above.");
                 }
 
-                await Task.Delay(200, cancellationToken);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken);
             }
         }
     }

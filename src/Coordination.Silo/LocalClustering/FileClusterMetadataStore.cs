@@ -9,32 +9,19 @@ namespace Coordination.Silo.LocalClustering;
 /// that machine. It survives every silo, which is what keeps the cluster epoch (and so fencing order)
 /// growing across full restarts of the local cluster.
 /// </summary>
-internal sealed class FileClusterMetadataStore(string path) : IClusterMetadataStore
+/// <param name="time">Times the waits for the file lock and between read retries; the system's when null.</param>
+/// <param name="syncDirectory">Makes a replace durable; <see cref="NativeFiles.SyncDirectory"/> when null (tests pass a stand-in).</param>
+internal sealed class FileClusterMetadataStore(string path, TimeProvider? time = null, Action<string>? syncDirectory = null) : IClusterMetadataStore
 {
     internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Action<string> _syncDirectory = syncDirectory ?? NativeFiles.SyncDirectory;
+
     public string Path { get; } = System.IO.Path.GetFullPath(path);
 
-    public async Task<ClusterMetadata?> ReadAsync(CancellationToken cancellationToken = default)
-    {
-        if (!File.Exists(Path))
-        {
-            return null;
-        }
-
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                return await JsonSerializer.DeserializeAsync<ClusterMetadata>(stream, Json, cancellationToken);
-            }
-            catch (IOException) when (attempt < 5)
-            {
-                await Task.Delay(5, cancellationToken);
-            }
-        }
-    }
+    public Task<ClusterMetadata?> ReadAsync(CancellationToken cancellationToken = default) =>
+        SharedJsonFile.ReadAsync<ClusterMetadata>(Path, Json, _time, cancellationToken);
 
     public async Task<bool> TryWriteAsync(long expectedVersion, ClusterMetadata next, CancellationToken cancellationToken = default)
     {
@@ -44,7 +31,7 @@ internal sealed class FileClusterMetadataStore(string path) : IClusterMetadataSt
             throw new ArgumentException($"A write must raise the version (expected {expectedVersion}, new {next.Version}).", nameof(next));
         }
 
-        using (await CrossProcessFileLock.AcquireAsync(Path + ".lock", cancellationToken))
+        using (await CrossProcessFileLock.AcquireAsync(Path + ".lock", _time, cancellationToken))
         {
             var current = await ReadAsync(cancellationToken);
             if ((current?.Version ?? 0) != expectedVersion)
@@ -52,7 +39,7 @@ internal sealed class FileClusterMetadataStore(string path) : IClusterMetadataSt
                 return false;
             }
 
-            await CrossProcessFileLock.WriteAtomicallyAsync(Path, JsonSerializer.Serialize(next, Json), cancellationToken);
+            await SharedJsonFile.WriteAsync(Path, next, Json, _syncDirectory, cancellationToken);
             return true;
         }
     }

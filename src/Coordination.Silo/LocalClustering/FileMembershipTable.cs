@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Orleans.Messaging;
 
 namespace Coordination.Silo.LocalClustering;
@@ -9,9 +8,11 @@ namespace Coordination.Silo.LocalClustering;
 /// the local cluster's processes, the first included, leaves a working cluster. Row and table-version
 /// compare-and-swap run under a cross-process file lock; clients read it as their gateway list.
 /// </summary>
-internal sealed class FileMembershipTable(string path) : IMembershipTable, IGatewayListProvider
+/// <param name="time">Times the waits for the file lock and between read retries; the system's when null.</param>
+internal sealed class FileMembershipTable(string path, TimeProvider? time = null) : IMembershipTable, IGatewayListProvider
 {
     private readonly string _path = Path.GetFullPath(path);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     public TimeSpan MaxStaleness => TimeSpan.FromSeconds(1);
 
@@ -114,31 +115,12 @@ internal sealed class FileMembershipTable(string path) : IMembershipTable, IGate
             })];
     }
 
-    private Task<IDisposable> LockAsync() => CrossProcessFileLock.AcquireAsync(_path + ".lock", CancellationToken.None);
+    private Task<IDisposable> LockAsync() => CrossProcessFileLock.AcquireAsync(_path + ".lock", _time, CancellationToken.None);
 
-    private async Task<TableFile> ReadAsync()
-    {
-        if (!File.Exists(_path))
-        {
-            return new TableFile();
-        }
+    private async Task<TableFile> ReadAsync() =>
+        await SharedJsonFile.ReadAsync<TableFile>(_path, FileClusterMetadataStore.Json, _time, CancellationToken.None) ?? new TableFile();
 
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await using var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                return await JsonSerializer.DeserializeAsync<TableFile>(stream) ?? new TableFile();
-            }
-            catch (IOException) when (attempt < 5)
-            {
-                await Task.Delay(5);
-            }
-        }
-    }
-
-    private Task WriteAsync(TableFile table) =>
-        CrossProcessFileLock.WriteAtomicallyAsync(_path, JsonSerializer.Serialize(table, FileClusterMetadataStore.Json), CancellationToken.None);
+    private Task WriteAsync(TableFile table) => SharedJsonFile.WriteAsync(_path, table, FileClusterMetadataStore.Json, syncDirectory: null, CancellationToken.None);
 
     /// <summary>The file's contents: rows with their etags, the table version and its etag.</summary>
     internal sealed class TableFile

@@ -1,65 +1,41 @@
-using Coordination.Membership.Hosting;
-using Coordination.Replication.Hosting;
-using Coordination.Replication.Replicas;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Coordination.Silo.SiloHost;
 
 /// <summary>
-/// Liveness and readiness of one silo. Ready means: active in the cluster, its replicas caught up, and
-/// every partition fully redundant (all members live, none still copying). A rolling restart waits for
-/// ready before it stops the next silo.
+/// Liveness and readiness of one silo through ASP.NET Core health checks. <c>/health/live</c> runs no check:
+/// the process answers. <c>/health/ready</c> runs <see cref="ReadinessCheck"/>: 200 when ready, 503 when not,
+/// with the <see cref="ReadinessReport"/> as its body either way.
 /// </summary>
 internal static class HealthEndpoints
 {
-    public static void MapHealth(this WebApplication app)
+    public static IServiceCollection AddSiloHealthChecks(this IServiceCollection services)
     {
-        app.MapGet("/health/live", () => Results.Json(new { live = true }));
-        app.MapGet("/health/ready", (IServiceProvider services) =>
-        {
-            var report = Report(services);
-            return Results.Json(report, statusCode: report.Ready ? 200 : 503);
-        });
-        app.MapGet("/api/metrics", (MetricsSnapshot metrics) => Results.Json(metrics.Report()));
-        app.MapPost("/api/metrics/reset", (MetricsSnapshot metrics) =>
-        {
-            metrics.Reset();
-            return Results.NoContent();
-        });
-        app.MapGet("/api/membership", (IServiceProvider services) => services.GetService<ProbeHost>() is { } probes
-            ? Results.Json(probes.Snapshot())
-            : Results.Json(new { enabled = false }));
-        app.MapGet("/api/orleans-membership", (IClusterMembershipService membership, ILocalSiloDetails local) => Results.Json(new
-        {
-            self = local.SiloAddress.ToParsableString(),
-            members = membership.CurrentSnapshot.Members.Values.Select(m => new { member = m.SiloAddress.ToParsableString(), status = m.Status.ToString() }),
-        }));
-        app.MapGet("/api/replicas", (ReplicaNode node) => Results.Json(node.Partitions
-            .OrderBy(p => p.Configuration.Partition)
-            .Select(p => new { partition = p.Configuration.Partition, epoch = p.Configuration.Epoch, role = p.Role.ToString(), registers = p.Count })));
+        services.AddHealthChecks().AddCheck<ReadinessCheck>(ReadinessCheck.Name, tags: [ReadinessCheck.Tag]);
+        return services;
     }
 
-    internal sealed record HealthReport(bool Ready, bool Active, bool MetadataLoaded, bool CaughtUp, bool FullyRedundant, string Silo, int[] DegradedPartitions);
-
-    private static HealthReport Report(IServiceProvider services)
+    public static void MapHealth(this WebApplication app)
     {
-        var node = services.GetRequiredService<ReplicaNode>();
-        var directory = services.GetRequiredService<MetadataDirectory>();
-        var liveness = services.GetRequiredService<SiloLiveness>();
-        var membership = services.GetRequiredService<IClusterMembershipService>();
-        var self = services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
-        var active = membership.CurrentSnapshot.GetSiloStatus(self) == SiloStatus.Active;
-        if (!directory.IsLoaded)
+        app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
-            return new HealthReport(false, active, false, false, false, self.ToParsableString(), []);
-        }
+            Predicate = _ => false,
+            ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { live = true }),
+        });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadinessCheck.Tag),
+            ResponseWriter = WriteReadinessAsync,
+        });
+    }
 
-        var partitions = directory.Current.Partitions;
-        var caughtUp = node.IsCaughtUp && !partitions.Any(p => p.IsRecovering(liveness.Self));
-        var degraded = partitions
-            .Where(p => !p.IsAssigned || !p.Recovering.IsDefaultOrEmpty || p.Members.Any(m => liveness.IsDead(m.Id)))
-            .Select(p => p.Partition)
-            .ToArray();
-        var redundant = degraded.Length == 0;
-        return new HealthReport(active && caughtUp && redundant, active, true, caughtUp, redundant, self.ToParsableString(), degraded);
+    /// <summary>The check's report as it is; a check that threw has none, and says why it is not ready.</summary>
+    private static Task WriteReadinessAsync(HttpContext context, HealthReport report)
+    {
+        var entry = report.Entries[ReadinessCheck.Name];
+        return entry.Data.TryGetValue(ReadinessCheck.ReportKey, out var readiness) && readiness is ReadinessReport ready
+            ? context.Response.WriteAsJsonAsync(ready)
+            : context.Response.WriteAsJsonAsync(new { ready = false, error = entry.Exception?.Message ?? entry.Description });
     }
 }

@@ -30,6 +30,8 @@ internal static class SiloProgram
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 
+        builder.Services.AddSiloHostOptions(configuration);
+        builder.Services.AddSiloHealthChecks();
         builder.Services.AddSingleton<MetricsSnapshot>();
         if (host.FaultInjection)
         {
@@ -51,8 +53,8 @@ internal static class SiloProgram
                 case ClusteringMode.Local:
                     var dir = host.FullDataDirectory;
                     Directory.CreateDirectory(dir);
-                    silo.Services.AddSingleton<IMembershipTable>(new FileMembershipTable(Path.Combine(dir, LocalFiles.Membership)));
-                    silo.Services.AddSingleton<IClusterMetadataStore>(new FileClusterMetadataStore(Path.Combine(dir, LocalFiles.Metadata)));
+                    silo.Services.AddSingleton<IMembershipTable>(sp => new FileMembershipTable(Path.Combine(dir, LocalFiles.Membership), sp.GetRequiredService<TimeProvider>()));
+                    silo.Services.AddSingleton<IClusterMetadataStore>(sp => new FileClusterMetadataStore(Path.Combine(dir, LocalFiles.Metadata), sp.GetRequiredService<TimeProvider>()));
                     break;
                 case ClusteringMode.Redis:
                     silo.UseRedisClustering(host.RedisConnectionString!);
@@ -82,6 +84,7 @@ internal static class SiloProgram
         var app = builder.Build();
         app.Services.GetRequiredService<MetricsSnapshot>();
         app.MapHealth();
+        app.MapSiloApi();
         app.MapCoordinationApi();
         if (host.FaultInjection)
         {
@@ -99,9 +102,10 @@ internal static class SiloProgram
 
     private static async Task StopWhenParentExitsAsync(WebApplication app, int parent, CancellationToken cancellationToken)
     {
+        var time = app.Services.GetRequiredService<TimeProvider>();
         while (!cancellationToken.IsCancellationRequested)
         {
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken);
             try
             {
                 using var process = System.Diagnostics.Process.GetProcessById(parent);
@@ -119,11 +123,4 @@ internal static class SiloProgram
             return;
         }
     }
-}
-
-/// <summary>The files of the local cluster's data directory.</summary>
-internal static class LocalFiles
-{
-    public const string Membership = "membership.json";
-    public const string Metadata = "metadata.json";
 }

@@ -1,0 +1,51 @@
+using Coordination.Replication.Hosting;
+using Coordination.Replication.Replicas;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Coordination.Silo.SiloHost;
+
+/// <summary>
+/// Readiness of one silo, as an ASP.NET Core health check: healthy when it is active in the cluster, its
+/// replicas are caught up, and every partition is fully redundant (all members live, none still copying).
+/// A rolling restart waits for ready before it stops the next silo. The check's data carries the
+/// <see cref="ReadinessReport"/> that <c>/health/ready</c> writes.
+/// </summary>
+internal sealed class ReadinessCheck(ReplicaNode node, MetadataDirectory directory, SiloLiveness liveness, IClusterMembershipService membership, ILocalSiloDetails local) : IHealthCheck
+{
+    public const string Name = "ready";
+
+    /// <summary>The tag that selects this check for <c>/health/ready</c>.</summary>
+    public const string Tag = "ready";
+
+    /// <summary>The key of the <see cref="ReadinessReport"/> in the result's data.</summary>
+    public const string ReportKey = "report";
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var report = Report();
+        var data = new Dictionary<string, object> { [ReportKey] = report };
+        return Task.FromResult(report.Ready ? HealthCheckResult.Healthy(data: data) : HealthCheckResult.Unhealthy(data: data));
+    }
+
+    private ReadinessReport Report()
+    {
+        var self = local.SiloAddress;
+        var active = membership.CurrentSnapshot.GetSiloStatus(self) == SiloStatus.Active;
+        if (!directory.IsLoaded)
+        {
+            return new ReadinessReport(false, active, false, false, false, self.ToParsableString(), []);
+        }
+
+        var partitions = directory.Current.Partitions;
+        var caughtUp = node.IsCaughtUp && !partitions.Any(p => p.IsRecovering(liveness.Self));
+        var degraded = partitions
+            .Where(p => !p.IsAssigned || !p.Recovering.IsDefaultOrEmpty || p.Members.Any(m => liveness.IsDead(m.Id)))
+            .Select(p => p.Partition)
+            .ToArray();
+        var redundant = degraded.Length == 0;
+        return new ReadinessReport(active && caughtUp && redundant, active, true, caughtUp, redundant, self.ToParsableString(), degraded);
+    }
+}
+
+/// <summary>What <c>/health/ready</c> answers (the launcher, the coordination page and the tests read it).</summary>
+internal sealed record ReadinessReport(bool Ready, bool Active, bool MetadataLoaded, bool CaughtUp, bool FullyRedundant, string Silo, int[] DegradedPartitions);
