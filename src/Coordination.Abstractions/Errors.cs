@@ -193,6 +193,23 @@ public sealed class SessionFullException : CoordinationException
 }
 
 /// <summary>
+/// The client already has as many sessions open as it allows (<c>Coordination:Client:MaxOpenSessions</c>).
+/// No session was opened; close one, or share one session among many locks (one session covers any number
+/// of them with one keepalive).
+/// </summary>
+[GenerateSerializer]
+public sealed class SessionLimitException : CoordinationException
+{
+    public SessionLimitException(int limit)
+        : base($"This client already has {limit} sessions open, its limit (Coordination:Client:MaxOpenSessions). Close one, or share one session among many locks. No session was opened.")
+    {
+        Limit = limit;
+    }
+
+    [Id(0)] public int Limit { get; }
+}
+
+/// <summary>
 /// A revoke was refused because the holder's session has not yet acknowledged the revocations it was told
 /// of before (it acknowledges them at its next keepalive; a session that stops keeping alive expires, which
 /// frees its grants anyway). No notice is ever dropped, so nothing was revoked; try again shortly.
