@@ -77,8 +77,9 @@ public interface IElectionGrain : IGrainWithStringKey
     Task<CampaignResult> Campaign(CampaignRequest request);
 
     /// <summary>Withdraws a campaign: leaves the queue, or gives up a leadership that raced the withdrawal. Idempotent.</summary>
+    /// <param name="sequence">The campaign's number in its session (<see cref="CampaignRequest.Sequence"/>), so the session lets it go too.</param>
     [Alias("withdraw")]
-    Task<CancelOutcome> Withdraw(string sessionId, Guid candidateId);
+    Task<CancelOutcome> Withdraw(string sessionId, Guid candidateId, long sequence = 0);
 
     /// <summary>The leader of <paramref name="term"/> steps down; the next candidate is elected in the same step. Repeating succeeds.</summary>
     [Alias("resign")]

@@ -174,3 +174,54 @@ public sealed class ClusterUnavailableException : CoordinationException
     {
     }
 }
+
+/// <summary>
+/// A session already holds or waits for as many requests as it keeps in one of its parts (requests spread
+/// over the parts by the lock's name; a session keeps about a million in all). Nothing was queued; release
+/// something, or spread the work over more sessions.
+/// </summary>
+[GenerateSerializer]
+public sealed class SessionFullException : CoordinationException
+{
+    public SessionFullException(string sessionTag, string limit)
+        : base($"Session {sessionTag} cannot hold or wait for another request: {limit}. Nothing was queued.")
+    {
+        SessionTag = sessionTag;
+    }
+
+    [Id(0)] public string SessionTag { get; }
+}
+
+/// <summary>
+/// The client already has as many sessions open as it allows (<c>Coordination:Client:MaxOpenSessions</c>).
+/// No session was opened; close one, or share one session among many locks (one session covers any number
+/// of them with one keepalive).
+/// </summary>
+[GenerateSerializer]
+public sealed class SessionLimitException : CoordinationException
+{
+    public SessionLimitException(int limit)
+        : base($"This client already has {limit} sessions open, its limit (Coordination:Client:MaxOpenSessions). Close one, or share one session among many locks. No session was opened.")
+    {
+        Limit = limit;
+    }
+
+    [Id(0)] public int Limit { get; }
+}
+
+/// <summary>
+/// A revoke was refused because the holder's session has not yet acknowledged the revocations it was told
+/// of before (it acknowledges them at its next keepalive; a session that stops keeping alive expires, which
+/// frees its grants anyway). No notice is ever dropped, so nothing was revoked; try again shortly.
+/// </summary>
+[GenerateSerializer]
+public sealed class RevokeRefusedException : CoordinationException
+{
+    public RevokeRefusedException(string name, string detail)
+        : base($"Revoke of '{name}' refused: {detail}. Nothing was revoked; try again after the holder's next keepalive.")
+    {
+        Name = name;
+    }
+
+    [Id(0)] public string Name { get; }
+}

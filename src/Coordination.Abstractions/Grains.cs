@@ -12,8 +12,9 @@ public interface ILockGrain : IGrainWithStringKey
     Task<AcquireResult> Acquire(AcquireRequest request);
 
     /// <summary>Withdraws the request: leaves the queue, or undoes a grant that raced the cancel. Idempotent.</summary>
+    /// <param name="sequence">The request's number in its session (<see cref="AcquireRequest.Sequence"/>), so the session lets it go too.</param>
     [Alias("cancel")]
-    Task<CancelOutcome> Cancel(string sessionId, Guid requestId);
+    Task<CancelOutcome> Cancel(string sessionId, Guid requestId, long sequence = 0);
 
     /// <summary>Releases the grant. Repeating succeeds; a release by anyone else throws <see cref="LockNotHeldException"/>.</summary>
     [Alias("release")]

@@ -31,6 +31,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     private readonly SemaphoreSlim _sharedGate = new(1, 1);
     private CoordinationSession? _shared;
     private bool _closed;
+    private int _openSessions;
 
     public CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time = null, ILogger<CoordinationClient>? logger = null)
         : this(grains, options, time, logger, new ClusterChangeSignal(time ?? TimeProvider.System), ClientFaults.None)
@@ -53,10 +54,28 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
 
     public async Task<CoordinationSession> OpenSessionAsync(TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
-        var requested = ttl ?? _options.SessionTtl;
-        var sent = ClockReading.Now(_time);
-        var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested), _options, _time, cancellationToken);
-        var session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults);
+        // A place is taken before the cluster is asked, and given back when the session ends (closed or lost) or never opens.
+        if (Interlocked.Increment(ref _openSessions) > _options.MaxOpenSessions)
+        {
+            Interlocked.Decrement(ref _openSessions);
+            throw new SessionLimitException(_options.MaxOpenSessions);
+        }
+
+        CoordinationSession session;
+        try
+        {
+            var requested = ttl ?? _options.SessionTtl;
+            var sent = ClockReading.Now(_time);
+            var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested), _options, _time, cancellationToken);
+            session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults);
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _openSessions);
+            throw;
+        }
+
+        session.LostToken.Register(() => Interlocked.Decrement(ref _openSessions));
         session.Start();
         return session;
     }

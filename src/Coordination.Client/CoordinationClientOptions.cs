@@ -40,6 +40,12 @@ public sealed class CoordinationClientOptions
     /// <summary>How long idempotent operations (open, release, cancel, close, queries) keep retrying through failovers before giving up (the session's expiry releases everything anyway). Default 10 s.</summary>
     public TimeSpan CleanupTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How many sessions this client may have open at once; one more is refused with
+    /// <see cref="SessionLimitException"/>. A closed or lost session no longer counts. Default 1,024.
+    /// </summary>
+    public int MaxOpenSessions { get; set; } = 1024;
+
     /// <summary>Shown to holder queries as the owner of this client's locks. Default host name and process id.</summary>
     public string Owner { get; set; } = $"{Environment.MachineName} pid {Environment.ProcessId}";
 }
@@ -84,6 +90,11 @@ internal sealed class CoordinationClientOptionsValidator : IValidateOptions<Coor
         if (o.CallGrace <= TimeSpan.Zero || o.RetryDelay <= TimeSpan.Zero || o.CleanupTimeout <= TimeSpan.Zero || o.CallTimeout <= TimeSpan.Zero)
         {
             failures.Add($"{s}:CallGrace ({o.CallGrace}), CallTimeout ({o.CallTimeout}), RetryDelay ({o.RetryDelay}) and CleanupTimeout ({o.CleanupTimeout}) must be positive.");
+        }
+
+        if (o.MaxOpenSessions is < 1 or > 1_000_000)
+        {
+            failures.Add($"{s}:MaxOpenSessions ({o.MaxOpenSessions}) must be between 1 and 1,000,000.");
         }
 
         if (o.Owner is not null && Names.Check(o.Owner) is { } problem)

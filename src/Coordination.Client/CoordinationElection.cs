@@ -37,10 +37,10 @@ public sealed class CoordinationElection
         var grain = Grain;
         var request = new ParkedRequest<CampaignResult, CoordinationLeadership>(
             $"campaign in '{Name}'",
-            park => grain.Campaign(new CampaignRequest(session.Id, candidateId, value, park, _options.Owner)),
+            attempt => grain.Campaign(new CampaignRequest(session.Id, candidateId, value, attempt.Park, _options.Owner, attempt.Sequence, attempt.SettledThrough)),
             result => result.Elected ? ParkedReply.Granted : ParkedReply.Queued,
             result => new CoordinationLeadership(this, grain, session, candidateId, result.Term, value, _options, _time),
-            () => grain.Withdraw(session.Id, candidateId));
+            sequence => grain.Withdraw(session.Id, candidateId, sequence));
 
         // Waits without a deadline, so it ends only in leadership, a lost session, a non-transient error or cancellation.
         return (await ParkedCallLoop.RunAsync(session, request, AcquireMode.Wait, Deadline.Infinite(_time), _options, _time, cancellationToken))!;

@@ -62,9 +62,10 @@ public sealed class CoordinationLock : IDistributedLock
             : timeout;
 
     /// <summary>
-    /// One acquire with a client-made request id, driven by <see cref="ParkedCallLoop"/>: parked calls re-sent
-    /// under the same id until granted, "not available" (only if asked without waiting), or out of time; any other
-    /// way out withdraws the request with cancel(id), which also undoes a grant that raced it.
+    /// One acquire with a client-made request id and a number in its session, driven by <see cref="ParkedCallLoop"/>:
+    /// parked calls re-sent under the same id until granted, "not available" (only if asked without waiting), or out
+    /// of time; any other way out, and a "not available" after an attempt that went unanswered, withdraws the request
+    /// with cancel(id), which also undoes a grant that raced it.
     /// </summary>
     private async Task<CoordinationLockHandle?> AcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -77,7 +78,7 @@ public sealed class CoordinationLock : IDistributedLock
         var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
         var request = new ParkedRequest<AcquireResult, CoordinationLockHandle>(
             $"acquire of '{Name}'",
-            park => grain.Acquire(new AcquireRequest(session.Id, requestId, mode, park, _options.Owner, TimeSpan.Zero)),
+            attempt => grain.Acquire(new AcquireRequest(session.Id, requestId, mode, attempt.Park, _options.Owner, TimeSpan.Zero, attempt.Sequence, attempt.SettledThrough)),
             result => result.Status switch
             {
                 AcquireStatus.Granted => ParkedReply.Granted,
@@ -85,7 +86,7 @@ public sealed class CoordinationLock : IDistributedLock
                 _ => ParkedReply.Queued,
             },
             result => new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken),
-            () => grain.Cancel(session.Id, requestId));
+            sequence => grain.Cancel(session.Id, requestId, sequence));
         return await ParkedCallLoop.RunAsync(session, request, mode, Deadline.FromNow(timeout, _time), _options, _time, cancellationToken);
     }
 }

@@ -17,9 +17,9 @@ public sealed class SessionLostEventArgs(string reason) : EventArgs
 /// </summary>
 /// <remarks>
 /// The session's parts, each in its own type: its <see cref="SessionDeadline"/> (which states how the deadline is
-/// counted), its <see cref="KeepAliveLoop"/>, its <see cref="RevocationInbox"/> and its
-/// <see cref="BackgroundWithdrawals"/>. The session ties them together and owns being lost: once, for one reason,
-/// with the lost signal, the <see cref="Lost"/> event and a close of the lease.
+/// counted), its <see cref="KeepAliveLoop"/>, its <see cref="RevocationInbox"/>, its <see cref="RequestSequence"/>
+/// and its <see cref="BackgroundWithdrawals"/>. The session ties them together and owns being lost: once, for one
+/// reason, with the lost signal, the <see cref="Lost"/> event and a close of the lease.
 /// </remarks>
 public sealed partial class CoordinationSession : IAsyncDisposable
 {
@@ -128,6 +128,9 @@ public sealed partial class CoordinationSession : IAsyncDisposable
 
     /// <summary>The grants revoke notices are delivered to.</summary>
     internal RevocationInbox Revocations { get; } = new();
+
+    /// <summary>Numbers the session's acquires and campaigns and keeps its settled-through mark.</summary>
+    internal RequestSequence Requests { get; } = new();
 
     /// <summary>Cancels, releases and resigns for this session, now or in the background.</summary>
     internal BackgroundWithdrawals Withdrawals { get; }

@@ -4,10 +4,11 @@ namespace Coordination.Client;
 
 /// <summary>
 /// Keeps a session's lease: one keepalive every TTL × <see cref="CoordinationClientOptions.KeepAliveFraction"/>
-/// covers every grant of the session. Each acknowledged keepalive moves the <see cref="SessionDeadline"/> on from
-/// when it was sent and hands the revoke notices it carries to the <see cref="RevocationInbox"/>. After a failure
-/// (a failover, no majority) it retries faster until the deadline decides; a session the cluster no longer knows
-/// is lost at once.
+/// covers every grant of the session, and carries the session's settled-through mark (<see cref="RequestSequence"/>),
+/// so the cluster moves it on even while no request is made. Each acknowledged keepalive moves the
+/// <see cref="SessionDeadline"/> on from when it was sent and hands the revoke notices it carries to the
+/// <see cref="RevocationInbox"/>. After a failure (a failover, no majority) it retries faster until the deadline
+/// decides; a session the cluster no longer knows is lost at once.
 /// </summary>
 internal sealed partial class KeepAliveLoop(CoordinationSession session, SessionDeadline deadline, RevocationInbox inbox, CoordinationClientOptions options, TimeProvider time, ILogger logger)
 {
@@ -40,7 +41,7 @@ internal sealed partial class KeepAliveLoop(CoordinationSession session, Session
                     return;
                 }
 
-                var ack = await session.Grain.KeepAlive(inbox.Acknowledged).WaitAsync(remaining < options.CallTimeout ? remaining : options.CallTimeout, time, stop);
+                var ack = await session.Grain.KeepAlive(inbox.Acknowledged, session.Requests.SettledThrough).WaitAsync(remaining < options.CallTimeout ? remaining : options.CallTimeout, time, stop);
                 deadline.Acknowledged(sent);
                 inbox.Deliver(ack.Notices);
                 wait = interval;

@@ -13,18 +13,25 @@ internal enum ParkedReply
     NotAvailable,
 }
 
+/// <summary>One call of a parked request: how long it may park, and the numbers it carries (see <see cref="RequestSequence"/>).</summary>
+/// <param name="Park">How long the call may stay parked on the silo.</param>
+/// <param name="Sequence">The request's number in its session, the same in every attempt.</param>
+/// <param name="SettledThrough">The session's settled-through mark when the call is sent.</param>
+internal readonly record struct ParkedAttempt(TimeSpan Park, long Sequence, long SettledThrough);
+
 /// <summary>
 /// One kind of parked request (a lock acquire, a campaign), as <see cref="ParkedCallLoop"/> drives it: how to send
-/// it with a given park time (always under the same client-made id), how to read a reply, how to turn a grant into
-/// the caller's handle, and how to withdraw it.
+/// an attempt (always under the same client-made id), how to read a reply, how to turn a grant into the caller's
+/// handle, and how to withdraw it.
 /// </summary>
 /// <param name="Operation">Names the request in a <see cref="ClusterUnavailableException"/> ("acquire of 'orders/42'").</param>
+/// <param name="Withdraw">Withdraws the request; it gets the request's number, so its session lets it go too.</param>
 internal sealed record ParkedRequest<TResult, TGrant>(
     string Operation,
-    Func<TimeSpan, Task<TResult>> Send,
+    Func<ParkedAttempt, Task<TResult>> Send,
     Func<TResult, ParkedReply> Read,
     Func<TResult, TGrant> Grant,
-    Func<Task<CancelOutcome>> Withdraw)
+    Func<long, Task<CancelOutcome>> Withdraw)
     where TResult : class
     where TGrant : CoordinationGrant;
 
@@ -37,10 +44,21 @@ internal sealed record ParkedRequest<TResult, TGrant>(
 /// undoes a grant that raced it, and keeps withdrawing in the background until it succeeds or the session ends.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Each request takes a number from the session's <see cref="RequestSequence"/> (its retries reuse it) and every
+/// attempt carries it with the session's settled-through mark. The loop settles the number when a reply says the
+/// cluster has the request attached (granted, queued), or when the cluster's answer is final (not available, a typed
+/// refusal) and every attempt before it was answered too. An attempt that got no reply (abandoned at its call timeout
+/// or when a gateway was lost, or failed with an Orleans runtime error after it may have been delivered) may still
+/// execute later; then the request is withdrawn first, even after a clear "not available", and its number is settled
+/// once the cluster acknowledged the withdrawal.
+/// </para>
+/// <para>
 /// <see cref="AcquireMode.Wait"/> waits until the deadline; at the deadline, a request whose last call was
 /// answered ("queued") ends in null, one whose calls went unanswered or were only abandoned (gateway losses) in a
 /// typed error: no reply is never reported as "someone holds it". <see cref="AcquireMode.IfAvailable"/> asks
 /// without parking and retries transient failures for <see cref="CoordinationClientOptions.CallGrace"/>.
+/// </para>
 /// </remarks>
 internal static class ParkedCallLoop
 {
@@ -49,7 +67,10 @@ internal static class ParkedCallLoop
         where TResult : class
         where TGrant : CoordinationGrant
     {
-        var settled = false;
+        var sequence = session.Requests;
+        var number = sequence.Next();
+        var withdraw = true;
+        var unanswered = false;
         Exception? transient = null;
         try
         {
@@ -73,32 +94,49 @@ internal static class ParkedCallLoop
                 TResult? result;
                 try
                 {
-                    result = await session.Changes.UnlessChangedAsync(changed, request.Send(park), park + options.CallGrace, cancellationToken);
+                    var attempt = new ParkedAttempt(park, number, sequence.SettledThrough);
+                    result = await session.Changes.UnlessChangedAsync(changed, request.Send(attempt), park + options.CallGrace, cancellationToken);
                     if (result is null)
                     {
+                        unanswered = true;
                         transient ??= new TimeoutException("the call was abandoned when the client lost a gateway");
                         continue;
                     }
                 }
                 catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
                 {
+                    unanswered |= !IsReply(ex);
                     transient = ex;
                     await Task.Delay(options.RetryDelay, time, cancellationToken);
                     continue;
                 }
+                catch (Exception ex) when (IsRefusal(ex) && !unanswered)
+                {
+                    // The cluster's last word on a request whose every attempt was answered (it is still withdrawn, as before).
+                    sequence.Settle(number);
+                    throw;
+                }
 
                 transient = null;
-                switch (request.Read(result))
+                var reply = request.Read(result);
+                if (reply != ParkedReply.NotAvailable || !unanswered)
+                {
+                    // Attached (granted, queued), or not available with nothing left that could still queue it.
+                    sequence.Settle(number);
+                }
+
+                switch (reply)
                 {
                     case ParkedReply.Granted:
                         // A grant that reaches a client whose deadline has passed is of no use: it is withdrawn.
                         session.ThrowIfLost();
                         var grant = request.Grant(result);
                         session.Revocations.Register(grant);
-                        settled = true;
+                        withdraw = false;
                         return grant;
                     case ParkedReply.NotAvailable:
-                        settled = true;
+                        // An abandoned attempt may still arrive and queue the request: it is withdrawn before its number is settled.
+                        withdraw = unanswered;
                         return null;
                 }
 
@@ -110,12 +148,22 @@ internal static class ParkedCallLoop
         }
         finally
         {
-            if (!settled)
+            if (withdraw)
             {
-                await session.Withdrawals.WithdrawAsync(request.Withdraw);
+                await session.Withdrawals.WithdrawAsync(() => request.Withdraw(number), () => sequence.Settle(number));
             }
         }
     }
+
+    /// <summary>
+    /// A reply from the cluster (a typed refusal, or no majority): the attempt executed and is over. Anything else
+    /// (no reply in time, an Orleans runtime error) may have been delivered and still execute later.
+    /// </summary>
+    private static bool IsReply(Exception ex) =>
+        ex is CoordinationArgumentException or (CoordinationException and not ClusterUnavailableException);
+
+    /// <summary>A reply that is final: a typed refusal (expired session, bad input, request finished, queue full), not "no majority", whose outcome is unknown.</summary>
+    private static bool IsRefusal(Exception ex) => IsReply(ex) && !Retry.IsTransient(ex);
 
     /// <summary>Our own errors (no majority) as they are; no reply or an Orleans runtime error as <see cref="ClusterUnavailableException"/>.</summary>
     private static Exception Unavailable(string operation, Exception transient, TimeSpan waited) =>

@@ -21,7 +21,7 @@ public sealed class BadInputTests(ClusterFixture fixture) : IClassFixture<Cluste
         await using var s = await TestSession.OpenAsync(Grains, keepAlive: false);
         var calls = new Func<Task>[]
         {
-            () => Grains.Lock(name).Acquire(new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero)),
+            () => Grains.Lock(name).Acquire(new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, Guid.NewGuid()))),
             () => Grains.Lock(name).Release(new ReleaseRequest(s.Id, Guid.NewGuid(), 1)),
             () => Grains.Lock(name).Cancel(s.Id, Guid.NewGuid()),
             () => Grains.Lock(name).GetInfo(),
@@ -73,15 +73,15 @@ public sealed class BadInputTests(ClusterFixture fixture) : IClassFixture<Cluste
         await using var s = await TestSession.OpenAsync(Grains, keepAlive: false);
         var cases = new (AcquireRequest Request, string Argument)[]
         {
-            (new AcquireRequest(s.Id, Guid.Empty, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero), "requestId"),
-            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.FromSeconds(-1), null, TimeSpan.Zero), "maxWait"),
-            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.FromSeconds(-1)), "lockDelay"),
-            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.FromHours(2)), "lockDelay"),
-            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, new string('o', 600), TimeSpan.Zero), "owner"),
-            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, "bell\a", TimeSpan.Zero), "owner"),
-            (new AcquireRequest(s.Id, Guid.NewGuid(), (AcquireMode)7, TimeSpan.Zero, null, TimeSpan.Zero), "mode"),
-            (new AcquireRequest("", Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero), "sessionId"),
-            (new AcquireRequest("has space", Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero), "sessionId"),
+            (new AcquireRequest(s.Id, Guid.Empty, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, Guid.Empty)), "requestId"),
+            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.FromSeconds(-1), null, TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, Guid.NewGuid())), "maxWait"),
+            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.FromSeconds(-1), Sequence: RequestNumbers.Of(s.Id, Guid.NewGuid())), "lockDelay"),
+            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.FromHours(2), Sequence: RequestNumbers.Of(s.Id, Guid.NewGuid())), "lockDelay"),
+            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, new string('o', 600), TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, Guid.NewGuid())), "owner"),
+            (new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, "bell\a", TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, Guid.NewGuid())), "owner"),
+            (new AcquireRequest(s.Id, Guid.NewGuid(), (AcquireMode)7, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, Guid.NewGuid())), "mode"),
+            (new AcquireRequest("", Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of("", Guid.NewGuid())), "sessionId"),
+            (new AcquireRequest("has space", Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of("has space", Guid.NewGuid())), "sessionId"),
         };
         foreach (var (request, argument) in cases)
         {
@@ -98,13 +98,13 @@ public sealed class BadInputTests(ClusterFixture fixture) : IClassFixture<Cluste
     {
         var name = $"bad/{Guid.NewGuid():N}";
         var unknown = SessionIds.NewId();
-        await Assert.ThrowsAsync<SessionNotFoundException>(() => Grains.Lock(name).Acquire(new AcquireRequest(unknown, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero)));
+        await Assert.ThrowsAsync<SessionNotFoundException>(() => Grains.Lock(name).Acquire(new AcquireRequest(unknown, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(unknown, Guid.NewGuid()))));
         await Assert.ThrowsAsync<SessionNotFoundException>(() => Grains.GetGrain<ISessionGrain>(unknown).KeepAlive(0));
         await Assert.ThrowsAsync<SessionNotFoundException>(() => Grains.GetGrain<ISessionGrain>(unknown).GetInfo());
 
         var closed = await TestSession.OpenAsync(Grains, keepAlive: false);
         await closed.Grain.Close();
-        await Assert.ThrowsAsync<SessionExpiredException>(() => Grains.Lock(name).Acquire(new AcquireRequest(closed.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero)));
+        await Assert.ThrowsAsync<SessionExpiredException>(() => Grains.Lock(name).Acquire(new AcquireRequest(closed.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(closed.Id, Guid.NewGuid()))));
 
         await AssertNeverTouchedAsync(name);
     }

@@ -139,7 +139,7 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
     {
         var name = NewElection();
         var dead = await TestSession.OpenAsync(Cluster.Grains);
-        var elected = await Cluster.Grains.GetGrain<IElectionGrain>(name).Campaign(new CampaignRequest(dead.Id, Guid.NewGuid(), "dead", TimeSpan.Zero, null));
+        var elected = await Cluster.Grains.GetGrain<IElectionGrain>(name).Campaign(new CampaignRequest(dead.Id, Guid.NewGuid(), "dead", TimeSpan.Zero, null, Sequence: RequestNumbers.Of(dead.Id, Guid.NewGuid())));
         Assert.True(elected.Elected);
         var waiting = Cluster.NewClient().CreateElection(name).CampaignAsync("next");
         await Eventually.Async(async () => (await Cluster.Grains.GetGrain<IElectionGrain>(name).GetState()).Candidates.Length == 1, TimeSpan.FromSeconds(10), "the next candidate queued");

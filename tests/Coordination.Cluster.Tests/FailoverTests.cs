@@ -97,7 +97,12 @@ public sealed class FailoverTests(Xunit.Abstractions.ITestOutputHelper output)
     private static async Task CutOffTwoReplicasAsync(HeldLock held)
     {
         var b = await held.OpenSessionAsync();
-        AcquireRequest Probe() => new(b.Id, Guid.NewGuid(), AcquireMode.IfAvailable, TimeSpan.Zero, null, TimeSpan.Zero);
+        AcquireRequest Probe()
+        {
+            var id = Guid.NewGuid();
+            return new(b.Id, id, AcquireMode.IfAvailable, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(b.Id, id));
+        }
+
         Assert.Equal(AcquireStatus.NotAvailable, (await held.Lock.Acquire(Probe())).Status);
         held.Cluster.Partitions.Isolate(held.Configuration.Members[0].Id.Value);
         held.Cluster.Partitions.Isolate(held.Configuration.Members[1].Id.Value);

@@ -95,9 +95,9 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         await using var s = await TestSession.OpenAsync(Grains);
         var id = Guid.NewGuid();
         fixture.Cluster.Dropper.DropNextReply(nameof(ILockGrain.Acquire));
-        await Assert.ThrowsAsync<TimeoutException>(() => Grains.Lock(name).Acquire(new AcquireRequest(s.Id, id, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero)));
+        await Assert.ThrowsAsync<TimeoutException>(() => Grains.Lock(name).Acquire(new AcquireRequest(s.Id, id, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, id))));
 
-        var retry = await Grains.Lock(name).Acquire(new AcquireRequest(s.Id, id, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero));
+        var retry = await Grains.Lock(name).Acquire(new AcquireRequest(s.Id, id, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, id)));
         var info = await Grains.InfoAsync(name);
         Assert.Equal(AcquireStatus.Granted, retry.Status);
         Assert.Equal(info.Holder!.FencingToken, retry.FencingToken);
@@ -113,8 +113,8 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         var first = Guid.NewGuid();
         var second = Guid.NewGuid();
         var t1 = await Grains.AcquireAsync(name, s.Id, first, TimeSpan.FromSeconds(10));
-        var q1 = await Grains.Lock(name).Acquire(new AcquireRequest(s.Id, second, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero));
-        var q2 = await Grains.Lock(name).Acquire(new AcquireRequest(s.Id, second, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero));
+        var q1 = await Grains.Lock(name).Acquire(new AcquireRequest(s.Id, second, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, second)));
+        var q2 = await Grains.Lock(name).Acquire(new AcquireRequest(s.Id, second, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, second)));
         Assert.Equal(AcquireStatus.Queued, q1.Status);
         Assert.Equal(q1, q2);
         await Grains.ReleaseAsync(name, s.Id, first, t1);
@@ -129,14 +129,14 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         await using var b = await TestSession.OpenAsync(Grains);
         var ida = Guid.NewGuid();
         var ta = await Grains.AcquireAsync(name, a.Id, ida, TimeSpan.FromSeconds(10));
-        var tryB = await Grains.Lock(name).Acquire(new AcquireRequest(b.Id, Guid.NewGuid(), AcquireMode.IfAvailable, TimeSpan.Zero, null, TimeSpan.Zero));
+        var tryB = await Grains.Lock(name).Acquire(new AcquireRequest(b.Id, Guid.NewGuid(), AcquireMode.IfAvailable, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(b.Id, Guid.NewGuid())));
         Assert.Equal(AcquireStatus.NotAvailable, tryB.Status);
         Assert.Empty((await Grains.InfoAsync(name)).Waiters);
 
-        Assert.Equal(CancelOutcome.GrantUndone, await Grains.Lock(name).Cancel(a.Id, ida));
+        Assert.Equal(CancelOutcome.GrantUndone, await Grains.Lock(name).Cancel(a.Id, ida, RequestNumbers.Of(a.Id, ida)));
         Assert.Null((await Grains.InfoAsync(name)).Holder);
-        await Assert.ThrowsAsync<RequestFinishedException>(() => Grains.Lock(name).Acquire(new AcquireRequest(a.Id, ida, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero)));
-        Assert.Equal(CancelOutcome.NotFound, await Grains.Lock(name).Cancel(a.Id, ida));
+        await Assert.ThrowsAsync<RequestFinishedException>(() => Grains.Lock(name).Acquire(new AcquireRequest(a.Id, ida, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(a.Id, ida))));
+        Assert.Equal(CancelOutcome.NotFound, await Grains.Lock(name).Cancel(a.Id, ida, RequestNumbers.Of(a.Id, ida)));
         Assert.True(await Grains.AcquireAsync(name, b.Id, Guid.NewGuid(), TimeSpan.FromSeconds(10)) > ta);
     }
 
@@ -206,7 +206,7 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         Assert.True(watch.Elapsed < CoordinationCluster.Ttl, $"the waiter was granted {watch.Elapsed} after close, not at once");
         Assert.Null((await Grains.InfoAsync(two)).Holder);
         await Assert.ThrowsAsync<SessionExpiredException>(() => a.Grain.KeepAlive(0));
-        await Assert.ThrowsAsync<SessionExpiredException>(() => Grains.Lock(two).Acquire(new AcquireRequest(a.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero)));
+        await Assert.ThrowsAsync<SessionExpiredException>(() => Grains.Lock(two).Acquire(new AcquireRequest(a.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(a.Id, Guid.NewGuid()))));
         Assert.Null((await Grains.InfoAsync(two)).Holder);
         Assert.Equal(SessionStatus.Closed, (await a.Grain.Close()).Status);
     }
@@ -238,7 +238,7 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         var a = await TestSession.OpenAsync(Grains);
         await using var b = await TestSession.OpenAsync(Grains);
         var delay = TimeSpan.FromSeconds(2);
-        var ra = await Grains.Lock(name).Acquire(new AcquireRequest(a.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, delay));
+        var ra = await Grains.Lock(name).Acquire(new AcquireRequest(a.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, delay, Sequence: RequestNumbers.Of(a.Id, Guid.NewGuid())));
         Assert.Equal(AcquireStatus.Granted, ra.Status);
         var waitB = Grains.AcquireAsync(name, b.Id, Guid.NewGuid(), TimeSpan.FromSeconds(30));
         await a.StopKeepAliveAsync();
@@ -286,7 +286,7 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         var ida = Guid.NewGuid();
         var ta = await Grains.AcquireAsync(name, a.Id, ida, TimeSpan.FromSeconds(10), owner: "host-a pid 42");
         var idb = Guid.NewGuid();
-        await Grains.Lock(name).Acquire(new AcquireRequest(b.Id, idb, AcquireMode.Wait, TimeSpan.Zero, "host-b", TimeSpan.Zero));
+        await Grains.Lock(name).Acquire(new AcquireRequest(b.Id, idb, AcquireMode.Wait, TimeSpan.Zero, "host-b", TimeSpan.Zero, Sequence: RequestNumbers.Of(b.Id, idb)));
         var info = await Grains.InfoAsync(name);
         Assert.Equal(new LockHolder(a.Info.Tag, ida, ta, "host-a pid 42"), info.Holder);
         Assert.Equal(new LockWaiter(b.Info.Tag, idb, "host-b"), Assert.Single(info.Waiters));

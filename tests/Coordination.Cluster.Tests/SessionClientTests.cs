@@ -11,6 +11,26 @@ public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<C
     private static string NewLock() => $"session/{Guid.NewGuid():N}";
 
     [Fact]
+    public async Task A_client_opens_at_most_its_limit_of_sessions_and_a_closed_one_frees_a_place()
+    {
+        await using var client = fixture.Cluster.NewClient(o => o.MaxOpenSessions = 2);
+        var first = await client.OpenSessionAsync();
+        var second = await client.OpenSessionAsync();
+
+        var refused = await Assert.ThrowsAsync<SessionLimitException>(() => client.OpenSessionAsync());
+        Assert.Equal(2, refused.Limit);
+        Assert.Contains("MaxOpenSessions", refused.Message, StringComparison.Ordinal);
+        Assert.False(first.IsLost || second.IsLost, "a refused open leaves the open sessions alone");
+
+        await first.CloseAsync();
+        var third = await client.OpenSessionAsync();
+        Assert.False(third.IsLost);
+        await Assert.ThrowsAsync<SessionLimitException>(() => client.OpenSessionAsync());
+        await second.CloseAsync();
+        await third.CloseAsync();
+    }
+
+    [Fact]
     public async Task One_session_holds_many_locks_and_closing_it_releases_them_all_and_fires_lost()
     {
         var client = fixture.Cluster.NewClient();

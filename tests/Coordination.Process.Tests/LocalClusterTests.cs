@@ -70,7 +70,16 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
 
         await Eventually.Async(async () => (await cluster.SilosAsync()).Single(s => s.Index == 0) is { Restarts: 1, Pid: { } now } && now != pid, TimeSpan.FromSeconds(60), "the launcher restarting silo0");
         await cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(90));
-        output.WriteLine("silo0 killed, the cluster kept granting, silo0 restarted and caught up");
+        var readiness = await cluster.ReadinessAsync(0);
+        output.WriteLine($"silo0 killed, the cluster kept granting, silo0 restarted and caught up: {readiness}");
+        var recovered = readiness.GetProperty("recovered").EnumerateArray().ToList();
+        Assert.True(recovered.Count > 0, $"the replacement reports the recoveries it finished on /health/ready: {readiness}");
+        Assert.All(recovered, r =>
+        {
+            Assert.True(r.GetProperty("seconds").GetDouble() > 0, $"a recovery's duration is reported: {r}");
+            Assert.True(r.GetProperty("sourcesDone").GetInt32() >= r.GetProperty("sourcesNeeded").GetInt32(), $"a finished recovery heard from a majority: {r}");
+        });
+        Assert.Empty(readiness.GetProperty("recovering").EnumerateArray());
     }
 
     [Fact]

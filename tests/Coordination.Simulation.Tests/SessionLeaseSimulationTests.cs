@@ -177,7 +177,7 @@ public sealed class SessionLeaseSimulationTests(ITestOutputHelper output)
         /// Awaited here, on the simulation's scheduler: the client's <c>WaitAsync</c> must not see the completion
         /// from a thread-pool continuation, which would run outside virtual time.
         /// </summary>
-        public async Task<KeepAliveResult> KeepAlive() => await _register.ExecuteAsync((s, _) => SessionStateMachine.KeepAlive(s, "the-session", 0));
+        public async Task<KeepAliveResult> KeepAlive() => await _register.ExecuteAsync((s, _) => SessionStateMachine.KeepAlive(s, "the-session", 0, 0));
 
         /// <summary>The first read after activation, retried until it succeeds: it starts the full-TTL lease.</summary>
         public async Task ActivateAsync()

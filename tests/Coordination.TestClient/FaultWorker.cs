@@ -7,7 +7,8 @@ using Coordination.Client;
 /// <summary>
 /// One client of the fault suite, as its own process so the suite can SIGSTOP it: a session, and a loop of
 /// acquire → (lock-set: read the fenced resource, pause, write it back with one element added) → release on
-/// random keys. Every operation goes to stdout as history lines, timed with Stopwatch ticks
+/// random keys: the hot ones, and with a fresh-name prefix also names that live for a few seconds (see
+/// <see cref="FreshKey"/>), so registers are deleted when idle and created again under faults. Every operation goes to stdout as history lines, timed with Stopwatch ticks
 /// (CLOCK_MONOTONIC, comparable across processes):
 /// <c>OP process type f key a b result time [error]</c>, type one of invoke/ok/fail/info, "-" for none.
 /// After an operation whose outcome is unknown (info) the worker continues as a new process id, as Jepsen
@@ -37,10 +38,24 @@ internal static class FaultWorker
         }
     }
 
+    /// <summary>
+    /// A name of the moment, shared by every worker (they read the same monotonic clock): the current or the
+    /// previous second's, so workers contend on it for about two seconds and then leave it idle, to be deleted;
+    /// one pick in six goes back to a name of up to 90 s ago, likely deleted by now, whose new grants must carry
+    /// tokens above every grant it had before.
+    /// </summary>
+    private static string FreshKey(string prefix, Random random)
+    {
+        var second = Stopwatch.GetTimestamp() / Stopwatch.Frequency;
+        var age = random.Next(6) == 0 ? random.Next(2, 90) : random.Next(2);
+        return string.Create(CultureInfo.InvariantCulture, $"{prefix}/s{second - age}");
+    }
+
     /// <summary>Mostly short holds; one in five long enough for a fault to land inside it.</summary>
     private static int Hold(Random random) => random.NextDouble() < 0.2 ? random.Next(200, 1500) : random.Next(0, 30);
 
-    public static async Task<int> RunAsync(ICoordinationClient client, string[] keys, int worker, string resourceDirectory, int seed, bool lockSet, TextWriter output)
+    /// <param name="freshPrefix">When set, two picks in five are a fresh name under it (<see cref="FreshKey"/>) instead of a hot key.</param>
+    public static async Task<int> RunAsync(ICoordinationClient client, string[] keys, int worker, string resourceDirectory, int seed, bool lockSet, string? freshPrefix, TextWriter output)
     {
         var random = new Random(seed);
         var gate = new Lock();
@@ -103,7 +118,7 @@ internal static class FaultWorker
                 continue;
             }
 
-            var key = keys[random.Next(keys.Length)];
+            var key = freshPrefix is not null && random.Next(5) < 2 ? FreshKey(freshPrefix, random) : keys[random.Next(keys.Length)];
             var process = Process();
             Line(process, "invoke", "acquire", key, null, null, null);
             CoordinationGrant? grant;

@@ -59,7 +59,7 @@ if (worker)
 {
     Console.Out.WriteLine("WORKER-READY");
     Console.Out.Flush();
-    return await FaultWorker.RunAsync(client, name.Split(','), int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture), args[6], int.Parse(args[7], System.Globalization.CultureInfo.InvariantCulture), args[8] == "set", Console.Out);
+    return await FaultWorker.RunAsync(client, name.Split(','), int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture), args[6], int.Parse(args[7], System.Globalization.CultureInfo.InvariantCulture), args[8] == "set", args.Length > 9 ? args[9] : null, Console.Out);
 }
 await using var session = await client.OpenSessionAsync();
 var output = Console.Out;

@@ -123,6 +123,13 @@ public sealed class LocalClusterProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Silo <paramref name="index"/>'s readiness report (<c>/health/ready</c>, whether ready or not).</summary>
+    public async Task<JsonElement> ReadinessAsync(int index)
+    {
+        using var response = await _http.GetAsync(new Uri($"http://127.0.0.1:{HealthPortBase + index}/health/ready"));
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
     /// <summary>Silo <paramref name="index"/>'s probe view (<c>/api/membership</c>), or null if it does not answer.</summary>
     public async Task<ProbeView?> MembershipAsync(int index)
     {

@@ -130,6 +130,24 @@ public sealed class ConfigurationPlannerTests
         Assert.True(ConfigurationPlanner.HasLostMajority(config, id => id == R("1")));
     }
 
+    /// <summary>
+    /// A member the metadata lists as recovering whose "recovered" report has not landed, but which says it is
+    /// active at the partition's epoch, holds the state: with it and one other live member the partition keeps
+    /// its majority, is not reported lost, and is not offered for re-initialisation (issue 11, item 7).
+    /// </summary>
+    [Fact]
+    public void A_member_whose_recovered_report_has_not_landed_counts_once_it_says_it_is_active()
+    {
+        var config = new PartitionConfiguration(0, 2, [new(R("1"), 1), new(R("2"), 1), new(R("4"), 2)], 1, 1, [R("4")]);
+        var m = ClusterMetadata.Create(1, 3, Audit).WithPartitions([config]);
+        var pop = Pop([R("2"), R("4"), R("5")], dead: [R("1")]);
+        Assert.True(ConfigurationPlanner.HasLostMajority(config, pop.IsDead), "without asking, the listed member looks empty");
+        Assert.False(ConfigurationPlanner.HasLostMajority(config, pop.IsDead, id => id == R("4")));
+        var error = Assert.Throws<CoordinationArgumentException>(() => ConfigurationPlanner.Reinitialize(m, [0], pop, Audit, (p, id) => p == 0 && id == R("4")));
+        Assert.Contains("still has a majority", error.Message, StringComparison.Ordinal);
+        Assert.Equal(config.Epoch, ConfigurationPlanner.Reinitialize(m, [], pop, Audit, (p, id) => p == 0 && id == R("4")).Partitions[0].Epoch);
+    }
+
     [Fact]
     public void Marking_recovered_only_applies_to_the_same_membership()
     {

@@ -37,17 +37,17 @@ public sealed class HoldingTests
     }
 
     [Fact]
-    public void A_session_record_with_holdings_survives_the_wire_between_silos()
+    public void A_session_shard_with_holdings_survives_the_wire_between_silos()
     {
         using var services = new ServiceCollection()
-            .AddSerializer(b => b.AddAssembly(typeof(SessionRecord).Assembly).AddAssembly(typeof(SessionNotice).Assembly))
+            .AddSerializer(b => b.AddAssembly(typeof(SessionShard).Assembly).AddAssembly(typeof(SessionNotice).Assembly))
             .BuildServiceProvider();
         var serializer = services.GetRequiredService<Serializer>();
-        var record = SessionStateMachine.Attach(SessionStateMachine.Attach(SessionRecord.Open(TimeSpan.FromSeconds(10)), "s", Holding.Election("x")), "s", Holding.Lock("x"));
+        var shard = SessionShards.Attach(SessionShards.Attach(null, "s", Holding.Election("x"), 1, 0), "s", Holding.Lock("x"), 2, 0);
 
-        var copy = serializer.Deserialize<SessionRecord>(serializer.SerializeToArray(record))!;
+        var copy = serializer.Deserialize<SessionShard>(serializer.SerializeToArray(shard))!;
 
-        Assert.Equal(record.Holdings, copy.Holdings);
-        Assert.Same(copy.Holdings, SessionStateMachine.Attach(copy, "s", Holding.Lock("x")).Holdings);
+        Assert.Equal(shard.Attached, copy.Attached);
+        Assert.Same(copy.Attached, SessionShards.Attach(copy, "s", Holding.Lock("x"), 2, 0).Attached);
     }
 }

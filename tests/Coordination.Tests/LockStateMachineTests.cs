@@ -171,12 +171,16 @@ public sealed class LockStateMachineTests
     }
 
     [Fact]
-    public void A_request_from_a_session_that_already_ended_is_refused_and_changes_nothing()
+    public void A_session_end_takes_its_grant_waiters_and_finished_requests_and_leaves_an_idle_lock_empty()
     {
         var r = Acquire(null, Req("s1", 1)).Item1;
-        var (ended, _) = LockStateMachine.SessionEnded(r, "s1", SessionEnd.Expired, Epoch);
-        Assert.Throws<SessionExpiredException>(() => Acquire(ended, Req("s1", 2)));
-        Assert.Equal(["s1"], ended.EndedSessions);
+        r = Acquire(r, Req("s1", 2)).Item1;
+        r = LockStateMachine.Cancel(r, "s1", Id(3), Epoch, sequence: 3).Next;
+        var (ended, changed) = LockStateMachine.SessionEnded(r, "s1", SessionEnd.Closed, Epoch);
+        Assert.True(changed);
+        Assert.True(ended.IsEmpty, "nothing is left to remember: the register can be deleted");
+        Assert.Equal(First, ended.ForgottenBelow);
+        Assert.False(LockStateMachine.SessionEnded(ended, "s1", SessionEnd.Closed, Epoch).Changed);
     }
 
     [Fact]
@@ -188,22 +192,41 @@ public sealed class LockStateMachineTests
     }
 
     [Fact]
-    public void Each_session_keeps_its_newest_finished_requests_and_older_releases_still_succeed()
+    public void Finished_requests_are_kept_until_their_session_lets_them_go_and_older_releases_still_succeed()
     {
         LockRecord? r = null;
         var tokens = new List<long>();
-        for (var i = 1; i <= LockStateMachine.FinishedPerSession + 5; i++)
+        for (var i = 1; i <= 13; i++)
         {
             var (granted, d) = Acquire(r, Req("s1", i));
             tokens.Add(d.Token);
             r = LockStateMachine.Release(granted, "L", "s1", Id(i), d.Token, Epoch).Next;
         }
 
-        Assert.Equal(LockStateMachine.FinishedPerSession, r!.Finished.Count);
+        Assert.Equal(13, r!.Finished.Count);
+        Assert.Equal(AcquireDecision.Finished(RequestEnd.Released), Acquire(r, Req("s1", 2)).Item2);
+        for (var i = 1; i <= 5; i++)
+        {
+            r = LockStateMachine.LetGo(r, "s1", Id(i));
+        }
+
+        Assert.Equal(8, r.Finished.Count);
         Assert.Equal(tokens[4], r.ForgottenBelow);
+        Assert.Same(r, LockStateMachine.LetGo(r, "s1", Id(1)));
         Assert.Equal(ReleaseOutcome.AlreadyReleased, LockStateMachine.Release(r, "L", "s1", Id(1), tokens[0], Epoch).Outcome);
         Assert.Equal(ReleaseOutcome.AlreadyReleased, LockStateMachine.Release(r, "L", "s1", Id(13), tokens[^1], Epoch).Outcome);
         Assert.Throws<LockNotHeldException>(() => LockStateMachine.Release(r, "L", "s1", Id(99), tokens[^1] + 1, Epoch));
+    }
+
+    [Fact]
+    public void A_lock_used_again_after_deletion_starts_above_its_token_floor_and_old_releases_are_harmless()
+    {
+        var floor = First + 41;
+        var fresh = LockRecord.Fresh(floor);
+        Assert.True(fresh.IsEmpty);
+        var (granted, d) = Acquire(fresh, Req("s9", 1));
+        Assert.Equal(floor + 1, d.Token);
+        Assert.Equal(ReleaseOutcome.AlreadyReleased, LockStateMachine.Release(granted, "L", "s1", Id(7), First, Epoch).Outcome);
     }
 
     [Fact]
@@ -252,7 +275,7 @@ public sealed class LockStateMachineTests
             var id = Id(random.Next(1, 40));
             r = random.Next(6) switch
             {
-                0 or 1 => r?.EndedSessions.Contains(session) == true ? r : LockStateMachine.Acquire(r, new LockRequest(session, id, null, TimeSpan.Zero, Ttl), AcquireMode.Wait, epoch).Next,
+                0 or 1 => LockStateMachine.Acquire(r, new LockRequest(session, id, null, TimeSpan.Zero, Ttl), AcquireMode.Wait, epoch).Next,
                 2 => r?.Holder is { } h ? LockStateMachine.Release(r, "L", h.SessionId, h.RequestId, h.Token, epoch).Next : r,
                 3 => LockStateMachine.Cancel(r, session, id, epoch).Next,
                 4 => LockStateMachine.SessionEnded(r, session, (SessionEnd)random.Next(3), epoch).Next,

@@ -12,8 +12,9 @@ public sealed class SessionStateMachineTests
         var r = SessionRecord.Open(Ttl);
         r = SessionStateMachine.Notify(r, "a", Guid.NewGuid(), 5, "maintenance");
         r = SessionStateMachine.Notify(r, "b", Guid.NewGuid(), 6, "maintenance");
-        var (next, result) = SessionStateMachine.KeepAlive(r, "s", acknowledgedNotice: 1);
+        var (next, result) = SessionStateMachine.KeepAlive(r, "s", acknowledgedNotice: 1, settledThrough: 4);
         Assert.Equal(1, next.KeepAlives);
+        Assert.Equal(4, next.SettledThrough);
         Assert.Equal(Ttl, result.Ttl);
         Assert.Equal("b", Assert.Single(result.Notices).LockName);
     }
@@ -22,7 +23,7 @@ public sealed class SessionStateMachineTests
     public void Expiry_commits_only_if_no_keepalive_was_committed_since_it_was_observed()
     {
         var r = SessionRecord.Open(Ttl);
-        var (kept, _) = SessionStateMachine.KeepAlive(r, "s", 0);
+        var (kept, _) = SessionStateMachine.KeepAlive(r, "s", 0, 0);
         var (stale, expiredStale) = SessionStateMachine.Expire(kept, observedKeepAlives: 0);
         Assert.False(expiredStale);
         Assert.Same(kept, stale);
@@ -44,8 +45,8 @@ public sealed class SessionStateMachineTests
     public void Keepalive_and_attach_on_a_missing_or_ended_session_throw_typed_errors(SessionStatus? status, Type error)
     {
         var record = status is { } ended ? SessionRecord.Open(Ttl) with { Status = ended } : null;
-        Assert.Throws(error, () => SessionStateMachine.KeepAlive(record, "s", 0));
-        Assert.Throws(error, () => SessionStateMachine.Attach(record, "s", Holding.Lock("x")));
+        Assert.Throws(error, () => SessionStateMachine.KeepAlive(record, "s", 0, 0));
+        Assert.Throws(error, () => SessionStateMachine.UseShard(record, "s", 3));
     }
 
     [Fact]
@@ -58,12 +59,32 @@ public sealed class SessionStateMachineTests
     }
 
     [Fact]
-    public void Holdings_are_kept_until_an_ended_session_has_told_them()
+    public void Shards_are_kept_until_an_ended_session_has_emptied_them_then_the_session_is_deleted()
     {
-        var r = SessionStateMachine.Attach(SessionRecord.Open(Ttl), "s", Holding.Lock("a"));
-        r = SessionStateMachine.Attach(r, "s", Holding.Lock("b"));
-        Assert.Same(r, SessionStateMachine.Released(r, Holding.Lock("a")));
+        var r = SessionStateMachine.UseShard(SessionRecord.Open(Ttl), "s", 3);
+        r = SessionStateMachine.UseShard(r, "s", 9);
+        Assert.Same(r, SessionStateMachine.UseShard(r, "s", 9));
+        Assert.Same(r, SessionStateMachine.ShardGone(r, 3));
+        Assert.Same(r, SessionStateMachine.DeleteIfDone(r));
         var ended = SessionStateMachine.Close(r, "s");
-        Assert.Equal([Holding.Lock("b")], SessionStateMachine.Released(ended, Holding.Lock("a"))!.Holdings);
+        var one = SessionStateMachine.ShardGone(ended, 3)!;
+        Assert.Equal([9], one.Shards);
+        Assert.Same(one, SessionStateMachine.DeleteIfDone(one));
+        Assert.Null(SessionStateMachine.DeleteIfDone(SessionStateMachine.ShardGone(one, 9)));
+    }
+
+    [Fact]
+    public void A_revoke_notice_is_never_dropped_a_full_inbox_refuses_the_revoke_instead()
+    {
+        var r = SessionRecord.Open(Ttl);
+        for (var i = 0; i < SessionStateMachine.MaxNotices; i++)
+        {
+            r = SessionStateMachine.Notify(r, $"l{i}", Guid.NewGuid(), i + 1, "maintenance")!;
+        }
+
+        Assert.Throws<RevokeRefusedException>(() => SessionStateMachine.Notify(r, "one-more", Guid.NewGuid(), 99, "maintenance"));
+        Assert.Equal(SessionStateMachine.MaxNotices, r.Notices.Count);
+        var (acked, _) = SessionStateMachine.KeepAlive(r, "s", acknowledgedNotice: 1, settledThrough: 0);
+        Assert.Equal("one-more", SessionStateMachine.Notify(acked, "one-more", Guid.NewGuid(), 99, "maintenance")!.Notices[^1].LockName);
     }
 }

@@ -31,7 +31,8 @@ internal sealed partial class ClusterAdminGrain(
         {
             var current = await store.ReadAsync() ?? throw new CoordinationException("The cluster metadata has not been created yet.");
             var audit = new AuditEntry(time.GetUtcNow(), operatorName, "reinitialize", reason, 0, []);
-            var next = ConfigurationPlanner.Reinitialize(current, partitions ?? [], liveness.Population(current), audit);
+            var caughtUp = await CaughtUpRecoveringMembersAsync(current);
+            var next = ConfigurationPlanner.Reinitialize(current, partitions ?? [], liveness.Population(current), audit, (partition, member) => caughtUp.Contains((partition, member)));
             if (await store.TryWriteAsync(current.Version, next))
             {
                 LogReinitialized(logger, operatorName, string.Join(",", next.Audit[^1].Partitions), next.ClusterEpoch, reason);
@@ -45,6 +46,30 @@ internal sealed partial class ClusterAdminGrain(
                 throw new CoordinationException("The cluster metadata kept changing during re-initialisation; try again.");
             }
         }
+    }
+
+    /// <summary>
+    /// The members the metadata lists as recovering that have in fact finished (their report has not landed):
+    /// each live one is asked whether it is active at its partition's epoch. A partition whose majority holds
+    /// its state is never offered for re-initialisation, even while the metadata still says otherwise.
+    /// </summary>
+    private async Task<HashSet<(int Partition, ReplicaId Member)>> CaughtUpRecoveringMembersAsync(ClusterMetadata metadata)
+    {
+        var asked = metadata.Partitions
+            .SelectMany(p => p.Recovering.IsDefaultOrEmpty ? [] : p.Recovering.Where(m => !liveness.IsDead(m)).Select(m => (Config: p, Member: m)))
+            .Select(async x =>
+            {
+                try
+                {
+                    var reply = await transport.SendAsync(x.Member, new ReplicaRequest(x.Config.Partition, x.Config.Epoch, string.Empty, ReplicaOperation.Status, Ballot.Zero, null, Ballot.Zero), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2));
+                    return reply.Status == ReplicaStatus.Ok ? (x.Config.Partition, x.Member) : ((int, ReplicaId)?)null;
+                }
+                catch (Exception)
+                {
+                    return null;
+                }
+            });
+        return [.. (await Task.WhenAll(asked)).OfType<(int, ReplicaId)>()];
     }
 
     /// <summary>

@@ -12,17 +12,20 @@ namespace Coordination.Grains.Elections;
 /// <summary>
 /// One election: a lease queue (<see cref="LeaseQueue{TRecord}"/>: sessions, FIFO, fencing, parking) whose
 /// holder is the leader, with the leader's value, a revision per change and retained history for observers,
-/// who are parked until the next revision.
+/// who are parked until the next revision. An election that has stood vacant (no leader, no candidate) for
+/// <see cref="CoordinationOptions.VacantElectionRetention"/> with nobody observing is deleted; its terms and
+/// revisions live on in the partition's token floor.
 /// </summary>
 [Reentrant]
 [PreferLocalPlacement]
 internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<ElectionGrain> logger)
     : Grain, IElectionGrain, IElectionGrainInternal
 {
-    private static readonly LeaseKind<ElectionRecord> Kind = new(HoldingKind.Election, r => r?.Queue ?? LockRecord.Empty, ElectionStateMachine.Normalize);
+    private static readonly LeaseKind<ElectionRecord> Kind = new(HoldingKind.Election, r => r.Queue, ElectionStateMachine.Normalize, ElectionRecord.Fresh, _ => false);
 
     private readonly List<(long After, TaskCompletionSource Done)> _observers = [];
     private LeaseQueue<ElectionRecord> _queue = null!;
+    private IGrainTimer? _vacancyTimer;
 
     private string Name => _queue.Name;
 
@@ -41,11 +44,12 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
         ArgumentNullException.ThrowIfNull(request);
         RequestRules.ValidateSession(request.SessionId);
         RequestRules.ValidateRequestId(request.CandidateId, "candidateId");
+        RequestRules.ValidateSequence(request.Sequence, request.SettledThrough);
         RequestRules.ValidateWait(request.MaxWait);
         RequestRules.ValidateOwner(request.Owner);
         ElectionStateMachine.ValidateValue(request.Value);
-        var entry = new LockRequest(request.SessionId, request.CandidateId, request.Owner, TimeSpan.Zero, TimeSpan.Zero, request.Value);
-        var (grant, decision) = await _queue.EnqueueAsync(entry, AcquireMode.Wait, request.MaxWait);
+        var entry = new LockRequest(request.SessionId, request.CandidateId, request.Owner, TimeSpan.Zero, TimeSpan.Zero, request.Value, request.Sequence);
+        var (grant, decision) = await _queue.EnqueueAsync(entry, AcquireMode.Wait, request.MaxWait, request.SettledThrough);
         if (grant is null)
         {
             return new CampaignResult(false, 0, Last?.Revision ?? 0, decision.Position);
@@ -55,10 +59,10 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
         return new CampaignResult(true, grant.Token, elected?.Revision ?? Last?.Revision ?? 0, 0);
     }
 
-    public Task<CancelOutcome> Withdraw(string sessionId, Guid candidateId)
+    public Task<CancelOutcome> Withdraw(string sessionId, Guid candidateId, long sequence = 0)
     {
         _queue.ValidateName();
-        return _queue.WithdrawAsync(sessionId, candidateId);
+        return _queue.WithdrawAsync(sessionId, candidateId, sequence);
     }
 
     public async Task<ReleaseOutcome> Resign(string sessionId, Guid candidateId, long term)
@@ -97,7 +101,7 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
     public async Task<ElectionState> GetState()
     {
         _queue.ValidateName();
-        var r = await _queue.ReadAsync() ?? ElectionRecord.Empty;
+        var r = await _queue.ReadAsync();
         return new ElectionState(Name, r.Revision, ElectionStateMachine.Leader(Name, r.Queue.Holder), [.. r.Queue.Waiters.Select(w => w.ToWaiter())]);
     }
 
@@ -150,7 +154,7 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
 
     public Task Recover() => _queue.RecoverAsync();
 
-    /// <summary>After every committed change (and the queue's own reactions): wakes the observers waiting for a later revision.</summary>
+    /// <summary>After every committed change (and the queue's own reactions): wakes the observers waiting for a later revision, and keeps the vacancy timer.</summary>
     private void OnCommitted(ElectionRecord? record)
     {
         var revision = record?.Revision ?? 0;
@@ -161,6 +165,36 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
                 _observers[i].Done.TrySetResult();
                 _observers.RemoveAt(i);
             }
+        }
+
+        var vacant = record is { Queue.IsEmpty: true };
+        if (vacant && _vacancyTimer is null)
+        {
+            var after = options.Value.VacantElectionRetention;
+            _vacancyTimer = this.RegisterGrainTimer(_ => DeleteIfVacantAsync(), new GrainTimerCreationOptions(after, after) { KeepAlive = true, Interleave = true });
+        }
+        else if (!vacant && _vacancyTimer is not null)
+        {
+            _vacancyTimer.Dispose();
+            _vacancyTimer = null;
+        }
+    }
+
+    /// <summary>Deletes the election if it is still vacant and nobody is waiting on it; otherwise the timer tries again later.</summary>
+    private async Task DeleteIfVacantAsync()
+    {
+        if (_observers.Count > 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _queue.ExecuteAsync((r, _) => r is { Queue.IsEmpty: true } ? (null, true) : (r, false));
+        }
+        catch (CoordinationException)
+        {
+            // No majority now: the timer comes back.
         }
     }
 }

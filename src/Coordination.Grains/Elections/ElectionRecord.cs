@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Coordination.Grains.Leases;
+using Coordination.Replication.Protocol;
 
 namespace Coordination.Grains.Elections;
 
@@ -12,9 +13,20 @@ internal sealed record ElectionHistoryEntry(long Revision, ElectionEventKind Kin
 /// whose grant payload is the leader's value), the revision, and the latest revisions for observers.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.ElectionRecord")]
-internal sealed record ElectionRecord(LockRecord Queue, long Revision, ImmutableList<ElectionHistoryEntry> History)
+internal sealed record ElectionRecord(LockRecord Queue, long Revision, ImmutableList<ElectionHistoryEntry> History) : IRegisterValue
 {
     public static readonly ElectionRecord Empty = new(LockRecord.Empty, 0, []);
+
+    /// <summary>
+    /// The election of a register that does not exist (never used, or deleted after it stood vacant): no leader,
+    /// terms and revisions counting from the partition's token floor, so both only ever grow, and an observer
+    /// that saw the election before it was deleted gets a resync rather than events of another life of it.
+    /// </summary>
+    public static ElectionRecord Fresh(long tokenFloor) => tokenFloor == 0 ? Empty : new(LockRecord.Fresh(tokenFloor), tokenFloor, []);
+
+    long IRegisterValue.Floor => Math.Max(Queue.LastToken, Revision);
+
+    int IRegisterValue.EstimatedBytes => ((IRegisterValue)Queue).EstimatedBytes + History.Sum(e => 48 + (e.Leader?.Payload?.Length ?? 0) + (e.Leader?.Owner?.Length ?? 0));
 }
 
 /// <summary>Election transitions as pure functions on top of the lock queue's.</summary>

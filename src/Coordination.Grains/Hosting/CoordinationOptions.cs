@@ -35,6 +35,18 @@ public sealed class CoordinationOptions
     public TimeSpan HolderAuditInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How long an election with no leader and no candidate keeps its register (its revision history, for
+    /// observers that come back) before it is deleted, when nobody is observing it. Default 60 s.
+    /// </summary>
+    public TimeSpan VacantElectionRetention { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long an ended session's record is kept after everything it held was released, so its late callers
+    /// hear "expired" or "closed" rather than "not found". Default 60 s.
+    /// </summary>
+    public TimeSpan EndedSessionRetention { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// The shortest TTL accepted: (failure detection + margin) / (1 − keepalive fraction), so that the last
     /// acknowledged keepalive plus one keepalive interval plus a silo failover still fit in the lease.
     /// </summary>
@@ -91,6 +103,11 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
         if (o.MaxLockDelay < TimeSpan.Zero)
         {
             failures.Add($"{s}:MaxLockDelay is {o.MaxLockDelay}: it must not be negative.");
+        }
+
+        if (o.VacantElectionRetention <= TimeSpan.Zero || o.EndedSessionRetention < TimeSpan.Zero)
+        {
+            failures.Add($"{s}:VacantElectionRetention ({o.VacantElectionRetention}) must be positive and EndedSessionRetention ({o.EndedSessionRetention}) must not be negative.");
         }
 
         if (o.HolderAuditInterval <= TimeSpan.Zero)

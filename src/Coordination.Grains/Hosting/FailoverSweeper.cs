@@ -10,37 +10,60 @@ namespace Coordination.Grains.Hosting;
 /// <summary>
 /// When a silo dies, the grains it hosted die with it, and nobody may call a dead client's session or a
 /// lock waiting out its lock-delay again. After every death, every silo re-activates such grains from its
-/// own replicas, so their leases and delays restart (in full) elsewhere. Each replica sweeps its own copy,
-/// since one replica may have missed a write that a majority without it accepted; duplicate pings are
-/// harmless (re-activation is idempotent). One of the mechanisms behind "no grant outlives its session":
-/// see <see cref="SessionAttachments"/>.
+/// own replicas, so their leases and delays restart (in full) elsewhere; and every <see cref="Interval"/>
+/// it re-activates grains left with work half done (an ended session still ending, finished requests still
+/// to let go), whose activation went away before they finished. Each replica sweeps its own copy, since one
+/// replica may have missed a write that a majority without it accepted; duplicate pings are harmless
+/// (re-activation is idempotent). A ping that keeps failing is given up (its grain is re-activated by its
+/// next caller or the next sweep); the watch itself never stops. One of the mechanisms behind "no grant
+/// outlives its session": see <see cref="SessionAttachments"/>.
 /// </summary>
-internal sealed partial class FailoverSweeper(
-    ReplicaNode node,
-    SiloLiveness liveness,
-    IGrainFactory grains,
-    TimeProvider time,
-    ILogger<FailoverSweeper> logger) : ILifecycleParticipant<ISiloLifecycle>
+internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifecycle>
 {
+    /// <summary>How often leftovers are swept, besides every silo death.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
+
     private const int PingRetries = 8;
+    private readonly ReplicaNode _node;
+    private readonly SiloLiveness _liveness;
+    private readonly Func<Holding?, string, Task> _ping;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
-    private Task _loop = Task.CompletedTask;
+    private Task _loops = Task.CompletedTask;
+
+    public FailoverSweeper(ReplicaNode node, SiloLiveness liveness, IGrainFactory grains, TimeProvider time, ILogger<FailoverSweeper> logger)
+        : this(node, liveness, (holding, name) => PingGrain(grains, holding, name), time, logger)
+    {
+    }
+
+    /// <param name="ping">Re-activates one grain: a lock or election (by its holding), or a session (null, by its id).</param>
+    internal FailoverSweeper(ReplicaNode node, SiloLiveness liveness, Func<Holding?, string, Task> ping, TimeProvider time, ILogger logger)
+    {
+        _node = node;
+        _liveness = liveness;
+        _ping = ping;
+        _time = time;
+        _logger = logger;
+    }
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(FailoverSweeper), ServiceLifecycleStage.Active, Start, Stop);
 
-    private Task Start(CancellationToken cancellationToken)
+    internal Task Start(CancellationToken cancellationToken)
     {
-        _loop = Task.Run(() => WatchAsync(_stopping.Token), CancellationToken.None);
+        _loops = Task.WhenAll(
+            Task.Run(() => WatchAsync(_stopping.Token), CancellationToken.None),
+            Task.Run(() => LeftoversAsync(_stopping.Token), CancellationToken.None));
         return Task.CompletedTask;
     }
 
-    private async Task Stop(CancellationToken cancellationToken)
+    internal async Task Stop(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
         try
         {
-            await _loop.WaitAsync(cancellationToken);
+            await _loops.WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -53,7 +76,7 @@ internal sealed partial class FailoverSweeper(
         HashSet<SiloAddress>? known = null;
         try
         {
-            await foreach (var snapshot in liveness.Updates.WithCancellation(cancellationToken))
+            await foreach (var snapshot in _liveness.Updates.WithCancellation(cancellationToken))
             {
                 var dead = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead).Select(m => m.SiloAddress).ToList();
                 if (known is null)
@@ -65,7 +88,7 @@ internal sealed partial class FailoverSweeper(
 
                 if (dead.Count(known.Add) > 0)
                 {
-                    await SweepAsync(cancellationToken);
+                    await SweepSafelyAsync(afterDeath: true, cancellationToken);
                 }
             }
         }
@@ -75,58 +98,109 @@ internal sealed partial class FailoverSweeper(
         }
     }
 
-    /// <summary>Pings every live session and every lock with a pending lock-delay found in this silo's active replicas.</summary>
-    internal async Task SweepAsync(CancellationToken cancellationToken)
+    private async Task LeftoversAsync(CancellationToken cancellationToken)
     {
-        var pings = new List<Func<Task>>();
-        foreach (var replica in node.Partitions)
+        try
         {
-            if (replica.Role != ReplicaRole.Active)
+            while (true)
             {
-                continue;
+                await Task.Delay(Interval, _time, cancellationToken);
+                await SweepSafelyAsync(afterDeath: false, cancellationToken);
             }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
 
+    private async Task SweepSafelyAsync(bool afterDeath, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SweepAsync(afterDeath, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogSweepFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>
+    /// Pings what this silo's active replicas show needs an activation: after a death, every live session and
+    /// every lock or election waiting out a lock-delay; always, every session still ending and every lock or
+    /// election with finished requests to let go.
+    /// </summary>
+    internal async Task<int> SweepAsync(bool afterDeath, CancellationToken cancellationToken)
+    {
+        var pings = new List<(Holding? Holding, string Name)>();
+        foreach (var replica in _node.Partitions.Where(r => r.Role == ReplicaRole.Active))
+        {
             foreach (var (key, slot) in replica.CopySlots())
             {
                 switch (slot.Value)
                 {
-                    case SessionRecord s when s.IsAlive || !s.Holdings.IsEmpty:
-                        pings.Add(() => grains.GetGrain<ISessionGrainInternal>(RegisterKeys.NameOf(key)).Recover());
+                    case SessionRecord s when (afterDeath && s.IsAlive) || !s.IsAlive:
+                        pings.Add((null, RegisterKeys.NameOf(key)));
                         break;
-                    case LockRecord { Delay: not null }:
-                        pings.Add(() => grains.GetGrain<ILockGrainInternal>(RegisterKeys.NameOf(key)).Recover());
+                    case LockRecord l when (afterDeath && l.Delay is not null) || !l.Finished.IsEmpty:
+                        pings.Add((Holding.Lock(RegisterKeys.NameOf(key)), RegisterKeys.NameOf(key)));
                         break;
-                    case ElectionRecord { Queue.Delay: not null }:
-                        pings.Add(() => grains.GetGrain<IElectionGrainInternal>(RegisterKeys.NameOf(key)).Recover());
+                    case ElectionRecord e when (afterDeath && e.Queue.Delay is not null) || !e.Queue.Finished.IsEmpty:
+                        pings.Add((Holding.Election(RegisterKeys.NameOf(key)), RegisterKeys.NameOf(key)));
                         break;
                 }
             }
         }
 
-        LogSweep(logger, pings.Count);
+        if (afterDeath || pings.Count > 0)
+        {
+            LogSweep(_logger, afterDeath ? "A silo died" : "Leftovers", pings.Count);
+        }
+
         await Parallel.ForEachAsync(pings, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (ping, ct) =>
         {
             // A ping can fail while partitions are being reconfigured after the very death that caused it.
             var backoff = new Backoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(3200));
-            while (true)
+            while (!ct.IsCancellationRequested)
             {
                 try
                 {
-                    await ping();
+                    await _ping(ping.Holding, ping.Name);
                     return;
                 }
-                catch (Exception ex) when (backoff.Attempts < PingRetries && !ct.IsCancellationRequested)
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
-                    LogPingFailed(logger, ex);
-                    await backoff.DelayAsync(time, ct);
+                    if (backoff.Attempts >= PingRetries)
+                    {
+                        LogPingGivenUp(_logger, ex, ping.Holding?.ToString() ?? $"session {SessionIds.Tag(ping.Name)}");
+                        return;
+                    }
+
+                    LogPingFailed(_logger, ex);
+                    await backoff.DelayAsync(_time, ct);
                 }
             }
         });
+        return pings.Count;
     }
 
-    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "A silo died: re-activating {Count} sessions and delayed locks led by this silo")]
-    private static partial void LogSweep(ILogger logger, int count);
+    private static Task PingGrain(IGrainFactory grains, Holding? holding, string name) => holding?.Kind switch
+    {
+        HoldingKind.Lock => grains.GetGrain<ILockGrainInternal>(name).Recover(),
+        HoldingKind.Election => grains.GetGrain<IElectionGrainInternal>(name).Recover(),
+        _ => grains.GetGrain<ISessionGrainInternal>(name).Recover(),
+    };
 
-    [LoggerMessage(EventId = 3302, Level = LogLevel.Debug, Message = "Failover ping failed; the grain will be re-activated by its next caller")]
+    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "{Why}: re-activating {Count} sessions, locks and elections from this silo's replicas")]
+    private static partial void LogSweep(ILogger logger, string why, int count);
+
+    [LoggerMessage(EventId = 3302, Level = LogLevel.Debug, Message = "Failover ping failed; retrying")]
     private static partial void LogPingFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3303, Level = LogLevel.Warning, Message = "Failover ping of {Grain} kept failing; left to its next caller or the next sweep")]
+    private static partial void LogPingGivenUp(ILogger logger, Exception exception, string grain);
+
+    [LoggerMessage(EventId = 3304, Level = LogLevel.Warning, Message = "A failover sweep failed; the watch goes on")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
 }

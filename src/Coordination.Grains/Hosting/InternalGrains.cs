@@ -36,14 +36,24 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
     Task<SessionInfo> Open(TimeSpan ttl);
 
     /// <summary>
-    /// Records that the session holds or waits at <paramref name="holding"/>, after a majority accept, and
-    /// returns its TTL; fails with a typed error if the session is not alive. A lock or election commits a
-    /// request only after this (see <see cref="Leases.SessionAttachments"/>).
+    /// Records that request number <paramref name="sequence"/> of the session holds or waits at
+    /// <paramref name="holding"/>, after a majority accept, and returns the session's TTL. Fails with a typed
+    /// error if the session is not alive, if that request is already over (<see cref="RequestFinishedException"/>),
+    /// or if the session holds as much as it keeps. A lock or election commits a request only after this
+    /// (see <see cref="Leases.SessionAttachments"/>).
     /// </summary>
     [Alias("attach")]
-    Task<TimeSpan> Attach(Holding holding);
+    Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough);
 
-    /// <summary>Records that a grant of this session was revoked, for the owner's next keepalive.</summary>
+    /// <summary>The request is over at <paramref name="holding"/>: let it go (and refuse it if it comes again). Idempotent.</summary>
+    [Alias("detach")]
+    Task Detach(Holding holding, long sequence);
+
+    /// <summary>Whether the request is attached, read through a majority; typed errors once the session has ended or is gone.</summary>
+    [Alias("is-attached")]
+    Task<bool> IsAttached(Holding holding, long sequence);
+
+    /// <summary>Records that a grant of this session was revoked, for the owner's next keepalive; refused (<see cref="RevokeRefusedException"/>) while too many are unacknowledged.</summary>
     [Alias("notify-revoked")]
     Task NotifyRevoked(string lockName, Guid requestId, long token, string reason);
 

@@ -14,6 +14,9 @@ internal static class RegisterKeys
 
     public static string Session(string id) => SessionPrefix + id;
 
+    /// <summary>The register of shard <paramref name="shard"/> of a session's holdings (session ids never contain '/').</summary>
+    public static string SessionShard(string id, int shard) => $"{SessionPrefix}{id}/{shard}";
+
     public static string Of(Holding holding) => holding.Kind switch
     {
         HoldingKind.Lock => LockPrefix + holding.Name,

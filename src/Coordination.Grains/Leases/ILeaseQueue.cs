@@ -14,6 +14,9 @@ internal interface ILeaseQueue
     /// <summary>The queue as this activation last committed it (empty before its first commit): a cache, never a decision.</summary>
     LockRecord CommittedQueue { get; }
 
+    /// <summary>True when this activation ended the session here (see <see cref="SessionAttachments"/>).</summary>
+    bool IsEndedHere(string sessionId);
+
     /// <summary>A read that commits (a majority accept of the unchanged value, begun after the call arrived).</summary>
     Task<LockRecord> ReadQueueAsync();
 

@@ -11,9 +11,11 @@ namespace Coordination.Grains.Leases;
 /// register key), and where its register value keeps the queue.
 /// </summary>
 /// <param name="Holding">The kind of holding a session records for it.</param>
-/// <param name="QueueOf">The queue inside a register value (empty when there is none yet).</param>
+/// <param name="QueueOf">The queue inside a register value.</param>
 /// <param name="WithQueue">The register value with a new queue in place, plus whatever the kind derives from a change (an election's revision and history).</param>
-internal sealed record LeaseKind<TRecord>(HoldingKind Holding, Func<TRecord?, LockRecord> QueueOf, Func<TRecord?, LockRecord, TRecord> WithQueue)
+/// <param name="Fresh">The value of a register that does not exist (never used, or deleted), counting from the partition's token floor.</param>
+/// <param name="IsEmpty">True when a value has nothing left to remember: its register is deleted.</param>
+internal sealed record LeaseKind<TRecord>(HoldingKind Holding, Func<TRecord, LockRecord> QueueOf, Func<TRecord, LockRecord, TRecord> WithQueue, Func<long, TRecord> Fresh, Func<TRecord, bool> IsEmpty)
     where TRecord : class;
 
 /// <summary>
@@ -26,16 +28,20 @@ internal sealed record LeaseKind<TRecord>(HoldingKind Holding, Func<TRecord?, Lo
 /// It composes one part per mechanism, each reusable by other kinds of lease (a semaphore, a reader-writer
 /// lock) around their own state: <see cref="RequestRules"/> (input), <see cref="ParkedWaiters"/>,
 /// <see cref="SessionAttachments"/> (which owns the rule that no grant outlives its session),
-/// <see cref="LockDelayTimer"/> and <see cref="GrantRevocation"/>.
+/// <see cref="FinishedRequests"/>, <see cref="LockDelayTimer"/> and <see cref="GrantRevocation"/>.
+/// The register exists only while the queue has something to remember: an absent register is a fresh
+/// queue counting its tokens from the partition's token floor, and an empty one is deleted.
 /// </remarks>
 /// <typeparam name="TRecord">The register value: the queue itself, or a record that contains it.</typeparam>
 internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : class
 {
+    private const int MaxEnqueueAttempts = 8;
     private readonly LeaseKind<TRecord> _kind;
     private readonly string? _invalidName;
     private readonly IRegister<TRecord>? _register;
     private readonly ParkedWaiters _parked;
     private readonly SessionAttachments _sessions;
+    private readonly FinishedRequests _finished;
     private readonly LockDelayTimer _delay;
     private readonly GrantRevocation _revocation;
     private readonly ILogger _logger;
@@ -50,6 +56,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
         var holding = new Holding(kind.Holding, Name);
         _parked = new ParkedWaiters(this, time, options.MaxPark);
         _sessions = new SessionAttachments(owner, grains, this, holding, options.HolderAuditInterval, logger);
+        _finished = new FinishedRequests(this, grains, holding, time, logger);
         _delay = new LockDelayTimer(owner, this, logger);
         _revocation = new GrantRevocation(this, grains, logger);
         if (_invalidName is null)
@@ -64,7 +71,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     /// <summary>The last value this activation committed.</summary>
     public TRecord? Last { get; private set; }
 
-    public LockRecord CommittedQueue => _kind.QueueOf(Last);
+    public LockRecord CommittedQueue => Last is null ? LockRecord.Empty : _kind.QueueOf(Last);
 
     /// <summary>Called after every committed change, after the queue's own reactions (an election wakes its observers).</summary>
     public Action<TRecord?>? Committed { get; set; }
@@ -93,59 +100,88 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     public Task<T> ExecuteAsync<T>(RegisterChange<TRecord, T> change) => Register.ExecuteAsync(change);
 
     public Task<T> ChangeQueueAsync<T>(Func<LockRecord, long, (LockRecord Queue, T Result)> change) =>
-        Register.ExecuteAsync((r, c) =>
-        {
-            var queue = _kind.QueueOf(r);
-            var (next, result) = change(queue, c.TokenEpoch);
-            return (ReferenceEquals(next, queue) && r is not null ? r : _kind.WithQueue(r, next), result);
-        });
+        Register.ExecuteAsync(InLifecycle((queue, context) => change(queue, context.TokenEpoch)));
 
-    /// <summary>A read that commits (a majority accept of the unchanged value, begun after the call arrived).</summary>
-    public Task<TRecord?> ReadAsync() => Register.ExecuteAsync((r, _) => (r, r));
+    /// <summary>
+    /// A read through a majority, begun after the call arrived: an accept of the unchanged value, or for a queue
+    /// whose register does not exist a prepare that found nothing (which writes nothing). An absent register
+    /// reads as a fresh value above the partition's token floor.
+    /// </summary>
+    public Task<TRecord> ReadAsync() => Register.ExecuteAsync((r, c) => (r, r ?? _kind.Fresh(c.TokenFloor)));
 
     public async Task<LockRecord> ReadQueueAsync() => _kind.QueueOf(await ReadAsync());
 
     /// <summary>
-    /// Enqueues (session, request) after its session recorded this grain, and waits, parked on the silo,
-    /// up to <paramref name="maxWait"/> for the grant. Returns the grant, or the decision when not granted.
+    /// Enqueues (session, request), recorded in its session first, and waits, parked on the silo, up to
+    /// <paramref name="maxWait"/> for the grant. Returns the grant, or the decision when not granted. The order
+    /// (this register's promise, then the session's attach, then the commit under that promise) is what keeps a
+    /// grant from outliving its session: see <see cref="SessionAttachments"/>.
     /// </summary>
-    public async Task<(LockGrant? Grant, AcquireDecision Decision)> EnqueueAsync(LockRequest template, AcquireMode mode, TimeSpan maxWait)
+    public async Task<(LockGrant? Grant, AcquireDecision Decision)> EnqueueAsync(LockRequest entry, AcquireMode mode, TimeSpan maxWait, long settledThrough)
     {
-        // Nothing is written for a session that is missing or ended: the session check comes first.
-        var entry = template with { SessionTtl = await _sessions.AttachAsync(template.SessionId) };
-        var decision = await ChangeQueueAsync((q, epoch) =>
+        for (var attempt = 1; ; attempt++)
         {
-            var (next, d) = LockStateMachine.Acquire(q, entry, mode, epoch);
-            if (next.Waiters.Count > q.Waiters.Count)
+            var view = await Register.PeekAsync();
+            var seen = view.Value is null ? null : _kind.QueueOf(view.Value);
+            var attach = seen is null || (!Knows(seen, entry) && (mode == AcquireMode.Wait || IsFree(seen)));
+            var ttl = attach ? await _sessions.AttachAsync(entry, settledThrough) : TimeSpan.Zero;
+            var request = entry with { SessionTtl = ttl };
+            var decision = await Register.ExecuteAsync(InLifecycle((q, c) =>
             {
-                LockStateMachine.EnsureRoom(q, entry, Name);
+                var (next, d) = LockStateMachine.Acquire(q, request, mode, c.TokenEpoch);
+                var adds = next.Waiters.Count > q.Waiters.Count || (next.Holder is { } h && h.RequestId == request.RequestId && h.SessionId == request.SessionId && !ReferenceEquals(next, q));
+                if (adds && (!attach || c.Generation != view.Generation || _sessions.IsEndedHere(request.SessionId)))
+                {
+                    // Not attached under this promise: leave everything as it is and go round again.
+                    return (q, (AcquireDecision?)null);
+                }
+
+                if (next.Waiters.Count > q.Waiters.Count)
+                {
+                    LockStateMachine.EnsureRoom(q, request, Name);
+                }
+
+                return (next, d);
+            }));
+            if (decision is not { } made)
+            {
+                if (attempt >= MaxEnqueueAttempts)
+                {
+                    throw new QuorumUnavailableException(Register.Key, 0, 0, "the register kept changing while the request was being attached to its session; retry with the same request id");
+                }
+
+                continue;
             }
 
-            return (next, d);
-        });
-        if (decision.FinishedAs is { } end)
-        {
-            throw new RequestFinishedException(Name, entry.RequestId, end.ToString());
-        }
+            if (made.FinishedAs is { } end)
+            {
+                throw new RequestFinishedException(Name, entry.RequestId, end.ToString());
+            }
 
-        if (decision.Status == AcquireStatus.Granted)
-        {
-            return (GrantOf(entry, decision), decision);
-        }
+            if (made.Status == AcquireStatus.Granted)
+            {
+                return (GrantOf(request, made), made);
+            }
 
-        if (mode != AcquireMode.Wait || maxWait <= TimeSpan.Zero)
-        {
-            return (null, decision);
-        }
+            if (mode != AcquireMode.Wait || maxWait <= TimeSpan.Zero)
+            {
+                return (null, made);
+            }
 
-        return await _parked.ParkAsync(entry, maxWait);
+            return await _parked.ParkAsync(request, maxWait);
+        }
     }
 
-    public Task<CancelOutcome> WithdrawAsync(string sessionId, Guid requestId)
+    public Task<CancelOutcome> WithdrawAsync(string sessionId, Guid requestId, long sequence)
     {
         RequestRules.ValidateSession(sessionId);
         RequestRules.ValidateRequestId(requestId);
-        return ChangeQueueAsync((q, epoch) => LockStateMachine.Cancel(q, sessionId, requestId, epoch));
+        if (sequence < 0)
+        {
+            throw new CoordinationArgumentException("sequence", $"a request's number is 0 (unknown) or more (got {sequence})");
+        }
+
+        return ChangeQueueAsync((q, epoch) => LockStateMachine.Cancel(q, sessionId, requestId, epoch, sequence));
     }
 
     public Task<ReleaseOutcome> ReleaseAsync(string sessionId, Guid requestId, long token)
@@ -160,22 +196,47 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
 
     public Task SessionEndedAsync(string sessionId, SessionStatus how) => _sessions.EndedAsync(sessionId, how);
 
-    /// <summary>Re-reads the register after a failover, which restarts a pending lock-delay in full.</summary>
+    public bool IsEndedHere(string sessionId) => _sessions.IsEndedHere(sessionId);
+
+    /// <summary>Re-reads the register after a failover, which restarts a pending lock-delay in full and resumes letting go of finished requests.</summary>
     public Task RecoverAsync() => _invalidName is null ? Register.ExecuteAsync((s, _) => (s, true)) : Task.CompletedTask;
 
     /// <summary>The grant a decision describes (built from the request, not from the latest record, which later changes in the same batch may have moved on).</summary>
-    private static LockGrant GrantOf(LockRequest entry, AcquireDecision decision) =>
-        new(entry.SessionId, entry.RequestId, decision.Token, entry.Owner, entry.LockDelay, entry.SessionTtl, entry.Payload);
+    private static LockGrant GrantOf(LockRequest entry, AcquireDecision decision) => entry.ToGrant(decision.Token);
 
-    /// <summary>After every committed change: forget ended sessions, wake parked callers, and arm or drop the lock-delay and audit timers.</summary>
+    private static bool Knows(LockRecord queue, LockRequest entry) =>
+        queue.Requests().Any(r => r.SessionId == entry.SessionId && r.RequestId == entry.RequestId)
+        || queue.Finished.Any(f => f.SessionId == entry.SessionId && f.RequestId == entry.RequestId);
+
+    private static bool IsFree(LockRecord queue) => queue.IsIdle;
+
+    /// <summary>
+    /// A queue change as the register lifecycle runs it: an absent register is the kind's fresh value; a value
+    /// left with nothing to remember is deleted; an absent register that stays unchanged stays absent.
+    /// </summary>
+    private RegisterChange<TRecord, T> InLifecycle<T>(Func<LockRecord, RegisterContext, (LockRecord Queue, T Result)> change) => (r, c) =>
+    {
+        var record = r ?? _kind.Fresh(c.TokenFloor);
+        var queue = _kind.QueueOf(record);
+        var (next, result) = change(queue, c);
+        if (ReferenceEquals(next, queue))
+        {
+            return (r, result);
+        }
+
+        var value = _kind.WithQueue(record, next);
+        return (_kind.IsEmpty(value) ? null : value, result);
+    };
+
+    /// <summary>After every committed change: wake parked callers, let finished requests go, and arm or drop the lock-delay and audit timers.</summary>
     private void OnCommitted(TRecord? record)
     {
         try
         {
             Last = record;
-            var queue = _kind.QueueOf(record);
-            _sessions.ForgetEnded(queue);
+            var queue = record is null ? LockRecord.Empty : _kind.QueueOf(record);
             _parked.Wake(queue);
+            _finished.LetGo(queue);
             _delay.Arm(queue);
             _sessions.ArmAudit(queue);
             Committed?.Invoke(record);

@@ -6,8 +6,9 @@ namespace Coordination.Grains.Leases;
 /// <summary>The current grant of a lock (or the current leader of an election).</summary>
 /// <param name="SessionTtl">The holder's session TTL, so the lock can wait out a whole lease if the session's own state is lost.</param>
 /// <param name="Payload">What the holder publishes with its grant: an election leader's proclaimed value; unused by locks.</param>
+/// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments"/>).</param>
 [GenerateSerializer, Immutable, Alias("coord.LockGrant")]
-internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null)
+internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0)
 {
     /// <summary>The grant as clients see it (the session by its tag, never its id).</summary>
     public LockHolder ToHolder() => new(SessionIds.Tag(SessionId), RequestId, Token, Owner);
@@ -15,14 +16,18 @@ internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, s
 
 /// <summary>A queued acquire (or campaign).</summary>
 /// <param name="Payload">What it will publish once granted (an election candidate's value); unused by locks.</param>
+/// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments"/>).</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRequest")]
-internal sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null)
+internal sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0)
 {
+    /// <summary>The grant this request becomes.</summary>
+    public LockGrant ToGrant(long token) => new(SessionId, RequestId, token, Owner, LockDelay, SessionTtl, Payload, Sequence);
+
     /// <summary>The queued request as clients see it (the session by its tag, never its id).</summary>
     public LockWaiter ToWaiter() => new(SessionIds.Tag(SessionId), RequestId, Owner);
 }
 
-/// <summary>How a request ended. Kept for a while so retries and repeated releases are idempotent.</summary>
+/// <summary>How a request ended. Kept until its session has let go of it, so retries and repeated releases are idempotent.</summary>
 internal enum RequestEnd
 {
     Released = 0,
@@ -44,18 +49,23 @@ internal enum SessionEnd
     Vanished = 2,
 }
 
+/// <summary>
+/// A request that ended here while its session still lists it (see <see cref="SessionAttachments"/>): kept
+/// until the session has let it go, so a late copy of it is refused here until the session refuses it.
+/// </summary>
+/// <param name="Sequence">The request's number in its session, by which the session lets it go (0: never attached).</param>
 [GenerateSerializer, Immutable, Alias("coord.FinishedRequest")]
-internal sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End);
+internal sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End, long Sequence = 0);
 
 /// <summary>A wait before the lock may be granted again, for the grant with token <paramref name="AfterToken"/>. A duration, never a wall-clock time: each activation restarts it in full.</summary>
 [GenerateSerializer, Immutable, Alias("coord.PendingDelay")]
 internal sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 
 /// <summary>
-/// The replicated state of one exclusive lock (also the queue inside an election): the last token handed out, the holder, the FIFO queue
-/// (kept in the register so fairness survives failover), recently finished requests (a few per session,
-/// for idempotent retries and releases), sessions known to have ended (so a late request from one is
-/// refused; see <see cref="SessionAttachments"/>), and a pending lock-delay.
+/// The replicated state of one exclusive lock (also the queue inside an election): the last token handed
+/// out, the holder, the FIFO queue (kept in the register so fairness survives failover), the requests that
+/// finished while their sessions still list them, and a pending lock-delay. A lock with none of these is
+/// deleted (<see cref="IsEmpty"/>); its last token lives on in its partition's token floor.
 /// </summary>
 /// <param name="ForgottenBelow">Finished requests with tokens up to this one may have been forgotten: a release quoting such a token is a harmless repeat.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRecord")]
@@ -65,10 +75,9 @@ internal sealed record LockRecord(
     ImmutableList<LockRequest> Waiters,
     ImmutableList<FinishedRequest> Finished,
     PendingDelay? Delay,
-    ImmutableList<string> EndedSessions,
     long ForgottenBelow) : IRegisterValue
 {
-    public static readonly LockRecord Empty = new(0, null, [], [], null, [], 0);
+    public static readonly LockRecord Empty = new(0, null, [], [], null, 0);
 
     /// <summary>
     /// The state of a lock whose register does not exist (never used, or deleted): free, counting its tokens
@@ -81,16 +90,16 @@ internal sealed record LockRecord(
     public bool IsIdle => Holder is null && Waiters.IsEmpty && Delay is null;
 
     /// <summary>Idle and with nothing left to remember: the register can be deleted.</summary>
-    public bool IsEmpty => IsIdle && Finished.IsEmpty && EndedSessions.IsEmpty;
+    public bool IsEmpty => IsIdle && Finished.IsEmpty;
 
     long IRegisterValue.Floor => LastToken;
 
     int IRegisterValue.EstimatedBytes =>
         64 + (Holder is null ? 0 : 96 + (Holder.Owner?.Length ?? 0) + (Holder.Payload?.Length ?? 0))
         + Waiters.Sum(w => 96 + (w.Owner?.Length ?? 0) + (w.Payload?.Length ?? 0))
-        + (Finished.Count * 64) + (EndedSessions.Count * 32);
+        + (Finished.Count * 64);
 
-    /// <summary>The distinct sessions holding or waiting, holder first.</summary>
-    public IEnumerable<string> Sessions() =>
-        (Holder is null ? Waiters.Select(w => w.SessionId) : Waiters.Select(w => w.SessionId).Prepend(Holder.SessionId)).Distinct(StringComparer.Ordinal);
+    /// <summary>The holder and the waiters, holder first: every request this lock holds for a session.</summary>
+    public IEnumerable<LockRequest> Requests() =>
+        Holder is { } h ? Waiters.Prepend(new LockRequest(h.SessionId, h.RequestId, h.Owner, h.LockDelay, h.SessionTtl, h.Payload, h.Sequence)) : Waiters;
 }

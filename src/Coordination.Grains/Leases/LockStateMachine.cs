@@ -13,14 +13,11 @@ internal readonly record struct AcquireDecision(AcquireStatus Status, long Token
 /// </summary>
 internal static class LockStateMachine
 {
-    /// <summary>Finished requests remembered per session (the newest ones).</summary>
-    public const int FinishedPerSession = 8;
-
-    /// <summary>Finished requests remembered in all.</summary>
-    public const int MaxFinished = 128;
-
-    /// <summary>Ended sessions remembered, so a request from one that raced its end is refused.</summary>
-    public const int MaxEndedSessions = 32;
+    /// <summary>
+    /// Most finished requests kept while their sessions are told to let go of them (normally a handful, gone
+    /// within a round trip; only an unreachable session lets them pile up). Past it the oldest is forgotten.
+    /// </summary>
+    public const int MaxFinished = 1024;
 
     /// <summary>Most waiters one lock or election queues; every accept carries the whole queue.</summary>
     public const int MaxWaiters = 10_000;
@@ -62,15 +59,10 @@ internal static class LockStateMachine
             return (r, AcquireDecision.Finished(finished.End));
         }
 
-        if (r.EndedSessions.Contains(request.SessionId))
-        {
-            throw new SessionExpiredException(request.SessionId, "it ended before this request reached the lock");
-        }
-
         if (r.Holder is null && r.Waiters.IsEmpty && r.Delay is null)
         {
             var token = FencingTokens.Next(r.LastToken, tokenEpoch);
-            var grant = new LockGrant(request.SessionId, request.RequestId, token, request.Owner, request.LockDelay, request.SessionTtl, request.Payload);
+            var grant = request.ToGrant(token);
             return (r with { LastToken = token, Holder = grant }, new AcquireDecision(AcquireStatus.Granted, token, 0, null));
         }
 
@@ -119,7 +111,8 @@ internal static class LockStateMachine
     }
 
     /// <summary>Withdraws (session, request id): leaves the queue, or undoes a grant that raced the cancel.</summary>
-    public static (LockRecord Next, CancelOutcome Outcome) Cancel(LockRecord? current, string sessionId, Guid requestId, long tokenEpoch)
+    /// <param name="sequence">The request's number in its session, so the session can be told to let it go (0: unknown; only a request that was never attached has none).</param>
+    public static (LockRecord Next, CancelOutcome Outcome) Cancel(LockRecord? current, string sessionId, Guid requestId, long tokenEpoch, long sequence = 0)
     {
         var r = current ?? LockRecord.Empty;
         if (r.Holder is { } h && h.SessionId == sessionId && h.RequestId == requestId)
@@ -131,35 +124,34 @@ internal static class LockStateMachine
         if (index >= 0)
         {
             var w = r.Waiters[index];
-            return (Remember(r with { Waiters = r.Waiters.RemoveAt(index) }, new FinishedRequest(w.SessionId, w.RequestId, 0, RequestEnd.Cancelled)), CancelOutcome.Dequeued);
+            return (Remember(r with { Waiters = r.Waiters.RemoveAt(index) }, new FinishedRequest(w.SessionId, w.RequestId, 0, RequestEnd.Cancelled, w.Sequence)), CancelOutcome.Dequeued);
         }
 
-        // Remember the cancel, so a duplicate of the acquire that arrives later cannot queue again.
+        // Remember the cancel, so a duplicate of the acquire that arrives later cannot queue again (until the
+        // session, told to let the request go, refuses it itself).
         var known = r.Finished.Any(f => f.SessionId == sessionId && f.RequestId == requestId);
-        return (known ? r : Remember(r, new FinishedRequest(sessionId, requestId, 0, RequestEnd.Cancelled)), CancelOutcome.NotFound);
+        return (known ? r : Remember(r, new FinishedRequest(sessionId, requestId, 0, RequestEnd.Cancelled, sequence)), CancelOutcome.NotFound);
     }
 
     /// <summary>
-    /// The session ended: drop its waiters and its grant, remember that it ended (a request of it that
-    /// raced its end is refused), and hand the lock on. An expired holder's lock-delay applies; a holder
-    /// whose session state vanished keeps the lock blocked for a whole TTL, since its owner may still
-    /// believe in its lease. How every session end reaches this: <see cref="SessionAttachments"/>.
+    /// The session ended: drop its waiters, its grant and its finished requests (the ended session lets go of
+    /// everything itself), and hand the lock on. An expired holder's lock-delay applies; a holder whose session
+    /// state vanished keeps the lock blocked for a whole TTL, since its owner may still believe in its lease.
+    /// How every session end reaches this, and why a request of it cannot be committed after: <see cref="SessionAttachments"/>.
     /// </summary>
     public static (LockRecord Next, bool Changed) SessionEnded(LockRecord? current, string sessionId, SessionEnd how, long tokenEpoch)
     {
         var r = current ?? LockRecord.Empty;
-        if (r.EndedSessions.Contains(sessionId) && !r.Waiters.Any(w => w.SessionId == sessionId) && r.Holder?.SessionId != sessionId)
+        if (!r.Waiters.Any(w => w.SessionId == sessionId) && r.Holder?.SessionId != sessionId && !r.Finished.Any(f => f.SessionId == sessionId))
         {
             return (r, false);
         }
 
-        var ended = r.EndedSessions.Add(sessionId);
         var forgotten = r.Finished.Where(f => f.SessionId == sessionId).Select(f => f.Token).DefaultIfEmpty(0).Max();
         var next = r with
         {
             Waiters = r.Waiters.RemoveAll(w => w.SessionId == sessionId),
             Finished = r.Finished.RemoveAll(f => f.SessionId == sessionId),
-            EndedSessions = ended.Count > MaxEndedSessions ? ended.RemoveAt(0) : ended,
             ForgottenBelow = Math.Max(r.ForgottenBelow, forgotten),
         };
         if (r.Holder is { } h && h.SessionId == sessionId)
@@ -225,26 +217,27 @@ internal static class LockStateMachine
         return r with
         {
             LastToken = token,
-            Holder = new LockGrant(first.SessionId, first.RequestId, token, first.Owner, first.LockDelay, first.SessionTtl, first.Payload),
+            Holder = first.ToGrant(token),
             Waiters = r.Waiters.RemoveAt(0),
         };
     }
 
-    private static LockRecord Finish(LockRecord r, LockGrant grant, RequestEnd end) =>
-        Remember(r, new FinishedRequest(grant.SessionId, grant.RequestId, grant.Token, end));
+    /// <summary>The session of a finished request has let it go: forget it (a repeated release of its token stays harmless).</summary>
+    public static LockRecord LetGo(LockRecord? current, string sessionId, Guid requestId)
+    {
+        var r = current ?? LockRecord.Empty;
+        var f = r.Finished.Find(x => x.SessionId == sessionId && x.RequestId == requestId);
+        return f is null ? r : r with { Finished = r.Finished.Remove(f), ForgottenBelow = Math.Max(r.ForgottenBelow, f.Token) };
+    }
 
-    /// <summary>Remembers a finished request, keeping the newest few per session and a bounded total; forgetting raises <see cref="LockRecord.ForgottenBelow"/>.</summary>
+    private static LockRecord Finish(LockRecord r, LockGrant grant, RequestEnd end) =>
+        Remember(r, new FinishedRequest(grant.SessionId, grant.RequestId, grant.Token, end, grant.Sequence));
+
+    /// <summary>Remembers a finished request until its session lets it go, within a bounded total; forgetting raises <see cref="LockRecord.ForgottenBelow"/>.</summary>
     private static LockRecord Remember(LockRecord r, FinishedRequest f)
     {
         var finished = r.Finished.Add(f);
         var forgotten = r.ForgottenBelow;
-        if (finished.Count(x => x.SessionId == f.SessionId) > FinishedPerSession)
-        {
-            var oldest = finished.Find(x => x.SessionId == f.SessionId)!;
-            forgotten = Math.Max(forgotten, oldest.Token);
-            finished = finished.Remove(oldest);
-        }
-
         if (finished.Count > MaxFinished)
         {
             forgotten = Math.Max(forgotten, finished[0].Token);

@@ -87,7 +87,7 @@ internal sealed class ParkedWaiters(ILeaseQueue queue, TimeProvider time, TimeSp
             return (true, h, null);
         }
 
-        if (committed.EndedSessions.Contains(key.Session))
+        if (queue.IsEndedHere(key.Session))
         {
             return (true, null, new SessionExpiredException(key.Session, "it ended while waiting"));
         }

@@ -23,6 +23,20 @@ internal static class RequestRules
         }
     }
 
+    /// <summary>A request's number in its session and the client's settled-through mark (see <see cref="SessionAttachments"/>).</summary>
+    public static void ValidateSequence(long sequence, long settledThrough)
+    {
+        if (sequence < 1)
+        {
+            throw new CoordinationArgumentException("sequence", $"a request carries its number in its session, 1 or more (got {sequence})");
+        }
+
+        if (settledThrough < 0)
+        {
+            throw new CoordinationArgumentException("settledThrough", $"a settled-through mark is 0 or more (got {settledThrough})");
+        }
+    }
+
     public static void ValidateMode(AcquireMode mode)
     {
         if (!Enum.IsDefined(mode))

@@ -6,103 +6,99 @@ namespace Coordination.Grains.Leases;
 
 /// <summary>
 /// The sessions a lock's or election's queue names, and the rule they serve: <b>no grant outlives its
-/// session</b>. A grant, and a place in the queue, belong to a session; once the session has ended (expired,
-/// closed, or its state lost) they are removed, and no later request of it is committed. This is the one
-/// place that lists every mechanism enforcing the rule; the others point here.
+/// session</b>. A grant, and a place in the queue, belong to a request of a session; once the session has
+/// ended (expired, closed, or its state lost) they are removed, and no later request of it is committed. This
+/// is the one place that lists every mechanism enforcing the rule; the others point here.
 /// <list type="number">
-/// <item><b>Attach before commit.</b> A request is committed only after its session has recorded this
-/// lock or election as a <see cref="Holding"/> (<see cref="AttachAsync"/>: a majority accept in the
-/// session's register that fails, with a typed error, for a missing or ended session). So the session's
-/// end reaches every queue it is in: an ended <see cref="SessionGrain"/> tells each holding
-/// (<c>OnSessionEnded</c>), retrying until each has taken it, and only then forgets it.</item>
-/// <item><b>The ended-session list.</b> A session may end between its Attach and the commit of its
-/// request, and its end may reach the queue first. The queue remembers recently ended sessions in the
-/// register (<see cref="LockRecord.EndedSessions"/>, the newest <see cref="LockStateMachine.MaxEndedSessions"/>),
-/// and <see cref="LockStateMachine.Acquire"/> refuses a request from one of them. The attachment cache never
-/// keeps a session that list names, so once the list has moved on, a late request attaches again and its
-/// session refuses it.</item>
-/// <item><b>The holder audit.</b> While anyone waits for a held grant, the holder's session is checked
-/// again every <see cref="CoordinationOptions.HolderAuditInterval"/>, which catches what slips past the two
-/// above (a cache in a duplicate activation: Orleans' directory is only eventually consistent).</item>
-/// <item><b>Session verification on activation.</b> Every new activation checks every session its register
-/// names, holder and waiters: it catches a session whose own state was lost (it can tell nobody) and
-/// whatever an earlier activation let slip.</item>
+/// <item><b>Read, attach, then commit under the same promise.</b> A request is committed only after its
+/// session has recorded it (<see cref="AttachAsync"/>: a majority accept in one of the session's shards, which
+/// fails with a typed error for a missing or ended session, or for a request already over). The queue first
+/// takes its register's promise (<c>PeekAsync</c>), then attaches, then commits the request under that same
+/// promise generation. The session's end tells the queue only after it has marked the shard ended and read what
+/// is attached there: if that telling reaches the queue before the commit, it is a write to the queue's register
+/// (another promise, so the commit is refused and the attach tried again, and refused), or, within this
+/// activation, an end recorded in memory (<see cref="IsEndedHere"/>); if it comes after, it finds the request.
+/// No list of ended sessions is kept in the register, so an idle lock can be deleted.</item>
+/// <item><b>Let go only after the queue is done.</b> A request that ends here (release, cancel, revoke) stays in
+/// the register's finished list until its session has let it go (<see cref="FinishedRequests"/>), so a late copy
+/// of it is refused here until the session refuses it itself (its number settled).</item>
+/// <item><b>The holder audit.</b> While anyone waits for a held grant, the holder's request is checked in its
+/// session every <see cref="CoordinationOptions.HolderAuditInterval"/>: a safety net for whatever slips past.</item>
+/// <item><b>Session verification on activation.</b> Every new activation checks every request its register
+/// holds, holder and waiters: it catches a session whose own state was lost (it can tell nobody).</item>
 /// <item><b>The failover sweeper.</b> A session's lease is timed only by its activation, and nobody calls a
 /// dead client's session again: after a silo dies, <see cref="FailoverSweeper"/> re-activates, from every
-/// silo's replicas, each session that is alive or still has holdings to tell, so its lease restarts in full
-/// and it expires and tells its holdings; and each lock waiting out a lock-delay, so the delay ends.</item>
+/// silo's replicas, each session that is alive or still ending, so its lease restarts in full and it expires
+/// and tells its holdings; each lock waiting out a lock-delay, so the delay ends; and, now and then, each lock
+/// with finished requests still to let go.</item>
 /// </list>
-/// A session found ended by a check is ended here as expired (its holder's lock-delay applies); one whose
-/// state is gone (a re-initialised partition) as vanished: its grant blocks the lock for one more TTL, since
-/// its owner may still believe in its lease (<see cref="LockStateMachine.SessionEnded"/>).
+/// A request found ended by a check is ended here as expired (its holder's lock-delay applies); one whose
+/// session's state is gone (a re-initialised partition) as vanished: its grant blocks the lock for one more TTL,
+/// since its owner may still believe in its lease (<see cref="LockStateMachine.SessionEnded"/>); one its session
+/// does not list is withdrawn.
 /// </summary>
 internal sealed partial class SessionAttachments(IGrainBase owner, IGrainFactory grains, ILeaseQueue queue, Holding holding, TimeSpan auditInterval, ILogger logger)
 {
-    private readonly Dictionary<string, TimeSpan> _attached = new(StringComparer.Ordinal);
+    private const int RememberedEnds = 1024;
+    private readonly HashSet<string> _endedHere = new(StringComparer.Ordinal);
+    private readonly Queue<string> _endedOrder = new();
     private IGrainTimer? _auditTimer;
 
-    /// <summary>Records this lock or election in the session (once per session and activation) and returns the session's TTL.</summary>
-    public async Task<TimeSpan> AttachAsync(string sessionId)
+    /// <summary>Records the request in its session and returns the session's TTL; a request already over is refused as finished here.</summary>
+    public async Task<TimeSpan> AttachAsync(LockRequest request, long settledThrough)
     {
-        if (_attached.TryGetValue(sessionId, out var ttl))
+        try
         {
-            return ttl;
+            return await grains.GetGrain<ISessionGrainInternal>(request.SessionId).Attach(holding, request.Sequence, settledThrough);
         }
-
-        ttl = await grains.GetGrain<ISessionGrainInternal>(sessionId).Attach(holding);
-        if (!queue.CommittedQueue.EndedSessions.Contains(sessionId))
+        catch (RequestFinishedException ex)
         {
-            _attached[sessionId] = ttl;
+            throw new RequestFinishedException(queue.Name, request.RequestId, ex.Outcome);
         }
-
-        return ttl;
     }
+
+    /// <summary>True when this activation has ended <paramref name="sessionId"/> here: a request of it attached before must not be committed now.</summary>
+    public bool IsEndedHere(string sessionId) => _endedHere.Contains(sessionId);
 
     /// <summary>The session told this queue that it ended: drop its grant and queue entries.</summary>
     public Task EndedAsync(string sessionId, SessionStatus how) =>
         EndAsync(sessionId, how == SessionStatus.Expired ? SessionEnd.Expired : SessionEnd.Closed);
 
     /// <summary>
-    /// Confirms that every session the register names (only the holder's, for the audit) is alive and lists
-    /// this grain; a session found ended or vanished is ended here. A failure (no majority yet) is logged:
-    /// the next audit or activation checks again.
+    /// Confirms that every request the register holds (only the holder's, for the audit) is attached in its live
+    /// session; a session found ended or vanished is ended here, a request its session does not list is withdrawn.
+    /// A failure (no majority yet) is logged: the next audit or activation checks again.
     /// </summary>
     public async Task VerifyAsync(bool holderOnly = false)
     {
         try
         {
             var current = await queue.ReadQueueAsync();
-            var sessions = holderOnly ? (current.Holder is { } h ? [h.SessionId] : []) : current.Sessions().ToList();
-            foreach (var session in sessions)
+            var requests = holderOnly ? current.Requests().Take(current.Holder is null ? 0 : 1) : current.Requests();
+            foreach (var request in requests.ToList())
             {
                 try
                 {
-                    _attached.Remove(session);
-                    await AttachAsync(session);
+                    if (!await grains.GetGrain<ISessionGrainInternal>(request.SessionId).IsAttached(holding, request.Sequence))
+                    {
+                        LogNotAttached(logger, queue.Name, SessionIds.Tag(request.SessionId), request.Sequence);
+                        await queue.ChangeQueueAsync((q, epoch) => LockStateMachine.Cancel(q, request.SessionId, request.RequestId, epoch, request.Sequence));
+                    }
                 }
                 catch (SessionExpiredException)
                 {
-                    await EndAsync(session, SessionEnd.Expired);
+                    await EndAsync(request.SessionId, SessionEnd.Expired);
                 }
                 catch (SessionNotFoundException)
                 {
-                    LogSessionVanished(logger, queue.Name, SessionIds.Tag(session));
-                    await EndAsync(session, SessionEnd.Vanished);
+                    LogSessionVanished(logger, queue.Name, SessionIds.Tag(request.SessionId));
+                    await EndAsync(request.SessionId, SessionEnd.Vanished);
                 }
             }
         }
         catch (Exception ex)
         {
             LogVerifyDeferred(logger, ex, queue.Name);
-        }
-    }
-
-    /// <summary>After a committed change: forgets the attachments of sessions the register says have ended.</summary>
-    public void ForgetEnded(LockRecord committed)
-    {
-        foreach (var ended in committed.EndedSessions)
-        {
-            _attached.Remove(ended);
         }
     }
 
@@ -121,10 +117,25 @@ internal sealed partial class SessionAttachments(IGrainBase owner, IGrainFactory
         }
     }
 
-    private Task EndAsync(string sessionId, SessionEnd how)
+    private Task EndAsync(string sessionId, SessionEnd how) =>
+        queue.ChangeQueueAsync((q, epoch) =>
+        {
+            // Recorded as the change applies, so an enqueue of this session later in the same batch, or later on
+            // this activation under the same promise, sees it.
+            RememberEnded(sessionId);
+            return LockStateMachine.SessionEnded(q, sessionId, how, epoch);
+        });
+
+    private void RememberEnded(string sessionId)
     {
-        _attached.Remove(sessionId);
-        return queue.ChangeQueueAsync((q, epoch) => LockStateMachine.SessionEnded(q, sessionId, how, epoch));
+        if (_endedHere.Add(sessionId))
+        {
+            _endedOrder.Enqueue(sessionId);
+            if (_endedOrder.Count > RememberedEnds)
+            {
+                _endedHere.Remove(_endedOrder.Dequeue());
+            }
+        }
     }
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "{Name}: checking its sessions deferred (no majority yet)")]
@@ -132,4 +143,7 @@ internal sealed partial class SessionAttachments(IGrainBase owner, IGrainFactory
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "{Name}: the state of session {Session} is gone (re-initialised); its grant is held for one more TTL before the queue moves on")]
     private static partial void LogSessionVanished(ILogger logger, string name, string session);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "{Name}: request {Sequence} of session {Session} is not attached there; withdrawn")]
+    private static partial void LogNotAttached(ILogger logger, string name, string session, long sequence);
 }

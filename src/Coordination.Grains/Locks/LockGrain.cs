@@ -15,7 +15,7 @@ namespace Coordination.Grains.Locks;
 internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, IClientTokens tokens, ILogger<LockGrain> logger)
     : Grain, ILockGrain, ILockGrainInternal
 {
-    private static readonly LeaseKind<LockRecord> Kind = new(HoldingKind.Lock, r => r ?? LockRecord.Empty, (_, queue) => queue);
+    private static readonly LeaseKind<LockRecord> Kind = new(HoldingKind.Lock, r => r, (_, queue) => queue, LockRecord.Fresh, r => r.IsEmpty);
 
     private LeaseQueue<LockRecord> _queue = null!;
 
@@ -33,8 +33,8 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
         {
             _queue.ValidateName();
             Validate(request);
-            var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, request.LockDelay, TimeSpan.Zero);
-            var (grant, decision) = await _queue.EnqueueAsync(entry, request.Mode, request.MaxWait);
+            var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, request.LockDelay, TimeSpan.Zero, Sequence: request.Sequence);
+            var (grant, decision) = await _queue.EnqueueAsync(entry, request.Mode, request.MaxWait, request.SettledThrough);
             if (grant is not null)
             {
                 LockMetrics.Grants.Add(1);
@@ -51,10 +51,10 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
         }
     }
 
-    public Task<CancelOutcome> Cancel(string sessionId, Guid requestId)
+    public Task<CancelOutcome> Cancel(string sessionId, Guid requestId, long sequence = 0)
     {
         _queue.ValidateName();
-        return _queue.WithdrawAsync(sessionId, requestId);
+        return _queue.WithdrawAsync(sessionId, requestId, sequence);
     }
 
     public async Task<ReleaseOutcome> Release(ReleaseRequest request)
@@ -76,9 +76,7 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
     {
         _queue.ValidateName();
         var s = await _queue.ReadAsync();
-        return s is null
-            ? new LockInfo(_queue.Name, null, [], 0, false)
-            : new LockInfo(_queue.Name, s.Holder?.ToHolder(), [.. s.Waiters.Select(w => w.ToWaiter())], s.LastToken, s.Delay is not null);
+        return new LockInfo(_queue.Name, s.Holder?.ToHolder(), [.. s.Waiters.Select(w => w.ToWaiter())], s.LastToken, s.Delay is not null);
     }
 
     public Task<RevokeResult> Revoke(string reason)
@@ -96,6 +94,7 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
         ArgumentNullException.ThrowIfNull(request);
         RequestRules.ValidateSession(request.SessionId);
         RequestRules.ValidateRequestId(request.RequestId);
+        RequestRules.ValidateSequence(request.Sequence, request.SettledThrough);
         RequestRules.ValidateMode(request.Mode);
         RequestRules.ValidateWait(request.MaxWait);
         RequestRules.ValidateLockDelay(request.LockDelay, options.Value.MaxLockDelay);

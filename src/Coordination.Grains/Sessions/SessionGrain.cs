@@ -1,19 +1,20 @@
 using Coordination.Grains.Hosting;
-using Coordination.Grains.Leases;
 using Coordination.Grains.Locks;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Placement;
 
 namespace Coordination.Grains.Sessions;
 
 /// <summary>
-/// A session's lease and holdings, proposer of its register. The lease is timed here, on this
-/// activation's monotonic clock, from the last keepalive it committed, or in full from its first read
-/// after a failover: never early. Expiry commits only if no keepalive was committed since the timer
-/// started, so a duplicate activation cannot expire a session another one kept alive.
+/// A session: its lease, in its base register, and what it holds, in its shards (<see cref="SessionHoldings"/>);
+/// this grain is the proposer of both. The lease is timed here, on this activation's monotonic clock, from the
+/// last keepalive it committed, or in full from its first read after a failover: never early. Expiry commits
+/// only if no keepalive was committed since the timer started, so a duplicate activation cannot expire a
+/// session another one kept alive. Once ended, <see cref="SessionEnding"/> releases everything and deletes it.
 /// </summary>
 [Reentrant]
 [PreferLocalPlacement]
@@ -21,16 +22,20 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
     private readonly RegisterFactory _registers;
+    private readonly TimeSpan _retention;
     private readonly TimeProvider _time;
     private readonly ILogger<SessionGrain> _logger;
     private readonly SessionLease _lease;
     private IRegister<SessionRecord> _register = null!;
+    private SessionHoldings _holdings = null!;
     private string _id = string.Empty;
     private IGrainTimer? _leaseTimer;
-    private Task? _releasing;
+    private Task? _ending;
+    private SessionEnding? _endingRun;
 
-    public SessionGrain(RegisterFactory registers, TimeProvider time, ILogger<SessionGrain> logger)
+    public SessionGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<SessionGrain> logger)
     {
+        _retention = options.Value.EndedSessionRetention;
         _registers = registers;
         _time = time;
         _logger = logger;
@@ -42,6 +47,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         _id = this.GetPrimaryKeyString();
         _register = _registers.Create<SessionRecord>(RegisterKeys.Session(_id));
         _register.Committed = OnCommitted;
+        _holdings = new SessionHoldings(_id, _registers, _register);
         _ = ReadQuietlyAsync();
         return Task.CompletedTask;
     }
@@ -55,7 +61,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
 
     public async Task<KeepAliveResult> KeepAlive(long acknowledgedNotice, long settledThrough = 0)
     {
-        var result = await _register.ExecuteAsync((s, _) => SessionStateMachine.KeepAlive(s, _id, acknowledgedNotice));
+        var result = await _register.ExecuteAsync((s, _) => SessionStateMachine.KeepAlive(s, _id, acknowledgedNotice, settledThrough));
         LockMetrics.KeepAlives.Add(1);
         return result;
     }
@@ -67,10 +73,10 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
             var next = SessionStateMachine.Close(s, _id);
             return (next, ToInfo(next));
         });
-        if (_releasing is { } releasing)
+        if (_ending is { } ending)
         {
-            // Close means "release everything now": answer once every holding has been told.
-            await releasing.WaitAsync(TimeSpan.FromSeconds(10), _time);
+            // Close means "release everything now": answer once every holding has been told (the record itself stays a while).
+            await Task.WhenAny(ending, _endingRun?.Released ?? ending).WaitAsync(TimeSpan.FromSeconds(10), _time);
         }
 
         return info with { Holdings = 0 };
@@ -79,12 +85,12 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     public Task<SessionInfo> GetInfo() =>
         _register.ExecuteAsync((s, _) => (s, s is null ? throw new SessionNotFoundException(_id) : ToInfo(s)));
 
-    public Task<TimeSpan> Attach(Holding holding) =>
-        _register.ExecuteAsync((s, _) =>
-        {
-            var next = SessionStateMachine.Attach(s, _id, holding);
-            return (next, next.Ttl);
-        });
+    public Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough) =>
+        _holdings.AttachAsync(holding, sequence, settledThrough);
+
+    public Task Detach(Holding holding, long sequence) => _holdings.DetachAsync(holding, sequence);
+
+    public Task<bool> IsAttached(Holding holding, long sequence) => _holdings.IsAttachedAsync(holding, sequence);
 
     public Task NotifyRevoked(string lockName, Guid requestId, long token, string reason) =>
         _register.ExecuteAsync((s, _) => (SessionStateMachine.Notify(s, lockName, requestId, token, reason), true));
@@ -113,11 +119,14 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         }
     }
 
-    /// <summary>After every committed change: restart the lease on a newly committed keepalive, or start releasing once ended.</summary>
+    /// <summary>After every committed change: restart the lease on a newly committed keepalive, or start ending once ended.</summary>
     private void OnCommitted(SessionRecord? record)
     {
+        _holdings.Known = record;
         if (record is null)
         {
+            _leaseTimer?.Dispose();
+            _leaseTimer = null;
             return;
         }
 
@@ -133,9 +142,24 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
 
         _leaseTimer?.Dispose();
         _leaseTimer = null;
-        if (!record.Holdings.IsEmpty && (_releasing is null || _releasing.IsCompleted))
+        if (_ending is null || _ending.IsCompleted)
         {
-            _releasing = ReleaseHoldingsAsync(record.Status);
+            _ending = EndAsync();
+        }
+    }
+
+    private async Task EndAsync()
+    {
+        // Keep the activation while the end runs: nobody may call an ended session again.
+        var keepAlive = this.RegisterGrainTimer(_ => Task.CompletedTask, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
+        try
+        {
+            _endingRun = new SessionEnding(_id, GrainFactory, _register, _holdings, _retention, _time, _logger);
+            await _endingRun.RunAsync();
+        }
+        finally
+        {
+            keepAlive.Dispose();
         }
     }
 
@@ -178,79 +202,11 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         }
     }
 
-    /// <summary>
-    /// Tells every lock and election the ended session held or waited at, retrying until each has taken it,
-    /// then forgets it (one of the mechanisms behind "no grant outlives its session", see <see cref="SessionAttachments"/>).
-    /// </summary>
-    private async Task ReleaseHoldingsAsync(SessionStatus how)
-    {
-        var keepAlive = this.RegisterGrainTimer(_ => Task.CompletedTask, new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
-        try
-        {
-            var backoff = new Backoff(TimeSpan.FromMilliseconds(50), MaxRetryDelay);
-            while (true)
-            {
-                SessionRecord? record;
-                try
-                {
-                    record = await _register.ExecuteAsync((s, _) => (s, s));
-                }
-                catch (Exception ex)
-                {
-                    LogReadDeferred(_logger, ex, SessionIds.Tag(_id));
-                    await backoff.DelayAsync(_time);
-                    continue;
-                }
-
-                if (record is null || record.Holdings.IsEmpty)
-                {
-                    return;
-                }
-
-                var results = await Task.WhenAll(record.Holdings.Select(h => TellAsync(h, how)));
-                if (results.All(ok => ok))
-                {
-                    continue;
-                }
-
-                await backoff.DelayAsync(_time);
-            }
-        }
-        finally
-        {
-            keepAlive.Dispose();
-        }
-    }
-
-    private async Task<bool> TellAsync(Holding holding, SessionStatus how)
-    {
-        try
-        {
-            await (holding.Kind switch
-            {
-                HoldingKind.Lock => GrainFactory.GetGrain<ILockGrainInternal>(holding.Name).OnSessionEnded(_id, how),
-                HoldingKind.Election => GrainFactory.GetGrain<IElectionGrainInternal>(holding.Name).OnSessionEnded(_id, how),
-                _ => Task.CompletedTask,
-            });
-
-            await _register.ExecuteAsync((s, _) => (SessionStateMachine.Released(s, holding), true));
-            return true;
-        }
-        catch (Exception ex)
-        {
-            LogTellFailed(_logger, ex, SessionIds.Tag(_id), holding.ToString());
-            return false;
-        }
-    }
-
-    private SessionInfo ToInfo(SessionRecord r) => new(_id, SessionIds.Tag(_id), r.Ttl, r.Status, r.Holdings.Count);
+    private SessionInfo ToInfo(SessionRecord r) => new(_id, SessionIds.Tag(_id), r.Ttl, r.Status, _holdings.Count);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Session {Session} expired after {KeepAlives} keepalives")]
     private static partial void LogExpired(ILogger logger, string session, long keepAlives);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Information, Message = "Session {Session}: register not reachable yet, retrying")]
     private static partial void LogReadDeferred(ILogger logger, Exception exception, string session);
-
-    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "Session {Session}: could not tell {Holding} that the session ended; retrying")]
-    private static partial void LogTellFailed(ILogger logger, Exception exception, string session, string holding);
 }

@@ -1,37 +1,46 @@
 using System.Collections.Immutable;
+using Coordination.Replication.Protocol;
 
 namespace Coordination.Grains.Sessions;
 
 /// <summary>
-/// The replicated state of a session. Its lease is not a time in the register (no wall clock crosses
-/// processes): each activation times the TTL on its own monotonic clock from the last keepalive it
-/// committed, or from its own first read after a failover. <see cref="KeepAlives"/> counts committed
-/// keepalives, so an activation can only expire the session if none was committed since it last looked.
+/// The replicated state of a session (its base register; what it holds lives in its shards,
+/// <see cref="SessionShard"/>). Its lease is not a time in the register (no wall clock crosses processes):
+/// each activation times the TTL on its own monotonic clock from the last keepalive it committed, or from its
+/// own first read after a failover. <see cref="KeepAlives"/> counts committed keepalives, so an activation can
+/// only expire the session if none was committed since it last looked. A keepalive rewrites only this
+/// record, whose size does not depend on what the session holds or ever held.
 /// </summary>
 /// <param name="Status">Alive until it expires or is closed; both are final.</param>
 /// <param name="Ttl">The lease length.</param>
 /// <param name="KeepAlives">Committed keepalives so far.</param>
-/// <param name="Holdings">Locks and elections where the session holds or waits; each is told when the session ends (see <see cref="Leases.SessionAttachments"/>).</param>
-/// <param name="Notices">Revoked grants the owner has not acknowledged yet.</param>
+/// <param name="Notices">Revoked grants the owner has not acknowledged yet (at most <see cref="SessionStateMachine.MaxNotices"/>; a further revoke is refused, never dropped).</param>
 /// <param name="NextNotice">The sequence number of the next notice.</param>
+/// <param name="SettledThrough">The highest settled-through mark the client declared (see <see cref="SessionShard"/>).</param>
+/// <param name="Shards">The shards that may exist: a shard is created only after its number is recorded here, so the session's end finds them all.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionRecord")]
 internal sealed record SessionRecord(
     SessionStatus Status,
     TimeSpan Ttl,
     long KeepAlives,
-    ImmutableSortedSet<Holding> Holdings,
     ImmutableList<SessionNotice> Notices,
-    long NextNotice)
+    long NextNotice,
+    long SettledThrough,
+    ImmutableSortedSet<int> Shards) : IRegisterValue
 {
-    public static SessionRecord Open(TimeSpan ttl) => new(SessionStatus.Alive, ttl, 0, [], [], 1);
+    public static SessionRecord Open(TimeSpan ttl) => new(SessionStatus.Alive, ttl, 0, [], 1, 0, []);
 
     public bool IsAlive => Status == SessionStatus.Alive;
+
+    long IRegisterValue.Floor => 0;
+
+    int IRegisterValue.EstimatedBytes => 96 + (Shards.Count * 4) + Notices.Sum(n => 64 + n.LockName.Length + n.Reason.Length);
 }
 
 /// <summary>Session transitions as pure functions. Every read of a missing or ended session throws a typed error.</summary>
 internal static class SessionStateMachine
 {
-    /// <summary>Most unacknowledged notices kept; older ones are dropped (the owner has long lost the session's locks by then).</summary>
+    /// <summary>Most unacknowledged notices kept; a revoke that would add another is refused (nothing is ever dropped).</summary>
     public const int MaxNotices = 64;
 
     public static SessionRecord RequireAlive(SessionRecord? current, string sessionId) => current switch
@@ -41,18 +50,19 @@ internal static class SessionStateMachine
         _ => current,
     };
 
-    public static (SessionRecord Next, KeepAliveResult Result) KeepAlive(SessionRecord? current, string sessionId, long acknowledgedNotice)
+    public static (SessionRecord Next, KeepAliveResult Result) KeepAlive(SessionRecord? current, string sessionId, long acknowledgedNotice, long settledThrough)
     {
         var r = RequireAlive(current, sessionId);
         var notices = r.Notices.RemoveAll(n => n.Sequence <= acknowledgedNotice);
-        var next = r with { KeepAlives = r.KeepAlives + 1, Notices = notices };
+        var next = r with { KeepAlives = r.KeepAlives + 1, Notices = notices, SettledThrough = Math.Max(r.SettledThrough, settledThrough) };
         return (next, new KeepAliveResult(r.Ttl, [.. notices]));
     }
 
-    public static SessionRecord Attach(SessionRecord? current, string sessionId, Holding holding)
+    /// <summary>Records that shard <paramref name="shard"/> may exist (before it is created); the session must be alive.</summary>
+    public static SessionRecord UseShard(SessionRecord? current, string sessionId, int shard)
     {
         var r = RequireAlive(current, sessionId);
-        return r.Holdings.Contains(holding) ? r : r with { Holdings = r.Holdings.Add(holding) };
+        return r.Shards.Contains(shard) ? r : r with { Shards = r.Shards.Add(shard) };
     }
 
     /// <summary>Expires the session, but only if no keepalive was committed since the caller observed <paramref name="observedKeepAlives"/>.</summary>
@@ -76,23 +86,32 @@ internal static class SessionStateMachine
         return current.IsAlive ? current with { Status = SessionStatus.Closed } : current;
     }
 
-    public static SessionRecord Notify(SessionRecord? current, string lockName, Guid requestId, long token, string reason)
+    /// <summary>
+    /// Records that a grant of this session was revoked, for its owner's next keepalive. An ended session needs
+    /// no notice (its end takes the grant anyway). Refused, with nothing changed, when the owner has not yet
+    /// acknowledged <see cref="MaxNotices"/> earlier ones: a notice is never dropped.
+    /// </summary>
+    public static SessionRecord? Notify(SessionRecord? current, string lockName, Guid requestId, long token, string reason)
     {
         if (current is not { IsAlive: true })
         {
-            return current!;
+            return current;
+        }
+
+        if (current.Notices.Count >= MaxNotices)
+        {
+            throw new RevokeRefusedException(lockName, $"the holder's session has {current.Notices.Count} revocations it has not acknowledged yet, the most it keeps");
         }
 
         var notice = new SessionNotice(current.NextNotice, lockName, requestId, token, reason);
-        var notices = current.Notices.Add(notice);
-        return current with
-        {
-            Notices = notices.Count > MaxNotices ? notices.RemoveAt(0) : notices,
-            NextNotice = current.NextNotice + 1,
-        };
+        return current with { Notices = current.Notices.Add(notice), NextNotice = current.NextNotice + 1 };
     }
 
-    /// <summary>After an ended session has told a holding, forget it.</summary>
-    public static SessionRecord? Released(SessionRecord? current, Holding holding) =>
-        current is null || current.IsAlive ? current : current with { Holdings = current.Holdings.Remove(holding) };
+    /// <summary>After an ended session deleted one of its shards.</summary>
+    public static SessionRecord? ShardGone(SessionRecord? current, int shard) =>
+        current is null || current.IsAlive ? current : current with { Shards = current.Shards.Remove(shard) };
+
+    /// <summary>An ended session whose shards are all gone has nothing left to remember: its register is deleted.</summary>
+    public static SessionRecord? DeleteIfDone(SessionRecord? current) =>
+        current is { IsAlive: false, Shards.IsEmpty: true } ? null : current;
 }

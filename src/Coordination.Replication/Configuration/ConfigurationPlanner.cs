@@ -22,14 +22,16 @@ internal static class ConfigurationPlanner
     /// True when fewer than a majority of the partition's members are both alive and caught up: its state
     /// cannot be recovered without an operator's re-initialisation.
     /// </summary>
-    public static bool HasLostMajority(PartitionConfiguration config, Func<ReplicaId, bool> isDead)
+    public static bool HasLostMajority(PartitionConfiguration config, Func<ReplicaId, bool> isDead, Func<ReplicaId, bool>? caughtUp = null)
     {
         if (!config.IsAssigned)
         {
             return false;
         }
 
-        var holders = config.Members.Count(m => !isDead(m.Id) && !config.IsRecovering(m.Id));
+        // A member the metadata still lists as recovering may have finished (its report has not landed yet):
+        // when it says so, it holds every acknowledged value like the others.
+        var holders = config.Members.Count(m => !isDead(m.Id) && (!config.IsRecovering(m.Id) || caughtUp?.Invoke(m.Id) == true));
         return holders < config.QuorumSize;
     }
 
@@ -96,15 +98,18 @@ internal static class ConfigurationPlanner
     /// a new lineage, and a bumped cluster epoch so every later fencing token exceeds every earlier one.
     /// Refuses partitions that still have a majority: their state is intact and would be thrown away.
     /// </summary>
+    /// <param name="caughtUp">Members listed as recovering that answered, active, at their partition's epoch: they hold the partition's state.</param>
     public static ClusterMetadata Reinitialize(
         ClusterMetadata current,
         IReadOnlyCollection<int> partitions,
         SiloPopulation population,
-        AuditEntry audit)
+        AuditEntry audit,
+        Func<int, ReplicaId, bool>? caughtUp = null)
     {
+        bool IsLost(PartitionConfiguration p) => HasLostMajority(p, population.IsDead, m => caughtUp?.Invoke(p.Partition, m) == true);
         var targets = partitions.Count > 0
             ? partitions.Distinct().Order().ToList()
-            : [.. current.Partitions.Where(p => HasLostMajority(p, population.IsDead)).Select(p => p.Partition)];
+            : [.. current.Partitions.Where(IsLost).Select(p => p.Partition)];
         foreach (var p in targets)
         {
             if (p < 0 || p >= current.PartitionCount)
@@ -112,7 +117,7 @@ internal static class ConfigurationPlanner
                 throw new CoordinationArgumentException("partition", $"partition {p} does not exist (the cluster has {current.PartitionCount})");
             }
 
-            if (!HasLostMajority(current.Partitions[p], population.IsDead))
+            if (!IsLost(current.Partitions[p]))
             {
                 throw new CoordinationArgumentException("partition", $"partition {p} still has a majority of live replicas; re-initialising it would discard acknowledged state");
             }

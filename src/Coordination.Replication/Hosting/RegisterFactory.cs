@@ -17,10 +17,11 @@ internal sealed class RegisterFactory
     private readonly TimeProvider _time;
     private readonly ProposerOptions _options;
     private readonly bool _leaseOnly;
-    private readonly BallotHints _hints = new();
+    private readonly BallotHints _hints;
 
-    internal RegisterFactory(IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, IOptions<ReplicationOptions> options, ProposerOptions? overrides = null)
+    internal RegisterFactory(IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, IOptions<ReplicationOptions> options, ProposerOptions? overrides = null, BallotHints? hints = null)
     {
+        _hints = hints ?? new BallotHints();
         _directory = directory;
         _transport = transport;
         _time = time;

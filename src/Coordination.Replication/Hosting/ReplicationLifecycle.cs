@@ -14,6 +14,7 @@ internal sealed partial class ReplicationLifecycle(
     IClusterMetadataStore store,
     MetadataDirectory directory,
     ReplicaNode node,
+    TombstoneCollector tombstones,
     SiloLiveness liveness,
     TimeProvider time,
     IOptions<ReplicationOptions> options,
@@ -64,7 +65,8 @@ internal sealed partial class ReplicationLifecycle(
         _loops = Task.WhenAll(
             Task.Run(() => RefreshLoopAsync(_stopping.Token), CancellationToken.None),
             Task.Run(() => PlanLoopAsync(_stopping.Token), CancellationToken.None),
-            Task.Run(() => WatchMembershipAsync(_stopping.Token), CancellationToken.None));
+            Task.Run(() => WatchMembershipAsync(_stopping.Token), CancellationToken.None),
+            Task.Run(() => CollectTombstonesAsync(_stopping.Token), CancellationToken.None));
         return Task.CompletedTask;
     }
 
@@ -180,6 +182,27 @@ internal sealed partial class ReplicationLifecycle(
         }
     }
 
+    /// <summary>Drops, now and then, the tombstones their writers could not drop (see <see cref="TombstoneCollector"/>).</summary>
+    private async Task CollectTombstonesAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(options.Value.TombstoneCollectionInterval, time, cancellationToken);
+                await tombstones.CollectAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogCollectFailed(logger, ex);
+            }
+        }
+    }
+
     private async Task WatchMembershipAsync(CancellationToken cancellationToken)
     {
         try
@@ -253,6 +276,9 @@ internal sealed partial class ReplicationLifecycle(
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Refreshing the cluster metadata failed")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "Collecting tombstones failed; the next pass tries again")]
+    private static partial void LogCollectFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Planning replica configurations failed")]
     private static partial void LogPlanFailed(ILogger logger, Exception exception);

@@ -23,6 +23,12 @@ public sealed class ReplicationOptions
     /// <summary>Most changes of one key folded into one accept. Default 256.</summary>
     public int MaxBatch { get; set; } = 256;
 
+    /// <summary>
+    /// How often each silo looks for tombstones of deleted registers that their writers could not drop (a
+    /// member answered late); one seen in two passes in a row is dropped everywhere. Default 5 s.
+    /// </summary>
+    public TimeSpan TombstoneCollectionInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How often each silo re-reads the replica configurations. Default 1 s.</summary>
     public TimeSpan MetadataRefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -101,6 +107,11 @@ internal sealed class ReplicationOptionsValidator : IValidateOptions<Replication
         if (options.MaxBatch < 1)
         {
             failures.Add($"{s}:MaxBatch is {options.MaxBatch}: it must be at least 1.");
+        }
+
+        if (options.TombstoneCollectionInterval <= TimeSpan.Zero)
+        {
+            failures.Add($"{s}:TombstoneCollectionInterval is {options.TombstoneCollectionInterval}: it must be positive.");
         }
 
         if (options.MetadataRefreshInterval <= TimeSpan.Zero || options.PlannerInterval <= TimeSpan.Zero)

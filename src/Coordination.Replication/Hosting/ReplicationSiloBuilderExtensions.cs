@@ -37,6 +37,13 @@ public static class ReplicationSiloBuilderExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ReplicaNodeOptions>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<ReplicaNode>()));
+        services.AddSingleton<BallotHints>();
+        services.AddSingleton(sp => new TombstoneCollector(
+            sp.GetRequiredService<ReplicaNode>(),
+            sp.GetRequiredService<IReplicaTransport>(),
+            sp.GetRequiredService<BallotHints>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<ReplicationOptions>>().Value.RoundTimeout));
         services.AddSingleton<MetadataDirectory>();
         services.AddSingleton<IPartitionDirectory>(sp => sp.GetRequiredService<MetadataDirectory>());
         services.AddSingleton(sp => new RegisterFactory(
@@ -44,7 +51,8 @@ public static class ReplicationSiloBuilderExtensions
             sp.GetRequiredService<IReplicaTransport>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<ReplicationOptions>>(),
-            sp.GetService<ProposerOptions>()));
+            sp.GetService<ProposerOptions>(),
+            sp.GetRequiredService<BallotHints>()));
         services.AddSingleton<ReplicationLifecycle>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplicationLifecycle>());
         builder.AddGrainService<ReplicaGrainService>();

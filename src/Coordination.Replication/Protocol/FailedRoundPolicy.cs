@@ -41,7 +41,8 @@ internal sealed class FailedRoundPolicy(string key, int partition, IPartitionDir
             }
         }
 
-        if (ConfigurationPlanner.HasLostMajority(fresh, directory.IsDead))
+        // A member still listed as recovering that voted in this round has finished: it counts as a holder.
+        if (ConfigurationPlanner.HasLostMajority(fresh, directory.IsDead, member => fresh.Epoch == config.Epoch && round.AnsweredActive(member)))
         {
             throw new ReplicasLostException(key, partition, $"{round.Describe()}; configuration {fresh}");
         }

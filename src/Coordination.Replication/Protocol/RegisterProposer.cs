@@ -107,6 +107,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
         // Each change has until OperationTimeout after it arrived, however long it queued behind others.
         var deadline = batch.FirstArrived + _operationTimeout;
         var attempt = 0;
+        var rereadForAbsent = false;
         while (true)
         {
             if (_prepared is null)
@@ -127,6 +128,15 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
                 Publish(next);
                 batch.Complete();
                 return;
+            }
+
+            if (applied.Unchanged && next is null && !rereadForAbsent)
+            {
+                // A read that finds nothing, on a promise taken earlier: a prepare answers it as well as an
+                // accept would, and writes nothing where the key is absent (an accept of nothing would).
+                rereadForAbsent = true;
+                _prepared = null;
+                continue;
             }
 
             _readIsChosen = false;

@@ -18,6 +18,9 @@ internal enum ReplicaOperation
     /// tombstone in this epoch (see <see cref="KeyFloors"/>).
     /// </summary>
     Forget = 2,
+
+    /// <summary>Changes nothing: answers Ok when the replica is an active member at the request's epoch (it holds the partition's state).</summary>
+    Status = 3,
 }
 
 /// <summary>A message from a proposer to one replica of a key. It carries the configuration epoch the proposer believes in.</summary>

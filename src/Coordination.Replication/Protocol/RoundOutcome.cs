@@ -13,6 +13,7 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
     private readonly TaskCompletionSource _done = new();
     private readonly TaskCompletionSource _all = new();
     private readonly HashSet<ReplicaId> _answered = [];
+    private readonly HashSet<ReplicaId> _active = [];
     private bool _sealed;
     private bool _mixedAccepted;
     private Ballot _bestAccepted = Ballot.Zero;
@@ -53,6 +54,9 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 
     public bool TimedOut { get; set; }
 
+    /// <summary>True when <paramref name="member"/> answered as an active member of this round's epoch (it voted, either way).</summary>
+    public bool AnsweredActive(ReplicaId member) => _active.Contains(member);
+
     public void Record(ReplicaId member, ReplicaReply? reply)
     {
         if (!config.Contains(member) || !_answered.Add(member))
@@ -63,6 +67,11 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
         if (reply?.Status == ReplicaStatus.Ok)
         {
             AllOk++;
+        }
+
+        if (reply?.Status is ReplicaStatus.Ok or ReplicaStatus.Rejected && reply.Epoch == config.Epoch)
+        {
+            _active.Add(member);
         }
 
         if (_answered.Count == config.Members.Length)

@@ -89,6 +89,11 @@ internal sealed class PartitionReplica
                 return ReplicaReply.Refuse(_role == ReplicaRole.Recovering ? ReplicaStatus.Recovering : ReplicaStatus.NotMember, _config.Epoch);
             }
 
+            if (request.Operation == ReplicaOperation.Status)
+            {
+                return new ReplicaReply(ReplicaStatus.Ok, _config.Epoch, Ballot.Zero, Ballot.Zero, null, _floors.TokenFloor);
+            }
+
             var exists = _slots.TryGetValue(request.Key, out var held);
             if (request.Operation == ReplicaOperation.Forget)
             {

@@ -17,6 +17,7 @@ internal sealed partial class ReplicaNode
     private readonly ConcurrentDictionary<int, PartitionReplica> _partitions = new();
     private readonly ConcurrentDictionary<int, long> _recoveringEpochs = new();
     private readonly ConcurrentDictionary<int, PartitionCopy> _copies = new();
+    private readonly ConcurrentDictionary<int, RecoveryProgress> _completed = new();
     private readonly IReplicaTransport _transport;
     private readonly IClusterMetadataStore _store;
     private readonly TimeProvider _time;
@@ -59,6 +60,9 @@ internal sealed partial class ReplicaNode
 
     /// <summary>The recoveries under way on this node and how far each has come.</summary>
     public IReadOnlyList<RecoveryProgress> Recoveries => [.. _copies.Values.Select(c => c.Progress).OrderBy(p => p.Partition)];
+
+    /// <summary>The last finished recovery of each partition on this node: what it copied and how long it took.</summary>
+    public IReadOnlyList<RecoveryProgress> CompletedRecoveries => [.. _completed.Values.OrderBy(p => p.Partition)];
 
     public IEnumerable<PartitionReplica> Partitions => _partitions.Values;
 
@@ -143,6 +147,7 @@ internal sealed partial class ReplicaNode
                         _recoveringEpochs.TryRemove(new KeyValuePair<int, long>(configuration.Partition, configuration.Epoch));
                         var progress = copy.Progress;
                         ReplicationMetrics.RecoveryDuration.Record(progress.Elapsed.TotalSeconds);
+                        _completed[configuration.Partition] = progress;
                         LogRecovered(_logger, configuration.Partition, configuration.Epoch, progress.SourcesDone, replica.Count, progress.Elapsed.TotalSeconds);
                         Recovered?.Invoke(configuration);
                         await ReportRecoveredAsync(configuration, token);

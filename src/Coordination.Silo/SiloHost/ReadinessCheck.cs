@@ -33,7 +33,7 @@ internal sealed class ReadinessCheck(ReplicaNode node, MetadataDirectory directo
         var active = membership.CurrentSnapshot.GetSiloStatus(self) == SiloStatus.Active;
         if (!directory.IsLoaded)
         {
-            return new ReadinessReport(false, active, false, false, false, self.ToParsableString(), []);
+            return new ReadinessReport(false, active, false, false, false, self.ToParsableString(), [], [], []);
         }
 
         var partitions = directory.Current.Partitions;
@@ -43,9 +43,32 @@ internal sealed class ReadinessCheck(ReplicaNode node, MetadataDirectory directo
             .Select(p => p.Partition)
             .ToArray();
         var redundant = degraded.Length == 0;
-        return new ReadinessReport(active && caughtUp && redundant, active, true, caughtUp, redundant, self.ToParsableString(), degraded);
+        var recovering = node.Recoveries.Select(RecoveryReport.Of).ToArray();
+        var recovered = node.CompletedRecoveries.Select(RecoveryReport.Of).ToArray();
+        return new ReadinessReport(active && caughtUp && redundant, active, true, caughtUp, redundant, self.ToParsableString(), degraded, recovering, recovered);
     }
 }
 
 /// <summary>What <c>/health/ready</c> answers (the launcher, the coordination page and the tests read it).</summary>
-internal sealed record ReadinessReport(bool Ready, bool Active, bool MetadataLoaded, bool CaughtUp, bool FullyRedundant, string Silo, int[] DegradedPartitions);
+/// <param name="Recovering">This silo's recoveries under way, with their progress and time so far.</param>
+/// <param name="Recovered">The last finished recovery of each partition on this silo, with its duration.</param>
+internal sealed record ReadinessReport(
+    bool Ready,
+    bool Active,
+    bool MetadataLoaded,
+    bool CaughtUp,
+    bool FullyRedundant,
+    string Silo,
+    int[] DegradedPartitions,
+    RecoveryReport[] Recovering,
+    RecoveryReport[] Recovered);
+
+/// <summary>One partition's recovery as <c>/health/ready</c> shows it.</summary>
+/// <param name="Copied">Registers received so far, over all sources.</param>
+/// <param name="Expected">Registers the sources held when their copies began.</param>
+/// <param name="SourcesDone">Sources whose whole copy has arrived, of <paramref name="SourcesNeeded"/>.</param>
+internal sealed record RecoveryReport(int Partition, long Epoch, long Copied, long Expected, int SourcesDone, int SourcesNeeded, double Seconds)
+{
+    public static RecoveryReport Of(RecoveryProgress progress) =>
+        new(progress.Partition, progress.Epoch, progress.Copied, progress.Expected, progress.SourcesDone, progress.SourcesNeeded, Math.Round(progress.Elapsed.TotalSeconds, 3));
+}

@@ -27,4 +27,20 @@ internal static class ReplicaInspection
 
         return result;
     }
+
+    /// <summary>Every register slot every live silo keeps in its active replicas (key and value), for bounded-state checks.</summary>
+    public static List<(string Replica, string Key, object? Value)> AllSlots(this CoordinationCluster cluster)
+    {
+        var result = new List<(string, string, object?)>();
+        foreach (var silo in cluster.Cluster.GetActiveSilos())
+        {
+            var node = cluster.Cluster.GetSiloServiceProvider(silo.SiloAddress).GetRequiredService<ReplicaNode>();
+            foreach (var replica in node.Partitions.Where(r => r.Role == ReplicaRole.Active))
+            {
+                result.AddRange(replica.CopySlots().Select(kv => (node.Self.Value, kv.Key, kv.Value.Value)));
+            }
+        }
+
+        return result;
+    }
 }

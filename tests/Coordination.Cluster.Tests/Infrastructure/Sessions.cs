@@ -106,7 +106,7 @@ public static class LockCalls
             try
             {
                 var park = remaining < Park ? remaining : Park;
-                var result = await grains.Lock(name).Acquire(new AcquireRequest(session, requestId, AcquireMode.Wait, park, owner, lockDelay)).WaitAsync(park + TimeSpan.FromSeconds(1));
+                var result = await grains.Lock(name).Acquire(new AcquireRequest(session, requestId, AcquireMode.Wait, park, owner, lockDelay, Sequence: RequestNumbers.Of(session, requestId))).WaitAsync(park + TimeSpan.FromSeconds(1));
                 if (result.Status == AcquireStatus.Granted)
                 {
                     return result.FencingToken;

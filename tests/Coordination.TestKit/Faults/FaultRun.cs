@@ -25,6 +25,13 @@ public sealed record FaultRunOptions
 
     public int Keys { get; init; } = 3;
 
+    /// <summary>
+    /// Besides the hot keys, the workers lock names of the moment (two picks in five), each busy for about two
+    /// seconds and then idle, so its registers are deleted and created again, some under faults; now and then a
+    /// worker takes an old name again, whose new grants must carry higher tokens than its earlier ones.
+    /// </summary>
+    public bool FreshNames { get; init; } = true;
+
     /// <summary>Elections besides the locks: their leaders write the fenced resource with their term as the token, and the same checkers judge them.</summary>
     public int Elections { get; init; }
 
@@ -80,6 +87,7 @@ public static partial class FaultRun
         Directory.CreateDirectory(resources);
         var locks = Enumerable.Range(0, o.Keys).Select(i => $"faults/{o.Seed}/k{i}").ToArray();
         var keys = locks.Concat(Enumerable.Range(0, o.Elections).Select(i => $"e:faults/{o.Seed}/e{i}")).ToArray();
+        var freshPrefix = $"faults/{o.Seed}/fresh";
         var sentinels = new[] { $"faults/{o.Seed}/sentinel0", $"faults/{o.Seed}/sentinel1" };
         var recorder = new HistoryRecorder();
 
@@ -106,7 +114,7 @@ public static partial class FaultRun
                 var gateways = c == 0 && pinned
                     ? cluster.GatewayPortBase.ToString(CultureInfo.InvariantCulture)
                     : $"local:{cluster.GatewayPortBase}:{cluster.HealthPortBase}:{cluster.Silos}";
-                clients.Add(ChildProcess.Start($"client{c}", Repo.TestClientDll, [cluster.ClusterId, gateways, string.Join(',', keys), o.TtlSeconds.ToString(CultureInfo.InvariantCulture), "worker", c.ToString(CultureInfo.InvariantCulture), resources, (o.Seed + (31 * c)).ToString(CultureInfo.InvariantCulture), o.LockSet ? "set" : "raw"], redirectInput: true));
+                clients.Add(ChildProcess.Start($"client{c}", Repo.TestClientDll, [cluster.ClusterId, gateways, string.Join(',', keys), o.TtlSeconds.ToString(CultureInfo.InvariantCulture), "worker", c.ToString(CultureInfo.InvariantCulture), resources, (o.Seed + (31 * c)).ToString(CultureInfo.InvariantCulture), o.LockSet ? "set" : "raw", .. o.FreshNames ? [freshPrefix] : Array.Empty<string>()], redirectInput: true));
             }
 
             foreach (var client in clients)
@@ -226,6 +234,9 @@ public static partial class FaultRun
 
             recoveryFailures.AddRange(clients.SelectMany(c => c.Lines("^UNTYPED ").Select(l => $"{c.Name} got an error that is not one of ours: {l["UNTYPED ".Length..]}")));
             var history = Merge(recorder.Snapshot(), clients, faults);
+            var freshKeys = history.Ops.Select(op => op.Key).Where(k => k.StartsWith(freshPrefix + "/", StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal).ToList();
+            keys = [.. keys, .. freshKeys];
+            log($"{freshKeys.Count} fresh names used besides the {keys.Length - freshKeys.Count} hot keys");
             var finalItems = keys.ToDictionary(k => k, k => FencedState(Path.Combine(resources, Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(k)) + ".json")));
             var report = FaultReport.Build(o, history, faults, keys, sentinels, held, fresh, finalItems, recoveryFailures, output);
             await File.WriteAllTextAsync(Path.Combine(output, "history.json"), history.ToJson());

@@ -1,0 +1,102 @@
+using Coordination.Grains.Hosting;
+using Coordination.Replication.Hosting;
+using Coordination.Replication.Protocol;
+
+namespace Coordination.Grains.Sessions;
+
+/// <summary>
+/// What a session holds, spread over its shard registers (<see cref="SessionShard"/>), as its grain serves it:
+/// attach, let go, check. A keepalive never touches these; an attach or detach rewrites one shard.
+/// </summary>
+/// <remarks>
+/// A shard is created only after the base register, alive, recorded its number (so the session's end finds
+/// every shard), and the creation commits under the promise the shard's register held when it found the shard
+/// absent: if the end marked the shard in between, that promise is gone and the attach starts over, finds the
+/// shard ended and is refused. An existing shard orders attaches against the end by itself.
+/// </remarks>
+internal sealed class SessionHoldings(string sessionId, RegisterFactory registers, IRegister<SessionRecord> session)
+{
+    private const int MaxAttempts = 8;
+    private readonly Dictionary<int, IRegister<SessionShard>> _shards = [];
+
+    /// <summary>What the base register last said: the TTL, the shards that may exist and the client's settled-through mark.</summary>
+    public SessionRecord? Known { get; set; }
+
+    /// <summary>Requests this activation last saw attached, over the shards it has read.</summary>
+    public int Count => _shards.Values.Sum(r => r.CachedValue?.Attached.Count ?? 0);
+
+    public IRegister<SessionShard> Shard(int shard)
+    {
+        if (!_shards.TryGetValue(shard, out var register))
+        {
+            register = registers.Create<SessionShard>(RegisterKeys.SessionShard(sessionId, shard));
+            _shards[shard] = register;
+        }
+
+        return register;
+    }
+
+    /// <summary>Attaches (holding, sequence) and returns the session's TTL; typed errors for an ended or missing session, a settled request or a full shard.</summary>
+    public async Task<TimeSpan> AttachAsync(Holding holding, long sequence, long settledThrough)
+    {
+        var number = SessionShards.Of(holding);
+        var shard = Shard(number);
+        for (var attempt = 1; ; attempt++)
+        {
+            var view = await shard.PeekAsync();
+            var creating = view.Value is null;
+            if (creating || Known is not { } known || !known.Shards.Contains(number))
+            {
+                known = await session.ExecuteAsync((s, _) =>
+                {
+                    var next = SessionStateMachine.UseShard(s, sessionId, number);
+                    return (next, next);
+                });
+                Known = known;
+            }
+
+            var mark = Math.Max(settledThrough, known.SettledThrough);
+            var attached = await shard.ExecuteAsync((s, context) =>
+            {
+                // A shard that vanished, or one created under another promise than the one this attach read it
+                // absent with, may have been marked by the session's end in between: start over and look again.
+                if ((s is null && !creating) || (creating && context.Generation != view.Generation))
+                {
+                    return (s, false);
+                }
+
+                return (SessionShards.Attach(s, sessionId, holding, sequence, mark), true);
+            });
+            if (attached)
+            {
+                return known.Ttl;
+            }
+
+            if (attempt >= MaxAttempts)
+            {
+                throw new QuorumUnavailableException(RegisterKeys.SessionShard(sessionId, number), 0, 0, "the session's shard kept changing while a request was being attached; retry");
+            }
+        }
+    }
+
+    /// <summary>Lets (holding, sequence) go; nothing is created for a session that is gone.</summary>
+    public Task DetachAsync(Holding holding, long sequence) =>
+        Shard(SessionShards.Of(holding)).ExecuteAsync((s, _) => (SessionShards.Detach(s, holding, sequence), true));
+
+    /// <summary>
+    /// Whether (holding, sequence) is attached, read through a majority; throws <see cref="SessionExpiredException"/>
+    /// once the session's end has reached its shard, <see cref="SessionNotFoundException"/> when the session is gone.
+    /// </summary>
+    public async Task<bool> IsAttachedAsync(Holding holding, long sequence)
+    {
+        var shard = await Shard(SessionShards.Of(holding)).ExecuteAsync((s, _) => (s, s));
+        if (shard is not null)
+        {
+            return shard.Ended ? throw new SessionExpiredException(sessionId, "it has ended") : shard.Attached.Contains(new Attachment(holding, sequence));
+        }
+
+        var record = await session.ExecuteAsync((s, _) => (s, s));
+        SessionStateMachine.RequireAlive(record, sessionId);
+        return false;
+    }
+}

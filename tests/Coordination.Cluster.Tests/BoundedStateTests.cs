@@ -1,0 +1,178 @@
+using Coordination.Cluster.Tests.Infrastructure;
+using Coordination.Grains.Leases;
+using Coordination.Grains.Sessions;
+using Coordination.TestKit;
+
+namespace Coordination.Cluster.Tests;
+
+/// <summary>
+/// What the cluster keeps is what is held, waited for or alive now: a lock per entity through one shared
+/// session leaves nothing behind, bad input creates nothing, and the bounds that replace "remember the newest
+/// few" (late requests, revoke notices) hold however many came since.
+/// </summary>
+public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    private CoordinationCluster Cluster => fixture.Cluster;
+
+    private IGrainFactory Grains => Cluster.Grains;
+
+    [Fact]
+    public async Task A_lock_per_entity_through_one_session_leaves_only_what_is_held()
+    {
+        var client = Cluster.NewClient();
+        var run = Guid.NewGuid().ToString("N")[..8];
+        await using (var first = await client.CreateLock($"entity/{run}/warm").AcquireAsync(TimeSpan.FromSeconds(10)))
+        {
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        {
+            for (var i = w; i < 400; i += 8)
+            {
+                await using var handle = await client.CreateLock($"entity/{run}/{i}").AcquireAsync(TimeSpan.FromSeconds(10));
+            }
+        })));
+        var held = await client.CreateLock($"entity/{run}/held").AcquireAsync(TimeSpan.FromSeconds(10));
+
+        // Every released name's register is deleted (its tombstone dropped once every replica took it), and the
+        // session keeps one attachment: the held lock.
+        try
+        {
+            await Eventually.Async(
+                () => Task.FromResult(Cluster.AllSlots().Count(s => s.Key.StartsWith($"l/entity/{run}/", StringComparison.Ordinal)) == 3),
+                TimeSpan.FromSeconds(30),
+                "only the held lock's register to remain, on its three replicas");
+        }
+        catch (TimeoutException ex)
+        {
+            var left = Cluster.AllSlots().Where(s => s.Key.StartsWith($"l/entity/{run}/", StringComparison.Ordinal)).GroupBy(s => s.Key).ToList();
+            throw new TimeoutException($"{ex.Message} {left.Count} registers left, e.g. {string.Join("; ", left.Take(5).Select(g => $"{g.Key} x{g.Count()} {Describe(g.First().Value)}"))}", ex);
+        }
+        var attached = Cluster.AllSlots().Select(s => s.Value).OfType<SessionShard>().SelectMany(s => s.Attached).Distinct().ToList();
+        Assert.Equal([Holding.Lock($"entity/{run}/held")], attached.Where(a => a.Holding.Name.StartsWith($"entity/{run}/", StringComparison.Ordinal)).Select(a => a.Holding));
+        await held.DisposeAsync();
+        await client.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Bad_input_creates_no_replica_slot()
+    {
+        await using var s = await TestSession.OpenAsync(Grains);
+        var before = await QuiescentSlotCountAsync();
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var unknownSession = "bogus" + run;
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
+        {
+            for (var i = w; i < 10_000; i += 16)
+            {
+                var name = $"bad/{run}/{i}";
+                Task call = (i % 4) switch
+                {
+                    0 => Grains.Lock(name).Acquire(new AcquireRequest($"{unknownSession}{i}", Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: 1)),
+                    1 => Grains.Lock(name).GetInfo(),
+                    2 => Grains.Lock($"bad\u0001{i}").Acquire(new AcquireRequest(s.Id, Guid.NewGuid(), AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: 1)),
+                    _ => Grains.GetGrain<ISessionGrain>($"{unknownSession}{i}").GetInfo(),
+                };
+                try
+                {
+                    await call;
+                }
+                catch (CoordinationException)
+                {
+                    // Refused, as it must be.
+                }
+                catch (ArgumentException)
+                {
+                    // Bad names are argument errors.
+                }
+            }
+        })));
+
+        Assert.Empty(Cluster.AllSlots().Where(x => x.Key.Contains(run, StringComparison.Ordinal)).Select(x => x.Key).Distinct());
+        await Eventually.Async(async () => await QuiescentSlotCountAsync() <= before, TimeSpan.FromSeconds(20), $"the replicas to keep at most the {before} slots they kept before");
+    }
+
+    /// <summary>
+    /// A request whose number the session has settled is refused however many came since: the lock forgot it
+    /// long ago (its register was deleted after every release), and the session refuses it. Before request
+    /// numbers, a lock remembered the newest 8 finished requests per session and granted the 9th-oldest again.
+    /// </summary>
+    [Fact]
+    public async Task A_late_copy_of_an_old_request_is_refused_however_many_came_since()
+    {
+        await using var s = await TestSession.OpenAsync(Grains);
+        var name = $"stale/{Guid.NewGuid():N}";
+        var old = Guid.NewGuid();
+        var token = await Grains.AcquireAsync(name, s.Id, old, TimeSpan.FromSeconds(10));
+        await Grains.ReleaseAsync(name, s.Id, old, token);
+        for (var i = 0; i < 12; i++)
+        {
+            var id = Guid.NewGuid();
+            await Grains.ReleaseAsync(name, s.Id, id, await Grains.AcquireAsync(name, s.Id, id, TimeSpan.FromSeconds(10)));
+        }
+
+        var cancelled = Guid.NewGuid();
+        Assert.Equal(CancelOutcome.NotFound, await Grains.Lock(name).Cancel(s.Id, cancelled, RequestNumbers.Of(s.Id, cancelled)));
+
+        foreach (var late in new[] { old, cancelled })
+        {
+            var error = await Assert.ThrowsAsync<RequestFinishedException>(() =>
+                Grains.Lock(name).Acquire(new AcquireRequest(s.Id, late, AcquireMode.Wait, TimeSpan.Zero, null, TimeSpan.Zero, Sequence: RequestNumbers.Of(s.Id, late))));
+            Assert.Equal(late, error.RequestId);
+        }
+
+        Assert.Null((await Grains.InfoAsync(name)).Holder);
+    }
+
+    /// <summary>A revoke whose holder has not acknowledged the notices before it is refused, never dropped; after a keepalive it goes through.</summary>
+    [Fact]
+    public async Task A_revoke_notice_is_never_dropped()
+    {
+        // Kept alive by keepalives that acknowledge nothing, so the notices pile up.
+        await using var s = await TestSession.OpenAsync(Grains);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var names = Enumerable.Range(0, SessionStateMachine.MaxNotices + 1).Select(i => $"revoke/{run}/{i}").ToList();
+        foreach (var name in names)
+        {
+            await Grains.AcquireAsync(name, s.Id, Guid.NewGuid(), TimeSpan.FromSeconds(10));
+        }
+
+        for (var i = 0; i < SessionStateMachine.MaxNotices; i++)
+        {
+            Assert.NotNull((await Grains.Lock(names[i]).Revoke("maintenance")).Revoked);
+        }
+
+        await Assert.ThrowsAsync<RevokeRefusedException>(() => Grains.Lock(names[^1]).Revoke("maintenance"));
+        Assert.NotNull((await Grains.InfoAsync(names[^1])).Holder);
+
+        var ack = await s.Grain.KeepAlive(0);
+        Assert.Equal(SessionStateMachine.MaxNotices, ack.Notices.Length);
+        await s.Grain.KeepAlive(ack.Notices.Max(n => n.Sequence));
+        Assert.NotNull((await Grains.Lock(names[^1]).Revoke("maintenance")).Revoked);
+        Assert.Contains((await s.Grain.KeepAlive(0)).Notices, n => n.LockName == names[^1]);
+    }
+
+    private static string Describe(object? value) => value switch
+    {
+        null => "tombstone",
+        LockRecord l => $"holder={l.Holder?.Sequence} waiters={l.Waiters.Count} finished={l.Finished.Count} delay={l.Delay is not null}",
+        _ => value.GetType().Name,
+    };
+
+    /// <summary>The number of slots once nothing is changing any more (tombstones dropped, sessions ended).</summary>
+    private async Task<int> QuiescentSlotCountAsync()
+    {
+        var last = -1;
+        var count = Cluster.AllSlots().Count;
+        await Eventually.Async(
+            async () =>
+            {
+                (last, count) = (count, Cluster.AllSlots().Count);
+                await Task.Delay(TimeSpan.FromMilliseconds(400)); // allowed: a sampling period between two counts, not a wait for a state
+                return last == count;
+            },
+            TimeSpan.FromSeconds(30),
+            "the replicas' slot count to stop changing");
+        return count;
+    }
+}

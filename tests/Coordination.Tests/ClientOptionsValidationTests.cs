@@ -1,0 +1,20 @@
+using Coordination.Client;
+
+namespace Coordination.Tests;
+
+public sealed class ClientOptionsValidationTests
+{
+    [Fact]
+    public void The_defaults_are_valid() =>
+        Assert.True(new CoordinationClientOptionsValidator().Validate(null, new CoordinationClientOptions()).Succeeded);
+
+    [Theory]
+    [InlineData(0, "MaxOpenSessions (0) must be between 1 and 1,000,000")]
+    [InlineData(1_000_001, "MaxOpenSessions (1000001) must be between 1 and 1,000,000")]
+    public void A_session_limit_out_of_range_is_refused_naming_the_setting(int limit, string message)
+    {
+        var result = new CoordinationClientOptionsValidator().Validate(null, new CoordinationClientOptions { MaxOpenSessions = limit });
+        Assert.True(result.Failed);
+        Assert.Contains(message, result.FailureMessage, StringComparison.Ordinal);
+    }
+}
