@@ -32,6 +32,12 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
                 await using var handle = await client.CreateLock($"entity/{run}/{i}").AcquireAsync(TimeSpan.FromSeconds(10));
             }
         })));
+        var management = Grains.GetGrain<IManagementGrain>(0);
+        async Task<List<string>> ActivationsAsync() =>
+            [.. (await management.GetDetailedGrainStatistics())
+                .Select(g => g.GrainId.Key.ToString() ?? string.Empty)
+                .Where(k => k.StartsWith($"entity/{run}/", StringComparison.Ordinal))];
+        var afterChurn = (await ActivationsAsync()).Count;
         var held = await client.CreateLock($"entity/{run}/held").AcquireAsync(TimeSpan.FromSeconds(10));
 
         // Every released name's register is deleted (its tombstone dropped once every replica took it), and the
@@ -50,6 +56,13 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
         }
         var attached = Cluster.AllSlots().Select(s => s.Value).OfType<SessionShard>().SelectMany(s => s.Attached).Distinct().ToList();
         Assert.Equal([Holding.Lock($"entity/{run}/held")], attached.Where(a => a.Holding.Name.StartsWith($"entity/{run}/", StringComparison.Ordinal)).Select(a => a.Holding));
+
+        // Nor do the silos keep an activation per name used: a deleted lock's activation goes after the retention (1 s here).
+        Assert.True(afterChurn > 1, $"the released names' activations were there to begin with ({afterChurn})");
+        await Eventually.Async(
+            async () => await ActivationsAsync() is [var only] && only == $"entity/{run}/held",
+            TimeSpan.FromSeconds(30),
+            "only the held lock's activation to remain");
         await held.DisposeAsync();
         await client.DisposeAsync();
     }

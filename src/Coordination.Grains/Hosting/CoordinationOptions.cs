@@ -41,6 +41,13 @@ public sealed class CoordinationOptions
     public TimeSpan VacantElectionRetention { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// How long a lock or election activation stays after its register was deleted (or found absent) before it
+    /// deactivates, instead of Orleans' collection age of many minutes: a lock per entity then keeps memory for
+    /// what is held, not for every name used lately. A name used again within it keeps its activation. Default 20 s.
+    /// </summary>
+    public TimeSpan IdleActivationRetention { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// How long an ended session's record is kept after everything it held was released, so its late callers
     /// hear "expired" or "closed" rather than "not found". Default 60 s.
     /// </summary>
@@ -108,6 +115,11 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
         if (o.VacantElectionRetention <= TimeSpan.Zero || o.EndedSessionRetention < TimeSpan.Zero)
         {
             failures.Add($"{s}:VacantElectionRetention ({o.VacantElectionRetention}) must be positive and EndedSessionRetention ({o.EndedSessionRetention}) must not be negative.");
+        }
+
+        if (o.IdleActivationRetention < TimeSpan.FromMilliseconds(100) || o.IdleActivationRetention > TimeSpan.FromHours(1))
+        {
+            failures.Add($"{s}:IdleActivationRetention is {o.IdleActivationRetention}: it must be between 100 ms and 1 h.");
         }
 
         if (o.HolderAuditInterval <= TimeSpan.Zero)

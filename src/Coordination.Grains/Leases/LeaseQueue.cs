@@ -44,6 +44,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     private readonly FinishedRequests _finished;
     private readonly LockDelayTimer _delay;
     private readonly GrantRevocation _revocation;
+    private readonly IdleDeactivation _idle;
     private readonly ILogger _logger;
 
     /// <summary>Builds the queue of the grain <paramref name="owner"/>, named by its key; call from its activation.</summary>
@@ -59,6 +60,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
         _finished = new FinishedRequests(this, grains, holding, time, logger);
         _delay = new LockDelayTimer(owner, this, logger);
         _revocation = new GrantRevocation(this, grains, logger);
+        _idle = new IdleDeactivation(owner, IsAbsentAsync, options.IdleActivationRetention, logger);
         if (_invalidName is null)
         {
             _register = registers.Create<TRecord>(holding.RegisterKey);
@@ -86,6 +88,8 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
         {
             _ = _sessions.VerifyAsync();
         }
+
+        _idle.Arm(absent: true);
     }
 
     public void ValidateName()
@@ -201,6 +205,10 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     /// <summary>Re-reads the register after a failover, which restarts a pending lock-delay in full and resumes letting go of finished requests.</summary>
     public Task RecoverAsync() => _invalidName is null ? Register.ExecuteAsync((s, _) => (s, true)) : Task.CompletedTask;
 
+    /// <summary>A linearizable read (an absent register is read without writing anything): true when nothing is left to remember.</summary>
+    private Task<bool> IsAbsentAsync() =>
+        _invalidName is not null ? Task.FromResult(true) : Register.ExecuteAsync<bool>((s, _) => (s, s is null));
+
     /// <summary>The grant a decision describes (built from the request, not from the latest record, which later changes in the same batch may have moved on).</summary>
     private static LockGrant GrantOf(LockRequest entry, AcquireDecision decision) => entry.ToGrant(decision.Token);
 
@@ -239,6 +247,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
             _finished.LetGo(queue);
             _delay.Arm(queue);
             _sessions.ArmAudit(queue);
+            _idle.Arm(record is null);
             Committed?.Invoke(record);
         }
         catch (Exception ex)
