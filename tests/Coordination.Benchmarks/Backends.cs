@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Coordination.Client;
 using Coordination.TestKit;
 using Google.Protobuf;
@@ -14,6 +16,19 @@ internal interface ILockBackend : IAsyncDisposable
 
     /// <summary>One client identity (a session, a lease, a connection) that takes locks.</summary>
     Task<IContender> NewContenderAsync();
+
+    /// <summary>What the server side has spent so far; read before and after a measured run, the difference is its cost.</summary>
+    Task<ServerCost> CostAsync();
+}
+
+/// <summary>
+/// Server CPU time (user + system, from /proc) and, for ours, the Orleans messages the silos counted: between a
+/// client and its gateway silo, and between silos (each counted once, by its sender).
+/// </summary>
+internal sealed record ServerCost(TimeSpan Cpu, long? ClientMessages = null, long? SiloMessages = null)
+{
+    public static ServerCost operator -(ServerCost after, ServerCost before) =>
+        new(after.Cpu - before.Cpu, after.ClientMessages - before.ClientMessages, after.SiloMessages - before.SiloMessages);
 }
 
 internal interface IContender : IAsyncDisposable
@@ -21,14 +36,40 @@ internal interface IContender : IAsyncDisposable
     Task<IAsyncDisposable> AcquireAsync(string lockName);
 }
 
-/// <summary>Ours: a client in this process, each contender an explicit session of the local cluster.</summary>
-internal sealed class CoordinationBackend(TestClusterClient client) : ILockBackend
+/// <summary>
+/// Ours: a client in this process (the silos are processes of their own), each contender an explicit session of
+/// the local cluster. Its server cost is the silo processes' CPU (not the launcher's: it supervises and hosts the
+/// dashboard, outside the request path) and the messages each silo counts (its /api/metrics "orleans.messages").
+/// </summary>
+internal sealed class CoordinationBackend(TestClusterClient client, LocalClusterProcess cluster) : ILockBackend
 {
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
     public string Name => "Coordination (3 silo processes, N=3, majority 2)";
 
     public async Task<IContender> NewContenderAsync() => new Contender(await client.Coordination.OpenSessionAsync(TimeSpan.FromSeconds(15)));
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public async Task<ServerCost> CostAsync()
+    {
+        var silos = await cluster.SilosAsync();
+        long clientMessages = 0;
+        long siloMessages = 0;
+        foreach (var (index, _, _) in silos)
+        {
+            var metrics = await _http.GetFromJsonAsync<JsonElement>(new Uri($"http://127.0.0.1:{cluster.HealthPortBase + index}/api/metrics"));
+            var messages = metrics.GetProperty("orleans.messages");
+            clientMessages += messages.GetProperty("toClients").GetInt64() + messages.GetProperty("fromClients").GetInt64();
+            siloMessages += messages.GetProperty("siloToSiloSent").GetInt64();
+        }
+
+        return new ServerCost(ProcessCpu.OfTrees(silos.Select(s => s.Pid).OfType<int>()), clientMessages, siloMessages);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        return ValueTask.CompletedTask;
+    }
 
     private sealed class Contender(CoordinationSession session) : IContender
     {
@@ -39,11 +80,13 @@ internal sealed class CoordinationBackend(TestClusterClient client) : ILockBacke
 }
 
 /// <summary>Redis 7 through DistributedLock.Redis (single server, unreplicated).</summary>
-internal sealed class RedisBackend(ConnectionMultiplexer redis, ChildProcess server) : ILockBackend
+internal sealed class RedisBackend(ConnectionMultiplexer redis, PeerServer server) : ILockBackend
 {
     public string Name => "Redis (DistributedLock.Redis)";
 
     public Task<IContender> NewContenderAsync() => Task.FromResult<IContender>(new Contender(redis.GetDatabase()));
+
+    public Task<ServerCost> CostAsync() => Task.FromResult(server.Cost());
 
     public async ValueTask DisposeAsync()
     {
@@ -59,12 +102,20 @@ internal sealed class RedisBackend(ConnectionMultiplexer redis, ChildProcess ser
     }
 }
 
-/// <summary>etcd 3.4 v3lock with a lease per contender (TTL 10 s, kept alive), through dotnet-etcd.</summary>
-internal sealed class EtcdBackend(dotnet_etcd.EtcdClient etcd, string endpoint, ChildProcess server) : ILockBackend
+/// <summary>
+/// etcd 3.4 v3lock with a lease per contender (TTL 10 s, kept alive), through dotnet-etcd; one member, or a
+/// cluster of members on loopback (the replicated peer, like us) with the client given every member's endpoint.
+/// </summary>
+internal sealed class EtcdBackend(dotnet_etcd.EtcdClient etcd, string endpoint, int members, PeerServer server) : ILockBackend
 {
+    /// <summary>The first member's client URL.</summary>
     public string Endpoint => endpoint;
 
-    public string Name => "etcd (v3lock + lease, dotnet-etcd)";
+    public int Members => members;
+
+    public string Name => members == 1 ? "etcd (v3lock + lease, dotnet-etcd)" : $"etcd × {members} members (v3lock + lease, dotnet-etcd)";
+
+    public Task<ServerCost> CostAsync() => Task.FromResult(server.Cost());
 
     public async Task<IContender> NewContenderAsync()
     {
@@ -111,11 +162,13 @@ internal sealed class EtcdBackend(dotnet_etcd.EtcdClient etcd, string endpoint, 
 }
 
 /// <summary>PostgreSQL 15 advisory locks through DistributedLock.Postgres (a lock lives as long as its connection).</summary>
-internal sealed class PostgresBackend(string connectionString, IAsyncDisposable server) : ILockBackend
+internal sealed class PostgresBackend(string connectionString, PeerServer server) : ILockBackend
 {
     public string Name => "PostgreSQL (DistributedLock.Postgres)";
 
     public Task<IContender> NewContenderAsync() => Task.FromResult<IContender>(new Contender(connectionString));
+
+    public Task<ServerCost> CostAsync() => Task.FromResult(server.Cost());
 
     public ValueTask DisposeAsync() => server.DisposeAsync();
 

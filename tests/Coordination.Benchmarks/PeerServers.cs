@@ -16,13 +16,18 @@ internal static class PeerServers
 
         var port = Ports.FreeBlock(1);
         var dir = Directory.CreateTempSubdirectory("bench-redis-").FullName;
-        var server = ChildProcess.StartProgram("redis", binary, ["--port", $"{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]);
-        await server.WaitForLineAsync("Ready to accept connections", TimeSpan.FromSeconds(20));
+        var process = ChildProcess.StartProgram("redis", binary, ["--port", $"{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]);
+        var server = new PeerServer([process], dir);
+        await process.WaitForLineAsync("Ready to accept connections", TimeSpan.FromSeconds(20));
         var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port}");
         return (new RedisBackend(redis, server), null);
     }
 
-    public static async Task<(ILockBackend? Backend, string? Skipped)> EtcdAsync()
+    /// <summary>
+    /// etcd with <paramref name="members"/> members on loopback, each its own process and data directory, the
+    /// cluster bootstrapped statically (as etcd's clustering guide does for a fixed set of machines).
+    /// </summary>
+    public static async Task<(ILockBackend? Backend, string? Skipped)> EtcdAsync(int members)
     {
         var binary = Which("etcd");
         if (binary is null)
@@ -30,19 +35,31 @@ internal static class PeerServers
             return (null, "etcd not installed (apt-get install etcd-server)");
         }
 
-        var port = Ports.FreeBlock(2);
+        var port = Ports.FreeBlock(2 * members);
         var dir = Directory.CreateTempSubdirectory("bench-etcd-").FullName;
-        var client = $"http://127.0.0.1:{port}";
-        var peer = $"http://127.0.0.1:{port + 1}";
-        var server = ChildProcess.StartProgram("etcd", binary,
+        var clients = Enumerable.Range(0, members).Select(i => $"http://127.0.0.1:{port + (2 * i)}").ToArray();
+        var peers = Enumerable.Range(0, members).Select(i => $"http://127.0.0.1:{port + (2 * i) + 1}").ToArray();
+        var initialCluster = string.Join(',', peers.Select((peer, i) => $"m{i}={peer}"));
+        var processes = Enumerable.Range(0, members).Select(i => ChildProcess.StartProgram($"etcd{i}", binary,
         [
-            "--name", "bench", "--data-dir", dir,
-            "--listen-client-urls", client, "--advertise-client-urls", client,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", $"bench={peer}",
-        ]);
-        await server.WaitForLineAsync("ready to serve client requests", TimeSpan.FromSeconds(30));
-        return (new EtcdBackend(new dotnet_etcd.EtcdClient(client), client, server), null);
+            "--name", $"m{i}", "--data-dir", Path.Combine(dir, $"m{i}"),
+            "--listen-client-urls", clients[i], "--advertise-client-urls", clients[i],
+            "--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
+            "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", Path.GetFileName(dir),
+        ])).ToList();
+        var server = new PeerServer(processes, dir);
+        try
+        {
+            // Each member says so only once the cluster has elected a leader.
+            await Task.WhenAll(processes.Select(p => p.WaitForLineAsync("ready to serve client requests", TimeSpan.FromSeconds(30))));
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+
+        return (new EtcdBackend(new dotnet_etcd.EtcdClient(string.Join(',', clients)), clients[0], members, server), null);
     }
 
     public static async Task<(ILockBackend? Backend, string? Skipped)> PostgresAsync()
@@ -57,8 +74,11 @@ internal static class PeerServers
         var dir = Directory.CreateTempSubdirectory("bench-pg-").FullName;
         await RunAsync("chown", ["postgres", dir]);
         await RunAsync("runuser", ["-u", "postgres", "--", Path.Combine(bin, "initdb"), "-D", dir, "-A", "trust", "-U", "postgres"]);
-        var server = ChildProcess.StartProgram("postgres", "runuser", ["-u", "postgres", "--", Path.Combine(bin, "postgres"), "-D", dir, "-p", $"{port}", "-k", dir, "-c", "listen_addresses=127.0.0.1"]);
-        await server.WaitForLineAsync("database system is ready to accept connections", TimeSpan.FromSeconds(30));
+        // The postmaster runs under runuser; its backends (one per connection) and background workers are
+        // its children: the server's CPU is that whole tree.
+        var process = ChildProcess.StartProgram("postgres", "runuser", ["-u", "postgres", "--", Path.Combine(bin, "postgres"), "-D", dir, "-p", $"{port}", "-k", dir, "-c", "listen_addresses=127.0.0.1"]);
+        var server = new PeerServer([process], dir);
+        await process.WaitForLineAsync("database system is ready to accept connections", TimeSpan.FromSeconds(30));
         return (new PostgresBackend($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Maximum Pool Size=64", server), null);
     }
 
@@ -72,6 +92,29 @@ internal static class PeerServers
         if (code != 0)
         {
             throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed ({code}): {p.Tail()}");
+        }
+    }
+}
+
+/// <summary>A peer's server processes (each the root of a process tree) and its temporary data directory, removed once they are stopped.</summary>
+internal sealed class PeerServer(IReadOnlyList<ChildProcess> processes, string dataDirectory) : IAsyncDisposable
+{
+    public ServerCost Cost() => new(ProcessCpu.OfTrees(processes.Select(p => p.Pid)));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in processes)
+        {
+            await process.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(dataDirectory, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a temporary directory.
         }
     }
 }

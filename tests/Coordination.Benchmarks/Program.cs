@@ -1,18 +1,18 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using Coordination;
 using Coordination.Benchmarks;
 using Coordination.TestKit;
 
 // dotnet run -c Release --project tests/Coordination.Benchmarks [-- --quick] [--skip-peers] [--out results.md]
-// Starts each installed peer (etcd, Redis, PostgreSQL) and the local Coordination cluster, runs the same
-// scenarios against each in this one run, and prints one markdown table with the ratios.
+// Starts each installed peer (a three-member etcd cluster, a single etcd, Redis, PostgreSQL) and the local
+// Coordination cluster, one after the other, runs the same scenarios against each in this one run, and prints
+// one markdown table (throughput, latency percentiles, server CPU and, for ours, messages per operation) with the ratios.
 var quick = new Option<bool>("--quick") { Description = "Fewer pairs and trials (a smoke run, not figures to quote)." };
 var skipPeers = new Option<bool>("--skip-peers") { Description = "Measure only Coordination." };
 var output = new Option<string?>("--out") { Description = "Also write the markdown report to this file." };
-var root = new RootCommand("Coordination benchmark: the local cluster against etcd, Redis and PostgreSQL locks, side by side.") { quick, skipPeers, output };
+var root = new RootCommand("Coordination benchmark: the local cluster against etcd (three members and one), Redis and PostgreSQL locks, side by side.") { quick, skipPeers, output };
 
 // The etcd leader of the election failover figure runs as a separate process so that it can be killed.
 var etcdEndpoint = new Argument<string>("endpoint");
@@ -104,7 +104,9 @@ const int ElectionTtlSeconds = 10;
 root.SetAction(async (result, ct) =>
 {
     var q = result.GetValue(quick);
-    var sizes = q ? (Seq: 300, Par: 1600, Contended: 400, Failovers: 2, DeadClients: 1) : (Seq: 2000, Par: 8000, Contended: 2000, Failovers: 5, DeadClients: 3);
+    var sizes = q
+        ? (Seq: 300, Par: 1600, Contended: 400, Failovers: 2, DeadClients: 1, Idle: TimeSpan.FromSeconds(2))
+        : (Seq: 2000, Par: 8000, Contended: 2000, Failovers: 5, DeadClients: 3, Idle: TimeSpan.FromSeconds(5));
     var report = new Report();
     if (Repo.Configuration != "Release")
     {
@@ -113,7 +115,13 @@ root.SetAction(async (result, ct) =>
 
     if (!result.GetValue(skipPeers))
     {
-        foreach (var (label, start) in new (string, Func<Task<(ILockBackend?, string?)>>)[] { ("etcd", PeerServers.EtcdAsync), ("Redis", PeerServers.RedisAsync), ("PostgreSQL", PeerServers.PostgresAsync) })
+        foreach (var (label, start) in new (string, Func<Task<(ILockBackend?, string?)>>)[]
+        {
+            ("etcd × 3", () => PeerServers.EtcdAsync(3)),
+            ("etcd", () => PeerServers.EtcdAsync(1)),
+            ("Redis", PeerServers.RedisAsync),
+            ("PostgreSQL", PeerServers.PostgresAsync),
+        })
         {
             var (backend, skipped) = await start();
             if (backend is null)
@@ -124,8 +132,8 @@ root.SetAction(async (result, ct) =>
 
             await using (backend)
             {
-                report.Rows.Add(await MeasureAsync(backend, sizes.Seq, sizes.Par, sizes.Contended));
-                if (backend is EtcdBackend etcd)
+                report.Rows.Add(await MeasureAsync(backend, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
+                if (backend is EtcdBackend { Members: 1 } etcd)
                 {
                     report.EtcdLeaderFailovers = await ElectionFailover.EtcdAsync(etcd.Endpoint, sizes.DeadClients, ElectionTtlSeconds);
                 }
@@ -135,9 +143,9 @@ root.SetAction(async (result, ct) =>
 
     await using (var cluster = await LocalClusterProcess.StartAsync(testTimings: false))
     await using (var client = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 15))
+    await using (var ours = new CoordinationBackend(client, cluster))
     {
-        var ours = new CoordinationBackend(client);
-        report.Rows.Add(await MeasureAsync(ours, sizes.Seq, sizes.Par, sizes.Contended));
+        report.Rows.Add(await MeasureAsync(ours, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
         report.Failovers = await Failover.GrainSiloKilledAsync(cluster, client, sizes.Failovers);
         report.DeadClients = await Failover.ClientKilledAsync(cluster, client, sizes.DeadClients, ttlSeconds: 10);
         report.LeaderFailovers = await ElectionFailover.CoordinationAsync(cluster, client, sizes.DeadClients, ElectionTtlSeconds);
@@ -154,7 +162,7 @@ root.SetAction(async (result, ct) =>
 });
 return await root.Parse(args).InvokeAsync();
 
-static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int contended)
+static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int contended, TimeSpan idle)
 {
     // Warm up every path on both sides (tiered JIT promotes hot code only after it has run a while), so
     // the figures describe a running service, not its first seconds.
@@ -171,82 +179,14 @@ static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int 
     var s = await Scenarios.SequentialAsync(backend, seq);
     var p = await Scenarios.ParallelAsync(backend, 16, par);
     var c = await Scenarios.ContendedAsync(backend, 8, contended);
-    return new Row(backend.Name, s, p, c);
-}
 
-internal sealed record Row(string System, ScenarioResult Seq, ScenarioResult Par16, ScenarioResult Contended8);
-
-internal sealed class Report
-{
-    public List<Row> Rows { get; } = [];
-
-    public List<string> Notes { get; } = [];
-
-    public List<TimeSpan> Failovers { get; set; } = [];
-
-    public List<TimeSpan> DeadClients { get; set; } = [];
-
-    public List<TimeSpan> LeaderFailovers { get; set; } = [];
-
-    public List<TimeSpan> EtcdLeaderFailovers { get; set; } = [];
-
-    public string ToMarkdown(bool quick)
-    {
-        var ci = CultureInfo.InvariantCulture;
-        var sb = new StringBuilder();
-        sb.AppendLine(ci, $"## Lock benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores{(quick ? " (QUICK smoke run: do not quote)" : string.Empty)}");
-        sb.AppendLine();
-        sb.AppendLine("| system | seq ops/s | seq p50 | seq p99 | par16 ops/s | contended8 handoffs/s |");
-        sb.AppendLine("|---|---|---|---|---|---|");
-        foreach (var r in Rows)
-        {
-            sb.AppendLine(ci, $"| {r.System} | {r.Seq.OpsPerSecond:0} | {Ms(r.Seq.P50)} | {Ms(r.Seq.P99)} | {r.Par16.OpsPerSecond:0} | {r.Contended8.OpsPerSecond:0} |");
-        }
-
-        var ours = Rows.LastOrDefault(r => r.System.StartsWith("Coordination", StringComparison.Ordinal));
-        if (ours is not null && Rows.Count > 1)
-        {
-            sb.AppendLine();
-            sb.AppendLine("Ratios (Coordination ÷ peer; above 1 is better for throughput, below 1 for latency):");
-            sb.AppendLine();
-            sb.AppendLine("| peer | seq ops/s | seq p99 | par16 ops/s | contended8 |");
-            sb.AppendLine("|---|---|---|---|---|");
-            foreach (var peer in Rows.Where(r => r != ours))
-            {
-                sb.AppendLine(ci, $"| {peer.System} | {ours.Seq.OpsPerSecond / peer.Seq.OpsPerSecond:0.00}× | {ours.Seq.P99!.Value.TotalMilliseconds / peer.Seq.P99!.Value.TotalMilliseconds:0.00}× | {ours.Par16.OpsPerSecond / peer.Par16.OpsPerSecond:0.00}× | {ours.Contended8.OpsPerSecond / peer.Contended8.OpsPerSecond:0.00}× |");
-            }
-        }
-
-        sb.AppendLine();
-        if (Failovers.Count > 0)
-        {
-            sb.AppendLine(ci, $"Coordination, SIGKILL of the silo hosting a lock's grain → next grant: median {Median(Failovers).TotalSeconds:0.00} s, max {Failovers.Max().TotalSeconds:0.00} s over {Failovers.Count} trials (Orleans membership `Fast` preset declares the silo dead).");
-        }
-
-        if (DeadClients.Count > 0)
-        {
-            sb.AppendLine(ci, $"Coordination, SIGKILL of the client process holding a lock (session TTL 10 s) → another client's grant: median {Median(DeadClients).TotalSeconds:0.00} s over {DeadClients.Count} trials.");
-        }
-
-        if (LeaderFailovers.Count > 0)
-        {
-            var etcd = EtcdLeaderFailovers.Count > 0
-                ? string.Create(ci, $"; etcd election (dotnet-etcd Campaign, lease TTL 10 s): median {Median(EtcdLeaderFailovers).TotalSeconds:0.00} s, max {EtcdLeaderFailovers.Max().TotalSeconds:0.00} s; ratio {Median(LeaderFailovers).TotalSeconds / Median(EtcdLeaderFailovers).TotalSeconds:0.00}×")
-                : " (etcd not measured)";
-            sb.AppendLine(ci, $"Leader failover, SIGKILL of the leader's process with a candidate waiting → candidate elected: Coordination (session TTL 10 s) median {Median(LeaderFailovers).TotalSeconds:0.00} s, max {LeaderFailovers.Max().TotalSeconds:0.00} s over {LeaderFailovers.Count} trials{etcd}.");
-        }
-
-        foreach (var note in Notes)
-        {
-            sb.AppendLine(ci, $"- {note}");
-        }
-
-        return sb.ToString();
-    }
-
-    private static string Ms(TimeSpan? t) => t is null ? "-" : string.Create(CultureInfo.InvariantCulture, $"{t.Value.TotalMilliseconds:0.00} ms");
-
-    private static TimeSpan Median(List<TimeSpan> xs) => xs.Order().ElementAt(xs.Count / 2);
+    // Idle: no contender open, after the last scenario's sessions, leases and connections had a moment to close.
+    await Task.Delay(TimeSpan.FromSeconds(2));
+    var before = await backend.CostAsync();
+    var watch = Stopwatch.StartNew();
+    await Task.Delay(idle);
+    var idleCost = await backend.CostAsync() - before;
+    return new Row(backend.Name, s, p, c, idleCost, watch.Elapsed);
 }
 
 internal static class Failover

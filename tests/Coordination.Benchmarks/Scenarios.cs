@@ -2,9 +2,35 @@ using System.Diagnostics;
 
 namespace Coordination.Benchmarks;
 
-internal sealed record ScenarioResult(double OpsPerSecond, TimeSpan? P50 = null, TimeSpan? P99 = null);
+/// <summary>
+/// One measured run of a scenario: <see cref="Pairs"/> acquire+release pairs (the operation every figure is
+/// per), each pair's latency as its worker saw it (a contended pair includes the wait for the lock), and what
+/// the server side spent meanwhile.
+/// </summary>
+internal sealed record ScenarioResult(int Pairs, TimeSpan Elapsed, double[] SortedLatenciesMs, ServerCost Cost)
+{
+    public double OpsPerSecond => Pairs / Elapsed.TotalSeconds;
 
-/// <summary>The three scenarios of shared/BENCHMARKS.md, run identically against every backend.</summary>
+    public TimeSpan P50 => Percentile(0.5);
+
+    public TimeSpan P99 => Percentile(0.99);
+
+    public TimeSpan P999 => Percentile(0.999);
+
+    public TimeSpan CpuPerOp => Cost.Cpu / Pairs;
+
+    public double? ClientMessagesPerOp => Cost.ClientMessages / (double)Pairs;
+
+    public double? SiloMessagesPerOp => Cost.SiloMessages / (double)Pairs;
+
+    private TimeSpan Percentile(double q) =>
+        TimeSpan.FromMilliseconds(SortedLatenciesMs[Math.Min(SortedLatenciesMs.Length - 1, (int)(q * SortedLatenciesMs.Length))]);
+}
+
+/// <summary>
+/// The three scenarios of shared/BENCHMARKS.md, run identically against every backend. The server's cost is
+/// read just before and after the timed part, so session setup and each scenario's own warm-up stay out of it.
+/// </summary>
 internal static class Scenarios
 {
     /// <summary>seq: one worker, acquire + release of one lock, <paramref name="pairs"/> times (after a warm-up).</summary>
@@ -12,23 +38,8 @@ internal static class Scenarios
     {
         await using var contender = await backend.NewContenderAsync();
         var name = $"bench/seq/{Guid.NewGuid():N}";
-        for (var i = 0; i < Math.Min(200, pairs / 10); i++)
-        {
-            await (await contender.AcquireAsync(name)).DisposeAsync();
-        }
-
-        var latencies = new double[pairs];
-        var total = Stopwatch.StartNew();
-        for (var i = 0; i < pairs; i++)
-        {
-            var start = Stopwatch.GetTimestamp();
-            await (await contender.AcquireAsync(name)).DisposeAsync();
-            latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-
-        total.Stop();
-        Array.Sort(latencies);
-        return new ScenarioResult(pairs / total.Elapsed.TotalSeconds, TimeSpan.FromMilliseconds(latencies[pairs / 2]), TimeSpan.FromMilliseconds(latencies[(int)(pairs * 0.99)]));
+        await Loop(contender, name, Math.Min(200, pairs / 10));
+        return await TimedAsync(backend, pairs, () => Loop(contender, name, pairs));
     }
 
     /// <summary>par16: <paramref name="workers"/> workers, each on its own lock, <paramref name="pairs"/> pairs in all.</summary>
@@ -38,15 +49,14 @@ internal static class Scenarios
         var each = pairs / workers;
         var run = Guid.NewGuid().ToString("N");
         await Task.WhenAll(contenders.Select((c, w) => Loop(c, $"bench/par/{run}/{w}", Math.Min(50, each))));
-        var total = Stopwatch.StartNew();
-        await Task.WhenAll(contenders.Select((c, w) => Task.Run(() => Loop(c, $"bench/par/{run}/{w}", each))));
-        total.Stop();
+        var result = await TimedAsync(backend, each * workers, async () =>
+            (await Task.WhenAll(contenders.Select((c, w) => Task.Run(() => Loop(c, $"bench/par/{run}/{w}", each))))).SelectMany(l => l));
         foreach (var c in contenders)
         {
             await c.DisposeAsync();
         }
 
-        return new ScenarioResult(each * workers / total.Elapsed.TotalSeconds);
+        return result;
     }
 
     /// <summary>contended8: <paramref name="workers"/> workers on one lock, <paramref name="pairs"/> pairs in all, with a mutual-exclusion check.</summary>
@@ -57,21 +67,27 @@ internal static class Scenarios
         var each = pairs / workers;
         var inside = 0;
         var overlaps = 0;
-        var total = Stopwatch.StartNew();
-        await Task.WhenAll(contenders.Select(c => Task.Run(async () =>
+        var result = await TimedAsync(backend, each * workers, async () => (await Task.WhenAll(contenders.Select(c => Task.Run(async () =>
         {
+            var latencies = new double[each];
             for (var i = 0; i < each; i++)
             {
-                await using var held = await c.AcquireAsync(name);
-                if (Interlocked.Increment(ref inside) != 1)
+                var start = Stopwatch.GetTimestamp();
+                await using (await c.AcquireAsync(name))
                 {
-                    Interlocked.Increment(ref overlaps);
+                    if (Interlocked.Increment(ref inside) != 1)
+                    {
+                        Interlocked.Increment(ref overlaps);
+                    }
+
+                    Interlocked.Decrement(ref inside);
                 }
 
-                Interlocked.Decrement(ref inside);
+                latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
-        })));
-        total.Stop();
+
+            return latencies;
+        })))).SelectMany(l => l));
         foreach (var c in contenders)
         {
             await c.DisposeAsync();
@@ -82,14 +98,30 @@ internal static class Scenarios
             throw new InvalidOperationException($"{backend.Name}: {overlaps} overlapping holders seen in the contended scenario.");
         }
 
-        return new ScenarioResult(each * workers / total.Elapsed.TotalSeconds);
+        return result;
     }
 
-    private static async Task Loop(IContender contender, string name, int count)
+    private static async Task<ScenarioResult> TimedAsync(ILockBackend backend, int pairs, Func<Task<IEnumerable<double>>> run)
     {
+        var before = await backend.CostAsync();
+        var total = Stopwatch.StartNew();
+        var latencies = await run();
+        total.Stop();
+        var after = await backend.CostAsync();
+        return new ScenarioResult(pairs, total.Elapsed, [.. latencies.Order()], after - before);
+    }
+
+    /// <summary>Acquire + release of <paramref name="name"/>, <paramref name="count"/> times; each pair's latency in ms.</summary>
+    private static async Task<IEnumerable<double>> Loop(IContender contender, string name, int count)
+    {
+        var latencies = new double[count];
         for (var i = 0; i < count; i++)
         {
+            var start = Stopwatch.GetTimestamp();
             await (await contender.AcquireAsync(name)).DisposeAsync();
+            latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
+
+        return latencies;
     }
 }

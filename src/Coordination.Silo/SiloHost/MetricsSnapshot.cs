@@ -7,13 +7,15 @@ namespace Coordination.Silo.SiloHost;
 /// <summary>
 /// Keeps the latest measurements of the "Coordination" meter in this silo (a bounded window per
 /// instrument) and serves their counts and percentiles at /api/metrics, for operators and benchmarks
-/// that have no OpenTelemetry collector at hand.
+/// that have no OpenTelemetry collector at hand; with them, the Orleans messages this silo counted
+/// (<see cref="OrleansMessageCounts"/>), so a benchmark can report messages per operation.
 /// </summary>
 internal sealed class MetricsSnapshot : IDisposable
 {
     private const int Window = 20_000;
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, Series> _series = new();
+    private readonly OrleansMessageCounts _messages = new();
 
     public MetricsSnapshot()
     {
@@ -36,6 +38,7 @@ internal sealed class MetricsSnapshot : IDisposable
     {
         var report = _series.OrderBy(s => s.Key, StringComparer.Ordinal).ToDictionary(s => s.Key, s => s.Value.Summary());
         var now = Gc();
+        report["orleans.messages"] = _messages.Report();
         report["runtime.gc"] = new { gen0 = now.Gen0 - _gcAtReset.Gen0, gen1 = now.Gen1 - _gcAtReset.Gen1, gen2 = now.Gen2 - _gcAtReset.Gen2, pauseMs = (now.Pause - _gcAtReset.Pause).TotalMilliseconds, server = System.Runtime.GCSettings.IsServerGC };
         return report;
     }
@@ -43,12 +46,17 @@ internal sealed class MetricsSnapshot : IDisposable
     public void Reset()
     {
         _series.Clear();
+        _messages.Reset();
         _gcAtReset = Gc();
     }
 
     private static (int Gen0, int Gen1, int Gen2, TimeSpan Pause) Gc() => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
 
-    public void Dispose() => _listener.Dispose();
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _messages.Dispose();
+    }
 
     private void Record(Instrument instrument, double value) =>
         _series.GetOrAdd(instrument.Name, _ => new Series(instrument is Counter<long>)).Add(value);

@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Text;
+
+namespace Coordination.Benchmarks;
+
+/// <summary>One system's figures: the three scenarios, and what its servers spent while nobody used them.</summary>
+internal sealed record Row(string System, ScenarioResult Seq, ScenarioResult Par16, ScenarioResult Contended8, ServerCost Idle, TimeSpan IdleWindow)
+{
+    public IEnumerable<ScenarioResult> Scenarios => [Seq, Par16, Contended8];
+
+    /// <summary>Server CPU while idle, as a fraction of one core.</summary>
+    public double IdleCores => Idle.Cpu / IdleWindow;
+}
+
+/// <summary>The default command's report: one table of every system measured in this run, then ours against each peer as ratios.</summary>
+internal sealed class Report
+{
+    private static readonly CultureInfo Ci = CultureInfo.InvariantCulture;
+
+    public List<Row> Rows { get; } = [];
+
+    public List<string> Notes { get; } = [];
+
+    public List<TimeSpan> Failovers { get; set; } = [];
+
+    public List<TimeSpan> DeadClients { get; set; } = [];
+
+    public List<TimeSpan> LeaderFailovers { get; set; } = [];
+
+    public List<TimeSpan> EtcdLeaderFailovers { get; set; } = [];
+
+    public string ToMarkdown(bool quick)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(Ci, $"## Lock benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores{(quick ? " (QUICK smoke run: do not quote)" : string.Empty)}");
+        sb.AppendLine();
+        sb.AppendLine("An operation is one acquire+release pair. Latencies are p50 / p99 / p99.9 of a pair in ms; server CPU and messages are per operation, for seq / par16 / contended8.");
+        sb.AppendLine();
+        sb.AppendLine("| system | seq ops/s | seq latency | par16 ops/s | par16 latency | contended8 handoffs/s | contended8 latency | server CPU per op (ms) | messages per op (client↔silo + silo↔silo) | idle server CPU |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in Rows)
+        {
+            sb.AppendLine(Ci, $"| {r.System} | {r.Seq.OpsPerSecond:N0} | {Latency(r.Seq)} | {r.Par16.OpsPerSecond:N0} | {Latency(r.Par16)} | {r.Contended8.OpsPerSecond:N0} | {Latency(r.Contended8)} | {string.Join(" / ", r.Scenarios.Select(s => Ms(s.CpuPerOp)))} | {Messages(r)} | {r.IdleCores * 100:0.0} % of a core |");
+        }
+
+        var ours = Rows.LastOrDefault(r => r.System.StartsWith("Coordination", StringComparison.Ordinal));
+        if (ours is not null && Rows.Count > 1)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Ratios, Coordination ÷ peer (throughput: above 1 is better; p99 and CPU per op: below 1 is better):");
+            sb.AppendLine();
+            sb.AppendLine("| peer | seq ops/s | seq p99 | par16 ops/s | par16 p99 | contended8 | contended8 p99 | CPU/op seq | CPU/op par16 | CPU/op contended8 |");
+            sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var peer in Rows.Where(r => r != ours))
+            {
+                var cells = ours.Scenarios.Zip(peer.Scenarios, (o, p) => $"{Ratio(o.OpsPerSecond, p.OpsPerSecond)} | {Ratio(o.P99.TotalMilliseconds, p.P99.TotalMilliseconds)}");
+                var cpu = ours.Scenarios.Zip(peer.Scenarios, (o, p) => Ratio(o.CpuPerOp.TotalMilliseconds, p.CpuPerOp.TotalMilliseconds));
+                sb.AppendLine(Ci, $"| {peer.System} | {string.Join(" | ", cells)} | {string.Join(" | ", cpu)} |");
+            }
+        }
+
+        sb.AppendLine();
+        sb.AppendLine("What is counted:");
+        sb.AppendLine("- Clients run in this benchmark process; every server runs in processes of its own (ours: the silo processes the local-cluster launcher starts).");
+        sb.AppendLine("- Server CPU: user + system time from /proc/PID/stat of each server's process tree (children reaped meanwhile included), read just before and after the timed part of each scenario. etcd: every member; Redis: redis-server; PostgreSQL: the postmaster with every backend and background worker (its children); ours: the silo processes, not the launcher (supervisor and dashboard host, outside the request path).");
+        sb.AppendLine("- Messages (ours only): Orleans messages on the silos' connections, counted by the silos (/api/metrics, \"orleans.messages\"): client↔silo both ways, counted by the gateway silo; silo↔silo counted once, by the sender. Calls between grains of one silo are not messages. The window includes background traffic (membership, the dashboard's Orleans client in the launcher, session keepalives).");
+        sb.AppendLine(Ci, $"- Idle: the servers' CPU over {ours?.IdleWindow.TotalSeconds ?? Rows.FirstOrDefault()?.IdleWindow.TotalSeconds ?? 0:0} s with no client session open, 2 s after the last scenario{IdleMessages(ours)}.");
+        AppendFailovers(sb);
+        foreach (var note in Notes)
+        {
+            sb.AppendLine(Ci, $"- {note}");
+        }
+
+        return sb.ToString();
+    }
+
+    private void AppendFailovers(StringBuilder sb)
+    {
+        if (Failovers.Count > 0)
+        {
+            sb.AppendLine(Ci, $"- Coordination, SIGKILL of the silo hosting a lock's grain → next grant: median {Median(Failovers).TotalSeconds:0.00} s, max {Failovers.Max().TotalSeconds:0.00} s over {Failovers.Count} trials (Orleans membership `Fast` preset declares the silo dead).");
+        }
+
+        if (DeadClients.Count > 0)
+        {
+            sb.AppendLine(Ci, $"- Coordination, SIGKILL of the client process holding a lock (session TTL 10 s) → another client's grant: median {Median(DeadClients).TotalSeconds:0.00} s over {DeadClients.Count} trials.");
+        }
+
+        if (LeaderFailovers.Count > 0)
+        {
+            var etcd = EtcdLeaderFailovers.Count > 0
+                ? string.Create(Ci, $"; etcd election (one member, dotnet-etcd Campaign, lease TTL 10 s): median {Median(EtcdLeaderFailovers).TotalSeconds:0.00} s, max {EtcdLeaderFailovers.Max().TotalSeconds:0.00} s; ratio {Median(LeaderFailovers).TotalSeconds / Median(EtcdLeaderFailovers).TotalSeconds:0.00}×")
+                : " (etcd not measured)";
+            sb.AppendLine(Ci, $"- Leader failover, SIGKILL of the leader's process with a candidate waiting → candidate elected: Coordination (session TTL 10 s) median {Median(LeaderFailovers).TotalSeconds:0.00} s, max {LeaderFailovers.Max().TotalSeconds:0.00} s over {LeaderFailovers.Count} trials{etcd}.");
+        }
+    }
+
+    private static string IdleMessages(Row? ours) =>
+        ours?.Idle is { ClientMessages: { } c, SiloMessages: { } s }
+            ? string.Create(Ci, $"; our silos' idle messages: {c / ours.IdleWindow.TotalSeconds:0.0}/s client↔silo, {s / ours.IdleWindow.TotalSeconds:0.0}/s silo↔silo")
+            : string.Empty;
+
+    private static string Latency(ScenarioResult s) =>
+        string.Create(Ci, $"{s.P50.TotalMilliseconds:0.00} / {s.P99.TotalMilliseconds:0.00} / {s.P999.TotalMilliseconds:0.00}");
+
+    private static string Messages(Row r) =>
+        r.Seq.ClientMessagesPerOp is null
+            ? "—"
+            : string.Join(" / ", r.Scenarios.Select(s => string.Create(Ci, $"{s.ClientMessagesPerOp:0.0} + {s.SiloMessagesPerOp:0.0}")));
+
+    private static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("0.000", Ci);
+
+    private static string Ratio(double ours, double peer) => peer > 0 ? string.Create(Ci, $"{ours / peer:0.00}×") : "—";
+
+    private static TimeSpan Median(List<TimeSpan> xs) => xs.Order().ElementAt(xs.Count / 2);
+}
