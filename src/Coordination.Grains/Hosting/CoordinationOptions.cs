@@ -41,11 +41,12 @@ public sealed class CoordinationOptions
     public TimeSpan VacantElectionRetention { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// How long a lock or election activation stays after its register was deleted (or found absent) before it
-    /// deactivates, instead of Orleans' collection age of many minutes: a lock per entity then keeps memory for
-    /// what is held, not for every name used lately. A name used again within it keeps its activation. Default 20 s.
+    /// How long a lock or election stays quiet (nothing held, waited for or delayed) before it retires: its
+    /// register is deleted if nothing is left to remember, and its activation deactivates instead of staying for
+    /// Orleans' collection age of many minutes. A lock in use keeps both between uses; a lock per entity keeps
+    /// memory and replica slots only for what is held and what was used within this time. Default 5 s.
     /// </summary>
-    public TimeSpan IdleActivationRetention { get; set; } = TimeSpan.FromSeconds(20);
+    public TimeSpan IdleRetention { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// How long an ended session's record is kept after everything it held was released, so its late callers
@@ -117,9 +118,9 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
             failures.Add($"{s}:VacantElectionRetention ({o.VacantElectionRetention}) must be positive and EndedSessionRetention ({o.EndedSessionRetention}) must not be negative.");
         }
 
-        if (o.IdleActivationRetention < TimeSpan.FromMilliseconds(100) || o.IdleActivationRetention > TimeSpan.FromHours(1))
+        if (o.IdleRetention < TimeSpan.FromMilliseconds(100) || o.IdleRetention > TimeSpan.FromHours(1))
         {
-            failures.Add($"{s}:IdleActivationRetention is {o.IdleActivationRetention}: it must be between 100 ms and 1 h.");
+            failures.Add($"{s}:IdleRetention is {o.IdleRetention}: it must be between 100 ms and 1 h.");
         }
 
         if (o.HolderAuditInterval <= TimeSpan.Zero)

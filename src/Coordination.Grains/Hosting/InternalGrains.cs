@@ -42,8 +42,10 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
     /// or if the session holds as much as it keeps. A lock or election commits a request only after this
     /// (see <see cref="Leases.SessionAttachments"/>).
     /// </summary>
+    /// <param name="finished">Requests of this session at the same holding that are over there: let go in the same
+    /// round, as <see cref="Detach"/> would (a lock used again by its session pays one round for both).</param>
     [Alias("attach")]
-    Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough);
+    Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough, long[]? finished = null);
 
     /// <summary>The request is over at <paramref name="holding"/>: let it go (and refuse it if it comes again). Idempotent.</summary>
     [Alias("detach")]

@@ -7,34 +7,86 @@ namespace Coordination.Grains.Leases;
 /// <summary>
 /// Lets the sessions of finished requests let them go. A request that ended here (released, cancelled,
 /// revoked) is kept in the register's finished list, refusing a late copy of it, until its session has
-/// detached it; then the queue forgets it (<see cref="LockStateMachine.LetGo"/>), and an idle queue with
-/// nothing left to remember is deleted. The session refuses the request from then on (its number is settled),
-/// so one of the two always does (see <see cref="SessionAttachments"/>). Failures are retried with backoff;
-/// if this activation goes away first, the next one (or the sweeper's ping) takes over from the register.
+/// detached it; only then may the queue forget it (<see cref="LockStateMachine.LetGo"/>). The session refuses
+/// the request from then on (its number is settled), so one of the two always does (see
+/// <see cref="SessionAttachments"/>).
 /// </summary>
+/// <remarks>
+/// Neither step costs a round of its own when the lock is in use. The detach waits a moment
+/// (<see cref="DetachDelay"/>): a next acquire of the same session here takes it along in its attach
+/// (<see cref="ToDetach"/>), and the forgetting rides on the queue's next commit (<see cref="Apply"/>), or on the
+/// idle queue's retirement (<see cref="IdleRetirement"/>). A detach that is not taken along is made on its own,
+/// retried with backoff; if this activation goes away first, the next one (or the sweeper's ping) takes over
+/// from the register.
+/// </remarks>
 internal sealed partial class FinishedRequests(ILeaseQueue queue, IGrainFactory grains, Holding holding, TimeProvider time, ILogger logger)
 {
+    /// <summary>How long a finished request waits for a next acquire of its session to take its detach along.</summary>
+    public static readonly TimeSpan DetachDelay = TimeSpan.FromMilliseconds(250);
+
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
     private readonly HashSet<(string Session, Guid Request)> _underway = [];
+    private readonly HashSet<(string Session, Guid Request)> _detached = [];
 
-    /// <summary>After a committed change: starts letting go of every finished request not already under way.</summary>
+    /// <summary>True when some finished request is detached at its session and waits for a commit to be forgotten.</summary>
+    public bool HasDetached => _detached.Count > 0;
+
+    /// <summary>After a committed change: starts letting go of every finished request not already under way, and drops what the commit forgot.</summary>
     public void LetGo(LockRecord committed)
     {
+        if (_detached.Count > 0)
+        {
+            _detached.IntersectWith(committed.Finished.Select(f => (f.SessionId, f.RequestId)));
+        }
+
         foreach (var f in committed.Finished)
         {
-            if (_underway.Add((f.SessionId, f.RequestId)))
+            if (!_detached.Contains((f.SessionId, f.RequestId)) && _underway.Add((f.SessionId, f.RequestId)))
             {
                 _ = LetGoAsync(f);
             }
         }
     }
 
+    /// <summary>The numbers of <paramref name="sessionId"/>'s finished requests here not yet detached, for its next attach to take along.</summary>
+    public long[] ToDetach(LockRecord? seen, string sessionId) =>
+        seen is null
+            ? []
+            : [.. seen.Finished.Where(f => f.SessionId == sessionId && f.Sequence > 0 && !_detached.Contains((f.SessionId, f.RequestId))).Select(f => f.Sequence)];
+
+    /// <summary>An attach took these requests' detach along: they may be forgotten.</summary>
+    public void Detached(LockRecord? seen, string sessionId, long[] sequences)
+    {
+        if (seen is null || sequences.Length == 0)
+        {
+            return;
+        }
+
+        foreach (var f in seen.Finished.Where(f => f.SessionId == sessionId && sequences.Contains(f.Sequence)))
+        {
+            _detached.Add((f.SessionId, f.RequestId));
+        }
+    }
+
+    /// <summary>The queue without the finished requests whose sessions have let them go: applied to every change before it commits.</summary>
+    public LockRecord Apply(LockRecord queue)
+    {
+        foreach (var (session, request) in _detached)
+        {
+            queue = LockStateMachine.LetGo(queue, session, request);
+        }
+
+        return queue;
+    }
+
     private async Task LetGoAsync(FinishedRequest finished)
     {
+        var key = (finished.SessionId, finished.RequestId);
         var backoff = new Backoff(TimeSpan.FromMilliseconds(50), MaxRetryDelay);
         try
         {
-            while (true)
+            await Task.Delay(DetachDelay, time);
+            while (!_detached.Contains(key))
             {
                 try
                 {
@@ -43,14 +95,12 @@ internal sealed partial class FinishedRequests(ILeaseQueue queue, IGrainFactory 
                         await grains.GetGrain<ISessionGrainInternal>(finished.SessionId).Detach(holding, finished.Sequence);
                     }
 
-                    await queue.ChangeQueueAsync((q, _) => (LockStateMachine.LetGo(q, finished.SessionId, finished.RequestId), true));
-                    return;
+                    _detached.Add(key);
                 }
                 catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
                 {
                     // The session is over: it has let go of everything, and refuses every request.
-                    await queue.ChangeQueueAsync((q, _) => (LockStateMachine.LetGo(q, finished.SessionId, finished.RequestId), true));
-                    return;
+                    _detached.Add(key);
                 }
                 catch (Exception ex)
                 {
@@ -65,7 +115,7 @@ internal sealed partial class FinishedRequests(ILeaseQueue queue, IGrainFactory 
         }
         finally
         {
-            _underway.Remove((finished.SessionId, finished.RequestId));
+            _underway.Remove(key);
         }
     }
 

@@ -44,7 +44,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     private readonly FinishedRequests _finished;
     private readonly LockDelayTimer _delay;
     private readonly GrantRevocation _revocation;
-    private readonly IdleDeactivation _idle;
+    private readonly IdleRetirement _idle;
     private readonly ILogger _logger;
 
     /// <summary>Builds the queue of the grain <paramref name="owner"/>, named by its key; call from its activation.</summary>
@@ -60,7 +60,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
         _finished = new FinishedRequests(this, grains, holding, time, logger);
         _delay = new LockDelayTimer(owner, this, logger);
         _revocation = new GrantRevocation(this, grains, logger);
-        _idle = new IdleDeactivation(owner, IsAbsentAsync, options.IdleActivationRetention, logger);
+        _idle = new IdleRetirement(owner, RetireAsync, time, options.IdleRetention, logger);
         if (_invalidName is null)
         {
             _register = registers.Create<TRecord>(holding.RegisterKey);
@@ -89,7 +89,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
             _ = _sessions.VerifyAsync();
         }
 
-        _idle.Arm(absent: true);
+        _idle.Arm(quiet: true);
     }
 
     public void ValidateName()
@@ -128,7 +128,9 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
             var view = await Register.PeekAsync();
             var seen = view.Value is null ? null : _kind.QueueOf(view.Value);
             var attach = seen is null || (!Knows(seen, entry) && (mode == AcquireMode.Wait || IsFree(seen)));
-            var ttl = attach ? await _sessions.AttachAsync(entry, settledThrough) : TimeSpan.Zero;
+            var finished = attach ? _finished.ToDetach(seen, entry.SessionId) : [];
+            var ttl = attach ? await _sessions.AttachAsync(entry, settledThrough, finished) : TimeSpan.Zero;
+            _finished.Detached(seen, entry.SessionId, finished);
             var request = entry with { SessionTtl = ttl };
             var decision = await Register.ExecuteAsync(InLifecycle((q, c) =>
             {
@@ -205,9 +207,28 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     /// <summary>Re-reads the register after a failover, which restarts a pending lock-delay in full and resumes letting go of finished requests.</summary>
     public Task RecoverAsync() => _invalidName is null ? Register.ExecuteAsync((s, _) => (s, true)) : Task.CompletedTask;
 
-    /// <summary>A linearizable read (an absent register is read without writing anything): true when nothing is left to remember.</summary>
-    private Task<bool> IsAbsentAsync() =>
-        _invalidName is not null ? Task.FromResult(true) : Register.ExecuteAsync<bool>((s, _) => (s, s is null));
+    /// <summary>
+    /// Retires a quiet queue in one round: forgets the finished requests its sessions have let go, and deletes the
+    /// register if nothing is left to remember (an absent register is read without writing anything).
+    /// </summary>
+    private Task<Retirement> RetireAsync() =>
+        _invalidName is not null ? Task.FromResult(Retirement.Gone) : Register.ExecuteAsync<Retirement>((r, _) =>
+        {
+            if (r is null)
+            {
+                return (null, Retirement.Gone);
+            }
+
+            var queue = _kind.QueueOf(r);
+            var forgotten = _finished.Apply(queue);
+            if (!forgotten.IsIdle)
+            {
+                return (r, Retirement.Busy);
+            }
+
+            var value = ReferenceEquals(forgotten, queue) ? r : _kind.WithQueue(r, forgotten);
+            return _kind.IsEmpty(value) ? (null, Retirement.Gone) : (value, Retirement.Waiting);
+        });
 
     /// <summary>The grant a decision describes (built from the request, not from the latest record, which later changes in the same batch may have moved on).</summary>
     private static LockGrant GrantOf(LockRequest entry, AcquireDecision decision) => entry.ToGrant(decision.Token);
@@ -219,21 +240,23 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     private static bool IsFree(LockRecord queue) => queue.IsIdle;
 
     /// <summary>
-    /// A queue change as the register lifecycle runs it: an absent register is the kind's fresh value; a value
-    /// left with nothing to remember is deleted; an absent register that stays unchanged stays absent.
+    /// A queue change as the register lifecycle runs it: an absent register is the kind's fresh value, and one
+    /// that would come out with nothing to remember stays absent (bad input creates nothing); finished requests
+    /// their sessions have let go are forgotten on the way. A register that empties stays until its queue retires
+    /// (<see cref="IdleRetirement"/>), so a lock in use is not deleted and created again between uses.
     /// </summary>
     private RegisterChange<TRecord, T> InLifecycle<T>(Func<LockRecord, RegisterContext, (LockRecord Queue, T Result)> change) => (r, c) =>
     {
         var record = r ?? _kind.Fresh(c.TokenFloor);
         var queue = _kind.QueueOf(record);
-        var (next, result) = change(queue, c);
+        var (next, result) = change(_finished.Apply(queue), c);
         if (ReferenceEquals(next, queue))
         {
             return (r, result);
         }
 
         var value = _kind.WithQueue(record, next);
-        return (_kind.IsEmpty(value) ? null : value, result);
+        return (r is null && _kind.IsEmpty(value) ? null : value, result);
     };
 
     /// <summary>After every committed change: wake parked callers, let finished requests go, and arm or drop the lock-delay and audit timers.</summary>
@@ -247,7 +270,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
             _finished.LetGo(queue);
             _delay.Arm(queue);
             _sessions.ArmAudit(queue);
-            _idle.Arm(record is null);
+            _idle.Arm(queue.IsIdle);
             Committed?.Invoke(record);
         }
         catch (Exception ex)

@@ -45,11 +45,12 @@ internal sealed partial class SessionAttachments(IGrainBase owner, IGrainFactory
     private IGrainTimer? _auditTimer;
 
     /// <summary>Records the request in its session and returns the session's TTL; a request already over is refused as finished here.</summary>
-    public async Task<TimeSpan> AttachAsync(LockRequest request, long settledThrough)
+    /// <param name="finished">Requests of the same session that are over here, let go at the session in the same round.</param>
+    public async Task<TimeSpan> AttachAsync(LockRequest request, long settledThrough, long[] finished)
     {
         try
         {
-            return await grains.GetGrain<ISessionGrainInternal>(request.SessionId).Attach(holding, request.Sequence, settledThrough);
+            return await grains.GetGrain<ISessionGrainInternal>(request.SessionId).Attach(holding, request.Sequence, settledThrough, finished.Length == 0 ? null : finished);
         }
         catch (RequestFinishedException ex)
         {

@@ -85,8 +85,8 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     public Task<SessionInfo> GetInfo() =>
         _register.ExecuteAsync((s, _) => (s, s is null ? throw new SessionNotFoundException(_id) : ToInfo(s)));
 
-    public Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough) =>
-        _holdings.AttachAsync(holding, sequence, settledThrough);
+    public Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough, long[]? finished = null) =>
+        _holdings.AttachAsync(holding, sequence, settledThrough, finished ?? []);
 
     public Task Detach(Holding holding, long sequence) => _holdings.DetachAsync(holding, sequence);
 

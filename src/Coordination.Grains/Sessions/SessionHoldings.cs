@@ -37,7 +37,8 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
     }
 
     /// <summary>Attaches (holding, sequence) and returns the session's TTL; typed errors for an ended or missing session, a settled request or a full shard.</summary>
-    public async Task<TimeSpan> AttachAsync(Holding holding, long sequence, long settledThrough)
+    /// <param name="finished">Requests at the same holding that are over there, let go in the same round.</param>
+    public async Task<TimeSpan> AttachAsync(Holding holding, long sequence, long settledThrough, IReadOnlyCollection<long> finished)
     {
         var number = SessionShards.Of(holding);
         var shard = Shard(number);
@@ -65,7 +66,13 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
                     return (s, false);
                 }
 
-                return (SessionShards.Attach(s, sessionId, holding, sequence, mark), true);
+                var next = SessionShards.Attach(s, sessionId, holding, sequence, mark);
+                foreach (var done in finished.Where(n => n != sequence))
+                {
+                    next = SessionShards.Detach(next, holding, done)!;
+                }
+
+                return (next, true);
             });
             if (attached)
             {

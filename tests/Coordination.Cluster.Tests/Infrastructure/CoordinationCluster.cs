@@ -58,7 +58,7 @@ public sealed class CoordinationCluster : IAsyncDisposable
                 {
                     o.FailureDetectionTime = TimeSpan.FromSeconds(1);
                     o.SafetyMargin = TimeSpan.FromMilliseconds(500);
-                    o.IdleActivationRetention = TimeSpan.FromSeconds(1);
+                    o.IdleRetention = TimeSpan.FromSeconds(1);
                 },
                 r =>
                 {
