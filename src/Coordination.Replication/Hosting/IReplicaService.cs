@@ -11,6 +11,10 @@ internal interface IReplicaService : IGrainService
     [Alias("handle")]
     Task<ReplicaReply> Handle(ReplicaRequest request);
 
+    /// <summary>Handles several requests in one message, in order; one reply per request, at the same index.</summary>
+    [Alias("handle-batch")]
+    Task<ReplicaReply[]> HandleBatch(ReplicaRequest[] requests);
+
     [Alias("snapshot")]
     Task<SnapshotReply> Snapshot(SnapshotRequest request);
 

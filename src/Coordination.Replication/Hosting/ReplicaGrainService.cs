@@ -23,6 +23,8 @@ internal sealed class ReplicaGrainService : GrainService, IReplicaService
 
     public Task<ReplicaReply> Handle(ReplicaRequest request) => Task.FromResult(_node.Handle(request));
 
+    public Task<ReplicaReply[]> HandleBatch(ReplicaRequest[] requests) => Task.FromResult(Array.ConvertAll(requests, _node.Handle));
+
     public Task<SnapshotReply> Snapshot(SnapshotRequest request) => Task.FromResult(_node.Snapshot(request));
 
     public Task Adopt(PartitionConfiguration configuration)

@@ -1,0 +1,156 @@
+using System.Threading.Channels;
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Hosting;
+using Coordination.Replication.Protocol;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Coordination.Tests;
+
+public sealed class OutboundBatchesTests
+{
+    private static readonly TimeSpan SlotTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private static readonly ReplicaId A = new("a");
+    private static readonly ReplicaId B = new("b");
+
+    private readonly Channel<Call> _calls = Channel.CreateUnbounded<Call>();
+    private readonly FakeTimeProvider _time = new();
+    private readonly OutboundBatches _batches;
+
+    public OutboundBatchesTests() => _batches = new OutboundBatches(Send, _time, SlotTimeout);
+
+    [Fact]
+    public async Task A_lone_request_leaves_at_once_as_a_batch_of_one()
+    {
+        var reply = _batches.SendAsync(A, Request("k1"));
+        var call = await NextCallAsync();
+        Assert.Equal(A, call.Target);
+        Assert.Equal(["k1"], call.Keys);
+        call.Answer();
+        Assert.Equal(ReplicaStatus.Ok, (await reply.WaitAsync(Wait)).Status);
+    }
+
+    [Fact]
+    public async Task Requests_that_arrive_while_a_batch_is_out_leave_together_and_each_gets_its_own_reply()
+    {
+        var first = _batches.SendAsync(A, Request("k0"));
+        var out1 = await NextCallAsync();
+        var later = Enumerable.Range(1, 5).Select(i => _batches.SendAsync(A, Request($"k{i}"))).ToList();
+        Assert.False(_calls.Reader.TryRead(out _), "a request went out while the previous batch to the same silo was still on its way");
+
+        out1.Answer();
+        var out2 = await NextCallAsync();
+        Assert.Equal(["k1", "k2", "k3", "k4", "k5"], out2.Keys);
+        out2.Answer();
+        await first.WaitAsync(Wait);
+        for (var i = 0; i < later.Count; i++)
+        {
+            // The fake replica answers each request with its key, so a reply handed to the wrong caller shows.
+            Assert.Equal($"k{i + 1}", (await later[i].WaitAsync(Wait)).Value);
+        }
+
+        Assert.Equal(2, _batches.BatchesSent);
+    }
+
+    [Fact]
+    public async Task Silos_do_not_wait_for_each_other()
+    {
+        _ = _batches.SendAsync(A, Request("ka"));
+        var toA = await NextCallAsync();
+        var toB = _batches.SendAsync(B, Request("kb"));
+        var callB = await NextCallAsync();
+        Assert.Equal(B, callB.Target);
+        callB.Answer();
+        await toB.WaitAsync(Wait);
+        toA.Answer();
+    }
+
+    [Fact]
+    public async Task A_failed_batch_fails_each_of_its_requests_and_the_next_batch_still_goes()
+    {
+        var first = _batches.SendAsync(A, Request("k0"));
+        var out1 = await NextCallAsync();
+        var second = _batches.SendAsync(A, Request("k1"));
+        out1.Fail(new InvalidOperationException("connection lost"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => first.WaitAsync(Wait));
+
+        var out2 = await NextCallAsync();
+        Assert.Equal(["k1"], out2.Keys);
+        out2.Answer();
+        await second.WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task A_batch_that_does_not_come_back_frees_the_way_after_the_slot_timeout_and_still_answers_late()
+    {
+        var stuck = _batches.SendAsync(A, Request("k0"));
+        var out1 = await NextCallAsync();
+        var next = _batches.SendAsync(A, Request("k1"));
+
+        // The pump starts its wait for the stuck batch on its own thread: advance until it has seen the time pass.
+        var read = _calls.Reader.ReadAsync().AsTask();
+        var deadline = DateTime.UtcNow + Wait;
+        while (!read.IsCompleted)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the next batch did not leave after the stuck one's slot timeout");
+            _time.Advance(SlotTimeout);
+            await Task.WhenAny(read, Task.Delay(10));
+        }
+
+        var out2 = await read;
+        Assert.Equal(["k1"], out2.Keys);
+        out2.Answer();
+        await next.WaitAsync(Wait);
+        Assert.False(stuck.IsCompleted);
+
+        out1.Answer();
+        Assert.Equal("k0", (await stuck.WaitAsync(Wait)).Value);
+    }
+
+    [Fact]
+    public async Task Past_the_waiting_bound_a_request_fails_at_once_instead_of_piling_up()
+    {
+        _ = _batches.SendAsync(A, Request("k0"));
+        var out1 = await NextCallAsync();
+        var waiting = Enumerable.Range(1, OutboundBatches.MaxWaiting).Select(i => _batches.SendAsync(A, Request($"k{i}"))).ToList();
+        var refused = _batches.SendAsync(A, Request("one too many"));
+        Assert.True(refused.IsFaulted);
+        await Assert.ThrowsAsync<TimeoutException>(() => refused);
+
+        out1.Answer();
+        var sizes = new List<int>();
+        while (sizes.Sum() < OutboundBatches.MaxWaiting)
+        {
+            var call = await NextCallAsync();
+            sizes.Add(call.Keys.Length);
+            call.Answer();
+        }
+
+        Assert.All(sizes, s => Assert.True(s <= OutboundBatches.MaxBatch, $"a batch of {s} requests exceeds {OutboundBatches.MaxBatch}"));
+        await Task.WhenAll(waiting).WaitAsync(Wait);
+    }
+
+    private static ReplicaRequest Request(string key) => new(0, 1, key, ReplicaOperation.Accept, Ballot.Zero, null, Ballot.Zero);
+
+    private async Task<Call> NextCallAsync() => await _calls.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+
+    private Task<ReplicaReply[]> Send(ReplicaId target, ReplicaRequest[] requests)
+    {
+        var call = new Call(target, requests);
+        _calls.Writer.TryWrite(call);
+        return call.Replies.Task;
+    }
+
+    private sealed class Call(ReplicaId target, ReplicaRequest[] requests)
+    {
+        public ReplicaId Target { get; } = target;
+
+        public string[] Keys { get; } = [.. requests.Select(r => r.Key)];
+
+        public TaskCompletionSource<ReplicaReply[]> Replies { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Answer() => Replies.SetResult([.. Keys.Select(k => new ReplicaReply(ReplicaStatus.Ok, 1, Ballot.Zero, Ballot.Zero, k))]);
+
+        public void Fail(Exception ex) => Replies.SetException(ex);
+    }
+}
