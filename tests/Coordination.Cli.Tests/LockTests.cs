@@ -65,6 +65,23 @@ public sealed partial class LockTests(CliCluster fixture)
         Assert.False(Directory.Exists($"/proc/{childPid}"), $"the command (pid {childPid}) should have been stopped with the lock");
     }
 
+    [Fact]
+    public async Task Interrupting_coord_stops_the_command_and_releases_the_lock_at_once()
+    {
+        var name = $"cli/{Guid.NewGuid():N}";
+        await using var holder = Coord.Start("coord lock", [.. fixture.Target, "lock", name, "--ttl", "30s", "--", "sh", "-c", "echo holding; exec sleep 300"]);
+        await holder.WaitForLineAsync("holding", TimeSpan.FromSeconds(30));
+
+        // SIGTERM, as a service manager stops it (Ctrl+C also reaches the command through the terminal's process group).
+        holder.Signal(Signals.Term);
+        var exit = await holder.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(exit == 128 + Signals.Term, $"coord should return the status of its command stopped by SIGTERM, got {exit}; output:\n{holder.Tail()}");
+
+        // Released on the way out, not left to the 30 s lease: a lock of another client is granted at once.
+        var next = await fixture.RunAsync("lock", name, "--timeout", "0", "--", "true");
+        Assert.True(next.ExitCode == 0, $"the lock should be free right after coord exited; {next}");
+    }
+
     private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     [GeneratedRegex(@"name=(?<name>\S+) token=(?<token>\d+)")]
