@@ -292,4 +292,45 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         Assert.Equal(new LockWaiter(b.Info.Tag, idb, "host-b"), Assert.Single(info.Waiters));
         Assert.DoesNotContain(a.Id, info.ToString(), StringComparison.Ordinal);
     }
+
+    /// <summary>The operator listing pages through every held lock once, in name order, and through sessions by an opaque cursor that is never a session id.</summary>
+    [Fact]
+    public async Task Listings_page_through_held_locks_and_sessions_without_repeats_or_secret_ids()
+    {
+        var prefix = $"list/{Guid.NewGuid():N}/";
+        await using var session = await TestSession.OpenAsync(Grains);
+        string[] names = [.. Enumerable.Range(0, 5).Select(i => $"{prefix}{i}")];
+        foreach (var name in names)
+        {
+            await Grains.AcquireAsync(name, session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(30));
+        }
+
+        var listing = Grains.GetGrain<IClusterListingGrain>(0);
+        var seen = new List<string>();
+        string? after = null;
+        do
+        {
+            var page = await listing.ListLocks(after, 2);
+            Assert.True(page.Locks.Length <= 2, $"a page of 2 held {page.Locks.Length}");
+            seen.AddRange(page.Locks.Select(l => l.Name).Where(n => n.StartsWith(prefix, StringComparison.Ordinal)));
+            Assert.All(page.Locks.Where(l => l.Name.StartsWith(prefix, StringComparison.Ordinal)), l => Assert.Equal(session.Info.Tag, l.Holder?.SessionTag));
+            after = page.Next;
+        }
+        while (after is not null);
+        Assert.Equal(names, seen);
+
+        var tags = new List<string>();
+        after = null;
+        do
+        {
+            var page = await listing.ListSessions(after, 1);
+            tags.AddRange(page.Sessions.Select(s => s.Tag));
+            Assert.NotEqual(session.Id, page.Next);
+            after = page.Next;
+        }
+        while (after is not null);
+        Assert.Single(tags, session.Info.Tag);
+        Assert.Equal(tags.Count, tags.Distinct().Count());
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => listing.ListLocks(null, 0));
+    }
 }

@@ -10,6 +10,8 @@ public static class Repo
 
     public static string SiloDll => Built("src/Coordination.Silo", "Coordination.Silo.dll");
 
+    public static string CliDll => Built("src/Coordination.Cli", "coord.dll");
+
     public static string TestClientDll => Built("tests/Coordination.TestClient", "Coordination.TestClient.dll");
 
     private static string Built(string project, string dll)

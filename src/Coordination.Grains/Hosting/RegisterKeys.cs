@@ -17,6 +17,8 @@ internal static class RegisterKeys
     /// <summary>The register of shard <paramref name="shard"/> of a session's holdings (session ids never contain '/').</summary>
     public static string SessionShard(string id, int shard) => $"{SessionPrefix}{id}/{shard}";
 
+    public static string Lock(string name) => LockPrefix + name;
+
     public static string Of(Holding holding) => holding.Kind switch
     {
         HoldingKind.Lock => LockPrefix + holding.Name,

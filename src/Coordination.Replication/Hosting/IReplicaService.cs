@@ -1,5 +1,6 @@
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Protocol;
+using Coordination.Replication.Replicas;
 using Orleans.Services;
 
 namespace Coordination.Replication.Hosting;
@@ -20,4 +21,8 @@ internal interface IReplicaService : IGrainService
 
     [Alias("adopt")]
     Task Adopt(PartitionConfiguration configuration);
+
+    /// <summary>A page of the live keys this silo's replica of a partition holds, for operator listings.</summary>
+    [Alias("keys")]
+    Task<KeyPage> Keys(KeyPageRequest request);
 }

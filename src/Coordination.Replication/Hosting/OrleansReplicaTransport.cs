@@ -60,6 +60,13 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
         return Remote(target).Adopt(configuration);
     }
 
+    /// <summary>A page of a replica's keys, for operator listings (not part of the protocol, so not on <see cref="IReplicaTransport"/>).</summary>
+    public Task<KeyPage> KeysAsync(ReplicaId target, KeyPageRequest request)
+    {
+        Check(target);
+        return target == _self ? Task.FromResult(KeyPages.Page(_local.Value, request)) : Remote(target).Keys(request);
+    }
+
     private Task<ReplicaReply[]> SendBatchAsync(ReplicaId target, ReplicaRequest[] requests)
     {
         // Traffic blocked meanwhile (fault injection) loses the whole batch, as it would each message.

@@ -32,4 +32,6 @@ internal sealed class ReplicaGrainService : GrainService, IReplicaService
         _node.Adopt(configuration);
         return Task.CompletedTask;
     }
+
+    public Task<KeyPage> Keys(KeyPageRequest request) => Task.FromResult(KeyPages.Page(_node, request));
 }

@@ -1,0 +1,34 @@
+using System.Collections.Immutable;
+
+namespace Coordination;
+
+/// <summary>One page of the locks that are held or waited for, by name; each read linearizably.</summary>
+/// <param name="Next">Pass as <c>after</c> for the next page; null when this was the last.</param>
+[GenerateSerializer, Immutable, Alias("coord.LockListing")]
+public sealed record LockListing(ImmutableArray<LockInfo> Locks, string? Next);
+
+/// <summary>A session as operators see it: its public tag, never its secret id.</summary>
+[GenerateSerializer, Immutable, Alias("coord.SessionSummary")]
+public sealed record SessionSummary(string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings);
+
+/// <summary>One page of the sessions the cluster keeps, in the order of their tags; each read linearizably.</summary>
+/// <param name="Next">An opaque cursor (not a session id) to pass as <c>after</c> for the next page; null when this was the last.</param>
+[GenerateSerializer, Immutable, Alias("coord.SessionListing")]
+public sealed record SessionListing(ImmutableArray<SessionSummary> Sessions, string? Next);
+
+/// <summary>
+/// Operator listings of what the cluster holds, page by page (etcdctl get --prefix --limit, consul's
+/// session list). Names come from the replicas of every partition; each entry is then read through a
+/// majority, so a page shows current state, and empty locks are left out.
+/// </summary>
+[Alias("coord.IClusterListingGrain")]
+public interface IClusterListingGrain : IGrainWithIntegerKey
+{
+    /// <summary>Locks held or waited for whose names come after <paramref name="after"/> (ordinal; null for the first page), at most <paramref name="limit"/> names examined (1 to 1,000).</summary>
+    [Alias("locks")]
+    Task<LockListing> ListLocks(string? after, int limit);
+
+    /// <summary>Sessions after the cursor <paramref name="after"/> (null for the first page), at most <paramref name="limit"/> (1 to 1,000).</summary>
+    [Alias("sessions")]
+    Task<SessionListing> ListSessions(string? after, int limit);
+}

@@ -1,0 +1,88 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace Coordination.Cli.Commands;
+
+/// <summary><c>coord members</c> (Orleans' membership: every silo and its status) and <c>coord status</c> (epoch, replication, partitions, the last audited act).</summary>
+internal static class ClusterCommands
+{
+    /// <summary>One silo as <c>coord members</c> shows it.</summary>
+    private sealed record Member(string Silo, string Name, string Host, string Status, DateTime StartedUtc);
+
+    public static Command Members(ConnectionOptions connection)
+    {
+        var members = new Command("members", "List the cluster's silos and their status.");
+        members.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
+        {
+            var list = await MembersAsync(cluster);
+            output.Write(new { members = list }, () =>
+            {
+                var table = Output.Table("SILO", "NAME", "HOST", "STATUS", "STARTED (UTC)");
+                foreach (var m in list)
+                {
+                    Output.Row(table, m.Silo, m.Name, m.Host, m.Status, m.StartedUtc.ToString("u", CultureInfo.InvariantCulture));
+                }
+
+                return table;
+            });
+            return ExitCodes.Ok;
+        }, cancellationToken));
+        return members;
+    }
+
+    public static Command Status(ConnectionOptions connection)
+    {
+        var status = new Command("status", "Show the cluster's epoch, replication, partitions and last audited act.");
+        status.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
+        {
+            var view = await cluster.Grains.GetGrain<IClusterAdminGrain>(0).GetView();
+            var members = await MembersAsync(cluster);
+            var summary = new
+            {
+                clusterEpoch = view.ClusterEpoch,
+                replicationFactor = view.ReplicationFactor,
+                partitions = view.Partitions.Length,
+                recovering = view.Partitions.Count(p => !p.Recovering.IsDefaultOrEmpty),
+                underReplicated = view.Partitions.Count(p => p.Members.Length < view.ReplicationFactor),
+                activeSilos = members.Count(m => m.Status == "Active"),
+                silos = members.Length,
+                lastAudit = view.Audit.IsDefaultOrEmpty ? null : view.Audit[^1],
+            };
+            output.Write(summary, () => string.Join(
+                Environment.NewLine,
+                $"cluster epoch     {summary.clusterEpoch}",
+                $"silos             {summary.activeSilos} active of {summary.silos} known",
+                $"partitions        {summary.partitions} × {summary.replicationFactor} replicas; {summary.recovering} recovering, {summary.underReplicated} under-replicated",
+                $"last audited act  {(summary.lastAudit is { } a ? $"{a.At:u} {a.Action} by {a.Operator}: {a.Reason}" : "none")}"));
+            return ExitCodes.Ok;
+        }, cancellationToken));
+        return status;
+    }
+
+    public static Command Revoke(ConnectionOptions connection)
+    {
+        var name = new Argument<string>("name") { Description = "The lock (or, with --election, election) to take away from its holder." };
+        var election = new Option<bool>("--election") { Description = "NAME is an election: take leadership away." };
+        var reason = new Option<string?>("--reason") { Description = "Why, for the holder and the logs. Default: who ran coord revoke, and where." };
+        var revoke = new Command("revoke", "Operator action: take a lock (or leadership) away from its holder; the token or term is bumped and the holder told.") { name, election, reason };
+        revoke.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
+        {
+            var target = result.GetValue(name)!;
+            var why = result.GetValue(reason) ?? $"coord revoke by {Environment.UserName} on {Environment.MachineName}";
+            var revoked = result.GetValue(election)
+                ? await cluster.Grains.GetGrain<IElectionGrain>(Names.Validate(target)).Revoke(why)
+                : await cluster.Coordination.RevokeLockAsync(target, why, cancellationToken);
+            output.Write(new { name = target, revoked = revoked.Revoked, lastFencingToken = revoked.LastFencingToken }, () => revoked.Revoked is { } holder
+                ? $"{target}: revoked from session {holder.SessionTag} (token {holder.FencingToken}); the token is now {revoked.LastFencingToken}"
+                : $"{target}: nobody held it; the token is now {revoked.LastFencingToken}");
+            return ExitCodes.Ok;
+        }, cancellationToken));
+        return revoke;
+    }
+
+    private static async Task<Member[]> MembersAsync(ClusterConnection cluster)
+    {
+        var hosts = await cluster.Grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false);
+        return [.. hosts.OrderBy(h => h.SiloName, StringComparer.Ordinal).Select(h => new Member(h.SiloAddress.ToParsableString(), h.SiloName, h.HostName, h.Status.ToString(), h.StartTime))];
+    }
+}

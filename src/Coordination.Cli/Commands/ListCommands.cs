@@ -1,0 +1,66 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace Coordination.Cli.Commands;
+
+/// <summary><c>coord locks</c> and <c>coord sessions</c>: one page of what the cluster holds (the admin listing), each entry read through a majority.</summary>
+internal static class ListCommands
+{
+    public static Command Locks(ConnectionOptions connection)
+    {
+        var (after, limit) = PageOptions();
+        var locks = new Command("locks", "List locks that are held or waited for, by name.") { after, limit };
+        locks.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
+        {
+            var page = await cluster.Grains.GetGrain<IClusterListingGrain>(0).ListLocks(result.GetValue(after), result.GetValue(limit));
+            output.Write(page, () =>
+            {
+                var table = Output.Table("NAME", "HOLDER", "TOKEN", "OWNER", "WAITERS");
+                foreach (var l in page.Locks)
+                {
+                    Output.Row(table, l.Name, l.Holder?.SessionTag ?? "-", l.Holder is { } h ? h.FencingToken.ToString(CultureInfo.InvariantCulture) : "-", l.Holder?.Owner ?? "-", l.Waiters.Length.ToString(CultureInfo.InvariantCulture));
+                }
+
+                return table;
+            });
+            NoteNext(output, "locks", page.Next);
+            return ExitCodes.Ok;
+        }, cancellationToken));
+        return locks;
+    }
+
+    public static Command Sessions(ConnectionOptions connection)
+    {
+        var (after, limit) = PageOptions();
+        var sessions = new Command("sessions", "List the sessions the cluster keeps (by tag; never their secret ids).") { after, limit };
+        sessions.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
+        {
+            var page = await cluster.Grains.GetGrain<IClusterListingGrain>(0).ListSessions(result.GetValue(after), result.GetValue(limit));
+            output.Write(page, () =>
+            {
+                var table = Output.Table("TAG", "STATUS", "TTL", "HOLDINGS");
+                foreach (var s in page.Sessions)
+                {
+                    Output.Row(table, s.Tag, s.Status.ToString(), $"{s.Ttl.TotalSeconds:0.###} s", s.Holdings.ToString(CultureInfo.InvariantCulture));
+                }
+
+                return table;
+            });
+            NoteNext(output, "sessions", page.Next);
+            return ExitCodes.Ok;
+        }, cancellationToken));
+        return sessions;
+    }
+
+    private static (Option<string?> After, Option<int> Limit) PageOptions() =>
+        (new Option<string?>("--after") { Description = "Start after this cursor (the 'next' of the previous page)." },
+         new Option<int>("--limit") { Description = "At most this many entries examined (1 to 1000). Default 100.", DefaultValueFactory = _ => 100 });
+
+    private static void NoteNext(Output output, string command, string? next)
+    {
+        if (next is not null && !output.Json)
+        {
+            Output.Note($"more: coord {command} --after '{next}'");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Coordination.TestKit;
+
+namespace Coordination.Cli.Tests;
+
+/// <summary><c>coord lock</c> as etcdctl lock: the command runs under the lock, sees its name and token, and its exit status is coord's; a lost lock stops it.</summary>
+[Collection(CliClusterCollection.Name)]
+public sealed partial class LockTests(CliCluster fixture)
+{
+    [Fact]
+    public async Task The_command_sees_its_fencing_token_which_coord_locks_shows_held_and_its_exit_code_is_passed_through()
+    {
+        var name = $"cli/{Guid.NewGuid():N}";
+        var listing = Path.Combine(Path.GetTempPath(), $"coord-locks-{Guid.NewGuid():N}.json");
+        try
+        {
+            // The command lists the locks itself while it holds this one, so the listing must show it held with the token it was given.
+            var listCommand = string.Join(' ', ((string[])["dotnet", Repo.CliDll, "locks", "--json", .. fixture.Target]).Select(Quote));
+            var script = $"""
+                echo "name=$COORD_LOCK_NAME token=$COORD_FENCING_TOKEN"
+                {listCommand} > {Quote(listing)} || exit 90
+                exit 7
+                """;
+            var run = await fixture.RunAsync("lock", name, "--ttl", "6s", "--", "sh", "-c", script);
+
+            Assert.True(run.ExitCode == 7, $"coord lock should return the command's exit status 7; {run}");
+            var printed = TokenLine().Match(run.Stdout);
+            Assert.True(printed.Success, $"the command should print its lock name and token; {run}");
+            Assert.Equal(name, printed.Groups["name"].Value);
+            var token = long.Parse(printed.Groups["token"].Value, CultureInfo.InvariantCulture);
+            Assert.True(token > 0, $"a fencing token is positive, got {token}");
+
+            var listed = JsonDocument.Parse(await File.ReadAllTextAsync(listing)).RootElement.GetProperty("locks").EnumerateArray().SingleOrDefault(l => l.GetProperty("name").GetString() == name);
+            Assert.True(listed.ValueKind == JsonValueKind.Object, $"coord locks --json, run while the lock was held, should list '{name}': {await File.ReadAllTextAsync(listing)}");
+            Assert.Equal(token, listed.GetProperty("holder").GetProperty("fencingToken").GetInt64());
+
+            var after = await fixture.RunAsync("locks", "--json");
+            Assert.True(after.ExitCode == 0, after.ToString());
+            Assert.DoesNotContain(after.Json.GetProperty("locks").EnumerateArray(), l => l.GetProperty("name").GetString() == name);
+        }
+        finally
+        {
+            File.Delete(listing);
+        }
+    }
+
+    [Fact]
+    public async Task A_revoked_lock_stops_the_command_and_coord_exits_with_the_lost_code()
+    {
+        var name = $"cli/{Guid.NewGuid():N}";
+        await using var holder = Coord.Start("coord lock", ["lock", name, "--ttl", "6s", "--grace", "5s", .. fixture.Target, "--", "sh", "-c", "echo \"holding pid=$$ token=$COORD_FENCING_TOKEN\"; exec sleep 300"]);
+        var holding = await holder.WaitForLineAsync(@"holding pid=(\d+) token=(\d+)", TimeSpan.FromSeconds(30));
+        var childPid = int.Parse(holding.Groups[1].Value, CultureInfo.InvariantCulture);
+
+        var revoke = await fixture.RunAsync("revoke", name, "--reason", "cli test", "--json");
+        Assert.True(revoke.ExitCode == 0, revoke.ToString());
+        Assert.Equal(long.Parse(holding.Groups[2].Value, CultureInfo.InvariantCulture), revoke.Json.GetProperty("revoked").GetProperty("fencingToken").GetInt64());
+
+        // The holder hears of the revoke at its next keepalive (every TTL/3), then stops the command at once.
+        var exit = await holder.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(exit == 125, $"coord lock should exit 125 (lost) once its lock is revoked, got {exit}; output:\n{holder.Tail()}");
+        Assert.Contains("cli test", holder.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists($"/proc/{childPid}"), $"the command (pid {childPid}) should have been stopped with the lock");
+    }
+
+    [Fact]
+    public async Task Interrupting_coord_stops_the_command_and_releases_the_lock_at_once()
+    {
+        var name = $"cli/{Guid.NewGuid():N}";
+        await using var holder = Coord.Start("coord lock", [.. fixture.Target, "lock", name, "--ttl", "30s", "--", "sh", "-c", "echo holding; exec sleep 300"]);
+        await holder.WaitForLineAsync("holding", TimeSpan.FromSeconds(30));
+
+        // SIGTERM, as a service manager stops it (Ctrl+C also reaches the command through the terminal's process group).
+        holder.Signal(Signals.Term);
+        var exit = await holder.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(exit == 128 + Signals.Term, $"coord should return the status of its command stopped by SIGTERM, got {exit}; output:\n{holder.Tail()}");
+
+        // Released on the way out, not left to the 30 s lease: a lock of another client is granted at once.
+        var next = await fixture.RunAsync("lock", name, "--timeout", "0", "--", "true");
+        Assert.True(next.ExitCode == 0, $"the lock should be free right after coord exited; {next}");
+    }
+
+    private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    [GeneratedRegex(@"name=(?<name>\S+) token=(?<token>\d+)")]
+    private static partial Regex TokenLine();
+}
