@@ -102,6 +102,24 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_lock_held_by_an_application_that_exits_normally_is_free_right_after()
+    {
+        await using var cluster = await LocalClusterProcess.StartAsync();
+        var name = $"exits/{Guid.NewGuid():N}";
+        // A TTL far beyond the test's wait: a lock freed by expiry would fail it.
+        await using var app = ChildProcess.Start("app", Repo.TestClientDll, [cluster.ClusterId, string.Join(',', cluster.GatewayPorts), name, "120", "app"], redirectInput: true);
+        var acquired = await app.WaitForLineAsync(@"ACQUIRED token=(\d+)", TimeSpan.FromSeconds(60));
+
+        await app.WriteLineAsync("exit");
+        Assert.Equal(0, await app.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        await using var other = await TestClusterClient.ConnectAsync(cluster);
+        var info = await other.Coordination.CreateLock(name).GetInfoAsync();
+        output.WriteLine(app.Output);
+        Assert.True(info.Holder is null, $"the lock (token {acquired.Groups[1].Value}) is still held after its application exited: {info.Holder}");
+        Assert.DoesNotContain("Exception", app.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_client_paused_past_its_deadline_has_given_up_the_lock_before_a_competitor_gets_it()
     {
         await using var cluster = await LocalClusterProcess.StartAsync();
