@@ -25,6 +25,10 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         Assert.Equal(3, counters.GetProperty("hosts").GetArrayLength());
         var page = await http.GetStringAsync(cluster.Dashboard("/"));
         Assert.Contains("Coordination local cluster", page, StringComparison.Ordinal);
+
+        // A new user's first screen: no information lines from Polly for every placement.
+        Assert.DoesNotContain("Execution attempt", cluster.Launcher.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Resilience pipeline executed", cluster.Launcher.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using Coordination.Silo.Logging;
 using Coordination.Silo.SiloHost;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -17,8 +18,7 @@ internal static class DashboardHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddConfiguration(configuration);
         builder.WebHost.UseUrls($"http://{host.ListenAddress}:{host.DashboardPort}");
-        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddCoordinationConsole(configuration);
         builder.UseOrleansClient(client =>
         {
             client.Configure<ClusterOptions>(o =>

@@ -51,10 +51,11 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
             Start(_silos[i]);
         }
 
+        WebApplication? dashboard = null;
         try
         {
             await WaitForAsync("/health/live", TimeSpan.FromSeconds(90), cancellationToken);
-            await using var dashboard = await DashboardHost.StartAsync(this, configuration, cancellationToken);
+            dashboard = await DashboardHost.StartAsync(this, configuration, cancellationToken);
             await WaitForAsync("/health/ready", TimeSpan.FromSeconds(90), cancellationToken);
             Banner();
             await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -65,6 +66,13 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
         }
         finally
         {
+            if (dashboard is not null)
+            {
+                // Stopped, not only disposed: its Orleans client must leave while its container still serves it.
+                await dashboard.StopAsync(CancellationToken.None);
+                await dashboard.DisposeAsync();
+            }
+
             await StopAllAsync();
         }
 
