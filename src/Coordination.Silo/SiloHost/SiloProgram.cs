@@ -21,7 +21,7 @@ internal static class SiloProgram
         var host = HostConfiguration.Bind(configuration);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddConfiguration(configuration);
-        builder.WebHost.UseUrls($"http://{host.ListenAddress}:{host.HealthPort(index)}");
+        builder.WebHost.UseUrls(host.HttpBinding(host.HealthPort(index)));
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(2));
         builder.Logging.AddCoordinationConsole(configuration);
 
@@ -78,6 +78,7 @@ internal static class SiloProgram
 
         var app = builder.Build();
         app.Services.GetRequiredService<MetricsSnapshot>();
+        app.UseHttpCredentials(host);
         app.MapHealth();
         app.MapSiloApi();
         app.MapCoordinationApi();
