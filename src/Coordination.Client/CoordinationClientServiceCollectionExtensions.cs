@@ -8,11 +8,16 @@ namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
 /// As the host starts stopping, before any hosted service (the Orleans client included) stops: stops the
-/// leader-only services (each resigns once its service has stopped), then closes the shared session.
+/// leader-only services (each resigns once its service has stopped), then closes the shared session. A host
+/// disposed without being stopped disposes the client instead, which closes the session too (see <see cref="ShutdownCodecs"/>).
 /// </summary>
-internal sealed class CoordinationClientLifetime(CoordinationClient client, LeaderServices leaders) : Microsoft.Extensions.Hosting.IHostedLifecycleService
+internal sealed class CoordinationClientLifetime(CoordinationClient client, LeaderServices leaders, IServiceProvider services) : Microsoft.Extensions.Hosting.IHostedLifecycleService
 {
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        ShutdownCodecs.Prepare(services);
+        return Task.CompletedTask;
+    }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

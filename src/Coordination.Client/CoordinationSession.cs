@@ -23,6 +23,7 @@ public sealed class SessionLostEventArgs(string reason) : EventArgs
 /// </remarks>
 public sealed partial class CoordinationSession : IAsyncDisposable
 {
+    private const string ClosedByOwner = "closed by its owner";
     private readonly Lock _gate = new();
     private readonly IGrainFactory _grains;
     private readonly CoordinationClientOptions _options;
@@ -93,7 +94,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         }
 
         _stop.Cancel();
-        MarkLost("closed by its owner");
+        MarkLost(ClosedByOwner);
         try
         {
             await Retry.UntilAsync(() => Grain.Close(), _options, _time, cancellationToken);
@@ -173,7 +174,14 @@ public sealed partial class CoordinationSession : IAsyncDisposable
             LogCallbackFailed(_logger, ex, Tag);
         }
 
-        LogLost(_logger, Tag, reason);
+        if (reason == ClosedByOwner)
+        {
+            LogClosed(_logger, Tag);
+        }
+        else
+        {
+            LogLost(_logger, Tag, reason);
+        }
         try
         {
             Lost?.Invoke(this, new SessionLostEventArgs(reason));
@@ -202,6 +210,9 @@ public sealed partial class CoordinationSession : IAsyncDisposable
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Session {Session} lost: {Reason}")]
     private static partial void LogLost(ILogger logger, string session, string reason);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Information, Message = "Session {Session} closed by its owner")]
+    private static partial void LogClosed(ILogger logger, string session);
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Closing session {Session} failed; its lease will end it")]
     private static partial void LogCloseFailed(ILogger logger, Exception exception, string session);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Coordination.Silo.Configuration;
 using Coordination.Silo.Launcher;
+using Coordination.Silo.Logging;
 using Coordination.Silo.SiloHost;
 using Microsoft.Extensions.Options;
 
@@ -24,8 +25,8 @@ internal static class Program
         root.SetAction((result, ct) => Guard(() =>
         {
             var configuration = HostConfiguration.Build(result.GetValue(config), result.UnmatchedTokens);
-            using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
-            var launcher = new LocalClusterLauncher(configuration, result.GetValue(config) ?? HostConfiguration.DefaultConfig, [.. result.UnmatchedTokens], loggers.CreateLogger("launcher"), TimeProvider.System);
+            using var loggers = LoggerFactory.Create(b => b.AddCoordinationConsole(configuration));
+            var launcher = new LocalClusterLauncher(configuration, result.GetValue(config) ?? HostConfiguration.DefaultConfig, [.. result.UnmatchedTokens], loggers.CreateLogger<LocalClusterLauncher>(), TimeProvider.System);
             return launcher.RunAsync(ct);
         }));
 

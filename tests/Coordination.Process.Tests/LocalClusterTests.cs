@@ -25,6 +25,10 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         Assert.Equal(3, counters.GetProperty("hosts").GetArrayLength());
         var page = await http.GetStringAsync(cluster.Dashboard("/"));
         Assert.Contains("Coordination local cluster", page, StringComparison.Ordinal);
+
+        // A new user's first screen: no information lines from Polly for every placement.
+        Assert.DoesNotContain("Execution attempt", cluster.Launcher.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Resilience pipeline executed", cluster.Launcher.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -99,6 +103,24 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         output.WriteLine($"the dead client's lock was granted again {freedAfter.TotalSeconds:0.00} s after SIGKILL (TTL {Ttl.TotalSeconds} s)");
         Assert.True(next.FencingToken > token);
         Assert.True(freedAfter <= Ttl + TimeSpan.FromSeconds(2), $"freed after {freedAfter}: more than TTL + 2 s");
+    }
+
+    [Fact]
+    public async Task A_lock_held_by_an_application_that_exits_normally_is_free_right_after()
+    {
+        await using var cluster = await LocalClusterProcess.StartAsync();
+        var name = $"exits/{Guid.NewGuid():N}";
+        // A TTL far beyond the test's wait: a lock freed by expiry would fail it.
+        await using var app = ChildProcess.Start("app", Repo.TestClientDll, [cluster.ClusterId, string.Join(',', cluster.GatewayPorts), name, "120", "app"], redirectInput: true);
+        var acquired = await app.WaitForLineAsync(@"ACQUIRED token=(\d+)", TimeSpan.FromSeconds(60));
+
+        await app.WriteLineAsync("exit");
+        Assert.Equal(0, await app.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        await using var other = await TestClusterClient.ConnectAsync(cluster);
+        var info = await other.Coordination.CreateLock(name).GetInfoAsync();
+        output.WriteLine(app.Output);
+        Assert.True(info.Holder is null, $"the lock (token {acquired.Groups[1].Value}) is still held after its application exited: {info.Holder}");
+        Assert.DoesNotContain("Exception", app.Output, StringComparison.Ordinal);
     }
 
     [Fact]

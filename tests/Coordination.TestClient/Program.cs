@@ -14,6 +14,9 @@ using Orleans.Configuration;
 //   LOST at=<ts> reason=<r>    when the handle's lost token fires
 // Reads "release" on stdin to release (or resign) and exit.
 //
+// Mode app: the README's application. Takes the lock through the client's shared session, prints ACQUIRED, and on
+// "exit" returns from Main still holding it: its host (a `using var`, started, never stopped) is disposed on the way out.
+//
 // Or: Coordination.TestClient <cluster-id> <gateway ports | local:gatewayBase:healthBase:silos> <keys, comma-separated> <ttl seconds> worker <worker id> <resource dir> <seed> <set|raw>
 // runs a fault-suite worker (see FaultWorker) until "stop" on stdin.
 var clusterId = args[0];
@@ -21,8 +24,16 @@ var name = args[2];
 var ttl = TimeSpan.FromSeconds(double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
 var worker = args.Length > 4 && args[4] == "worker";
 
+var app = args.Length > 4 && args[4] == "app";
+
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
+if (app)
+{
+    // What a user would see on the way out: warnings and errors.
+    builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+}
+
 if (args[1].StartsWith("local:", StringComparison.Ordinal))
 {
     var local = args[1].Split(':').Skip(1).Select(int.Parse).ToArray();
@@ -61,6 +72,18 @@ if (worker)
     Console.Out.Flush();
     return await FaultWorker.RunAsync(client, name.Split(','), int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture), args[6], int.Parse(args[7], System.Globalization.CultureInfo.InvariantCulture), args[8] == "set", args.Length > 9 ? args[9] : null, Console.Out);
 }
+if (app)
+{
+    var held = await client.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60));
+    Console.Out.WriteLine($"ACQUIRED token={held.FencingToken}");
+    Console.Out.Flush();
+    while (Console.ReadLine() is { } command && command.Trim() != "exit")
+    {
+    }
+
+    return 0;
+}
+
 await using var session = await client.OpenSessionAsync();
 var output = Console.Out;
 var gate = new Lock();

@@ -10,6 +10,10 @@ namespace Coordination.Membership.Hosting;
 /// </summary>
 internal sealed partial class ProbeTicker(LockedSwimNode node, ProbeOptions options, TimeProvider time, Action<NodeOutput> dispatch, ILogger logger)
 {
+    /// <summary>A machine under load makes every tick late for minutes: one warning per this interval, counting the rest.</summary>
+    internal static readonly TimeSpan StallLogInterval = TimeSpan.FromSeconds(30);
+
+    private readonly LogThrottle _stallLog = new(StallLogInterval, time);
     private long _stalls;
 
     /// <summary>Stalls seen since the start.</summary>
@@ -37,7 +41,10 @@ internal sealed partial class ProbeTicker(LockedSwimNode node, ProbeOptions opti
                         // This process did not run for a while (GC, starved thread pool, SIGSTOP): our own judgement is suspect.
                         Interlocked.Increment(ref _stalls);
                         n.ReportStall(late);
-                        LogStall(logger, late);
+                        if (_stallLog.TryEnter(out var heldBack))
+                        {
+                            LogStall(logger, late, heldBack, _stallLog.Interval);
+                        }
                     }
 
                     n.Tick(now);
@@ -56,8 +63,8 @@ internal sealed partial class ProbeTicker(LockedSwimNode node, ProbeOptions opti
         }
     }
 
-    [LoggerMessage(EventId = 5007, Level = LogLevel.Warning, Message = "Probe timer ran {Late} late: local health lowered, the probe in flight dropped unjudged")]
-    private static partial void LogStall(ILogger logger, TimeSpan late);
+    [LoggerMessage(EventId = 5007, Level = LogLevel.Warning, Message = "Probe timer ran {Late} late: local health lowered, the probe in flight dropped unjudged ({HeldBack} more since the last such warning, which are logged at most once per {Interval})")]
+    private static partial void LogStall(ILogger logger, TimeSpan late, int heldBack, TimeSpan interval);
 
     [LoggerMessage(EventId = 5008, Level = LogLevel.Error, Message = "Probe loop step failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

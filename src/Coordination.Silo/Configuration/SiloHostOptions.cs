@@ -57,8 +57,22 @@ internal sealed class SiloHostOptions
     /// <summary>How many silo processes the launcher starts. Default 3.</summary>
     public int Silos { get; set; } = 3;
 
-    /// <summary>The address silos, gateways and HTTP endpoints bind to. Default 127.0.0.1 (loopback only).</summary>
+    /// <summary>The address silos and gateways bind to. Default 127.0.0.1 (loopback only).</summary>
     public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>
+    /// The address every HTTP surface binds to: each silo's health endpoints and JSON API, the launcher's dashboard,
+    /// coordination page and its API. Default 127.0.0.1 (loopback only); any other address needs <see cref="HttpToken"/>.
+    /// </summary>
+    public string HttpAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>
+    /// The secret HTTP callers present: <c>Authorization: Bearer TOKEN</c>, or Basic with any user name and TOKEN as the
+    /// password (a browser's login prompt). At least 16 characters, no white space. Default none. When set, every
+    /// endpoint needs it except <c>/health/live</c>, <c>/health/ready</c> and <c>/api/orleans-membership</c>, which
+    /// load balancers and clients looking for gateways read.
+    /// </summary>
+    public string? HttpToken { get; set; }
 
     /// <summary>Silo i listens for silos on SiloPortBase + i. Default 11111.</summary>
     public int SiloPortBase { get; set; } = 11111;
@@ -114,6 +128,14 @@ internal sealed class SiloHostOptions
 
     public string FullDataDirectory => Path.GetFullPath(DataDirectory);
 
+    /// <summary>The URL an HTTP surface on <paramref name="port"/> binds to.</summary>
+    public string HttpBinding(int port) => Url(HttpAddress, port);
+
+    /// <summary>The URL this machine calls an HTTP surface on <paramref name="port"/> at (loopback when they bind to every address).</summary>
+    public string HttpLocalUrl(int port) => Url(HttpAddress is "0.0.0.0" or "::" ? "127.0.0.1" : HttpAddress, port);
+
+    private static string Url(string address, int port) => address.Contains(':', StringComparison.Ordinal) ? $"http://[{address}]:{port}" : $"http://{address}:{port}";
+
     public void ApplyMembershipPreset(ClusterMembershipOptions o)
     {
         if (Membership != MembershipPreset.Fast)
@@ -155,6 +177,8 @@ internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOption
         {
             failures.Add($"{s}:ListenAddress is '{o.ListenAddress}': it must be an IP address (127.0.0.1 keeps the cluster on loopback).");
         }
+
+        failures.AddRange(HttpExposure.Check(o));
 
         if (o.Clustering == ClusteringMode.Redis && string.IsNullOrWhiteSpace(o.RedisConnectionString))
         {

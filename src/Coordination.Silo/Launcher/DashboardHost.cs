@@ -1,4 +1,5 @@
 using System.Net;
+using Coordination.Silo.Logging;
 using Coordination.Silo.SiloHost;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -16,9 +17,8 @@ internal static class DashboardHost
         var host = launcher.Host;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddConfiguration(configuration);
-        builder.WebHost.UseUrls($"http://{host.ListenAddress}:{host.DashboardPort}");
-        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.WebHost.UseUrls(host.HttpBinding(host.DashboardPort));
+        builder.Logging.AddCoordinationConsole(configuration);
         builder.UseOrleansClient(client =>
         {
             client.Configure<ClusterOptions>(o =>
@@ -32,6 +32,7 @@ internal static class DashboardHost
 
         builder.Services.AddHttpClient();
         var app = builder.Build();
+        app.UseHttpCredentials(host);
         app.MapOrleansDashboard("/dashboard");
         app.MapCoordinationApi();
         app.MapGet("/api/cluster", () => Results.Json(new
@@ -46,7 +47,7 @@ internal static class DashboardHost
                 startedAt = s.StartedAt,
                 siloPort = host.SiloPort(s.Index),
                 gatewayPort = host.GatewayPort(s.Index),
-                health = $"http://{host.ListenAddress}:{host.HealthPort(s.Index)}/health/ready",
+                health = $"{host.HttpLocalUrl(host.HealthPort(s.Index))}/health/ready",
             }),
         }));
         // The silos' own endpoints, proxied for the page: readiness and the probe view.
@@ -60,7 +61,9 @@ internal static class DashboardHost
             {
                 try
                 {
-                    var response = await http.CreateClient().GetAsync(new Uri($"http://{host.ListenAddress}:{host.HealthPort(index)}/{path}"));
+                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"{host.HttpLocalUrl(host.HealthPort(index))}/{path}"));
+                    request.Headers.Authorization = HttpCredentials.Header(host);
+                    var response = await http.CreateClient().SendAsync(request);
                     return Results.Content(await response.Content.ReadAsStringAsync(), "application/json", statusCode: (int)response.StatusCode);
                 }
                 catch (HttpRequestException)

@@ -51,10 +51,11 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
             Start(_silos[i]);
         }
 
+        WebApplication? dashboard = null;
         try
         {
             await WaitForAsync("/health/live", TimeSpan.FromSeconds(90), cancellationToken);
-            await using var dashboard = await DashboardHost.StartAsync(this, configuration, cancellationToken);
+            dashboard = await DashboardHost.StartAsync(this, configuration, cancellationToken);
             await WaitForAsync("/health/ready", TimeSpan.FromSeconds(90), cancellationToken);
             Banner();
             await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -65,6 +66,13 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
         }
         finally
         {
+            if (dashboard is not null)
+            {
+                // Stopped, not only disposed: its Orleans client must leave while its container still serves it.
+                await dashboard.StopAsync(CancellationToken.None);
+                await dashboard.DisposeAsync();
+            }
+
             await StopAllAsync();
         }
 
@@ -200,7 +208,7 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
                 cancellationToken.ThrowIfCancellationRequested();
                 try
                 {
-                    var response = await _http.GetAsync(new Uri($"http://{_host.ListenAddress}:{_host.HealthPort(silo.Index)}{path}"), cancellationToken);
+                    var response = await _http.GetAsync(new Uri($"{_host.HttpLocalUrl(_host.HealthPort(silo.Index))}{path}"), cancellationToken);
                     if (response.IsSuccessStatusCode)
                     {
                         break;
@@ -228,13 +236,14 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
     private void Banner()
     {
         var a = _host.ListenAddress;
+        var web = _host.HttpLocalUrl(_host.DashboardPort);
         Console.Out.WriteLine($"""
 
             Coordination local cluster is up: {_host.Silos} silos, replication factor from silo-config.
               gateways          {string.Join(", ", _silos.Select(s => $"{a}:{_host.GatewayPort(s.Index)}"))}
-              dashboard         http://{a}:{_host.DashboardPort}/dashboard
-              coordination page http://{a}:{_host.DashboardPort}/
-              silos             {string.Join(", ", _silos.Select(s => $"silo{s.Index} pid {s.Pid} (health http://{a}:{_host.HealthPort(s.Index)}/health/ready)"))}
+              dashboard         {web}/dashboard
+              coordination page {web}/{(string.IsNullOrEmpty(_host.HttpToken) ? string.Empty : $"   (HTTP needs the token of {SiloHostOptions.Section}:HttpToken)")}
+              silos             {string.Join(", ", _silos.Select(s => $"silo{s.Index} pid {s.Pid} (health {_host.HttpLocalUrl(_host.HealthPort(s.Index))}/health/ready)"))}
               data              {_host.FullDataDirectory}
             Kill any silo: the cluster keeps working and this launcher restarts it. Ctrl+C stops everything.
             COORDINATION-READY

@@ -5,6 +5,7 @@ using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Silo.Configuration;
 using Coordination.Silo.LocalClustering;
+using Coordination.Silo.Logging;
 using Coordination.Silo.RedisClustering;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -20,15 +21,9 @@ internal static class SiloProgram
         var host = HostConfiguration.Bind(configuration);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddConfiguration(configuration);
-        builder.WebHost.UseUrls($"http://{host.ListenAddress}:{host.HealthPort(index)}");
+        builder.WebHost.UseUrls(host.HttpBinding(host.HealthPort(index)));
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(2));
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
-        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddCoordinationConsole(configuration);
 
         builder.Services.AddSiloHostOptions(configuration);
         builder.Services.AddSiloHealthChecks();
@@ -83,6 +78,7 @@ internal static class SiloProgram
 
         var app = builder.Build();
         app.Services.GetRequiredService<MetricsSnapshot>();
+        app.UseHttpCredentials(host);
         app.MapHealth();
         app.MapSiloApi();
         app.MapCoordinationApi();
