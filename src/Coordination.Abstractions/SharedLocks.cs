@@ -2,6 +2,13 @@ using System.Collections.Immutable;
 
 namespace Coordination;
 
+/// <summary>Bounds of semaphores.</summary>
+public static class SemaphoreLimits
+{
+    /// <summary>The most permits a semaphore may have (every accept replicates its holders).</summary>
+    public const int MaxPermits = 10_000;
+}
+
 /// <summary>How a reader-writer lock is held.</summary>
 public enum ReaderWriterAccess
 {

@@ -32,9 +32,9 @@ internal sealed class SemaphoreGrain(RegisterFactory registers, TimeProvider tim
 
     public static void ValidateCount(int maxCount)
     {
-        if (maxCount is < 1 or > SharedLockStateMachine.MaxEntries)
+        if (maxCount is < 1 or > SemaphoreLimits.MaxPermits)
         {
-            throw new CoordinationArgumentException("maxCount", $"a semaphore has 1 to {SharedLockStateMachine.MaxEntries} permits (got {maxCount})");
+            throw new CoordinationArgumentException("maxCount", $"a semaphore has 1 to {SemaphoreLimits.MaxPermits} permits (got {maxCount})");
         }
     }
 }
