@@ -225,3 +225,27 @@ public sealed class RevokeRefusedException : CoordinationException
 
     [Id(0)] public string Name { get; }
 }
+
+/// <summary>
+/// A semaphore was used with another number of permits than the one it was created with (fixed at first use,
+/// for as long as the semaphore is in use). Nothing was changed.
+/// </summary>
+[GenerateSerializer]
+public sealed class SemaphoreCountMismatchException : CoordinationException
+{
+    public SemaphoreCountMismatchException(string name, int maxCount, int requested)
+        : base($"Semaphore '{name}' has {maxCount} permits, not {requested}: every use of a semaphore must give the same count. Nothing was changed.")
+    {
+        Name = name;
+        MaxCount = maxCount;
+        Requested = requested;
+    }
+
+    [Id(0)] public string Name { get; }
+
+    /// <summary>The permits the semaphore has.</summary>
+    [Id(1)] public int MaxCount { get; }
+
+    /// <summary>The permits the refused request asked for.</summary>
+    [Id(2)] public int Requested { get; }
+}

@@ -16,12 +16,18 @@ public interface ICoordinationClient
     /// <summary>An election campaigned in through the client's shared session.</summary>
     CoordinationElection CreateElection(string name);
 
+    /// <summary>A semaphore with <paramref name="maxCount"/> permits (1 to <see cref="SemaphoreLimits.MaxPermits"/>), held through the client's shared session.</summary>
+    CoordinationSemaphore CreateSemaphore(string name, int maxCount);
+
+    /// <summary>A reader-writer lock (with an upgradeable read) held through the client's shared session.</summary>
+    CoordinationReaderWriterLock CreateReaderWriterLock(string name);
+
     /// <summary>Admin: takes the lock away from its holder, bumps its fencing token and tells the holder.</summary>
     Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The Coordination client over an Orleans <see cref="IGrainFactory"/> (a cluster client, or a silo's own).</summary>
-public sealed class CoordinationClient : ICoordinationClient, IDistributedLockProvider, IAsyncDisposable
+public sealed class CoordinationClient : ICoordinationClient, IDistributedLockProvider, IDistributedSemaphoreProvider, IDistributedUpgradeableReaderWriterLockProvider, IAsyncDisposable
 {
     private readonly IGrainFactory _grains;
     private readonly CoordinationClientOptions _options;
@@ -86,7 +92,25 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     public CoordinationElection CreateElection(string name) =>
         new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time);
 
+    public CoordinationSemaphore CreateSemaphore(string name, int maxCount) =>
+        new(Names.Validate(name), SemaphoreCount(maxCount), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
+
+    public CoordinationReaderWriterLock CreateReaderWriterLock(string name) =>
+        new(Names.Validate(name), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
+
     IDistributedLock IDistributedLockProvider.CreateLock(string name) => CreateLock(name);
+
+    IDistributedSemaphore IDistributedSemaphoreProvider.CreateSemaphore(string name, int maxCount) => CreateSemaphore(name, maxCount);
+
+    IDistributedReaderWriterLock IDistributedReaderWriterLockProvider.CreateReaderWriterLock(string name) => CreateReaderWriterLock(name);
+
+    IDistributedUpgradeableReaderWriterLock IDistributedUpgradeableReaderWriterLockProvider.CreateUpgradeableReaderWriterLock(string name) => CreateReaderWriterLock(name);
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> (as DistributedLock does) for a count outside 1 to <see cref="SemaphoreLimits.MaxPermits"/>.</summary>
+    internal static int SemaphoreCount(int maxCount) =>
+        maxCount is < 1 or > SemaphoreLimits.MaxPermits
+            ? throw new ArgumentOutOfRangeException(nameof(maxCount), maxCount, $"A semaphore has 1 to {SemaphoreLimits.MaxPermits} permits.")
+            : maxCount;
 
     /// <remarks>Not retried: a revoke whose reply was lost may have taken effect, and repeating it would revoke the next holder.</remarks>
     public Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default)

@@ -38,6 +38,8 @@ public static class CoordinationClientServiceCollectionExtensions
 {
     /// <summary>
     /// Adds <see cref="ICoordinationClient"/> and DistributedLock.Core's <see cref="IDistributedLockProvider"/>,
+    /// <see cref="IDistributedSemaphoreProvider"/>, <see cref="IDistributedReaderWriterLockProvider"/> and
+    /// <see cref="IDistributedUpgradeableReaderWriterLockProvider"/>,
     /// with options from <c>Coordination:Client</c> validated at start. Needs an Orleans
     /// <see cref="IGrainFactory"/> (<c>UseOrleansClient</c>, or a co-hosted silo).
     /// </summary>
@@ -63,6 +65,9 @@ public static class CoordinationClientServiceCollectionExtensions
         services.TryAddSingleton<LeaderServices>();
         services.TryAddSingleton<ICoordinationClient>(sp => sp.GetRequiredService<CoordinationClient>());
         services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());
+        services.TryAddSingleton<IDistributedSemaphoreProvider>(sp => sp.GetRequiredService<CoordinationClient>());
+        services.TryAddSingleton<IDistributedReaderWriterLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());
+        services.TryAddSingleton<IDistributedUpgradeableReaderWriterLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());
 
         services.AddHostedService<CoordinationClientLifetime>();
         return services;

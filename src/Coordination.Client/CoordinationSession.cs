@@ -85,6 +85,14 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     public CoordinationElection CreateElection(string name) =>
         new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time);
 
+    /// <summary>A semaphore with <paramref name="maxCount"/> permits whose permits are held through this session (returned when it ends).</summary>
+    public CoordinationSemaphore CreateSemaphore(string name, int maxCount) =>
+        new(Names.Validate(name), CoordinationClient.SemaphoreCount(maxCount), new LeaseAcquire(_ => ValueTask.FromResult(this), _options, _time), _grains);
+
+    /// <summary>A reader-writer lock held through this session.</summary>
+    public CoordinationReaderWriterLock CreateReaderWriterLock(string name) =>
+        new(Names.Validate(name), new LeaseAcquire(_ => ValueTask.FromResult(this), _options, _time), _grains);
+
     /// <summary>Ends the session now: the cluster releases every lock it holds at once. Idempotent.</summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {

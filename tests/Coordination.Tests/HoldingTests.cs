@@ -13,11 +13,14 @@ public sealed class HoldingTests
     [InlineData(HoldingKind.Lock, "orders/42", "l/orders/42")]
     [InlineData(HoldingKind.Election, "orders/42", "e/orders/42")]
     [InlineData(HoldingKind.Lock, "ünïcødé/🔒", "l/ünïcødé/🔒")]
+    [InlineData(HoldingKind.Semaphore, "orders/42", "m/orders/42")]
+    [InlineData(HoldingKind.ReaderWriterLock, "orders/42", "w/orders/42")]
     internal void A_holding_names_the_register_key_it_always_had(HoldingKind kind, string name, string key)
     {
         var holding = new Holding(kind, name);
         Assert.Equal(key, holding.RegisterKey);
         Assert.Equal(name, RegisterKeys.NameOf(key));
+        Assert.Equal(holding, RegisterKeys.HoldingOf(key));
     }
 
     [Fact]
@@ -26,6 +29,7 @@ public sealed class HoldingTests
         Assert.Equal("s/abc", RegisterKeys.Session("abc"));
         Assert.Equal("abc", RegisterKeys.NameOf("s/abc"));
         Assert.Throws<ArgumentException>(() => RegisterKeys.NameOf("x/abc"));
+        Assert.Null(RegisterKeys.HoldingOf("s/abc"));
     }
 
     [Fact]

@@ -10,7 +10,7 @@ using Orleans.Placement;
 namespace Coordination.Grains.Elections;
 
 /// <summary>
-/// One election: a lease queue (<see cref="LeaseQueue{TRecord}"/>: sessions, FIFO, fencing, parking) whose
+/// One election: a lease queue (<see cref="LeaseQueue{TRecord, TQueue}"/>: sessions, FIFO, fencing, parking) whose
 /// holder is the leader, with the leader's value, a revision per change and retained history for observers,
 /// who are parked until the next revision. An election that has stood vacant (no leader, no candidate) for
 /// <see cref="CoordinationOptions.VacantElectionRetention"/> with nobody observing is deleted; its terms and
@@ -21,10 +21,11 @@ namespace Coordination.Grains.Elections;
 internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<ElectionGrain> logger)
     : Grain, IElectionGrain, IElectionGrainInternal
 {
-    private static readonly LeaseKind<ElectionRecord> Kind = new(HoldingKind.Election, r => r.Queue, ElectionStateMachine.Normalize, ElectionRecord.Fresh, _ => false);
+    private static readonly LeaseKind<ElectionRecord, LockRecord> Kind = new(HoldingKind.Election, r => r.Queue, ElectionStateMachine.Normalize, ElectionRecord.Fresh, _ => false);
 
     private readonly List<(long After, TaskCompletionSource Done)> _observers = [];
-    private LeaseQueue<ElectionRecord> _queue = null!;
+    private LeaseQueue<ElectionRecord, LockRecord> _queue = null!;
+    private GrantRevocation _revocation = null!;
     private IGrainTimer? _vacancyTimer;
 
     private string Name => _queue.Name;
@@ -33,7 +34,8 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _queue = new LeaseQueue<ElectionRecord>(this, GrainFactory, Kind, registers, time, options.Value, logger) { Committed = OnCommitted };
+        _queue = new LeaseQueue<ElectionRecord, LockRecord>(this, GrainFactory, Kind, registers, time, options.Value, logger) { Committed = OnCommitted };
+        _revocation = new GrantRevocation(_queue, GrainFactory, logger);
         _queue.Activate();
         return Task.CompletedTask;
     }
@@ -147,7 +149,7 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
     public Task<RevokeResult> Revoke(string reason)
     {
         _queue.ValidateName();
-        return _queue.RevokeAsync(reason);
+        return _revocation.RevokeAsync(reason);
     }
 
     public Task OnSessionEnded(string sessionId, SessionStatus how) => _queue.SessionEndedAsync(sessionId, how);

@@ -30,7 +30,7 @@ public sealed class CoordinationOptions
 
     /// <summary>
     /// While anyone waits for a held lock, how often the lock re-checks that its holder's session is alive
-    /// (a safety net against grants that raced their session's end; see <see cref="Leases.SessionAttachments"/>). Default 5 s.
+    /// (a safety net against grants that raced their session's end; see <see cref="Leases.SessionAttachments{TQueue}"/>). Default 5 s.
     /// </summary>
     public TimeSpan HolderAuditInterval { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -16,7 +16,7 @@ namespace Coordination.Grains.Hosting;
 /// replica may have missed a write that a majority without it accepted; duplicate pings are harmless
 /// (re-activation is idempotent). A ping that keeps failing is given up (its grain is re-activated by its
 /// next caller or the next sweep); the watch itself never stops. One of the mechanisms behind "no grant
-/// outlives its session": see <see cref="SessionAttachments"/>.
+/// outlives its session": see <see cref="SessionAttachments{TQueue}"/>.
 /// </summary>
 internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifecycle>
 {
@@ -149,6 +149,9 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
                     case ElectionRecord e when (afterDeath && e.Queue.Delay is not null) || !e.Queue.Finished.IsEmpty:
                         pings.Add((Holding.Election(RegisterKeys.NameOf(key)), RegisterKeys.NameOf(key)));
                         break;
+                    case SharedLockRecord m when ((afterDeath && m.Delay is not null) || !m.Finished.IsEmpty) && RegisterKeys.HoldingOf(key) is { } holding:
+                        pings.Add((holding, holding.Name));
+                        break;
                 }
             }
         }
@@ -189,6 +192,8 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
     {
         HoldingKind.Lock => grains.GetGrain<ILockGrainInternal>(name).Recover(),
         HoldingKind.Election => grains.GetGrain<IElectionGrainInternal>(name).Recover(),
+        HoldingKind.Semaphore => grains.GetGrain<ISemaphoreGrainInternal>(name).Recover(),
+        HoldingKind.ReaderWriterLock => grains.GetGrain<IReaderWriterLockGrainInternal>(name).Recover(),
         _ => grains.GetGrain<ISessionGrainInternal>(name).Recover(),
     };
 

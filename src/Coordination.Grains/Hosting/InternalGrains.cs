@@ -29,6 +29,32 @@ internal interface IElectionGrainInternal : IGrainWithStringKey
 }
 
 /// <summary>Calls between coordination grains; not for applications.</summary>
+[Alias("coord.ISemaphoreGrainInternal")]
+internal interface ISemaphoreGrainInternal : IGrainWithStringKey
+{
+    /// <summary>The session ended: give its permits back, drop its waiters, grant on.</summary>
+    [Alias("session-ended")]
+    Task OnSessionEnded(string sessionId, SessionStatus how);
+
+    /// <summary>Activate and re-read the semaphore after a failover.</summary>
+    [Alias("recover")]
+    Task Recover();
+}
+
+/// <summary>Calls between coordination grains; not for applications.</summary>
+[Alias("coord.IReaderWriterLockGrainInternal")]
+internal interface IReaderWriterLockGrainInternal : IGrainWithStringKey
+{
+    /// <summary>The session ended: drop its grants and waiters, grant on.</summary>
+    [Alias("session-ended")]
+    Task OnSessionEnded(string sessionId, SessionStatus how);
+
+    /// <summary>Activate and re-read the lock after a failover.</summary>
+    [Alias("recover")]
+    Task Recover();
+}
+
+/// <summary>Calls between coordination grains; not for applications.</summary>
 [Alias("coord.ISessionGrainInternal")]
 internal interface ISessionGrainInternal : IGrainWithStringKey
 {
@@ -40,7 +66,7 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
     /// <paramref name="holding"/>, after a majority accept, and returns the session's TTL. Fails with a typed
     /// error if the session is not alive, if that request is already over (<see cref="RequestFinishedException"/>),
     /// or if the session holds as much as it keeps. A lock or election commits a request only after this
-    /// (see <see cref="Leases.SessionAttachments"/>).
+    /// (see <see cref="Leases.SessionAttachments{TQueue}"/>).
     /// </summary>
     /// <param name="finished">Requests of this session at the same holding that are over there: let go in the same
     /// round, as <see cref="Detach"/> would (a lock used again by its session pays one round for both).</param>

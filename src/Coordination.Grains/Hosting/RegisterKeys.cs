@@ -3,7 +3,8 @@ using Coordination.Grains.Sessions;
 namespace Coordination.Grains.Hosting;
 
 /// <summary>
-/// The register key of each session, lock and election: a two-character kind prefix, then its id or name.
+/// The register key of each session, lock, election, semaphore and reader-writer lock: a two-character kind
+/// prefix, then its id or name.
 /// A key's hash picks its partition, so these strings must never change.
 /// </summary>
 internal static class RegisterKeys
@@ -11,6 +12,8 @@ internal static class RegisterKeys
     private const string SessionPrefix = "s/";
     private const string LockPrefix = "l/";
     private const string ElectionPrefix = "e/";
+    private const string SemaphorePrefix = "m/";
+    private const string ReaderWriterPrefix = "w/";
 
     public static string Session(string id) => SessionPrefix + id;
 
@@ -23,12 +26,26 @@ internal static class RegisterKeys
     {
         HoldingKind.Lock => LockPrefix + holding.Name,
         HoldingKind.Election => ElectionPrefix + holding.Name,
+        HoldingKind.Semaphore => SemaphorePrefix + holding.Name,
+        HoldingKind.ReaderWriterLock => ReaderWriterPrefix + holding.Name,
         _ => throw new ArgumentOutOfRangeException(nameof(holding), holding.Kind, "not a kind of holding"),
     };
 
-    /// <summary>The session id, lock or election name that <paramref name="key"/> was made from.</summary>
+    /// <summary>The session id, lock, election, semaphore or reader-writer lock name that <paramref name="key"/> was made from.</summary>
     public static string NameOf(string key) =>
-        key.StartsWith(SessionPrefix, StringComparison.Ordinal) || key.StartsWith(LockPrefix, StringComparison.Ordinal) || key.StartsWith(ElectionPrefix, StringComparison.Ordinal)
+        key.StartsWith(SessionPrefix, StringComparison.Ordinal) || KindOf(key) is not null
             ? key[SessionPrefix.Length..]
-            : throw new ArgumentException($"'{key}' is not the key of a session, lock or election register", nameof(key));
+            : throw new ArgumentException($"'{key}' is not the key of a session, lock, election, semaphore or reader-writer lock register", nameof(key));
+
+    /// <summary>The holding whose register <paramref name="key"/> is, or null for a session's (or no) register.</summary>
+    public static Holding? HoldingOf(string key) => KindOf(key) is { } kind ? new Holding(kind, key[LockPrefix.Length..]) : null;
+
+    private static HoldingKind? KindOf(string key) => key.Length < LockPrefix.Length ? null : key[..LockPrefix.Length] switch
+    {
+        LockPrefix => HoldingKind.Lock,
+        ElectionPrefix => HoldingKind.Election,
+        SemaphorePrefix => HoldingKind.Semaphore,
+        ReaderWriterPrefix => HoldingKind.ReaderWriterLock,
+        _ => null,
+    };
 }

@@ -7,9 +7,9 @@ namespace Coordination.Grains.Leases;
 /// <summary>
 /// Lets the sessions of finished requests let them go. A request that ended here (released, cancelled,
 /// revoked) is kept in the register's finished list, refusing a late copy of it, until its session has
-/// detached it; only then may the queue forget it (<see cref="LockStateMachine.LetGo"/>). The session refuses
+/// detached it; only then may the queue forget it (<see cref="ILeaseState{TSelf}.LetGo"/>). The session refuses
 /// the request from then on (its number is settled), so one of the two always does (see
-/// <see cref="SessionAttachments"/>).
+/// <see cref="SessionAttachments{TQueue}"/>).
 /// </summary>
 /// <remarks>
 /// Neither step costs a round of its own when the lock is in use. The detach waits a moment
@@ -19,7 +19,8 @@ namespace Coordination.Grains.Leases;
 /// retried with backoff; if this activation goes away first, the next one (or the sweeper's ping) takes over
 /// from the register.
 /// </remarks>
-internal sealed partial class FinishedRequests(ILeaseQueue queue, IGrainFactory grains, Holding holding, TimeProvider time, ILogger logger)
+internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue, IGrainFactory grains, Holding holding, TimeProvider time, ILogger logger)
+    where TQueue : class, ILeaseState<TQueue>
 {
     /// <summary>How long a finished request waits for a next acquire of its session to take its detach along.</summary>
     public static readonly TimeSpan DetachDelay = TimeSpan.FromMilliseconds(250);
@@ -32,7 +33,7 @@ internal sealed partial class FinishedRequests(ILeaseQueue queue, IGrainFactory 
     public bool HasDetached => _detached.Count > 0;
 
     /// <summary>After a committed change: starts letting go of every finished request not already under way, and drops what the commit forgot.</summary>
-    public void LetGo(LockRecord committed)
+    public void LetGo(TQueue committed)
     {
         if (_detached.Count > 0)
         {
@@ -49,13 +50,13 @@ internal sealed partial class FinishedRequests(ILeaseQueue queue, IGrainFactory 
     }
 
     /// <summary>The numbers of <paramref name="sessionId"/>'s finished requests here not yet detached, for its next attach to take along.</summary>
-    public long[] ToDetach(LockRecord? seen, string sessionId) =>
+    public long[] ToDetach(TQueue? seen, string sessionId) =>
         seen is null
             ? []
             : [.. seen.Finished.Where(f => f.SessionId == sessionId && f.Sequence > 0 && !_detached.Contains((f.SessionId, f.RequestId))).Select(f => f.Sequence)];
 
     /// <summary>An attach took these requests' detach along: they may be forgotten.</summary>
-    public void Detached(LockRecord? seen, string sessionId, long[] sequences)
+    public void Detached(TQueue? seen, string sessionId, long[] sequences)
     {
         if (seen is null || sequences.Length == 0)
         {
@@ -69,11 +70,11 @@ internal sealed partial class FinishedRequests(ILeaseQueue queue, IGrainFactory 
     }
 
     /// <summary>The queue without the finished requests whose sessions have let them go: applied to every change before it commits.</summary>
-    public LockRecord Apply(LockRecord queue)
+    public TQueue Apply(TQueue queue)
     {
         foreach (var (session, request) in _detached)
         {
-            queue = LockStateMachine.LetGo(queue, session, request);
+            queue = TQueue.LetGo(queue, session, request);
         }
 
         return queue;

@@ -9,7 +9,7 @@ namespace Coordination.Grains.Leases;
 /// keepalive acknowledged after the revoke carries the notice, and the wait that follows ends only after the
 /// holder has heard or its client deadline has passed (the client knows first).
 /// </summary>
-internal sealed partial class GrantRevocation(ILeaseQueue queue, IGrainFactory grains, ILogger logger)
+internal sealed partial class GrantRevocation(ILeaseQueue<LockRecord> queue, IGrainFactory grains, ILogger logger)
 {
     private const int Attempts = 5;
 

@@ -15,51 +15,54 @@ namespace Coordination.Grains.Leases;
 /// <param name="WithQueue">The register value with a new queue in place, plus whatever the kind derives from a change (an election's revision and history).</param>
 /// <param name="Fresh">The value of a register that does not exist (never used, or deleted), counting from the partition's token floor.</param>
 /// <param name="IsEmpty">True when a value has nothing left to remember: its register is deleted.</param>
-internal sealed record LeaseKind<TRecord>(HoldingKind Holding, Func<TRecord, LockRecord> QueueOf, Func<TRecord, LockRecord, TRecord> WithQueue, Func<long, TRecord> Fresh, Func<TRecord, bool> IsEmpty)
-    where TRecord : class;
+internal sealed record LeaseKind<TRecord, TQueue>(HoldingKind Holding, Func<TRecord, TQueue> QueueOf, Func<TRecord, TQueue, TRecord> WithQueue, Func<long, TRecord> Fresh, Func<TRecord, bool> IsEmpty)
+    where TRecord : class
+    where TQueue : class, ILeaseState<TQueue>;
 
 /// <summary>
-/// The queued lease of one lock or election, owned by its grain: a FIFO queue of (session, request) entries
-/// kept in a replicated register (<see cref="LockRecord"/>), whose head holds a grant tied to its session,
-/// with fencing tokens. The grain is the register's proposer and is reentrant, so parked waiters never block
+/// The queued lease of one lock, election, semaphore or reader-writer lock, owned by its grain: a FIFO queue of
+/// (session, request) entries kept in a replicated register (<see cref="LockRecord"/>, <see cref="SharedLockRecord"/>),
+/// whose grants are tied to their sessions, with fencing tokens. The grain is the register's proposer and is reentrant, so parked waiters never block
 /// releases; every change still goes one accept at a time through the proposer, and memory holds only caches.
 /// </summary>
 /// <remarks>
-/// It composes one part per mechanism, each reusable by other kinds of lease (a semaphore, a reader-writer
-/// lock) around their own state: <see cref="RequestRules"/> (input), <see cref="ParkedWaiters"/>,
-/// <see cref="SessionAttachments"/> (which owns the rule that no grant outlives its session),
-/// <see cref="FinishedRequests"/>, <see cref="LockDelayTimer"/> and <see cref="GrantRevocation"/>.
+/// It composes one part per mechanism, each driving any kind of queue state through <see cref="ILeaseState{TSelf}"/>:
+/// <see cref="RequestRules"/> (input), <see cref="ParkedWaiters{TQueue}"/>,
+/// <see cref="SessionAttachments{TQueue}"/> (which owns the rule that no grant outlives its session),
+/// <see cref="FinishedRequests{TQueue}"/>, <see cref="LockDelayTimer{TQueue}"/> and <see cref="IdleRetirement"/>;
+/// locks and elections add <see cref="GrantRevocation"/>.
 /// The register exists only while the queue has something to remember: an absent register is a fresh
 /// queue counting its tokens from the partition's token floor, and an empty one is deleted.
 /// </remarks>
 /// <typeparam name="TRecord">The register value: the queue itself, or a record that contains it.</typeparam>
-internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : class
+/// <typeparam name="TQueue">The queue state.</typeparam>
+internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
+    where TRecord : class
+    where TQueue : class, ILeaseState<TQueue>
 {
     private const int MaxEnqueueAttempts = 8;
-    private readonly LeaseKind<TRecord> _kind;
+    private readonly LeaseKind<TRecord, TQueue> _kind;
     private readonly string? _invalidName;
     private readonly IRegister<TRecord>? _register;
-    private readonly ParkedWaiters _parked;
-    private readonly SessionAttachments _sessions;
-    private readonly FinishedRequests _finished;
-    private readonly LockDelayTimer _delay;
-    private readonly GrantRevocation _revocation;
+    private readonly ParkedWaiters<TQueue> _parked;
+    private readonly SessionAttachments<TQueue> _sessions;
+    private readonly FinishedRequests<TQueue> _finished;
+    private readonly LockDelayTimer<TQueue> _delay;
     private readonly IdleRetirement _idle;
     private readonly ILogger _logger;
 
     /// <summary>Builds the queue of the grain <paramref name="owner"/>, named by its key; call from its activation.</summary>
-    public LeaseQueue(Grain owner, IGrainFactory grains, LeaseKind<TRecord> kind, RegisterFactory registers, TimeProvider time, CoordinationOptions options, ILogger logger)
+    public LeaseQueue(Grain owner, IGrainFactory grains, LeaseKind<TRecord, TQueue> kind, RegisterFactory registers, TimeProvider time, CoordinationOptions options, ILogger logger)
     {
         _kind = kind;
         _logger = logger;
         Name = owner.GetPrimaryKeyString();
         _invalidName = Names.Check(Name);
         var holding = new Holding(kind.Holding, Name);
-        _parked = new ParkedWaiters(this, time, options.MaxPark);
-        _sessions = new SessionAttachments(owner, grains, this, holding, options.HolderAuditInterval, logger);
-        _finished = new FinishedRequests(this, grains, holding, time, logger);
-        _delay = new LockDelayTimer(owner, this, logger);
-        _revocation = new GrantRevocation(this, grains, logger);
+        _parked = new ParkedWaiters<TQueue>(this, time, options.MaxPark);
+        _sessions = new SessionAttachments<TQueue>(owner, grains, this, holding, options.HolderAuditInterval, logger);
+        _finished = new FinishedRequests<TQueue>(this, grains, holding, time, logger);
+        _delay = new LockDelayTimer<TQueue>(owner, this, logger);
         _idle = new IdleRetirement(owner, RetireAsync, time, options.IdleRetention, logger);
         if (_invalidName is null)
         {
@@ -73,7 +76,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     /// <summary>The last value this activation committed.</summary>
     public TRecord? Last { get; private set; }
 
-    public LockRecord CommittedQueue => Last is null ? LockRecord.Empty : _kind.QueueOf(Last);
+    public TQueue CommittedQueue => Last is null ? TQueue.Empty : _kind.QueueOf(Last);
 
     /// <summary>Called after every committed change, after the queue's own reactions (an election wakes its observers).</summary>
     public Action<TRecord?>? Committed { get; set; }
@@ -81,7 +84,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     /// <summary>A name that broke the rules is refused at every call; no register is ever made for it.</summary>
     private IRegister<TRecord> Register => _register ?? throw new InvalidNameException("name", _invalidName!);
 
-    /// <summary>Starts the check of the sessions the register names (see <see cref="SessionAttachments"/>).</summary>
+    /// <summary>Starts the check of the sessions the register names (see <see cref="SessionAttachments{TQueue}"/>).</summary>
     public void Activate()
     {
         if (_invalidName is null)
@@ -103,7 +106,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     /// <summary>Applies a change to the whole register value in one accept.</summary>
     public Task<T> ExecuteAsync<T>(RegisterChange<TRecord, T> change) => Register.ExecuteAsync(change);
 
-    public Task<T> ChangeQueueAsync<T>(Func<LockRecord, long, (LockRecord Queue, T Result)> change) =>
+    public Task<T> ChangeQueueAsync<T>(Func<TQueue, long, (TQueue Queue, T Result)> change) =>
         Register.ExecuteAsync(InLifecycle((queue, context) => change(queue, context.TokenEpoch)));
 
     /// <summary>
@@ -113,38 +116,45 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     /// </summary>
     public Task<TRecord> ReadAsync() => Register.ExecuteAsync((r, c) => (r, r ?? _kind.Fresh(c.TokenFloor)));
 
-    public async Task<LockRecord> ReadQueueAsync() => _kind.QueueOf(await ReadAsync());
+    public async Task<TQueue> ReadQueueAsync() => _kind.QueueOf(await ReadAsync());
 
     /// <summary>
     /// Enqueues (session, request), recorded in its session first, and waits, parked on the silo, up to
     /// <paramref name="maxWait"/> for the grant. Returns the grant, or the decision when not granted. The order
     /// (this register's promise, then the session's attach, then the commit under that promise) is what keeps a
-    /// grant from outliving its session: see <see cref="SessionAttachments"/>.
+    /// grant from outliving its session: see <see cref="SessionAttachments{TQueue}"/>.
     /// </summary>
-    public async Task<(LockGrant? Grant, AcquireDecision Decision)> EnqueueAsync(LockRequest entry, AcquireMode mode, TimeSpan maxWait, long settledThrough)
+    /// <param name="admit">A check of the queue the request brings (a semaphore's count), applied in the same change: it may throw, and nothing changes.</param>
+    public async Task<(LockGrant? Grant, AcquireDecision Decision)> EnqueueAsync(LockRequest entry, AcquireMode mode, TimeSpan maxWait, long settledThrough, Func<TQueue, TQueue>? admit = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             var view = await Register.PeekAsync();
             var seen = view.Value is null ? null : _kind.QueueOf(view.Value);
-            var attach = seen is null || (!Knows(seen, entry) && (mode == AcquireMode.Wait || IsFree(seen)));
+            if (seen is not null && admit is not null)
+            {
+                // Refused before the session records anything (checked again in the commit).
+                admit(seen);
+            }
+
+            var attach = seen is null || (!Knows(seen, entry) && (mode == AcquireMode.Wait || seen.Admits(entry)));
             var finished = attach ? _finished.ToDetach(seen, entry.SessionId) : [];
             var ttl = attach ? await _sessions.AttachAsync(entry, settledThrough, finished) : TimeSpan.Zero;
             _finished.Detached(seen, entry.SessionId, finished);
             var request = entry with { SessionTtl = ttl };
             var decision = await Register.ExecuteAsync(InLifecycle((q, c) =>
             {
-                var (next, d) = LockStateMachine.Acquire(q, request, mode, c.TokenEpoch);
-                var adds = next.Waiters.Count > q.Waiters.Count || (next.Holder is { } h && h.RequestId == request.RequestId && h.SessionId == request.SessionId && !ReferenceEquals(next, q));
+                var (next, d) = TQueue.Acquire(admit is null ? q : admit(q), request, mode, c.TokenEpoch);
+                var adds = next.WaiterCount > q.WaiterCount || (!ReferenceEquals(next, q) && next.GrantOf(request.SessionId, request.RequestId) is not null);
                 if (adds && (!attach || c.Generation != view.Generation || _sessions.IsEndedHere(request.SessionId)))
                 {
                     // Not attached under this promise: leave everything as it is and go round again.
                     return (q, (AcquireDecision?)null);
                 }
 
-                if (next.Waiters.Count > q.Waiters.Count)
+                if (next.WaiterCount > q.WaiterCount)
                 {
-                    LockStateMachine.EnsureRoom(q, request, Name);
+                    TQueue.EnsureRoom(q, request, Name);
                 }
 
                 return (next, d);
@@ -187,7 +197,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
             throw new CoordinationArgumentException("sequence", $"a request's number is 0 (unknown) or more (got {sequence})");
         }
 
-        return ChangeQueueAsync((q, epoch) => LockStateMachine.Cancel(q, sessionId, requestId, epoch, sequence));
+        return ChangeQueueAsync((q, epoch) => TQueue.Cancel(q, sessionId, requestId, epoch, sequence));
     }
 
     public Task<ReleaseOutcome> ReleaseAsync(string sessionId, Guid requestId, long token)
@@ -195,10 +205,8 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
         RequestRules.ValidateSession(sessionId);
         RequestRules.ValidateRequestId(requestId);
         RequestRules.ValidateToken(token);
-        return ChangeQueueAsync((q, epoch) => LockStateMachine.Release(q, Name, sessionId, requestId, token, epoch));
+        return ChangeQueueAsync((q, epoch) => TQueue.Release(q, Name, sessionId, requestId, token, epoch));
     }
-
-    public Task<RevokeResult> RevokeAsync(string reason) => _revocation.RevokeAsync(reason);
 
     public Task SessionEndedAsync(string sessionId, SessionStatus how) => _sessions.EndedAsync(sessionId, how);
 
@@ -233,11 +241,9 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     /// <summary>The grant a decision describes (built from the request, not from the latest record, which later changes in the same batch may have moved on).</summary>
     private static LockGrant GrantOf(LockRequest entry, AcquireDecision decision) => entry.ToGrant(decision.Token);
 
-    private static bool Knows(LockRecord queue, LockRequest entry) =>
+    private static bool Knows(TQueue queue, LockRequest entry) =>
         queue.Requests().Any(r => r.SessionId == entry.SessionId && r.RequestId == entry.RequestId)
         || queue.Finished.Any(f => f.SessionId == entry.SessionId && f.RequestId == entry.RequestId);
-
-    private static bool IsFree(LockRecord queue) => queue.IsIdle;
 
     /// <summary>
     /// A queue change as the register lifecycle runs it: an absent register is the kind's fresh value, and one
@@ -245,7 +251,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
     /// their sessions have let go are forgotten on the way. A register that empties stays until its queue retires
     /// (<see cref="IdleRetirement"/>), so a lock in use is not deleted and created again between uses.
     /// </summary>
-    private RegisterChange<TRecord, T> InLifecycle<T>(Func<LockRecord, RegisterContext, (LockRecord Queue, T Result)> change) => (r, c) =>
+    private RegisterChange<TRecord, T> InLifecycle<T>(Func<TQueue, RegisterContext, (TQueue Queue, T Result)> change) => (r, c) =>
     {
         var record = r ?? _kind.Fresh(c.TokenFloor);
         var queue = _kind.QueueOf(record);
@@ -265,7 +271,7 @@ internal sealed partial class LeaseQueue<TRecord> : ILeaseQueue where TRecord : 
         try
         {
             Last = record;
-            var queue = record is null ? LockRecord.Empty : _kind.QueueOf(record);
+            var queue = record is null ? TQueue.Empty : _kind.QueueOf(record);
             _parked.Wake(queue);
             _finished.LetGo(queue);
             _delay.Arm(queue);

@@ -8,13 +8,14 @@ namespace Coordination.Grains.Leases;
 /// full, so it can end late but never early, and a timer ends only the delay it was started for. A delay
 /// nobody calls about is still ended after a silo's death: the failover sweeper re-activates its grain.
 /// </summary>
-internal sealed partial class LockDelayTimer(IGrainBase owner, ILeaseQueue queue, ILogger logger)
+internal sealed partial class LockDelayTimer<TQueue>(IGrainBase owner, ILeaseQueue<TQueue> queue, ILogger logger)
+    where TQueue : class, ILeaseState<TQueue>
 {
     private IGrainTimer? _timer;
     private long _timerFor;
 
     /// <summary>After a committed change: starts the timer for a new delay, or drops it once no delay is pending.</summary>
-    public void Arm(LockRecord committed)
+    public void Arm(TQueue committed)
     {
         if (committed.Delay is { } delay)
         {
@@ -36,7 +37,7 @@ internal sealed partial class LockDelayTimer(IGrainBase owner, ILeaseQueue queue
     {
         try
         {
-            await queue.ChangeQueueAsync((q, epoch) => (LockStateMachine.EndLockDelay(q, afterToken, epoch), true));
+            await queue.ChangeQueueAsync((q, epoch) => (TQueue.EndLockDelay(q, afterToken, epoch), true));
             if (_timerFor == afterToken)
             {
                 _timer?.Dispose();

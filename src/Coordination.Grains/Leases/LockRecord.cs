@@ -6,25 +6,43 @@ namespace Coordination.Grains.Leases;
 /// <summary>The current grant of a lock (or the current leader of an election).</summary>
 /// <param name="SessionTtl">The holder's session TTL, so the lock can wait out a whole lease if the session's own state is lost.</param>
 /// <param name="Payload">What the holder publishes with its grant: an election leader's proclaimed value; unused by locks.</param>
-/// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments"/>).</param>
+/// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments{TQueue}"/>).</param>
+/// <param name="Access">How it holds: alone, or beside others (a semaphore's permit, a reader).</param>
 [GenerateSerializer, Immutable, Alias("coord.LockGrant")]
-internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0)
+internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0, LeaseAccess Access = LeaseAccess.Exclusive)
 {
     /// <summary>The grant as clients see it (the session by its tag, never its id).</summary>
     public LockHolder ToHolder() => new(SessionIds.Tag(SessionId), RequestId, Token, Owner);
+
+    /// <summary>The request this grant was made for.</summary>
+    public LockRequest ToRequest() => new(SessionId, RequestId, Owner, LockDelay, SessionTtl, Payload, Sequence, Access);
 }
 
 /// <summary>A queued acquire (or campaign).</summary>
 /// <param name="Payload">What it will publish once granted (an election candidate's value); unused by locks.</param>
-/// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments"/>).</param>
+/// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments{TQueue}"/>).</param>
+/// <param name="Access">How it asks to hold: alone, or beside others.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRequest")]
-internal sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0)
+internal sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0, LeaseAccess Access = LeaseAccess.Exclusive)
 {
     /// <summary>The grant this request becomes.</summary>
-    public LockGrant ToGrant(long token) => new(SessionId, RequestId, token, Owner, LockDelay, SessionTtl, Payload, Sequence);
+    public LockGrant ToGrant(long token) => new(SessionId, RequestId, token, Owner, LockDelay, SessionTtl, Payload, Sequence, Access);
 
     /// <summary>The queued request as clients see it (the session by its tag, never its id).</summary>
     public LockWaiter ToWaiter() => new(SessionIds.Tag(SessionId), RequestId, Owner);
+}
+
+/// <summary>How a grant holds its lease. Locks and elections hold only <see cref="Exclusive"/>.</summary>
+internal enum LeaseAccess
+{
+    /// <summary>Alone: a lock's holder, an election's leader, a reader-writer lock's writer.</summary>
+    Exclusive = 0,
+
+    /// <summary>Beside other shared holders: a semaphore's permit, a reader.</summary>
+    Shared = 1,
+
+    /// <summary>A reader that may upgrade to writer; at most one at a time.</summary>
+    Upgradeable = 2,
 }
 
 /// <summary>How a request ended. Kept until its session has let go of it, so retries and repeated releases are idempotent.</summary>
@@ -50,7 +68,7 @@ internal enum SessionEnd
 }
 
 /// <summary>
-/// A request that ended here while its session still lists it (see <see cref="SessionAttachments"/>): kept
+/// A request that ended here while its session still lists it (see <see cref="SessionAttachments{TQueue}"/>): kept
 /// until the session has let it go, so a late copy of it is refused here until the session refuses it.
 /// </summary>
 /// <param name="Sequence">The request's number in its session, by which the session lets it go (0: never attached).</param>
@@ -75,7 +93,7 @@ internal sealed record LockRecord(
     ImmutableList<LockRequest> Waiters,
     ImmutableList<FinishedRequest> Finished,
     PendingDelay? Delay,
-    long ForgottenBelow) : IRegisterValue
+    long ForgottenBelow) : IRegisterValue, ILeaseState<LockRecord>
 {
     public static readonly LockRecord Empty = new(0, null, [], [], null, 0);
 
@@ -99,7 +117,47 @@ internal sealed record LockRecord(
         + Waiters.Sum(w => 96 + (w.Owner?.Length ?? 0) + (w.Payload?.Length ?? 0))
         + (Finished.Count * 64);
 
+    /// <summary>The finished requests and the mark below which forgotten ones lie.</summary>
+    public FinishedLog Log => new(Finished, ForgottenBelow);
+
+    public LockRecord With(FinishedLog log) => this with { Finished = log.Finished, ForgottenBelow = log.ForgottenBelow };
+
     /// <summary>The holder and the waiters, holder first: every request this lock holds for a session.</summary>
     public IEnumerable<LockRequest> Requests() =>
-        Holder is { } h ? Waiters.Prepend(new LockRequest(h.SessionId, h.RequestId, h.Owner, h.LockDelay, h.SessionTtl, h.Payload, h.Sequence)) : Waiters;
+        Holder is { } h ? Waiters.Prepend(h.ToRequest()) : Waiters;
+
+    static LockRecord ILeaseState<LockRecord>.Empty => Empty;
+
+    int ILeaseState<LockRecord>.HolderCount => Holder is null ? 0 : 1;
+
+    int ILeaseState<LockRecord>.WaiterCount => Waiters.Count;
+
+    LockGrant? ILeaseState<LockRecord>.GrantOf(string sessionId, Guid requestId) =>
+        Holder is { } h && h.SessionId == sessionId && h.RequestId == requestId ? h : null;
+
+    bool ILeaseState<LockRecord>.Admits(LockRequest request) => IsIdle;
+
+    int ILeaseState<LockRecord>.PositionOf(string sessionId, Guid requestId) =>
+        Waiters.FindIndex(w => w.SessionId == sessionId && w.RequestId == requestId);
+
+    static (LockRecord Next, AcquireDecision Decision) ILeaseState<LockRecord>.Acquire(LockRecord? current, LockRequest request, AcquireMode mode, long tokenEpoch) =>
+        LockStateMachine.Acquire(current, request, mode, tokenEpoch);
+
+    static void ILeaseState<LockRecord>.EnsureRoom(LockRecord current, LockRequest request, string name) =>
+        LockStateMachine.EnsureRoom(current, request, name);
+
+    static (LockRecord Next, ReleaseOutcome Outcome) ILeaseState<LockRecord>.Release(LockRecord? current, string name, string sessionId, Guid requestId, long token, long tokenEpoch) =>
+        LockStateMachine.Release(current, name, sessionId, requestId, token, tokenEpoch);
+
+    static (LockRecord Next, CancelOutcome Outcome) ILeaseState<LockRecord>.Cancel(LockRecord? current, string sessionId, Guid requestId, long tokenEpoch, long sequence) =>
+        LockStateMachine.Cancel(current, sessionId, requestId, tokenEpoch, sequence);
+
+    static (LockRecord Next, bool Changed) ILeaseState<LockRecord>.SessionEnded(LockRecord? current, string sessionId, SessionEnd how, long tokenEpoch) =>
+        LockStateMachine.SessionEnded(current, sessionId, how, tokenEpoch);
+
+    static LockRecord ILeaseState<LockRecord>.EndLockDelay(LockRecord? current, long afterToken, long tokenEpoch) =>
+        LockStateMachine.EndLockDelay(current, afterToken, tokenEpoch);
+
+    static LockRecord ILeaseState<LockRecord>.LetGo(LockRecord? current, string sessionId, Guid requestId) =>
+        LockStateMachine.LetGo(current, sessionId, requestId);
 }

@@ -17,7 +17,7 @@ internal static class LockStateMachine
     /// Most finished requests kept while their sessions are told to let go of them (normally a handful, gone
     /// within a round trip; only an unreachable session lets them pile up). Past it the oldest is forgotten.
     /// </summary>
-    public const int MaxFinished = 1024;
+    public const int MaxFinished = FinishedLog.Max;
 
     /// <summary>Most waiters one lock or election queues; every accept carries the whole queue.</summary>
     public const int MaxWaiters = 10_000;
@@ -88,26 +88,8 @@ internal static class LockStateMachine
             return (HandOff(Finish(r with { Holder = null }, h, RequestEnd.Released), tokenEpoch), ReleaseOutcome.Released);
         }
 
-        var finished = r.Finished.Find(f => f.SessionId == sessionId && f.RequestId == requestId);
-        if (finished is not null && finished.Token == token)
-        {
-            return (r, ReleaseOutcome.AlreadyReleased);
-        }
-
-        if (r.Waiters.Any(w => w.SessionId == sessionId && w.RequestId == requestId))
-        {
-            throw new LockNotHeldException(lockName, $"request {requestId} is still queued, not granted (cancel it instead)");
-        }
-
-        if (finished is null && token > 0 && token <= r.ForgottenBelow)
-        {
-            // A grant this old has finished and its record was forgotten: repeating its release changes nothing.
-            return (r, ReleaseOutcome.AlreadyReleased);
-        }
-
-        throw new LockNotHeldException(lockName, finished is null
-            ? $"request {requestId} of this session does not hold it"
-            : $"request {requestId} ended ({finished.End}) with token {finished.Token}, not {token}");
+        var queued = r.Waiters.Any(w => w.SessionId == sessionId && w.RequestId == requestId);
+        return (r, r.Log.ReleaseOfNoGrant(lockName, sessionId, requestId, token, queued));
     }
 
     /// <summary>Withdraws (session, request id): leaves the queue, or undoes a grant that raced the cancel.</summary>
@@ -137,7 +119,7 @@ internal static class LockStateMachine
     /// The session ended: drop its waiters, its grant and its finished requests (the ended session lets go of
     /// everything itself), and hand the lock on. An expired holder's lock-delay applies; a holder whose session
     /// state vanished keeps the lock blocked for a whole TTL, since its owner may still believe in its lease.
-    /// How every session end reaches this, and why a request of it cannot be committed after: <see cref="SessionAttachments"/>.
+    /// How every session end reaches this, and why a request of it cannot be committed after: <see cref="SessionAttachments{TQueue}"/>.
     /// </summary>
     public static (LockRecord Next, bool Changed) SessionEnded(LockRecord? current, string sessionId, SessionEnd how, long tokenEpoch)
     {
@@ -147,13 +129,7 @@ internal static class LockStateMachine
             return (r, false);
         }
 
-        var forgotten = r.Finished.Where(f => f.SessionId == sessionId).Select(f => f.Token).DefaultIfEmpty(0).Max();
-        var next = r with
-        {
-            Waiters = r.Waiters.RemoveAll(w => w.SessionId == sessionId),
-            Finished = r.Finished.RemoveAll(f => f.SessionId == sessionId),
-            ForgottenBelow = Math.Max(r.ForgottenBelow, forgotten),
-        };
+        var next = r.With(r.Log.WithoutSession(sessionId)) with { Waiters = r.Waiters.RemoveAll(w => w.SessionId == sessionId) };
         if (r.Holder is { } h && h.SessionId == sessionId)
         {
             next = next with { Holder = null, ForgottenBelow = Math.Max(next.ForgottenBelow, h.Token) };
@@ -226,26 +202,14 @@ internal static class LockStateMachine
     public static LockRecord LetGo(LockRecord? current, string sessionId, Guid requestId)
     {
         var r = current ?? LockRecord.Empty;
-        var f = r.Finished.Find(x => x.SessionId == sessionId && x.RequestId == requestId);
-        return f is null ? r : r with { Finished = r.Finished.Remove(f), ForgottenBelow = Math.Max(r.ForgottenBelow, f.Token) };
+        return r.Log.Find(sessionId, requestId) is null ? r : r.With(r.Log.LetGo(sessionId, requestId));
     }
 
     private static LockRecord Finish(LockRecord r, LockGrant grant, RequestEnd end) =>
         Remember(r, new FinishedRequest(grant.SessionId, grant.RequestId, grant.Token, end, grant.Sequence));
 
     /// <summary>Remembers a finished request until its session lets it go, within a bounded total; forgetting raises <see cref="LockRecord.ForgottenBelow"/>.</summary>
-    private static LockRecord Remember(LockRecord r, FinishedRequest f)
-    {
-        var finished = r.Finished.Add(f);
-        var forgotten = r.ForgottenBelow;
-        if (finished.Count > MaxFinished)
-        {
-            forgotten = Math.Max(forgotten, finished[0].Token);
-            finished = finished.RemoveAt(0);
-        }
-
-        return r with { Finished = finished, ForgottenBelow = forgotten };
-    }
+    private static LockRecord Remember(LockRecord r, FinishedRequest f) => r.With(r.Log.Add(f));
 
     private static bool Same(string sessionId, Guid requestId, LockRequest request) =>
         sessionId == request.SessionId && requestId == request.RequestId;

@@ -6,7 +6,8 @@ namespace Coordination.Grains.Leases;
 /// calls it decided (<see cref="Wake"/>). A call parks at most <c>maxPark</c> (below the grain call
 /// timeout), then answers with a fresh majority read of its place, and the client calls again to keep it.
 /// </summary>
-internal sealed class ParkedWaiters(ILeaseQueue queue, TimeProvider time, TimeSpan maxPark)
+internal sealed class ParkedWaiters<TQueue>(ILeaseQueue<TQueue> queue, TimeProvider time, TimeSpan maxPark)
+    where TQueue : class, ILeaseState<TQueue>
 {
     private readonly Dictionary<(string Session, Guid Request), TaskCompletionSource<LockGrant>> _parked = [];
 
@@ -41,7 +42,7 @@ internal sealed class ParkedWaiters(ILeaseQueue queue, TimeProvider time, TimeSp
             var outcome = Resolve(key, current);
             if (!outcome.Done)
             {
-                var position = current.Waiters.FindIndex(w => w.SessionId == entry.SessionId && w.RequestId == entry.RequestId);
+                var position = current.PositionOf(entry.SessionId, entry.RequestId);
                 return (null, new AcquireDecision(AcquireStatus.Queued, 0, position, null));
             }
 
@@ -51,7 +52,7 @@ internal sealed class ParkedWaiters(ILeaseQueue queue, TimeProvider time, TimeSp
     }
 
     /// <summary>After a committed change: answers every parked call that <paramref name="committed"/> decided.</summary>
-    public void Wake(LockRecord committed)
+    public void Wake(TQueue committed)
     {
         foreach (var key in _parked.Keys.ToList())
         {
@@ -75,14 +76,14 @@ internal sealed class ParkedWaiters(ILeaseQueue queue, TimeProvider time, TimeSp
     }
 
     /// <summary>The answer for a parked (session, request) given the committed queue; not done while it is still queued.</summary>
-    private (bool Done, LockGrant? Grant, Exception? Error) Resolve((string Session, Guid Request) key, LockRecord committed)
+    private (bool Done, LockGrant? Grant, Exception? Error) Resolve((string Session, Guid Request) key, TQueue committed)
     {
-        if (committed.Waiters.Any(w => w.SessionId == key.Session && w.RequestId == key.Request))
+        if (committed.PositionOf(key.Session, key.Request) >= 0)
         {
             return (false, null, null);
         }
 
-        if (committed.Holder is { } h && h.SessionId == key.Session && h.RequestId == key.Request)
+        if (committed.GrantOf(key.Session, key.Request) is { } h)
         {
             return (true, h, null);
         }

@@ -7,6 +7,17 @@ namespace Coordination.Grains.Leases;
 /// </summary>
 internal static class RequestRules
 {
+    /// <summary>The rules every acquire of a lease follows, whatever its kind.</summary>
+    public static void ValidateAcquire(string sessionId, Guid requestId, long sequence, long settledThrough, AcquireMode mode, TimeSpan maxWait, string? owner)
+    {
+        ValidateSession(sessionId);
+        ValidateRequestId(requestId);
+        ValidateSequence(sequence, settledThrough);
+        ValidateMode(mode);
+        ValidateWait(maxWait);
+        ValidateOwner(owner);
+    }
+
     public static void ValidateSession(string? sessionId)
     {
         if (string.IsNullOrEmpty(sessionId) || sessionId.Length > 64 || sessionId.Any(char.IsControl) || sessionId.Any(char.IsWhiteSpace))
@@ -23,7 +34,7 @@ internal static class RequestRules
         }
     }
 
-    /// <summary>A request's number in its session and the client's settled-through mark (see <see cref="SessionAttachments"/>).</summary>
+    /// <summary>A request's number in its session and the client's settled-through mark (see <see cref="SessionAttachments{TQueue}"/>).</summary>
     public static void ValidateSequence(long sequence, long settledThrough)
     {
         if (sequence < 1)

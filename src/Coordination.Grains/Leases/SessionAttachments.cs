@@ -20,7 +20,7 @@ namespace Coordination.Grains.Leases;
 /// activation, an end recorded in memory (<see cref="IsEndedHere"/>); if it comes after, it finds the request.
 /// No list of ended sessions is kept in the register, so an idle lock can be deleted.</item>
 /// <item><b>Let go only after the queue is done.</b> A request that ends here (release, cancel, revoke) stays in
-/// the register's finished list until its session has let it go (<see cref="FinishedRequests"/>), so a late copy
+/// the register's finished list until its session has let it go (<see cref="FinishedRequests{TQueue}"/>), so a late copy
 /// of it is refused here until the session refuses it itself (its number settled).</item>
 /// <item><b>The holder audit.</b> While anyone waits for a held grant, the holder's request is checked in its
 /// session every <see cref="CoordinationOptions.HolderAuditInterval"/>: a safety net for whatever slips past.</item>
@@ -37,7 +37,8 @@ namespace Coordination.Grains.Leases;
 /// since its owner may still believe in its lease (<see cref="LockStateMachine.SessionEnded"/>); one its session
 /// does not list is withdrawn.
 /// </summary>
-internal sealed partial class SessionAttachments(IGrainBase owner, IGrainFactory grains, ILeaseQueue queue, Holding holding, TimeSpan auditInterval, ILogger logger)
+internal sealed partial class SessionAttachments<TQueue>(IGrainBase owner, IGrainFactory grains, ILeaseQueue<TQueue> queue, Holding holding, TimeSpan auditInterval, ILogger logger)
+    where TQueue : class, ILeaseState<TQueue>
 {
     private const int RememberedEnds = 1024;
     private readonly HashSet<string> _endedHere = new(StringComparer.Ordinal);
@@ -75,7 +76,7 @@ internal sealed partial class SessionAttachments(IGrainBase owner, IGrainFactory
         try
         {
             var current = await queue.ReadQueueAsync();
-            var requests = holderOnly ? current.Requests().Take(current.Holder is null ? 0 : 1) : current.Requests();
+            var requests = holderOnly ? current.Requests().Take(current.HolderCount) : current.Requests();
             foreach (var request in requests.ToList())
             {
                 try
@@ -83,7 +84,7 @@ internal sealed partial class SessionAttachments(IGrainBase owner, IGrainFactory
                     if (!await grains.GetGrain<ISessionGrainInternal>(request.SessionId).IsAttached(holding, request.Sequence))
                     {
                         LogNotAttached(logger, queue.Name, SessionIds.Tag(request.SessionId), request.Sequence);
-                        await queue.ChangeQueueAsync((q, epoch) => LockStateMachine.Cancel(q, request.SessionId, request.RequestId, epoch, request.Sequence));
+                        await queue.ChangeQueueAsync((q, epoch) => TQueue.Cancel(q, request.SessionId, request.RequestId, epoch, request.Sequence));
                     }
                 }
                 catch (SessionExpiredException)
@@ -104,9 +105,9 @@ internal sealed partial class SessionAttachments(IGrainBase owner, IGrainFactory
     }
 
     /// <summary>After a committed change: runs the holder audit while someone waits for a held grant, and only then.</summary>
-    public void ArmAudit(LockRecord committed)
+    public void ArmAudit(TQueue committed)
     {
-        var needed = committed is { Holder: not null, Waiters.IsEmpty: false };
+        var needed = committed.HolderCount > 0 && committed.WaiterCount > 0;
         if (needed && _auditTimer is null)
         {
             _auditTimer = owner.RegisterGrainTimer(_ => VerifyAsync(holderOnly: true), new GrainTimerCreationOptions(auditInterval, auditInterval) { KeepAlive = true, Interleave = true });
@@ -124,7 +125,7 @@ internal sealed partial class SessionAttachments(IGrainBase owner, IGrainFactory
             // Recorded as the change applies, so an enqueue of this session later in the same batch, or later on
             // this activation under the same promise, sees it.
             RememberEnded(sessionId);
-            return LockStateMachine.SessionEnded(q, sessionId, how, epoch);
+            return TQueue.SessionEnded(q, sessionId, how, epoch);
         });
 
     private void RememberEnded(string sessionId)

@@ -9,19 +9,21 @@ using Orleans.Placement;
 
 namespace Coordination.Grains.Locks;
 
-/// <summary>One exclusive, fenced, FIFO-fair lock: a lease queue (<see cref="LeaseQueue{TRecord}"/>) whose register value is the queue itself.</summary>
+/// <summary>One exclusive, fenced, FIFO-fair lock: a lease queue (<see cref="LeaseQueue{TRecord, TQueue}"/>) whose register value is the queue itself.</summary>
 [Reentrant]
 [PreferLocalPlacement]
 internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, IClientTokens tokens, ILogger<LockGrain> logger)
     : Grain, ILockGrain, ILockGrainInternal
 {
-    private static readonly LeaseKind<LockRecord> Kind = new(HoldingKind.Lock, r => r, (_, queue) => queue, LockRecord.Fresh, r => r.IsEmpty);
+    private static readonly LeaseKind<LockRecord, LockRecord> Kind = new(HoldingKind.Lock, r => r, (_, queue) => queue, LockRecord.Fresh, r => r.IsEmpty);
 
-    private LeaseQueue<LockRecord> _queue = null!;
+    private LeaseQueue<LockRecord, LockRecord> _queue = null!;
+    private GrantRevocation _revocation = null!;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _queue = new LeaseQueue<LockRecord>(this, GrainFactory, Kind, registers, time, options.Value, logger);
+        _queue = new LeaseQueue<LockRecord, LockRecord>(this, GrainFactory, Kind, registers, time, options.Value, logger);
+        _revocation = new GrantRevocation(_queue, GrainFactory, logger);
         _queue.Activate();
         return Task.CompletedTask;
     }
@@ -82,7 +84,7 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
     public Task<RevokeResult> Revoke(string reason)
     {
         _queue.ValidateName();
-        return _queue.RevokeAsync(reason);
+        return _revocation.RevokeAsync(reason);
     }
 
     public Task OnSessionEnded(string sessionId, SessionStatus how) => _queue.SessionEndedAsync(sessionId, how);
@@ -92,12 +94,7 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
     private void Validate(AcquireRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        RequestRules.ValidateSession(request.SessionId);
-        RequestRules.ValidateRequestId(request.RequestId);
-        RequestRules.ValidateSequence(request.Sequence, request.SettledThrough);
-        RequestRules.ValidateMode(request.Mode);
-        RequestRules.ValidateWait(request.MaxWait);
+        RequestRules.ValidateAcquire(request.SessionId, request.RequestId, request.Sequence, request.SettledThrough, request.Mode, request.MaxWait, request.Owner);
         RequestRules.ValidateLockDelay(request.LockDelay, options.Value.MaxLockDelay);
-        RequestRules.ValidateOwner(request.Owner);
     }
 }

@@ -7,11 +7,13 @@ internal enum HoldingKind
 {
     Lock = 0,
     Election = 1,
+    Semaphore = 2,
+    ReaderWriterLock = 3,
 }
 
 /// <summary>
-/// A lock or election where a session holds a grant or waits. The session records it before any request
-/// of it is committed there, and tells it when the session ends (see <see cref="Leases.SessionAttachments"/>).
+/// A lock, election, semaphore or reader-writer lock where a session holds a grant or waits. The session records it before any request
+/// of it is committed there, and tells it when the session ends (see <see cref="Leases.SessionAttachments{TQueue}"/>).
 /// Ordered by kind, then by name (ordinal), so a set of them needs no comparer on the wire.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("coord.Holding")]
@@ -20,6 +22,10 @@ internal sealed record Holding(HoldingKind Kind, string Name) : IComparable<Hold
     public static Holding Lock(string name) => new(HoldingKind.Lock, name);
 
     public static Holding Election(string name) => new(HoldingKind.Election, name);
+
+    public static Holding Semaphore(string name) => new(HoldingKind.Semaphore, name);
+
+    public static Holding ReaderWriterLock(string name) => new(HoldingKind.ReaderWriterLock, name);
 
     /// <summary>The key of the lock's or election's register.</summary>
     public string RegisterKey => RegisterKeys.Of(this);

@@ -10,7 +10,7 @@ namespace Coordination.Grains.Sessions;
 /// attaches nothing more), every lock and election attached there is told (retrying until each has taken it),
 /// the told requests are let go, each emptied shard is deleted, and last, after <c>retention</c> (so late callers
 /// still hear why it ended), the base register itself. This is how a session's end reaches everything it holds
-/// (see <see cref="SessionAttachments"/>); what it leaves is nothing.
+/// (see <see cref="SessionAttachments{TQueue}"/>); what it leaves is nothing.
 /// </summary>
 internal sealed partial class SessionEnding(string sessionId, IGrainFactory grains, IRegister<SessionRecord> session, SessionHoldings holdings, TimeSpan retention, TimeProvider time, ILogger logger)
 {
@@ -99,6 +99,8 @@ internal sealed partial class SessionEnding(string sessionId, IGrainFactory grai
             {
                 HoldingKind.Lock => grains.GetGrain<ILockGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
                 HoldingKind.Election => grains.GetGrain<IElectionGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
+                HoldingKind.Semaphore => grains.GetGrain<ISemaphoreGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
+                HoldingKind.ReaderWriterLock => grains.GetGrain<IReaderWriterLockGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
                 _ => Task.CompletedTask,
             });
             return true;

@@ -92,7 +92,14 @@ public static class LockCalls
     /// A parked call whose silo died is never answered (Orleans would wait for its 30 s response timeout),
     /// so each call is abandoned shortly after its park time and simply made again.
     /// </summary>
-    public static async Task<long> AcquireAsync(this IGrainFactory grains, string name, string session, Guid requestId, TimeSpan timeout, string? owner = null, TimeSpan lockDelay = default)
+    public static Task<long> AcquireAsync(this IGrainFactory grains, string name, string session, Guid requestId, TimeSpan timeout, string? owner = null, TimeSpan lockDelay = default) =>
+        UntilGrantedAsync(
+            park => grains.Lock(name).Acquire(new AcquireRequest(session, requestId, AcquireMode.Wait, park, owner, lockDelay, Sequence: RequestNumbers.Of(session, requestId))),
+            timeout,
+            $"Lock '{name}' was not granted to request {requestId} within {timeout}.");
+
+    /// <summary>Calls <paramref name="call"/> (one parked attempt, given its park time) under the same request id until it is granted; returns the token.</summary>
+    public static async Task<long> UntilGrantedAsync(Func<TimeSpan, Task<AcquireResult>> call, TimeSpan timeout, string failure)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -100,13 +107,13 @@ public static class LockCalls
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero)
             {
-                throw new TimeoutException($"Lock '{name}' was not granted to request {requestId} within {timeout}.");
+                throw new TimeoutException(failure);
             }
 
             try
             {
                 var park = remaining < Park ? remaining : Park;
-                var result = await grains.Lock(name).Acquire(new AcquireRequest(session, requestId, AcquireMode.Wait, park, owner, lockDelay, Sequence: RequestNumbers.Of(session, requestId))).WaitAsync(park + TimeSpan.FromSeconds(1));
+                var result = await call(park).WaitAsync(park + TimeSpan.FromSeconds(1));
                 if (result.Status == AcquireStatus.Granted)
                 {
                     return result.FencingToken;
