@@ -84,6 +84,10 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     public CoordinationElection CreateElection(string name) =>
         new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time);
 
+    /// <summary>A named value whose ephemeral writes are bound to this session (deleted when it ends).</summary>
+    public CoordinationValue CreateValue(string name) =>
+        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, Changes);
+
     /// <summary>Ends the session now: the cluster releases every lock it holds at once. Idempotent.</summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {

@@ -11,6 +11,9 @@ internal static class RegisterKeys
     private const string SessionPrefix = "s/";
     private const string LockPrefix = "l/";
     private const string ElectionPrefix = "e/";
+    private const string ValuePrefix = "v/";
+    private const string AtomicLongPrefix = "n/";
+    private const string LatchPrefix = "c/";
 
     public static string Session(string id) => SessionPrefix + id;
 
@@ -21,8 +24,13 @@ internal static class RegisterKeys
     {
         HoldingKind.Lock => LockPrefix + holding.Name,
         HoldingKind.Election => ElectionPrefix + holding.Name,
+        HoldingKind.Value => ValuePrefix + holding.Name,
         _ => throw new ArgumentOutOfRangeException(nameof(holding), holding.Kind, "not a kind of holding"),
     };
+
+    public static string AtomicLong(string name) => AtomicLongPrefix + name;
+
+    public static string Latch(string name) => LatchPrefix + name;
 
     /// <summary>The session id, lock or election name that <paramref name="key"/> was made from.</summary>
     public static string NameOf(string key) =>

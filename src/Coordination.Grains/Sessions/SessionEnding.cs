@@ -99,6 +99,7 @@ internal sealed partial class SessionEnding(string sessionId, IGrainFactory grai
             {
                 HoldingKind.Lock => grains.GetGrain<ILockGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
                 HoldingKind.Election => grains.GetGrain<IElectionGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
+                HoldingKind.Value => grains.GetGrain<Values.IValueGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
                 _ => Task.CompletedTask,
             });
             return true;
