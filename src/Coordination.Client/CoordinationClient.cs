@@ -21,6 +21,14 @@ public interface ICoordinationClient
 
     /// <summary>A reader-writer lock (with an upgradeable read) held through the client's shared session.</summary>
     CoordinationReaderWriterLock CreateReaderWriterLock(string name);
+    /// <summary>A named value with revisions and watches; ephemeral values are bound to the client's shared session.</summary>
+    CoordinationValue CreateValue(string name);
+
+    /// <summary>A named 64-bit counter.</summary>
+    CoordinationAtomicLong CreateAtomicLong(string name);
+
+    /// <summary>A countdown latch counted down from <paramref name="initialCount"/> (1 to 1,000,000; the same for every user of the name).</summary>
+    CoordinationLatch CreateLatch(string name, int initialCount);
 
     /// <summary>Admin: takes the lock away from its holder, bumps its fencing token and tells the holder.</summary>
     Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default);
@@ -97,6 +105,14 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
 
     public CoordinationReaderWriterLock CreateReaderWriterLock(string name) =>
         new(Names.Validate(name), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
+    public CoordinationValue CreateValue(string name) =>
+        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, Changes);
+
+    public CoordinationAtomicLong CreateAtomicLong(string name) =>
+        new(Names.Validate(name), _grains, _options, _time);
+
+    public CoordinationLatch CreateLatch(string name, int initialCount) =>
+        new(Names.Validate(name), initialCount is >= 1 and <= 1_000_000 ? initialCount : throw new ArgumentOutOfRangeException(nameof(initialCount), initialCount, "A latch's initial count is 1 to 1,000,000."), _grains, _options, _time, Changes);
 
     IDistributedLock IDistributedLockProvider.CreateLock(string name) => CreateLock(name);
 

@@ -153,4 +153,6 @@ public sealed class CoordinationLeadership : CoordinationGrant, IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await ResignAsync();
+
+    private protected override Task Abandon() => _grain.Resign(Session.Id, CandidateId, Term);
 }

@@ -3,12 +3,15 @@ namespace Coordination.Client;
 /// <summary>
 /// What this client holds through its session: a lock grant or an election's leadership. It is lost when the
 /// session is lost (by the client deadline, before the cluster can give it to anyone else) or when an operator
-/// revokes it; ending it (release, resign) is idempotent and keeps trying through failovers.
+/// revokes it; ending it (release, resign) is idempotent and keeps trying through failovers. A grant dropped
+/// without being ended is ended when the garbage collector finalizes it (as DistributedLock's backends do), through
+/// the session's background withdrawals: a finalizer must never block.
 /// </summary>
 public abstract class CoordinationGrant
 {
     private readonly CancellationTokenSource _revoked = new();
     private readonly CancellationTokenSource _lost;
+    private readonly CancellationToken _token;
     private int _ended;
 
     private protected CoordinationGrant(CoordinationSession session, string name, Guid id, long token)
@@ -18,11 +21,26 @@ public abstract class CoordinationGrant
         GrantId = id;
         GrantToken = token;
         _lost = CancellationTokenSource.CreateLinkedTokenSource(session.LostToken, _revoked.Token);
-        LostToken = _lost.Token;
+        _token = _lost.Token;
     }
 
-    /// <summary>True once the grant may be lost (<see cref="LostToken"/> fired or the session's client deadline passed).</summary>
-    public bool IsLost => LostToken.IsCancellationRequested || Session.IsLost;
+    /// <summary>Ends a grant nobody ended: queued, never awaited, since a finalizer must not block.</summary>
+    ~CoordinationGrant()
+    {
+        if (Interlocked.Exchange(ref _ended, 1) == 0)
+        {
+            var session = Session;
+            var key = (GrantName, GrantId);
+            session.Withdrawals.EnsureEventually(() =>
+            {
+                session.Revocations.Unregister(key);
+                return Abandon();
+            });
+        }
+    }
+
+    /// <summary>True once the grant may be lost (its lost token fired or the session's client deadline passed), or ended.</summary>
+    public bool IsLost => _token.IsCancellationRequested || Session.IsLost || Volatile.Read(ref _ended) == 1;
 
     /// <summary>Why an operator revoked the grant, if one did.</summary>
     public string? RevokedReason { get; private set; }
@@ -38,7 +56,18 @@ public abstract class CoordinationGrant
     /// <summary>The fencing token or term.</summary>
     internal long GrantToken { get; }
 
-    private protected CancellationToken LostToken { get; }
+    /// <summary>The lost signal; <see cref="ObjectDisposedException"/> once the grant is ended (released, resigned), as DistributedLock's handles do.</summary>
+    private protected CancellationToken LostToken
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _ended) == 1, this);
+            return _token;
+        }
+    }
+
+    /// <summary>The withdrawal that ends this grant when it was dropped without being ended (a release, a resign).</summary>
+    private protected abstract Task Abandon();
 
     internal void MarkRevoked(string reason)
     {
@@ -64,7 +93,8 @@ public abstract class CoordinationGrant
             return;
         }
 
-        Session.Revocations.Unregister(this);
+        GC.SuppressFinalize(this);
+        Session.Revocations.Unregister((GrantName, GrantId));
         try
         {
             await Session.Withdrawals.WithdrawAsync(withdrawal);

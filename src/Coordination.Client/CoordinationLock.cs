@@ -27,14 +27,19 @@ public sealed class CoordinationLock : IDistributedLock
 
     public string Name { get; }
 
-    /// <summary>Takes the lock if it becomes free within <paramref name="timeout"/> (zero: only if free now); null otherwise.</summary>
-    public async ValueTask<CoordinationLockHandle?> TryAcquireAsync(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
-        await AcquireCoreAsync(Validate(timeout, nameof(timeout)), cancellationToken);
+    /// <summary>
+    /// Takes the lock if it becomes free within <paramref name="timeout"/> (zero: only if free now); null otherwise.
+    /// A timeout out of range throws <see cref="ArgumentOutOfRangeException"/> here, not in the returned task.
+    /// </summary>
+    public ValueTask<CoordinationLockHandle?> TryAcquireAsync(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
+        new(AcquireCoreAsync(Timeouts.Validate(timeout), cancellationToken));
 
-    /// <summary>Takes the lock, waiting up to <paramref name="timeout"/> (null: forever); throws <see cref="TimeoutException"/> if it does not get it.</summary>
-    public async ValueTask<CoordinationLockHandle> AcquireAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        await AcquireCoreAsync(Validate(timeout ?? Timeout.InfiniteTimeSpan, nameof(timeout)), cancellationToken)
-        ?? throw new TimeoutException($"Lock '{Name}' was not acquired within {timeout}.");
+    /// <summary>
+    /// Takes the lock, waiting up to <paramref name="timeout"/> (null: forever); throws <see cref="TimeoutException"/> if it
+    /// does not get it. A timeout out of range throws <see cref="ArgumentOutOfRangeException"/> here, not in the returned task.
+    /// </summary>
+    public ValueTask<CoordinationLockHandle> AcquireAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        new(OrTimeoutAsync(AcquireCoreAsync(Timeouts.Validate(timeout ?? Timeout.InfiniteTimeSpan), cancellationToken), timeout));
 
     public CoordinationLockHandle? TryAcquire(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
         TryAcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
@@ -50,16 +55,19 @@ public sealed class CoordinationLock : IDistributedLock
 
     IDistributedSynchronizationHandle IDistributedLock.Acquire(TimeSpan? timeout, CancellationToken cancellationToken) => Acquire(timeout, cancellationToken);
 
-    async ValueTask<IDistributedSynchronizationHandle?> IDistributedLock.TryAcquireAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
-        await TryAcquireAsync(timeout, cancellationToken);
+    // Not async: an argument error must reach the caller at the call, as DistributedLock's own locks throw it.
+    ValueTask<IDistributedSynchronizationHandle?> IDistributedLock.TryAcquireAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        MaybeAsInterface(TryAcquireAsync(timeout, cancellationToken));
 
-    async ValueTask<IDistributedSynchronizationHandle> IDistributedLock.AcquireAsync(TimeSpan? timeout, CancellationToken cancellationToken) =>
-        await AcquireAsync(timeout, cancellationToken);
+    ValueTask<IDistributedSynchronizationHandle> IDistributedLock.AcquireAsync(TimeSpan? timeout, CancellationToken cancellationToken) =>
+        AsInterface(AcquireAsync(timeout, cancellationToken));
 
-    private static TimeSpan Validate(TimeSpan timeout, string argument) =>
-        timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan
-            ? throw new ArgumentOutOfRangeException(argument, timeout, "A timeout must be zero or more, or Timeout.InfiniteTimeSpan.")
-            : timeout;
+    private static async ValueTask<IDistributedSynchronizationHandle?> MaybeAsInterface(ValueTask<CoordinationLockHandle?> acquire) => await acquire;
+
+    private static async ValueTask<IDistributedSynchronizationHandle> AsInterface(ValueTask<CoordinationLockHandle> acquire) => await acquire;
+
+    private async Task<CoordinationLockHandle> OrTimeoutAsync(Task<CoordinationLockHandle?> acquire, TimeSpan? timeout) =>
+        await acquire ?? throw new TimeoutException($"Lock '{Name}' was not acquired within {timeout}.");
 
     /// <summary>
     /// One acquire with a client-made request id and a number in its session, driven by <see cref="ParkedCallLoop"/>:
@@ -132,4 +140,6 @@ public sealed class CoordinationLockHandle : CoordinationGrant, IDistributedSync
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private protected override Task Abandon() => _grain.Release(new ReleaseRequest(Session.Id, RequestId, FencingToken));
 }

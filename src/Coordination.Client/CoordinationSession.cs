@@ -92,6 +92,9 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     /// <summary>A reader-writer lock held through this session.</summary>
     public CoordinationReaderWriterLock CreateReaderWriterLock(string name) =>
         new(Names.Validate(name), new LeaseAcquire(_ => ValueTask.FromResult(this), _options, _time), _grains);
+    /// <summary>A named value whose ephemeral writes are bound to this session (deleted when it ends).</summary>
+    public CoordinationValue CreateValue(string name) =>
+        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, Changes);
 
     /// <summary>Ends the session now: the cluster releases every lock it holds at once. Idempotent.</summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)

@@ -12,6 +12,16 @@ public interface ILockApi
 
     Task<IAsyncDisposable> AcquireAsync(string name, TimeSpan? timeout, CancellationToken cancellationToken = default);
 
+    /// <summary>The async try-acquire, started but not awaited: an argument error must be thrown by the call itself.</summary>
+    void StartTryAcquire(string name, TimeSpan timeout);
+
+    /// <summary>The async acquire, started but not awaited.</summary>
+    void StartAcquire(string name, TimeSpan? timeout);
+
+    IAsyncDisposable? TryAcquire(string name, TimeSpan timeout);
+
+    IAsyncDisposable Acquire(string name, TimeSpan? timeout);
+
     CancellationToken LostToken(IAsyncDisposable handle);
 }
 
@@ -128,6 +138,71 @@ public abstract class LockContractTests(ClusterFixture fixture) : IClassFixture<
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => a.TryAcquireAsync(NewLock(), TimeSpan.FromSeconds(-2)));
     }
 
+    public static TheoryData<TimeSpan> BadTimeouts =>
+    [
+        TimeSpan.FromMilliseconds(-2),
+        TimeSpan.FromSeconds(-1),
+        TimeSpan.FromMilliseconds(int.MaxValue + 1L),
+        TimeSpan.FromSeconds(int.MaxValue),
+        TimeSpan.MaxValue,
+    ];
+
+    [Theory]
+    [MemberData(nameof(BadTimeouts))]
+    public void Timeouts_out_of_range_throw_at_the_call_in_every_form(TimeSpan timeout)
+    {
+        var a = NewApi();
+        var name = NewLock();
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.StartTryAcquire(name, timeout));
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.StartAcquire(name, timeout));
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.TryAcquire(name, timeout));
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Acquire(name, timeout));
+    }
+
+    [Fact]
+    public async Task The_largest_timeout_and_infinite_are_accepted()
+    {
+        var a = NewApi();
+        await using var limit = await a.TryAcquireAsync(NewLock(), TimeSpan.FromMilliseconds(int.MaxValue));
+        Assert.NotNull(limit);
+        await using var infinite = await a.AcquireAsync(NewLock(), Timeout.InfiniteTimeSpan);
+    }
+
+    [Fact]
+    public async Task The_lost_token_of_a_disposed_handle_throws_ObjectDisposedException()
+    {
+        var a = NewApi();
+        var handle = await a.AcquireAsync(NewLock(), TimeSpan.FromSeconds(10));
+        _ = a.LostToken(handle);
+        await handle.DisposeAsync();
+        Assert.Throws<ObjectDisposedException>(() => a.LostToken(handle));
+        var sync = a.Acquire(NewLock(), TimeSpan.FromSeconds(10));
+        await sync.DisposeAsync();
+        Assert.Throws<ObjectDisposedException>(() => a.LostToken(sync));
+    }
+
+    [Fact]
+    public async Task A_handle_dropped_without_disposal_releases_its_lock_once_collected()
+    {
+        var name = NewLock();
+        var a = NewApi();
+        var b = NewApi();
+        await AcquireAndDropAsync(a, name);
+        IAsyncDisposable? next = null;
+        await Eventually.Async(async () =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            next = await b.TryAcquireAsync(name, TimeSpan.FromMilliseconds(200));
+            return next is not null;
+        }, TimeSpan.FromSeconds(20), "another client to get the lock after the dropped handle was collected (its session is still alive)");
+        await next!.DisposeAsync();
+    }
+
+    // Not inlined, so that no local of the caller's frame keeps the handle reachable.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task AcquireAndDropAsync(ILockApi api, string name) => Assert.NotNull(await api.TryAcquireAsync(name, TimeSpan.FromSeconds(10)));
+
     private static void InterlockedMax(ref int target, int value)
     {
         int seen;
@@ -165,6 +240,14 @@ public sealed class CoordinationLockContractTests(ClusterFixture fixture) : Lock
         public async Task<IAsyncDisposable> AcquireAsync(string name, TimeSpan? timeout, CancellationToken cancellationToken = default) =>
             await client.CreateLock(name).AcquireAsync(timeout, cancellationToken);
 
+        public void StartTryAcquire(string name, TimeSpan timeout) => _ = client.CreateLock(name).TryAcquireAsync(timeout);
+
+        public void StartAcquire(string name, TimeSpan? timeout) => _ = client.CreateLock(name).AcquireAsync(timeout);
+
+        public IAsyncDisposable? TryAcquire(string name, TimeSpan timeout) => client.CreateLock(name).TryAcquire(timeout);
+
+        public IAsyncDisposable Acquire(string name, TimeSpan? timeout) => client.CreateLock(name).Acquire(timeout);
+
         public CancellationToken LostToken(IAsyncDisposable handle) => ((CoordinationLockHandle)handle).HandleLostToken;
     }
 }
@@ -181,6 +264,14 @@ public sealed class DistributedLockAdapterContractTests(ClusterFixture fixture) 
 
         public async Task<IAsyncDisposable> AcquireAsync(string name, TimeSpan? timeout, CancellationToken cancellationToken = default) =>
             await provider.AcquireLockAsync(name, timeout, cancellationToken);
+
+        public void StartTryAcquire(string name, TimeSpan timeout) => _ = provider.TryAcquireLockAsync(name, timeout);
+
+        public void StartAcquire(string name, TimeSpan? timeout) => _ = provider.AcquireLockAsync(name, timeout);
+
+        public IAsyncDisposable? TryAcquire(string name, TimeSpan timeout) => provider.TryAcquireLock(name, timeout);
+
+        public IAsyncDisposable Acquire(string name, TimeSpan? timeout) => provider.AcquireLock(name, timeout);
 
         public CancellationToken LostToken(IAsyncDisposable handle) => ((IDistributedSynchronizationHandle)handle).HandleLostToken;
     }

@@ -53,7 +53,7 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         await using var next = await wait;
         output.WriteLine($"silo{victim} (pid {pid}) killed; the next grant came {watch.Elapsed.TotalSeconds:0.00} s later with token {next.FencingToken} > {handle.FencingToken}");
         Assert.True(next.FencingToken > handle.FencingToken);
-        Assert.False(handle.HandleLostToken.IsCancellationRequested && !handle.IsLost);
+        Assert.Throws<ObjectDisposedException>(() => handle.HandleLostToken);
     }
 
     [Fact]

@@ -49,6 +49,12 @@ public sealed class CoordinationOptions
     public TimeSpan IdleRetention { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How long a released countdown latch (count zero) stays released after its last use, so late waiters still find
+    /// it open; after that it is deleted and a next use starts a new count. Default 60 s.
+    /// </summary>
+    public TimeSpan ReleasedLatchRetention { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// How long an ended session's record is kept after everything it held was released, so its late callers
     /// hear "expired" or "closed" rather than "not found". Default 60 s.
     /// </summary>
@@ -121,6 +127,11 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
         if (o.IdleRetention < TimeSpan.FromMilliseconds(100) || o.IdleRetention > TimeSpan.FromHours(1))
         {
             failures.Add($"{s}:IdleRetention is {o.IdleRetention}: it must be between 100 ms and 1 h.");
+        }
+
+        if (o.ReleasedLatchRetention < TimeSpan.FromMilliseconds(100) || o.ReleasedLatchRetention > TimeSpan.FromDays(1))
+        {
+            failures.Add($"{s}:ReleasedLatchRetention is {o.ReleasedLatchRetention}: it must be between 100 ms and 1 day.");
         }
 
         if (o.HolderAuditInterval <= TimeSpan.Zero)

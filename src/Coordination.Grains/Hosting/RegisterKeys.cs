@@ -14,6 +14,9 @@ internal static class RegisterKeys
     private const string ElectionPrefix = "e/";
     private const string SemaphorePrefix = "m/";
     private const string ReaderWriterPrefix = "w/";
+    private const string ValuePrefix = "v/";
+    private const string AtomicLongPrefix = "n/";
+    private const string LatchPrefix = "c/";
 
     public static string Session(string id) => SessionPrefix + id;
 
@@ -28,8 +31,13 @@ internal static class RegisterKeys
         HoldingKind.Election => ElectionPrefix + holding.Name,
         HoldingKind.Semaphore => SemaphorePrefix + holding.Name,
         HoldingKind.ReaderWriterLock => ReaderWriterPrefix + holding.Name,
+        HoldingKind.Value => ValuePrefix + holding.Name,
         _ => throw new ArgumentOutOfRangeException(nameof(holding), holding.Kind, "not a kind of holding"),
     };
+
+    public static string AtomicLong(string name) => AtomicLongPrefix + name;
+
+    public static string Latch(string name) => LatchPrefix + name;
 
     /// <summary>The session id, lock, election, semaphore or reader-writer lock name that <paramref name="key"/> was made from.</summary>
     public static string NameOf(string key) =>

@@ -9,10 +9,13 @@ internal enum HoldingKind
     Election = 1,
     Semaphore = 2,
     ReaderWriterLock = 3,
+
+    /// <summary>An ephemeral named value, bound to the session that set it (far from the lease kinds' numbers).</summary>
+    Value = 20,
 }
 
 /// <summary>
-/// A lock, election, semaphore or reader-writer lock where a session holds a grant or waits. The session records it before any request
+/// A lock, election, semaphore, reader-writer lock or ephemeral value where a session holds a grant or waits. The session records it before any request
 /// of it is committed there, and tells it when the session ends (see <see cref="Leases.SessionAttachments{TQueue}"/>).
 /// Ordered by kind, then by name (ordinal), so a set of them needs no comparer on the wire.
 /// </summary>

@@ -101,6 +101,7 @@ internal sealed partial class SessionEnding(string sessionId, IGrainFactory grai
                 HoldingKind.Election => grains.GetGrain<IElectionGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
                 HoldingKind.Semaphore => grains.GetGrain<ISemaphoreGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
                 HoldingKind.ReaderWriterLock => grains.GetGrain<IReaderWriterLockGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
+                HoldingKind.Value => grains.GetGrain<Values.IValueGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
                 _ => Task.CompletedTask,
             });
             return true;

@@ -1,0 +1,74 @@
+using System.Collections.Immutable;
+using Coordination.Replication.Protocol;
+
+namespace Coordination.Grains.Values;
+
+/// <summary>A change of a counter, kept so that a retry of it is answered as it was.</summary>
+[GenerateSerializer, Immutable, Alias("coord.AtomicLongChange")]
+internal sealed record AtomicLongChange(Guid RequestId, long Value, long Revision);
+
+/// <summary>The replicated state of a named counter: its value, its revision and its latest changes. A counter at 0 is deleted when it retires.</summary>
+[GenerateSerializer, Immutable, Alias("coord.AtomicLongRecord")]
+internal sealed record AtomicLongRecord(long Value, long Revision, ImmutableList<AtomicLongChange> Recent) : IRegisterValue
+{
+    public static readonly AtomicLongRecord Empty = new(0, 0, []);
+
+    /// <summary>A counter whose register does not exist reads 0, with revisions counting on from the partition's floor.</summary>
+    public static AtomicLongRecord Fresh(long floor) => floor == 0 ? Empty : new(0, floor, []);
+
+    long IRegisterValue.Floor => Revision;
+
+    int IRegisterValue.EstimatedBytes => 32 + (Recent.Count * 40);
+}
+
+/// <summary>Counter transitions as pure functions: each change is idempotent per request id while it is among the recent ones.</summary>
+internal static class AtomicLongStateMachine
+{
+    /// <summary>Changes kept for retries.</summary>
+    public const int MaxRecent = 64;
+
+    public static (AtomicLongRecord Next, AtomicLongResult Result) Add(AtomicLongRecord r, string name, Guid requestId, long delta)
+    {
+        if (Retried(r, requestId) is { } done)
+        {
+            return (r, done);
+        }
+
+        long value;
+        try
+        {
+            value = checked(r.Value + delta);
+        }
+        catch (OverflowException)
+        {
+            throw new CoordinationArgumentException(nameof(delta), $"adding {delta} to counter '{name}' at {r.Value} overflows a 64-bit integer; nothing was changed");
+        }
+
+        return Changed(r, requestId, value);
+    }
+
+    public static (AtomicLongRecord Next, AtomicLongResult Result) CompareAndSet(AtomicLongRecord r, Guid requestId, long expected, long value)
+    {
+        if (Retried(r, requestId) is { } done)
+        {
+            return (r, done);
+        }
+
+        return r.Value == expected ? Changed(r, requestId, value) : (r, new AtomicLongResult(false, r.Value, r.Revision));
+    }
+
+    private static AtomicLongResult? Retried(AtomicLongRecord r, Guid requestId) =>
+        r.Recent.Find(c => c.RequestId == requestId) is { } c ? new AtomicLongResult(true, c.Value, c.Revision) : null;
+
+    private static (AtomicLongRecord, AtomicLongResult) Changed(AtomicLongRecord r, Guid requestId, long value)
+    {
+        var revision = r.Revision + 1;
+        var recent = r.Recent.Add(new AtomicLongChange(requestId, value, revision));
+        if (recent.Count > MaxRecent)
+        {
+            recent = recent.RemoveAt(0);
+        }
+
+        return (new AtomicLongRecord(value, revision, recent), new AtomicLongResult(true, value, revision));
+    }
+}
