@@ -53,6 +53,9 @@ public abstract class CoordinationLeaseHandle : CoordinationGrant, IDistributedS
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
+    /// <summary>A handle dropped without being disposed releases its grant (see <see cref="CoordinationGrant"/>).</summary>
+    private protected override Task Abandon() => _release(new ReleaseRequest(Session.Id, RequestId, GrantToken));
+
     private protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
 }
 
