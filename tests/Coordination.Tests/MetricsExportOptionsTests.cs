@@ -20,7 +20,7 @@ public sealed class MetricsExportOptionsTests
     [Theory]
     [InlineData("Prometheus", "true")]
     [InlineData("OtlpEndpoint", "http://127.0.0.1:4317")]
-    [InlineData("OtlpEndpoint", "https://collector.example:4318/v1/metrics")]
+    [InlineData("OtlpEndpoint", "https://collector.example:4317")]
     public void Valid_settings_bind_and_switch_export_on(string setting, string value)
     {
         var o = HostConfiguration.Bind(Settings((setting, value))).Metrics;

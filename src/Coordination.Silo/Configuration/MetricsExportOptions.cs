@@ -18,7 +18,7 @@ internal sealed class MetricsExportOptions
     /// </summary>
     public bool Prometheus { get; set; }
 
-    /// <summary>Push the meters with OTLP to this collector (an absolute http or https URL, e.g. http://127.0.0.1:4317). Default none.</summary>
+    /// <summary>Push the meters with OTLP (gRPC, the exporter's default protocol) to this collector (an absolute http or https URL, e.g. http://127.0.0.1:4317). Default none.</summary>
     public string? OtlpEndpoint { get; set; }
 
     public bool Enabled => Prometheus || OtlpEndpoint is not null;
