@@ -28,6 +28,7 @@ internal static class SiloProgram
         builder.Services.AddSiloHostOptions(configuration);
         builder.Services.AddSiloHealthChecks();
         builder.Services.AddSingleton<MetricsSnapshot>();
+        builder.Services.AddMetricsExport(host, index);
         if (host.FaultInjection)
         {
             builder.Services.AddFaultInjection();
@@ -82,6 +83,7 @@ internal static class SiloProgram
         app.MapHealth();
         app.MapSiloApi();
         app.MapCoordinationApi();
+        app.MapMetricsExport(host);
         if (host.FaultInjection)
         {
             app.MapFaults(host);
