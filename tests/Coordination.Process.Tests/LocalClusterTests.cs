@@ -29,6 +29,12 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         // A new user's first screen: no information lines from Polly for every placement.
         Assert.DoesNotContain("Execution attempt", cluster.Launcher.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Resilience pipeline executed", cluster.Launcher.Output, StringComparison.Ordinal);
+
+        // Nor a line per partition when the first plan assigns them all, nor an error for every readiness probe
+        // made while the silos were starting.
+        Assert.DoesNotContain(" moved to epoch ", cluster.Launcher.Output, StringComparison.Ordinal);
+        Assert.Contains("Planned new replica configurations", cluster.Launcher.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Health check ready with status", cluster.Launcher.Output, StringComparison.Ordinal);
     }
 
     [Fact]

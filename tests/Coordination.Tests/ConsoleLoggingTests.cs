@@ -21,6 +21,7 @@ public sealed class ConsoleLoggingTests
     [InlineData("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Information, false)]
     [InlineData("Coordination.Replication.Hosting.ReplicaGrainService", LogLevel.Information, false)] // Orleans' grain-service chatter under our name
     [InlineData("Coordination.Replication.Hosting.ReplicaGrainService", LogLevel.Warning, true)]
+    [InlineData("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Error, false)] // "not ready yet" is what /health/ready answers
     public void Our_categories_log_at_information_and_the_others_at_warning(string category, LogLevel level, bool enabled)
     {
         using var services = Loggers([]);

@@ -128,9 +128,14 @@ internal sealed partial class ReplicationLifecycle(
             var outOfTime = time.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested;
             if (shortOf.Count == 0 || hopeless.Count > 0 || outOfTime)
             {
-                if (shortOf.Count > 0)
+                if (hopeless.Count > 0)
                 {
-                    LogDrainGaveUp(logger, time.GetElapsedTime(started), string.Join(",", shortOf.Select(p => p.Partition)));
+                    // The usual case when the whole cluster stops: nothing to warn an operator about.
+                    LogStoppingWithCluster(logger, shortOf.Count, Sample(shortOf.Select(p => p.Partition)));
+                }
+                else if (shortOf.Count > 0)
+                {
+                    LogDrainGaveUp(logger, time.GetElapsedTime(started), shortOf.Count, Sample(shortOf.Select(p => p.Partition)));
                 }
 
                 try
@@ -253,7 +258,11 @@ internal sealed partial class ReplicationLifecycle(
         var next = ConfigurationPlanner.Plan(current, liveness.Population(current));
         if (next is not null && await store.TryWriteAsync(current.Version, next, cancellationToken))
         {
-            foreach (var changed in next.Partitions.Where(p => p.Epoch != current.Partitions[p.Partition].Epoch))
+            // One line per plan at information (a start assigns every partition at once); each partition's new
+            // configuration at debug.
+            var moved = next.Partitions.Where(p => p.Epoch != current.Partitions[p.Partition].Epoch).ToList();
+            LogPlanned(logger, moved.Count, next.Partitions.Length, Sample(moved.Select(p => p.Partition)));
+            foreach (var changed in moved)
             {
                 LogReconfigured(logger, changed.Partition, changed.Epoch, changed.ToString());
             }
@@ -265,13 +274,27 @@ internal sealed partial class ReplicationLifecycle(
     [LoggerMessage(EventId = 2105, Level = LogLevel.Information, Message = "Stopping: waiting until {Count} partitions keep a caught-up majority without this silo")]
     private static partial void LogDraining(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Stopping after {Waited}: partitions [{Partitions}] are left without a caught-up majority (the others are down, leaving or too slow)")]
-    private static partial void LogDrainGaveUp(ILogger logger, TimeSpan waited, string partitions);
+    /// <summary>At most eight partition numbers, then how many more: a line a person reads.</summary>
+    private static string Sample(IEnumerable<int> partitions)
+    {
+        var all = partitions.ToList();
+        var shown = string.Join(",", all.Take(8));
+        return all.Count > 8 ? $"{shown} and {all.Count - 8} more" : shown;
+    }
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Stopping after {Waited}: {Count} partitions ({Partitions}) are left without a caught-up majority; the silos that could copy them were too slow")]
+    private static partial void LogDrainGaveUp(ILogger logger, TimeSpan waited, int count, string partitions);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Information, Message = "Stopping: {Count} partitions ({Partitions}) keep no caught-up majority without this silo, and no live silo can copy them (the others are down or stopping too, as when the whole cluster stops)")]
+    private static partial void LogStoppingWithCluster(ILogger logger, int count, string partitions);
+
+    [LoggerMessage(EventId = 2109, Level = LogLevel.Information, Message = "Planned new replica configurations: {Moved} of {Partitions} partitions moved ({Which})")]
+    private static partial void LogPlanned(ILogger logger, int moved, int partitions, string which);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Created cluster metadata: {Partitions} partitions, replication factor {Factor}")]
     private static partial void LogCreated(ILogger logger, int partitions, int factor);
 
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Information, Message = "Partition {Partition} moved to epoch {Epoch}: {Configuration}")]
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Partition {Partition} moved to epoch {Epoch}: {Configuration}")]
     private static partial void LogReconfigured(ILogger logger, int partition, long epoch, string configuration);
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Refreshing the cluster metadata failed")]

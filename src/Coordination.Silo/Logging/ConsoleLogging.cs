@@ -21,6 +21,8 @@ internal static class ConsoleLogging
         "Coordination.Membership.Hosting.ProbeGrainService",
     ];
 
+    private const string HealthCheckService = "Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService";
+
     public static ILoggingBuilder AddCoordinationConsole(this ILoggingBuilder logging, IConfiguration configuration)
     {
         logging.ClearProviders();
@@ -35,6 +37,10 @@ internal static class ConsoleLogging
         {
             logging.AddFilter(category, LogLevel.Warning);
         }
+
+        // The health-check service logs an error for every probe of /health/ready that finds the silo not ready
+        // (starting, catching up): an expected state the endpoint itself reports, not a failure.
+        logging.AddFilter(HealthCheckService, LogLevel.Critical);
 
         // Added last, so the operator's levels win over the defaults above.
         logging.AddConfiguration(configuration.GetSection("Logging"));
