@@ -5,7 +5,8 @@ namespace Coordination.Client;
 /// session is lost (by the client deadline, before the cluster can give it to anyone else) or when an operator
 /// revokes it; ending it (release, resign) is idempotent and keeps trying through failovers. A grant dropped
 /// without being ended is ended when the garbage collector finalizes it (as DistributedLock's backends do), through
-/// the session's background withdrawals: a finalizer must never block.
+/// the session's background withdrawals: a finalizer must never block. Its lost token fires before that release is
+/// sent, since the application may still watch a copy of it while a competitor is granted what it held.
 /// </summary>
 public abstract class CoordinationGrant
 {
@@ -29,11 +30,16 @@ public abstract class CoordinationGrant
     {
         if (Interlocked.Exchange(ref _ended, 1) == 0)
         {
-            var session = Session;
-            var key = (GrantName, GrantId);
-            session.Withdrawals.EnsureEventually(() =>
+            var signalled = false;
+            Session.Withdrawals.EnsureEventually(() =>
             {
-                session.Revocations.Unregister(key);
+                // The first attempt only (retries call again): the application hears before anyone else can be granted.
+                if (!signalled)
+                {
+                    signalled = true;
+                    SignalAbandoned();
+                }
+
                 return Abandon();
             });
         }
@@ -79,6 +85,28 @@ public abstract class CoordinationGrant
         catch (ObjectDisposedException)
         {
             // Ended meanwhile: nothing left to signal.
+        }
+    }
+
+    /// <summary>
+    /// Fires the lost token of a grant dropped without being ended, then frees its sources (the linked one is
+    /// registered on the session's lost token, which would otherwise keep it for the session's life).
+    /// </summary>
+    private void SignalAbandoned()
+    {
+        Session.Revocations.Unregister((GrantName, GrantId));
+        try
+        {
+            _lost.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // An application callback on the token threw: the release must still go out.
+        }
+        finally
+        {
+            _lost.Dispose();
+            _revoked.Dispose();
         }
     }
 

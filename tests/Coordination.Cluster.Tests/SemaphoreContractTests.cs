@@ -119,6 +119,19 @@ public abstract class SemaphoreContractTests(ClusterFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_permit_dropped_without_disposal_returns_once_collected_and_fires_the_lost_token_left_behind_first()
+    {
+        var name = NewName();
+        var a = NewApi();
+        var b = NewApi();
+        var lost = await AcquireAndKeepOnlyTheLostTokenAsync(a, name);
+        await using var next = await Contracts.AcquireAfterCollectingAsync(
+            () => b.TryAcquireAsync(name, 1, TimeSpan.FromMilliseconds(200)).AsTask(),
+            "another client to get the permit after the dropped handle was collected");
+        Assert.True(lost.IsCancellationRequested, "the first holder still watches a lost token that never fired, while another client holds the permit");
+    }
+
+    [Fact]
     public async Task Another_count_for_a_semaphore_in_use_is_a_typed_error_that_changes_nothing()
     {
         var name = NewName();
@@ -145,6 +158,11 @@ public abstract class SemaphoreContractTests(ClusterFixture fixture) : IClassFix
         Assert.Throws<ArgumentOutOfRangeException>(() => { _ = a.TryAcquireAsync(NewName(), 1, TimeSpan.FromSeconds(int.MaxValue)); });
         Assert.Throws<ArgumentOutOfRangeException>(() => { _ = a.AcquireAsync(NewName(), 1, TimeSpan.FromMilliseconds(-2)); });
     }
+
+    // Not inlined, so that no local of the caller's frame keeps the handle reachable.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task<CancellationToken> AcquireAndKeepOnlyTheLostTokenAsync(ISemaphoreApi api, string name) =>
+        (await api.AcquireAsync(name, 1, TimeSpan.FromSeconds(10))).HandleLostToken;
 }
 
 /// <summary>The semaphore suite through our own API, plus what only it shows: fencing tokens.</summary>
@@ -209,6 +227,21 @@ internal static class Contracts
         while (value > (seen = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen)
         {
         }
+    }
+
+    /// <summary>Collects garbage (running finalizers) until <paramref name="tryAcquire"/> gets what a dropped handle held.</summary>
+    public static async Task<T> AcquireAfterCollectingAsync<T>(Func<Task<T?>> tryAcquire, string expectation)
+        where T : class
+    {
+        T? next = null;
+        await Eventually.Async(async () =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            next = await tryAcquire();
+            return next is not null;
+        }, TimeSpan.FromSeconds(20), expectation);
+        return next!;
     }
 
     public static async ValueTask<IDistributedSynchronizationHandle> Upcast<T>(ValueTask<T> acquire)

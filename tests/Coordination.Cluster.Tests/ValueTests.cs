@@ -1,7 +1,11 @@
 using System.Collections.Concurrent;
 using Coordination.Client;
 using Coordination.Cluster.Tests.Infrastructure;
+using Coordination.Grains.Sessions;
+using Coordination.Grains.Values;
+using Coordination.Replication.Hosting;
 using Coordination.TestKit;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Coordination.Cluster.Tests;
 
@@ -115,6 +119,37 @@ public sealed class ValueTests(ClusterFixture fixture) : IClassFixture<ClusterFi
         Assert.True(goneAfter >= CoordinationCluster.Ttl, $"deleted {goneAfter.TotalSeconds:0.000} s after the last acknowledged keepalive: earlier than the TTL");
         Assert.True(goneAfter < CoordinationCluster.Ttl + TimeSpan.FromSeconds(2), $"deleted {goneAfter.TotalSeconds:0.000} s after the last keepalive: later than TTL + 2 s");
         Assert.False((await Cluster.NewClient().CreateValue(name).GetAsync()).Exists);
+    }
+
+    /// <summary>
+    /// A value bound to a session whose state is gone (as an audited re-initialisation of the session's partition
+    /// leaves it): its owner may still believe in its session, so the value stays one more TTL, as a lock would, and
+    /// goes by its grain's timer, with nobody calling.
+    /// </summary>
+    [Fact]
+    public async Task An_ephemeral_value_whose_session_state_vanished_stays_a_whole_ttl_then_goes()
+    {
+        var name = NewName();
+        var ttl = CoordinationCluster.Ttl;
+        var write = new ValueWrite(Guid.NewGuid(), "leader-1", 0, SessionIds.NewId(), 1);
+        var silo = Cluster.Cluster.GetActiveSilos().First().SiloAddress;
+        var register = Cluster.Cluster.GetSiloServiceProvider(silo).GetRequiredService<RegisterFactory>().Create<ValueRecord>(new Holding(HoldingKind.Value, name).RegisterKey);
+        var set = await Eventually.Retry(
+            () => register.ExecuteAsync((r, c) => ValueStateMachine.Write(r ?? ValueRecord.Fresh(c.TokenFloor), name, write, ttl, c.TokenEpoch)),
+            TimeSpan.FromSeconds(10),
+            "write a value bound to a session that does not exist");
+        Assert.True(set.Succeeded);
+
+        var start = DateTime.UtcNow;
+        var value = Cluster.NewClient().CreateValue(name);
+        Assert.Equal("leader-1", (await value.GetAsync()).Value); // activates its grain, which finds the session gone
+        await Eventually.Async(
+            () => Cluster.AllSlots().Any(s => s.Key == "v/" + name && s.Value is ValueRecord { Binding.Delay: not null }),
+            TimeSpan.FromSeconds(10),
+            "the value's grain to find its session gone and start the delay");
+        await Eventually.Async(async () => !(await value.GetAsync()).Exists, TimeSpan.FromSeconds(15), "the value to be deleted when the delay ends");
+        var goneAfter = DateTime.UtcNow - start;
+        Assert.True(goneAfter >= ttl, $"deleted {goneAfter.TotalSeconds:0.000} s after its session was found gone: earlier than the TTL");
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Coordination.Grains.Hosting;
 using Coordination.Grains.Leases;
 using Coordination.Grains.Sessions;
+using Coordination.Grains.Values;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
@@ -54,7 +55,7 @@ public sealed class FailoverSweeperTests
     }
 
     [Fact]
-    public async Task Leftovers_are_swept_without_a_death_and_live_sessions_only_after_one()
+    public async Task Leftovers_are_swept_without_a_death_and_live_sessions_and_pending_delays_only_after_one()
     {
         var node = new ReplicaNode(Self.ToReplicaId(), null!, null!, TimeProvider.System);
         node.Partition(0).Adopt(new PartitionConfiguration(0, 1, [new(Self.ToReplicaId(), 1)], 1, 1, []));
@@ -64,6 +65,9 @@ public sealed class FailoverSweeperTests
         node.Handle(new ReplicaRequest(0, 1, "l/idle-holder", ReplicaOperation.Accept, new Ballot(1, 1), LockRecord.Empty with { Holder = new LockGrant("s", Guid.NewGuid(), 4, null, TimeSpan.Zero, TimeSpan.Zero) }, new Ballot(2, 1)));
         node.Handle(new ReplicaRequest(0, 1, "s/ending", ReplicaOperation.Accept, new Ballot(1, 1), ended, new Ballot(2, 1)));
         node.Handle(new ReplicaRequest(0, 1, "s/alive", ReplicaOperation.Accept, new Ballot(1, 1), SessionRecord.Open(TimeSpan.FromSeconds(10)), new Ballot(2, 1)));
+        var value = ValueRecord.Empty with { Value = "v", Revision = 4 };
+        node.Handle(new ReplicaRequest(0, 1, "v/with-finished", ReplicaOperation.Accept, new Ballot(1, 1), value with { Binding = finished }, new Ballot(2, 1)));
+        node.Handle(new ReplicaRequest(0, 1, "v/vanished", ReplicaOperation.Accept, new Ballot(1, 1), value with { Binding = LockRecord.Empty with { Delay = new PendingDelay(TimeSpan.FromSeconds(10), 4) } }, new Ballot(2, 1)));
         var pinged = new List<string>();
         var sweeper = new FailoverSweeper(node, new SiloLiveness(new FakeMembership(), new LocalSilo()), (holding, name) =>
         {
@@ -75,11 +79,11 @@ public sealed class FailoverSweeperTests
             return Task.CompletedTask;
         }, TimeProvider.System, NullLogger.Instance);
 
-        Assert.Equal(2, await sweeper.SweepAsync(afterDeath: false, CancellationToken.None));
-        Assert.Equal(["Lock 'with-finished'", "session ending"], pinged.Order());
+        Assert.Equal(3, await sweeper.SweepAsync(afterDeath: false, CancellationToken.None));
+        Assert.Equal(["Lock 'with-finished'", "Value 'with-finished'", "session ending"], pinged.Order(StringComparer.Ordinal));
         pinged.Clear();
         await sweeper.SweepAsync(afterDeath: true, CancellationToken.None);
-        Assert.Equal(["Lock 'with-finished'", "session alive", "session ending"], pinged.Order());
+        Assert.Equal(["Lock 'with-finished'", "Value 'vanished'", "Value 'with-finished'", "session alive", "session ending"], pinged.Order(StringComparer.Ordinal));
     }
 
     private static async Task AdvanceUntilAsync(FakeTimeProvider time, Func<bool> condition, string expectation)

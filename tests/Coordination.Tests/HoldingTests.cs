@@ -15,6 +15,7 @@ public sealed class HoldingTests
     [InlineData(HoldingKind.Lock, "ünïcødé/🔒", "l/ünïcødé/🔒")]
     [InlineData(HoldingKind.Semaphore, "orders/42", "m/orders/42")]
     [InlineData(HoldingKind.ReaderWriterLock, "orders/42", "w/orders/42")]
+    [InlineData(HoldingKind.Value, "services/billing", "v/services/billing")]
     internal void A_holding_names_the_register_key_it_always_had(HoldingKind kind, string name, string key)
     {
         var holding = new Holding(kind, name);

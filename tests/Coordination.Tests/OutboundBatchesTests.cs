@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
+using Coordination.TestKit;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Coordination.Tests;
@@ -131,6 +132,51 @@ public sealed class OutboundBatchesTests
         await Task.WhenAll(waiting).WaitAsync(Wait);
     }
 
+    [Fact]
+    public async Task A_silo_nothing_is_bound_for_any_more_leaves_no_destination_behind()
+    {
+        var toA = _batches.SendAsync(A, Request("ka"));
+        var toB = _batches.SendAsync(B, Request("kb"));
+        for (var i = 0; i < 2; i++)
+        {
+            var call = await NextCallAsync();
+            if (call.Target == A)
+            {
+                call.Answer();
+            }
+            else
+            {
+                call.Fail(new InvalidOperationException("the silo is dead"));
+            }
+        }
+
+        await toA.WaitAsync(Wait);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => toB.WaitAsync(Wait));
+        await Eventually.Async(() => _batches.DestinationCount == 0, Wait, "both destinations to go once nothing waits for them");
+
+        var again = _batches.SendAsync(A, Request("k2"));
+        (await NextCallAsync()).Answer();
+        Assert.Equal("k2", (await again.WaitAsync(Wait)).Value);
+    }
+
+    [Fact]
+    public async Task A_pump_does_not_carry_the_request_context_of_the_caller_that_started_it()
+    {
+        RequestContext.Set("caller", "first");
+        try
+        {
+            var reply = _batches.SendAsync(A, Request("k1"));
+            var call = await NextCallAsync();
+            Assert.Null(call.Context);
+            call.Answer();
+            await reply.WaitAsync(Wait);
+        }
+        finally
+        {
+            RequestContext.Clear();
+        }
+    }
+
     private static ReplicaRequest Request(string key) => new(0, 1, key, ReplicaOperation.Accept, Ballot.Zero, null, Ballot.Zero);
 
     private async Task<Call> NextCallAsync() => await _calls.Reader.ReadAsync().AsTask().WaitAsync(Wait);
@@ -147,6 +193,9 @@ public sealed class OutboundBatchesTests
         public ReplicaId Target { get; } = target;
 
         public string[] Keys { get; } = [.. requests.Select(r => r.Key)];
+
+        /// <summary>The caller entry of the Orleans request context the batch was sent under.</summary>
+        public object? Context { get; } = RequestContext.Get("caller");
 
         public TaskCompletionSource<ReplicaReply[]> Replies { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -70,6 +70,64 @@ public sealed class ValueStateMachineTests
         Assert.Same(r, r2);
     }
 
+    /// <summary>
+    /// README: a retry is answered as the first attempt was while its revision is among the last 128. With values
+    /// of 16 KB the size budget holds only four of them: the retry must still be found by its request id.
+    /// </summary>
+    [Fact]
+    public void A_retried_compare_and_set_within_128_revisions_is_answered_as_it_was_even_with_large_values()
+    {
+        var big = new string('x', ValueStateMachine.MaxValueBytes);
+        var id = Guid.NewGuid();
+        var (r, first) = Write(ValueRecord.Empty, big, expected: 0, id: id); // committed, its reply lost
+        Assert.True(first.Succeeded);
+        for (var i = 0; i < 4; i++)
+        {
+            (r, _) = Write(r, new string((char)('a' + i), ValueStateMachine.MaxValueBytes));
+        }
+
+        Assert.True(r.Revision - first.Current.Revision < ValueStateMachine.MaxHistory);
+        var (_, retry) = Write(r, big, expected: 0, id: id);
+        Assert.True(retry.Succeeded, "the retry of a committed compare-and-set must not be reported as failed");
+        Assert.Equal((first.Current.Revision, big), (retry.Current.Revision, retry.Current.Value));
+    }
+
+    [Fact]
+    public void A_retried_set_within_128_revisions_is_not_applied_twice_even_with_large_values()
+    {
+        var big = new string('x', ValueStateMachine.MaxValueBytes);
+        var id = Guid.NewGuid();
+        var (r, _) = Write(ValueRecord.Empty, big, id: id);
+        for (var i = 0; i < ValueStateMachine.MaxHistory - 1; i++)
+        {
+            (r, _) = Write(r, new string((char)('a' + (i % 26)), ValueStateMachine.MaxValueBytes));
+        }
+
+        var (after, retry) = Write(r, big, id: id);
+        Assert.Same(r, after);
+        Assert.Equal(1, retry.Current.Revision);
+    }
+
+    [Fact]
+    public void Large_values_keep_the_request_ids_of_128_revisions_within_the_size_budget_and_older_watchers_resync()
+    {
+        var r = ValueRecord.Empty;
+        for (var i = 0; i < ValueStateMachine.MaxHistory + 10; i++)
+        {
+            (r, _) = Write(r, new string((char)('a' + (i % 26)), ValueStateMachine.MaxValueBytes));
+        }
+
+        Assert.Equal(ValueStateMachine.MaxHistory, r.History.Count);
+        Assert.True(r.History.Sum(e => e.Value?.Length ?? 0) <= ValueStateMachine.MaxHistoryValueChars);
+        var recent = ValueStateMachine.Watch(r, Name, r.Revision - 3);
+        Assert.False(recent.Resync);
+        Assert.Equal(3, recent.Events.Length);
+        Assert.All(recent.Events, e => Assert.Equal(ValueStateMachine.MaxValueBytes, e.Value!.Length));
+        var behind = ValueStateMachine.Watch(r, Name, r.Revision - 10);
+        Assert.True(behind.Resync, "a watcher of revisions whose values were dropped gets the present, never a set without its value");
+        Assert.Equal(r.Value, behind.Current!.Value);
+    }
+
     [Fact]
     public void An_ephemeral_value_is_deleted_when_its_binding_goes_and_a_replaced_binding_is_let_go()
     {
@@ -87,6 +145,51 @@ public sealed class ValueStateMachineTests
         Assert.Null(replaced.Binding.Holder);
         Assert.Contains(replaced.Binding.Finished, f => f.SessionId == "s1" && f.Sequence == 4);
         Assert.Null(ValueStateMachine.Current(replaced, Name).SessionTag);
+    }
+
+    /// <summary>
+    /// A session whose state vanished (its partition re-initialised) may still be believed alive by its client, so its
+    /// ephemeral value stays one more TTL, as a lock it held does (ZooKeeper-style leader markers rely on it).
+    /// </summary>
+    [Fact]
+    public void An_ephemeral_value_of_a_vanished_session_is_not_deleted_before_its_ttl()
+    {
+        var (r, _) = Write(ValueRecord.Empty, "leader-1", 0, session: "s1");
+        var (binding, _) = LockStateMachine.SessionEnded(r.Binding, "s1", SessionEnd.Vanished, Epoch);
+        var after = ValueStateMachine.WithBinding(r, binding);
+        Assert.Equal(("leader-1", r.Revision), (after.Value, after.Revision));
+        Assert.Equal(Ttl, after.Binding.Delay!.Duration);
+        Assert.False(Write(after, "leader-2", 0, session: "s2").Result.Succeeded);
+    }
+
+    [Fact]
+    public void An_ephemeral_value_of_a_vanished_session_is_deleted_when_its_delay_ends_and_not_by_a_stale_end()
+    {
+        var (r, _) = Write(ValueRecord.Empty, "leader-1", 0, session: "s1");
+        var kept = ValueStateMachine.WithBinding(r, LockStateMachine.SessionEnded(r.Binding, "s1", SessionEnd.Vanished, Epoch).Next);
+        var delay = kept.Binding.Delay!;
+
+        var stale = ValueStateMachine.WithBinding(kept, LockStateMachine.EndLockDelay(kept.Binding, delay.AfterToken - 1, Epoch));
+        Assert.Equal("leader-1", stale.Value);
+
+        var ended = ValueStateMachine.WithBinding(kept, LockStateMachine.EndLockDelay(kept.Binding, delay.AfterToken, Epoch));
+        Assert.Null(ended.Value);
+        Assert.Equal(kept.Revision + 1, ended.Revision);
+        Assert.Equal(ValueEventKind.Deleted, ended.History[^1].Kind);
+        Assert.True(ended.IsQuiet);
+    }
+
+    [Fact]
+    public void A_write_over_the_value_of_a_vanished_session_drops_its_delay_so_the_new_value_stays()
+    {
+        var (r, _) = Write(ValueRecord.Empty, "leader-1", 0, session: "s1");
+        var kept = ValueStateMachine.WithBinding(r, LockStateMachine.SessionEnded(r.Binding, "s1", SessionEnd.Vanished, Epoch).Next);
+        var afterToken = kept.Binding.Delay!.AfterToken;
+        var (taken, result) = Write(kept, "leader-2", kept.Revision, session: "s2");
+        Assert.True(result.Succeeded);
+        Assert.Null(taken.Binding.Delay);
+        var late = ValueStateMachine.WithBinding(taken, LockStateMachine.EndLockDelay(taken.Binding, afterToken, Epoch));
+        Assert.Equal("leader-2", late.Value);
     }
 
     [Fact]

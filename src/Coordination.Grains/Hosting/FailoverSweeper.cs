@@ -2,6 +2,7 @@ using Coordination.Grains.Elections;
 using Coordination.Grains.Leases;
 using Coordination.Grains.Locks;
 using Coordination.Grains.Sessions;
+using Coordination.Grains.Values;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Replicas;
 using Microsoft.Extensions.Logging;
@@ -9,8 +10,8 @@ using Microsoft.Extensions.Logging;
 namespace Coordination.Grains.Hosting;
 
 /// <summary>
-/// When a silo dies, the grains it hosted die with it, and nobody may call a dead client's session or a
-/// lock waiting out its lock-delay again. After every death, every silo re-activates such grains from its
+/// When a silo dies, the grains it hosted die with it, and nobody may call a dead client's session, a
+/// lock waiting out its lock-delay or an ephemeral value waiting out its vanished session's TTL again. After every death, every silo re-activates such grains from its
 /// own replicas, so their leases and delays restart (in full) elsewhere; and every <see cref="Interval"/>
 /// it re-activates grains left with work half done (an ended session still ending, finished requests still
 /// to let go), whose activation went away before they finished. Each replica sweeps its own copy, since one
@@ -38,7 +39,7 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
     {
     }
 
-    /// <param name="ping">Re-activates one grain: a lock or election (by its holding), or a session (null, by its id).</param>
+    /// <param name="ping">Re-activates one grain: a lock, election or value (by its holding), or a session (null, by its id).</param>
     internal FailoverSweeper(ReplicaNode node, SiloLiveness liveness, Func<Holding?, string, Task> ping, TimeProvider time, ILogger logger)
     {
         _node = node;
@@ -129,8 +130,8 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
 
     /// <summary>
     /// Pings what this silo's active replicas show needs an activation: after a death, every live session and
-    /// every lock or election waiting out a lock-delay; always, every session still ending and every lock or
-    /// election with finished requests to let go.
+    /// every lock, election or ephemeral value waiting out a delay; always, every session still ending and every
+    /// lock, election or value with finished requests to let go.
     /// </summary>
     internal async Task<int> SweepAsync(bool afterDeath, CancellationToken cancellationToken)
     {
@@ -151,6 +152,9 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
                         pings.Add((Holding.Election(RegisterKeys.NameOf(key)), RegisterKeys.NameOf(key)));
                         break;
                     case SharedLockRecord m when ((afterDeath && m.Delay is not null) || !m.Finished.IsEmpty) && RegisterKeys.HoldingOf(key) is { } holding:
+                        pings.Add((holding, holding.Name));
+                        break;
+                    case ValueRecord v when ((afterDeath && v.Binding.Delay is not null) || !v.Binding.Finished.IsEmpty) && RegisterKeys.HoldingOf(key) is { } holding:
                         pings.Add((holding, holding.Name));
                         break;
                 }
@@ -196,10 +200,11 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
         HoldingKind.Election => grains.GetGrain<IElectionGrainInternal>(name).Recover(),
         HoldingKind.Semaphore => grains.GetGrain<ISemaphoreGrainInternal>(name).Recover(),
         HoldingKind.ReaderWriterLock => grains.GetGrain<IReaderWriterLockGrainInternal>(name).Recover(),
+        HoldingKind.Value => grains.GetGrain<IValueGrainInternal>(name).Recover(),
         _ => grains.GetGrain<ISessionGrainInternal>(name).Recover(),
     };
 
-    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "{Why}: re-activating {Count} sessions, locks and elections from this silo's replicas")]
+    [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "{Why}: re-activating {Count} sessions, locks, elections and values from this silo's replicas")]
     private static partial void LogSweep(ILogger logger, string why, int count);
 
     [LoggerMessage(EventId = 3302, Level = LogLevel.Debug, Message = "Failover ping failed; retrying")]

@@ -39,7 +39,7 @@ internal static class RegisterKeys
 
     public static string Latch(string name) => LatchPrefix + name;
 
-    /// <summary>The session id, lock, election, semaphore or reader-writer lock name that <paramref name="key"/> was made from.</summary>
+    /// <summary>The session id, lock, election, semaphore, reader-writer lock or value name that <paramref name="key"/> was made from.</summary>
     public static string NameOf(string key) =>
         key.StartsWith(SessionPrefix, StringComparison.Ordinal) || KindOf(key) is not null
             ? key[SessionPrefix.Length..]
@@ -54,6 +54,7 @@ internal static class RegisterKeys
         ElectionPrefix => HoldingKind.Election,
         SemaphorePrefix => HoldingKind.Semaphore,
         ReaderWriterPrefix => HoldingKind.ReaderWriterLock,
+        ValuePrefix => HoldingKind.Value,
         _ => null,
     };
 }

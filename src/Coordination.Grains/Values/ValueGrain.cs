@@ -11,9 +11,13 @@ namespace Coordination.Grains.Values;
 [Alias("coord.IValueGrainInternal")]
 internal interface IValueGrainInternal : IGrainWithStringKey
 {
-    /// <summary>The session an ephemeral value is bound to ended: the value is deleted.</summary>
+    /// <summary>The session an ephemeral value is bound to ended: the value is deleted (after a delay if its state vanished).</summary>
     [Alias("session-ended")]
     Task OnSessionEnded(string sessionId, SessionStatus how);
+
+    /// <summary>Activate and re-read the value after a failover (restarts a pending delay in full, lets go of finished bindings).</summary>
+    [Alias("recover")]
+    Task Recover();
 }
 
 /// <summary>
@@ -101,6 +105,8 @@ internal sealed class ValueGrain(RegisterFactory registers, TimeProvider time, I
     }
 
     public Task OnSessionEnded(string sessionId, SessionStatus how) => _value.SessionEndedAsync(sessionId, how);
+
+    public Task Recover() => _value.RecoverAsync();
 
     /// <summary>Watchers parked now, or one that called within the retention (it is between two calls): its history stays.</summary>
     private bool IsWatched() =>

@@ -4,9 +4,17 @@ using Coordination.Replication.Protocol;
 
 namespace Coordination.Grains.Values;
 
-/// <summary>One retained revision of a named value: what happened, the value after it, and the write that made it (for idempotent retries).</summary>
+/// <summary>
+/// One retained revision of a named value: what happened, the value after it, and the write that made it (for
+/// idempotent retries). A set whose value is null had its value dropped to keep the history within its size
+/// budget: it still answers retries, but no longer watchers.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("coord.ValueHistoryEntry")]
-internal sealed record ValueHistoryEntry(long Revision, ValueEventKind Kind, string? Value, Guid RequestId);
+internal sealed record ValueHistoryEntry(long Revision, ValueEventKind Kind, string? Value, Guid RequestId)
+{
+    /// <summary>True when a watcher can be handed this revision (a delete, or a set that still has its value).</summary>
+    public bool HasEvent => Kind != ValueEventKind.Set || Value is not null;
+}
 
 /// <summary>
 /// The replicated state of a named value: the value (null: it does not exist), its revision, the latest
@@ -39,10 +47,10 @@ internal static class ValueStateMachine
     /// <summary>The longest value, in UTF-8 bytes.</summary>
     public const int MaxValueBytes = 16 * 1024;
 
-    /// <summary>Revisions kept for watchers and retried writes (fewer when values are large).</summary>
+    /// <summary>Revisions kept for retried writes, whatever the values' sizes, and for watchers (fewer when values are large).</summary>
     public const int MaxHistory = 128;
 
-    /// <summary>Most characters of values the retained history holds (it is replicated with every change).</summary>
+    /// <summary>Most characters of values the retained history holds (it is replicated with every change); older values are dropped, their request ids stay.</summary>
     public const int MaxHistoryValueChars = 64 * 1024;
 
     /// <summary>
@@ -55,7 +63,9 @@ internal static class ValueStateMachine
     {
         if (r.History.Find(e => e.RequestId == w.RequestId) is { } done)
         {
-            return (r, new ValueWriteResult(true, new VersionedValue(name, done.Value, done.Revision, done.Value is null ? null : BoundTag(r, w))));
+            // A retry carries the value of its first attempt, which stands in for one dropped from the history.
+            var value = done.Kind == ValueEventKind.Deleted ? null : done.Value ?? w.Value;
+            return (r, new ValueWriteResult(true, new VersionedValue(name, value, done.Revision, value is null ? null : BoundTag(r, w))));
         }
 
         var current = Current(r, name);
@@ -78,13 +88,16 @@ internal static class ValueStateMachine
 
     /// <summary>
     /// The value after its binding changed (its session ended, or its attach was found missing): an ephemeral value
-    /// whose binding is gone is deleted at the next revision.
+    /// whose binding is gone is deleted at the next revision. One whose session's state vanished (its partition was
+    /// re-initialised) is kept while the binding waits out its delay, a whole TTL, and deleted when the delay ends
+    /// (<see cref="LockStateMachine.EndLockDelay"/>): its owner may still believe in its session, as a lock's holder
+    /// does (<see cref="LockStateMachine.SessionEnded"/>), so the value is never deleted early.
     /// </summary>
     public static ValueRecord WithBinding(ValueRecord r, LockRecord binding)
     {
-        // A lock-delay has no meaning for a value: an ended session's value goes at once.
-        binding = binding.Delay is null ? binding : binding with { Delay = null };
-        return r.Binding.Holder is not null && binding.Holder is null && r.Value is not null
+        var wasBound = r.Binding.Holder is not null || r.Binding.Delay is not null;
+        var gone = binding.Holder is null && binding.Delay is null;
+        return wasBound && gone && r.Value is not null
             ? Record(r, null, r.Revision + 1, ValueEventKind.Deleted, Guid.Empty, binding)
             : r with { Binding = binding };
     }
@@ -98,7 +111,9 @@ internal static class ValueStateMachine
             return new ValueWatchResult(r.Revision, [], ahead, ahead ? Current(r, name) : null);
         }
 
-        var oldest = r.History.IsEmpty ? r.Revision + 1 : r.History[0].Revision;
+        // Values are dropped oldest first: the revisions a watcher can be handed start after the last one dropped.
+        var kept = r.History.FindLastIndex(e => !e.HasEvent) + 1;
+        var oldest = kept < r.History.Count ? r.History[kept].Revision : r.Revision + 1;
         if (oldest > afterRevision + 1)
         {
             // Fallen behind what is retained: never hand out a partial history, hand out the present.
@@ -142,9 +157,15 @@ internal static class ValueStateMachine
     private static string? BoundTag(ValueRecord r, ValueWrite w) =>
         w.SessionId is not null && r.Binding.Holder?.RequestId == w.RequestId ? SessionIds.Tag(w.SessionId) : null;
 
-    /// <summary>The binding without its holder, who is let go at its session like a cancelled request.</summary>
-    private static LockRecord Unbind(LockRecord binding, long tokenEpoch) =>
-        binding.Holder is { } h ? LockStateMachine.Cancel(binding, h.SessionId, h.RequestId, tokenEpoch, h.Sequence).Next : binding;
+    /// <summary>
+    /// The binding without its holder, who is let go at its session like a cancelled request, and without a pending
+    /// delay, which kept the very value being replaced.
+    /// </summary>
+    private static LockRecord Unbind(LockRecord binding, long tokenEpoch)
+    {
+        var unbound = binding.Holder is { } h ? LockStateMachine.Cancel(binding, h.SessionId, h.RequestId, tokenEpoch, h.Sequence).Next : binding;
+        return unbound.Delay is null ? unbound : unbound with { Delay = null };
+    }
 
     private static ValueRecord Record(ValueRecord r, string? value, long revision, ValueEventKind kind, Guid requestId, LockRecord binding)
     {
@@ -154,11 +175,16 @@ internal static class ValueStateMachine
             history = history.RemoveRange(0, history.Count - MaxHistory);
         }
 
+        // Over the size budget, the oldest values go but their entries stay: a retry is recognised by its request id
+        // among the last MaxHistory revisions whatever the values' sizes (README), and the state stays bounded.
         var chars = history.Sum(e => e.Value?.Length ?? 0);
-        while (chars > MaxHistoryValueChars && history.Count > 1)
+        for (var i = 0; chars > MaxHistoryValueChars && i < history.Count - 1; i++)
         {
-            chars -= history[0].Value?.Length ?? 0;
-            history = history.RemoveAt(0);
+            if (history[i].Value is { } old)
+            {
+                chars -= old.Length;
+                history = history.SetItem(i, history[i] with { Value = null });
+            }
         }
 
         return new ValueRecord(value, revision, history, binding);

@@ -12,8 +12,9 @@ namespace Coordination.Grains.Values;
 /// value's binding (<see cref="ValueRecord.Binding"/>): <see cref="SessionAttachments{TQueue}"/> (an ephemeral write is
 /// recorded in its session before it commits, under the promise the register held when the attach began, and the
 /// session's end removes the binding, which deletes the value), <see cref="FinishedRequests{TQueue}"/> (a binding that is
-/// replaced is let go at its session) and <see cref="IdleRetirement"/> (a value that stays absent is deleted and
-/// its activation goes).
+/// replaced is let go at its session), <see cref="LockDelayTimer{TQueue}"/> (the value of a session whose state vanished
+/// is deleted only when its binding's delay ends) and <see cref="IdleRetirement"/> (a value that stays absent is deleted
+/// and its activation goes).
 /// </summary>
 internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
 {
@@ -21,6 +22,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
     private readonly NamedRegister<ValueRecord> _value;
     private readonly SessionAttachments<LockRecord> _sessions;
     private readonly FinishedRequests<LockRecord> _finished;
+    private readonly LockDelayTimer<LockRecord> _delay;
     private readonly IdleRetirement _idle;
     private readonly Func<bool> _watched;
     private readonly ILogger _logger;
@@ -34,6 +36,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
         var holding = new Holding(HoldingKind.Value, _value.Name);
         _sessions = new SessionAttachments<LockRecord>(owner, grains, this, holding, options.HolderAuditInterval, logger);
         _finished = new FinishedRequests<LockRecord>(this, grains, holding, time, logger);
+        _delay = new LockDelayTimer<LockRecord>(owner, this, logger);
         _idle = new IdleRetirement(owner, RetireAsync, time, options.IdleRetention, logger);
     }
 
@@ -112,6 +115,9 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
 
     public Task SessionEndedAsync(string sessionId, SessionStatus how) => _sessions.EndedAsync(sessionId, how);
 
+    /// <summary>Re-reads the value after a failover, which restarts a pending delay in full and resumes letting go of finished bindings.</summary>
+    public Task RecoverAsync() => _value.IsValid ? Register.ExecuteAsync((r, _) => (r, true)) : Task.CompletedTask;
+
     /// <summary>
     /// A change as the register lifecycle runs it: an absent register is a fresh value, one that comes out with nothing
     /// to remember stays absent (bad input and failed writes create nothing), and bindings their sessions let go are forgotten.
@@ -150,6 +156,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
             Last = record;
             var binding = record?.Binding ?? LockRecord.Empty;
             _finished.LetGo(binding);
+            _delay.Arm(binding);
             _idle.Arm(record is null || record.IsQuiet);
             Committed?.Invoke(record);
         }

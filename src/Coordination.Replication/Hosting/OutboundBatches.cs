@@ -10,7 +10,10 @@ namespace Coordination.Replication.Hosting;
 /// request keeps its own reply; the protocol treats a lost batch as lost messages.
 /// </summary>
 /// <remarks>
-/// The pumps run on the thread pool, not on the scheduler of whichever grain happened to start them. A batch
+/// The pumps run on the thread pool, not on the scheduler of whichever grain happened to start them, and without
+/// its execution context (its Orleans <c>RequestContext</c>): a pump carries every later caller's requests too. A
+/// destination lives only while requests to it wait or are being pumped, so the silo incarnations ever seen leave
+/// nothing behind (a sender always completes or fails its request in the destination it joined). A batch
 /// that has not come back within <c>slotTimeout</c> (a paused or cut-off silo) stops holding the way: the next
 /// one leaves, and the late one still completes its requests whenever it ends. A silo that keeps not answering
 /// cannot make requests pile up: past <see cref="MaxWaiting"/> a request fails at once.
@@ -23,6 +26,7 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
     /// <summary>Requests in one batch at most: a bound on one message's size.</summary>
     public const int MaxBatch = 512;
 
+    /// <summary>The destinations being pumped now; its lock also guards every destination's queue.</summary>
     private readonly Dictionary<ReplicaId, Destination> _destinations = [];
 
     /// <summary>Batches sent, for tests and metrics.</summary>
@@ -30,35 +34,51 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
 
     private long _batchesSent;
 
-    public Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request)
+    /// <summary>Destinations being pumped now, for tests.</summary>
+    internal int DestinationCount
     {
-        Destination destination;
-        lock (_destinations)
+        get
         {
-            if (!_destinations.TryGetValue(target, out destination!))
+            lock (_destinations)
             {
-                destination = new Destination(target);
-                _destinations[target] = destination;
+                return _destinations.Count;
             }
         }
+    }
 
+    public Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request)
+    {
         var pending = new Pending(request);
-        bool start;
-        lock (destination)
+        Destination? started = null;
+        lock (_destinations)
         {
+            if (!_destinations.TryGetValue(target, out var destination))
+            {
+                started = destination = new Destination(target);
+                _destinations[target] = destination;
+            }
+
             if (destination.Waiting.Count >= MaxWaiting)
             {
                 return Task.FromException<ReplicaReply>(new TimeoutException($"{destination.Waiting.Count} replica requests already wait for {target}: it has not answered for a while."));
             }
 
             destination.Waiting.Enqueue(pending);
-            start = !destination.Pumping;
-            destination.Pumping = true;
         }
 
-        if (start)
+        if (started is not null)
         {
-            _ = Task.Run(() => PumpAsync(destination));
+            if (ExecutionContext.IsFlowSuppressed())
+            {
+                _ = Task.Run(() => PumpAsync(started));
+            }
+            else
+            {
+                using (ExecutionContext.SuppressFlow())
+                {
+                    _ = Task.Run(() => PumpAsync(started));
+                }
+            }
         }
 
         return pending.Reply.Task;
@@ -69,11 +89,11 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
         while (true)
         {
             Pending[] batch;
-            lock (destination)
+            lock (_destinations)
             {
                 if (destination.Waiting.Count == 0)
                 {
-                    destination.Pumping = false;
+                    _destinations.Remove(destination.Target);
                     return;
                 }
 
@@ -129,8 +149,6 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
         public ReplicaId Target { get; } = target;
 
         public Queue<Pending> Waiting { get; } = new();
-
-        public bool Pumping { get; set; }
     }
 
     private sealed class Pending(ReplicaRequest request)
