@@ -16,6 +16,13 @@ public interface ICoordinationClient
     /// <summary>An election campaigned in through the client's shared session.</summary>
     CoordinationElection CreateElection(string name);
 
+    /// <summary>
+    /// A set of locks taken all or nothing through the client's shared session, in one canonical order (no deadlock
+    /// between overlapping sets). Duplicates are taken once; 1 to <see cref="CoordinationMultiLock.MaxLocks"/> distinct
+    /// valid names, else <see cref="CoordinationArgumentException"/> (<see cref="InvalidNameException"/> for a bad name).
+    /// </summary>
+    CoordinationMultiLock CreateMultiLock(IEnumerable<string> names);
+
     /// <summary>A semaphore with <paramref name="maxCount"/> permits (1 to <see cref="SemaphoreLimits.MaxPermits"/>), held through the client's shared session.</summary>
     CoordinationSemaphore CreateSemaphore(string name, int maxCount);
 
@@ -99,6 +106,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
 
     public CoordinationElection CreateElection(string name) =>
         new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time);
+
+    public CoordinationMultiLock CreateMultiLock(IEnumerable<string> names) =>
+        new(CoordinationMultiLock.Canonical(names), SharedSessionAsync, _grains, _options, _time);
 
     public CoordinationSemaphore CreateSemaphore(string name, int maxCount) =>
         new(Names.Validate(name), SemaphoreCount(maxCount), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
