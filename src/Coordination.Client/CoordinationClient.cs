@@ -39,6 +39,12 @@ public interface ICoordinationClient
 
     /// <summary>Admin: takes the lock away from its holder, bumps its fencing token and tells the holder.</summary>
     Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Admin: takes every permit of the semaphore away from its holders (each told: its lost token fires), burns a token, and grants none for the holders' TTL.</summary>
+    Task<SharedRevokeResult> RevokeSemaphoreAsync(string name, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Admin: takes the reader-writer lock away from every reader and writer (each told: its lost token fires), burns a token, and grants nothing for the holders' TTL.</summary>
+    Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The Coordination client over an Orleans <see cref="IGrainFactory"/> (a cluster client, or a silo's own).</summary>
@@ -144,6 +150,14 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         Names.Validate(name);
         return _grains.GetGrain<ILockGrain>(name).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
     }
+
+    /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>: repeating a revoke whose reply was lost would revoke the next holders.</remarks>
+    public Task<SharedRevokeResult> RevokeSemaphoreAsync(string name, string reason, CancellationToken cancellationToken = default) =>
+        _grains.GetGrain<ISemaphoreGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
+
+    /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>.</remarks>
+    public Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default) =>
+        _grains.GetGrain<IReaderWriterLockGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
 
     /// <summary>Closes the shared session (its locks are released at once) and opens no new one. Also run when the host starts stopping.</summary>
     public async Task CloseAsync()
