@@ -24,12 +24,14 @@ public enum ReaderWriterAccess
 
 /// <summary>An acquire of one of a semaphore's permits. As <see cref="AcquireRequest"/>, plus the permit count.</summary>
 /// <param name="MaxCount">The semaphore's permits: fixed by its first use, and every later use must give the same (<see cref="SemaphoreCountMismatchException"/>).</param>
+/// <param name="LockDelay">As <see cref="AcquireRequest.LockDelay"/>: if this holder's session expires while it holds the permit, no permit is granted to anyone for this long.</param>
 [GenerateSerializer, Immutable, Alias("coord.SemaphoreAcquireRequest")]
-public sealed record SemaphoreAcquireRequest(string SessionId, Guid RequestId, int MaxCount, AcquireMode Mode, TimeSpan MaxWait, string? Owner, long Sequence = 0, long SettledThrough = 0);
+public sealed record SemaphoreAcquireRequest(string SessionId, Guid RequestId, int MaxCount, AcquireMode Mode, TimeSpan MaxWait, string? Owner, long Sequence = 0, long SettledThrough = 0, TimeSpan LockDelay = default);
 
 /// <summary>An acquire of a reader-writer lock. As <see cref="AcquireRequest"/>, plus how it is to be held.</summary>
+/// <param name="LockDelay">As <see cref="AcquireRequest.LockDelay"/>: if this holder's session expires while it holds, the lock is granted to nobody for this long.</param>
 [GenerateSerializer, Immutable, Alias("coord.ReaderWriterAcquireRequest")]
-public sealed record ReaderWriterAcquireRequest(string SessionId, Guid RequestId, ReaderWriterAccess Access, AcquireMode Mode, TimeSpan MaxWait, string? Owner, long Sequence = 0, long SettledThrough = 0);
+public sealed record ReaderWriterAcquireRequest(string SessionId, Guid RequestId, ReaderWriterAccess Access, AcquireMode Mode, TimeSpan MaxWait, string? Owner, long Sequence = 0, long SettledThrough = 0, TimeSpan LockDelay = default);
 
 /// <summary>The upgradeable reader (session, request id) holding <paramref name="FencingToken"/> asks to become the writer.</summary>
 /// <param name="MaxWait">How long this call may stay parked on the silo; the client calls again to keep waiting.</param>
@@ -48,8 +50,15 @@ public sealed record SharedWaiter(string SessionTag, Guid RequestId, ReaderWrite
 /// <summary>A linearizable view of a semaphore or reader-writer lock, read through a majority accept that began after the query arrived.</summary>
 /// <param name="MaxCount">A semaphore's permits (0 when it is not in use, and for a reader-writer lock).</param>
 /// <param name="UpgradePending">The upgradeable reader waits to become the writer (new readers wait behind it).</param>
+/// <param name="LockDelayActive">Nothing is granted until a delay ends: an expired holder's lock-delay, or the wait after a revoke.</param>
 [GenerateSerializer, Immutable, Alias("coord.SharedLockInfo")]
-public sealed record SharedLockInfo(string Name, int MaxCount, ImmutableArray<SharedHolder> Holders, ImmutableArray<SharedWaiter> Waiters, long LastFencingToken, bool UpgradePending);
+public sealed record SharedLockInfo(string Name, int MaxCount, ImmutableArray<SharedHolder> Holders, ImmutableArray<SharedWaiter> Waiters, long LastFencingToken, bool UpgradePending, bool LockDelayActive = false);
+
+/// <summary>What an operator's revoke of a semaphore or reader-writer lock took away.</summary>
+/// <param name="Revoked">The grants taken away (their sessions were told first); empty when nobody held it.</param>
+/// <param name="LastFencingToken">The highest token after the revoke (one was burned if anything was revoked), so every later grant's is above it.</param>
+[GenerateSerializer, Immutable, Alias("coord.SharedRevokeResult")]
+public sealed record SharedRevokeResult(ImmutableArray<SharedHolder> Revoked, long LastFencingToken);
 
 /// <summary>
 /// A counting semaphore: up to a fixed number of holders at once, FIFO, each permit fenced and tied to its
@@ -72,6 +81,14 @@ public interface ISemaphoreGrain : IGrainWithStringKey
 
     [Alias("info")]
     Task<SharedLockInfo> GetInfo();
+
+    /// <summary>
+    /// Admin: takes every grant away from its holder (each holder's session told first, so its lost signal fires),
+    /// burns a token, and grants nothing more for the longest revoked holder's session TTL (or lock-delay, if longer).
+    /// With nobody holding, nothing changes. Not idempotent: a repeat revokes whoever holds by then.
+    /// </summary>
+    [Alias("revoke")]
+    Task<SharedRevokeResult> Revoke(string reason);
 }
 
 /// <summary>
@@ -103,4 +120,12 @@ public interface IReaderWriterLockGrain : IGrainWithStringKey
 
     [Alias("info")]
     Task<SharedLockInfo> GetInfo();
+
+    /// <summary>
+    /// Admin: takes every grant away from its holder (each holder's session told first, so its lost signal fires),
+    /// burns a token, and grants nothing more for the longest revoked holder's session TTL (or lock-delay, if longer).
+    /// With nobody holding, nothing changes. Not idempotent: a repeat revokes whoever holds by then.
+    /// </summary>
+    [Alias("revoke")]
+    Task<SharedRevokeResult> Revoke(string reason);
 }

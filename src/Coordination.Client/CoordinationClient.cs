@@ -16,6 +16,13 @@ public interface ICoordinationClient
     /// <summary>An election campaigned in through the client's shared session.</summary>
     CoordinationElection CreateElection(string name);
 
+    /// <summary>
+    /// A set of locks taken all or nothing through the client's shared session, in one canonical order (no deadlock
+    /// between overlapping sets). Duplicates are taken once; 1 to <see cref="CoordinationMultiLock.MaxLocks"/> distinct
+    /// valid names, else <see cref="CoordinationArgumentException"/> (<see cref="InvalidNameException"/> for a bad name).
+    /// </summary>
+    CoordinationMultiLock CreateMultiLock(IEnumerable<string> names);
+
     /// <summary>A semaphore with <paramref name="maxCount"/> permits (1 to <see cref="SemaphoreLimits.MaxPermits"/>), held through the client's shared session.</summary>
     CoordinationSemaphore CreateSemaphore(string name, int maxCount);
 
@@ -32,6 +39,12 @@ public interface ICoordinationClient
 
     /// <summary>Admin: takes the lock away from its holder, bumps its fencing token and tells the holder.</summary>
     Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Admin: takes every permit of the semaphore away from its holders (each told: its lost token fires), burns a token, and grants none for the holders' TTL.</summary>
+    Task<SharedRevokeResult> RevokeSemaphoreAsync(string name, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Admin: takes the reader-writer lock away from every reader and writer (each told: its lost token fires), burns a token, and grants nothing for the holders' TTL.</summary>
+    Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The Coordination client over an Orleans <see cref="IGrainFactory"/> (a cluster client, or a silo's own).</summary>
@@ -100,6 +113,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     public CoordinationElection CreateElection(string name) =>
         new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time);
 
+    public CoordinationMultiLock CreateMultiLock(IEnumerable<string> names) =>
+        new(CoordinationMultiLock.Canonical(names), SharedSessionAsync, _grains, _options, _time);
+
     public CoordinationSemaphore CreateSemaphore(string name, int maxCount) =>
         new(Names.Validate(name), SemaphoreCount(maxCount), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
 
@@ -134,6 +150,14 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         Names.Validate(name);
         return _grains.GetGrain<ILockGrain>(name).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
     }
+
+    /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>: repeating a revoke whose reply was lost would revoke the next holders.</remarks>
+    public Task<SharedRevokeResult> RevokeSemaphoreAsync(string name, string reason, CancellationToken cancellationToken = default) =>
+        _grains.GetGrain<ISemaphoreGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
+
+    /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>.</remarks>
+    public Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default) =>
+        _grains.GetGrain<IReaderWriterLockGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
 
     /// <summary>Closes the shared session (its locks are released at once) and opens no new one. Also run when the host starts stopping.</summary>
     public async Task CloseAsync()

@@ -5,7 +5,7 @@ namespace Coordination.Client;
 /// <summary>
 /// A held semaphore permit or reader-writer lock. Pass <see cref="FencingToken"/> to what it protects and have
 /// that refuse lower tokens. <see cref="HandleLostToken"/> fires when the session is lost (by its client deadline,
-/// before the cluster can give the grant to anyone else). Disposing releases; repeating it is harmless.
+/// before the cluster can give the grant to anyone else) or an operator revokes the grant. Disposing releases; repeating it is harmless.
 /// </summary>
 public abstract class CoordinationLeaseHandle : CoordinationGrant, IDistributedSynchronizationHandle
 {
@@ -26,7 +26,7 @@ public abstract class CoordinationLeaseHandle : CoordinationGrant, IDistributedS
     /// <summary>A permit's or writer's token is strictly above every earlier grant; a reader's is that of the write epoch it reads in.</summary>
     public virtual long FencingToken => GrantToken;
 
-    /// <summary>Fires when the grant may be lost (session lost: client deadline, expiry, close). Throws <see cref="ObjectDisposedException"/> once disposed.</summary>
+    /// <summary>Fires when the grant may be lost (session lost: client deadline, expiry, close; or revoked). Throws <see cref="ObjectDisposedException"/> once disposed.</summary>
     public CancellationToken HandleLostToken
     {
         get
@@ -47,7 +47,7 @@ public abstract class CoordinationLeaseHandle : CoordinationGrant, IDistributedS
         }
         catch (LockNotHeldException)
         {
-            // Ended meanwhile (its session ended).
+            // Ended meanwhile (its session ended, or it was revoked).
         }
     }
 

@@ -81,6 +81,10 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     public CoordinationLock CreateLock(string name) =>
         new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time);
 
+    /// <summary>A set of locks taken all or nothing through this session (see <see cref="ICoordinationClient.CreateMultiLock"/>).</summary>
+    public CoordinationMultiLock CreateMultiLock(IEnumerable<string> names) =>
+        new(CoordinationMultiLock.Canonical(names), _ => ValueTask.FromResult(this), _grains, _options, _time);
+
     /// <summary>An election campaigned in through this session.</summary>
     public CoordinationElection CreateElection(string name) =>
         new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time);

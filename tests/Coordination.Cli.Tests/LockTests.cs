@@ -66,6 +66,18 @@ public sealed partial class LockTests(CliCluster fixture)
     }
 
     [Fact]
+    public async Task Revoke_takes_a_semaphore_or_a_reader_writer_lock_by_its_flag_and_reports_what_it_took()
+    {
+        foreach (var flag in new[] { "--semaphore", "--reader-writer" })
+        {
+            var revoke = await fixture.RunAsync("revoke", $"cli/{Guid.NewGuid():N}", flag, "--reason", "cli test", "--json");
+            Assert.True(revoke.ExitCode == 0, revoke.ToString());
+            Assert.Equal(0, revoke.Json.GetProperty("revoked").GetArrayLength());
+            Assert.True(revoke.Json.GetProperty("lastFencingToken").GetInt64() >= 0, revoke.ToString());
+        }
+    }
+
+    [Fact]
     public async Task Interrupting_coord_stops_the_command_and_releases_the_lock_at_once()
     {
         var name = $"cli/{Guid.NewGuid():N}";

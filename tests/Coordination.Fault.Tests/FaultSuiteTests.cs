@@ -8,7 +8,9 @@ namespace Coordination.Fault.Tests;
 
 /// <summary>
 /// The CI set of the fault suite: every fault type on fixed seeds, with zero violations, and the broken
-/// controls caught. A failing run prints its report (seed, faults, violations) and leaves its history JSON for
+/// controls caught. Every run also has a semaphore and a reader-writer workload beside the locks, in the same
+/// client processes and under the same faults (see <see cref="FaultRunOptions.SemaphorePermits"/>); the controls
+/// that show their checkers can fail are unit tests (SharedLockCheckerTests). A failing run prints its report (seed, faults, violations) and leaves its history JSON for
 /// replay with <c>dotnet run -c Release --project tests/Coordination.Benchmarks -- faults --seed N ...</c>.
 /// </summary>
 public sealed class FaultSuiteTests(ITestOutputHelper output)
@@ -51,6 +53,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
         }
 
         Assert.True(report.Grants > 20, $"too little work to mean anything ({report.Grants} grants):\n{report.ToMarkdown()}");
+        Assert.True(report.SharedGrants > 10, $"too little semaphore and reader-writer work to mean anything ({report.SharedGrants} grants):\n{report.ToMarkdown()}");
     }
 
     private Task<FaultReport> RunAsync(int seed, TimeSpan duration, string? unsafeControl, params FaultKind[] faults) =>

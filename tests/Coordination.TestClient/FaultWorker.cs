@@ -12,7 +12,8 @@ using Coordination.Client;
 /// (CLOCK_MONOTONIC, comparable across processes):
 /// <c>OP process type f key a b result time [error]</c>, type one of invoke/ok/fail/info, "-" for none.
 /// After an operation whose outcome is unknown (info) the worker continues as a new process id, as Jepsen
-/// does; a lost session is replaced by a new one. Stops at "stop" on stdin, releasing what it holds.
+/// does; a lost session is replaced by a new one. Semaphore and reader-writer keys among the keys run in a second
+/// loop beside this one (<see cref="SharedLockWorkload"/>). Stops at "stop" on stdin, releasing what it holds.
 /// </summary>
 internal static class FaultWorker
 {
@@ -52,7 +53,7 @@ internal static class FaultWorker
     }
 
     /// <summary>Mostly short holds; one in five long enough for a fault to land inside it.</summary>
-    private static int Hold(Random random) => random.NextDouble() < 0.2 ? random.Next(200, 1500) : random.Next(0, 30);
+    internal static int Hold(Random random) => random.NextDouble() < 0.2 ? random.Next(200, 1500) : random.Next(0, 30);
 
     /// <param name="freshPrefix">When set, two picks in five are a fresh name under it (<see cref="FreshKey"/>) instead of a hot key.</param>
     public static async Task<int> RunAsync(ICoordinationClient client, string[] keys, int worker, string resourceDirectory, int seed, bool lockSet, string? freshPrefix, TextWriter output)
@@ -94,6 +95,13 @@ internal static class FaultWorker
                 }
             }
         }
+
+        // Semaphores and reader-writer locks, beside the locks in the same process, under the same faults.
+        var shared = keys.Where(SharedLockWorkload.IsShared).ToArray();
+        keys = [.. keys.Where(k => !SharedLockWorkload.IsShared(k))];
+        var sharedLoop = shared.Length == 0
+            ? Task.CompletedTask
+            : Task.Run(() => SharedLockWorkload.RunAsync(client, shared, worker, resourceDirectory, seed + 7, Line, Untyped, stop.Token));
 
         CoordinationSession? session = null;
         while (!stop.IsCancellationRequested)
@@ -147,18 +155,7 @@ internal static class FaultWorker
             var lost = lostToken.Register(() => Line(process, "ok", "lost", key, token, null, null, session.LostReason ?? grant.RevokedReason));
             if (lockSet)
             {
-                var added = (worker * 1_000_000_000L) + (++element);
-                Line(process, "invoke", "write", key, added, null, null);
-                var resource = new FencedFile(Path.Combine(resourceDirectory, FencedFile.FileName(key)));
-                if (!resource.TryRead(token, out var items))
-                {
-                    Line(process, "fail", "write", key, added, null, null, "fenced: stale token on read");
-                }
-                else
-                {
-                    await Task.Delay(Hold(random));
-                    Line(process, resource.TryWrite(token, [.. items, added]) ? "ok" : "fail", "write", key, added, null, null);
-                }
+                await LockSetStepAsync(Line, process, key, token, (worker * 1_000_000_000L) + (++element), resourceDirectory, random);
             }
             else
             {
@@ -182,6 +179,7 @@ internal static class FaultWorker
             await Task.Delay(random.Next(0, 20));
         }
 
+        await sharedLoop;
         if (session is not null)
         {
             try
@@ -196,6 +194,24 @@ internal static class FaultWorker
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// The lock-set step under a grant with <paramref name="token"/>: read the fenced resource of <paramref name="key"/>,
+    /// hold, write it back with <paramref name="added"/> appended; recorded as a "write" of that element.
+    /// </summary>
+    internal static async Task LockSetStepAsync(HistoryLine line, int process, string key, long token, long added, string resourceDirectory, Random random)
+    {
+        line(process, "invoke", "write", key, added, null, null);
+        var resource = new FencedFile(Path.Combine(resourceDirectory, FencedFile.FileName(key)));
+        if (!resource.TryRead(token, out var items))
+        {
+            line(process, "fail", "write", key, added, null, null, "fenced: stale token on read");
+            return;
+        }
+
+        await Task.Delay(Hold(random)); // allowed: the holder's pause inside its grant (the workload), not a wait for a state
+        line(process, resource.TryWrite(token, [.. items, added]) ? "ok" : "fail", "write", key, added, null, null);
     }
 }
 

@@ -264,5 +264,70 @@ public sealed class SharedLockStateMachineTests
         Assert.Throws<QueueFullException>(() => SharedLockStateMachine.EnsureRoom(r, "s"));
     }
 
+    [Fact]
+    public void An_expired_permit_holders_lock_delay_holds_back_every_permit_until_it_ends()
+    {
+        var delay = TimeSpan.FromSeconds(5);
+        var r = Apply(Semaphore(2), Permit("a", 1) with { LockDelay = delay }, Permit("b", 2), Permit("c", 3));
+        var (next, _) = SharedLockStateMachine.SessionEnded(r, "a", SessionEnd.Expired, Epoch);
+        Assert.Equal(["b"], Holders(next));
+        Assert.Equal(["c"], next.Waiters.Select(w => w.SessionId));
+        Assert.Equal(delay, next.Delay!.Duration);
+        Assert.False(next.Admits(Permit("d", 4)));
+
+        var ended = EndLockDelay(next, next.Delay.AfterToken, Epoch);
+        Assert.Null(ended.Delay);
+        Assert.Equal(["b", "c"], Holders(ended));
+
+        var closed = SharedLockStateMachine.SessionEnded(r, "a", SessionEnd.Closed, Epoch).Next;
+        Assert.Null(closed.Delay);
+        Assert.Equal(["b", "c"], Holders(closed));
+    }
+
+    [Fact]
+    public void A_revoke_takes_every_told_grant_burns_a_token_and_holds_grants_back_for_the_holders_ttl()
+    {
+        var r = Apply(Semaphore(2), Permit("a", 1), Permit("b", 2), Permit("c", 3));
+        var told = r.Holders.Select(h => (h.SessionId, h.RequestId, h.Token)).ToHashSet();
+        var (next, revoked) = SharedLockStateMachine.Revoke(r, told, Epoch);
+
+        Assert.Equal(["a", "b"], revoked.Select(g => g.SessionId).Order());
+        Assert.Empty(next.Holders);
+        Assert.Equal(["c"], next.Waiters.Select(w => w.SessionId));
+        Assert.True(next.LastToken > r.LastToken, "a token was burned");
+        Assert.Equal(Ttl, next.Delay!.Duration);
+        Assert.All(revoked, g => Assert.Equal(RequestEnd.Revoked, next.Log.Find(g.SessionId, g.RequestId)!.End));
+        Assert.Equal(ReleaseOutcome.AlreadyReleased, SharedLockStateMachine.Release(next, "x", "a", Id(1), revoked.Single(g => g.SessionId == "a").Token, Epoch).Outcome);
+
+        var after = EndLockDelay(next, next.Delay.AfterToken, Epoch);
+        Assert.Equal(["c"], Holders(after));
+        Assert.True(after.Holders[0].Token > next.LastToken, "the next permit's token is above the burned one");
+    }
+
+    [Fact]
+    public void A_revoke_leaves_a_grant_made_after_the_holders_were_read()
+    {
+        var r = Apply(Semaphore(2), Permit("a", 1));
+        var told = r.Holders.Select(h => (h.SessionId, h.RequestId, h.Token)).ToHashSet();
+        r = Apply(r, Permit("b", 2));
+        var (next, revoked) = SharedLockStateMachine.Revoke(r, told, Epoch);
+        Assert.Equal("a", Assert.Single(revoked).SessionId);
+        Assert.Equal(["b"], Holders(next));
+    }
+
+    [Fact]
+    public void A_revoke_of_an_upgraded_reader_takes_its_writer_grant_too()
+    {
+        var r = Apply(SharedLockRecord.Empty, Upgradeable("u", 1));
+        var token = r.Holders[0].Token;
+        (r, _, _) = SharedLockStateMachine.RequestUpgrade(r, "x", "u", Id(1), token, AcquireMode.Wait, Epoch);
+        Assert.True(r.Upgrade!.IsGranted);
+        var (next, revoked) = SharedLockStateMachine.Revoke(r, new HashSet<(string, Guid, long)> { ("u", Id(1), token) }, Epoch);
+        Assert.Single(revoked);
+        Assert.Null(next.Upgrade);
+        Assert.Empty(next.Holders);
+        Assert.True(next.LastToken > r.Upgrade.Token, "the burned token is above the writer's");
+    }
+
     private static T EndLockDelay<T>(T r, long afterToken, long epoch) where T : class, ILeaseState<T> => T.EndLockDelay(r, afterToken, epoch);
 }

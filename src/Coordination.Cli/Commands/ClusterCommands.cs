@@ -61,14 +61,27 @@ internal static class ClusterCommands
 
     public static Command Revoke(ConnectionOptions connection)
     {
-        var name = new Argument<string>("name") { Description = "The lock (or, with --election, election) to take away from its holder." };
+        var name = new Argument<string>("name") { Description = "The lock (or, with --election, election; --semaphore, semaphore; --reader-writer, reader-writer lock) to take away from its holders." };
         var election = new Option<bool>("--election") { Description = "NAME is an election: take leadership away." };
+        var semaphore = new Option<bool>("--semaphore") { Description = "NAME is a semaphore: take every permit away." };
+        var readerWriter = new Option<bool>("--reader-writer") { Description = "NAME is a reader-writer lock: take it from every reader and writer." };
         var reason = new Option<string?>("--reason") { Description = "Why, for the holder and the logs. Default: who ran coord revoke, and where." };
-        var revoke = new Command("revoke", "Operator action: take a lock (or leadership) away from its holder; the token or term is bumped and the holder told.") { name, election, reason };
+        var revoke = new Command("revoke", "Operator action: take a lock (or leadership, permits, a reader-writer lock) away from its holders; the token or term is bumped and the holders told.") { name, election, semaphore, readerWriter, reason };
         revoke.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
         {
             var target = result.GetValue(name)!;
             var why = result.GetValue(reason) ?? $"coord revoke by {Environment.UserName} on {Environment.MachineName}";
+            if (result.GetValue(semaphore) || result.GetValue(readerWriter))
+            {
+                var shared = result.GetValue(semaphore)
+                    ? await cluster.Coordination.RevokeSemaphoreAsync(target, why, cancellationToken)
+                    : await cluster.Coordination.RevokeReaderWriterLockAsync(target, why, cancellationToken);
+                output.Write(new { name = target, revoked = shared.Revoked, lastFencingToken = shared.LastFencingToken }, () => shared.Revoked.IsEmpty
+                    ? $"{target}: nobody held it; the token is {shared.LastFencingToken}"
+                    : $"{target}: revoked from {string.Join(", ", shared.Revoked.Select(h => $"session {h.SessionTag} (token {h.FencingToken})"))}; the token is now {shared.LastFencingToken}");
+                return ExitCodes.Ok;
+            }
+
             var revoked = result.GetValue(election)
                 ? await cluster.Grains.GetGrain<IElectionGrain>(Names.Validate(target)).Revoke(why)
                 : await cluster.Coordination.RevokeLockAsync(target, why, cancellationToken);

@@ -22,7 +22,7 @@ internal sealed partial class GrantRevocation(ILeaseQueue<LockRecord> queue, IGr
             var holder = (await queue.ReadQueueAsync()).Holder;
             if (holder is not null)
             {
-                await TellRevokedAsync(holder, reason);
+                await TellRevokedAsync(grains, queue.Name, holder, reason);
             }
 
             var (revoked, last, stale) = await queue.ChangeQueueAsync((q, epoch) =>
@@ -46,11 +46,11 @@ internal sealed partial class GrantRevocation(ILeaseQueue<LockRecord> queue, IGr
     }
 
     /// <summary>Records the revoke notice in the holder's session (fails if that cannot be done now). An ended session needs none.</summary>
-    private async Task TellRevokedAsync(LockGrant holder, string reason)
+    internal static async Task TellRevokedAsync(IGrainFactory grains, string name, LockGrant holder, string reason)
     {
         try
         {
-            await grains.GetGrain<ISessionGrainInternal>(holder.SessionId).NotifyRevoked(queue.Name, holder.RequestId, holder.Token, reason);
+            await grains.GetGrain<ISessionGrainInternal>(holder.SessionId).NotifyRevoked(name, holder.RequestId, holder.Token, reason);
         }
         catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
         {

@@ -161,6 +161,33 @@ internal static class SharedLockStateMachine
     }
 
     /// <summary>
+    /// Admin revoke of the grants in <paramref name="told"/> (session, request, token) that are still held: they are
+    /// taken away, a token is burned, and nothing is granted for the longest revoked holder's session TTL (or its
+    /// lock-delay, if longer). Their sessions were told first, so by then each client has heard at a keepalive or its
+    /// deadline has passed (as <see cref="LockStateMachine.Revoke"/>). A grant made after the holders were read was
+    /// not told and stays; with none of the told grants still held, nothing changes.
+    /// </summary>
+    public static (SharedLockRecord Next, IReadOnlyList<LockGrant> Revoked) Revoke(SharedLockRecord? current, IReadOnlySet<(string SessionId, Guid RequestId, long Token)> told, long tokenEpoch)
+    {
+        var r = current ?? SharedLockRecord.Empty;
+        var revoked = r.Holders.Where(h => told.Contains((h.SessionId, h.RequestId, h.Token))).ToList();
+        if (revoked.Count == 0)
+        {
+            return (r, revoked);
+        }
+
+        var mark = FencingTokens.Next(r.LastToken, tokenEpoch);
+        var next = revoked.Aggregate(r with { LastToken = mark }, (q, h) => Finish(q, h, RequestEnd.Revoked));
+        var hold = revoked.Max(h => h.LockDelay > h.SessionTtl ? h.LockDelay : h.SessionTtl);
+        if (hold > TimeSpan.Zero && (next.Delay is null || next.Delay.Duration < hold))
+        {
+            next = next with { Delay = new PendingDelay(hold, mark) };
+        }
+
+        return (HandOff(next, tokenEpoch), revoked);
+    }
+
+    /// <summary>
     /// The upgradeable reader (session, request id) holding <paramref name="token"/> asks to become the writer. It
     /// waits ahead of every queued request for the other holders to leave; granted, it holds a writer's token.
     /// </summary>

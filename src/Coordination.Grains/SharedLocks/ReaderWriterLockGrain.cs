@@ -35,7 +35,8 @@ internal sealed class ReaderWriterLockGrain(RegisterFactory registers, TimeProvi
             ReaderWriterAccess.UpgradeableRead => LeaseAccess.Upgradeable,
             _ => throw new CoordinationArgumentException("access", $"unknown access {(int)request.Access}"),
         };
-        var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, TimeSpan.Zero, TimeSpan.Zero, Sequence: request.Sequence, Access: access);
+        RequestRules.ValidateLockDelay(request.LockDelay, Options.MaxLockDelay);
+        var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, request.LockDelay, TimeSpan.Zero, Sequence: request.Sequence, Access: access);
         return AcquireAsync(entry, request.Mode, request.MaxWait, request.SettledThrough);
     }
 

@@ -25,7 +25,8 @@ internal sealed class SemaphoreGrain(RegisterFactory registers, TimeProvider tim
         ArgumentNullException.ThrowIfNull(request);
         RequestRules.ValidateAcquire(request.SessionId, request.RequestId, request.Sequence, request.SettledThrough, request.Mode, request.MaxWait, request.Owner);
         ValidateCount(request.MaxCount);
-        var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, TimeSpan.Zero, TimeSpan.Zero, Sequence: request.Sequence, Access: LeaseAccess.Shared);
+        RequestRules.ValidateLockDelay(request.LockDelay, Options.MaxLockDelay);
+        var entry = new LockRequest(request.SessionId, request.RequestId, request.Owner, request.LockDelay, TimeSpan.Zero, Sequence: request.Sequence, Access: LeaseAccess.Shared);
         var name = Queue.Name;
         return AcquireAsync(entry, request.Mode, request.MaxWait, request.SettledThrough, q => SharedLockStateMachine.WithCount(q, request.MaxCount, name));
     }

@@ -14,6 +14,7 @@ namespace Coordination.Grains.SharedLocks;
 internal abstract class SharedLeaseGrain(HoldingKind kind, RegisterFactory registers, TimeProvider time, CoordinationOptions options, ILogger logger) : Grain
 {
     private LeaseQueue<SharedLockRecord, SharedLockRecord> _queue = null!;
+    private SharedGrantRevocation _revocation = null!;
 
     protected LeaseQueue<SharedLockRecord, SharedLockRecord> Queue => _queue;
 
@@ -25,6 +26,7 @@ internal abstract class SharedLeaseGrain(HoldingKind kind, RegisterFactory regis
     {
         var leaseKind = new LeaseKind<SharedLockRecord, SharedLockRecord>(kind, r => r, (_, queue) => queue, SharedLockRecord.Fresh, r => r.IsEmpty);
         _queue = new LeaseQueue<SharedLockRecord, SharedLockRecord>(this, GrainFactory, leaseKind, registers, time, options, logger) { Committed = OnCommitted };
+        _revocation = new SharedGrantRevocation(_queue, GrainFactory, logger);
         _queue.Activate();
         return Task.CompletedTask;
     }
@@ -49,12 +51,18 @@ internal abstract class SharedLeaseGrain(HoldingKind kind, RegisterFactory regis
         return new SharedLockInfo(
             _queue.Name,
             r.MaxCount,
-            [.. r.Holders.Select(h => r.Upgrade is { IsGranted: true } u && u.Of(h)
-                ? new SharedHolder(SessionIds.Tag(h.SessionId), h.RequestId, ReaderWriterAccess.Write, u.Token, h.Owner)
-                : new SharedHolder(SessionIds.Tag(h.SessionId), h.RequestId, AccessOf(h.Access), h.Token, h.Owner))],
+            [.. r.Holders.Select(h => HolderOf(r, h))],
             [.. r.Waiters.Select(w => new SharedWaiter(SessionIds.Tag(w.SessionId), w.RequestId, AccessOf(w.Access), w.Owner))],
             r.LastToken,
-            r.Upgrade is { IsGranted: false });
+            r.Upgrade is { IsGranted: false },
+            r.Delay is not null);
+    }
+
+    public async Task<SharedRevokeResult> Revoke(string reason)
+    {
+        _queue.ValidateName();
+        var (revoked, after) = await _revocation.RevokeAsync(reason);
+        return new SharedRevokeResult([.. revoked.Select(h => HolderOf(SharedLockRecord.Empty, h))], after.LastToken);
     }
 
     public Task OnSessionEnded(string sessionId, SessionStatus how) => _queue.SessionEndedAsync(sessionId, how);
@@ -79,6 +87,10 @@ internal abstract class SharedLeaseGrain(HoldingKind kind, RegisterFactory regis
     protected virtual void OnCommitted(SharedLockRecord? record)
     {
     }
+
+    private static SharedHolder HolderOf(SharedLockRecord r, LockGrant h) => r.Upgrade is { IsGranted: true } u && u.Of(h)
+        ? new SharedHolder(SessionIds.Tag(h.SessionId), h.RequestId, ReaderWriterAccess.Write, u.Token, h.Owner)
+        : new SharedHolder(SessionIds.Tag(h.SessionId), h.RequestId, AccessOf(h.Access), h.Token, h.Owner);
 
     private static ReaderWriterAccess AccessOf(LeaseAccess access) => access switch
     {

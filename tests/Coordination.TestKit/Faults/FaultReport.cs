@@ -13,7 +13,8 @@ public sealed record FaultReport(
     IReadOnlyDictionary<FaultKind, int> FaultsInjected,
     IReadOnlyDictionary<FaultKind, TimeSpan> LongestUnavailability,
     IReadOnlyList<CheckResult> Checks,
-    string OutputDirectory)
+    string OutputDirectory,
+    int SharedGrants = 0)
 {
     /// <summary>How long after a fault healed the unavailability window still counts.</summary>
     private static readonly TimeSpan Tail = TimeSpan.FromSeconds(10);
@@ -27,6 +28,7 @@ public sealed record FaultReport(
         History history,
         IReadOnlyList<FaultEvent> faults,
         IReadOnlyList<string> keys,
+        SharedKeys shared,
         IReadOnlyList<string> sentinels,
         IReadOnlyDictionary<string, long?> heldAtEnd,
         IReadOnlyDictionary<string, long> fresh,
@@ -43,11 +45,18 @@ public sealed record FaultReport(
             .Where(g => g is { F: "acquire", Outcome: OpType.Ok, Result: not null } && g.Process < FaultRun.SentinelProcess && pauses.Any(p => p.Client == g.Process / FaultRun.ProcessesPerClient && g.Completed <= p.Healed && (ends.TryGetValue((g.Key, g.Process, g.Result), out var e) ? e.End : long.MaxValue) >= p.Started))
             .Select(g => (g.Key, g.Process, g.Result!.Value))
             .ToHashSet();
-        var locks = new History(history.Ops.Where(op => op.F is "acquire" or "release" or "lost"));
+        var locks = new History(history.Ops.Where(op => op.F is "acquire" or "release" or "lost" && !shared.Contains(op.Key)));
         var checks = new List<CheckResult> { MutexChecker.Check(locks, unreliable) };
         if (o.LockSet)
         {
             checks.Add(Merge(LockSetChecker.Name, keys.Select(k => LockSetChecker.Check(history.ForKey(k), finalItems[k]))));
+        }
+
+        if (shared.All.Any())
+        {
+            checks.Add(SemaphoreChecker.Check(history, shared.Semaphores, unreliable));
+            checks.Add(ReaderWriterChecker.Check(history, shared.ReaderWriterLocks, unreliable));
+            checks.Add(Merge($"{LockSetChecker.Name} (semaphore slots, writers)", shared.Resources.Select(k => LockSetChecker.Check(history.ForKey(k), finalItems[k]))));
         }
 
         checks.Add(LostGrantChecker.Check(new History(locks.Ops.Where(op => sentinels.Contains(op.Key))), heldAtEnd, new Dictionary<string, long>()));
@@ -57,12 +66,13 @@ public sealed record FaultReport(
         return new FaultReport(
             o,
             operations.Count(op => op.F != "nemesis"),
-            operations.Count(op => op is { F: "acquire", Outcome: OpType.Ok }),
+            operations.Count(op => op is { F: "acquire", Outcome: OpType.Ok } && !shared.Contains(op.Key)),
             operations.Count(op => op is { F: "write", Outcome: OpType.Ok }),
             faults.GroupBy(f => f.Kind).ToDictionary(g => g.Key, g => g.Count()),
-            Unavailability(operations, faults),
+            Unavailability([.. operations.Where(op => !shared.Contains(op.Key))], faults),
             checks,
-            output);
+            output,
+            operations.Count(op => op is { F: "acquire", Outcome: OpType.Ok } && shared.Contains(op.Key)));
     }
 
     public string ToMarkdown()
@@ -73,8 +83,8 @@ public sealed record FaultReport(
         sb.AppendLine();
         sb.AppendLine(ci, $"Replay: `dotnet run -c Release --project tests/Coordination.Benchmarks -- faults --seed {Options.Seed} --duration {Options.Duration} --silos {Options.Silos} --elections {Options.Elections}{(Options.Unsafe is null ? string.Empty : $" --unsafe {Options.Unsafe}")} --faults {string.Join(',', Options.Faults)}`");
         sb.AppendLine();
-        sb.AppendLine(ci, $"{Options.Silos} silos, {Options.Clients} client processes, {Options.Keys} locks{(Options.Elections > 0 ? $" and {Options.Elections} elections" : string.Empty)}, {(Options.LockSet ? "lock-set on a fenced resource" : "raw acquire/release")}, TTL {Options.TtlSeconds} s{(Options.Unsafe is null ? string.Empty : $", **broken on purpose: {Options.Unsafe}**")}.");
-        sb.AppendLine(ci, $"Operations {Operations}, grants {Grants}, fenced writes accepted {Writes}.");
+        sb.AppendLine(ci, $"{Options.Silos} silos, {Options.Clients} client processes, {Options.Keys} locks{(Options.Elections > 0 ? $" and {Options.Elections} elections" : string.Empty)}{(Options.SemaphorePermits > 0 ? $", a semaphore of {Options.SemaphorePermits} permits and a reader-writer lock" : string.Empty)}, {(Options.LockSet ? "lock-set on a fenced resource" : "raw acquire/release")}, TTL {Options.TtlSeconds} s{(Options.Unsafe is null ? string.Empty : $", **broken on purpose: {Options.Unsafe}**")}.");
+        sb.AppendLine(ci, $"Operations {Operations}, lock and election grants {Grants}, semaphore and reader-writer grants {SharedGrants}, fenced writes accepted {Writes}.");
         sb.AppendLine();
         sb.AppendLine("| fault | injected | longest unavailability |");
         sb.AppendLine("|---|---|---|");

@@ -35,6 +35,13 @@ public sealed record FaultRunOptions
     /// <summary>Elections besides the locks: their leaders write the fenced resource with their term as the token, and the same checkers judge them.</summary>
     public int Elections { get; init; }
 
+    /// <summary>
+    /// A semaphore of this many permits and a reader-writer lock besides the locks (0: neither), in a second loop of
+    /// each worker process, under the same faults: permit holders do the lock-set step on the fenced resource of a slot,
+    /// writers on the lock's own; judged by <see cref="SemaphoreChecker"/>, <see cref="ReaderWriterChecker"/> and the lock-set checker.
+    /// </summary>
+    public int SemaphorePermits { get; init; } = 2;
+
     /// <summary>Lock-set (read, pause, write to the fenced resource under the lock) or raw acquire/release.</summary>
     public bool LockSet { get; init; } = true;
 
@@ -88,6 +95,7 @@ public static partial class FaultRun
         var locks = Enumerable.Range(0, o.Keys).Select(i => $"faults/{o.Seed}/k{i}").ToArray();
         var keys = locks.Concat(Enumerable.Range(0, o.Elections).Select(i => $"e:faults/{o.Seed}/e{i}")).ToArray();
         var freshPrefix = $"faults/{o.Seed}/fresh";
+        var shared = SharedKeys.Of(o);
         var sentinels = new[] { $"faults/{o.Seed}/sentinel0", $"faults/{o.Seed}/sentinel1" };
         var recorder = new HistoryRecorder();
 
@@ -114,7 +122,7 @@ public static partial class FaultRun
                 var gateways = c == 0 && pinned
                     ? cluster.GatewayPortBase.ToString(CultureInfo.InvariantCulture)
                     : $"local:{cluster.GatewayPortBase}:{cluster.HealthPortBase}:{cluster.Silos}";
-                clients.Add(ChildProcess.Start($"client{c}", Repo.TestClientDll, [cluster.ClusterId, gateways, string.Join(',', keys), o.TtlSeconds.ToString(CultureInfo.InvariantCulture), "worker", c.ToString(CultureInfo.InvariantCulture), resources, (o.Seed + (31 * c)).ToString(CultureInfo.InvariantCulture), o.LockSet ? "set" : "raw", .. o.FreshNames ? [freshPrefix] : Array.Empty<string>()], redirectInput: true));
+                clients.Add(ChildProcess.Start($"client{c}", Repo.TestClientDll, [cluster.ClusterId, gateways, string.Join(',', [.. keys, .. shared.All]), o.TtlSeconds.ToString(CultureInfo.InvariantCulture), "worker", c.ToString(CultureInfo.InvariantCulture), resources, (o.Seed + (31 * c)).ToString(CultureInfo.InvariantCulture), o.LockSet ? "set" : "raw", .. o.FreshNames ? [freshPrefix] : Array.Empty<string>()], redirectInput: true));
             }
 
             foreach (var client in clients)
@@ -237,8 +245,8 @@ public static partial class FaultRun
             var freshKeys = history.Ops.Select(op => op.Key).Where(k => k.StartsWith(freshPrefix + "/", StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal).ToList();
             keys = [.. keys, .. freshKeys];
             log($"{freshKeys.Count} fresh names used besides the {keys.Length - freshKeys.Count} hot keys");
-            var finalItems = keys.ToDictionary(k => k, k => FencedState(Path.Combine(resources, Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(k)) + ".json")));
-            var report = FaultReport.Build(o, history, faults, keys, sentinels, held, fresh, finalItems, recoveryFailures, output);
+            var finalItems = keys.Concat(shared.Resources).ToDictionary(k => k, k => FencedState(Path.Combine(resources, Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(k)) + ".json")));
+            var report = FaultReport.Build(o, history, faults, keys, shared, sentinels, held, fresh, finalItems, recoveryFailures, output);
             await File.WriteAllTextAsync(Path.Combine(output, "history.json"), history.ToJson());
             await File.WriteAllTextAsync(Path.Combine(output, "report.md"), report.ToMarkdown());
             try

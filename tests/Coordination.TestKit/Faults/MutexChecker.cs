@@ -31,7 +31,8 @@ public static class MutexChecker
         return CheckResult.From(Name, violations);
     }
 
-    private static List<Grant> Grants(string key, IReadOnlyList<Operation> ops, List<string> violations)
+    /// <summary>The grants of one key (Ok acquires) with the end of their surely-held intervals; a grant without a token is a violation.</summary>
+    internal static List<Grant> Grants(string key, IReadOnlyList<Operation> ops, List<string> violations)
     {
         var ends = new Dictionary<(int Process, long Token), List<long>>();
         foreach (var op in ops)
@@ -60,7 +61,7 @@ public static class MutexChecker
             var end = ends.TryGetValue((op.Process, token), out var times)
                 ? times.Where(t => t >= op.Invoked).DefaultIfEmpty(long.MaxValue).Min()
                 : long.MaxValue;
-            grants.Add(new Grant(op.Process, token, op.Invoked, op.Completed, end));
+            grants.Add(new Grant(op.Process, token, op.Invoked, op.Completed, end, op.A == 1));
         }
 
         return grants;
@@ -85,7 +86,7 @@ public static class MutexChecker
         }
     }
 
-    private static void CheckDuplicates(string key, List<Grant> grants, List<string> violations)
+    internal static void CheckDuplicates(string key, List<Grant> grants, List<string> violations)
     {
         foreach (var same in grants.GroupBy(g => g.Token).Where(s => s.Count() > 1))
         {
@@ -93,7 +94,7 @@ public static class MutexChecker
         }
     }
 
-    private static void CheckOrder(string key, List<Grant> grants, List<string> violations)
+    internal static void CheckOrder(string key, List<Grant> grants, List<string> violations)
     {
         var byAck = grants.OrderBy(g => g.Acked).ToList();
         var next = 0;
@@ -117,8 +118,12 @@ public static class MutexChecker
         }
     }
 
-    private sealed record Grant(int Process, long Token, long Invoked, long Acked, long HeldUntil)
+    /// <summary>One grant: surely held over [<see cref="Acked"/>, <see cref="HeldUntil"/>).</summary>
+    /// <param name="Writes">On a reader-writer key, a write grant (its acquire's A is 1); false for a read grant and for other keys.</param>
+    internal sealed record Grant(int Process, long Token, long Invoked, long Acked, long HeldUntil, bool Writes = false)
     {
+        public bool Overlaps(Grant other) => Acked < other.HeldUntil && other.Acked < HeldUntil;
+
         public override string ToString() =>
             $"p{Process} token {Token} held [{Acked}, {(HeldUntil == long.MaxValue ? "end" : $"{HeldUntil}")})";
     }
