@@ -6,6 +6,7 @@ using Coordination.Replication.Hosting;
 using Coordination.Silo.Configuration;
 using Coordination.Silo.LocalClustering;
 using Coordination.Silo.Logging;
+using Coordination.Silo.Page;
 using Coordination.Silo.RedisClustering;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -82,6 +83,8 @@ internal static class SiloProgram
         app.MapHealth();
         app.MapSiloApi();
         app.MapCoordinationApi();
+        app.MapOperatorApi(host, $"silo{index}");
+        app.MapCoordinationPage();
         if (host.FaultInjection)
         {
             app.MapFaults(host);
