@@ -10,6 +10,7 @@ const state = {
   prefix: '',
   cursors: { locks: [null], elections: [null], sessions: [null] },
   degraded: new Set(),
+  dead: new Set(),
   rates: new Rates(),
   charts: {
     grants: new Sparkline('chart-grants', v => v.toFixed(v < 10 ? 1 : 0)),
@@ -48,9 +49,10 @@ const parts = {
   async silos() {
     const data = await getJson('/api/coordination/silos');
     state.degraded = new Set(data.silos.flatMap(s => (s.readiness && s.readiness.degradedPartitions) || []));
+    state.dead = new Set(data.silos.flatMap(s => ((s.view && s.view.members) || []).filter(m => m.status === 'Dead' || m.orleansStatus === 'Dead').map(m => m.member)));
     renderSilos(data);
   },
-  async partitions() { renderPartitions(await getJson('/api/coordination/partitions'), state.degraded, state.config.operatorActions); },
+  async partitions() { renderPartitions(await getJson('/api/coordination/partitions'), state.degraded, state.dead, state.config.operatorActions); },
   async locks() {
     const page = await getJson(`/api/coordination/locks?${query('locks', { prefix: state.prefix })}`);
     renderLocks(page, state.config.operatorActions);

@@ -24,13 +24,16 @@ function renderSilos(data) {
       `<td class="num">${m.roundTripMs != null ? m.roundTripMs.toFixed(2) + ' ms' : ''}</td><td>${esc(m.orleansStatus)}</td></tr>`)).join('');
 }
 
-function renderPartitions(view, degraded, canAct) {
+// A partition is lost when a majority of its members are dead in some silo's view: only then is re-initialising it
+// offered (the cluster refuses it for any partition that still has a majority).
+function renderPartitions(view, degraded, dead, canAct) {
   document.getElementById('epoch').textContent = view.clusterEpoch;
   body('partitions').innerHTML = view.partitions.map(p => {
     const recovering = p.recovering || [];
     const full = p.members.length >= view.replicationFactor && recovering.length === 0 && !degraded.has(p.partition);
-    const redundancy = `${p.members.length - recovering.length}/${view.replicationFactor}${full ? '' : ' degraded'}`;
-    const action = canAct && !full ? `<button class="reinit" data-partition="${p.partition}">re-initialise</button>` : '';
+    const lost = p.members.filter(m => !dead.has(m)).length < Math.floor(p.members.length / 2) + 1;
+    const redundancy = `${p.members.length - recovering.length}/${view.replicationFactor}${lost ? ' LOST' : full ? '' : ' degraded'}`;
+    const action = canAct && lost ? `<button class="reinit" data-partition="${p.partition}">re-initialise</button>` : '';
     return `<tr data-partition="${p.partition}"><td class="num">${p.partition}</td><td class="num">${p.epoch}</td><td>${p.members.map(esc).join('<br>')}</td>` +
       `<td>${recovering.map(esc).join('<br>')}</td><td class="${cls(full)}">${redundancy}</td><td class="num">${p.tokenEpoch}</td><td class="op">${action}</td></tr>`;
   }).join('');
