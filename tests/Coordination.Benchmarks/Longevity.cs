@@ -162,7 +162,7 @@ internal static class Longevity
 
     private static double Percentile(double[] sorted, double q) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * q))];
 
-    private static async Task<long> RssAsync(LocalClusterProcess cluster)
+    internal static async Task<long> RssAsync(LocalClusterProcess cluster)
     {
         long total = 0;
         foreach (var (_, pid, _) in await cluster.SilosAsync())

@@ -146,6 +146,7 @@ root.SetAction(async (result, ct) =>
     await using (var ours = new CoordinationBackend(client, cluster))
     {
         report.Rows.Add(await MeasureAsync(ours, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
+        report.Held = await HeldLocks.MeasureAsync(cluster, client, ours, q ? 10_000 : 100_000, sessions: 100, sizes.Seq, sizes.Par);
         report.Failovers = await Failover.GrainSiloKilledAsync(cluster, client, sizes.Failovers);
         report.DeadClients = await Failover.ClientKilledAsync(cluster, client, sizes.DeadClients, ttlSeconds: 10);
         report.LeaderFailovers = await ElectionFailover.CoordinationAsync(cluster, client, sizes.DeadClients, ElectionTtlSeconds);
@@ -177,6 +178,7 @@ static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int 
 
     Console.Error.WriteLine($"measuring {backend.Name} ...");
     var s = await Scenarios.SequentialAsync(backend, seq);
+    var f = await Scenarios.FreshNamesAsync(backend, seq);
     var p = await Scenarios.ParallelAsync(backend, 16, par);
     var c = await Scenarios.ContendedAsync(backend, 8, contended);
 
@@ -186,7 +188,7 @@ static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int 
     var watch = Stopwatch.StartNew();
     await Task.Delay(idle);
     var idleCost = await backend.CostAsync() - before;
-    return new Row(backend.Name, s, p, c, idleCost, watch.Elapsed);
+    return new Row(backend.Name, s, f, p, c, idleCost, watch.Elapsed);
 }
 
 internal static class Failover

@@ -3,10 +3,10 @@ using System.Text;
 
 namespace Coordination.Benchmarks;
 
-/// <summary>One system's figures: the three scenarios, and what its servers spent while nobody used them.</summary>
-internal sealed record Row(string System, ScenarioResult Seq, ScenarioResult Par16, ScenarioResult Contended8, ServerCost Idle, TimeSpan IdleWindow)
+/// <summary>One system's figures: the four scenarios, and what its servers spent while nobody used them.</summary>
+internal sealed record Row(string System, ScenarioResult Seq, ScenarioResult Fresh, ScenarioResult Par16, ScenarioResult Contended8, ServerCost Idle, TimeSpan IdleWindow)
 {
-    public IEnumerable<ScenarioResult> Scenarios => [Seq, Par16, Contended8];
+    public IEnumerable<ScenarioResult> Scenarios => [Seq, Fresh, Par16, Contended8];
 
     /// <summary>Server CPU while idle, as a fraction of one core.</summary>
     public double IdleCores => Idle.Cpu / IdleWindow;
@@ -29,18 +29,20 @@ internal sealed class Report
 
     public List<TimeSpan> EtcdLeaderFailovers { get; set; } = [];
 
+    public HeldLocks.Result? Held { get; set; }
+
     public string ToMarkdown(bool quick)
     {
         var sb = new StringBuilder();
         sb.AppendLine(Ci, $"## Lock benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores{(quick ? " (QUICK smoke run: do not quote)" : string.Empty)}");
         sb.AppendLine();
-        sb.AppendLine("An operation is one acquire+release pair. Latencies are p50 / p99 / p99.9 of a pair in ms; server CPU and messages are per operation, for seq / par16 / contended8.");
+        sb.AppendLine("An operation is one acquire+release pair. Latencies are p50 / p99 / p99.9 of a pair in ms; server CPU and messages are per operation, for seq / fresh / par16 / contended8. fresh is seq with a new lock name for every pair (a lock per entity).");
         sb.AppendLine();
-        sb.AppendLine("| system | seq ops/s | seq latency | par16 ops/s | par16 latency | contended8 handoffs/s | contended8 latency | server CPU per op (ms) | messages per op (client↔silo + silo↔silo) | idle server CPU |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| system | seq ops/s | seq latency | fresh ops/s | fresh latency | par16 ops/s | par16 latency | contended8 handoffs/s | contended8 latency | server CPU per op (ms) | messages per op (client↔silo + silo↔silo) | idle server CPU |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in Rows)
         {
-            sb.AppendLine(Ci, $"| {r.System} | {r.Seq.OpsPerSecond:N0} | {Latency(r.Seq)} | {r.Par16.OpsPerSecond:N0} | {Latency(r.Par16)} | {r.Contended8.OpsPerSecond:N0} | {Latency(r.Contended8)} | {string.Join(" / ", r.Scenarios.Select(s => Ms(s.CpuPerOp)))} | {Messages(r)} | {r.IdleCores * 100:0.0} % of a core |");
+            sb.AppendLine(Ci, $"| {r.System} | {r.Seq.OpsPerSecond:N0} | {Latency(r.Seq)} | {r.Fresh.OpsPerSecond:N0} | {Latency(r.Fresh)} | {r.Par16.OpsPerSecond:N0} | {Latency(r.Par16)} | {r.Contended8.OpsPerSecond:N0} | {Latency(r.Contended8)} | {string.Join(" / ", r.Scenarios.Select(s => Ms(s.CpuPerOp)))} | {Messages(r)} | {r.IdleCores * 100:0.0} % of a core |");
         }
 
         var ours = Rows.LastOrDefault(r => r.System.StartsWith("Coordination", StringComparison.Ordinal));
@@ -49,8 +51,8 @@ internal sealed class Report
             sb.AppendLine();
             sb.AppendLine("Ratios, Coordination ÷ peer (throughput: above 1 is better; p99 and CPU per op: below 1 is better):");
             sb.AppendLine();
-            sb.AppendLine("| peer | seq ops/s | seq p99 | par16 ops/s | par16 p99 | contended8 | contended8 p99 | CPU/op seq | CPU/op par16 | CPU/op contended8 |");
-            sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+            sb.AppendLine("| peer | seq ops/s | seq p99 | fresh ops/s | fresh p99 | par16 ops/s | par16 p99 | contended8 | contended8 p99 | CPU/op seq | CPU/op fresh | CPU/op par16 | CPU/op contended8 |");
+            sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var peer in Rows.Where(r => r != ours))
             {
                 var cells = ours.Scenarios.Zip(peer.Scenarios, (o, p) => $"{Ratio(o.OpsPerSecond, p.OpsPerSecond)} | {Ratio(o.P99.TotalMilliseconds, p.P99.TotalMilliseconds)}");
@@ -62,9 +64,11 @@ internal sealed class Report
         sb.AppendLine();
         sb.AppendLine("What is counted:");
         sb.AppendLine("- Clients run in this benchmark process; every server runs in processes of its own (ours: the silo processes the local-cluster launcher starts).");
+        sb.AppendLine("- Each timed part starts once the servers spend under half a core (at most 20 s of waiting), so what the warm-up or the scenario before left behind (names retiring, compaction) is not charged to it; a scenario's own deferred work within its window is.");
         sb.AppendLine("- Server CPU: user + system time from /proc/PID/stat of each server's process tree (children reaped meanwhile included), read just before and after the timed part of each scenario. etcd: every member; Redis: redis-server; PostgreSQL: the postmaster with every backend and background worker (its children); ours: the silo processes, not the launcher (supervisor and dashboard host, outside the request path).");
         sb.AppendLine("- Messages (ours only): Orleans messages on the silos' connections, counted by the silos (/api/metrics, \"orleans.messages\"): client↔silo both ways, counted by the gateway silo; silo↔silo counted once, by the sender. Calls between grains of one silo are not messages. The window includes background traffic (membership, the dashboard's Orleans client in the launcher, session keepalives).");
         sb.AppendLine(Ci, $"- Idle: the servers' CPU over {ours?.IdleWindow.TotalSeconds ?? Rows.FirstOrDefault()?.IdleWindow.TotalSeconds ?? 0:0} s with no client session open, 2 s after the last scenario{IdleMessages(ours)}.");
+        AppendHeld(sb, ours);
         AppendFailovers(sb);
         foreach (var note in Notes)
         {
@@ -93,6 +97,16 @@ internal sealed class Report
                 : " (etcd not measured)";
             sb.AppendLine(Ci, $"- Leader failover, SIGKILL of the leader's process with a candidate waiting → candidate elected: Coordination (session TTL 10 s) median {Median(LeaderFailovers).TotalSeconds:0.00} s, max {LeaderFailovers.Max().TotalSeconds:0.00} s over {LeaderFailovers.Count} trials{etcd}.");
         }
+    }
+
+    private void AppendHeld(StringBuilder sb, Row? ours)
+    {
+        if (Held is not { } h || ours is null)
+        {
+            return;
+        }
+
+        sb.AppendLine(Ci, $"- Coordination with {h.Held:N0} locks held at once by {h.Sessions} sessions (taken in {h.TakeTime.TotalSeconds:0.0} s), the scenarios run beside them on other names: seq {h.Seq.OpsPerSecond:N0} ops/s ({Ratio(h.Seq.OpsPerSecond, ours.Seq.OpsPerSecond)} the empty cluster's), p99 {h.Seq.P99.TotalMilliseconds:0.00} ms; par16 {h.Par16.OpsPerSecond:N0} ops/s ({Ratio(h.Par16.OpsPerSecond, ours.Par16.OpsPerSecond)}), p99 {h.Par16.P99.TotalMilliseconds:0.00} ms. The silos' resident memory (all three) grew by {(h.RssHeld - h.RssBefore) / (1024.0 * 1024):N0} MiB: about {h.BytesPerLock:N0} bytes per held lock (three replicas each, plus the runtime's own growth).");
     }
 
     private static string IdleMessages(Row? ours) =>

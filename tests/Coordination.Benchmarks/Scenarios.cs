@@ -28,11 +28,13 @@ internal sealed record ScenarioResult(int Pairs, TimeSpan Elapsed, double[] Sort
 }
 
 /// <summary>
-/// The three scenarios of shared/BENCHMARKS.md, run identically against every backend. The server's cost is
+/// The three scenarios of shared/BENCHMARKS.md and a fresh name per pair, run identically against every backend. The server's cost is
 /// read just before and after the timed part, so session setup and each scenario's own warm-up stay out of it.
 /// </summary>
 internal static class Scenarios
 {
+    private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(20);
+
     /// <summary>seq: one worker, acquire + release of one lock, <paramref name="pairs"/> times (after a warm-up).</summary>
     public static async Task<ScenarioResult> SequentialAsync(ILockBackend backend, int pairs)
     {
@@ -40,6 +42,18 @@ internal static class Scenarios
         var name = $"bench/seq/{Guid.NewGuid():N}";
         await Loop(contender, name, Math.Min(200, pairs / 10));
         return await TimedAsync(backend, pairs, () => Loop(contender, name, pairs));
+    }
+
+    /// <summary>
+    /// fresh: one worker, acquire + release of a new name each time (<c>orders/{id}</c>, a lock per entity), as
+    /// applications use a lock service; each name is used once, so what a name costs to create and retire is in it.
+    /// </summary>
+    public static async Task<ScenarioResult> FreshNamesAsync(ILockBackend backend, int pairs)
+    {
+        await using var contender = await backend.NewContenderAsync();
+        var run = Guid.NewGuid().ToString("N");
+        await LoopFresh(contender, $"bench/orders/{run}/warm", Math.Min(200, pairs / 10));
+        return await TimedAsync(backend, pairs, () => LoopFresh(contender, $"bench/orders/{run}", pairs));
     }
 
     /// <summary>par16: <paramref name="workers"/> workers, each on its own lock, <paramref name="pairs"/> pairs in all.</summary>
@@ -103,12 +117,48 @@ internal static class Scenarios
 
     private static async Task<ScenarioResult> TimedAsync(ILockBackend backend, int pairs, Func<Task<IEnumerable<double>>> run)
     {
+        await SettleAsync(backend);
         var before = await backend.CostAsync();
         var total = Stopwatch.StartNew();
         var latencies = await run();
         total.Stop();
         var after = await backend.CostAsync();
         return new ScenarioResult(pairs, total.Elapsed, [.. latencies.Order()], after - before);
+    }
+
+    /// <summary>
+    /// Waits (at most <see cref="SettleLimit"/>) until the servers spend under half a core: work left from the
+    /// warm-up or the scenario before (names retiring, compaction) would otherwise be charged to the next one.
+    /// </summary>
+    private static async Task SettleAsync(ILockBackend backend)
+    {
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < SettleLimit)
+        {
+            var before = await backend.CostAsync();
+            var window = Stopwatch.StartNew();
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            if ((await backend.CostAsync()).Cpu - before.Cpu < window.Elapsed / 2)
+            {
+                return;
+            }
+        }
+
+        Console.Error.WriteLine($"{backend.Name}: the servers were still busy after {SettleLimit.TotalSeconds:0} s; measuring anyway");
+    }
+
+    /// <summary>Acquire + release of <paramref name="prefix"/>/0, /1, ... /count-1, once each; each pair's latency in ms.</summary>
+    private static async Task<IEnumerable<double>> LoopFresh(IContender contender, string prefix, int count)
+    {
+        var latencies = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            await (await contender.AcquireAsync($"{prefix}/{i}")).DisposeAsync();
+            latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        return latencies;
     }
 
     /// <summary>Acquire + release of <paramref name="name"/>, <paramref name="count"/> times; each pair's latency in ms.</summary>

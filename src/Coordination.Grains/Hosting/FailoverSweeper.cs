@@ -1,5 +1,6 @@
 using Coordination.Grains.Elections;
 using Coordination.Grains.Leases;
+using Coordination.Grains.Locks;
 using Coordination.Grains.Sessions;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Replicas;
@@ -158,6 +159,7 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
 
         if (afterDeath || pings.Count > 0)
         {
+            LockMetrics.Failovers.Add(pings.Count);
             LogSweep(_logger, afterDeath ? "A silo died" : "Leftovers", pings.Count);
         }
 

@@ -1,4 +1,5 @@
 using Coordination.Grains.Hosting;
+using Coordination.Grains.Locks;
 using Microsoft.Extensions.Logging;
 
 namespace Coordination.Grains.Leases;
@@ -33,6 +34,7 @@ internal sealed partial class GrantRevocation(ILeaseQueue<LockRecord> queue, IGr
             {
                 if (revoked is not null)
                 {
+                    LockMetrics.Revokes.Add(1);
                     LogRevoked(logger, queue.Name, revoked.Token, reason);
                 }
 

@@ -43,6 +43,11 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
                 return new AcquireResult(AcquireStatus.Granted, tokens.ToClient(grant.Token), 0);
             }
 
+            if (decision.Status == AcquireStatus.Queued)
+            {
+                LockMetrics.Waits.Add(1);
+            }
+
             return decision.Status == AcquireStatus.NotAvailable
                 ? new AcquireResult(AcquireStatus.NotAvailable, 0, -1)
                 : new AcquireResult(decision.Status, decision.Token, decision.Position);

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Coordination.Membership.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -12,10 +11,6 @@ namespace Coordination.Membership.Hosting;
 /// </summary>
 internal sealed partial class DeathHandoff(MemberId self, IClusterMembershipService membership, ProbeOptions options, TimeProvider time, ILogger logger, CancellationToken stopping)
 {
-    private static readonly Meter Meter = new("Coordination.Membership");
-    private static readonly Counter<long> Suspicions = Meter.CreateCounter<long>("coordination.probes.suspicions", description: "Suspicions raised by this silo's view");
-    private static readonly Counter<long> Deaths = Meter.CreateCounter<long>("coordination.probes.deaths_declared", description: "Deaths this silo declared and handed to Orleans");
-
     private long _suspicionsRaised;
     private long _deathsDeclared;
 
@@ -29,7 +24,7 @@ internal sealed partial class DeathHandoff(MemberId self, IClusterMembershipServ
         {
             case MemberStatus.Suspect when change.Member != self:
                 Interlocked.Increment(ref _suspicionsRaised);
-                Suspicions.Add(1);
+                MembershipMetrics.Suspicions.Add(1);
                 LogSuspected(logger, change.Member.Value, change.Now.Incarnation);
                 break;
             case MemberStatus.Alive when change.Was == MemberStatus.Suspect:
@@ -41,7 +36,7 @@ internal sealed partial class DeathHandoff(MemberId self, IClusterMembershipServ
                 break;
             case MemberStatus.Dead when change.DeclaredHere:
                 Interlocked.Increment(ref _deathsDeclared);
-                Deaths.Add(1);
+                MembershipMetrics.Deaths.Add(1);
                 _ = KillAsync(change.Member);
                 break;
         }

@@ -69,6 +69,7 @@ internal sealed partial class SwimNode
             if (ack.From == r.Target)
             {
                 _rtts[r.Target] = now - r.Start;
+                MembershipMetrics.ProbeRoundTrip.Record((now - r.Start).TotalMilliseconds);
             }
 
             return;

@@ -3,12 +3,13 @@ using System.Diagnostics.Metrics;
 namespace Coordination.Replication.Protocol;
 
 /// <summary>
-/// Metrics of the replication layer, on the "Coordination" meter (export with OpenTelemetry or watch with
-/// dotnet-counters): round trip of prepare/accept rounds to a majority, group-commit batch sizes, failed rounds.
+/// Metrics of the replication layer, on the "Coordination.Replication" meter (the silo host exports it with
+/// OpenTelemetry when switched on; dotnet-counters watches it too): round trip of prepare/accept rounds to a
+/// majority, group-commit batch sizes, failed rounds, recoveries, forgotten registers.
 /// </summary>
 internal static class ReplicationMetrics
 {
-    public const string MeterName = "Coordination";
+    public const string MeterName = "Coordination.Replication";
 
     public static readonly Meter Meter = new(MeterName, "1.0");
 

@@ -101,6 +101,9 @@ internal sealed class SiloHostOptions
     /// <summary>Orleans membership probe tuning. Default OrleansDefaults: with our probes on, Orleans' own is the slow backstop.</summary>
     public MembershipPreset Membership { get; set; } = MembershipPreset.OrleansDefaults;
 
+    /// <summary>OpenTelemetry export of the service's meters (Prometheus scrape endpoint, OTLP). Default off.</summary>
+    public MetricsExportOptions Metrics { get; set; } = new();
+
     /// <summary>Our SWIM/Lifeguard probes. Default Local.</summary>
     public ProbePreset Probes { get; set; } = ProbePreset.Local;
 
@@ -186,6 +189,7 @@ internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOption
         }
 
         failures.AddRange(HttpExposure.Check(o));
+        failures.AddRange(MetricsExportOptions.Check(o.Metrics));
 
         if (o.Clustering == ClusteringMode.Redis && string.IsNullOrWhiteSpace(o.RedisConnectionString))
         {

@@ -1,11 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using Coordination.Replication.Protocol;
 
 namespace Coordination.Silo.SiloHost;
 
 /// <summary>
-/// Keeps the latest measurements of the "Coordination" meter in this silo (a bounded window per
+/// Keeps the latest measurements of the service's meters (<see cref="MetricsExport.Meters"/>) in this silo (a bounded window per
 /// instrument) and serves their counts and percentiles at /api/metrics, for operators and benchmarks
 /// that have no OpenTelemetry collector at hand; with them, the Orleans messages this silo counted
 /// (<see cref="OrleansMessageCounts"/>), so a benchmark can report messages per operation.
@@ -21,7 +20,7 @@ internal sealed class MetricsSnapshot : IDisposable
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == ReplicationMetrics.MeterName)
+            if (MetricsExport.Meters.Contains(instrument.Meter.Name))
             {
                 listener.EnableMeasurementEvents(instrument);
             }

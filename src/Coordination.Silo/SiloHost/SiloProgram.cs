@@ -29,6 +29,7 @@ internal static class SiloProgram
         builder.Services.AddSiloHostOptions(configuration);
         builder.Services.AddSiloHealthChecks();
         builder.Services.AddSingleton<MetricsSnapshot>();
+        builder.Services.AddMetricsExport(host, index);
         if (host.FaultInjection)
         {
             builder.Services.AddFaultInjection();
@@ -85,6 +86,7 @@ internal static class SiloProgram
         app.MapCoordinationApi();
         app.MapOperatorApi(host, $"silo{index}");
         app.MapCoordinationPage();
+        app.MapMetricsExport(host);
         if (host.FaultInjection)
         {
             app.MapFaults(host);
