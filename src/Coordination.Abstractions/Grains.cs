@@ -72,4 +72,12 @@ public interface IClusterAdminGrain : IGrainWithIntegerKey
     /// </summary>
     [Alias("reinit")]
     Task<ClusterView> Reinitialize(int[] partitions, string reason, string operatorName);
+
+    /// <summary>Takes a lock away from its holder (as <see cref="ILockGrain.Revoke"/>) and writes who did it and why to the audit trail.</summary>
+    [Alias("revoke-lock")]
+    Task<RevokeResult> RevokeLock(string name, string reason, string operatorName);
+
+    /// <summary>Takes an election's leadership away (as <see cref="IElectionGrain.Revoke"/>) and writes who did it and why to the audit trail.</summary>
+    [Alias("revoke-leadership")]
+    Task<RevokeResult> RevokeLeadership(string election, string reason, string operatorName);
 }

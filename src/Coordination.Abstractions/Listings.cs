@@ -4,17 +4,26 @@ namespace Coordination;
 
 /// <summary>One page of the locks that are held or waited for, by name; each read linearizably.</summary>
 /// <param name="Next">Pass as <c>after</c> for the next page; null when this was the last.</param>
+/// <param name="LeaseRemaining">By lock name, for held locks: how long the holder's session lease runs at least without
+/// another keepalive, as that session's activation times it (absent when it has not timed it yet).</param>
 [GenerateSerializer, Immutable, Alias("coord.LockListing")]
-public sealed record LockListing(ImmutableArray<LockInfo> Locks, string? Next);
+public sealed record LockListing(ImmutableArray<LockInfo> Locks, string? Next, ImmutableDictionary<string, TimeSpan>? LeaseRemaining = null);
 
 /// <summary>A session as operators see it: its public tag, never its secret id.</summary>
+/// <param name="Remaining">How long its lease runs at least without another keepalive, as its activation times it; null when not timed yet.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionSummary")]
-public sealed record SessionSummary(string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings);
+public sealed record SessionSummary(string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings, TimeSpan? Remaining = null);
 
 /// <summary>One page of the sessions the cluster keeps, in the order of their tags; each read linearizably.</summary>
 /// <param name="Next">An opaque cursor (not a session id) to pass as <c>after</c> for the next page; null when this was the last.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionListing")]
 public sealed record SessionListing(ImmutableArray<SessionSummary> Sessions, string? Next);
+
+/// <summary>One page of the elections that have a leader or candidates, by name; each read linearizably.</summary>
+/// <param name="Next">Pass as <c>after</c> for the next page; null when this was the last.</param>
+/// <param name="LeaseRemaining">By election, for those with a leader: how long the leader's session lease runs at least, as for locks.</param>
+[GenerateSerializer, Immutable, Alias("coord.ElectionListing")]
+public sealed record ElectionListing(ImmutableArray<ElectionState> Elections, string? Next, ImmutableDictionary<string, TimeSpan>? LeaseRemaining = null);
 
 /// <summary>
 /// Operator listings of what the cluster holds, page by page (etcdctl get --prefix --limit, consul's
@@ -27,6 +36,14 @@ public interface IClusterListingGrain : IGrainWithIntegerKey
     /// <summary>Locks held or waited for whose names come after <paramref name="after"/> (ordinal; null for the first page), at most <paramref name="limit"/> names examined (1 to 1,000).</summary>
     [Alias("locks")]
     Task<LockListing> ListLocks(string? after, int limit);
+
+    /// <summary>As <see cref="ListLocks"/>, only names that start with <paramref name="prefix"/> (ordinal; empty for all): a search that stays a page.</summary>
+    [Alias("find-locks")]
+    Task<LockListing> FindLocks(string prefix, string? after, int limit);
+
+    /// <summary>Elections with a leader or candidates whose names start with <paramref name="prefix"/>, after <paramref name="after"/>, at most <paramref name="limit"/> names examined (1 to 1,000).</summary>
+    [Alias("find-elections")]
+    Task<ElectionListing> FindElections(string prefix, string? after, int limit);
 
     /// <summary>Sessions after the cursor <paramref name="after"/> (null for the first page), at most <paramref name="limit"/> (1 to 1,000).</summary>
     [Alias("sessions")]

@@ -46,6 +46,26 @@ public sealed class HttpExposureTests
     }
 
     [Theory]
+    [InlineData("127.0.0.1", null, false, null)]
+    [InlineData("127.0.0.1", Token, true, null)]
+    [InlineData("10.0.0.11", Token, true, null)]
+    [InlineData("127.0.0.1", null, true, "Coordination:Host:OperatorActions is true without Coordination:Host:HttpToken: operator actions (revoke a lock, re-initialise a partition) need credentials even on loopback")]
+    [InlineData("::1", "", true, "Coordination:Host:OperatorActions is true without Coordination:Host:HttpToken")]
+    public void Operator_actions_need_the_token_even_on_loopback(string http, string? token, bool operatorActions, string? failure)
+    {
+        var result = new SiloHostOptionsValidator().Validate(null, new SiloHostOptions { HttpAddress = http, HttpToken = token, OperatorActions = operatorActions });
+        if (failure is null)
+        {
+            Assert.True(result.Succeeded, result.FailureMessage);
+        }
+        else
+        {
+            Assert.True(result.Failed, $"operator actions on {http} with token '{token}' were accepted");
+            Assert.Contains(failure, result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
     [InlineData("Bearer " + Token, true)]
     [InlineData("bearer " + Token, true)]
     [InlineData("Bearer " + Token + "x", false)]

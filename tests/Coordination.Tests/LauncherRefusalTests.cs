@@ -5,6 +5,7 @@ using Coordination.Silo.Launcher;
 using Coordination.Silo.LocalClustering;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace Coordination.Tests;
 
@@ -47,6 +48,14 @@ public sealed class LauncherRefusalTests : IDisposable
         Assert.Contains("silo0", error.Message, StringComparison.Ordinal);
         Assert.Contains("are still running", error.Message, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(_dir, LocalFiles.Membership)), "a refused launcher leaves the running cluster's table alone");
+    }
+
+    [Fact]
+    public void Operator_actions_without_a_token_refuse_to_start_naming_the_setting()
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => Launcher(("OperatorActions", "true")));
+        Assert.Contains("Coordination:Host:OperatorActions is true without Coordination:Host:HttpToken", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, LocalFiles.Launcher)), "a refused launcher touched its data directory");
     }
 
     [Fact]

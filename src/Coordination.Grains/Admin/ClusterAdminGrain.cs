@@ -1,3 +1,4 @@
+using Coordination.Grains.Leases;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
@@ -22,10 +23,7 @@ internal sealed partial class ClusterAdminGrain(
 
     public async Task<ClusterView> Reinitialize(int[] partitions, string reason, string operatorName)
     {
-        if (string.IsNullOrWhiteSpace(reason) || string.IsNullOrWhiteSpace(operatorName))
-        {
-            throw new CoordinationArgumentException(string.IsNullOrWhiteSpace(reason) ? "reason" : "operatorName", "a re-initialisation must name its operator and its reason for the audit trail");
-        }
+        RequireAuditable("a re-initialisation", reason, operatorName);
 
         for (var attempt = 0; ; attempt++)
         {
@@ -45,6 +43,53 @@ internal sealed partial class ClusterAdminGrain(
             {
                 throw new CoordinationException("The cluster metadata kept changing during re-initialisation; try again.");
             }
+        }
+    }
+
+    public Task<RevokeResult> RevokeLock(string name, string reason, string operatorName) =>
+        RevokeAsync("revoke-lock", name, reason, operatorName, () => GrainFactory.GetGrain<ILockGrain>(name).Revoke(reason));
+
+    public Task<RevokeResult> RevokeLeadership(string election, string reason, string operatorName) =>
+        RevokeAsync("revoke-leadership", election, reason, operatorName, () => GrainFactory.GetGrain<IElectionGrain>(election).Revoke(reason));
+
+    /// <summary>
+    /// Revokes first, then records it: the trail lists what was done, never an attempt that changed nothing. A revoke
+    /// whose record cannot be written is still logged at warning level with its operator and reason.
+    /// </summary>
+    private async Task<RevokeResult> RevokeAsync(string action, string name, string reason, string operatorName, Func<Task<RevokeResult>> revoke)
+    {
+        Names.Validate(name);
+        RequireAuditable("a revoke", reason, operatorName);
+        RequestRules.ValidateRevokeReason(reason);
+        var result = await revoke();
+        var what = result.Revoked is { } holder
+            ? $"{action} {name} (session {holder.SessionTag}, token {holder.FencingToken} -> {result.LastFencingToken})"
+            : $"{action} {name} (nobody held it; token {result.LastFencingToken})";
+        LogRevoked(logger, operatorName, what, reason);
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var current = await store.ReadAsync() ?? throw new CoordinationException("The cluster metadata has not been created yet.");
+            var next = current.WithAudit(new AuditEntry(time.GetUtcNow(), operatorName, what, reason, current.ClusterEpoch, [])) with { Version = current.Version + 1 };
+            if (await store.TryWriteAsync(current.Version, next))
+            {
+                directory.Publish(next);
+                return result;
+            }
+        }
+
+        throw new CoordinationException($"{what} was done, but the cluster metadata kept changing and the audit trail could not record it; the silo log has it.");
+    }
+
+    private static void RequireAuditable(string act, string reason, string operatorName)
+    {
+        if (string.IsNullOrWhiteSpace(reason) || string.IsNullOrWhiteSpace(operatorName))
+        {
+            throw new CoordinationArgumentException(string.IsNullOrWhiteSpace(reason) ? "reason" : "operatorName", $"{act} must name its operator and its reason for the audit trail");
+        }
+
+        if (Names.Check(operatorName) is { } problem)
+        {
+            throw new CoordinationArgumentException(nameof(operatorName), problem.Replace("a name", "an operator name", StringComparison.Ordinal));
         }
     }
 
@@ -106,4 +151,7 @@ internal sealed partial class ClusterAdminGrain(
 
     [LoggerMessage(EventId = 3201, Level = LogLevel.Warning, Message = "AUDIT: {Operator} re-initialised partitions [{Partitions}] (cluster epoch now {Epoch}): {Reason}")]
     private static partial void LogReinitialized(ILogger logger, string @operator, string partitions, long epoch, string reason);
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "AUDIT: {Operator}: {What}: {Reason}")]
+    private static partial void LogRevoked(ILogger logger, string @operator, string what, string reason);
 }

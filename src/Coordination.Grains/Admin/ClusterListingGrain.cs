@@ -1,4 +1,6 @@
+using System.Collections.Immutable;
 using Coordination.Grains.Hosting;
+using Coordination.Grains.Sessions;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Replicas;
@@ -16,11 +18,22 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
 {
     private static readonly TimeSpan PageTimeout = TimeSpan.FromSeconds(2);
 
-    public async Task<LockListing> ListLocks(string? after, int limit)
+    public Task<LockListing> ListLocks(string? after, int limit) => FindLocks(string.Empty, after, limit);
+
+    public async Task<LockListing> FindLocks(string prefix, string? after, int limit)
     {
-        var (keys, next) = await PageAsync(RegisterKeys.Lock(string.Empty), after, limit, KeyOrder.ByName);
-        var infos = await Task.WhenAll(keys.Select(key => GrainFactory.GetGrain<ILockGrain>(RegisterKeys.NameOf(key)).GetInfo()));
-        return new LockListing([.. infos.Where(i => i.Holder is not null || !i.Waiters.IsDefaultOrEmpty)], next);
+        var (keys, next) = await PageAsync(RegisterKeys.Lock, prefix, after, limit);
+        var entries = await Task.WhenAll(keys.Select(key => GrainFactory.GetGrain<ILockGrainInternal>(RegisterKeys.NameOf(key)).GetInfoWithLease()));
+        var live = entries.Where(e => e.Value.Holder is not null || !e.Value.Waiters.IsDefaultOrEmpty).ToList();
+        return new LockListing([.. live.Select(e => e.Value)], next, Leases(live, e => e.Value.Name, e => e.LeaseRemaining));
+    }
+
+    public async Task<ElectionListing> FindElections(string prefix, string? after, int limit)
+    {
+        var (keys, next) = await PageAsync(RegisterKeys.Election, prefix, after, limit);
+        var entries = await Task.WhenAll(keys.Select(key => GrainFactory.GetGrain<IElectionGrainInternal>(RegisterKeys.NameOf(key)).GetStateWithLease()));
+        var live = entries.Where(e => e.Value.Leader is not null || !e.Value.Candidates.IsDefaultOrEmpty).ToList();
+        return new ElectionListing([.. live.Select(e => e.Value)], next, Leases(live, e => e.Value.Election, e => e.LeaseRemaining));
     }
 
     public async Task<SessionListing> ListSessions(string? after, int limit)
@@ -30,29 +43,64 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
         {
             try
             {
-                return await GrainFactory.GetGrain<ISessionGrain>(RegisterKeys.NameOf(key)).GetInfo();
+                var info = await GrainFactory.GetGrain<ISessionGrain>(RegisterKeys.NameOf(key)).GetInfo();
+                return new SessionSummary(info.Tag, info.Ttl, info.Status, info.Holdings, await HolderLease.RemainingAsync(GrainFactory, info.SessionId));
             }
             catch (SessionNotFoundException)
             {
                 return null;
             }
         }));
-        return new SessionListing([.. infos.OfType<SessionInfo>().Select(i => new SessionSummary(i.Tag, i.Ttl, i.Status, i.Holdings))], next);
+        return new SessionListing([.. infos.OfType<SessionSummary>()], next);
+    }
+
+    /// <summary>
+    /// One page of the names under <paramref name="prefix"/> after the cursor. Replicas page by the rest of the key
+    /// after the prefix they are given, so the cursor (a whole name) is cut to that rest, or ends the search when it
+    /// is past every name with the prefix.
+    /// </summary>
+    private async Task<(List<string> Keys, string? Next)> PageAsync(Func<string, string> keyOf, string prefix, string? after, int limit)
+    {
+        if (prefix is null)
+        {
+            throw new CoordinationArgumentException(nameof(prefix), "a prefix is required (empty for every name)");
+        }
+
+        if (prefix.Length > 0 && Names.Check(prefix) is { } problem)
+        {
+            throw new CoordinationArgumentException(nameof(prefix), problem.Replace("a name", "a prefix", StringComparison.Ordinal));
+        }
+
+        if (ListingCursor.Within(prefix, after) is not { } rest)
+        {
+            ValidateLimit(limit);
+            return ([], null);
+        }
+
+        var (keys, next) = await PageAsync(keyOf(prefix), rest, limit, KeyOrder.ByName);
+        return (keys, next is null ? null : prefix + next);
     }
 
     /// <summary>The first <paramref name="limit"/> register keys after the cursor over all partitions, and the cursor of the next page.</summary>
     private async Task<(List<string> Keys, string? Next)> PageAsync(string prefix, string? after, int limit, KeyOrder order)
     {
-        if (limit is < 1 or > KeyPages.MaxLimit)
-        {
-            throw new CoordinationArgumentException(nameof(limit), $"a page holds 1 to {KeyPages.MaxLimit} entries, not {limit}");
-        }
-
+        ValidateLimit(limit);
         var request = (int partition) => new KeyPageRequest(partition, prefix, after ?? string.Empty, limit, order);
         var pages = await Task.WhenAll(directory.Current.Partitions.Where(p => p.IsAssigned).Select(p => PartitionPageAsync(p, request(p.Partition))));
         var merged = pages.SelectMany(p => p).DistinctBy(k => k.Key).OrderBy(k => k.Key, StringComparer.Ordinal).Take(limit).ToList();
         return ([.. merged.Select(k => k.Value)], merged.Count == limit ? merged[^1].Key : null);
     }
+
+    private static void ValidateLimit(int limit)
+    {
+        if (limit is < 1 or > KeyPages.MaxLimit)
+        {
+            throw new CoordinationArgumentException(nameof(limit), $"a page holds 1 to {KeyPages.MaxLimit} entries, not {limit}");
+        }
+    }
+
+    private static ImmutableDictionary<string, TimeSpan> Leases<T>(IEnumerable<T> entries, Func<T, string> name, Func<T, TimeSpan?> lease) =>
+        entries.Where(e => lease(e) is not null).ToImmutableDictionary(name, e => lease(e)!.Value);
 
     /// <summary>The union of the pages of every member that answers; a majority of active members must.</summary>
     private async Task<IEnumerable<KeyValuePair<string, string>>> PartitionPageAsync(PartitionConfiguration partition, KeyPageRequest request)

@@ -103,9 +103,17 @@ internal sealed class ElectionGrain(RegisterFactory registers, TimeProvider time
     public async Task<ElectionState> GetState()
     {
         _queue.ValidateName();
-        var r = await _queue.ReadAsync();
-        return new ElectionState(Name, r.Revision, ElectionStateMachine.Leader(Name, r.Queue.Holder), [.. r.Queue.Waiters.Select(w => w.ToWaiter())]);
+        return ToState(await _queue.ReadAsync());
     }
+
+    public async Task<WithLease<ElectionState>> GetStateWithLease()
+    {
+        _queue.ValidateName();
+        var r = await _queue.ReadAsync();
+        return new(ToState(r), await HolderLease.RemainingAsync(GrainFactory, r.Queue.Holder?.SessionId));
+    }
+
+    private ElectionState ToState(ElectionRecord r) => new(Name, r.Revision, ElectionStateMachine.Leader(Name, r.Queue.Holder), [.. r.Queue.Waiters.Select(w => w.ToWaiter())]);
 
     /// <summary>
     /// Reads through a majority, then answers with what came after <paramref name="afterRevision"/>; if

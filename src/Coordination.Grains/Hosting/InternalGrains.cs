@@ -10,6 +10,10 @@ internal interface ILockGrainInternal : IGrainWithStringKey
     [Alias("session-ended")]
     Task OnSessionEnded(string sessionId, SessionStatus how);
 
+    /// <summary>As <see cref="ILockGrain.GetInfo"/>, with what is left of the holder's session lease (for operator listings).</summary>
+    [Alias("info-with-lease")]
+    Task<WithLease<LockInfo>> GetInfoWithLease();
+
     /// <summary>Activate and re-read the lock after a failover (restarts a pending lock-delay in full).</summary>
     [Alias("recover")]
     Task Recover();
@@ -26,6 +30,10 @@ internal interface IElectionGrainInternal : IGrainWithStringKey
     /// <summary>Activate and re-read the election after a failover.</summary>
     [Alias("recover")]
     Task Recover();
+
+    /// <summary>As <see cref="IElectionGrain.GetState"/>, with what is left of the leader's session lease (for operator listings).</summary>
+    [Alias("state-with-lease")]
+    Task<WithLease<ElectionState>> GetStateWithLease();
 }
 
 /// <summary>Calls between coordination grains; not for applications.</summary>
@@ -88,4 +96,8 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
     /// <summary>Activate and re-read the session after a failover (restarts its lease in full).</summary>
     [Alias("recover")]
     Task Recover();
+
+    /// <summary>How long this activation's lease runs at least without another keepalive; null before it has timed one. Reads nothing.</summary>
+    [Alias("lease-remaining")]
+    Task<TimeSpan?> LeaseRemaining();
 }

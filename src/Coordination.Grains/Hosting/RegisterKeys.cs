@@ -25,6 +25,8 @@ internal static class RegisterKeys
 
     public static string Lock(string name) => LockPrefix + name;
 
+    public static string Election(string name) => ElectionPrefix + name;
+
     public static string Of(Holding holding) => holding.Kind switch
     {
         HoldingKind.Lock => LockPrefix + holding.Name,

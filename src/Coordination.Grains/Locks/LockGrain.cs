@@ -82,8 +82,14 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
     public async Task<LockInfo> GetInfo()
     {
         _queue.ValidateName();
+        return ToInfo(await _queue.ReadAsync());
+    }
+
+    public async Task<WithLease<LockInfo>> GetInfoWithLease()
+    {
+        _queue.ValidateName();
         var s = await _queue.ReadAsync();
-        return new LockInfo(_queue.Name, s.Holder?.ToHolder(), [.. s.Waiters.Select(w => w.ToWaiter())], s.LastToken, s.Delay is not null);
+        return new(ToInfo(s), await HolderLease.RemainingAsync(GrainFactory, s.Holder?.SessionId));
     }
 
     public Task<RevokeResult> Revoke(string reason)
@@ -95,6 +101,8 @@ internal sealed class LockGrain(RegisterFactory registers, TimeProvider time, IO
     public Task OnSessionEnded(string sessionId, SessionStatus how) => _queue.SessionEndedAsync(sessionId, how);
 
     public Task Recover() => _queue.RecoverAsync();
+
+    private LockInfo ToInfo(LockRecord s) => new(_queue.Name, s.Holder?.ToHolder(), [.. s.Waiters.Select(w => w.ToWaiter())], s.LastToken, s.Delay is not null);
 
     private void Validate(AcquireRequest request)
     {

@@ -97,6 +97,9 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
 
     public Task Recover() => _register.ExecuteAsync((s, _) => (s, true));
 
+    public Task<TimeSpan?> LeaseRemaining() =>
+        Task.FromResult(_lease.ObservedKeepAlives < 0 ? null : (TimeSpan?)(_lease.Remaining > TimeSpan.Zero ? _lease.Remaining : TimeSpan.Zero));
+
     /// <summary>
     /// Reads the register once after activation, retrying until it succeeds: a re-activated session nobody
     /// calls (its client is dead) must still start its lease timer, or it would never expire.

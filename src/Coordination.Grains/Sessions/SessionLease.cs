@@ -1,3 +1,4 @@
+using Coordination.Grains.Hosting;
 using Coordination.Replication.Protocol;
 
 namespace Coordination.Grains.Sessions;
@@ -36,5 +37,30 @@ internal sealed class SessionLease(TimeProvider time)
     {
         var observed = ObservedKeepAlives;
         return (s, _) => SessionStateMachine.Expire(s, observed);
+    }
+}
+
+/// <summary>A lock's or election's state with what is left of its holder's session lease (operator listings show both).</summary>
+[GenerateSerializer, Immutable, Alias("coord.WithLease`1")]
+internal sealed record WithLease<T>(T Value, TimeSpan? LeaseRemaining);
+
+/// <summary>Asks a holder's session how long its lease runs; a page of a listing shows it, and must not fail for it.</summary>
+internal static class HolderLease
+{
+    public static async Task<TimeSpan?> RemainingAsync(IGrainFactory grains, string? sessionId)
+    {
+        if (sessionId is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await grains.GetGrain<ISessionGrainInternal>(sessionId).LeaseRemaining();
+        }
+        catch (Exception ex) when (ex is CoordinationException or OrleansException or TimeoutException)
+        {
+            return null;
+        }
     }
 }

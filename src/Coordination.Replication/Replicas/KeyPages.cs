@@ -17,7 +17,8 @@ internal enum KeyOrder
 }
 
 /// <summary>A request for one page of the live register keys a replica holds in one partition (an operator listing).</summary>
-/// <param name="After">Only keys whose sort key is above this (ordinal); empty for the first page.</param>
+/// <param name="After">Only keys whose sort key is above this (ordinal); empty for the first page, which includes the key
+/// that is the prefix itself (a search for a whole name).</param>
 [GenerateSerializer, Immutable, Alias("coord.KeyPageRequest")]
 internal sealed record KeyPageRequest(int Partition, string Prefix, string After, int Limit, KeyOrder Order);
 
@@ -58,7 +59,7 @@ internal static class KeyPages
             }
 
             var sortKey = request.Order == KeyOrder.ByName ? rest : HashOf(rest);
-            if (string.CompareOrdinal(sortKey, request.After) <= 0 || (page.Count == limit && string.CompareOrdinal(sortKey, page.Keys[^1]) >= 0))
+            if ((request.After.Length > 0 && string.CompareOrdinal(sortKey, request.After) <= 0) || (page.Count == limit && string.CompareOrdinal(sortKey, page.Keys[^1]) >= 0))
             {
                 continue;
             }

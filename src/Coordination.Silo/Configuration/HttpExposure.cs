@@ -31,6 +31,11 @@ internal static class HttpExposure
             yield return $"{s}:HttpToken is {token.Length} characters: it must be at least {MinimumTokenLength}, without white space (the value is not shown).";
         }
 
+        if (o.OperatorActions && string.IsNullOrEmpty(o.HttpToken))
+        {
+            yield return $"{s}:OperatorActions is true without {s}:HttpToken: operator actions (revoke a lock, re-initialise a partition) need credentials even on loopback. Set {s}:HttpToken (a secret of at least {MinimumTokenLength} characters), or set {s}:OperatorActions to false.";
+        }
+
         if (o.FaultInjection && !(IsLoopback(o.HttpAddress) && IsLoopback(o.ListenAddress)))
         {
             yield return $"{s}:FaultInjection is true with {s}:ListenAddress '{o.ListenAddress}' and {s}:HttpAddress '{o.HttpAddress}': the test-only fault endpoints (partitions, clock skew) run only on a host bound to loopback.";

@@ -114,6 +114,13 @@ internal sealed class SiloHostOptions
     public TimeSpan RestartDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// Whether the coordination page and its JSON API offer operator actions: revoke a lock or an election's leadership,
+    /// re-initialise a partition that lost its majority. Each is confirmed in the page, needs an operator name and a
+    /// reason, and is written to the audit trail. Needs <see cref="HttpToken"/>, even on loopback. Default false.
+    /// </summary>
+    public bool OperatorActions { get; set; }
+
+    /// <summary>
     /// Test only: serve <c>/api/faults</c> so the fault suite can partition this silo from others and skew its
     /// wall clock, and allow the deliberately unsafe <see cref="Unsafe"/> controls. Default false;
     /// never on in production.

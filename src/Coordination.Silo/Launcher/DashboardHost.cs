@@ -1,5 +1,6 @@
 using System.Net;
 using Coordination.Silo.Logging;
+using Coordination.Silo.Page;
 using Coordination.Silo.SiloHost;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -50,29 +51,9 @@ internal static class DashboardHost
                 health = $"{host.HttpLocalUrl(host.HealthPort(s.Index))}/health/ready",
             }),
         }));
-        // The silos' own endpoints, proxied for the page: readiness and the probe view.
-        foreach (var (route, path, down) in new (string, string, object)[]
-        {
-            ("ready", "health/ready", new { ready = false, live = false }),
-            ("membership", "api/membership", new { enabled = false, unreachable = true }),
-        })
-        {
-            app.MapGet($"/api/silo/{{index:int}}/{route}", async (int index, IHttpClientFactory http) =>
-            {
-                try
-                {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"{host.HttpLocalUrl(host.HealthPort(index))}/{path}"));
-                    request.Headers.Authorization = HttpCredentials.Header(host);
-                    var response = await http.CreateClient().SendAsync(request);
-                    return Results.Content(await response.Content.ReadAsStringAsync(), "application/json", statusCode: (int)response.StatusCode);
-                }
-                catch (HttpRequestException)
-                {
-                    return Results.Json(down, statusCode: 503);
-                }
-            });
-        }
-        app.MapGet("/", () => Results.Content(CoordinationPage.Html, "text/html"));
+        app.MapOperatorApi(host, "launcher");
+        app.MapLauncherSilos(launcher);
+        app.MapCoordinationPage();
         await app.StartAsync(cancellationToken);
         return app;
     }

@@ -1,29 +1,77 @@
+using System.Collections.Immutable;
+
 namespace Coordination.Silo.SiloHost;
 
 /// <summary>
-/// The coordination API served next to the dashboard (which has no extension point for pages of its
-/// own): partitions and their replicas, the audit trail, and linearizable lock lookups.
+/// The coordination JSON API, served by every silo and by the launcher (through its Orleans client) for the
+/// coordination page and operators: partitions and their replicas with the audit trail, linearizable lock lookups,
+/// and listings of locks, elections and sessions a page at a time (searchable by name prefix), so the page stays
+/// cheap with a hundred thousand held locks. Durations are in milliseconds.
 /// </summary>
 internal static class CoordinationApi
 {
+    /// <summary>Entries per page when the caller does not say.</summary>
+    public const int DefaultLimit = 50;
+
     public static void MapCoordinationApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/coordination/partitions", async (IGrainFactory grains) => Results.Json(await grains.GetGrain<IClusterAdminGrain>(0).GetView()));
-        app.MapGet("/api/coordination/locks/{**name}", async (string name, IGrainFactory grains) =>
+        app.MapGet("/api/coordination/partitions", (IGrainFactory grains) => ApiErrors.RunAsync(async () => Results.Json(await grains.GetGrain<IClusterAdminGrain>(0).GetView())));
+        app.MapGet("/api/coordination/locks/{**name}", (string name, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
         {
-            if (Names.Check(name) is { } problem)
+            Names.Validate(name);
+            return Results.Json(await grains.GetGrain<ILockGrain>(name).GetInfo());
+        }));
+        app.MapGet("/api/coordination/locks", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+        {
+            var page = await grains.GetGrain<IClusterListingGrain>(0).FindLocks(prefix ?? string.Empty, after, limit ?? DefaultLimit);
+            return Results.Json(new
             {
-                return Results.BadRequest(new { error = problem });
-            }
-
-            try
+                locks = page.Locks.Select(l => new
+                {
+                    name = l.Name,
+                    holder = l.Holder is { } h ? new { sessionTag = h.SessionTag, owner = h.Owner, fencingToken = h.FencingToken } : null,
+                    leaseRemainingMs = Milliseconds(page.LeaseRemaining, l.Name),
+                    waiters = l.Waiters.Select(w => new { sessionTag = w.SessionTag, owner = w.Owner }),
+                    lastFencingToken = l.LastFencingToken,
+                    lockDelayActive = l.LockDelayActive,
+                }),
+                next = page.Next,
+            });
+        }));
+        app.MapGet("/api/coordination/elections", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+        {
+            var page = await grains.GetGrain<IClusterListingGrain>(0).FindElections(prefix ?? string.Empty, after, limit ?? DefaultLimit);
+            return Results.Json(new
             {
-                return Results.Json(await grains.GetGrain<ILockGrain>(name).GetInfo());
-            }
-            catch (CoordinationException ex)
+                elections = page.Elections.Select(e => new
+                {
+                    name = e.Election,
+                    leader = e.Leader is { } l ? new { sessionTag = l.SessionTag, owner = l.Owner, term = l.Term, value = l.Value } : null,
+                    leaseRemainingMs = Milliseconds(page.LeaseRemaining, e.Election),
+                    candidates = e.Candidates.Select(c => new { sessionTag = c.SessionTag, owner = c.Owner }),
+                    revision = e.Revision,
+                }),
+                next = page.Next,
+            });
+        }));
+        app.MapGet("/api/coordination/sessions", (string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+        {
+            var page = await grains.GetGrain<IClusterListingGrain>(0).ListSessions(after, limit ?? DefaultLimit);
+            return Results.Json(new
             {
-                return Results.Json(new { error = ex.Message, type = ex.GetType().Name }, statusCode: 503);
-            }
-        });
+                sessions = page.Sessions.Select(s => new
+                {
+                    tag = s.Tag,
+                    status = s.Status.ToString(),
+                    ttlMs = s.Ttl.TotalMilliseconds,
+                    remainingMs = s.Remaining?.TotalMilliseconds,
+                    holdings = s.Holdings,
+                }),
+                next = page.Next,
+            });
+        }));
     }
+
+    private static double? Milliseconds(ImmutableDictionary<string, TimeSpan>? leases, string name) =>
+        leases is not null && leases.TryGetValue(name, out var remaining) ? Math.Round(remaining.TotalMilliseconds) : null;
 }

@@ -30,6 +30,13 @@ internal static class HealthEndpoints
         });
     }
 
+    /// <summary>This silo's readiness as <c>/health/ready</c> reports it, for pages that show it beside other things; null when the check threw.</summary>
+    public static async Task<ReadinessReport?> ReadinessAsync(this HealthCheckService health, CancellationToken cancellationToken)
+    {
+        var report = await health.CheckHealthAsync(check => check.Tags.Contains(ReadinessCheck.Tag), cancellationToken);
+        return report.Entries[ReadinessCheck.Name].Data.TryGetValue(ReadinessCheck.ReportKey, out var readiness) ? readiness as ReadinessReport : null;
+    }
+
     /// <summary>The check's report as it is; a check that threw has none, and says why it is not ready.</summary>
     private static Task WriteReadinessAsync(HttpContext context, HealthReport report)
     {

@@ -42,6 +42,12 @@ internal sealed class MetricsSnapshot : IDisposable
         return report;
     }
 
+    /// <summary>The three series the coordination page charts, summed over this silo's life (or since the last reset).</summary>
+    public HeadlineMetrics Headline() => new(
+        _series.TryGetValue("coordination.lock.grants", out var grants) ? grants.Total : 0,
+        _series.TryGetValue("coordination.lock.acquire.duration", out var acquire) ? acquire.Percentile(0.99) : 0,
+        _series.TryGetValue("coordination.failover.reactivations", out var failovers) ? failovers.Total : 0);
+
     public void Reset()
     {
         _series.Clear();
@@ -77,20 +83,44 @@ internal sealed class MetricsSnapshot : IDisposable
             }
         }
 
+        public double Total
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _sum;
+                }
+            }
+        }
+
+        public double Percentile(double q) => At(Sorted(), q);
+
         public object Summary()
+        {
+            if (counter)
+            {
+                return new { total = Total };
+            }
+
+            var sorted = Sorted();
+            lock (_gate)
+            {
+                return new { count = _count, mean = _count == 0 ? 0 : _sum / _count, p50 = At(sorted, 0.5), p90 = At(sorted, 0.9), p99 = At(sorted, 0.99), max = sorted.Length == 0 ? 0 : sorted[^1] };
+            }
+        }
+
+        private static double At(double[] sorted, double q) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+
+        private double[] Sorted()
         {
             lock (_gate)
             {
-                if (counter)
-                {
-                    return new { total = _sum };
-                }
-
-                var n = (int)Math.Min(_count, Window);
-                var sorted = _window.Take(n).Order().ToArray();
-                double P(double q) => n == 0 ? 0 : sorted[Math.Min(n - 1, (int)(q * n))];
-                return new { count = _count, mean = _count == 0 ? 0 : _sum / _count, p50 = P(0.5), p90 = P(0.9), p99 = P(0.99), max = n == 0 ? 0 : sorted[^1] };
+                return [.. _window.Take((int)Math.Min(_count, Window)).Order()];
             }
         }
     }
 }
+
+/// <summary>What the coordination page charts from one silo: grants and failover re-activations so far, and the acquire p99 in ms.</summary>
+internal sealed record HeadlineMetrics(double Grants, double AcquireP99Ms, double Failovers);

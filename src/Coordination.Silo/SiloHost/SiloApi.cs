@@ -1,6 +1,7 @@
 using Coordination.Client;
 using Coordination.Membership.Hosting;
 using Coordination.Replication.Replicas;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Coordination.Silo.SiloHost;
 
@@ -24,6 +25,13 @@ internal static class SiloApi
         app.MapGet("/api/orleans-membership", (IClusterMembershipService membership, ILocalSiloDetails local) => Results.Json(new OrleansMembershipView(
             local.SiloAddress.ToParsableString(),
             [.. membership.CurrentSnapshot.Members.Values.Select(m => new OrleansMemberStatus(m.SiloAddress.ToParsableString(), m.Status.ToString()))])));
+        // The coordination page's view of this one silo (the launcher serves the same routes for all of its silos).
+        app.MapGet("/api/coordination/silos", async (IServiceProvider services, HealthCheckService health, ILocalSiloDetails local, CancellationToken cancellationToken) =>
+        {
+            var readiness = await health.ReadinessAsync(cancellationToken);
+            return Results.Json(new PageSilos([new PageSilo(local.Name, Environment.ProcessId, null, readiness is { Ready: true } ? PageSilo.Ready : PageSilo.NotReady, readiness, services.GetService<ProbeHost>()?.Snapshot())]));
+        });
+        app.MapGet("/api/coordination/metrics", (MetricsSnapshot metrics, ILocalSiloDetails local) => Results.Json(new PageMetrics([new PageSiloMetrics(local.Name, metrics.Headline())])));
         app.MapGet("/api/replicas", (ReplicaNode node) => Results.Json(node.Partitions
             .OrderBy(p => p.Configuration.Partition)
             .Select(p => new { partition = p.Configuration.Partition, epoch = p.Configuration.Epoch, role = p.Role.ToString(), registers = p.Count })));

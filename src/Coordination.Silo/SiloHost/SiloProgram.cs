@@ -6,6 +6,7 @@ using Coordination.Replication.Hosting;
 using Coordination.Silo.Configuration;
 using Coordination.Silo.LocalClustering;
 using Coordination.Silo.Logging;
+using Coordination.Silo.Page;
 using Coordination.Silo.RedisClustering;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -83,6 +84,8 @@ internal static class SiloProgram
         app.MapHealth();
         app.MapSiloApi();
         app.MapCoordinationApi();
+        app.MapOperatorApi(host, $"silo{index}");
+        app.MapCoordinationPage();
         app.MapMetricsExport(host);
         if (host.FaultInjection)
         {

@@ -1,0 +1,68 @@
+'use strict';
+// Renders the JSON API's answers into the page's tables. Everything shown passes through esc().
+
+const esc = s => String(s ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const ms = v => v == null ? '' : v >= 10000 ? `${(v / 1000).toFixed(0)} s` : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
+const body = id => document.querySelector(`#${id} tbody`);
+const cls = ok => ok ? 'ok' : 'bad';
+
+function renderSilos(data) {
+  body('processes').innerHTML = data.silos.map(s => {
+    const r = s.readiness || {}, v = s.view || {};
+    const state = s.state === 'down' ? 'down (dead)' : s.state;
+    return `<tr data-silo="${esc(s.name)}" data-state="${esc(s.state)}"><td>${esc(s.name)}</td><td class="${s.state === 'ready' ? 'ok' : 'bad'}">${esc(state)}</td>` +
+      `<td class="num">${esc(s.pid ?? '-')}</td><td class="num" data-field="restarts">${esc(s.restarts ?? '')}</td>` +
+      `<td class="num">${v.localHealth ?? ''}</td><td>${r.caughtUp == null ? '' : r.caughtUp ? 'yes' : 'no'}</td>` +
+      `<td>${(r.recovering || []).map(x => `p${x.partition} ${x.copied}/${x.expected}`).join(', ')}</td></tr>`;
+  }).join('');
+  body('probes').innerHTML = data.silos.flatMap(s => !s.view || !s.view.members
+    ? [`<tr data-viewer="${esc(s.name)}"><td>${esc(s.name)}</td><td colspan="6" class="muted">${s.state === 'down' ? 'not answering' : 'probes off'}</td></tr>`]
+    : s.view.members.filter(m => !m.isSelf).map(m =>
+      `<tr data-viewer="${esc(s.name)}" data-member="${esc(m.member)}" data-status="${esc(m.status)}"><td>${esc(s.name)}</td><td>${esc(m.member)}</td>` +
+      `<td class="${m.status === 'Alive' ? 'ok' : m.status === 'Suspect' ? 'warn' : 'bad'}">${esc(m.status)}</td><td class="num">${m.incarnation}</td>` +
+      `<td>${m.suspicionDeadlineInMs != null ? `${m.confirmations} votes, deadline in ${ms(m.suspicionDeadlineInMs)}` : ''}</td>` +
+      `<td class="num">${m.roundTripMs != null ? m.roundTripMs.toFixed(2) + ' ms' : ''}</td><td>${esc(m.orleansStatus)}</td></tr>`)).join('');
+}
+
+// A partition is lost when a majority of its members are dead in some silo's view: only then is re-initialising it
+// offered (the cluster refuses it for any partition that still has a majority).
+function renderPartitions(view, degraded, dead, canAct) {
+  document.getElementById('epoch').textContent = view.clusterEpoch;
+  body('partitions').innerHTML = view.partitions.map(p => {
+    const recovering = p.recovering || [];
+    const full = p.members.length >= view.replicationFactor && recovering.length === 0 && !degraded.has(p.partition);
+    const lost = p.members.filter(m => !dead.has(m)).length < Math.floor(p.members.length / 2) + 1;
+    const redundancy = `${p.members.length - recovering.length}/${view.replicationFactor}${lost ? ' LOST' : full ? '' : ' degraded'}`;
+    const action = canAct && lost ? `<button class="reinit" data-partition="${p.partition}">re-initialise</button>` : '';
+    return `<tr data-partition="${p.partition}"><td class="num">${p.partition}</td><td class="num">${p.epoch}</td><td>${p.members.map(esc).join('<br>')}</td>` +
+      `<td>${recovering.map(esc).join('<br>')}</td><td class="${cls(full)}">${redundancy}</td><td class="num">${p.tokenEpoch}</td><td class="op">${action}</td></tr>`;
+  }).join('');
+  body('audit').innerHTML = view.audit.slice().reverse().map(a =>
+    `<tr><td>${esc(new Date(a.at).toLocaleString())}</td><td>${esc(a.operator)}</td><td>${esc(a.action)}</td><td>${esc(a.reason)}</td><td class="num">${a.clusterEpoch}</td></tr>`).join('');
+}
+
+function renderLocks(page, canAct) {
+  body('locks').innerHTML = page.locks.map(l => {
+    const h = l.holder;
+    const action = canAct && h ? `<button class="revoke" data-kind="lock" data-name="${esc(l.name)}">revoke</button>` : '';
+    return `<tr data-lock="${esc(l.name)}"><td>${esc(l.name)}</td><td>${esc(h?.sessionTag ?? '(free)')}</td><td>${esc(h?.owner)}</td>` +
+      `<td class="num" data-field="token">${h ? h.fencingToken : ''}</td><td class="num">${ms(l.leaseRemainingMs)}</td>` +
+      `<td class="num" title="${esc(l.waiters.map(w => w.owner ?? w.sessionTag).join(', '))}">${l.waiters.length}</td><td class="op">${action}</td></tr>`;
+  }).join('') || '<tr><td colspan="7" class="muted">no held or awaited locks on this page</td></tr>';
+}
+
+function renderElections(page, canAct) {
+  body('elections').innerHTML = page.elections.map(e => {
+    const l = e.leader;
+    const action = canAct && l ? `<button class="revoke" data-kind="election" data-name="${esc(e.name)}">revoke</button>` : '';
+    return `<tr data-election="${esc(e.name)}"><td>${esc(e.name)}</td><td>${esc(l?.sessionTag ?? '(none)')}</td><td>${esc(l?.owner)}</td>` +
+      `<td class="num" data-field="term">${l ? l.term : ''}</td><td class="num">${ms(e.leaseRemainingMs)}</td><td class="num">${e.candidates.length}</td><td class="op">${action}</td></tr>`;
+  }).join('') || '<tr><td colspan="7" class="muted">no elections with a leader or candidates on this page</td></tr>';
+}
+
+function renderSessions(page) {
+  body('sessions').innerHTML = page.sessions.map(s =>
+    `<tr data-session="${esc(s.tag)}"><td>${esc(s.tag)}</td><td class="${cls(s.status === 'Alive')}">${esc(s.status)}</td>` +
+    `<td class="num">${ms(s.ttlMs)}</td><td class="num">${ms(s.remainingMs)}</td><td class="num">${s.holdings}</td></tr>`).join('') ||
+    '<tr><td colspan="5" class="muted">no sessions on this page</td></tr>';
+}

@@ -1,0 +1,59 @@
+using Coordination.Silo.Configuration;
+
+namespace Coordination.Silo.SiloHost;
+
+/// <summary>
+/// Operator actions over HTTP, for the coordination page and scripts: revoke a lock or an election's leadership,
+/// re-initialise partitions that lost their majority. Off unless <see cref="SiloHostOptions.OperatorActions"/>, which
+/// the options allow only with <see cref="SiloHostOptions.HttpToken"/> (so every call here carried the token). Each
+/// names its operator and reason, which the admin grain writes to the audit trail; bad input changes nothing.
+/// </summary>
+internal static class OperatorApi
+{
+    /// <summary>What the page needs to know about the host serving it.</summary>
+    public static void MapOperatorApi(this IEndpointRouteBuilder app, SiloHostOptions host, string servedBy)
+    {
+        app.MapGet("/api/coordination/config", () => Results.Json(new { servedBy, operatorActions = host.OperatorActions }));
+        app.MapPost("/api/coordination/revoke", (RevokeCommand? command, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+        {
+            if (Refused(host) is { } refused)
+            {
+                return refused;
+            }
+
+            var admin = grains.GetGrain<IClusterAdminGrain>(0);
+            var result = command?.Kind switch
+            {
+                "lock" => await admin.RevokeLock(Names.Validate(command.Name), command.Reason ?? string.Empty, command.Operator ?? string.Empty),
+                "election" => await admin.RevokeLeadership(Names.Validate(command.Name), command.Reason ?? string.Empty, command.Operator ?? string.Empty),
+                _ => null,
+            };
+            return result is null
+                ? ApiErrors.BadRequest("kind", $"'{command?.Kind}' is not something to revoke: use \"lock\" or \"election\"")
+                : Results.Json(new { name = command!.Name, revoked = result.Revoked, lastFencingToken = result.LastFencingToken });
+        }));
+        app.MapPost("/api/coordination/reinitialize", (ReinitializeCommand? command, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+        {
+            if (Refused(host) is { } refused)
+            {
+                return refused;
+            }
+
+            // An empty list means "every lost partition" to the admin grain; from a click it must name them.
+            return command?.Partitions is not { Length: > 0 } partitions
+                ? ApiErrors.BadRequest("partitions", "name the partitions to re-initialise")
+                : Results.Json(await grains.GetGrain<IClusterAdminGrain>(0).Reinitialize(partitions, command.Reason ?? string.Empty, command.Operator ?? string.Empty));
+        }));
+    }
+
+    private static IResult? Refused(SiloHostOptions host) => host.OperatorActions
+        ? null
+        : Results.Json(new { error = $"Operator actions are off on this host: set {SiloHostOptions.Section}:OperatorActions=true (with {SiloHostOptions.Section}:HttpToken).", type = "OperatorActionsDisabled" }, statusCode: StatusCodes.Status403Forbidden);
+
+    /// <summary>The body of <c>POST /api/coordination/revoke</c>.</summary>
+    /// <param name="Kind"><c>lock</c> or <c>election</c>.</param>
+    internal sealed record RevokeCommand(string? Kind, string? Name, string? Operator, string? Reason);
+
+    /// <summary>The body of <c>POST /api/coordination/reinitialize</c>.</summary>
+    internal sealed record ReinitializeCommand(int[]? Partitions, string? Operator, string? Reason);
+}

@@ -1,0 +1,104 @@
+using Coordination.TestKit;
+using OpenQA.Selenium;
+using Xunit.Abstractions;
+
+namespace Coordination.Browser.Tests;
+
+/// <summary>The coordination page in headless Chromium, against the launcher of a real local cluster.</summary>
+[Collection(PageCollection.Name)]
+public sealed class PageTests(PageSession session, ITestOutputHelper output)
+{
+    private static readonly TimeSpan Quick = TimeSpan.FromSeconds(15);
+
+    [SkippableFact]
+    public void The_page_loads_with_every_silo_ready_and_every_section()
+    {
+        session.OpenPage();
+        session.Until(d => d.FindElements(By.CssSelector("#processes tr[data-state='ready']")).Count == session.Cluster.Silos, TimeSpan.FromSeconds(30), "every silo shown ready");
+        session.Until(d => d.FindElements(By.CssSelector("#probes tr[data-status='Alive']")).Count >= session.Cluster.Silos * (session.Cluster.Silos - 1), Quick, "each silo's probe view with the others alive");
+        session.Until(d => d.FindElements(By.CssSelector("#partitions tr[data-partition]")).Count == 16, Quick, "the 16 partitions");
+        session.Until(d => d.FindElements(By.CssSelector("#chart-grants polyline")).Count == 1, Quick, "the grants chart drawn");
+        Assert.Equal("Coordination local cluster", session.Driver.FindElement(By.Id("title")).Text);
+        Assert.Contains("operator actions on", session.Driver.FindElement(By.Id("served-by")).Text, StringComparison.Ordinal);
+        output.WriteLine(session.Screenshot("page-loads"));
+    }
+
+    [SkippableFact]
+    public async Task A_lock_taken_by_a_client_appears_with_its_fencing_token_and_disappears_when_released()
+    {
+        session.OpenPage();
+        await using var client = await TestClusterClient.ConnectAsync(session.Cluster);
+        var prefix = $"page/{Guid.NewGuid():N}/";
+        var name = $"{prefix}orders";
+        var handle = await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
+        Search(prefix);
+
+        var token = session.Until(d => d.FindElement(By.CssSelector($"#locks tr[data-lock='{name}'] td[data-field='token']")).Text is { Length: > 0 } t ? t : null, Quick, $"{name} listed with a token");
+        Assert.Equal(handle.FencingToken.ToString(System.Globalization.CultureInfo.InvariantCulture), token);
+        session.Until(d => d.FindElements(By.CssSelector("#sessions tr[data-session]")).Count > 0, Quick, "the holder's session listed");
+        output.WriteLine(session.Screenshot("lock-held"));
+
+        await handle.DisposeAsync();
+        session.Until(d => d.FindElements(By.CssSelector($"#locks tr[data-lock='{name}']")).Count == 0, Quick, $"{name} gone from the page once released");
+    }
+
+    [SkippableFact]
+    public async Task A_killed_silo_shows_dead_then_its_replacement_joins()
+    {
+        session.OpenPage();
+        const string Victim = "silo1";
+        var pid = session.Until(d => d.FindElement(By.CssSelector($"#processes tr[data-silo='{Victim}'][data-state='ready'] td.num")).Text, Quick, $"{Victim} ready with a pid");
+        var restarts = int.Parse(session.Driver.FindElement(By.CssSelector($"#processes tr[data-silo='{Victim}'] td[data-field='restarts']")).Text, System.Globalization.CultureInfo.InvariantCulture);
+        var port = $":{session.Cluster.SiloPortBase + 1}@";
+        var old = session.Until(d => d.FindElements(By.CssSelector("#probes tr[data-viewer='silo0'][data-status='Alive']")).Select(r => r.GetAttribute("data-member")).FirstOrDefault(m => m!.Contains(port, StringComparison.Ordinal)), Quick, $"{Victim} alive in silo0's view");
+
+        Signals.Send(int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture), Signals.Kill);
+        session.Until(d => d.FindElements(By.CssSelector($"#probes tr[data-member='{old}'][data-status='Dead']")).Count > 0, TimeSpan.FromSeconds(30), $"{Victim} ({old}) declared dead in another silo's view");
+        output.WriteLine(session.Screenshot("silo-dead"));
+
+        session.Until(
+            d => d.FindElement(By.CssSelector($"#processes tr[data-silo='{Victim}'] td[data-field='restarts']")).Text == $"{restarts + 1}"
+                && d.FindElements(By.CssSelector($"#processes tr[data-silo='{Victim}'][data-state='ready']")).Count == 1
+                && d.FindElements(By.CssSelector("#probes tr[data-viewer='silo0'][data-status='Alive']")).Any(r => r.GetAttribute("data-member") is { } m && m.Contains(port, StringComparison.Ordinal) && m != old),
+            TimeSpan.FromSeconds(90),
+            $"{Victim} restarted by the launcher, ready, and its new incarnation alive in silo0's view");
+        output.WriteLine(session.Screenshot("silo-replaced"));
+        await session.Cluster.WaitAllReadyAsync(TimeSpan.FromSeconds(60));
+    }
+
+    [SkippableFact]
+    public async Task An_operator_revokes_a_lock_through_the_confirmation_and_the_audit_trail_records_it()
+    {
+        session.OpenPage();
+        await using var client = await TestClusterClient.ConnectAsync(session.Cluster);
+        var name = $"page/{Guid.NewGuid():N}/stuck-job";
+        var handle = await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
+        var lost = new TaskCompletionSource();
+        using var _ = handle.HandleLostToken.Register(() => lost.TrySetResult());
+        Search(name);
+
+        session.Until(d => d.FindElement(By.CssSelector($"#locks tr[data-lock='{name}'] button.revoke")), Quick, $"a revoke button for {name}")!.Click();
+        var dialog = session.Until(d => d.FindElement(By.Id("confirm")) is { Displayed: true } e ? e : null, Quick, "the confirmation dialog");
+        var confirm = dialog!.FindElement(By.Id("confirm-ok"));
+        dialog.FindElement(By.Id("confirm-operator")).SendKeys("alice");
+        dialog.FindElement(By.Id("confirm-reason")).SendKeys("stuck job holds the lock");
+        dialog.FindElement(By.Id("confirm-typed")).SendKeys(name[..^1]);
+        Assert.False(confirm.Enabled, "confirm is enabled before the name is typed in full");
+        dialog.FindElement(By.Id("confirm-typed")).SendKeys(name[^1..]);
+        Assert.True(confirm.Enabled, "confirm stays disabled with the name typed in full");
+        output.WriteLine(session.Screenshot("revoke-confirm"));
+        confirm.Click();
+
+        await lost.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        session.Until(d => !d.FindElement(By.Id("confirm")).Displayed, Quick, "the dialog closed after the revoke");
+        session.Until(d => d.FindElements(By.CssSelector("#audit tbody tr")).Any(r => r.Text.Contains("alice", StringComparison.Ordinal) && r.Text.Contains("stuck job holds the lock", StringComparison.Ordinal) && r.Text.Contains(name, StringComparison.Ordinal)), Quick, "the revoke in the audit trail with its operator and reason");
+        output.WriteLine(session.Screenshot("revoke-audited"));
+    }
+
+    private void Search(string prefix)
+    {
+        var box = session.Driver.FindElement(By.Id("prefix"));
+        box.Clear();
+        box.SendKeys(prefix + Keys.Enter);
+    }
+}

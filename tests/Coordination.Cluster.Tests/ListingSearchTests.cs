@@ -1,0 +1,88 @@
+using Coordination.Cluster.Tests.Infrastructure;
+
+namespace Coordination.Cluster.Tests;
+
+/// <summary>
+/// The operator listings behind the coordination page: a search by name prefix pages through exactly the held locks
+/// and led elections that have it, with their holders' lease; sessions show theirs; an audited revoke records its
+/// operator and reason, and bad input changes nothing.
+/// </summary>
+public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    private IGrainFactory Grains => fixture.Cluster.Grains;
+
+    [Fact]
+    public async Task A_prefix_search_pages_through_exactly_the_matching_held_locks_with_their_lease()
+    {
+        var root = $"search/{Guid.NewGuid():N}/";
+        await using var session = await TestSession.OpenAsync(Grains);
+        string[] jobs = [$"{root}jobs", .. Enumerable.Range(0, 5).Select(i => $"{root}jobs/{i}")];
+        foreach (var name in jobs.Append($"{root}jobt").Append($"{root}other"))
+        {
+            await Grains.AcquireAsync(name, session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(30));
+        }
+
+        var listing = Grains.GetGrain<IClusterListingGrain>(0);
+        var seen = new List<string>();
+        string? after = null;
+        do
+        {
+            var page = await listing.FindLocks($"{root}jobs", after, 2);
+            Assert.True(page.Locks.Length <= 2, $"a page of 2 held {page.Locks.Length}");
+            foreach (var l in page.Locks)
+            {
+                var lease = Assert.Contains(l.Name, page.LeaseRemaining!);
+                Assert.InRange(lease, TimeSpan.Zero, CoordinationCluster.Ttl);
+            }
+
+            seen.AddRange(page.Locks.Select(l => l.Name));
+            after = page.Next;
+        }
+        while (after is not null);
+        Assert.Equal(jobs, seen); // the whole name "jobs" first, then "jobs/0".."jobs/4"; never "jobt" or "other"
+
+        Assert.Equal([$"{root}jobs"], (await listing.FindLocks($"{root}jobs", null, 1)).Locks.Select(l => l.Name));
+        Assert.Empty((await listing.FindLocks($"{root}jobs", $"{root}jobt", 10)).Locks);
+        Assert.Equal(jobs.Skip(3), (await listing.FindLocks($"{root}jobs", $"{root}jobs/1", 10)).Locks.Select(l => l.Name));
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => listing.FindLocks("bad\u0001prefix", null, 10));
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => listing.FindLocks(root, null, 0));
+
+        var sessions = new List<SessionSummary>();
+        after = null;
+        do
+        {
+            var page = await listing.ListSessions(after, 100);
+            sessions.AddRange(page.Sessions);
+            after = page.Next;
+        }
+        while (after is not null);
+        var mine = Assert.Single(sessions, s => s.Tag == session.Info.Tag);
+        Assert.Equal(jobs.Length + 2, mine.Holdings);
+        Assert.InRange(mine.Remaining!.Value, TimeSpan.Zero, CoordinationCluster.Ttl);
+    }
+
+    [Fact]
+    public async Task An_audited_revoke_records_operator_and_reason_and_bad_input_changes_nothing()
+    {
+        var name = $"search/{Guid.NewGuid():N}/revoked";
+        await using var session = await TestSession.OpenAsync(Grains);
+        var token = await Grains.AcquireAsync(name, session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(30));
+        var admin = Grains.GetGrain<IClusterAdminGrain>(0);
+        var before = await admin.GetView();
+
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => admin.RevokeLock(name, "a reason", " "));
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => admin.RevokeLock(name, string.Empty, "alice"));
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => admin.RevokeLock(name, "a reason", "bad\u0001operator"));
+        await Assert.ThrowsAsync<InvalidNameException>(() => admin.RevokeLock("bad\u0001name", "a reason", "alice"));
+        Assert.Equal(token, (await Grains.InfoAsync(name)).Holder?.FencingToken);
+        Assert.Equal(before.Audit.Length, (await admin.GetView()).Audit.Length);
+
+        var revoked = await admin.RevokeLock(name, "stuck job", "alice");
+        Assert.Equal(token, revoked.Revoked?.FencingToken);
+        Assert.Null((await Grains.InfoAsync(name)).Holder);
+        var entry = (await admin.GetView()).Audit[^1];
+        Assert.Equal(("alice", "stuck job"), (entry.Operator, entry.Reason));
+        Assert.Contains($"revoke-lock {name}", entry.Action, StringComparison.Ordinal);
+        Assert.Contains($"token {token}", entry.Action, StringComparison.Ordinal);
+    }
+}
