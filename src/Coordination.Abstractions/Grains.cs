@@ -52,9 +52,9 @@ public interface ISessionGrain : IGrainWithStringKey
 [Alias("coord.ISessionManagerGrain")]
 public interface ISessionManagerGrain : IGrainWithIntegerKey
 {
-    /// <summary>Opens a session with this TTL (validated against the cluster's bounds).</summary>
+    /// <summary>Opens a session with this TTL (validated against the cluster's bounds), naming its owner for operators (optional, the same rules as a lock name).</summary>
     [Alias("open")]
-    Task<SessionInfo> Open(TimeSpan ttl);
+    Task<SessionInfo> Open(TimeSpan ttl, string? owner = null);
 }
 
 /// <summary>Operator actions on the replicated state. Every change is written to the audit trail.</summary>
@@ -80,4 +80,12 @@ public interface IClusterAdminGrain : IGrainWithIntegerKey
     /// <summary>Takes an election's leadership away (as <see cref="IElectionGrain.Revoke"/>) and writes who did it and why to the audit trail.</summary>
     [Alias("revoke-leadership")]
     Task<RevokeResult> RevokeLeadership(string election, string reason, string operatorName);
+
+    /// <summary>Takes every permit of a semaphore away (as <see cref="ISemaphoreGrain.Revoke"/>) and writes who did it and why to the audit trail.</summary>
+    [Alias("revoke-semaphore")]
+    Task<SharedRevokeResult> RevokeSemaphore(string name, string reason, string operatorName);
+
+    /// <summary>Takes a reader-writer lock away from every reader and writer (as <see cref="IReaderWriterLockGrain.Revoke"/>) and writes who did it and why to the audit trail.</summary>
+    [Alias("revoke-reader-writer")]
+    Task<SharedRevokeResult> RevokeReaderWriterLock(string name, string reason, string operatorName);
 }

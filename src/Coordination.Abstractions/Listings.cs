@@ -11,8 +11,9 @@ public sealed record LockListing(ImmutableArray<LockInfo> Locks, string? Next, I
 
 /// <summary>A session as operators see it: its public tag, never its secret id.</summary>
 /// <param name="Remaining">How long its lease runs at least without another keepalive, as its activation times it; null when not timed yet.</param>
+/// <param name="Owner">Who opened it, as its client named itself; null when it did not say.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionSummary")]
-public sealed record SessionSummary(string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings, TimeSpan? Remaining = null);
+public sealed record SessionSummary(string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings, TimeSpan? Remaining = null, string? Owner = null);
 
 /// <summary>One page of the sessions the cluster keeps, in the order of their tags; each read linearizably.</summary>
 /// <param name="Next">An opaque cursor (not a session id) to pass as <c>after</c> for the next page; null when this was the last.</param>

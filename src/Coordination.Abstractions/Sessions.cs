@@ -18,8 +18,9 @@ public enum SessionStatus
 /// <param name="Ttl">The lease: the silo frees the session no sooner than this long after the last keepalive it acknowledged.</param>
 /// <param name="Status">Alive, or how it ended.</param>
 /// <param name="Holdings">How many locks the session holds or waits for.</param>
+/// <param name="Owner">Who opened it, as its client named itself (host and process by default); null when it did not say.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionInfo")]
-public sealed record SessionInfo(string SessionId, string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings);
+public sealed record SessionInfo(string SessionId, string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings, string? Owner = null);
 
 /// <summary>Something the session's owner must learn: a grant it held was taken away (admin revoke).</summary>
 [GenerateSerializer, Immutable, Alias("coord.SessionNotice")]

@@ -93,7 +93,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         {
             var requested = ttl ?? _options.SessionTtl;
             var sent = ClockReading.Now(_time);
-            var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested), _options, _time, cancellationToken);
+            var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested, _options.Owner), _options, _time, cancellationToken);
             session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults);
         }
         catch

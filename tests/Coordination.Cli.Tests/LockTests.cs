@@ -63,6 +63,14 @@ public sealed partial class LockTests(CliCluster fixture)
         Assert.True(exit == 125, $"coord lock should exit 125 (lost) once its lock is revoked, got {exit}; output:\n{holder.Tail()}");
         Assert.Contains("cli test", holder.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists($"/proc/{childPid}"), $"the command (pid {childPid}) should have been stopped with the lock");
+
+        // An operator's act: recorded in the audit trail with who and why.
+        var status = await fixture.RunAsync("status", "--json");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        var audit = status.Json.GetProperty("lastAudit");
+        Assert.Contains(name, audit.GetProperty("action").GetString(), StringComparison.Ordinal);
+        Assert.Equal("cli test", audit.GetProperty("reason").GetString());
+        Assert.EndsWith("(coord)", audit.GetProperty("operator").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -62,6 +62,30 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
     }
 
     [Fact]
+    public async Task A_session_shows_its_owner_to_operators_and_a_bad_owner_opens_nothing()
+    {
+        var manager = Grains.GetGrain<ISessionManagerGrain>(0);
+        var info = await manager.Open(CoordinationCluster.Ttl, "billing on host-a pid 7");
+        Assert.Equal("billing on host-a pid 7", info.Owner);
+        Assert.Equal("billing on host-a pid 7", (await Grains.GetGrain<ISessionGrain>(info.SessionId).GetInfo()).Owner);
+        var listing = Grains.GetGrain<IClusterListingGrain>(0);
+        var sessions = new List<SessionSummary>();
+        string? after = null;
+        do
+        {
+            var page = await listing.ListSessions(after, 100);
+            sessions.AddRange(page.Sessions);
+            after = page.Next;
+        }
+        while (after is not null);
+        Assert.Equal("billing on host-a pid 7", Assert.Single(sessions, s => s.Tag == info.Tag).Owner);
+
+        var error = await Assert.ThrowsAsync<CoordinationArgumentException>(() => manager.Open(CoordinationCluster.Ttl, "bad\u0001owner"));
+        Assert.Contains("owner", error.Message, StringComparison.Ordinal);
+        await Grains.GetGrain<ISessionGrain>(info.SessionId).Close();
+    }
+
+    [Fact]
     public async Task An_audited_revoke_records_operator_and_reason_and_bad_input_changes_nothing()
     {
         var name = $"search/{Guid.NewGuid():N}/revoked";

@@ -66,16 +66,21 @@ internal static class ClusterCommands
         var semaphore = new Option<bool>("--semaphore") { Description = "NAME is a semaphore: take every permit away." };
         var readerWriter = new Option<bool>("--reader-writer") { Description = "NAME is a reader-writer lock: take it from every reader and writer." };
         var reason = new Option<string?>("--reason") { Description = "Why, for the holder and the logs. Default: who ran coord revoke, and where." };
-        var revoke = new Command("revoke", "Operator action: take a lock (or leadership, permits, a reader-writer lock) away from its holders; the token or term is bumped and the holders told.") { name, election, semaphore, readerWriter, reason };
+        var operatorName = new Option<string?>("--operator") { Description = "Who revokes, for the audit trail. Default: user@machine (coord)." };
+        var revoke = new Command("revoke", "Operator action: take a lock (or leadership, permits, a reader-writer lock) away from its holders; the token or term is bumped, the holders told, and the act recorded in the audit trail.") { name, election, semaphore, readerWriter, reason, operatorName };
         revoke.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
         {
             var target = result.GetValue(name)!;
             var why = result.GetValue(reason) ?? $"coord revoke by {Environment.UserName} on {Environment.MachineName}";
+
+            // Through the admin grain, so the audit trail records who revoked what and why, as the page's revoke does.
+            var who = result.GetValue(operatorName) ?? $"{Environment.UserName}@{Environment.MachineName} (coord)";
+            var admin = cluster.Grains.GetGrain<IClusterAdminGrain>(0);
             if (result.GetValue(semaphore) || result.GetValue(readerWriter))
             {
                 var shared = result.GetValue(semaphore)
-                    ? await cluster.Coordination.RevokeSemaphoreAsync(target, why, cancellationToken)
-                    : await cluster.Coordination.RevokeReaderWriterLockAsync(target, why, cancellationToken);
+                    ? await admin.RevokeSemaphore(target, why, who)
+                    : await admin.RevokeReaderWriterLock(target, why, who);
                 output.Write(new { name = target, revoked = shared.Revoked, lastFencingToken = shared.LastFencingToken }, () => shared.Revoked.IsEmpty
                     ? $"{target}: nobody held it; the token is {shared.LastFencingToken}"
                     : $"{target}: revoked from {string.Join(", ", shared.Revoked.Select(h => $"session {h.SessionTag} (token {h.FencingToken})"))}; the token is now {shared.LastFencingToken}");
@@ -83,8 +88,8 @@ internal static class ClusterCommands
             }
 
             var revoked = result.GetValue(election)
-                ? await cluster.Grains.GetGrain<IElectionGrain>(Names.Validate(target)).Revoke(why)
-                : await cluster.Coordination.RevokeLockAsync(target, why, cancellationToken);
+                ? await admin.RevokeLeadership(target, why, who)
+                : await admin.RevokeLock(target, why, who);
             output.Write(new { name = target, revoked = revoked.Revoked, lastFencingToken = revoked.LastFencingToken }, () => revoked.Revoked is { } holder
                 ? $"{target}: revoked from session {holder.SessionTag} (token {holder.FencingToken}); the token is now {revoked.LastFencingToken}"
                 : $"{target}: nobody held it; the token is now {revoked.LastFencingToken}");

@@ -38,10 +38,10 @@ internal static class ListCommands
             var page = await cluster.Grains.GetGrain<IClusterListingGrain>(0).ListSessions(result.GetValue(after), result.GetValue(limit));
             output.Write(page, () =>
             {
-                var table = Output.Table("TAG", "STATUS", "TTL", "HOLDINGS");
+                var table = Output.Table("TAG", "STATUS", "TTL", "HOLDINGS", "OWNER");
                 foreach (var s in page.Sessions)
                 {
-                    Output.Row(table, s.Tag, s.Status.ToString(), $"{s.Ttl.TotalSeconds:0.###} s", s.Holdings.ToString(CultureInfo.InvariantCulture));
+                    Output.Row(table, s.Tag, s.Status.ToString(), $"{s.Ttl.TotalSeconds:0.###} s", s.Holdings.ToString(CultureInfo.InvariantCulture), s.Owner ?? string.Empty);
                 }
 
                 return table;

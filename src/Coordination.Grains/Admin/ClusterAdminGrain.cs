@@ -47,24 +47,38 @@ internal sealed partial class ClusterAdminGrain(
     }
 
     public Task<RevokeResult> RevokeLock(string name, string reason, string operatorName) =>
-        RevokeAsync("revoke-lock", name, reason, operatorName, () => GrainFactory.GetGrain<ILockGrain>(name).Revoke(reason));
+        RevokeAsync("revoke-lock", name, reason, operatorName, () => GrainFactory.GetGrain<ILockGrain>(name).Revoke(reason), Describe);
 
     public Task<RevokeResult> RevokeLeadership(string election, string reason, string operatorName) =>
-        RevokeAsync("revoke-leadership", election, reason, operatorName, () => GrainFactory.GetGrain<IElectionGrain>(election).Revoke(reason));
+        RevokeAsync("revoke-leadership", election, reason, operatorName, () => GrainFactory.GetGrain<IElectionGrain>(election).Revoke(reason), Describe);
+
+    public Task<SharedRevokeResult> RevokeSemaphore(string name, string reason, string operatorName) =>
+        RevokeAsync("revoke-semaphore", name, reason, operatorName, () => GrainFactory.GetGrain<ISemaphoreGrain>(name).Revoke(reason), Describe);
+
+    public Task<SharedRevokeResult> RevokeReaderWriterLock(string name, string reason, string operatorName) =>
+        RevokeAsync("revoke-reader-writer", name, reason, operatorName, () => GrainFactory.GetGrain<IReaderWriterLockGrain>(name).Revoke(reason), Describe);
+
+    private static string Describe(RevokeResult result) =>
+        result.Revoked is { } holder
+            ? $"session {holder.SessionTag}, token {holder.FencingToken} -> {result.LastFencingToken}"
+            : $"nobody held it; token {result.LastFencingToken}";
+
+    private static string Describe(SharedRevokeResult result) =>
+        result.Revoked.IsDefaultOrEmpty
+            ? $"nobody held it; token {result.LastFencingToken}"
+            : $"{string.Join(", ", result.Revoked.Select(h => $"session {h.SessionTag} token {h.FencingToken}"))}; token {result.LastFencingToken}";
 
     /// <summary>
     /// Revokes first, then records it: the trail lists what was done, never an attempt that changed nothing. A revoke
     /// whose record cannot be written is still logged at warning level with its operator and reason.
     /// </summary>
-    private async Task<RevokeResult> RevokeAsync(string action, string name, string reason, string operatorName, Func<Task<RevokeResult>> revoke)
+    private async Task<T> RevokeAsync<T>(string action, string name, string reason, string operatorName, Func<Task<T>> revoke, Func<T, string> describe)
     {
         Names.Validate(name);
         RequireAuditable("a revoke", reason, operatorName);
         RequestRules.ValidateRevokeReason(reason);
         var result = await revoke();
-        var what = result.Revoked is { } holder
-            ? $"{action} {name} (session {holder.SessionTag}, token {holder.FencingToken} -> {result.LastFencingToken})"
-            : $"{action} {name} (nobody held it; token {result.LastFencingToken})";
+        var what = $"{action} {name} ({describe(result)})";
         LogRevoked(logger, operatorName, what, reason);
         for (var attempt = 0; attempt < 10; attempt++)
         {

@@ -44,7 +44,7 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
             try
             {
                 var info = await GrainFactory.GetGrain<ISessionGrain>(RegisterKeys.NameOf(key)).GetInfo();
-                return new SessionSummary(info.Tag, info.Ttl, info.Status, info.Holdings, await HolderLease.RemainingAsync(GrainFactory, info.SessionId));
+                return new SessionSummary(info.Tag, info.Ttl, info.Status, info.Holdings, await HolderLease.RemainingAsync(GrainFactory, info.SessionId), info.Owner);
             }
             catch (SessionNotFoundException)
             {

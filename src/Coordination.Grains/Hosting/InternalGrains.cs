@@ -67,7 +67,7 @@ internal interface IReaderWriterLockGrainInternal : IGrainWithStringKey
 internal interface ISessionGrainInternal : IGrainWithStringKey
 {
     [Alias("open")]
-    Task<SessionInfo> Open(TimeSpan ttl);
+    Task<SessionInfo> Open(TimeSpan ttl, string? owner = null);
 
     /// <summary>
     /// Records that request number <paramref name="sequence"/> of the session holds or waits at

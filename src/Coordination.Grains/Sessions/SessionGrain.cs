@@ -52,10 +52,10 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         return Task.CompletedTask;
     }
 
-    public Task<SessionInfo> Open(TimeSpan ttl) =>
+    public Task<SessionInfo> Open(TimeSpan ttl, string? owner = null) =>
         _register.ExecuteAsync((s, _) =>
         {
-            var next = s ?? SessionRecord.Open(ttl);
+            var next = s ?? SessionRecord.Open(ttl, owner);
             return (next, ToInfo(next));
         });
 
@@ -205,7 +205,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         }
     }
 
-    private SessionInfo ToInfo(SessionRecord r) => new(_id, SessionIds.Tag(_id), r.Ttl, r.Status, _holdings.Count);
+    private SessionInfo ToInfo(SessionRecord r) => new(_id, SessionIds.Tag(_id), r.Ttl, r.Status, _holdings.Count, r.Owner);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Session {Session} expired after {KeepAlives} keepalives")]
     private static partial void LogExpired(ILogger logger, string session, long keepAlives);

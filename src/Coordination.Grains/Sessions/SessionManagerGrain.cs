@@ -8,9 +8,14 @@ namespace Coordination.Grains.Sessions;
 [StatelessWorker]
 internal sealed class SessionManagerGrain(IOptions<CoordinationOptions> options) : Grain, ISessionManagerGrain
 {
-    public Task<SessionInfo> Open(TimeSpan ttl)
+    public Task<SessionInfo> Open(TimeSpan ttl, string? owner = null)
     {
         options.Value.ValidateTtl(ttl);
-        return GrainFactory.GetGrain<ISessionGrainInternal>(SessionIds.NewId()).Open(ttl);
+        if (owner is not null && Names.Check(owner) is { } problem)
+        {
+            throw new CoordinationArgumentException(nameof(owner), problem.Replace("a name", "a session's owner", StringComparison.Ordinal));
+        }
+
+        return GrainFactory.GetGrain<ISessionGrainInternal>(SessionIds.NewId()).Open(ttl, owner);
     }
 }

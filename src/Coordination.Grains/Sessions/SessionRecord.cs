@@ -18,6 +18,7 @@ namespace Coordination.Grains.Sessions;
 /// <param name="NextNotice">The sequence number of the next notice.</param>
 /// <param name="SettledThrough">The highest settled-through mark the client declared (see <see cref="SessionShard"/>).</param>
 /// <param name="Shards">The shards that may exist: a shard is created only after its number is recorded here, so the session's end finds them all.</param>
+/// <param name="Owner">Who opened it, as its client named itself; shown to operators.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionRecord")]
 internal sealed record SessionRecord(
     SessionStatus Status,
@@ -26,15 +27,16 @@ internal sealed record SessionRecord(
     ImmutableList<SessionNotice> Notices,
     long NextNotice,
     long SettledThrough,
-    ImmutableSortedSet<int> Shards) : IRegisterValue
+    ImmutableSortedSet<int> Shards,
+    string? Owner = null) : IRegisterValue
 {
-    public static SessionRecord Open(TimeSpan ttl) => new(SessionStatus.Alive, ttl, 0, [], 1, 0, []);
+    public static SessionRecord Open(TimeSpan ttl, string? owner = null) => new(SessionStatus.Alive, ttl, 0, [], 1, 0, [], owner);
 
     public bool IsAlive => Status == SessionStatus.Alive;
 
     long IRegisterValue.Floor => 0;
 
-    int IRegisterValue.EstimatedBytes => 96 + (Shards.Count * 4) + Notices.Sum(n => 64 + n.LockName.Length + n.Reason.Length);
+    int IRegisterValue.EstimatedBytes => 96 + (Owner?.Length ?? 0) + (Shards.Count * 4) + Notices.Sum(n => 64 + n.LockName.Length + n.Reason.Length);
 }
 
 /// <summary>Session transitions as pure functions. Every read of a missing or ended session throws a typed error.</summary>

@@ -62,7 +62,7 @@ function renderElections(page, canAct) {
 
 function renderSessions(page) {
   body('sessions').innerHTML = page.sessions.map(s =>
-    `<tr data-session="${esc(s.tag)}"><td>${esc(s.tag)}</td><td class="${cls(s.status === 'Alive')}">${esc(s.status)}</td>` +
+    `<tr data-session="${esc(s.tag)}"><td>${esc(s.tag)}</td><td>${esc(s.owner)}</td><td class="${cls(s.status === 'Alive')}">${esc(s.status)}</td>` +
     `<td class="num">${ms(s.ttlMs)}</td><td class="num">${ms(s.remainingMs)}</td><td class="num">${s.holdings}</td></tr>`).join('') ||
-    '<tr><td colspan="5" class="muted">no sessions on this page</td></tr>';
+    '<tr><td colspan="6" class="muted">no sessions on this page</td></tr>';
 }

@@ -66,6 +66,7 @@ internal static class CoordinationApi
                     ttlMs = s.Ttl.TotalMilliseconds,
                     remainingMs = s.Remaining?.TotalMilliseconds,
                     holdings = s.Holdings,
+                    owner = s.Owner,
                 }),
                 next = page.Next,
             });
