@@ -56,7 +56,7 @@ public sealed record SharedLockInfo(string Name, int MaxCount, ImmutableArray<Sh
 
 /// <summary>What an operator's revoke of a semaphore or reader-writer lock took away.</summary>
 /// <param name="Revoked">The grants taken away (their sessions were told first); empty when nobody held it.</param>
-/// <param name="LastFencingToken">The highest token after the revoke (one was burned if anything was revoked), so every later grant's is above it.</param>
+/// <param name="LastFencingToken">The highest token after the revoke (one was burned if anything was revoked): every later permit's and writer's token is above it, a later reader's at or above it (readers carry the last token).</param>
 [GenerateSerializer, Immutable, Alias("coord.SharedRevokeResult")]
 public sealed record SharedRevokeResult(ImmutableArray<SharedHolder> Revoked, long LastFencingToken);
 

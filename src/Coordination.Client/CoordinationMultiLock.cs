@@ -104,30 +104,45 @@ public sealed class CoordinationMultiLock : IDistributedLock
         cancellationToken.ThrowIfCancellationRequested();
         var deadline = Deadline.FromNow(timeout, _time);
         var session = await _session(cancellationToken);
-        var held = new List<CoordinationLockHandle>(Names.Count);
-        try
+        while (true)
         {
-            foreach (var name in Names)
+            var held = new List<CoordinationLockHandle>(Names.Count);
+            try
             {
-                var member = new CoordinationLock(name, _ => ValueTask.FromResult(session), _grains, _options, _time);
-                var left = deadline.IsInfinite ? Timeout.InfiniteTimeSpan : deadline.Remaining;
-                var handle = await member.TryAcquireAsync(left, cancellationToken);
-                if (handle is null)
+                foreach (var name in Names)
                 {
-                    await ReleaseTakenAsync(held);
-                    return null;
-                }
+                    var member = new CoordinationLock(name, _ => ValueTask.FromResult(session), _grains, _options, _time);
+                    var left = deadline.IsInfinite ? Timeout.InfiniteTimeSpan : deadline.Remaining;
+                    var handle = await member.TryAcquireAsync(left, cancellationToken);
+                    if (handle is null)
+                    {
+                        await ReleaseTakenAsync(held);
+                        return null;
+                    }
 
-                held.Add(handle);
+                    held.Add(handle);
+                }
+            }
+            catch
+            {
+                await ReleaseTakenAsync(held);
+                throw;
+            }
+
+            if (!held.Any(h => h.IsLost))
+            {
+                return new CoordinationMultiLockHandle(held);
+            }
+
+            // A member taken earlier was lost (revoked) while the rest were awaited. Taking it again now, while holding
+            // later members, would break the canonical order; so the whole set is given back and taken again from the
+            // start, within what is left of the one deadline. A lost session fails the next member's acquire.
+            await ReleaseTakenAsync(held);
+            if (!deadline.IsInfinite && deadline.Remaining <= TimeSpan.Zero)
+            {
+                return null;
             }
         }
-        catch
-        {
-            await ReleaseTakenAsync(held);
-            throw;
-        }
-
-        return new CoordinationMultiLockHandle(held);
     }
 
     /// <summary>
@@ -142,9 +157,10 @@ public sealed class CoordinationMultiLock : IDistributedLock
             {
                 await held[i].DisposeAsync();
             }
-            catch (CoordinationException)
+            catch (Exception)
             {
-                // See above: the set's own failure is what the caller hears.
+                // See above: the set's own failure is what the caller hears (a release that could not be sent, as from
+                // a disposed client, is left to the member's finalizer and its session).
             }
         }
     }

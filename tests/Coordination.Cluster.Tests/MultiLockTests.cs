@@ -171,6 +171,34 @@ public sealed class MultiLockTests(ClusterFixture fixture) : IClassFixture<Clust
     }
 
     [Fact]
+    public async Task A_member_revoked_while_the_rest_are_awaited_is_never_handed_out_lost_the_set_starts_again()
+    {
+        var names = NewNames(2);
+        var other = Cluster.NewClient();
+        var blocker = await other.CreateLock(names[1]).AcquireAsync(TimeSpan.FromSeconds(10));
+        await using var session = await Cluster.NewClient().OpenSessionAsync();
+        var sentinel = await session.CreateLock(names[0] + "-sentinel").AcquireAsync(TimeSpan.FromSeconds(10));
+        var acquiring = session.CreateMultiLock(names).AcquireAsync(TimeSpan.FromSeconds(60));
+        await Eventually.Async(async () => !(await Cluster.Grains.InfoAsync(names[1])).Waiters.IsEmpty, TimeSpan.FromSeconds(10), "the set to hold its first member and wait for the second");
+        var revokedToken = (await Cluster.Grains.InfoAsync(names[0])).Holder!.FencingToken;
+
+        // The first member is revoked while the set waits; the sentinel's revoke reaches the client in the same or a
+        // later keepalive, after the member's (notices are delivered in order), so once it fired the set's member knows.
+        await other.RevokeLockAsync(names[0], "revoked mid-set");
+        await other.RevokeLockAsync(sentinel.LockName, "marks that the notices reached the client");
+        await Eventually.Async(() => sentinel.HandleLostToken.IsCancellationRequested, TimeSpan.FromSeconds(10), "the revoke notices to reach the set's client");
+        await blocker.DisposeAsync();
+
+        await using var handle = await acquiring;
+        Assert.False(handle.IsLost, "the set must not be handed out with a member already lost");
+        Assert.True(handle.FencingTokens[names[0]] > revokedToken, "the first member was taken again, with a higher token");
+        foreach (var name in names)
+        {
+            Assert.Equal(session.Tag, (await Cluster.Grains.InfoAsync(name)).Holder?.SessionTag);
+        }
+    }
+
+    [Fact]
     public async Task Losing_one_member_fires_the_sets_lost_token_and_disposal_still_frees_the_rest()
     {
         var names = NewNames(3);

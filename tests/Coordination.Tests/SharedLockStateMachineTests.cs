@@ -305,6 +305,29 @@ public sealed class SharedLockStateMachineTests
     }
 
     [Fact]
+    public void A_delay_already_running_starts_again_in_full_when_another_holder_expires_or_is_revoked()
+    {
+        // a's 30 s delay is running; b's session then expires with a 10 s lock-delay. Keeping the old delay would let
+        // its timer, started earlier, end b's wait early: the delay is timed afresh under a new mark instead.
+        var r = Apply(Semaphore(3), Permit("a", 1) with { LockDelay = TimeSpan.FromSeconds(30) }, Permit("b", 2) with { LockDelay = TimeSpan.FromSeconds(10) }, Permit("c", 3));
+        var (running, _) = SharedLockStateMachine.SessionEnded(r, "a", SessionEnd.Expired, Epoch);
+        var firstMark = running.Delay!.AfterToken;
+
+        var (expired, _) = SharedLockStateMachine.SessionEnded(running, "b", SessionEnd.Expired, Epoch);
+        Assert.Equal(TimeSpan.FromSeconds(30), expired.Delay!.Duration);
+        Assert.True(expired.Delay.AfterToken > firstMark, "a new mark, so the grain's timer restarts from now");
+        Assert.NotNull(EndLockDelay(expired, firstMark, Epoch).Delay); // the first timer's end no longer ends it
+
+        var told = running.Holders.Select(h => (h.SessionId, h.RequestId, h.Token)).ToHashSet();
+        var (revoked, taken) = SharedLockStateMachine.Revoke(running, told, Epoch);
+        Assert.Equal(["b", "c"], taken.Select(g => g.SessionId).Order());
+        Assert.Equal(TimeSpan.FromSeconds(30), revoked.Delay!.Duration);
+        Assert.Equal(revoked.LastToken, revoked.Delay.AfterToken);
+        Assert.True(revoked.Delay.AfterToken > firstMark, "the revoke's burned token times the delay afresh");
+        Assert.NotNull(EndLockDelay(revoked, firstMark, Epoch).Delay);
+    }
+
+    [Fact]
     public void A_revoke_leaves_a_grant_made_after_the_holders_were_read()
     {
         var r = Apply(Semaphore(2), Permit("a", 1));

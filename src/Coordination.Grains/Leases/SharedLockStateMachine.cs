@@ -151,10 +151,12 @@ internal static class SharedLockStateMachine
             SessionEnd.Vanished => h.LockDelay > h.SessionTtl ? h.LockDelay : h.SessionTtl,
             _ => TimeSpan.Zero,
         }).DefaultIfEmpty(TimeSpan.Zero).Max();
-        if (wait > TimeSpan.Zero && (next.Delay is null || next.Delay.Duration < wait))
+        if (wait > TimeSpan.Zero)
         {
+            // A delay already running is restarted in full under a fresh mark (its timer is re-armed from now),
+            // never kept with the time it has already served: late, never early for the holders ending now.
             var mark = FencingTokens.Next(next.LastToken, tokenEpoch);
-            next = next with { LastToken = mark, Delay = new PendingDelay(wait, mark) };
+            next = next with { LastToken = mark, Delay = Restarted(next.Delay, wait, mark) };
         }
 
         return (HandOff(next, tokenEpoch), true);
@@ -179,13 +181,21 @@ internal static class SharedLockStateMachine
         var mark = FencingTokens.Next(r.LastToken, tokenEpoch);
         var next = revoked.Aggregate(r with { LastToken = mark }, (q, h) => Finish(q, h, RequestEnd.Revoked));
         var hold = revoked.Max(h => h.LockDelay > h.SessionTtl ? h.LockDelay : h.SessionTtl);
-        if (hold > TimeSpan.Zero && (next.Delay is null || next.Delay.Duration < hold))
+        if (hold > TimeSpan.Zero)
         {
-            next = next with { Delay = new PendingDelay(hold, mark) };
+            // As in SessionEnded: a delay already running starts again from now, under the burned mark.
+            next = next with { Delay = Restarted(next.Delay, hold, mark) };
         }
 
         return (HandOff(next, tokenEpoch), revoked);
     }
+
+    /// <summary>
+    /// The delay that covers both a pending one and a new wait of <paramref name="wait"/> starting now: the longer
+    /// of the two durations, timed afresh under <paramref name="mark"/>, so the grain's timer restarts in full.
+    /// </summary>
+    private static PendingDelay Restarted(PendingDelay? pending, TimeSpan wait, long mark) =>
+        new(pending is { } p && p.Duration > wait ? p.Duration : wait, mark);
 
     /// <summary>
     /// The upgradeable reader (session, request id) holding <paramref name="token"/> asks to become the writer. It
