@@ -13,7 +13,6 @@ namespace Coordination.Benchmarks;
 internal static class HeldLocks
 {
     private const int Workers = 32;
-    private static readonly List<CoordinationLockHandle> Kept = [];
 
     /// <summary>The figures of one run with <see cref="Held"/> locks held.</summary>
     internal sealed record Result(int Held, int Sessions, TimeSpan TakeTime, long RssBefore, long RssHeld, ScenarioResult Seq, ScenarioResult Par16)
@@ -25,6 +24,8 @@ internal static class HeldLocks
     public static async Task<Result> MeasureAsync(LocalClusterProcess cluster, TestClusterClient client, ILockBackend backend, int held, int sessions, int seq, int par)
     {
         var rssBefore = await Longevity.RssAsync(cluster);
+        // Kept until the sessions close: a handle dropped unreleased would be released by its finalizer.
+        var kept = new CoordinationLockHandle[held];
         var opened = await Task.WhenAll(Enumerable.Range(0, sessions).Select(_ => client.Coordination.OpenSessionAsync(TimeSpan.FromSeconds(30))));
         try
         {
@@ -36,8 +37,7 @@ internal static class HeldLocks
                 int i;
                 while ((i = Interlocked.Increment(ref next)) < held)
                 {
-                    // Kept until the sessions close: a handle dropped unreleased would be released by its finalizer.
-                    Keep(await opened[i % sessions].CreateLock($"bench/held/{run}/{i}").AcquireAsync(TimeSpan.FromSeconds(60)));
+                    kept[i] = await opened[i % sessions].CreateLock($"bench/held/{run}/{i}").AcquireAsync(TimeSpan.FromSeconds(60));
                 }
             })));
             var took = watch.Elapsed;
@@ -51,15 +51,7 @@ internal static class HeldLocks
         {
             // Closing a session releases everything it holds.
             await Task.WhenAll(opened.Select(o => o.DisposeAsync().AsTask()));
-            Kept.Clear();
-        }
-    }
-
-    private static void Keep(CoordinationLockHandle handle)
-    {
-        lock (Kept)
-        {
-            Kept.Add(handle);
+            GC.KeepAlive(kept);
         }
     }
 }

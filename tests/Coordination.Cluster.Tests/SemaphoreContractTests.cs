@@ -46,8 +46,7 @@ public abstract class SemaphoreContractTests(ClusterFixture fixture) : IClassFix
                 await using var handle = await api.AcquireAsync(name, 2, TimeSpan.FromSeconds(30));
                 Contracts.InterlockedMax(ref maxInside, Interlocked.Increment(ref inside));
                 Interlocked.Increment(ref entries);
-                // allowed: the permit is held a moment (the workload), so holders overlap; nothing waits for a state here.
-                await Task.Delay(5);
+                await Task.Delay(5); // allowed: the permit is held a moment (the workload), so holders overlap; nothing waits for a state here.
                 Interlocked.Decrement(ref inside);
             }
         })));

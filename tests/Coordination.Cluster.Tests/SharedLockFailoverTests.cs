@@ -73,8 +73,7 @@ public sealed class SharedLockFailoverTests(Xunit.Abstractions.ITestOutputHelper
                         Interlocked.Increment(ref afterKill);
                     }
 
-                    // allowed: the permit is held a moment (the workload), so holders overlap across the kill.
-                    await Task.Delay(10, CancellationToken.None);
+                    await Task.Delay(10, CancellationToken.None); // allowed: the permit is held a moment (the workload), so holders overlap across the kill.
                     holders.TryRemove(handle.RequestId, out _);
                 }
                 catch (Exception ex) when (ex is CoordinationException or TimeoutException || (ex is OperationCanceledException && stop.IsCancellationRequested))

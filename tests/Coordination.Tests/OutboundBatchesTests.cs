@@ -95,8 +95,7 @@ public sealed class OutboundBatchesTests
         {
             Assert.True(DateTime.UtcNow < deadline, "the next batch did not leave after the stuck one's slot timeout");
             _time.Advance(SlotTimeout);
-            // allowed: one step of a poll with a deadline and a message (the pump's timer starts on another thread).
-            await Task.WhenAny(read, Task.Delay(10));
+            await Task.WhenAny(read, Task.Delay(10)); // allowed: one step of a poll with a deadline and a message (the pump's timer starts on another thread).
         }
 
         var out2 = await read;

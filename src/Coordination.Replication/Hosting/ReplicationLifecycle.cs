@@ -90,82 +90,6 @@ internal sealed partial class ReplicationLifecycle(
         }
     }
 
-    /// <summary>
-    /// Before this silo stops (still serving): wait until every partition it is a member of keeps a majority
-    /// of live, caught-up replicas without it, then announce itself as draining in the metadata (a
-    /// compare-and-swap, so two silos stopping at once cannot both count on each other). A rolling restart
-    /// that stops the next silo while the previous one is still being replaced waits here. Waiting stops
-    /// early only when nothing can fix a partition (no live member copying, no spare silo).
-    /// </summary>
-    private async Task DrainAsync(CancellationToken cancellationToken)
-    {
-        var timeout = options.Value.DrainTimeout;
-        var started = time.GetTimestamp();
-        var self = liveness.Self;
-        bool IsGone(ReplicaId id) => liveness.IsDead(id) || liveness.IsLeaving(id);
-        while (true)
-        {
-            if (cancellationToken.IsCancellationRequested)
-            {
-                // Not a graceful stop (the silo is being killed): nothing to wait for.
-                return;
-            }
-
-            ClusterMetadata current;
-            try
-            {
-                current = await store.ReadAsync(CancellationToken.None) ?? directory.Current;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogRefreshFailed(logger, ex);
-                current = directory.Current;
-            }
-
-            var shortOf = ConfigurationPlanner.ShortWithout(current, self, IsGone);
-            var live = liveness.Population(current).Live;
-            var hopeless = shortOf.Where(p => !ConfigurationPlanner.CanRecover(current, p, self, IsGone, live)).ToList();
-            var outOfTime = time.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested;
-            if (shortOf.Count == 0 || hopeless.Count > 0 || outOfTime)
-            {
-                if (hopeless.Count > 0)
-                {
-                    // The usual case when the whole cluster stops: nothing to warn an operator about.
-                    LogStoppingWithCluster(logger, shortOf.Count, Sample(shortOf.Select(p => p.Partition)));
-                }
-                else if (shortOf.Count > 0)
-                {
-                    LogDrainGaveUp(logger, time.GetElapsedTime(started), shortOf.Count, Sample(shortOf.Select(p => p.Partition)));
-                }
-
-                try
-                {
-                    if (current.IsDraining(self) || await store.TryWriteAsync(current.Version, ConfigurationPlanner.WithDraining(current, self), CancellationToken.None))
-                    {
-                        return;
-                    }
-
-                    continue;
-                }
-                catch (Exception ex)
-                {
-                    LogRefreshFailed(logger, ex);
-                    return;
-                }
-            }
-
-            LogDraining(logger, shortOf.Count);
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                // Cancelled: announce and stop on the next pass.
-            }
-        }
-    }
-
     private async Task RefreshLoopAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -271,9 +195,6 @@ internal sealed partial class ReplicationLifecycle(
         }
     }
 
-    [LoggerMessage(EventId = 2105, Level = LogLevel.Information, Message = "Stopping: waiting until {Count} partitions keep a caught-up majority without this silo")]
-    private static partial void LogDraining(ILogger logger, int count);
-
     /// <summary>At most eight partition numbers, then how many more: a line a person reads.</summary>
     private static string Sample(IEnumerable<int> partitions)
     {
@@ -281,12 +202,6 @@ internal sealed partial class ReplicationLifecycle(
         var shown = string.Join(",", all.Take(8));
         return all.Count > 8 ? $"{shown} and {all.Count - 8} more" : shown;
     }
-
-    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Stopping after {Waited}: {Count} partitions ({Partitions}) are left without a caught-up majority; the silos that could copy them were too slow")]
-    private static partial void LogDrainGaveUp(ILogger logger, TimeSpan waited, int count, string partitions);
-
-    [LoggerMessage(EventId = 2108, Level = LogLevel.Information, Message = "Stopping: {Count} partitions ({Partitions}) keep no caught-up majority without this silo, and no live silo can copy them (the others are down or stopping too, as when the whole cluster stops)")]
-    private static partial void LogStoppingWithCluster(ILogger logger, int count, string partitions);
 
     [LoggerMessage(EventId = 2109, Level = LogLevel.Information, Message = "Planned new replica configurations: {Moved} of {Partitions} partitions moved ({Which})")]
     private static partial void LogPlanned(ILogger logger, int moved, int partitions, string which);
