@@ -79,8 +79,8 @@ internal static class ClusterCommands
             if (result.GetValue(semaphore) || result.GetValue(readerWriter))
             {
                 var shared = result.GetValue(semaphore)
-                    ? await admin.RevokeSemaphore(target, why, who)
-                    : await admin.RevokeReaderWriterLock(target, why, who);
+                    ? await admin.RevokeSemaphore(target, why, who).WaitAsync(cancellationToken)
+                    : await admin.RevokeReaderWriterLock(target, why, who).WaitAsync(cancellationToken);
                 output.Write(new { name = target, revoked = shared.Revoked, lastFencingToken = shared.LastFencingToken }, () => shared.Revoked.IsEmpty
                     ? $"{target}: nobody held it; the token is {shared.LastFencingToken}"
                     : $"{target}: revoked from {string.Join(", ", shared.Revoked.Select(h => $"session {h.SessionTag} (token {h.FencingToken})"))}; the token is now {shared.LastFencingToken}");
@@ -88,8 +88,8 @@ internal static class ClusterCommands
             }
 
             var revoked = result.GetValue(election)
-                ? await admin.RevokeLeadership(target, why, who)
-                : await admin.RevokeLock(target, why, who);
+                ? await admin.RevokeLeadership(target, why, who).WaitAsync(cancellationToken)
+                : await admin.RevokeLock(target, why, who).WaitAsync(cancellationToken);
             output.Write(new { name = target, revoked = revoked.Revoked, lastFencingToken = revoked.LastFencingToken }, () => revoked.Revoked is { } holder
                 ? $"{target}: revoked from session {holder.SessionTag} (token {holder.FencingToken}); the token is now {revoked.LastFencingToken}"
                 : $"{target}: nobody held it; the token is now {revoked.LastFencingToken}");
