@@ -100,7 +100,21 @@ longevity.SetAction(async (result, ct) =>
     return 0;
 });
 root.Subcommands.Add(longevity);
+// dotnet run -c Release --project tests/Coordination.Benchmarks -- profile [--scenario fresh] [--duration 00:01:00] [--warm-up 00:00:30] [--trace silo0.nettrace] [--trace-profile dotnet-sampled-thread-time]
+var profScenario = new Option<string>("--scenario") { Description = "seq, fresh, par16 or cont8.", DefaultValueFactory = _ => "fresh" };
+var profDuration = new Option<TimeSpan>("--duration") { Description = "How long the load runs after its warm-up.", DefaultValueFactory = _ => TimeSpan.FromMinutes(1) };
+var profWarmUp = new Option<TimeSpan>("--warm-up") { Description = "Load before the measured part (tiered JIT settles after about 30 s).", DefaultValueFactory = _ => TimeSpan.FromSeconds(30) };
+var profTrace = new Option<string?>("--trace") { Description = "Collect a dotnet-trace of the first silo over the run into this file." };
+var profTraceProfile = new Option<string>("--trace-profile") { Description = "dotnet-trace profile (dotnet-sampled-thread-time, gc-verbose, ...).", DefaultValueFactory = _ => "dotnet-sampled-thread-time" };
+var profile = new Command("profile", "One scenario against the local cluster for a while (silo pids printed), optionally traced: for profiling, not for figures.") { profScenario, profDuration, profWarmUp, profTrace, profTraceProfile };
+profile.SetAction(async (result, ct) =>
+{
+    Console.WriteLine(await ProfileLoad.RunAsync(new ProfileLoad.Options(result.GetValue(profScenario)!, result.GetValue(profDuration), result.GetValue(profWarmUp), result.GetValue(profTrace), result.GetValue(profTraceProfile)!), ct));
+    return 0;
+});
+root.Subcommands.Add(profile);
 const int ElectionTtlSeconds = 10;
+const int WarmUpSeconds = 40;
 root.SetAction(async (result, ct) =>
 {
     var q = result.GetValue(quick);
@@ -165,13 +179,15 @@ return await root.Parse(args).InvokeAsync();
 
 static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int contended, TimeSpan idle)
 {
-    // Warm up every path on both sides (tiered JIT promotes hot code only after it has run a while), so
-    // the figures describe a running service, not its first seconds.
+    // Warm up every path on both sides, so the figures describe a running service, not its first seconds. Tiered
+    // JIT promotes hot code only after it has run a while: with 8 s of warm-up, a profile of our silos during the
+    // first scenarios still showed a third of their CPU in the JIT's background compiler (it settles after about 30 s).
     Console.Error.WriteLine($"warming up {backend.Name} ...");
-    var warmUntil = DateTime.UtcNow + TimeSpan.FromSeconds(8);
+    var warmUntil = DateTime.UtcNow + TimeSpan.FromSeconds(WarmUpSeconds);
     while (DateTime.UtcNow < warmUntil)
     {
         await Scenarios.SequentialAsync(backend, 300);
+        await Scenarios.FreshNamesAsync(backend, 300);
         await Scenarios.ParallelAsync(backend, 16, 800);
         await Scenarios.ContendedAsync(backend, 8, 160);
     }

@@ -13,7 +13,8 @@ namespace Coordination.Grains.Leases;
 /// </summary>
 /// <remarks>
 /// Neither step costs a round of its own when the lock is in use. The detach waits a moment
-/// (<see cref="DetachDelay"/>): a next acquire of the same session here takes it along in its attach
+/// (<see cref="DetachDelay"/>, to the next step of a grid of that length, <see cref="TimerGrid"/>, so the detaches of
+/// many locks leave together): a next acquire of the same session here takes it along in its attach
 /// (<see cref="ToDetach"/>), and the forgetting rides on the queue's next commit (<see cref="Apply"/>), or on the
 /// idle queue's retirement (<see cref="IdleRetirement"/>). A detach that is not taken along is made on its own,
 /// retried with backoff; if this activation goes away first, the next one (or the sweeper's ping) takes over
@@ -86,7 +87,7 @@ internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue
         var backoff = new Backoff(TimeSpan.FromMilliseconds(50), MaxRetryDelay);
         try
         {
-            await Task.Delay(DetachDelay, time);
+            await Task.Delay(TimerGrid.DelayTo(time, DetachDelay, DetachDelay), time);
             while (!_detached.Contains(key))
             {
                 try

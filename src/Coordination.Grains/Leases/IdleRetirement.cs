@@ -44,9 +44,12 @@ internal sealed partial class IdleRetirement(IGrainBase owner, Func<Task<Retirem
         _timer ??= Start(retention);
     }
 
+    /// <summary>Retirements wait for the next second on the process's clock (<see cref="TimerGrid"/>), so those of many quiet locks go out together.</summary>
+    private static readonly TimeSpan Grid = TimeSpan.FromSeconds(1);
+
     // KeepAlive false: the timer itself must not count as use of the activation.
     private IGrainTimer Start(TimeSpan due) =>
-        owner.RegisterGrainTimer(_ => FireAsync(), new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = false, Interleave = true });
+        owner.RegisterGrainTimer(_ => FireAsync(), new GrainTimerCreationOptions(TimerGrid.DelayTo(time, due, Grid < retention ? Grid : retention), Timeout.InfiniteTimeSpan) { KeepAlive = false, Interleave = true });
 
     private async Task FireAsync()
     {

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using Coordination.TestKit;
+
+namespace Coordination.Benchmarks;
+
+/// <summary>
+/// Load for a profiler: the local cluster under one scenario for a while, with the silos' process ids printed so
+/// <c>dotnet-trace collect -p PID</c> or <c>dotnet-counters monitor -p PID</c> can be attached; when asked, a CPU
+/// trace of the first silo is collected over the middle of the run. Figures to quote come from the main run, not this.
+/// </summary>
+internal static class ProfileLoad
+{
+    public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile);
+
+    public static async Task<string> RunAsync(Options options, CancellationToken cancellationToken)
+    {
+        await using var cluster = await LocalClusterProcess.StartAsync(testTimings: false);
+        await using var client = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 15);
+        await using var ours = new CoordinationBackend(client, cluster);
+        var silos = await cluster.SilosAsync();
+        Console.Error.WriteLine($"silo pids: {string.Join(", ", silos.Select(s => $"{s.Index}={s.Pid}"))}");
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed < options.WarmUp)
+        {
+            await RoundAsync(ours, options.Scenario);
+        }
+
+        Process? trace = null;
+        if (options.TraceFile is { } file && silos.FirstOrDefault().Pid is { } pid)
+        {
+            var tools = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-trace");
+            trace = Process.Start(new ProcessStartInfo(File.Exists(tools) ? tools : "dotnet-trace")
+            {
+                ArgumentList = { "collect", "-p", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "--profile", options.TraceProfile, "--duration", TimeSpan.FromSeconds(Math.Max(5, options.Duration.TotalSeconds - 4)).ToString(@"dd\:hh\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture), "-o", file },
+                RedirectStandardOutput = true,
+                RedirectStandardInput = true,
+            });
+        }
+
+        // Each round's own timed part counts (its settling pause before does not).
+        var watch = Stopwatch.StartNew();
+        var (pairs, elapsed, cpu, siloMessages, clientMessages) = (0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L);
+        while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
+        {
+            var round = await RoundAsync(ours, options.Scenario);
+            Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms");
+            (pairs, elapsed, cpu) = (pairs + round.Pairs, elapsed + round.Elapsed, cpu + round.Cost.Cpu);
+            (siloMessages, clientMessages) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0));
+        }
+
+        if (trace is not null)
+        {
+            await trace.WaitForExitAsync(cancellationToken);
+        }
+
+        return $"{options.Scenario}: {pairs} pairs in {elapsed.TotalSeconds:0.0} s = {pairs / elapsed.TotalSeconds:0} ops/s; " +
+            $"server CPU {cpu.TotalMilliseconds / pairs:0.00} ms/op; silo messages {siloMessages / (double)pairs:0.0}/op; client messages {clientMessages / (double)pairs:0.0}/op";
+    }
+
+    private static Task<ScenarioResult> RoundAsync(ILockBackend backend, string scenario) => scenario switch
+    {
+        "seq" => Scenarios.SequentialAsync(backend, 500),
+        "fresh" => Scenarios.FreshNamesAsync(backend, 500),
+        "par16" => Scenarios.ParallelAsync(backend, 16, 1600),
+        "cont8" => Scenarios.ContendedAsync(backend, 8, 400),
+        _ => throw new ArgumentException($"unknown scenario '{scenario}' (seq, fresh, par16, cont8)", nameof(scenario)),
+    };
+}
