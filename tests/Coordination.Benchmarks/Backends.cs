@@ -25,10 +25,11 @@ internal interface ILockBackend : IAsyncDisposable
 /// Server CPU time (user + system, from /proc) and, for ours, the Orleans messages the silos counted: between a
 /// client and its gateway silo, and between silos (each counted once, by its sender).
 /// </summary>
-internal sealed record ServerCost(TimeSpan Cpu, long? ClientMessages = null, long? SiloMessages = null)
+/// <param name="AllocatedBytes">Ours: bytes the silos' managed code allocated (GC.GetTotalAllocatedBytes, summed).</param>
+internal sealed record ServerCost(TimeSpan Cpu, long? ClientMessages = null, long? SiloMessages = null, long? AllocatedBytes = null)
 {
     public static ServerCost operator -(ServerCost after, ServerCost before) =>
-        new(after.Cpu - before.Cpu, after.ClientMessages - before.ClientMessages, after.SiloMessages - before.SiloMessages);
+        new(after.Cpu - before.Cpu, after.ClientMessages - before.ClientMessages, after.SiloMessages - before.SiloMessages, after.AllocatedBytes - before.AllocatedBytes);
 }
 
 internal interface IContender : IAsyncDisposable
@@ -54,15 +55,17 @@ internal sealed class CoordinationBackend(TestClusterClient client, LocalCluster
         var silos = await cluster.SilosAsync();
         long clientMessages = 0;
         long siloMessages = 0;
+        long allocated = 0;
         foreach (var (index, _, _) in silos)
         {
             var metrics = await _http.GetFromJsonAsync<JsonElement>(new Uri($"http://127.0.0.1:{cluster.HealthPortBase + index}/api/metrics"));
             var messages = metrics.GetProperty("orleans.messages");
             clientMessages += messages.GetProperty("toClients").GetInt64() + messages.GetProperty("fromClients").GetInt64();
             siloMessages += messages.GetProperty("siloToSiloSent").GetInt64();
+            allocated += metrics.GetProperty("runtime.gc").GetProperty("allocatedBytes").GetInt64();
         }
 
-        return new ServerCost(ProcessCpu.OfTrees(silos.Select(s => s.Pid).OfType<int>()), clientMessages, siloMessages);
+        return new ServerCost(ProcessCpu.OfTrees(silos.Select(s => s.Pid).OfType<int>()), clientMessages, siloMessages, allocated);
     }
 
     public ValueTask DisposeAsync()

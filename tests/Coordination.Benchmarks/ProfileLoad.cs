@@ -39,13 +39,13 @@ internal static class ProfileLoad
 
         // Each round's own timed part counts (its settling pause before does not).
         var watch = Stopwatch.StartNew();
-        var (pairs, elapsed, cpu, siloMessages, clientMessages) = (0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L);
+        var (pairs, elapsed, cpu, siloMessages, clientMessages, allocated) = (0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L, 0L);
         while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
         {
             var round = await RoundAsync(ours, options.Scenario);
             Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms");
             (pairs, elapsed, cpu) = (pairs + round.Pairs, elapsed + round.Elapsed, cpu + round.Cost.Cpu);
-            (siloMessages, clientMessages) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0));
+            (siloMessages, clientMessages, allocated) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0), allocated + (round.Cost.AllocatedBytes ?? 0));
         }
 
         if (trace is not null)
@@ -54,7 +54,8 @@ internal static class ProfileLoad
         }
 
         return $"{options.Scenario}: {pairs} pairs in {elapsed.TotalSeconds:0.0} s = {pairs / elapsed.TotalSeconds:0} ops/s; " +
-            $"server CPU {cpu.TotalMilliseconds / pairs:0.00} ms/op; silo messages {siloMessages / (double)pairs:0.0}/op; client messages {clientMessages / (double)pairs:0.0}/op";
+            $"server CPU {cpu.TotalMilliseconds / pairs:0.00} ms/op; silo messages {siloMessages / (double)pairs:0.0}/op; client messages {clientMessages / (double)pairs:0.0}/op; " +
+            $"silos allocated {allocated / 1024.0 / pairs:0.0} KiB/op";
     }
 
     private static Task<ScenarioResult> RoundAsync(ILockBackend backend, string scenario) => scenario switch

@@ -67,6 +67,11 @@ internal sealed class Report
         sb.AppendLine("- Each timed part starts once the servers spend under half a core (at most 20 s of waiting), so what the warm-up or the scenario before left behind (names retiring, compaction) is not charged to it; a scenario's own deferred work within its window is.");
         sb.AppendLine("- Server CPU: user + system time from /proc/PID/stat of each server's process tree (children reaped meanwhile included), read just before and after the timed part of each scenario. etcd: every member; Redis: redis-server; PostgreSQL: the postmaster with every backend and background worker (its children); ours: the silo processes, not the launcher (supervisor and dashboard host, outside the request path).");
         sb.AppendLine("- Messages (ours only): Orleans messages on the silos' connections, counted by the silos (/api/metrics, \"orleans.messages\"): client↔silo both ways, counted by the gateway silo; silo↔silo counted once, by the sender. Calls between grains of one silo are not messages. The window includes background traffic (membership, the dashboard's Orleans client in the launcher, session keepalives).");
+        if (ours is { Seq.Cost.AllocatedBytes: not null })
+        {
+            sb.AppendLine(Ci, $"- Managed allocations (ours, all silos, GC.GetTotalAllocatedBytes) per operation, seq / fresh / par16 / contended8: {string.Join(" / ", ours.Scenarios.Select(s => string.Create(Ci, $"{s.Cost.AllocatedBytes / 1024.0 / s.Pairs:0.0}")))} KiB.");
+        }
+
         sb.AppendLine(Ci, $"- Idle: the servers' CPU over {ours?.IdleWindow.TotalSeconds ?? Rows.FirstOrDefault()?.IdleWindow.TotalSeconds ?? 0:0} s with no client session open, 2 s after the last scenario{IdleMessages(ours)}.");
         AppendHeld(sb, ours);
         AppendFailovers(sb);

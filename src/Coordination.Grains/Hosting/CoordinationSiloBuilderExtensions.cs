@@ -32,6 +32,7 @@ public static class CoordinationSiloBuilderExtensions
         // grain's entry stays until it is pushed out: with a lock per entity that is memory per name ever used,
         // not per name held. A smaller cache costs at most a directory lookup for a name not used lately.
         builder.Services.Configure<GrainDirectoryOptions>(o => o.CacheSize = Math.Min(o.CacheSize, DirectoryCacheSize));
+        builder.Services.AddSingleton<Sessions.SessionDetaches>();
         builder.Services.AddSingleton<FailoverSweeper>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<FailoverSweeper>());
         return builder;

@@ -85,6 +85,10 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
     [Alias("detach")]
     Task Detach(Holding holding, long sequence);
 
+    /// <summary>Many requests are over at their holdings: lets each go as <see cref="Detach"/> would, one round per shard they fall in, the shards in parallel.</summary>
+    [Alias("detach-many")]
+    Task DetachMany(Attachment[] attachments);
+
     /// <summary>Whether the request is attached, read through a majority; typed errors once the session has ended or is gone.</summary>
     [Alias("is-attached")]
     Task<bool> IsAttached(Holding holding, long sequence);

@@ -1,4 +1,3 @@
-using Coordination.Grains.Hosting;
 using Coordination.Grains.Sessions;
 using Microsoft.Extensions.Logging;
 
@@ -20,7 +19,7 @@ namespace Coordination.Grains.Leases;
 /// retried with backoff; if this activation goes away first, the next one (or the sweeper's ping) takes over
 /// from the register.
 /// </remarks>
-internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue, IGrainFactory grains, Holding holding, TimeProvider time, ILogger logger)
+internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue, SessionDetaches detaches, Holding holding, TimeProvider time, ILogger logger)
     where TQueue : class, ILeaseState<TQueue>
 {
     /// <summary>How long a finished request waits for a next acquire of its session to take its detach along.</summary>
@@ -94,7 +93,7 @@ internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue
                 {
                     if (finished.Sequence > 0)
                     {
-                        await grains.GetGrain<ISessionGrainInternal>(finished.SessionId).Detach(holding, finished.Sequence);
+                        await detaches.DetachAsync(finished.SessionId, holding, finished.Sequence);
                     }
 
                     _detached.Add(key);

@@ -2,6 +2,7 @@ using Coordination.Grains.Hosting;
 using Coordination.Grains.Sessions;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Coordination.Grains.Leases;
@@ -61,7 +62,7 @@ internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
         var holding = new Holding(kind.Holding, Name);
         _parked = new ParkedWaiters<TQueue>(this, time, options.MaxPark);
         _sessions = new SessionAttachments<TQueue>(owner, grains, this, holding, options.HolderAuditInterval, logger);
-        _finished = new FinishedRequests<TQueue>(this, grains, holding, time, logger);
+        _finished = new FinishedRequests<TQueue>(this, owner.GrainContext.ActivationServices.GetRequiredService<SessionDetaches>(), holding, time, logger);
         _delay = new LockDelayTimer<TQueue>(owner, this, logger);
         _idle = new IdleRetirement(owner, RetireAsync, time, options.IdleRetention, logger);
         if (_invalidName is null)

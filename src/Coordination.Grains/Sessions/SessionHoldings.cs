@@ -90,6 +90,18 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
     public Task DetachAsync(Holding holding, long sequence) =>
         Shard(SessionShards.Of(holding)).ExecuteAsync((s, _) => (SessionShards.Detach(s, holding, sequence), true));
 
+    /// <summary>Lets many requests go: one change per shard they fall in, the shards' rounds in parallel.</summary>
+    public Task DetachManyAsync(IReadOnlyCollection<Attachment> attachments) =>
+        Task.WhenAll(attachments.GroupBy(a => SessionShards.Of(a.Holding)).Select(shard => Shard(shard.Key).ExecuteAsync((s, _) =>
+        {
+            foreach (var a in shard)
+            {
+                s = SessionShards.Detach(s, a.Holding, a.Sequence);
+            }
+
+            return (s, true);
+        })));
+
     /// <summary>
     /// Whether (holding, sequence) is attached, read through a majority; throws <see cref="SessionExpiredException"/>
     /// once the session's end has reached its shard, <see cref="SessionNotFoundException"/> when the session is gone.

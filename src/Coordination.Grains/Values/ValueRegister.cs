@@ -3,6 +3,7 @@ using Coordination.Grains.Leases;
 using Coordination.Grains.Sessions;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Coordination.Grains.Values;
@@ -35,7 +36,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
         _logger = logger;
         var holding = new Holding(HoldingKind.Value, _value.Name);
         _sessions = new SessionAttachments<LockRecord>(owner, grains, this, holding, options.HolderAuditInterval, logger);
-        _finished = new FinishedRequests<LockRecord>(this, grains, holding, time, logger);
+        _finished = new FinishedRequests<LockRecord>(this, owner.GrainContext.ActivationServices.GetRequiredService<SessionDetaches>(), holding, time, logger);
         _delay = new LockDelayTimer<LockRecord>(owner, this, logger);
         _idle = new IdleRetirement(owner, RetireAsync, time, options.IdleRetention, logger);
     }

@@ -31,14 +31,14 @@ internal sealed class MetricsSnapshot : IDisposable
         _listener.Start();
     }
 
-    private (int Gen0, int Gen1, int Gen2, TimeSpan Pause) _gcAtReset = Gc();
+    private (int Gen0, int Gen1, int Gen2, TimeSpan Pause, long Allocated) _gcAtReset = Gc();
 
     public object Report()
     {
         var report = _series.OrderBy(s => s.Key, StringComparer.Ordinal).ToDictionary(s => s.Key, s => s.Value.Summary());
         var now = Gc();
         report["orleans.messages"] = _messages.Report();
-        report["runtime.gc"] = new { gen0 = now.Gen0 - _gcAtReset.Gen0, gen1 = now.Gen1 - _gcAtReset.Gen1, gen2 = now.Gen2 - _gcAtReset.Gen2, pauseMs = (now.Pause - _gcAtReset.Pause).TotalMilliseconds, server = System.Runtime.GCSettings.IsServerGC };
+        report["runtime.gc"] = new { gen0 = now.Gen0 - _gcAtReset.Gen0, gen1 = now.Gen1 - _gcAtReset.Gen1, gen2 = now.Gen2 - _gcAtReset.Gen2, pauseMs = (now.Pause - _gcAtReset.Pause).TotalMilliseconds, allocatedBytes = now.Allocated - _gcAtReset.Allocated, server = System.Runtime.GCSettings.IsServerGC };
         return report;
     }
 
@@ -55,7 +55,7 @@ internal sealed class MetricsSnapshot : IDisposable
         _gcAtReset = Gc();
     }
 
-    private static (int Gen0, int Gen1, int Gen2, TimeSpan Pause) Gc() => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+    private static (int Gen0, int Gen1, int Gen2, TimeSpan Pause, long Allocated) Gc() => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
 
     public void Dispose()
     {
