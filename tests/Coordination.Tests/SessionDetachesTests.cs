@@ -16,7 +16,7 @@ public sealed class SessionDetachesTests
         var done = detaches.DetachAsync("s1", Lock, 7);
         var call = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal([new Attachment(Lock, 7)], call.Attachments);
-        call.Reply.SetResult();
+        call.Reply.SetResult([]);
         await done.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
@@ -29,16 +29,16 @@ public sealed class SessionDetachesTests
         var inFlight = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         var later = Enumerable.Range(2, 700).Select(n => detaches.DetachAsync("s1", new Holding(HoldingKind.Lock, $"orders/{n}"), n)).ToList();
         Assert.False(session.Calls.Reader.TryRead(out _), "a second call left while the first was on its way");
-        inFlight.Reply.SetResult();
+        inFlight.Reply.SetResult([]);
         await first.WaitAsync(TimeSpan.FromSeconds(10));
 
         // 700 waiting: one call of the most a call carries, then one with the rest.
         var second = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(SessionDetaches.MaxPerCall, second.Attachments.Length);
-        second.Reply.SetResult();
+        second.Reply.SetResult([]);
         var third = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(700 - SessionDetaches.MaxPerCall, third.Attachments.Length);
-        third.Reply.SetResult();
+        third.Reply.SetResult([]);
         await Task.WhenAll(later).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(Enumerable.Range(2, 700).Select(n => (long)n), second.Attachments.Concat(third.Attachments).Select(a => a.Sequence));
     }
@@ -56,19 +56,36 @@ public sealed class SessionDetachesTests
         var again = detaches.DetachAsync("s1", Lock, 2);
         var next = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal([new Attachment(Lock, 2)], next.Attachments);
-        next.Reply.SetResult();
+        next.Reply.SetResult([]);
         await again.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task A_detach_whose_shard_had_no_majority_fails_alone()
+    {
+        var session = new ScriptedSession();
+        var detaches = new SessionDetaches(ScriptedGrains.For(session));
+        var first = detaches.DetachAsync("s1", Lock, 1);
+        var inFlight = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var other = new Holding(HoldingKind.Lock, "orders/2");
+        var (kept, lost) = (detaches.DetachAsync("s1", Lock, 2), detaches.DetachAsync("s1", other, 3));
+        inFlight.Reply.SetResult([]);
+        var batch = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, batch.Attachments.Length);
+        batch.Reply.SetResult([new Attachment(other, 3)]);
+        await Task.WhenAll(first, kept).WaitAsync(TimeSpan.FromSeconds(10));
+        await Assert.ThrowsAsync<QuorumUnavailableException>(() => lost.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     /// <summary>A session grain whose DetachMany calls wait for the test to answer them.</summary>
     private sealed class ScriptedSession : ISessionGrainInternal
     {
-        public System.Threading.Channels.Channel<(Attachment[] Attachments, TaskCompletionSource Reply)> Calls { get; } =
-            System.Threading.Channels.Channel.CreateUnbounded<(Attachment[], TaskCompletionSource)>();
+        public System.Threading.Channels.Channel<(Attachment[] Attachments, TaskCompletionSource<Attachment[]> Reply)> Calls { get; } =
+            System.Threading.Channels.Channel.CreateUnbounded<(Attachment[], TaskCompletionSource<Attachment[]>)>();
 
-        public Task DetachMany(Attachment[] attachments)
+        public Task<Attachment[]> DetachMany(Attachment[] attachments)
         {
-            var reply = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var reply = new TaskCompletionSource<Attachment[]>(TaskCreationOptions.RunContinuationsAsynchronously);
             Calls.Writer.TryWrite((attachments, reply));
             return reply.Task;
         }

@@ -85,9 +85,12 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
     [Alias("detach")]
     Task Detach(Holding holding, long sequence);
 
-    /// <summary>Many requests are over at their holdings: lets each go as <see cref="Detach"/> would, one round per shard they fall in, the shards in parallel.</summary>
+    /// <summary>
+    /// Many requests are over at their holdings: lets each go as <see cref="Detach"/> would, one round per shard they
+    /// fall in, the shards in parallel. Returns those whose shard could not change (no majority): they are not let go.
+    /// </summary>
     [Alias("detach-many")]
-    Task DetachMany(Attachment[] attachments);
+    Task<Attachment[]> DetachMany(Attachment[] attachments);
 
     /// <summary>Whether the request is attached, read through a majority; typed errors once the session has ended or is gone.</summary>
     [Alias("is-attached")]

@@ -44,8 +44,11 @@ internal sealed partial class IdleRetirement(IGrainBase owner, Func<Task<Retirem
         _timer ??= Start(retention);
     }
 
-    /// <summary>Retirements wait for the next second on the process's clock (<see cref="TimerGrid"/>), so those of many quiet locks go out together.</summary>
-    private static readonly TimeSpan Grid = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Retirements wait for the next quarter second on the process's clock (<see cref="TimerGrid"/>), so those of many
+    /// quiet locks go out together; a finer grid would batch less, a coarser one make larger bursts.
+    /// </summary>
+    private static readonly TimeSpan Grid = TimeSpan.FromMilliseconds(250);
 
     // KeepAlive false: the timer itself must not count as use of the activation.
     private IGrainTimer Start(TimeSpan due) =>

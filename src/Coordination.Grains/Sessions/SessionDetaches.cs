@@ -9,8 +9,8 @@ namespace Coordination.Grains.Sessions;
 /// of a silo released within one step detach in one call, whose shards' rounds then travel in shared batches.
 /// </summary>
 /// <remarks>
-/// A call's outcome is every one of its detaches' outcome: on an error each caller retries its own (a detach is
-/// idempotent). Calls leave from the thread pool, outside any grain's context and execution context, so no activation
+/// A detach whose shard had no majority fails alone (the session returns it), and a failed call fails every detach
+/// it carried: each caller retries its own (a detach is idempotent). Calls leave from the thread pool, outside any grain's context and execution context, so no activation
 /// carries another's pump.
 /// </remarks>
 internal sealed class SessionDetaches(IGrainFactory grains)
@@ -37,7 +37,11 @@ internal sealed class SessionDetaches(IGrainFactory grains)
             waiting!.Add((new Attachment(holding, sequence), done));
         }
 
-        if (start)
+        if (start && ExecutionContext.IsFlowSuppressed())
+        {
+            _ = Task.Run(() => PumpAsync(sessionId));
+        }
+        else if (start)
         {
             using (ExecutionContext.SuppressFlow())
             {
@@ -69,8 +73,18 @@ internal sealed class SessionDetaches(IGrainFactory grains)
 
             try
             {
-                await grains.GetGrain<ISessionGrainInternal>(sessionId).DetachMany([.. batch.Select(b => b.Attachment)]);
-                batch.ForEach(b => b.Done.TrySetResult());
+                var failed = (await grains.GetGrain<ISessionGrainInternal>(sessionId).DetachMany([.. batch.Select(b => b.Attachment)])).ToHashSet();
+                foreach (var (attachment, done) in batch)
+                {
+                    if (failed.Contains(attachment))
+                    {
+                        done.TrySetException(new QuorumUnavailableException(SessionIds.Tag(sessionId), 0, 0, "the part of the session this request belongs to could not let it go (no majority); retry"));
+                    }
+                    else
+                    {
+                        done.TrySetResult();
+                    }
+                }
             }
             catch (Exception ex)
             {

@@ -90,7 +90,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
 
     public Task Detach(Holding holding, long sequence) => _holdings.DetachAsync(holding, sequence);
 
-    public Task DetachMany(Attachment[] attachments) => _holdings.DetachManyAsync(attachments ?? []);
+    public Task<Attachment[]> DetachMany(Attachment[] attachments) => _holdings.DetachManyAsync(attachments ?? []);
 
     public Task<bool> IsAttached(Holding holding, long sequence) => _holdings.IsAttachedAsync(holding, sequence);
 

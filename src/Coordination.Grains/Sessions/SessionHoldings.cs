@@ -90,9 +90,11 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
     public Task DetachAsync(Holding holding, long sequence) =>
         Shard(SessionShards.Of(holding)).ExecuteAsync((s, _) => (SessionShards.Detach(s, holding, sequence), true));
 
-    /// <summary>Lets many requests go: one change per shard they fall in, the shards' rounds in parallel.</summary>
-    public Task DetachManyAsync(IReadOnlyCollection<Attachment> attachments) =>
-        Task.WhenAll(attachments.GroupBy(a => SessionShards.Of(a.Holding)).Select(shard => Shard(shard.Key).ExecuteAsync((s, _) =>
+    /// <summary>Lets many requests go: one change per shard they fall in, the shards' rounds in parallel; returns those whose shard failed.</summary>
+    public async Task<Attachment[]> DetachManyAsync(IReadOnlyCollection<Attachment> attachments)
+    {
+        var shards = attachments.GroupBy(a => SessionShards.Of(a.Holding)).ToList();
+        var changes = shards.Select(shard => Shard(shard.Key).ExecuteAsync((s, _) =>
         {
             foreach (var a in shard)
             {
@@ -100,7 +102,18 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
             }
 
             return (s, true);
-        })));
+        })).ToList();
+        try
+        {
+            await Task.WhenAll(changes);
+        }
+        catch (Exception)
+        {
+            // One shard without a majority must not hold back the others: each failed one is returned below.
+        }
+
+        return [.. shards.Where((_, i) => !changes[i].IsCompletedSuccessfully).SelectMany(shard => shard)];
+    }
 
     /// <summary>
     /// Whether (holding, sequence) is attached, read through a majority; throws <see cref="SessionExpiredException"/>
