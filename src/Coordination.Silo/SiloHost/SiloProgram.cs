@@ -35,6 +35,13 @@ internal static class SiloProgram
             builder.Services.AddFaultInjection();
         }
 
+        // Orleans' activation bookkeeping (its idle-activation collector, and the keep-alive and deactivation times
+        // of activations) must not see a step of the wall clock (see SteadyWallClock). Our own services keep the host's
+        // time provider, which fault injection skews: the invariants must not care.
+        var steady = new SteadyWallClock();
+        builder.Services.AddKeyedSingleton<TimeProvider>(TimeProviderNames.ActivationManagement, steady);
+        builder.Services.AddKeyedSingleton<TimeProvider>(TimeProviderNames.Grains, steady);
+
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(o =>

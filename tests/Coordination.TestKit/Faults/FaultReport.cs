@@ -40,11 +40,7 @@ public sealed record FaultReport(
         var ends = GrantEnds(operations);
         var pauses = faults.Where(f => f.Kind == FaultKind.PauseClient).Select(f => (Client: int.Parse(f.Target["client".Length..], CultureInfo.InvariantCulture), f.Started, f.Healed)).ToList();
 
-        // A grant held across a pause of its own client: that client's clock and signals are unreliable for it (only fencing judges it).
-        var unreliable = operations
-            .Where(g => g is { F: "acquire", Outcome: OpType.Ok, Result: not null } && g.Process < FaultRun.SentinelProcess && pauses.Any(p => p.Client == g.Process / FaultRun.ProcessesPerClient && g.Completed <= p.Healed && (ends.TryGetValue((g.Key, g.Process, g.Result), out var e) ? e.End : long.MaxValue) >= p.Started))
-            .Select(g => (g.Key, g.Process, g.Result!.Value))
-            .ToHashSet();
+        var unreliable = HeldAcrossPauses(operations, pauses);
         var locks = new History(history.Ops.Where(op => op.F is "acquire" or "release" or "lost" && !shared.Contains(op.Key)));
         var checks = new List<CheckResult> { MutexChecker.Check(locks, unreliable) };
         if (o.LockSet)
@@ -110,6 +106,28 @@ public sealed record FaultReport(
     /// Per grant (key, process, token) that ended: when its client stopped claiming it (its release invoked or its
     /// lost signal, whichever came first) and its lost signal, if any. Tokens identify grants only within a key.
     /// </summary>
+    /// <summary>
+    /// Grants held across a pause of their own client: that client's clock and signals are unreliable for them (only
+    /// fencing judges them). A grant ends at the first release or loss of its token by its process after it was
+    /// acknowledged: a reader of one write epoch takes the same token again, so an earlier grant's end is not its own.
+    /// </summary>
+    /// <param name="pauses">Each pause: the client's index (process / <see cref="FaultRun.ProcessesPerClient"/>), its start and its heal.</param>
+    public static HashSet<(string Key, int Process, long Token)> HeldAcrossPauses(IReadOnlyList<Operation> operations, IReadOnlyList<(int Client, long Started, long Healed)> pauses)
+    {
+        var endings = operations.Where(op => op is { F: "release" or "lost", A: not null }).ToLookup(op => (op.Key, op.Process, op.A));
+        return
+        [
+            .. operations
+                .Where(g => g is { F: "acquire", Outcome: OpType.Ok, Result: not null } && g.Process < FaultRun.SentinelProcess)
+                .Where(g =>
+                {
+                    var end = endings[(g.Key, g.Process, g.Result)].Where(e => e.Invoked >= g.Completed).Select(e => e.Invoked).DefaultIfEmpty(long.MaxValue).Min();
+                    return pauses.Any(p => p.Client == g.Process / FaultRun.ProcessesPerClient && g.Completed <= p.Healed && end >= p.Started);
+                })
+                .Select(g => (g.Key, g.Process, g.Result!.Value)),
+        ];
+    }
+
     private static Dictionary<(string Key, int Process, long? Token), (long End, Operation? Lost)> GrantEnds(IReadOnlyList<Operation> operations)
     {
         var ends = new Dictionary<(string, int, long?), (long End, Operation? Lost)>();
