@@ -63,7 +63,7 @@ internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
         _parked = new ParkedWaiters<TQueue>(this, time, options.MaxPark);
         _sessions = new SessionAttachments<TQueue>(owner, grains, this, holding, options.HolderAuditInterval, logger);
         _finished = new FinishedRequests<TQueue>(this, owner.GrainContext.ActivationServices.GetRequiredService<SessionDetaches>(), holding, time, logger);
-        _delay = new LockDelayTimer<TQueue>(owner, this, logger);
+        _delay = new LockDelayTimer<TQueue>(owner, this, time, logger);
         _idle = new IdleRetirement(owner, RetireAsync, time, options.IdleRetention, logger);
         if (_invalidName is null)
         {

@@ -37,7 +37,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
         var holding = new Holding(HoldingKind.Value, _value.Name);
         _sessions = new SessionAttachments<LockRecord>(owner, grains, this, holding, options.HolderAuditInterval, logger);
         _finished = new FinishedRequests<LockRecord>(this, owner.GrainContext.ActivationServices.GetRequiredService<SessionDetaches>(), holding, time, logger);
-        _delay = new LockDelayTimer<LockRecord>(owner, this, logger);
+        _delay = new LockDelayTimer<LockRecord>(owner, this, time, logger);
         _idle = new IdleRetirement(owner, RetireAsync, time, options.IdleRetention, logger);
     }
 
