@@ -14,7 +14,7 @@ public sealed class SessionDetachesTests
         var session = new ScriptedSession();
         var detaches = new SessionDetaches(ScriptedGrains.For(session));
         var done = detaches.DetachAsync("s1", Lock, 7);
-        var call = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var call = await session.NextCallAsync();
         Assert.Equal([new Attachment(Lock, 7)], call.Attachments);
         call.Reply.SetResult([]);
         await done.WaitAsync(TimeSpan.FromSeconds(10));
@@ -26,17 +26,17 @@ public sealed class SessionDetachesTests
         var session = new ScriptedSession();
         var detaches = new SessionDetaches(ScriptedGrains.For(session));
         var first = detaches.DetachAsync("s1", Lock, 1);
-        var inFlight = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var inFlight = await session.NextCallAsync();
         var later = Enumerable.Range(2, 700).Select(n => detaches.DetachAsync("s1", new Holding(HoldingKind.Lock, $"orders/{n}"), n)).ToList();
         Assert.False(session.Calls.Reader.TryRead(out _), "a second call left while the first was on its way");
         inFlight.Reply.SetResult([]);
         await first.WaitAsync(TimeSpan.FromSeconds(10));
 
         // 700 waiting: one call of the most a call carries, then one with the rest.
-        var second = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var second = await session.NextCallAsync();
         Assert.Equal(SessionDetaches.MaxPerCall, second.Attachments.Length);
         second.Reply.SetResult([]);
-        var third = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var third = await session.NextCallAsync();
         Assert.Equal(700 - SessionDetaches.MaxPerCall, third.Attachments.Length);
         third.Reply.SetResult([]);
         await Task.WhenAll(later).WaitAsync(TimeSpan.FromSeconds(10));
@@ -49,12 +49,12 @@ public sealed class SessionDetachesTests
         var session = new ScriptedSession();
         var detaches = new SessionDetaches(ScriptedGrains.For(session));
         var first = detaches.DetachAsync("s1", Lock, 1);
-        var call = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var call = await session.NextCallAsync();
         call.Reply.SetException(new SessionExpiredException("s1", "it ended"));
         await Assert.ThrowsAsync<SessionExpiredException>(() => first.WaitAsync(TimeSpan.FromSeconds(10)));
 
         var again = detaches.DetachAsync("s1", Lock, 2);
-        var next = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var next = await session.NextCallAsync();
         Assert.Equal([new Attachment(Lock, 2)], next.Attachments);
         next.Reply.SetResult([]);
         await again.WaitAsync(TimeSpan.FromSeconds(10));
@@ -66,11 +66,11 @@ public sealed class SessionDetachesTests
         var session = new ScriptedSession();
         var detaches = new SessionDetaches(ScriptedGrains.For(session));
         var first = detaches.DetachAsync("s1", Lock, 1);
-        var inFlight = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var inFlight = await session.NextCallAsync();
         var other = new Holding(HoldingKind.Lock, "orders/2");
         var (kept, lost) = (detaches.DetachAsync("s1", Lock, 2), detaches.DetachAsync("s1", other, 3));
         inFlight.Reply.SetResult([]);
-        var batch = await session.Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var batch = await session.NextCallAsync();
         Assert.Equal(2, batch.Attachments.Length);
         batch.Reply.SetResult([new Attachment(other, 3)]);
         await Task.WhenAll(first, kept).WaitAsync(TimeSpan.FromSeconds(10));
@@ -82,6 +82,10 @@ public sealed class SessionDetachesTests
     {
         public System.Threading.Channels.Channel<(Attachment[] Attachments, TaskCompletionSource<Attachment[]> Reply)> Calls { get; } =
             System.Threading.Channels.Channel.CreateUnbounded<(Attachment[], TaskCompletionSource<Attachment[]>)>();
+
+        /// <summary>The next DetachMany call, within a deadline.</summary>
+        public Task<(Attachment[] Attachments, TaskCompletionSource<Attachment[]> Reply)> NextCallAsync() =>
+            Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
 
         public Task<Attachment[]> DetachMany(Attachment[] attachments)
         {

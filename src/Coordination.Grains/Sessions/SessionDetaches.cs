@@ -10,8 +10,8 @@ namespace Coordination.Grains.Sessions;
 /// </summary>
 /// <remarks>
 /// A detach whose shard had no majority fails alone (the session returns it), and a failed call fails every detach
-/// it carried: each caller retries its own (a detach is idempotent). Calls leave from the thread pool, outside any grain's context and execution context, so no activation
-/// carries another's pump.
+/// it carried: each caller retries its own (a detach is idempotent). Calls leave from the thread pool, outside any
+/// grain's context and execution context (<see cref="DetachedWork"/>), so no activation carries another's pump.
 /// </remarks>
 internal sealed class SessionDetaches(IGrainFactory grains)
 {
@@ -37,16 +37,9 @@ internal sealed class SessionDetaches(IGrainFactory grains)
             waiting!.Add((new Attachment(holding, sequence), done));
         }
 
-        if (start && ExecutionContext.IsFlowSuppressed())
+        if (start)
         {
-            _ = Task.Run(() => PumpAsync(sessionId));
-        }
-        else if (start)
-        {
-            using (ExecutionContext.SuppressFlow())
-            {
-                _ = Task.Run(() => PumpAsync(sessionId));
-            }
+            DetachedWork.Start(() => PumpAsync(sessionId));
         }
 
         return done.Task;

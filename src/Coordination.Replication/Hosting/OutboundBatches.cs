@@ -68,17 +68,7 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
 
         if (started is not null)
         {
-            if (ExecutionContext.IsFlowSuppressed())
-            {
-                _ = Task.Run(() => PumpAsync(started));
-            }
-            else
-            {
-                using (ExecutionContext.SuppressFlow())
-                {
-                    _ = Task.Run(() => PumpAsync(started));
-                }
-            }
+            DetachedWork.Start(() => PumpAsync(started));
         }
 
         return pending.Reply.Task;
