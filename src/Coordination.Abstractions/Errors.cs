@@ -111,6 +111,26 @@ public sealed class QueueFullException : CoordinationException
     [Id(0)] public string Name { get; }
 }
 
+/// <summary>
+/// A change may or may not have been applied (once, if at all), and the cluster can no longer tell which: its
+/// first attempt may have been chosen and then built upon by more changes than are kept for retries. Not
+/// retried, since a retry could apply it twice; read the state to find out.
+/// </summary>
+[GenerateSerializer]
+public sealed class OutcomeUnknownException : CoordinationException
+{
+    public OutcomeUnknownException(string name, Guid requestId, string detail)
+        : base($"The outcome of request {requestId} on '{name}' is unknown: {detail}. It was applied once or not at all; read '{name}' to find out, and do not retry it with the same request id.")
+    {
+        Name = name;
+        RequestId = requestId;
+    }
+
+    [Id(0)] public string Name { get; }
+
+    [Id(1)] public Guid RequestId { get; }
+}
+
 /// <summary>Bad input: the argument breaks a documented rule. Nothing was changed.</summary>
 [GenerateSerializer]
 public class CoordinationArgumentException : ArgumentException

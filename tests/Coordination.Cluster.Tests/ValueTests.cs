@@ -135,7 +135,7 @@ public sealed class ValueTests(ClusterFixture fixture) : IClassFixture<ClusterFi
         var silo = Cluster.Cluster.GetActiveSilos().First().SiloAddress;
         var register = Cluster.Cluster.GetSiloServiceProvider(silo).GetRequiredService<RegisterFactory>().Create<ValueRecord>(new Holding(HoldingKind.Value, name).RegisterKey);
         var set = await Eventually.Retry(
-            () => register.ExecuteAsync((r, c) => ValueStateMachine.Write(r ?? ValueRecord.Fresh(c.TokenFloor), name, write, ttl, c.TokenEpoch)),
+            () => register.ExecuteAsync((r, c) => ValueStateMachine.Write(r ?? ValueRecord.Fresh(c.TokenFloor), name, write, ttl, c.TokenEpoch, new ProposedRevisions())),
             TimeSpan.FromSeconds(10),
             "write a value bound to a session that does not exist");
         Assert.True(set.Succeeded);

@@ -11,21 +11,21 @@ public sealed class LatchStateMachineTests
     {
         LatchRecord? r = null;
         var first = Guid.NewGuid();
-        (r, var s1) = LatchStateMachine.CountDown(r, Name, first, 2);
+        (r, var s1) = LatchStateMachine.CountDown(r, Name, first, 2, new());
         Assert.Equal(1, s1.Count);
-        (r, var retry) = LatchStateMachine.CountDown(r, Name, first, 2);
+        (r, var retry) = LatchStateMachine.CountDown(r, Name, first, 2, new());
         Assert.Equal(1, retry.Count);
-        (r, var s2) = LatchStateMachine.CountDown(r, Name, Guid.NewGuid(), 2);
+        (r, var s2) = LatchStateMachine.CountDown(r, Name, Guid.NewGuid(), 2, new());
         Assert.True(s2.IsReleased);
-        var over = Assert.Throws<LatchMisuseException>(() => LatchStateMachine.CountDown(r, Name, Guid.NewGuid(), 2));
+        var over = Assert.Throws<LatchMisuseException>(() => LatchStateMachine.CountDown(r, Name, Guid.NewGuid(), 2, new()));
         Assert.Equal(Name, over.Latch);
     }
 
     [Fact]
     public void Another_initial_count_is_refused_and_an_absent_latch_is_at_its_full_count()
     {
-        var (r, _) = LatchStateMachine.CountDown(null, Name, Guid.NewGuid(), 3);
-        Assert.Throws<LatchMisuseException>(() => LatchStateMachine.CountDown(r, Name, Guid.NewGuid(), 4));
+        var (r, _) = LatchStateMachine.CountDown(null, Name, Guid.NewGuid(), 3, new());
+        Assert.Throws<LatchMisuseException>(() => LatchStateMachine.CountDown(r, Name, Guid.NewGuid(), 4, new()));
         Assert.Throws<LatchMisuseException>(() => LatchStateMachine.State(r, Name, 2));
         Assert.Equal(new LatchState(Name, 5, 5), LatchStateMachine.State(null, Name, 5));
     }

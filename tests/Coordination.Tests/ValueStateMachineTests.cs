@@ -10,7 +10,7 @@ public sealed class ValueStateMachineTests
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
 
     private static (ValueRecord Next, ValueWriteResult Result) Write(ValueRecord r, string? value, long? expected = null, string? session = null, Guid? id = null, long sequence = 1) =>
-        ValueStateMachine.Write(r, Name, new ValueWrite(id ?? Guid.NewGuid(), value, expected, session, session is null ? 0 : sequence), Ttl, Epoch);
+        ValueStateMachine.Write(r, Name, new ValueWrite(id ?? Guid.NewGuid(), value, expected, session, session is null ? 0 : sequence), Ttl, Epoch, new ProposedRevisions());
 
     [Fact]
     public void Sets_and_deletes_take_the_next_revision_and_are_retained_for_watchers()
@@ -244,17 +244,17 @@ public sealed class ValueStateMachineTests
     public void Counter_adds_and_compare_and_sets_are_idempotent_per_request_and_refuse_overflow()
     {
         var id = Guid.NewGuid();
-        var (r, added) = AtomicLongStateMachine.Add(AtomicLongRecord.Empty, Name, id, 5);
-        var (r2, retried) = AtomicLongStateMachine.Add(r, Name, id, 5);
+        var (r, added) = AtomicLongStateMachine.Add(AtomicLongRecord.Empty, Name, id, 5, new());
+        var (r2, retried) = AtomicLongStateMachine.Add(r, Name, id, 5, new());
         Assert.Equal((5L, 1L), (added.Value, added.Revision));
         Assert.Equal(added, retried);
         Assert.Same(r, r2);
 
-        var (r3, failed) = AtomicLongStateMachine.CompareAndSet(r, Guid.NewGuid(), 4, 10);
+        var (r3, failed) = AtomicLongStateMachine.CompareAndSet(r, Name, Guid.NewGuid(), 4, 10, new());
         Assert.False(failed.Succeeded);
         Assert.Same(r, r3);
-        var (r4, swapped) = AtomicLongStateMachine.CompareAndSet(r, Guid.NewGuid(), 5, long.MaxValue);
+        var (r4, swapped) = AtomicLongStateMachine.CompareAndSet(r, Name, Guid.NewGuid(), 5, long.MaxValue, new());
         Assert.True(swapped.Succeeded);
-        Assert.Throws<CoordinationArgumentException>(() => AtomicLongStateMachine.Add(r4, Name, Guid.NewGuid(), 1));
+        Assert.Throws<CoordinationArgumentException>(() => AtomicLongStateMachine.Add(r4, Name, Guid.NewGuid(), 1, new()));
     }
 }

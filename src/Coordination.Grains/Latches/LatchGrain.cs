@@ -41,7 +41,8 @@ internal sealed class LatchGrain(RegisterFactory registers, TimeProvider time, I
     {
         RequestRules.ValidateRequestId(requestId);
         LatchStateMachine.ValidateCount(initialCount);
-        return Register.ExecuteAsync((r, _) => LatchStateMachine.CountDown(r, Name, requestId, initialCount));
+        var proposed = new ProposedRevisions();
+        return Register.ExecuteAsync((r, _) => LatchStateMachine.CountDown(r, Name, requestId, initialCount, proposed));
     }
 
     /// <summary>Reads through a majority; if the count is not zero, waits (parked) for the committed count-down that makes it zero.</summary>

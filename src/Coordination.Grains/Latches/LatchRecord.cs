@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Coordination.Grains.Values;
 using Coordination.Replication.Protocol;
 
 namespace Coordination.Grains.Latches;
@@ -33,8 +34,12 @@ internal static class LatchStateMachine
         return new LatchState(name, r.Initial, r.Count);
     }
 
-    /// <summary>Counts down once for <paramref name="requestId"/>; a retry among the recent ones counts nothing; below zero is refused.</summary>
-    public static (LatchRecord Next, LatchState State) CountDown(LatchRecord? current, string name, Guid requestId, int initialCount)
+    /// <summary>
+    /// Counts down once for <paramref name="requestId"/>; a retry among the recent ones counts nothing; below zero is
+    /// refused. The count-downs done so far serve as the latch's revision: an attempt the register makes again after a
+    /// failed round, whose earlier proposal may have been chosen and dropped from the recent ones, fails as unknown.
+    /// </summary>
+    public static (LatchRecord Next, LatchState State) CountDown(LatchRecord? current, string name, Guid requestId, int initialCount, ProposedRevisions proposed)
     {
         var r = current ?? new LatchRecord(initialCount, initialCount, []);
         Check(r, name, initialCount);
@@ -42,6 +47,9 @@ internal static class LatchStateMachine
         {
             return (r, new LatchState(name, r.Initial, r.Count));
         }
+
+        var done = r.Initial - r.Count;
+        proposed.ThrowIfForgotten(name, requestId, done, done - r.Recent.Count + 1);
 
         if (r.Count == 0)
         {
@@ -54,6 +62,7 @@ internal static class LatchStateMachine
             recent = recent.RemoveAt(0);
         }
 
+        proposed.Proposed(done + 1);
         var next = new LatchRecord(r.Initial, r.Count - 1, recent);
         return (next, new LatchState(name, next.Initial, next.Count));
     }

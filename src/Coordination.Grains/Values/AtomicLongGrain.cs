@@ -44,13 +44,15 @@ internal sealed class AtomicLongGrain(RegisterFactory registers, TimeProvider ti
     public Task<AtomicLongResult> Add(Guid requestId, long delta)
     {
         RequestRules.ValidateRequestId(requestId);
-        return Change((r, name) => AtomicLongStateMachine.Add(r, name, requestId, delta));
+        var proposed = new ProposedRevisions();
+        return Change((r, name) => AtomicLongStateMachine.Add(r, name, requestId, delta, proposed));
     }
 
     public Task<AtomicLongResult> CompareAndSet(Guid requestId, long expected, long value)
     {
         RequestRules.ValidateRequestId(requestId);
-        return Change((r, _) => AtomicLongStateMachine.CompareAndSet(r, requestId, expected, value));
+        var proposed = new ProposedRevisions();
+        return Change((r, name) => AtomicLongStateMachine.CompareAndSet(r, name, requestId, expected, value, proposed));
     }
 
     /// <summary>A change of the counter; an absent register is a fresh counter, and one left at 0 that did not exist stays absent.</summary>

@@ -21,15 +21,19 @@ internal sealed record AtomicLongRecord(long Value, long Revision, ImmutableList
     int IRegisterValue.EstimatedBytes => 32 + (Recent.Count * 40);
 }
 
-/// <summary>Counter transitions as pure functions: each change is idempotent per request id while it is among the recent ones.</summary>
+/// <summary>
+/// Counter transitions as pure functions: each change is idempotent per request id while it is among the recent
+/// ones, and a change the register applies again after a failed round notes where it was proposed
+/// (<see cref="ProposedRevisions"/>), so that one chosen and since forgotten fails as unknown instead of being applied twice.
+/// </summary>
 internal static class AtomicLongStateMachine
 {
     /// <summary>Changes kept for retries.</summary>
     public const int MaxRecent = 64;
 
-    public static (AtomicLongRecord Next, AtomicLongResult Result) Add(AtomicLongRecord r, string name, Guid requestId, long delta)
+    public static (AtomicLongRecord Next, AtomicLongResult Result) Add(AtomicLongRecord r, string name, Guid requestId, long delta, ProposedRevisions proposed)
     {
-        if (Retried(r, requestId) is { } done)
+        if (Retried(r, name, requestId, proposed) is { } done)
         {
             return (r, done);
         }
@@ -44,25 +48,35 @@ internal static class AtomicLongStateMachine
             throw new CoordinationArgumentException(nameof(delta), $"adding {delta} to counter '{name}' at {r.Value} overflows a 64-bit integer; nothing was changed");
         }
 
-        return Changed(r, requestId, value);
+        return Changed(r, requestId, value, proposed);
     }
 
-    public static (AtomicLongRecord Next, AtomicLongResult Result) CompareAndSet(AtomicLongRecord r, Guid requestId, long expected, long value)
+    public static (AtomicLongRecord Next, AtomicLongResult Result) CompareAndSet(AtomicLongRecord r, string name, Guid requestId, long expected, long value, ProposedRevisions proposed)
     {
-        if (Retried(r, requestId) is { } done)
+        if (Retried(r, name, requestId, proposed) is { } done)
         {
             return (r, done);
         }
 
-        return r.Value == expected ? Changed(r, requestId, value) : (r, new AtomicLongResult(false, r.Value, r.Revision));
+        return r.Value == expected ? Changed(r, requestId, value, proposed) : (r, new AtomicLongResult(false, r.Value, r.Revision));
     }
 
-    private static AtomicLongResult? Retried(AtomicLongRecord r, Guid requestId) =>
-        r.Recent.Find(c => c.RequestId == requestId) is { } c ? new AtomicLongResult(true, c.Value, c.Revision) : null;
+    /// <summary>The answer of a change already made; null if it was not (or <see cref="OutcomeUnknownException"/> if that cannot be told).</summary>
+    private static AtomicLongResult? Retried(AtomicLongRecord r, string name, Guid requestId, ProposedRevisions proposed)
+    {
+        if (r.Recent.Find(c => c.RequestId == requestId) is { } c)
+        {
+            return new AtomicLongResult(true, c.Value, c.Revision);
+        }
 
-    private static (AtomicLongRecord, AtomicLongResult) Changed(AtomicLongRecord r, Guid requestId, long value)
+        proposed.ThrowIfForgotten(name, requestId, r.Revision, r.Recent.IsEmpty ? r.Revision + 1 : r.Recent[0].Revision);
+        return null;
+    }
+
+    private static (AtomicLongRecord, AtomicLongResult) Changed(AtomicLongRecord r, Guid requestId, long value, ProposedRevisions proposed)
     {
         var revision = r.Revision + 1;
+        proposed.Proposed(revision);
         var recent = r.Recent.Add(new AtomicLongChange(requestId, value, revision));
         if (recent.Count > MaxRecent)
         {

@@ -59,7 +59,8 @@ internal static class ValueStateMachine
     /// the next revision, and the binding moves to the writer's session (ephemeral) or is dropped (persistent).
     /// </summary>
     /// <param name="ttl">With a session: its TTL, as its attach returned it.</param>
-    public static (ValueRecord Next, ValueWriteResult Result) Write(ValueRecord r, string name, ValueWrite w, TimeSpan ttl, long tokenEpoch)
+    /// <param name="proposed">Where this call's earlier attempts were proposed: one chosen and since dropped from the history fails as unknown.</param>
+    public static (ValueRecord Next, ValueWriteResult Result) Write(ValueRecord r, string name, ValueWrite w, TimeSpan ttl, long tokenEpoch, ProposedRevisions proposed)
     {
         if (r.History.Find(e => e.RequestId == w.RequestId) is { } done)
         {
@@ -67,6 +68,8 @@ internal static class ValueStateMachine
             var value = done.Kind == ValueEventKind.Deleted ? null : done.Value ?? w.Value;
             return (r, new ValueWriteResult(true, new VersionedValue(name, value, done.Revision, value is null ? null : BoundTag(r, w))));
         }
+
+        proposed.ThrowIfForgotten(name, w.RequestId, r.Revision, r.History.IsEmpty ? r.Revision + 1 : r.History[0].Revision);
 
         var current = Current(r, name);
         var matches = w.ExpectedRevision is not { } expected || expected == current.CompareRevision;
@@ -78,6 +81,7 @@ internal static class ValueStateMachine
         }
 
         var revision = r.Revision + 1;
+        proposed.Proposed(revision);
         var unbound = Unbind(r.Binding, tokenEpoch);
         var bound = w.SessionId is null
             ? unbound

@@ -87,9 +87,10 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
     /// </summary>
     public async Task<ValueWriteResult> WriteAsync(ValueWrite write)
     {
+        var proposed = new ProposedRevisions();
         if (write.SessionId is not { } session)
         {
-            return await Register.ExecuteAsync(InLifecycle((r, c) => ValueStateMachine.Write(r, Name, write, TimeSpan.Zero, c.TokenEpoch)));
+            return await Register.ExecuteAsync(InLifecycle((r, c) => ValueStateMachine.Write(r, Name, write, TimeSpan.Zero, c.TokenEpoch, proposed)));
         }
 
         for (var attempt = 1; ; attempt++)
@@ -101,7 +102,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
             var ttl = await _sessions.AttachAsync(entry, write.SettledThrough, finished);
             _finished.Detached(seen, session, finished);
             var result = await Register.ExecuteAsync(InLifecycle<ValueWriteResult?>((r, c) =>
-                c.Generation != view.Generation || _sessions.IsEndedHere(session) ? (r, null) : ValueStateMachine.Write(r, Name, write, ttl, c.TokenEpoch)!));
+                c.Generation != view.Generation || _sessions.IsEndedHere(session) ? (r, null) : ValueStateMachine.Write(r, Name, write, ttl, c.TokenEpoch, proposed)!));
             if (result is not null)
             {
                 return result;

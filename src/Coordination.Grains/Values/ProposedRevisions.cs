@@ -1,0 +1,40 @@
+namespace Coordination.Grains.Values;
+
+/// <summary>
+/// The revisions at which one call's change was proposed, across the register's attempts at it. A round that
+/// missed its majority is retried from a fresh read and the change applied again; the register keeps the request
+/// ids of its latest changes so that a change already chosen is answered as it was, not applied twice. But the
+/// earlier attempt may have been chosen (one replica took it and another activation's read found it) and then
+/// built upon by more changes than are kept: its request id is gone, and applying it again would apply it twice
+/// (an add) or answer as if it found a value it never met (a compare-and-set). Such a call fails with
+/// <see cref="OutcomeUnknownException"/> instead. A change that is among the kept ones, or that was only ever
+/// proposed at revisions the kept ones still cover or the register has not reached, is known either way.
+/// </summary>
+/// <remarks>
+/// The one piece of state a change function carries between its applications (each call makes its own). It
+/// relies on every revision adding one kept entry, so the kept entries are the last revisions without gaps.
+/// </remarks>
+internal sealed class ProposedRevisions
+{
+    private long _lowest = long.MaxValue;
+
+    /// <summary>The change is about to be proposed as <paramref name="revision"/>.</summary>
+    public void Proposed(long revision) => _lowest = Math.Min(_lowest, revision);
+
+    /// <summary>
+    /// Throws <see cref="OutcomeUnknownException"/> when an earlier attempt at revision r may have been chosen and
+    /// forgotten: r is at most the register's <paramref name="current"/> revision and older than
+    /// <paramref name="oldestKept"/>, the oldest revision whose request id is kept (current + 1 when none is).
+    /// Call it only for a request id that is not among the kept ones.
+    /// </summary>
+    public void ThrowIfForgotten(string name, Guid requestId, long current, long oldestKept)
+    {
+        if (_lowest <= current && _lowest < oldestKept)
+        {
+            throw new OutcomeUnknownException(
+                name,
+                requestId,
+                $"an attempt at it was proposed as revision {_lowest}, which may have been chosen; the register is at revision {current} and keeps request ids from revision {oldestKept} on");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using Coordination.Grains.Latches;
+using Coordination.Grains.Values;
+
+namespace Coordination.Tests;
+
+/// <summary>
+/// A change the register applies again after a failed round (its first accept reached one replica, another
+/// activation's read found it there and built on it) is answered as it was while its request id is kept, applied
+/// afresh when it is provably not chosen, and fails as unknown when it may have been chosen and forgotten. The
+/// cluster's counter linearizability test caught the last case answering a compare-and-set "false" that had been applied.
+/// </summary>
+public sealed class ProposedRevisionsTests
+{
+    private const string Name = "orders/7";
+
+    private static AtomicLongRecord AddMany(AtomicLongRecord r, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            r = AtomicLongStateMachine.Add(r, Name, Guid.NewGuid(), 1, new()).Next;
+        }
+
+        return r;
+    }
+
+    [Fact]
+    public void A_compare_and_set_chosen_and_then_built_on_past_the_kept_changes_fails_as_unknown_instead_of_answering_false()
+    {
+        var id = Guid.NewGuid();
+        var proposed = new ProposedRevisions();
+        var (chosen, first) = AtomicLongStateMachine.CompareAndSet(AtomicLongRecord.Empty, Name, id, 0, 2, proposed);
+        Assert.True(first.Succeeded);
+
+        // Another activation read the first attempt's value from the one replica that took it and made more changes than are kept.
+        var later = AddMany(chosen, AtomicLongStateMachine.MaxRecent + 1);
+        Assert.DoesNotContain(later.Recent, c => c.RequestId == id);
+        var unknown = Assert.Throws<OutcomeUnknownException>(() => AtomicLongStateMachine.CompareAndSet(later, Name, id, 0, 2, proposed));
+        Assert.Equal((Name, id), (unknown.Name, unknown.RequestId));
+
+        // What the register did before: a change with no memory of its attempts finds another value and says it did not swap.
+        Assert.False(AtomicLongStateMachine.CompareAndSet(later, Name, id, 0, 2, new()).Result.Succeeded);
+    }
+
+    [Fact]
+    public void A_change_whose_attempt_is_still_kept_is_answered_as_it_was()
+    {
+        var id = Guid.NewGuid();
+        var proposed = new ProposedRevisions();
+        var (chosen, first) = AtomicLongStateMachine.Add(AtomicLongRecord.Empty, Name, id, 5, proposed);
+        var later = AddMany(chosen, AtomicLongStateMachine.MaxRecent - 1);
+        var (same, again) = AtomicLongStateMachine.Add(later, Name, id, 5, proposed);
+        Assert.Equal(first, again);
+        Assert.Same(later, same);
+    }
+
+    [Fact]
+    public void A_change_whose_attempt_was_not_chosen_is_applied_afresh_while_the_kept_changes_cover_its_revision()
+    {
+        var id = Guid.NewGuid();
+        var proposed = new ProposedRevisions();
+        var start = AddMany(AtomicLongRecord.Empty, 3);
+
+        // The first attempt, at revision 4, missed its majority; another activation's changes won instead.
+        _ = AtomicLongStateMachine.Add(start, Name, id, 100, proposed);
+        var other = AddMany(start, 10);
+        var (next, added) = AtomicLongStateMachine.Add(other, Name, id, 100, proposed);
+        Assert.Equal((113L, 14L), (added.Value, added.Revision));
+
+        // Proposed at a revision the register has not reached: it cannot have been chosen.
+        var ahead = new ProposedRevisions();
+        var aheadId = Guid.NewGuid();
+        _ = AtomicLongStateMachine.Add(next, Name, aheadId, 1, ahead);
+        Assert.Equal(15L, AtomicLongStateMachine.Add(next, Name, aheadId, 1, ahead).Result.Revision);
+
+        // A compare-and-set that never swapped proposed nothing, so it is answered from whatever it finds.
+        var neverSwapped = new ProposedRevisions();
+        var casId = Guid.NewGuid();
+        Assert.False(AtomicLongStateMachine.CompareAndSet(start, Name, casId, 0, 1, neverSwapped).Result.Succeeded);
+        Assert.False(AtomicLongStateMachine.CompareAndSet(AddMany(start, 200), Name, casId, 0, 1, neverSwapped).Result.Succeeded);
+    }
+
+    [Fact]
+    public void A_value_write_chosen_and_dropped_from_the_history_fails_as_unknown()
+    {
+        var id = Guid.NewGuid();
+        var proposed = new ProposedRevisions();
+        var write = new ValueWrite(id, "v1", 0, null, 0);
+        var (chosen, first) = ValueStateMachine.Write(ValueRecord.Empty, Name, write, TimeSpan.Zero, 1, proposed);
+        Assert.True(first.Succeeded);
+        var later = chosen;
+        for (var i = 0; i < ValueStateMachine.MaxHistory; i++)
+        {
+            later = ValueStateMachine.Write(later, Name, new ValueWrite(Guid.NewGuid(), $"v{i + 2}", null, null, 0), TimeSpan.Zero, 1, new()).Next;
+        }
+
+        Assert.Throws<OutcomeUnknownException>(() => ValueStateMachine.Write(later, Name, write, TimeSpan.Zero, 1, proposed));
+        var kept = ValueStateMachine.Write(chosen, Name, write, TimeSpan.Zero, 1, proposed);
+        Assert.Equal(first.Current.Revision, kept.Result.Current.Revision);
+    }
+
+    [Fact]
+    public void A_count_down_chosen_and_dropped_from_the_recent_ones_fails_as_unknown()
+    {
+        const int Initial = 1_000;
+        var id = Guid.NewGuid();
+        var proposed = new ProposedRevisions();
+        var (chosen, _) = LatchStateMachine.CountDown(null, Name, id, Initial, proposed);
+        var later = chosen;
+        for (var i = 0; i < LatchStateMachine.MaxRecent; i++)
+        {
+            later = LatchStateMachine.CountDown(later, Name, Guid.NewGuid(), Initial, new()).Next;
+        }
+
+        Assert.Throws<OutcomeUnknownException>(() => LatchStateMachine.CountDown(later, Name, id, Initial, proposed));
+
+        // Not chosen, and the recent ones cover where it was proposed: it counts now.
+        var fresh = new ProposedRevisions();
+        var freshId = Guid.NewGuid();
+        _ = LatchStateMachine.CountDown(null, Name, freshId, Initial, fresh);
+        var others = LatchStateMachine.CountDown(null, Name, Guid.NewGuid(), Initial, new()).Next;
+        Assert.Equal(Initial - 2, LatchStateMachine.CountDown(others, Name, freshId, Initial, fresh).State.Count);
+    }
+}
