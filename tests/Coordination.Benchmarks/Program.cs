@@ -115,6 +115,7 @@ profile.SetAction(async (result, ct) =>
 root.Subcommands.Add(profile);
 const int ElectionTtlSeconds = 10;
 const int WarmUpSeconds = 40;
+const int IdleSettleSeconds = 10;
 root.SetAction(async (result, ct) =>
 {
     var q = result.GetValue(quick);
@@ -198,8 +199,10 @@ static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int 
     var p = await Scenarios.ParallelAsync(backend, 16, par);
     var c = await Scenarios.ContendedAsync(backend, 8, contended);
 
-    // Idle: no contender open, after the last scenario's sessions, leases and connections had a moment to close.
-    await Task.Delay(TimeSpan.FromSeconds(2));
+    // Idle: no contender open, once what the scenarios left behind is done: their sessions, leases and connections
+    // close, and (ours) names retire 5 s after their last use (IdleRetention). Measured 2 s after the last scenario,
+    // the fresh names' retirements fell into the window in some runs (idle messages 48/s in one run, 214/s in the next).
+    await Task.Delay(TimeSpan.FromSeconds(IdleSettleSeconds));
     var before = await backend.CostAsync();
     var watch = Stopwatch.StartNew();
     await Task.Delay(idle);
