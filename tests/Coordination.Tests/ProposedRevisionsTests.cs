@@ -80,6 +80,23 @@ public sealed class ProposedRevisionsTests
     }
 
     [Fact]
+    public void A_first_change_of_an_absent_register_is_applied_again_whatever_floor_another_deletion_left()
+    {
+        // The first add of a new counter was proposed at revision 6 on the partition's floor 5 and refused; meanwhile a
+        // deletion elsewhere in the partition raised the floor to 9. The counter is still absent: nothing of it was chosen.
+        var id = Guid.NewGuid();
+        var proposed = new ProposedRevisions();
+        _ = AtomicLongStateMachine.Add(AtomicLongRecord.Fresh(5), Name, id, 1, proposed);
+        var (_, added) = AtomicLongStateMachine.Add(AtomicLongRecord.Fresh(9), Name, id, 1, proposed);
+        Assert.Equal((1L, 10L), (added.Value, added.Revision));
+
+        var write = new ValueWrite(id, "v1", null, null, 0);
+        var values = new ProposedRevisions();
+        _ = ValueStateMachine.Write(ValueRecord.Fresh(5), Name, write, TimeSpan.Zero, 1, values);
+        Assert.True(ValueStateMachine.Write(ValueRecord.Fresh(9), Name, write, TimeSpan.Zero, 1, values).Result.Succeeded);
+    }
+
+    [Fact]
     public void A_value_write_chosen_and_dropped_from_the_history_fails_as_unknown()
     {
         var id = Guid.NewGuid();

@@ -24,17 +24,23 @@ internal sealed class ProposedRevisions
     /// <summary>
     /// Throws <see cref="OutcomeUnknownException"/> when an earlier attempt at revision r may have been chosen and
     /// forgotten: r is at most the register's <paramref name="current"/> revision and older than
-    /// <paramref name="oldestKept"/>, the oldest revision whose request id is kept (current + 1 when none is).
-    /// Call it only for a request id that is not among the kept ones.
+    /// <paramref name="oldestKept"/>, the oldest revision whose request id is kept. Call it only for a request id
+    /// that is not among the kept ones.
     /// </summary>
-    public void ThrowIfForgotten(string name, Guid requestId, long current, long oldestKept)
+    /// <param name="oldestKept">
+    /// Null when nothing is kept: the register is absent (never written, or deleted), and an absent register starts
+    /// from the partition's floor, which any deletion in the partition raises, so its revision says nothing about
+    /// this key. The attempt then counts as not chosen: a chosen one would have had to be deleted within this call,
+    /// after a whole retention of quiet (a counter back at 0, a value absent and unwatched, a latch released).
+    /// </param>
+    public void ThrowIfForgotten(string name, Guid requestId, long current, long? oldestKept)
     {
-        if (_lowest <= current && _lowest < oldestKept)
+        if (oldestKept is { } oldest && _lowest <= current && _lowest < oldest)
         {
             throw new OutcomeUnknownException(
                 name,
                 requestId,
-                $"an attempt at it was proposed as revision {_lowest}, which may have been chosen; the register is at revision {current} and keeps request ids from revision {oldestKept} on");
+                $"an attempt at it was proposed as revision {_lowest}, which may have been chosen; the register is at revision {current} and keeps request ids from revision {oldest} on");
         }
     }
 }
