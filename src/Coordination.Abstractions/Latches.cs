@@ -18,8 +18,14 @@ public sealed record LatchState(string Name, int InitialCount, int Count)
 public interface ILatchGrain : IGrainWithStringKey
 {
     /// <summary>Counts down once for <paramref name="requestId"/> (a retry counts once); <see cref="LatchMisuseException"/> below zero or on another initial count.</summary>
+    /// <param name="requestId">Made by the caller, unique per count-down; a retry reuses it.</param>
+    /// <param name="initialCount">The count every user of the latch names.</param>
+    /// <param name="retriedSince">
+    /// Null on a first attempt; on a retry, how many count-downs the caller had seen done before its first attempt
+    /// (0 when none): a count-down the latch can no longer tell about fails with <see cref="OutcomeUnknownException"/>.
+    /// </param>
     [Alias("count-down")]
-    Task<LatchState> CountDown(Guid requestId, int initialCount);
+    Task<LatchState> CountDown(Guid requestId, int initialCount, long? retriedSince = null);
 
     /// <summary>The latch, once it is zero or after at most <paramref name="maxWait"/> (parked on the silo).</summary>
     [Alias("wait")]

@@ -42,8 +42,14 @@ public sealed record ValueEvent(long Revision, ValueEventKind Kind, string? Valu
 /// <param name="SessionId">Binds the value to this session (an ephemeral value, deleted when the session ends); null for a persistent value.</param>
 /// <param name="Sequence">With a session: the write's number among the session's requests (as <see cref="AcquireRequest.Sequence"/>).</param>
 /// <param name="SettledThrough">With a session: as <see cref="AcquireRequest.SettledThrough"/>.</param>
+/// <param name="RetriedSince">
+/// Null on a first attempt. On a retry (the reply of an earlier attempt was lost): the latest revision of this value
+/// the caller had seen before its first attempt (0 when none), after which that attempt may have been applied. When
+/// the value no longer keeps every request id since then, the write fails with <see cref="OutcomeUnknownException"/>
+/// instead of being applied a second time.
+/// </param>
 [GenerateSerializer, Immutable, Alias("coord.ValueWrite")]
-public sealed record ValueWrite(Guid RequestId, string? Value, long? ExpectedRevision, string? SessionId = null, long Sequence = 0, long SettledThrough = 0);
+public sealed record ValueWrite(Guid RequestId, string? Value, long? ExpectedRevision, string? SessionId = null, long Sequence = 0, long SettledThrough = 0, long? RetriedSince = null);
 
 /// <summary>What a write did: whether it took effect, and the value after it (or, when it did not, the value that made it fail).</summary>
 [GenerateSerializer, Immutable, Alias("coord.ValueWriteResult")]
@@ -92,10 +98,20 @@ public interface IAtomicLongGrain : IGrainWithStringKey
     Task<AtomicLongResult> Get();
 
     /// <summary>Adds <paramref name="delta"/>; an overflow is refused and changes nothing.</summary>
+    /// <param name="requestId">Made by the caller, unique per change; a retry reuses it.</param>
+    /// <param name="delta">What to add.</param>
+    /// <param name="retriedSince">
+    /// Null on a first attempt; on a retry, the latest revision of the counter the caller had seen before its first
+    /// attempt (0 when none): a change the counter can no longer tell about fails with <see cref="OutcomeUnknownException"/>.
+    /// </param>
     [Alias("add")]
-    Task<AtomicLongResult> Add(Guid requestId, long delta);
+    Task<AtomicLongResult> Add(Guid requestId, long delta, long? retriedSince = null);
 
     /// <summary>Sets <paramref name="value"/> if the counter is <paramref name="expected"/>.</summary>
+    /// <param name="requestId">Made by the caller, unique per change; a retry reuses it.</param>
+    /// <param name="expected">The value it must be.</param>
+    /// <param name="value">The value to set.</param>
+    /// <param name="retriedSince">As for <see cref="Add"/>.</param>
     [Alias("cas")]
-    Task<AtomicLongResult> CompareAndSet(Guid requestId, long expected, long value);
+    Task<AtomicLongResult> CompareAndSet(Guid requestId, long expected, long value, long? retriedSince = null);
 }

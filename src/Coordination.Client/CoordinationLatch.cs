@@ -13,6 +13,7 @@ public sealed class CoordinationLatch
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
     private readonly ClusterChangeSignal _changes;
+    private readonly SeenRevision _seen = new();
 
     internal CoordinationLatch(string name, int initialCount, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes)
     {
@@ -30,16 +31,26 @@ public sealed class CoordinationLatch
 
     private ILatchGrain Grain => _grains.GetGrain<ILatchGrain>(Name);
 
-    /// <summary>Counts down once (a retry through a failover counts once); returns the latch after it.</summary>
-    public Task<LatchState> CountDownAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Counts down once (a retry through a failover counts once, or fails with <see cref="OutcomeUnknownException"/>
+    /// when the latch no longer remembers the count-downs since this handle last saw it); returns the latch after it.
+    /// </summary>
+    public async Task<LatchState> CountDownAsync(CancellationToken cancellationToken = default)
     {
         var requestId = Guid.NewGuid();
-        return Retry.UntilAsync(() => Grain.CountDown(requestId, InitialCount), _options, _time, cancellationToken);
+        return Seen(await _seen.ChangeAsync(since => Grain.CountDown(requestId, InitialCount, since), _options, _time, cancellationToken));
     }
 
     /// <summary>The count now, read through a majority.</summary>
-    public Task<LatchState> GetStateAsync(CancellationToken cancellationToken = default) =>
-        Retry.UntilAsync(() => Grain.Wait(InitialCount, TimeSpan.Zero), _options, _time, cancellationToken);
+    public async Task<LatchState> GetStateAsync(CancellationToken cancellationToken = default) =>
+        Seen(await Retry.UntilAsync(() => Grain.Wait(InitialCount, TimeSpan.Zero), _options, _time, cancellationToken));
+
+    /// <summary>Notes how many count-downs the latch had: a latch's revision.</summary>
+    private LatchState Seen(LatchState state)
+    {
+        _seen.Saw(state.InitialCount - state.Count);
+        return state;
+    }
 
     /// <summary>
     /// Waits until the count is zero: true then, false when <paramref name="timeout"/> passes first (zero: only looks).

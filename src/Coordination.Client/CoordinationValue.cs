@@ -15,6 +15,7 @@ public sealed class CoordinationValue
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
     private readonly ClusterChangeSignal _changes;
+    private readonly SeenRevision _seen = new();
 
     internal CoordinationValue(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes)
     {
@@ -31,8 +32,12 @@ public sealed class CoordinationValue
     private IValueGrain Grain => _grains.GetGrain<IValueGrain>(Name);
 
     /// <summary>The value and its revision (<see cref="VersionedValue.Value"/> null when it does not exist).</summary>
-    public Task<VersionedValue> GetAsync(CancellationToken cancellationToken = default) =>
-        Retry.UntilAsync(() => Grain.Get(), _options, _time, cancellationToken);
+    public async Task<VersionedValue> GetAsync(CancellationToken cancellationToken = default)
+    {
+        var current = await Retry.UntilAsync(() => Grain.Get(), _options, _time, cancellationToken);
+        _seen.Saw(current.Revision);
+        return current;
+    }
 
     /// <summary>Sets the value, whatever it was; a persistent value (an ephemeral one becomes persistent).</summary>
     public async Task<VersionedValue> SetAsync(string value, CancellationToken cancellationToken = default) =>
@@ -111,9 +116,16 @@ public sealed class CoordinationValue
         }
     }
 
-    /// <summary>A write under one request id, retried through failovers: the value's retained history answers a retry as the first attempt was.</summary>
-    private Task<ValueWriteResult> WriteAsync(ValueWrite write, CancellationToken cancellationToken) =>
-        Retry.UntilAsync(() => Grain.Write(write), _options, _time, cancellationToken);
+    /// <summary>
+    /// A write under one request id, retried through failovers: the value's retained history answers a retry as the
+    /// first attempt was, or, once it no longer covers the revisions since this handle's latest, fails it as unknown.
+    /// </summary>
+    private async Task<ValueWriteResult> WriteAsync(ValueWrite write, CancellationToken cancellationToken)
+    {
+        var result = await _seen.ChangeAsync(since => Grain.Write(write with { RetriedSince = since }), _options, _time, cancellationToken);
+        _seen.Saw(result.Current.Revision);
+        return result;
+    }
 
     private static string Required(string value) => value ?? throw new ArgumentNullException(nameof(value), "A value is required; delete with DeleteAsync.");
 

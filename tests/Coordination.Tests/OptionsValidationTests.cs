@@ -53,6 +53,7 @@ public sealed class OptionsValidationTests
         { o => o.MaxPark = TimeSpan.FromSeconds(30), "Coordination:MaxPark is 00:00:30" },
         { o => o.MaxLockDelay = TimeSpan.FromSeconds(-1), "Coordination:MaxLockDelay is -00:00:01" },
         { o => o.HolderAuditInterval = TimeSpan.Zero, "Coordination:HolderAuditInterval is 00:00:00" },
+        { o => o.ReleasedLatchRetention = TimeSpan.FromSeconds(5), "Coordination:ReleasedLatchRetention is 00:00:05: it must be between 30 s" },
     };
 
     [Theory]

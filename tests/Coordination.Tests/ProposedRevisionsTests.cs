@@ -137,4 +137,46 @@ public sealed class ProposedRevisionsTests
         var others = LatchStateMachine.CountDown(null, Name, Guid.NewGuid(), Initial, new()).Next;
         Assert.Equal(Initial - 2, LatchStateMachine.CountDown(others, Name, freshId, Initial, fresh).State.Count);
     }
+    [Fact]
+    public void A_clients_retry_after_a_lost_reply_fails_as_unknown_once_the_changes_since_its_last_seen_revision_are_forgotten()
+    {
+        // The client last saw revision 10; its add was applied at 11 by an activation that then died with the reply,
+        // and the new activation made more changes than a counter keeps before the retry arrived.
+        var seen = AddMany(AtomicLongRecord.Empty, 10);
+        var id = Guid.NewGuid();
+        var applied = AtomicLongStateMachine.Add(seen, Name, id, 1, new()).Next;
+        var later = AddMany(applied, AtomicLongStateMachine.MaxRecent);
+        Assert.Throws<OutcomeUnknownException>(() => AtomicLongStateMachine.Add(later, Name, id, 1, new ProposedRevisions(retriedSince: 10)));
+
+        // A handle that saw nothing yet cannot tell either, once the counter has forgotten anything.
+        Assert.Throws<OutcomeUnknownException>(() => AtomicLongStateMachine.Add(later, Name, id, 1, new ProposedRevisions(retriedSince: 0)));
+
+        // Control: a retry with no memory of its first attempt applies the add a second time.
+        Assert.Equal(later.Value + 1, AtomicLongStateMachine.Add(later, Name, id, 1, new()).Result.Value);
+    }
+
+    [Fact]
+    public void A_clients_retry_is_applied_when_every_change_since_its_last_seen_revision_is_kept_or_nothing_was_ever_forgotten()
+    {
+        var id = Guid.NewGuid();
+        var seen = AddMany(AtomicLongRecord.Empty, 200);
+        var later = AddMany(seen, AtomicLongStateMachine.MaxRecent - 1);
+        Assert.Equal(later.Value + 3, AtomicLongStateMachine.Add(later, Name, id, 3, new ProposedRevisions(retriedSince: seen.Revision)).Result.Value);
+
+        // A counter that has never dropped a change (fewer than it keeps) answers from what it keeps, whatever the handle saw.
+        var young = AddMany(AtomicLongRecord.Fresh(1_000), 5);
+        Assert.Equal(6, AtomicLongStateMachine.Add(young, Name, id, 1, new ProposedRevisions(retriedSince: 0)).Result.Value);
+
+        // Values and latches the same way.
+        var write = new ValueWrite(id, "v", null, RetriedSince: 0);
+        Assert.True(ValueStateMachine.Write(ValueRecord.Fresh(50), Name, write, TimeSpan.Zero, 1, new ProposedRevisions(write.RetriedSince)).Result.Succeeded);
+        Assert.Equal(9, LatchStateMachine.CountDown(null, Name, id, 10, new ProposedRevisions(retriedSince: 0)).State.Count);
+    }
+
+    [Fact]
+    public void A_negative_retried_since_is_a_typed_error()
+    {
+        var error = Assert.Throws<CoordinationArgumentException>(() => new ProposedRevisions(retriedSince: -1));
+        Assert.Equal("retriedSince", error.Argument);
+    }
 }

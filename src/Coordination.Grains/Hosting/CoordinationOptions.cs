@@ -50,7 +50,8 @@ public sealed class CoordinationOptions
 
     /// <summary>
     /// How long a released countdown latch (count zero) stays released after its last use, so late waiters still find
-    /// it open; after that it is deleted and a next use starts a new count. Default 60 s.
+    /// it open; after that it is deleted and a next use starts a new count. Default 60 s; at least 30 s, the longest a
+    /// count-down call lives, so that a count-down applied again within its call finds the latch it may have counted down.
     /// </summary>
     public TimeSpan ReleasedLatchRetention { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -129,9 +130,11 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
             failures.Add($"{s}:IdleRetention is {o.IdleRetention}: it must be between 100 ms and 1 h.");
         }
 
-        if (o.ReleasedLatchRetention < TimeSpan.FromMilliseconds(100) || o.ReleasedLatchRetention > TimeSpan.FromDays(1))
+        // A count-down retried within its call (which lives at most the 30 s grain call timeout) must still find the
+        // latch it may have counted down: a latch deleted and begun again starts from a count that knows nothing of it.
+        if (o.ReleasedLatchRetention < TimeSpan.FromSeconds(30) || o.ReleasedLatchRetention > TimeSpan.FromDays(1))
         {
-            failures.Add($"{s}:ReleasedLatchRetention is {o.ReleasedLatchRetention}: it must be between 100 ms and 1 day.");
+            failures.Add($"{s}:ReleasedLatchRetention is {o.ReleasedLatchRetention}: it must be between 30 s (the longest a count-down call lives) and 1 day.");
         }
 
         if (o.HolderAuditInterval <= TimeSpan.Zero)

@@ -31,17 +31,17 @@ internal sealed class LatchGrain(RegisterFactory registers, TimeProvider time, I
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _latch = new NamedRegister<LatchRecord>(this, registers, RegisterKeys.Latch);
+        _latch = new NamedRegister<LatchRecord>(this, registers, RegisterKeys.Latch, LatchStateMachine.MaxRecent);
         _idle = new IdleRetirement(this, RetireAsync, time, options.Value.ReleasedLatchRetention, logger);
         _latch.Committed = OnCommitted;
         return Task.CompletedTask;
     }
 
-    public Task<LatchState> CountDown(Guid requestId, int initialCount)
+    public Task<LatchState> CountDown(Guid requestId, int initialCount, long? retriedSince = null)
     {
         RequestRules.ValidateRequestId(requestId);
         LatchStateMachine.ValidateCount(initialCount);
-        var proposed = new ProposedRevisions();
+        var proposed = new ProposedRevisions(retriedSince);
         return Register.ExecuteAsync((r, _) => LatchStateMachine.CountDown(r, Name, requestId, initialCount, proposed));
     }
 

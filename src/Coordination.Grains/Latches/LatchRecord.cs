@@ -49,7 +49,7 @@ internal static class LatchStateMachine
         }
 
         var done = r.Initial - r.Count;
-        proposed.ThrowIfForgotten(name, requestId, done, r.Recent.IsEmpty ? null : done - r.Recent.Count + 1);
+        proposed.ThrowIfForgotten(name, requestId, done, r.Recent.Count < MaxRecent ? null : done - r.Recent.Count + 1);
 
         if (r.Count == 0)
         {

@@ -27,7 +27,7 @@ internal sealed class AtomicLongGrain(RegisterFactory registers, TimeProvider ti
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _counter = new NamedRegister<AtomicLongRecord>(this, registers, RegisterKeys.AtomicLong);
+        _counter = new NamedRegister<AtomicLongRecord>(this, registers, RegisterKeys.AtomicLong, AtomicLongStateMachine.MaxRecent);
         _idle = new IdleRetirement(this, () => _counter.RetireAsync(r => r is null || r.Value == 0 ? (null, Retirement.Gone) : (r, Retirement.Busy)), time, options.Value.IdleRetention, logger);
         _counter.Committed = r => _idle.Arm(r is null || r.Value == 0);
         _idle.Arm(quiet: true);
@@ -41,17 +41,17 @@ internal sealed class AtomicLongGrain(RegisterFactory registers, TimeProvider ti
             return (r, new AtomicLongResult(true, current.Value, current.Revision));
         });
 
-    public Task<AtomicLongResult> Add(Guid requestId, long delta)
+    public Task<AtomicLongResult> Add(Guid requestId, long delta, long? retriedSince = null)
     {
         RequestRules.ValidateRequestId(requestId);
-        var proposed = new ProposedRevisions();
+        var proposed = new ProposedRevisions(retriedSince);
         return Change((r, name) => AtomicLongStateMachine.Add(r, name, requestId, delta, proposed));
     }
 
-    public Task<AtomicLongResult> CompareAndSet(Guid requestId, long expected, long value)
+    public Task<AtomicLongResult> CompareAndSet(Guid requestId, long expected, long value, long? retriedSince = null)
     {
         RequestRules.ValidateRequestId(requestId);
-        var proposed = new ProposedRevisions();
+        var proposed = new ProposedRevisions(retriedSince);
         return Change((r, name) => AtomicLongStateMachine.CompareAndSet(r, name, requestId, expected, value, proposed));
     }
 

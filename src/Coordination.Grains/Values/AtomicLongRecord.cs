@@ -69,7 +69,7 @@ internal static class AtomicLongStateMachine
             return new AtomicLongResult(true, c.Value, c.Revision);
         }
 
-        proposed.ThrowIfForgotten(name, requestId, r.Revision, r.Recent.IsEmpty ? null : r.Recent[0].Revision);
+        proposed.ThrowIfForgotten(name, requestId, r.Revision, r.Recent.Count < MaxRecent ? null : r.Recent[0].Revision);
         return null;
     }
 

@@ -13,13 +13,17 @@ internal sealed class NamedRegister<T> where T : class
     private readonly string? _invalid;
     private readonly IRegister<T>? _register;
 
-    public NamedRegister(Grain owner, RegisterFactory registers, Func<string, string> keyOf)
+    /// <param name="owner">The grain, named by the register's name.</param>
+    /// <param name="registers">Makes the register.</param>
+    /// <param name="keyOf">The register key of a name.</param>
+    /// <param name="remembered">How many of its latest changes the record remembers by request id: no batch is larger.</param>
+    public NamedRegister(Grain owner, RegisterFactory registers, Func<string, string> keyOf, int remembered)
     {
         Name = owner.GetPrimaryKeyString();
         _invalid = Names.Check(Name);
         if (_invalid is null)
         {
-            _register = registers.Create<T>(keyOf(Name));
+            _register = registers.Create<T>(keyOf(Name), remembered);
         }
     }
 

@@ -18,6 +18,19 @@ internal sealed class ProposedRevisions
 {
     private long _lowest = long.MaxValue;
 
+    /// <param name="retriedSince">
+    /// On a client's retry (its earlier attempt's reply was lost, and that attempt may have been applied by another
+    /// activation): the latest revision the client had seen before its first attempt, so the earlier attempt counts
+    /// as proposed at any revision after it. Null on a first attempt. Negative: <see cref="CoordinationArgumentException"/>.
+    /// </param>
+    public ProposedRevisions(long? retriedSince = null)
+    {
+        if (retriedSince is { } since)
+        {
+            _lowest = since >= 0 ? since + 1 : throw new CoordinationArgumentException(nameof(retriedSince), $"a retry names the revision it saw before its first attempt, 0 or more, not {since}");
+        }
+    }
+
     /// <summary>The change is about to be proposed as <paramref name="revision"/>.</summary>
     public void Proposed(long revision) => _lowest = Math.Min(_lowest, revision);
 
@@ -28,10 +41,12 @@ internal sealed class ProposedRevisions
     /// that is not among the kept ones.
     /// </summary>
     /// <param name="oldestKept">
-    /// Null when nothing is kept: the register is absent (never written, or deleted), and an absent register starts
-    /// from the partition's floor, which any deletion in the partition raises, so its revision says nothing about
-    /// this key. The attempt then counts as not chosen: a chosen one would have had to be deleted within this call,
-    /// after a whole retention of quiet (a counter back at 0, a value absent and unwatched, a latch released).
+    /// Null when no request id was ever forgotten: the register keeps fewer than its window (nothing was dropped
+    /// since it was created, so a chosen attempt would be among the kept ones), or it is absent (never written, or
+    /// deleted; an absent register starts from the partition's floor, which any deletion in the partition raises, so
+    /// its revision says nothing about this key). The attempt then counts as not chosen: for an absent register a
+    /// chosen one would have had to be deleted since, after a whole retention of quiet (a counter back at 0, a value
+    /// absent and unwatched, a latch released).
     /// </param>
     public void ThrowIfForgotten(string name, Guid requestId, long current, long? oldestKept)
     {
@@ -40,7 +55,7 @@ internal sealed class ProposedRevisions
             throw new OutcomeUnknownException(
                 name,
                 requestId,
-                $"an attempt at it was proposed as revision {_lowest}, which may have been chosen; the register is at revision {current} and keeps request ids from revision {oldest} on");
+                $"an earlier attempt at it may have been chosen at revision {_lowest} or later; the register is at revision {current} and keeps request ids from revision {oldest} on");
         }
     }
 }

@@ -69,7 +69,7 @@ internal static class ValueStateMachine
             return (r, new ValueWriteResult(true, new VersionedValue(name, value, done.Revision, value is null ? null : BoundTag(r, w))));
         }
 
-        proposed.ThrowIfForgotten(name, w.RequestId, r.Revision, r.History.IsEmpty ? null : r.History[0].Revision);
+        proposed.ThrowIfForgotten(name, w.RequestId, r.Revision, r.History.Count < MaxHistory ? null : r.History[0].Revision);
 
         var current = Current(r, name);
         var matches = w.ExpectedRevision is not { } expected || expected == current.CompareRevision;

@@ -31,7 +31,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
     /// <param name="watched">True while watchers use the value: an absent value is not retired under them, so they keep their history.</param>
     public ValueRegister(Grain owner, IGrainFactory grains, RegisterFactory registers, TimeProvider time, CoordinationOptions options, Func<bool> watched, ILogger logger)
     {
-        _value = new NamedRegister<ValueRecord>(owner, registers, name => new Holding(HoldingKind.Value, name).RegisterKey) { Committed = OnCommitted };
+        _value = new NamedRegister<ValueRecord>(owner, registers, name => new Holding(HoldingKind.Value, name).RegisterKey, ValueStateMachine.MaxHistory) { Committed = OnCommitted };
         _watched = watched;
         _logger = logger;
         var holding = new Holding(HoldingKind.Value, _value.Name);
@@ -87,7 +87,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
     /// </summary>
     public async Task<ValueWriteResult> WriteAsync(ValueWrite write)
     {
-        var proposed = new ProposedRevisions();
+        var proposed = new ProposedRevisions(write.RetriedSince);
         if (write.SessionId is not { } session)
         {
             return await Register.ExecuteAsync(InLifecycle((r, c) => ValueStateMachine.Write(r, Name, write, TimeSpan.Zero, c.TokenEpoch, proposed)));

@@ -29,10 +29,19 @@ internal sealed class RegisterFactory
         _leaseOnly = options.Value.Unsafe == UnsafeControl.LeaseOnly;
     }
 
-    public IRegister<TValue> Create<TValue>(string key) where TValue : class =>
-        _leaseOnly
-            ? new LeaseOnlyRegister<TValue>(key, _directory, _time, _options)
-            : new RegisterProposer<TValue>(key, _directory, _transport, _time, _options, ReplicationFaults.None, NewProposerId(), hints: _hints);
+    /// <param name="key">The register's key.</param>
+    /// <param name="maxBatch">
+    /// At most this many changes in one accept, below the configured batch: a register that remembers the request ids
+    /// of its last N changes passes N, so that a batch chosen behind a failed round is still remembered whole when its
+    /// changes are applied again (see <c>ProposedRevisions</c> in the grains).
+    /// </param>
+    public IRegister<TValue> Create<TValue>(string key, int maxBatch = int.MaxValue) where TValue : class
+    {
+        var options = maxBatch < _options.MaxBatch ? _options with { MaxBatch = Math.Max(1, maxBatch) } : _options;
+        return _leaseOnly
+            ? new LeaseOnlyRegister<TValue>(key, _directory, _time, options)
+            : new RegisterProposer<TValue>(key, _directory, _transport, _time, options, ReplicationFaults.None, NewProposerId(), hints: _hints);
+    }
 
     private static long NewProposerId()
     {

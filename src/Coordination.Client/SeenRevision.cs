@@ -1,0 +1,51 @@
+namespace Coordination.Client;
+
+/// <summary>
+/// The latest revision of one register a handle has seen in any reply, and the retry rule built on it. A change
+/// whose reply was lost is retried under its request id, which the register keeps only for its latest changes; the
+/// retry carries the revision seen before the first attempt, so that a register that has since forgotten the ids
+/// of changes after it answers <see cref="OutcomeUnknownException"/> instead of applying the change a second time.
+/// Thread-safe: one handle may be used by many callers at once.
+/// </summary>
+internal sealed class SeenRevision
+{
+    private long _latest;
+
+    public long Latest => Interlocked.Read(ref _latest);
+
+    /// <summary>Notes a revision from a reply; the latest only grows.</summary>
+    public void Saw(long revision)
+    {
+        var current = Interlocked.Read(ref _latest);
+        while (revision > current)
+        {
+            var found = Interlocked.CompareExchange(ref _latest, revision, current);
+            if (found == current)
+            {
+                return;
+            }
+
+            current = found;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/> through <see cref="Retry.UntilAsync{T}(Func{Task{T}}, CoordinationClientOptions, TimeProvider, CancellationToken)"/>:
+    /// the first attempt with null, each retry with the revision seen before the first attempt.
+    /// </summary>
+    public Task<T> ChangeAsync<T>(Func<long?, Task<T>> attempt, CoordinationClientOptions options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var since = Latest;
+        var first = true;
+        return Retry.UntilAsync(
+            () =>
+            {
+                var retriedSince = first ? (long?)null : since;
+                first = false;
+                return attempt(retriedSince);
+            },
+            options,
+            time,
+            cancellationToken);
+    }
+}
