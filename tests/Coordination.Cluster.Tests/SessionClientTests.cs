@@ -8,6 +8,9 @@ namespace Coordination.Cluster.Tests;
 /// <summary>The explicit session object: TTL, remaining time, lost event, close, many locks per session, the client knowing first.</summary>
 public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
 {
+    /// <summary>How late a client timer may fire on a busy machine, beyond the deadline it was set for.</summary>
+    private static readonly TimeSpan TimerLateness = TimeSpan.FromSeconds(1);
+
     private static string NewLock() => $"session/{Guid.NewGuid():N}";
 
     [Fact]
@@ -98,7 +101,10 @@ public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<C
             var grantedAt = clock.Elapsed;
             Assert.True(handle.HandleLostToken.IsCancellationRequested, "the competitor got the lock while the holder still believed it held it");
             Assert.True(lostAt < grantedAt, $"lost at {lostAt}, competitor granted at {grantedAt}");
-            Assert.True(lostAt <= CoordinationCluster.Ttl, $"lost only at {lostAt}: later than a TTL after the last acknowledged keepalive");
+            // The deadline is TTL·0.99 − 0.5 s after the last acknowledged keepalive's send; a timer of a busy two-core
+            // machine (allowed: the full suite's run of 2026-12-04 saw one 0.8 s late) may fire up to a second after it.
+            // The invariant is the order against the competitor's grant, checked above.
+            Assert.True(lostAt <= CoordinationCluster.Ttl + TimerLateness, $"lost only at {lostAt}: later than a TTL after the last acknowledged keepalive, and {TimerLateness} of timer lateness");
         }
         finally
         {
