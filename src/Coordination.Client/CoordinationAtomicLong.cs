@@ -12,10 +12,11 @@ public sealed class CoordinationAtomicLong
     private readonly IGrainFactory _grains;
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
-    private readonly SeenRevision _seen = new();
+    private readonly SeenRevision _seen;
 
-    internal CoordinationAtomicLong(string name, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time)
+    internal CoordinationAtomicLong(string name, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, SeenRevisions seen)
     {
+        _seen = seen.For('c', name);
         Name = name;
         _grains = grains;
         _options = options;

@@ -79,6 +79,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     /// <summary>Fires when the client loses a gateway, so parked calls re-issue instead of waiting out their park.</summary>
     internal ClusterChangeSignal Changes { get; }
 
+    /// <summary>The latest revision seen per counter, value and latch name, for the retries of their changes.</summary>
+    internal SeenRevisions Seen { get; } = new();
+
     public async Task<CoordinationSession> OpenSessionAsync(TimeSpan? ttl = null, CancellationToken cancellationToken = default)
     {
         // A place is taken before the cluster is asked, and given back when the session ends (closed or lost) or never opens.
@@ -94,7 +97,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
             var requested = ttl ?? _options.SessionTtl;
             var sent = ClockReading.Now(_time);
             var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested, _options.Owner), _options, _time, cancellationToken);
-            session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults);
+            session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults, Seen);
         }
         catch
         {
@@ -122,13 +125,13 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     public CoordinationReaderWriterLock CreateReaderWriterLock(string name) =>
         new(Names.Validate(name), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
     public CoordinationValue CreateValue(string name) =>
-        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, Changes);
+        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, Changes, Seen);
 
     public CoordinationAtomicLong CreateAtomicLong(string name) =>
-        new(Names.Validate(name), _grains, _options, _time);
+        new(Names.Validate(name), _grains, _options, _time, Seen);
 
     public CoordinationLatch CreateLatch(string name, int initialCount) =>
-        new(Names.Validate(name), initialCount is >= 1 and <= 1_000_000 ? initialCount : throw new ArgumentOutOfRangeException(nameof(initialCount), initialCount, "A latch's initial count is 1 to 1,000,000."), _grains, _options, _time, Changes);
+        new(Names.Validate(name), initialCount is >= 1 and <= 1_000_000 ? initialCount : throw new ArgumentOutOfRangeException(nameof(initialCount), initialCount, "A latch's initial count is 1 to 1,000,000."), _grains, _options, _time, Changes, Seen);
 
     IDistributedLock IDistributedLockProvider.CreateLock(string name) => CreateLock(name);
 

@@ -92,6 +92,13 @@ internal sealed class CoordinationClientOptionsValidator : IValidateOptions<Coor
             failures.Add($"{s}:CallGrace ({o.CallGrace}), CallTimeout ({o.CallTimeout}), RetryDelay ({o.RetryDelay}) and CleanupTimeout ({o.CleanupTimeout}) must be positive.");
         }
 
+        // The cluster keeps what a retried change must find (a counter back at 0, a deleted value, a released latch)
+        // for 30 s after its last change; a retry arriving later could apply the change a second time.
+        if (o.CleanupTimeout + o.CallTimeout + o.RetryDelay >= TimeSpan.FromSeconds(30))
+        {
+            failures.Add($"{s}:CleanupTimeout ({o.CleanupTimeout}) + CallTimeout ({o.CallTimeout}) + RetryDelay ({o.RetryDelay}) must be below 30 s: the last retry of a change must reach the cluster while it still remembers the change.");
+        }
+
         if (o.MaxOpenSessions is < 1 or > 1_000_000)
         {
             failures.Add($"{s}:MaxOpenSessions ({o.MaxOpenSessions}) must be between 1 and 1,000,000.");

@@ -13,10 +13,11 @@ public sealed class CoordinationLatch
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
     private readonly ClusterChangeSignal _changes;
-    private readonly SeenRevision _seen = new();
+    private readonly SeenRevision _seen;
 
-    internal CoordinationLatch(string name, int initialCount, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes)
+    internal CoordinationLatch(string name, int initialCount, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes, SeenRevisions seen)
     {
+        _seen = seen.For('l', name);
         Name = name;
         InitialCount = initialCount;
         _grains = grains;

@@ -32,13 +32,15 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     private readonly CancellationTokenSource _lost = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly SessionDeadline _deadline;
+    private readonly SeenRevisions _seen;
     private string? _lostReason;
     private int _closed;
     private Task _keepAlive = Task.CompletedTask;
 
-    internal CoordinationSession(IGrainFactory grains, SessionInfo info, ClockReading opened, CoordinationClientOptions options, TimeProvider time, ILogger logger, ClusterChangeSignal changes, ClientFaults faults)
+    internal CoordinationSession(IGrainFactory grains, SessionInfo info, ClockReading opened, CoordinationClientOptions options, TimeProvider time, ILogger logger, ClusterChangeSignal changes, ClientFaults faults, SeenRevisions? seen = null)
     {
         _grains = grains;
+        _seen = seen ?? new SeenRevisions();
         Changes = changes;
         Info = info;
         _options = options;
@@ -98,7 +100,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         new(Names.Validate(name), new LeaseAcquire(_ => ValueTask.FromResult(this), _options, _time), _grains);
     /// <summary>A named value whose ephemeral writes are bound to this session (deleted when it ends).</summary>
     public CoordinationValue CreateValue(string name) =>
-        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, Changes);
+        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, Changes, _seen);
 
     /// <summary>Ends the session now: the cluster releases every lock it holds at once. Idempotent.</summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)

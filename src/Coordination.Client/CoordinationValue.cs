@@ -15,10 +15,11 @@ public sealed class CoordinationValue
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
     private readonly ClusterChangeSignal _changes;
-    private readonly SeenRevision _seen = new();
+    private readonly SeenRevision _seen;
 
-    internal CoordinationValue(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes)
+    internal CoordinationValue(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes, SeenRevisions seen)
     {
+        _seen = seen.For('v', name);
         Name = name;
         _session = session;
         _grains = grains;

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Coordination.Client;
 
 /// <summary>
@@ -47,5 +49,34 @@ internal sealed class SeenRevision
             options,
             time,
             cancellationToken);
+    }
+}
+
+/// <summary>
+/// One client's <see cref="SeenRevision"/> per register name, shared by every handle of it: a handle made for one
+/// call (<c>client.CreateAtomicLong(name).AddAsync(1)</c>) still retries with the latest revision any of them saw.
+/// Bounded: past <see cref="Capacity"/> names it starts afresh, which only makes a later retry more cautious
+/// (a name with no revision seen retries since 0).
+/// </summary>
+internal sealed class SeenRevisions
+{
+    public const int Capacity = 10_000;
+
+    private readonly ConcurrentDictionary<(char Kind, string Name), SeenRevision> _byName = new();
+
+    /// <summary>The tracker of <paramref name="name"/>'s register of <paramref name="kind"/> ('c' counter, 'v' value, 'l' latch).</summary>
+    public SeenRevision For(char kind, string name)
+    {
+        if (_byName.TryGetValue((kind, name), out var seen))
+        {
+            return seen;
+        }
+
+        if (_byName.Count >= Capacity)
+        {
+            _byName.Clear();
+        }
+
+        return _byName.GetOrAdd((kind, name), _ => new SeenRevision());
     }
 }

@@ -181,7 +181,8 @@ public sealed class ValueTests(ClusterFixture fixture) : IClassFixture<ClusterFi
         var value = client.CreateValue(name);
         await value.SetAsync("x");
         await value.DeleteAsync();
-        await Eventually.Async(() => !Cluster.AllSlots().Any(s => s.Key == "v/" + name), TimeSpan.FromSeconds(15), "the deleted value's register to retire");
+        // A deleted value is kept 30 s after its last change (a client's retry must still find it), then retires.
+        await Eventually.Async(() => !Cluster.AllSlots().Any(s => s.Key == "v/" + name), TimeSpan.FromSeconds(60), "the deleted value's register to retire");
         var revision = (await value.GetAsync()).Revision;
         Assert.True((await value.CompareAndSetAsync(0, "again")).Current.Revision > revision, "a value used again after its register retired did not continue its revisions");
 

@@ -17,4 +17,12 @@ public sealed class ClientOptionsValidationTests
         Assert.True(result.Failed);
         Assert.Contains(message, result.FailureMessage, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Retries_that_could_outlast_what_the_cluster_remembers_of_a_change_are_refused()
+    {
+        var result = new CoordinationClientOptionsValidator().Validate(null, new CoordinationClientOptions { CleanupTimeout = TimeSpan.FromSeconds(25) });
+        Assert.True(result.Failed);
+        Assert.Contains("CleanupTimeout (00:00:25) + CallTimeout (00:00:05) + RetryDelay (00:00:00.1000000) must be below 30 s", result.FailureMessage, StringComparison.Ordinal);
+    }
 }

@@ -174,6 +174,32 @@ public sealed class ProposedRevisionsTests
     }
 
     [Fact]
+    public void A_latch_begun_again_is_not_judged_by_the_count_its_earlier_life_reached()
+    {
+        // The handle saw the latch released (1000 of 1000); after its retention it began again, the handle's count-down
+        // was applied at 5 and its reply lost, and more count-downs followed than a latch keeps.
+        const int Initial = 1_000;
+        var id = Guid.NewGuid();
+        LatchRecord? latch = null;
+        for (var i = 0; i < 4; i++)
+        {
+            latch = LatchStateMachine.CountDown(latch, Name, Guid.NewGuid(), Initial, new()).Next;
+        }
+
+        latch = LatchStateMachine.CountDown(latch, Name, id, Initial, new()).Next;
+        for (var i = 0; i < LatchStateMachine.MaxRecent; i++)
+        {
+            latch = LatchStateMachine.CountDown(latch, Name, Guid.NewGuid(), Initial, new()).Next;
+        }
+
+        Assert.Throws<OutcomeUnknownException>(() => LatchStateMachine.CountDown(latch, Name, id, Initial, new ProposedRevisions(retriedSince: Initial)));
+
+        // While the latch keeps every count-down of its new life, the retry is answered from them.
+        var young = LatchStateMachine.CountDown(null, Name, Guid.NewGuid(), Initial, new()).Next;
+        Assert.Equal(Initial - 2, LatchStateMachine.CountDown(young, Name, id, Initial, new ProposedRevisions(retriedSince: Initial)).State.Count);
+    }
+
+    [Fact]
     public void A_negative_retried_since_is_a_typed_error()
     {
         var error = Assert.Throws<CoordinationArgumentException>(() => new ProposedRevisions(retriedSince: -1));

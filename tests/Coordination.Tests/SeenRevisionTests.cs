@@ -53,4 +53,20 @@ public sealed class SeenRevisionTests
             CancellationToken.None);
         Assert.Equal([null, 0L], sent);
     }
+
+    [Fact]
+    public void Handles_of_one_name_share_what_they_saw_and_the_table_stays_bounded()
+    {
+        var seen = new SeenRevisions();
+        seen.For('c', "orders").Saw(12);
+        Assert.Equal(12, seen.For('c', "orders").Latest);
+        Assert.Equal(0, seen.For('v', "orders").Latest);
+        for (var i = 0; i < SeenRevisions.Capacity; i++)
+        {
+            seen.For('c', $"n{i}");
+        }
+
+        // Past the capacity it starts afresh: a name seen before retries since 0, which is only more cautious.
+        Assert.Equal(0, seen.For('c', "orders").Latest);
+    }
 }

@@ -44,14 +44,15 @@ public sealed class CoordinationOptions
     /// How long a lock or election stays quiet (nothing held, waited for or delayed) before it retires: its
     /// register is deleted if nothing is left to remember, and its activation deactivates instead of staying for
     /// Orleans' collection age of many minutes. A lock in use keeps both between uses; a lock per entity keeps
-    /// memory and replica slots only for what is held and what was used within this time. Default 5 s.
+    /// memory and replica slots only for what is held and what was used within this time. Default 5 s. A counter
+    /// back at 0 and a deleted value keep theirs at least 30 s, so a client's retry of a change still finds it.
     /// </summary>
     public TimeSpan IdleRetention { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// How long a released countdown latch (count zero) stays released after its last use, so late waiters still find
     /// it open; after that it is deleted and a next use starts a new count. Default 60 s; at least 30 s, the longest a
-    /// count-down call lives, so that a count-down applied again within its call finds the latch it may have counted down.
+    /// count-down's retries run, so that a count-down applied again finds the latch it may have counted down.
     /// </summary>
     public TimeSpan ReleasedLatchRetention { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -130,11 +131,11 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
             failures.Add($"{s}:IdleRetention is {o.IdleRetention}: it must be between 100 ms and 1 h.");
         }
 
-        // A count-down retried within its call (which lives at most the 30 s grain call timeout) must still find the
+        // A count-down retried (by its call, or by its client: both within IdleRetirement.RetrySpan) must still find the
         // latch it may have counted down: a latch deleted and begun again starts from a count that knows nothing of it.
-        if (o.ReleasedLatchRetention < TimeSpan.FromSeconds(30) || o.ReleasedLatchRetention > TimeSpan.FromDays(1))
+        if (o.ReleasedLatchRetention < Leases.IdleRetirement.RetrySpan || o.ReleasedLatchRetention > TimeSpan.FromDays(1))
         {
-            failures.Add($"{s}:ReleasedLatchRetention is {o.ReleasedLatchRetention}: it must be between 30 s (the longest a count-down call lives) and 1 day.");
+            failures.Add($"{s}:ReleasedLatchRetention is {o.ReleasedLatchRetention}: it must be between 30 s (the longest a count-down's retries run) and 1 day.");
         }
 
         if (o.HolderAuditInterval <= TimeSpan.Zero)

@@ -25,8 +25,19 @@ internal enum Retirement
 /// </summary>
 internal sealed partial class IdleRetirement(IGrainBase owner, Func<Task<Retirement>> retireAsync, TimeProvider time, TimeSpan retention, ILogger logger)
 {
+    /// <summary>
+    /// The longest a client's retries of one change may arrive after its first attempt: the client keeps
+    /// CleanupTimeout + CallTimeout + RetryDelay below it. A register whose retirement deletes what such a retry must
+    /// find (a counter back at 0, a value deleted, a released latch) keeps it at least this long after its last
+    /// change, so a retry never finds it absent after its first attempt was applied, and is never applied twice.
+    /// </summary>
+    public static readonly TimeSpan RetrySpan = TimeSpan.FromSeconds(30);
+
     private IGrainTimer? _timer;
     private long? _quietSince;
+
+    /// <summary><paramref name="retention"/>, or <see cref="RetrySpan"/> if that is longer.</summary>
+    public static TimeSpan AtLeastRetrySpan(TimeSpan retention) => retention > RetrySpan ? retention : RetrySpan;
 
     /// <summary>
     /// After a committed change (and at activation): notes when the queue became quiet, or that it is not. One

@@ -11,8 +11,8 @@ namespace Coordination.Grains.Values;
 
 /// <summary>
 /// One named counter: every operation is one accept of its register. A counter that stays at 0 for
-/// <see cref="CoordinationOptions.IdleRetention"/> is deleted (0 is what an absent counter reads) and its
-/// activation goes; its revisions live on in the partition's floor. Reentrant, so concurrent operations share
+/// <see cref="CoordinationOptions.IdleRetention"/>, and at least <see cref="IdleRetirement.RetrySpan"/>, is deleted
+/// (0 is what an absent counter reads) and its activation goes; its revisions live on in the partition's floor. Reentrant, so concurrent operations share
 /// rounds; the register still applies them one at a time.
 /// </summary>
 [Reentrant]
@@ -28,7 +28,7 @@ internal sealed class AtomicLongGrain(RegisterFactory registers, TimeProvider ti
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _counter = new NamedRegister<AtomicLongRecord>(this, registers, RegisterKeys.AtomicLong, AtomicLongStateMachine.MaxRecent);
-        _idle = new IdleRetirement(this, () => _counter.RetireAsync(r => r is null || r.Value == 0 ? (null, Retirement.Gone) : (r, Retirement.Busy)), time, options.Value.IdleRetention, logger);
+        _idle = new IdleRetirement(this, () => _counter.RetireAsync(r => r is null || r.Value == 0 ? (null, Retirement.Gone) : (r, Retirement.Busy)), time, IdleRetirement.AtLeastRetrySpan(options.Value.IdleRetention), logger);
         _counter.Committed = r => _idle.Arm(r is null || r.Value == 0);
         _idle.Arm(quiet: true);
         return Task.CompletedTask;

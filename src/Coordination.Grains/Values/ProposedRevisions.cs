@@ -50,12 +50,17 @@ internal sealed class ProposedRevisions
     /// </param>
     public void ThrowIfForgotten(string name, Guid requestId, long current, long? oldestKept)
     {
-        if (oldestKept is { } oldest && _lowest <= current && _lowest < oldest)
+        // A client's retry naming a revision the register has not reached saw an earlier life of it (a latch released,
+        // deleted and begun again counts from 0): its first attempt may have been applied anywhere in this one.
+        var lowest = _lowest != long.MaxValue && _lowest > current + 1 ? long.MinValue : _lowest;
+        if (oldestKept is { } oldest && lowest <= current && lowest < oldest)
         {
             throw new OutcomeUnknownException(
                 name,
                 requestId,
-                $"an earlier attempt at it may have been chosen at revision {_lowest} or later; the register is at revision {current} and keeps request ids from revision {oldest} on");
+                lowest == long.MinValue
+                    ? $"an earlier attempt at it may have been chosen since the register began again (the caller last saw revision {_lowest - 1}, it is at {current}), and it keeps request ids from revision {oldest} on only"
+                    : $"an earlier attempt at it may have been chosen at revision {lowest} or later; the register is at revision {current} and keeps request ids from revision {oldest} on");
         }
     }
 }

@@ -38,7 +38,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
         _sessions = new SessionAttachments<LockRecord>(owner, grains, this, holding, options.HolderAuditInterval, logger);
         _finished = new FinishedRequests<LockRecord>(this, owner.GrainContext.ActivationServices.GetRequiredService<SessionDetaches>(), holding, time, logger);
         _delay = new LockDelayTimer<LockRecord>(owner, this, time, logger);
-        _idle = new IdleRetirement(owner, RetireAsync, time, options.IdleRetention, logger);
+        _idle = new IdleRetirement(owner, RetireAsync, time, IdleRetirement.AtLeastRetrySpan(options.IdleRetention), logger);
     }
 
     public string Name => _value.Name;
