@@ -28,25 +28,21 @@ public sealed class CoordinationAtomicLong
     private IAtomicLongGrain Grain => _grains.GetGrain<IAtomicLongGrain>(Name);
 
     public async Task<long> GetAsync(CancellationToken cancellationToken = default) =>
-        Seen(await Retry.UntilAsync(() => Grain.Get(), _options, _time, cancellationToken)).Value;
+        _seen.Noted(await Retry.UntilAsync(() => Grain.Get(), _options, _time, cancellationToken), RevisionOf).Value;
 
     /// <summary>Adds <paramref name="delta"/> and returns the new value; an overflow is refused (<see cref="CoordinationArgumentException"/>) and changes nothing.</summary>
     public async Task<long> AddAsync(long delta, CancellationToken cancellationToken = default)
     {
         var requestId = Guid.NewGuid();
-        return Seen(await _seen.ChangeAsync(since => Grain.Add(requestId, delta, since), _options, _time, cancellationToken)).Value;
+        return (await _seen.ChangeAsync(since => Grain.Add(requestId, delta, since), RevisionOf, _options, _time, cancellationToken)).Value;
     }
 
     /// <summary>Sets <paramref name="value"/> if the counter is <paramref name="expected"/>; true if it did.</summary>
     public async Task<bool> CompareAndSetAsync(long expected, long value, CancellationToken cancellationToken = default)
     {
         var requestId = Guid.NewGuid();
-        return Seen(await _seen.ChangeAsync(since => Grain.CompareAndSet(requestId, expected, value, since), _options, _time, cancellationToken)).Succeeded;
+        return (await _seen.ChangeAsync(since => Grain.CompareAndSet(requestId, expected, value, since), RevisionOf, _options, _time, cancellationToken)).Succeeded;
     }
 
-    private AtomicLongResult Seen(AtomicLongResult result)
-    {
-        _seen.Saw(result.Revision);
-        return result;
-    }
+    private static long RevisionOf(AtomicLongResult result) => result.Revision;
 }

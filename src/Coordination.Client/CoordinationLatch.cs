@@ -39,19 +39,15 @@ public sealed class CoordinationLatch
     public async Task<LatchState> CountDownAsync(CancellationToken cancellationToken = default)
     {
         var requestId = Guid.NewGuid();
-        return Seen(await _seen.ChangeAsync(since => Grain.CountDown(requestId, InitialCount, since), _options, _time, cancellationToken));
+        return await _seen.ChangeAsync(since => Grain.CountDown(requestId, InitialCount, since), RevisionOf, _options, _time, cancellationToken);
     }
 
     /// <summary>The count now, read through a majority.</summary>
     public async Task<LatchState> GetStateAsync(CancellationToken cancellationToken = default) =>
-        Seen(await Retry.UntilAsync(() => Grain.Wait(InitialCount, TimeSpan.Zero), _options, _time, cancellationToken));
+        _seen.Noted(await Retry.UntilAsync(() => Grain.Wait(InitialCount, TimeSpan.Zero), _options, _time, cancellationToken), RevisionOf);
 
-    /// <summary>Notes how many count-downs the latch had: a latch's revision.</summary>
-    private LatchState Seen(LatchState state)
-    {
-        _seen.Saw(state.InitialCount - state.Count);
-        return state;
-    }
+    /// <summary>How many count-downs the latch had: a latch's revision.</summary>
+    private static long RevisionOf(LatchState state) => state.InitialCount - state.Count;
 
     /// <summary>
     /// Waits until the count is zero: true then, false when <paramref name="timeout"/> passes first (zero: only looks).

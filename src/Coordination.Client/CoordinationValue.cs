@@ -33,12 +33,8 @@ public sealed class CoordinationValue
     private IValueGrain Grain => _grains.GetGrain<IValueGrain>(Name);
 
     /// <summary>The value and its revision (<see cref="VersionedValue.Value"/> null when it does not exist).</summary>
-    public async Task<VersionedValue> GetAsync(CancellationToken cancellationToken = default)
-    {
-        var current = await Retry.UntilAsync(() => Grain.Get(), _options, _time, cancellationToken);
-        _seen.Saw(current.Revision);
-        return current;
-    }
+    public async Task<VersionedValue> GetAsync(CancellationToken cancellationToken = default) =>
+        _seen.Noted(await Retry.UntilAsync(() => Grain.Get(), _options, _time, cancellationToken), v => v.Revision);
 
     /// <summary>Sets the value, whatever it was; a persistent value (an ephemeral one becomes persistent).</summary>
     public async Task<VersionedValue> SetAsync(string value, CancellationToken cancellationToken = default) =>
@@ -121,12 +117,8 @@ public sealed class CoordinationValue
     /// A write under one request id, retried through failovers: the value's retained history answers a retry as the
     /// first attempt was, or, once it no longer covers the revisions since this handle's latest, fails it as unknown.
     /// </summary>
-    private async Task<ValueWriteResult> WriteAsync(ValueWrite write, CancellationToken cancellationToken)
-    {
-        var result = await _seen.ChangeAsync(since => Grain.Write(write with { RetriedSince = since }), _options, _time, cancellationToken);
-        _seen.Saw(result.Current.Revision);
-        return result;
-    }
+    private Task<ValueWriteResult> WriteAsync(ValueWrite write, CancellationToken cancellationToken) =>
+        _seen.ChangeAsync(since => Grain.Write(write with { RetriedSince = since }), r => r.Current.Revision, _options, _time, cancellationToken);
 
     private static string Required(string value) => value ?? throw new ArgumentNullException(nameof(value), "A value is required; delete with DeleteAsync.");
 

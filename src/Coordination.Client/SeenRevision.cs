@@ -31,15 +31,23 @@ internal sealed class SeenRevision
         }
     }
 
+    /// <summary>Notes the revision of a reply (<paramref name="revisionOf"/>) and passes the reply on.</summary>
+    public T Noted<T>(T reply, Func<T, long> revisionOf)
+    {
+        Saw(revisionOf(reply));
+        return reply;
+    }
+
     /// <summary>
     /// Runs <paramref name="attempt"/> through <see cref="Retry.UntilAsync{T}(Func{Task{T}}, CoordinationClientOptions, TimeProvider, CancellationToken)"/>:
-    /// the first attempt with null, each retry with the revision seen before the first attempt.
+    /// the first attempt with null, each retry with the revision seen before the first attempt; then notes the
+    /// reply's revision.
     /// </summary>
-    public Task<T> ChangeAsync<T>(Func<long?, Task<T>> attempt, CoordinationClientOptions options, TimeProvider time, CancellationToken cancellationToken)
+    public async Task<T> ChangeAsync<T>(Func<long?, Task<T>> attempt, Func<T, long> revisionOf, CoordinationClientOptions options, TimeProvider time, CancellationToken cancellationToken)
     {
         var since = Latest;
         var first = true;
-        return Retry.UntilAsync(
+        var reply = await Retry.UntilAsync(
             () =>
             {
                 var retriedSince = first ? (long?)null : since;
@@ -49,6 +57,7 @@ internal sealed class SeenRevision
             options,
             time,
             cancellationToken);
+        return Noted(reply, revisionOf);
     }
 }
 

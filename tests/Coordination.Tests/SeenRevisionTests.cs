@@ -28,13 +28,14 @@ public sealed class SeenRevisionTests
                 seen.Saw(50);
                 return sent.Count < 3 ? Task.FromException<int>(new TimeoutException("reply lost")) : Task.FromResult(7);
             },
+            reply => 60 + reply,
             Options,
             TimeProvider.System,
             CancellationToken.None);
 
         Assert.Equal(7, result);
         Assert.Equal([null, 41, 41], sent);
-        Assert.Equal(50, seen.Latest);
+        Assert.Equal(67, seen.Latest); // the reply's revision is noted too
     }
 
     [Fact]
@@ -48,6 +49,7 @@ public sealed class SeenRevisionTests
                 sent.Add(since);
                 return sent.Count < 2 ? Task.FromException<int>(new QuorumUnavailableException("k", 1, 2, "no majority")) : Task.FromResult(0);
             },
+            _ => 0,
             Options,
             TimeProvider.System,
             CancellationToken.None);
