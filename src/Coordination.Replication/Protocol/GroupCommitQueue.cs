@@ -79,6 +79,10 @@ internal sealed class ChangeBatch<TValue>(List<IPendingChange<TValue>> changes) 
         {
             next = p.Apply(next, context);
             floor = Math.Max(floor, RegisterValues.FloorOf(next));
+
+            // A change later in the batch that finds the value deleted by an earlier one creates it again above
+            // every token issued along the way, not above the floor the batch began with.
+            context = context with { TokenFloor = Math.Max(context.TokenFloor, floor) };
         }
 
         return new BatchResult<TValue>(next, ReferenceEquals(next, current), floor);
