@@ -52,7 +52,7 @@ public sealed class RememberedBatchTests
         var node = new ReplicaNode(A, null!, store, TimeProvider.System, new ReplicaNodeOptions());
         node.Adopt(configuration);
         var transport = new HeldTransport(node);
-        return (new RegisterFactory(new OneReplicaDirectory(configuration), transport, TimeProvider.System, Options.Create(new ReplicationOptions())), transport);
+        return (new RegisterFactory(new FixedDirectory(configuration), transport, TimeProvider.System, Options.Create(new ReplicationOptions())), transport);
     }
 
     private sealed record Cell(int Value);
@@ -84,16 +84,5 @@ public sealed class RememberedBatchTests
             throw new InvalidOperationException("one replica never copies");
 
         public Task AdoptAsync(ReplicaId target, PartitionConfiguration configuration, CancellationToken cancellationToken) => Task.CompletedTask;
-    }
-
-    private sealed class OneReplicaDirectory(PartitionConfiguration configuration) : IPartitionDirectory
-    {
-        public int PartitionCount => 1;
-
-        public PartitionConfiguration Get(int partition) => configuration;
-
-        public Task<PartitionConfiguration> RefreshAsync(int partition, long seenEpoch, CancellationToken cancellationToken) => Task.FromResult(configuration);
-
-        public bool IsDead(ReplicaId replica) => false;
     }
 }

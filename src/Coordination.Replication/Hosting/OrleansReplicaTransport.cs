@@ -36,6 +36,8 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
         _batches = new OutboundBatches(SendBatchAsync, time, options.Value.RoundTimeout);
     }
 
+    public ReplicaId? Self => _self;
+
     public Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request, CancellationToken cancellationToken)
     {
         Check(target);

@@ -18,6 +18,7 @@ internal sealed class RegisterFactory
     private readonly ProposerOptions _options;
     private readonly bool _leaseOnly;
     private readonly BallotHints _hints;
+    private readonly RoundTargets _targets;
 
     internal RegisterFactory(IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, IOptions<ReplicationOptions> options, ProposerOptions? overrides = null, BallotHints? hints = null)
     {
@@ -27,6 +28,7 @@ internal sealed class RegisterFactory
         _time = time;
         _options = overrides ?? options.Value.ToProposerOptions();
         _leaseOnly = options.Value.Unsafe == UnsafeControl.LeaseOnly;
+        _targets = new RoundTargets(time, transport?.Self);
     }
 
     /// <param name="key">The register's key.</param>
@@ -40,7 +42,7 @@ internal sealed class RegisterFactory
         var options = maxBatch < _options.MaxBatch ? _options with { MaxBatch = Math.Max(1, maxBatch) } : _options;
         return _leaseOnly
             ? new LeaseOnlyRegister<TValue>(key, _directory, _time, options)
-            : new RegisterProposer<TValue>(key, _directory, _transport, _time, options, ReplicationFaults.None, NewProposerId(), hints: _hints);
+            : new RegisterProposer<TValue>(key, _directory, _transport, _time, options, ReplicationFaults.None, NewProposerId(), hints: _hints, targets: _targets);
     }
 
     private static long NewProposerId()

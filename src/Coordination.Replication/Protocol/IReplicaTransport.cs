@@ -9,6 +9,9 @@ namespace Coordination.Replication.Protocol;
 /// </summary>
 internal interface IReplicaTransport
 {
+    /// <summary>The replica this transport sends from, when it is one (a round asks it first); null otherwise.</summary>
+    ReplicaId? Self => null;
+
     Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request, CancellationToken cancellationToken);
 
     Task<SnapshotReply> SnapshotAsync(ReplicaId target, SnapshotRequest request, CancellationToken cancellationToken);

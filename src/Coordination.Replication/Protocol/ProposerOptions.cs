@@ -12,6 +12,14 @@ internal sealed record ProposerOptions
     /// <summary>Most changes folded into one accept (group commit). Default 256.</summary>
     public int MaxBatch { get; init; } = 256;
 
+    /// <summary>
+    /// How long a round waits for the majority it asked first (this silo's replica and the fewest others a majority
+    /// needs) before it asks the remaining members too; any reply but yes from one of them asks the rest at once.
+    /// Null asks every member at once (tests only; silos use the default). Default 5 ms: a remote replica answers in well under a millisecond when the
+    /// machine is idle and within a few under load, so the rest are asked only when a member is slow, paused or gone.
+    /// </summary>
+    public TimeSpan? HedgeDelay { get; init; } = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Upper bound of the random pause after losing to a higher ballot. Default 20 ms.</summary>
     public TimeSpan MaxConflictBackoff { get; init; } = TimeSpan.FromMilliseconds(20);
 }

@@ -14,7 +14,7 @@ namespace Coordination.Replication.Protocol;
 /// <remarks>
 /// This class holds the protocol's state and decisions: the ballots, the value, phase 1 and phase 2. The
 /// mechanisms around them live beside it: <see cref="GroupCommitQueue{TValue}"/> (batching),
-/// <see cref="RoundBroadcaster"/> and <see cref="RoundOutcome"/> (one round to every member and its tally),
+/// <see cref="RoundBroadcaster"/> and <see cref="RoundOutcome"/> (one round to a majority, or every member, and its tally),
 /// <see cref="FailedRoundPolicy"/> (retry, fail or back off after a round missed its majority) and
 /// <see cref="ProposerConfiguration"/> (the configuration it works under). The decisions the simulations
 /// break on purpose are asked of <see cref="ReplicationFaults"/>, which makes the correct ones in a silo.
@@ -42,7 +42,8 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
 
     /// <param name="faults">Decisions broken on purpose, for the simulations' controls only.</param>
     /// <param name="hints">The highest ballots this silo has seen per partition, so a new proposer starts above the floors of absent keys.</param>
-    internal RegisterProposer(string key, IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, ProposerOptions options, ReplicationFaults faults, long proposerId, Random? random = null, BallotHints? hints = null)
+    /// <param name="targets">The order this silo's rounds ask members in (shared by its proposers); a proposer of its own when null.</param>
+    internal RegisterProposer(string key, IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, ProposerOptions options, ReplicationFaults faults, long proposerId, Random? random = null, BallotHints? hints = null, RoundTargets? targets = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(proposerId);
         Key = key;
@@ -51,7 +52,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
         _faults = faults;
         _operationTimeout = (long)(options.OperationTimeout.TotalSeconds * time.TimestampFrequency);
         _configuration = new ProposerConfiguration(directory, Partition);
-        _rounds = new RoundBroadcaster(transport, time, options.RoundTimeout, _configuration);
+        _rounds = new RoundBroadcaster(transport, time, options.RoundTimeout, options.HedgeDelay, targets ?? new RoundTargets(time, transport.Self), _configuration);
         _failedRounds = new FailedRoundPolicy(key, Partition, directory, _configuration, time, options.MaxConflictBackoff, random ?? Random.Shared);
         _queue = new GroupCommitQueue<TValue>(time, options.MaxBatch, CommitAsync, SpendBallot);
         _forgetter = new TombstoneForgetter(transport, time, options.RoundTimeout, faults);
@@ -151,7 +152,8 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
             // prepare must start above all of them, or one ballot could end up carrying two values.
             _highest = Ballot.Max(_highest, nextBallot);
             var needed = _faults.AcceptsNeeded(config);
-            var round = await _rounds.RunAsync(config, member => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot, tokenFloor), deadline, needed);
+            // A deletion asks every member at once: its tombstone may be dropped only once all of them took it.
+            var round = await _rounds.RunAsync(config, member => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot, tokenFloor), deadline, needed, everyMember: next is null);
             if (round.Ok >= needed)
             {
                 Rounds++;

@@ -22,6 +22,9 @@ internal static class ReplicationMetrics
     public static readonly Counter<long> FailedRounds = Meter.CreateCounter<long>(
         "coordination.register.rounds.failed", "{round}", "Rounds that missed their majority (contention, lost replicas, configuration changes).");
 
+    public static readonly Counter<long> HedgedRounds = Meter.CreateCounter<long>(
+        "coordination.register.rounds.hedged", "{round}", "Thrifty rounds that asked the remaining members too: one asked first failed, or did not answer within the hedge delay.");
+
     public static readonly Histogram<double> RecoveryDuration = Meter.CreateHistogram<double>(
         "coordination.replica.recovery.duration", "s", "Time a recovering replica took to copy one partition from a majority (streamed in pages).");
 

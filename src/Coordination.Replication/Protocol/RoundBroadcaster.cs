@@ -3,30 +3,52 @@ using Coordination.Replication.Configuration;
 namespace Coordination.Replication.Protocol;
 
 /// <summary>
-/// Runs one round of either phase: sends the request to every configured member at once and waits until a
-/// majority said yes or is out of reach, the round timeout passed or the operation's deadline came. Records
-/// the round in <see cref="ReplicationMetrics"/>.
+/// Runs one round of either phase and waits until a majority said yes or is out of reach, the round timeout
+/// passed or the operation's deadline came. Records the round in <see cref="ReplicationMetrics"/>.
 /// </summary>
-internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider time, TimeSpan roundTimeout, ProposerConfiguration configuration)
+/// <remarks>
+/// A thrifty round (Paxos' "thrifty" variant) asks only as many members as the majority needs, in the order of
+/// <see cref="RoundTargets"/> (this silo's replica first), and asks the rest only when one of those answered
+/// anything but yes, or when they have not all answered within the hedge delay. Any majority decides a round as
+/// well as any other, so this changes what a round costs (on three replicas, one remote request instead of two),
+/// never what it decides: every prepare and every recovery reads a majority, which always includes a member that
+/// took the last accept. A member left out holds an older value of the register until an accept reaches it (a
+/// hedged round, a deletion, the tombstone collector's write-back); what reads one replica's own copy (the failover
+/// sweeper, operator listings) may see that older value. A round whose every member must answer (a deletion,
+/// before its tombstone may be dropped) asks everyone at once.
+/// </remarks>
+internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider time, TimeSpan roundTimeout, TimeSpan? hedgeDelay, RoundTargets targets, ProposerConfiguration configuration)
 {
     private readonly long _roundTimeout = (long)(roundTimeout.TotalSeconds * time.TimestampFrequency);
+    private readonly long? _hedgeDelay = hedgeDelay is { } d ? (long)(d.TotalSeconds * time.TimestampFrequency) : null;
 
     /// <summary>The round's replies, sealed: a reply that arrives later no longer counts.</summary>
-    public async Task<RoundOutcome> RunAsync(PartitionConfiguration config, Func<ReplicaId, ReplicaRequest> request, long deadline, int needed)
+    /// <param name="everyMember">Ask every member at once (a deletion); otherwise the round is thrifty when a hedge delay is configured.</param>
+    public async Task<RoundOutcome> RunAsync(PartitionConfiguration config, Func<ReplicaId, ReplicaRequest> request, long deadline, int needed, bool everyMember = false)
     {
         var started = time.GetTimestamp();
         var round = new RoundOutcome(config, needed);
-        foreach (var member in config.Members)
+        var order = targets.Order(config);
+        var first = everyMember || _hedgeDelay is null ? order.Length : Math.Min(needed, order.Length);
+        var trouble = first < order.Length ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+        for (var i = 0; i < first; i++)
         {
-            _ = SendAsync(round, member.Id, request(member.Id));
+            _ = SendAsync(round, order[i], request(order[i]), trouble);
+        }
+
+        if (trouble is not null && (!round.Done.IsCompleted || round.Ok < needed))
+        {
+            // A round already lost among those asked first (a rejection and a failure, both at once) still asks
+            // the rest: their replies tell the failed-round policy who is active.
+            await HedgeAsync(round, order, first, needed, request, trouble, deadline);
         }
 
         if (!round.Done.IsCompleted)
         {
-            var remaining = Math.Min(_roundTimeout, Math.Max(0, deadline - time.GetTimestamp()));
+            var remaining = Math.Min(_roundTimeout - (time.GetTimestamp() - started), Math.Max(0, deadline - time.GetTimestamp()));
             try
             {
-                await round.Done.WaitAsync(time.GetElapsedTime(0, remaining), time);
+                await round.Done.WaitAsync(time.GetElapsedTime(0, Math.Max(0, remaining)), time);
             }
             catch (TimeoutException)
             {
@@ -45,7 +67,44 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         return sealedRound;
     }
 
-    private async Task SendAsync(RoundOutcome round, ReplicaId member, ReplicaRequest request)
+    /// <summary>Waits for the first members' majority up to the hedge delay, and asks the rest if it has not come.</summary>
+    private async Task HedgeAsync(RoundOutcome round, ReplicaId[] order, int first, int needed, Func<ReplicaId, ReplicaRequest> request, TaskCompletionSource trouble, long deadline)
+    {
+        var delay = Math.Min(_hedgeDelay!.Value, Math.Max(0, deadline - time.GetTimestamp()));
+        try
+        {
+            await Task.WhenAny(round.Done, trouble.Task).WaitAsync(time.GetElapsedTime(0, delay), time);
+        }
+        catch (TimeoutException) when (delay == _hedgeDelay)
+        {
+            // Those asked first kept the round waiting: the ones still silent are asked last for a while.
+            for (var i = 0; i < first; i++)
+            {
+                if (!round.HasAnswered(order[i]))
+                {
+                    targets.Troubled(order[i]);
+                }
+            }
+        }
+        catch (TimeoutException)
+        {
+            // The operation's deadline came before the hedge delay: nothing asked now could still count.
+            return;
+        }
+
+        if (round.Ok >= needed)
+        {
+            return;
+        }
+
+        ReplicationMetrics.HedgedRounds.Add(1);
+        for (var i = first; i < order.Length; i++)
+        {
+            _ = SendAsync(round, order[i], request(order[i]), null);
+        }
+    }
+
+    private async Task SendAsync(RoundOutcome round, ReplicaId member, ReplicaRequest request, TaskCompletionSource? trouble)
     {
         ReplicaReply? reply;
         try
@@ -58,6 +117,17 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         }
 
         round.Record(member, reply);
+        if (reply is not { Status: ReplicaStatus.Ok })
+        {
+            if (reply is not { Status: ReplicaStatus.Rejected })
+            {
+                targets.Troubled(member);
+            }
+
+            // Anything but yes from a member asked first: the others are asked now, not after the hedge delay.
+            trouble?.TrySetResult();
+        }
+
         if (reply is { Status: ReplicaStatus.EpochMismatch } && reply.Epoch < request.Epoch && configuration.Current is { } config && config.Epoch == request.Epoch)
         {
             try

@@ -57,6 +57,9 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
     /// <summary>True when <paramref name="member"/> answered as an active member of this round's epoch (it voted, either way).</summary>
     public bool AnsweredActive(ReplicaId member) => _active.Contains(member);
 
+    /// <summary>True when <paramref name="member"/> has answered this round, anything (or failed to be reached).</summary>
+    public bool HasAnswered(ReplicaId member) => _answered.Contains(member);
+
     public void Record(ReplicaId member, ReplicaReply? reply)
     {
         if (!config.Contains(member) || !_answered.Add(member))
@@ -139,5 +142,5 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
     }
 
     public string Describe() =>
-        $"{Ok} ok, {Rejected} rejected by a higher ballot, {Failed} failed ({Recovering} recovering{(NewerEpoch > 0 ? $", epoch {NewerEpoch} seen" : string.Empty)}), {config.Members.Length - _answered.Count} silent{(TimedOut ? " (timed out)" : string.Empty)}";
+        $"{Ok} ok, {Rejected} rejected by a higher ballot, {Failed} failed ({Recovering} recovering{(NewerEpoch > 0 ? $", epoch {NewerEpoch} seen" : string.Empty)}), {config.Members.Length - _answered.Count} silent or not asked{(TimedOut ? " (timed out)" : string.Empty)}";
 }

@@ -81,7 +81,11 @@ internal sealed class TombstoneCollector(ReplicaNode node, IReplicaTransport tra
         var latest = prepared.MaxBy(r => r.Accepted)!;
         if (latest.Value is not null)
         {
-            // Used again meanwhile: not a tombstone any more.
+            // Used again meanwhile: not a tombstone any more. Rounds ask only a majority, so the member this
+            // tombstone was found on may never hear of the register's new life: the value read is written back at
+            // every member (a change that keeps it as it is, under this ballot), or every pass would find the same
+            // tombstone and pre-empt the register's proposer again.
+            await AllAsync(config, new ReplicaRequest(config.Partition, config.Epoch, key, ReplicaOperation.Accept, ballot, latest.Value, new Ballot(ballot.Counter + 1, proposer)));
             return false;
         }
 

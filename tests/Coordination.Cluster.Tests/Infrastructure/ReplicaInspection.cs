@@ -43,4 +43,23 @@ internal static class ReplicaInspection
 
         return result;
     }
+
+    /// <summary>
+    /// Per register key, the value of the highest ballot any live replica accepted: the register's newest value. A
+    /// replica a thrifty round left out holds an older one, so a check of what a register says reads this.
+    /// </summary>
+    public static List<(string Key, object? Value)> NewestValues(this CoordinationCluster cluster)
+    {
+        var slots = new List<(string Key, Replication.Protocol.RegisterSlot Slot)>();
+        foreach (var silo in cluster.Cluster.GetActiveSilos())
+        {
+            var node = cluster.Cluster.GetSiloServiceProvider(silo.SiloAddress).GetRequiredService<ReplicaNode>();
+            foreach (var replica in node.Partitions.Where(r => r.Role == ReplicaRole.Active))
+            {
+                slots.AddRange(replica.CopySlots().Select(kv => (kv.Key, kv.Value)));
+            }
+        }
+
+        return [.. slots.GroupBy(s => s.Key).Select(g => (g.Key, g.MaxBy(s => s.Slot.Accepted).Slot.Value))];
+    }
 }

@@ -108,6 +108,8 @@ internal sealed class SimNetwork(SimKernel sim)
 
     private sealed class Transport(SimNetwork net, ReplicaId from) : IReplicaTransport
     {
+        public ReplicaId? Self => from;
+
         public Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request, CancellationToken cancellationToken) =>
             net.Deliver(from, target, n => n.Handle(request));
 
