@@ -45,7 +45,8 @@ public sealed class ReappliedChangeSimulationTests
     /// <summary>Builds the interleaving; null when the first activation read again before the second activation's adds were done.</summary>
     private static (Task<AtomicLongResult> Outcome, long FirstAddSaw)? Run(int seed, bool rememberAttempts)
     {
-        var cluster = new SimCluster(seed);
+        // Rounds ask every member at once: the interleaving is built replica by replica, as a broadcast meets it.
+        var cluster = new SimCluster(seed, everyMemberAtOnce: true);
         var sim = cluster.Sim;
         var first = cluster.NewProposer<AtomicLongRecord>();
         var second = cluster.NewProposer<AtomicLongRecord>();

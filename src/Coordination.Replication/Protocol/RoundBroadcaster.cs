@@ -30,7 +30,10 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         var round = new RoundOutcome(config, needed);
         var order = targets.Order(config);
         var first = everyMember || _hedgeDelay is null ? order.Length : Math.Min(needed, order.Length);
-        var trouble = first < order.Length ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+
+        // Completed inline by the reply that brings trouble, like the round's own outcome: every step stays on the
+        // caller's scheduler (in the simulations, the one that replays a seed exactly).
+        var trouble = first < order.Length ? new TaskCompletionSource() : null;
         for (var i = 0; i < first; i++)
         {
             _ = SendAsync(round, order[i], request(order[i]), trouble);

@@ -30,7 +30,8 @@ internal sealed class SimCluster
     private int _nextProposer;
 
     /// <param name="adjustFaults">Further broken decisions, for the replicas and proposers alike (controls of newer checks).</param>
-    internal SimCluster(int seed, Breakage? breakage = null, int replicas = 3, Func<ReplicationFaults, ReplicationFaults>? adjustFaults = null)
+    /// <param name="everyMemberAtOnce">Rounds ask every member at once instead of a majority first (thrifty rounds, the default).</param>
+    internal SimCluster(int seed, Breakage? breakage = null, int replicas = 3, Func<ReplicationFaults, ReplicationFaults>? adjustFaults = null, bool everyMemberAtOnce = false)
     {
         var broken = breakage ?? Breakage.None;
         Sim = new SimKernel(seed);
@@ -46,6 +47,7 @@ internal sealed class SimCluster
             RoundTimeout = TimeSpan.FromMilliseconds(20),
             OperationTimeout = TimeSpan.FromMilliseconds(150),
             MaxConflictBackoff = TimeSpan.FromMilliseconds(3),
+            HedgeDelay = everyMemberAtOnce ? null : new ProposerOptions().HedgeDelay,
         };
         _faults = new ReplicationFaults
         {
