@@ -259,7 +259,7 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
         var leaders = await Task.WhenAll(new[] { first, second }.Select(n => Cluster.NewClient().CreateElection(n).GetLeaderAsync()));
         Assert.All(leaders, Assert.NotNull);
         Assert.Equal(probe.Terms.Count, probe.Terms.Distinct().Count());
-        var failed = probe.Terms.First();
+        var failed = probe.FailedRun!.Value;
         Assert.Contains(probe.Terms, t => t.Election == failed.Election && t.Term > failed.Term);
         await host.StopAsync();
         Assert.Empty(probe.Running);
@@ -300,7 +300,19 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
 
         public int Overlaps => Volatile.Read(ref _overlaps);
 
-        public bool ShouldFail() => FailFirstRun && Interlocked.Increment(ref _runs) == 1;
+        /// <summary>The run that failed on purpose (the first to ask; the two elections' runs start concurrently).</summary>
+        public (string Election, long Term)? FailedRun { get; private set; }
+
+        public bool ShouldFail(string election, long term)
+        {
+            if (!FailFirstRun || Interlocked.Increment(ref _runs) != 1)
+            {
+                return false;
+            }
+
+            FailedRun = (election, term);
+            return true;
+        }
 
         public void Started(string election, int instance)
         {
@@ -318,7 +330,7 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
             probe.Terms.Enqueue((leadership.Election, leadership.Term));
-            if (probe.ShouldFail())
+            if (probe.ShouldFail(leadership.Election, leadership.Term))
             {
                 throw new InvalidOperationException("the leader-only work failed");
             }
