@@ -31,19 +31,20 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         var order = targets.Order(config);
         var first = everyMember || _hedgeDelay is null ? order.Length : Math.Min(needed, order.Length);
 
-        // Completed inline by the reply that brings trouble, like the round's own outcome: every step stays on the
-        // caller's scheduler (in the simulations, the one that replays a seed exactly).
-        var trouble = first < order.Length ? new TaskCompletionSource() : null;
+        // Ends the wait for the hedge: completed by a first member's reply that decides the round or is anything
+        // but yes. Inline, like the round's own outcome: every step stays on the caller's scheduler (in the
+        // simulations, the one that replays a seed exactly).
+        var answered = first < order.Length ? new TaskCompletionSource() : null;
         for (var i = 0; i < first; i++)
         {
-            _ = SendAsync(round, order[i], request(order[i]), trouble);
+            _ = SendAsync(round, order[i], request(order[i]), answered);
         }
 
-        if (trouble is not null && (!round.Done.IsCompleted || round.Ok < needed))
+        if (answered is not null && (!round.Done.IsCompleted || round.Ok < needed))
         {
             // A round already lost among those asked first (a rejection and a failure, both at once) still asks
             // the rest: their replies tell the failed-round policy who is active.
-            await HedgeAsync(round, order, first, needed, request, trouble, deadline);
+            await HedgeAsync(round, order, first, needed, request, answered, deadline);
         }
 
         if (!round.Done.IsCompleted)
@@ -71,12 +72,12 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
     }
 
     /// <summary>Waits for the first members' majority up to the hedge delay, and asks the rest if it has not come.</summary>
-    private async Task HedgeAsync(RoundOutcome round, ReplicaId[] order, int first, int needed, Func<ReplicaId, ReplicaRequest> request, TaskCompletionSource trouble, long deadline)
+    private async Task HedgeAsync(RoundOutcome round, ReplicaId[] order, int first, int needed, Func<ReplicaId, ReplicaRequest> request, TaskCompletionSource answered, long deadline)
     {
         var delay = Math.Min(_hedgeDelay!.Value, Math.Max(0, deadline - time.GetTimestamp()));
         try
         {
-            await Task.WhenAny(round.Done, trouble.Task).WaitAsync(time.GetElapsedTime(0, delay), time);
+            await answered.Task.WaitAsync(time.GetElapsedTime(0, delay), time);
         }
         catch (TimeoutException) when (delay == _hedgeDelay)
         {
@@ -107,7 +108,7 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         }
     }
 
-    private async Task SendAsync(RoundOutcome round, ReplicaId member, ReplicaRequest request, TaskCompletionSource? trouble)
+    private async Task SendAsync(RoundOutcome round, ReplicaId member, ReplicaRequest request, TaskCompletionSource? answered)
     {
         ReplicaReply? reply;
         try
@@ -120,15 +121,15 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         }
 
         round.Record(member, reply);
-        if (reply is not { Status: ReplicaStatus.Ok })
+        if (reply is not { Status: ReplicaStatus.Ok or ReplicaStatus.Rejected })
         {
-            if (reply is not { Status: ReplicaStatus.Rejected })
-            {
-                targets.Troubled(member);
-            }
+            targets.Troubled(member);
+        }
 
-            // Anything but yes from a member asked first: the others are asked now, not after the hedge delay.
-            trouble?.TrySetResult();
+        // Anything but yes from a member asked first has the others asked now, not after the hedge delay.
+        if (reply is not { Status: ReplicaStatus.Ok } || round.Done.IsCompleted)
+        {
+            answered?.TrySetResult();
         }
 
         if (reply is { Status: ReplicaStatus.EpochMismatch } && reply.Epoch < request.Epoch && configuration.Current is { } config && config.Epoch == request.Epoch)

@@ -7,8 +7,8 @@ namespace Coordination.Replication.Protocol;
 /// Which members a round asks first (a thrifty round asks only a majority, <see cref="RoundBroadcaster"/>): this
 /// silo's own replica first, then the others in an order that differs per partition, so the partitions of a silo
 /// spread their rounds over the other silos; a member that failed or kept a round waiting lately goes last for
-/// <see cref="TroubleSpan"/>, and so does one still recovering. Shared by the proposers of a silo, so one slow member is avoided by all of them
-/// after the first round that met it. It steers which members hold the newest value, never which replies count:
+/// <see cref="TroubleSpan"/>, and so does one still recovering. Shared by the proposers of a silo, so one slow
+/// member is avoided by all of them after the first round that met it. It steers which members hold the newest value, never which replies count:
 /// any majority is as good as another (Paxos).
 /// </summary>
 internal sealed class RoundTargets(TimeProvider time, ReplicaId? self)
@@ -18,8 +18,6 @@ internal sealed class RoundTargets(TimeProvider time, ReplicaId? self)
 
     private readonly ConcurrentDictionary<ReplicaId, long> _troubledUntil = new();
     private readonly long _troubleTicks = (long)(TroubleSpan.TotalSeconds * time.TimestampFrequency);
-
-    public ReplicaId? Self => self;
 
     /// <summary>The members of <paramref name="config"/> in the order a round asks them.</summary>
     public ReplicaId[] Order(PartitionConfiguration config)
