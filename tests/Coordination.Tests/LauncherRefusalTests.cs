@@ -44,7 +44,9 @@ public sealed class LauncherRefusalTests : IDisposable
         var entry = new MembershipEntry { SiloAddress = address, Status = SiloStatus.Active, SiloName = "silo0", HostName = "h", StartTime = DateTime.UnixEpoch, IAmAliveTime = DateTime.UnixEpoch };
         Assert.True(await table.InsertRow(entry, (await table.ReadAll()).Version.Next()));
 
-        var error = await Assert.ThrowsAsync<SiloConfigurationException>(() => Launcher().RunAsync(CancellationToken.None));
+        // Bounded: a launcher that failed to refuse would start a cluster and run until cancelled.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var error = await Assert.ThrowsAsync<SiloConfigurationException>(() => Launcher().RunAsync(bound.Token));
         Assert.Contains("silo0", error.Message, StringComparison.Ordinal);
         Assert.Contains("are still running", error.Message, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(_dir, LocalFiles.Membership)), "a refused launcher leaves the running cluster's table alone");

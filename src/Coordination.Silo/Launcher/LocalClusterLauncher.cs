@@ -90,10 +90,12 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
         foreach (var (entry, _) in (await membership.ReadAll()).Members.Where(m => m.Item1.Status != SiloStatus.Dead))
         {
             // A row says Active (or Joining) even after a crash: only a silo that still accepts connections is running.
+            // A dead silo's loopback port refuses at once; the timeout only bounds an address that does not answer,
+            // and is long enough that a busy machine does not take a running silo for a dead one.
             using var probe = new System.Net.Sockets.TcpClient();
             try
             {
-                await probe.ConnectAsync(entry.SiloAddress.Endpoint, cancellationToken).AsTask().WaitAsync(TimeSpan.FromMilliseconds(500), cancellationToken);
+                await probe.ConnectAsync(entry.SiloAddress.Endpoint, cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
                 running.Add($"{entry.SiloName} at {entry.SiloAddress.Endpoint}");
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
