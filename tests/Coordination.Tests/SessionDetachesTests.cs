@@ -98,6 +98,10 @@ public sealed class SessionDetachesTests
 
         public Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough, long[]? finished = null) => throw new NotSupportedException();
 
+        public Task<CoverAttach> AttachCover(Holding holding, long sequence, long settledThrough, long[]? finished = null) => throw new NotSupportedException();
+
+        public Task SettleCover(Holding holding, long sequence, long settledThrough) => throw new NotSupportedException();
+
         public Task Detach(Holding holding, long sequence) => throw new NotSupportedException();
 
         public Task<bool> IsAttached(Holding holding, long sequence) => throw new NotSupportedException();

@@ -50,6 +50,14 @@ public sealed class CoordinationOptions
     public TimeSpan IdleRetention { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// Whether a session that uses a lock, election, semaphore or reader-writer lock again makes a cover there, so its
+    /// next requests skip the attach round (see <c>SessionCovers</c>). Default true. Set it false on every silo while
+    /// a cluster still runs silos of a version without covers (they neither know the session's cover calls nor keep
+    /// a cover in the values they write); existing covers then retire as their locks go quiet.
+    /// </summary>
+    public bool CoveredAcquires { get; set; } = true;
+
+    /// <summary>
     /// How long a released countdown latch (count zero) stays released after its last use, so late waiters still find
     /// it open; after that it is deleted and a next use starts a new count. Default 60 s; at least 30 s, the longest a
     /// count-down's retries run, so that a count-down applied again finds the latch it may have counted down.

@@ -145,13 +145,13 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
                     case SessionRecord s when (afterDeath && s.IsAlive) || !s.IsAlive:
                         pings.Add((null, RegisterKeys.NameOf(key)));
                         break;
-                    case LockRecord l when (afterDeath && l.Delay is not null) || !l.Finished.IsEmpty:
+                    case LockRecord l when (afterDeath && l.Delay is not null) || SessionCovers.HasLeftovers(l):
                         pings.Add((Holding.Lock(RegisterKeys.NameOf(key)), RegisterKeys.NameOf(key)));
                         break;
-                    case ElectionRecord e when (afterDeath && e.Queue.Delay is not null) || !e.Queue.Finished.IsEmpty:
+                    case ElectionRecord e when (afterDeath && e.Queue.Delay is not null) || SessionCovers.HasLeftovers(e.Queue):
                         pings.Add((Holding.Election(RegisterKeys.NameOf(key)), RegisterKeys.NameOf(key)));
                         break;
-                    case SharedLockRecord m when ((afterDeath && m.Delay is not null) || !m.Finished.IsEmpty) && RegisterKeys.HoldingOf(key) is { } holding:
+                    case SharedLockRecord m when ((afterDeath && m.Delay is not null) || SessionCovers.HasLeftovers(m)) && RegisterKeys.HoldingOf(key) is { } holding:
                         pings.Add((holding, holding.Name));
                         break;
                     case ValueRecord v when ((afterDeath && v.Binding.Delay is not null) || !v.Binding.Finished.IsEmpty) && RegisterKeys.HoldingOf(key) is { } holding:

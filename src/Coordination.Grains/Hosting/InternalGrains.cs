@@ -81,6 +81,22 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
     [Alias("attach")]
     Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough, long[]? finished = null);
 
+    /// <summary>
+    /// As <see cref="Attach"/>, for a request that will cover its holding (see <see cref="Leases.SessionCovers"/>):
+    /// also returns the highest request number the shard knows attached or settled, below which the holding must
+    /// leave late copies to the session.
+    /// </summary>
+    [Alias("attach-cover")]
+    Task<CoverAttach> AttachCover(Holding holding, long sequence, long settledThrough, long[]? finished = null);
+
+    /// <summary>
+    /// A cover at <paramref name="holding"/> is retiring: lets its request go as <see cref="Detach"/> would and raises
+    /// the shard's settled-through mark to <paramref name="settledThrough"/> (the client's mark as the holding heard
+    /// it), so the requests the holding let go without the session refuse their late copies here. Idempotent.
+    /// </summary>
+    [Alias("settle-cover")]
+    Task SettleCover(Holding holding, long sequence, long settledThrough);
+
     /// <summary>The request is over at <paramref name="holding"/>: let it go (and refuse it if it comes again). Idempotent.</summary>
     [Alias("detach")]
     Task Detach(Holding holding, long sequence);

@@ -20,15 +20,16 @@ internal readonly record struct FinishedLog(ImmutableList<FinishedRequest> Finis
     public FinishedRequest? Find(string sessionId, Guid requestId) =>
         Finished.Find(f => f.SessionId == sessionId && f.RequestId == requestId);
 
-    /// <summary>Remembers <paramref name="f"/>, forgetting the oldest past <see cref="Max"/>.</summary>
-    public FinishedLog Add(FinishedRequest f)
+    /// <summary>Remembers <paramref name="f"/>, forgetting the oldest past <see cref="Max"/> that no cover pins (<see cref="SessionCovers.Pins"/>).</summary>
+    public FinishedLog Add(FinishedRequest f, ImmutableList<SessionCover>? covers = null)
     {
         var finished = Finished.Add(f);
         var forgotten = ForgottenBelow;
         if (finished.Count > Max)
         {
-            forgotten = Math.Max(forgotten, finished[0].Token);
-            finished = finished.RemoveAt(0);
+            var oldest = covers is null || covers.IsEmpty ? 0 : Math.Max(0, finished.FindIndex(x => !SessionCovers.Pins(covers, x)));
+            forgotten = Math.Max(forgotten, finished[oldest].Token);
+            finished = finished.RemoveAt(oldest);
         }
 
         return new(finished, forgotten);

@@ -28,11 +28,17 @@ internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
     private readonly HashSet<(string Session, Guid Request)> _underway = [];
     private readonly HashSet<(string Session, Guid Request)> _detached = [];
+    private readonly HashSet<(string Session, long Sequence)> _settling = [];
+    private readonly HashSet<(string Session, long Sequence)> _settledCovers = [];
+    private readonly Dictionary<string, (int Watchers, long Forgotten)> _watched = new(StringComparer.Ordinal);
 
     /// <summary>True when some finished request is detached at its session and waits for a commit to be forgotten.</summary>
     public bool HasDetached => _detached.Count > 0;
 
-    /// <summary>After a committed change: starts letting go of every finished request not already under way, and drops what the commit forgot.</summary>
+    /// <summary>
+    /// After a committed change: starts letting go of every finished request not already under way (except those a
+    /// cover pins, <see cref="SessionCovers.Pins"/>), and settling every retiring cover; drops what the commit forgot.
+    /// </summary>
     public void LetGo(TQueue committed)
     {
         if (_detached.Count > 0)
@@ -40,20 +46,55 @@ internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue
             _detached.IntersectWith(committed.Finished.Select(f => (f.SessionId, f.RequestId)));
         }
 
+        if (_settledCovers.Count > 0)
+        {
+            _settledCovers.IntersectWith(committed.Covers.Select(c => (c.SessionId, c.Sequence)));
+        }
+
         foreach (var f in committed.Finished)
         {
-            if (!_detached.Contains((f.SessionId, f.RequestId)) && _underway.Add((f.SessionId, f.RequestId)))
+            if (!_detached.Contains((f.SessionId, f.RequestId)) && !SessionCovers.Pins(committed.Covers, f) && _underway.Add((f.SessionId, f.RequestId)))
             {
                 _ = LetGoAsync(f);
             }
         }
+
+        foreach (var c in committed.Covers)
+        {
+            if (c.Retiring && !_settledCovers.Contains((c.SessionId, c.Sequence)) && _settling.Add((c.SessionId, c.Sequence)))
+            {
+                _ = SettleAsync(c);
+            }
+        }
     }
+
+    /// <summary>An attach that may make a cover for <paramref name="sessionId"/> begins: what this activation forgets of the session meanwhile is noted.</summary>
+    public void Watch(string sessionId) =>
+        _watched[sessionId] = _watched.TryGetValue(sessionId, out var w) ? (w.Watchers + 1, w.Forgotten) : (1, 0);
+
+    public void Unwatch(string sessionId)
+    {
+        if (_watched.TryGetValue(sessionId, out var w))
+        {
+            if (w.Watchers <= 1)
+            {
+                _watched.Remove(sessionId);
+            }
+            else
+            {
+                _watched[sessionId] = (w.Watchers - 1, w.Forgotten);
+            }
+        }
+    }
+
+    /// <summary>The highest number of a watched session this activation forgot since the watch began.</summary>
+    public long ForgottenOf(string sessionId) => _watched.TryGetValue(sessionId, out var w) ? w.Forgotten : 0;
 
     /// <summary>The numbers of <paramref name="sessionId"/>'s finished requests here not yet detached, for its next attach to take along.</summary>
     public long[] ToDetach(TQueue? seen, string sessionId) =>
         seen is null
             ? []
-            : [.. seen.Finished.Where(f => f.SessionId == sessionId && f.Sequence > 0 && !_detached.Contains((f.SessionId, f.RequestId))).Select(f => f.Sequence)];
+            : [.. seen.Finished.Where(f => f.SessionId == sessionId && f.Sequence > 0 && !_detached.Contains((f.SessionId, f.RequestId)) && !SessionCovers.Pins(seen.Covers, f)).Select(f => f.Sequence)];
 
     /// <summary>An attach took these requests' detach along: they may be forgotten.</summary>
     public void Detached(TQueue? seen, string sessionId, long[] sequences)
@@ -69,12 +110,22 @@ internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue
         }
     }
 
-    /// <summary>The queue without the finished requests whose sessions have let them go: applied to every change before it commits.</summary>
+    /// <summary>The queue without the finished requests whose sessions have let them go, and without the retiring covers they settled: applied to every change before it commits.</summary>
     public TQueue Apply(TQueue queue)
     {
         foreach (var (session, request) in _detached)
         {
+            if (_watched.TryGetValue(session, out var w) && queue.Finished.Find(f => f.SessionId == session && f.RequestId == request) is { } f)
+            {
+                _watched[session] = (w.Watchers, Math.Max(w.Forgotten, f.Sequence));
+            }
+
             queue = TQueue.LetGo(queue, session, request);
+        }
+
+        foreach (var (session, sequence) in _settledCovers)
+        {
+            queue = SessionCovers.Settled(queue, session, sequence);
         }
 
         return queue;
@@ -83,40 +134,68 @@ internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue
     private async Task LetGoAsync(FinishedRequest finished)
     {
         var key = (finished.SessionId, finished.RequestId);
+        try
+        {
+            await UntilDoneAsync(
+                finished.SessionId,
+                () => _detached.Contains(key),
+                () => finished.Sequence > 0 ? detaches.DetachAsync(finished.SessionId, holding, finished.Sequence) : Task.CompletedTask,
+                () => _detached.Add(key));
+        }
+        finally
+        {
+            _underway.Remove(key);
+        }
+    }
+
+    private async Task SettleAsync(SessionCover cover)
+    {
+        var key = (cover.SessionId, cover.Sequence);
+        try
+        {
+            await UntilDoneAsync(
+                cover.SessionId,
+                () => _settledCovers.Contains(key),
+                () => detaches.SettleCoverAsync(cover.SessionId, holding, cover.Sequence, cover.Mark),
+                () => _settledCovers.Add(key));
+        }
+        finally
+        {
+            _settling.Remove(key);
+        }
+    }
+
+    /// <summary>
+    /// From the next step of the grid, calls the session until <paramref name="done"/>, with backoff; an ended or
+    /// missing session counts as done (it has let go of everything, refuses every request, and its end clears the rest).
+    /// </summary>
+    private async Task UntilDoneAsync(string sessionId, Func<bool> done, Func<Task> call, Action markDone)
+    {
         var backoff = new Backoff(TimeSpan.FromMilliseconds(50), MaxRetryDelay);
         try
         {
             await Task.Delay(TimerGrid.DelayTo(time, DetachDelay, DetachDelay), time);
-            while (!_detached.Contains(key))
+            while (!done())
             {
                 try
                 {
-                    if (finished.Sequence > 0)
-                    {
-                        await detaches.DetachAsync(finished.SessionId, holding, finished.Sequence);
-                    }
-
-                    _detached.Add(key);
+                    await call();
+                    markDone();
                 }
                 catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
                 {
-                    // The session is over: it has let go of everything, and refuses every request.
-                    _detached.Add(key);
+                    markDone();
                 }
                 catch (Exception ex)
                 {
-                    LogLetGoDeferred(logger, ex, queue.Name, SessionIds.Tag(finished.SessionId));
+                    LogLetGoDeferred(logger, ex, queue.Name, SessionIds.Tag(sessionId));
                     await backoff.DelayAsync(time);
                 }
             }
         }
         catch (Exception ex)
         {
-            LogLetGoDeferred(logger, ex, queue.Name, SessionIds.Tag(finished.SessionId));
-        }
-        finally
-        {
-            _underway.Remove(key);
+            LogLetGoDeferred(logger, ex, queue.Name, SessionIds.Tag(sessionId));
         }
     }
 

@@ -19,6 +19,9 @@ internal interface ILeaseState<TSelf> where TSelf : class, ILeaseState<TSelf>
 
     PendingDelay? Delay { get; }
 
+    /// <summary>Sessions' covers here (<see cref="SessionCovers"/>).</summary>
+    ImmutableList<SessionCover> Covers { get; }
+
     /// <summary>Nobody holds it, waits for it, or waits out its delay.</summary>
     bool IsIdle { get; }
 
@@ -53,4 +56,6 @@ internal interface ILeaseState<TSelf> where TSelf : class, ILeaseState<TSelf>
     static abstract TSelf EndLockDelay(TSelf? current, long afterToken, long tokenEpoch);
 
     static abstract TSelf LetGo(TSelf? current, string sessionId, Guid requestId);
+
+    static abstract TSelf WithCovers(TSelf current, ImmutableList<SessionCover> covers);
 }

@@ -51,12 +51,14 @@ internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
     private readonly LockDelayTimer<TQueue> _delay;
     private readonly IdleRetirement _idle;
     private readonly ILogger _logger;
+    private readonly bool _covers;
 
     /// <summary>Builds the queue of the grain <paramref name="owner"/>, named by its key; call from its activation.</summary>
     public LeaseQueue(Grain owner, IGrainFactory grains, LeaseKind<TRecord, TQueue> kind, RegisterFactory registers, TimeProvider time, CoordinationOptions options, ILogger logger)
     {
         _kind = kind;
         _logger = logger;
+        _covers = options.CoveredAcquires;
         Name = owner.GetPrimaryKeyString();
         _invalidName = Names.Check(Name);
         var holding = new Holding(kind.Holding, Name);
@@ -119,76 +121,6 @@ internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
 
     public async Task<TQueue> ReadQueueAsync() => _kind.QueueOf(await ReadAsync());
 
-    /// <summary>
-    /// Enqueues (session, request), recorded in its session first, and waits, parked on the silo, up to
-    /// <paramref name="maxWait"/> for the grant. Returns the grant, or the decision when not granted. The order
-    /// (this register's promise, then the session's attach, then the commit under that promise) is what keeps a
-    /// grant from outliving its session: see <see cref="SessionAttachments{TQueue}"/>.
-    /// </summary>
-    /// <param name="admit">A check of the queue the request brings (a semaphore's count), applied in the same change: it may throw, and nothing changes.</param>
-    public async Task<(LockGrant? Grant, AcquireDecision Decision)> EnqueueAsync(LockRequest entry, AcquireMode mode, TimeSpan maxWait, long settledThrough, Func<TQueue, TQueue>? admit = null)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            var view = await Register.PeekAsync();
-            var seen = view.Value is null ? null : _kind.QueueOf(view.Value);
-            if (seen is not null && admit is not null)
-            {
-                // Refused before the session records anything (checked again in the commit).
-                admit(seen);
-            }
-
-            var attach = seen is null || (!Knows(seen, entry) && (mode == AcquireMode.Wait || seen.Admits(entry)));
-            var finished = attach ? _finished.ToDetach(seen, entry.SessionId) : [];
-            var ttl = attach ? await _sessions.AttachAsync(entry, settledThrough, finished) : TimeSpan.Zero;
-            _finished.Detached(seen, entry.SessionId, finished);
-            var request = entry with { SessionTtl = ttl };
-            var decision = await Register.ExecuteAsync(InLifecycle((q, c) =>
-            {
-                var (next, d) = TQueue.Acquire(admit is null ? q : admit(q), request, mode, c.TokenEpoch);
-                var adds = next.WaiterCount > q.WaiterCount || (!ReferenceEquals(next, q) && next.GrantOf(request.SessionId, request.RequestId) is not null);
-                if (adds && (!attach || c.Generation != view.Generation || _sessions.IsEndedHere(request.SessionId)))
-                {
-                    // Not attached under this promise: leave everything as it is and go round again.
-                    return (q, (AcquireDecision?)null);
-                }
-
-                if (next.WaiterCount > q.WaiterCount)
-                {
-                    TQueue.EnsureRoom(q, request, Name);
-                }
-
-                return (next, d);
-            }));
-            if (decision is not { } made)
-            {
-                if (attempt >= MaxEnqueueAttempts)
-                {
-                    throw new QuorumUnavailableException(Register.Key, 0, 0, "the register kept changing while the request was being attached to its session; retry with the same request id");
-                }
-
-                continue;
-            }
-
-            if (made.FinishedAs is { } end)
-            {
-                throw new RequestFinishedException(Name, entry.RequestId, end.ToString());
-            }
-
-            if (made.Status == AcquireStatus.Granted)
-            {
-                return (GrantOf(request, made), made);
-            }
-
-            if (mode != AcquireMode.Wait || maxWait <= TimeSpan.Zero)
-            {
-                return (null, made);
-            }
-
-            return await _parked.ParkAsync(request, maxWait);
-        }
-    }
-
     public Task<CancelOutcome> WithdrawAsync(string sessionId, Guid requestId, long sequence)
     {
         RequestRules.ValidateSession(sessionId);
@@ -235,6 +167,8 @@ internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
                 return (r, Retirement.Busy);
             }
 
+            // Nothing rides on a quiet queue's covers any more: they retire (see SessionCovers).
+            forgotten = SessionCovers.Retire(forgotten);
             var value = ReferenceEquals(forgotten, queue) ? r : _kind.WithQueue(r, forgotten);
             return _kind.IsEmpty(value) ? (null, Retirement.Gone) : (value, Retirement.Waiting);
         });
@@ -261,6 +195,8 @@ internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
         {
             return (r, result);
         }
+
+        next = SessionCovers.Maintain(next);
 
         var value = _kind.WithQueue(record, next);
         return (r is null && _kind.IsEmpty(value) ? null : value, result);

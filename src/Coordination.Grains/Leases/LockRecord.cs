@@ -8,25 +8,33 @@ namespace Coordination.Grains.Leases;
 /// <param name="Payload">What the holder publishes with its grant: an election leader's proclaimed value; unused by locks.</param>
 /// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments{TQueue}"/>).</param>
 /// <param name="Access">How it holds: alone, or beside others (a semaphore's permit, a reader).</param>
+/// <param name="Cover">The number of the session's cover it rides on (<see cref="SessionCovers"/>); 0 when it is attached itself.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockGrant")]
-internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0, LeaseAccess Access = LeaseAccess.Exclusive)
+internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0, LeaseAccess Access = LeaseAccess.Exclusive, long Cover = 0)
 {
     /// <summary>The grant as clients see it (the session by its tag, never its id).</summary>
     public LockHolder ToHolder() => new(SessionIds.Tag(SessionId), RequestId, Token, Owner);
 
     /// <summary>The request this grant was made for.</summary>
-    public LockRequest ToRequest() => new(SessionId, RequestId, Owner, LockDelay, SessionTtl, Payload, Sequence, Access);
+    public LockRequest ToRequest() => new(SessionId, RequestId, Owner, LockDelay, SessionTtl, Payload, Sequence, Access, Cover);
+
+    /// <summary>How it ends here, remembered until its session (or, when carried, its cover) lets it go.</summary>
+    public FinishedRequest ToFinished(RequestEnd end) => new(SessionId, RequestId, Token, end, Sequence, Cover > 0);
 }
 
 /// <summary>A queued acquire (or campaign).</summary>
 /// <param name="Payload">What it will publish once granted (an election candidate's value); unused by locks.</param>
 /// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments{TQueue}"/>).</param>
 /// <param name="Access">How it asks to hold: alone, or beside others.</param>
+/// <param name="Cover">The number of the session's cover it rides on (<see cref="SessionCovers"/>); 0 when it is attached itself.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRequest")]
-internal sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0, LeaseAccess Access = LeaseAccess.Exclusive)
+internal sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0, LeaseAccess Access = LeaseAccess.Exclusive, long Cover = 0)
 {
     /// <summary>The grant this request becomes.</summary>
-    public LockGrant ToGrant(long token) => new(SessionId, RequestId, token, Owner, LockDelay, SessionTtl, Payload, Sequence, Access);
+    public LockGrant ToGrant(long token) => new(SessionId, RequestId, token, Owner, LockDelay, SessionTtl, Payload, Sequence, Access, Cover);
+
+    /// <summary>How it ends here, remembered until its session (or, when carried, its cover) lets it go.</summary>
+    public FinishedRequest ToFinished(long token, RequestEnd end) => new(SessionId, RequestId, token, end, Sequence, Cover > 0);
 
     /// <summary>The queued request as clients see it (the session by its tag, never its id).</summary>
     public LockWaiter ToWaiter() => new(SessionIds.Tag(SessionId), RequestId, Owner);
@@ -72,8 +80,9 @@ internal enum SessionEnd
 /// until the session has let it go, so a late copy of it is refused here until the session refuses it.
 /// </summary>
 /// <param name="Sequence">The request's number in its session, by which the session lets it go (0: never attached).</param>
+/// <param name="Covered">It rode on its session's cover (<see cref="SessionCovers"/>): never attached itself.</param>
 [GenerateSerializer, Immutable, Alias("coord.FinishedRequest")]
-internal sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End, long Sequence = 0);
+internal sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End, long Sequence = 0, bool Covered = false);
 
 /// <summary>A wait before the lock may be granted again, for the grant with token <paramref name="AfterToken"/>. A duration, never a wall-clock time: each activation restarts it in full.</summary>
 [GenerateSerializer, Immutable, Alias("coord.PendingDelay")]
@@ -86,6 +95,7 @@ internal sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 /// deleted (<see cref="IsEmpty"/>); its last token lives on in its partition's token floor.
 /// </summary>
 /// <param name="ForgottenBelow">Finished requests with tokens up to this one may have been forgotten: a release quoting such a token is a harmless repeat.</param>
+/// <param name="SessionCovers">Sessions' covers here (<see cref="Leases.SessionCovers"/>); null for none.</param>
 [GenerateSerializer, Immutable, Alias("coord.LockRecord")]
 internal sealed record LockRecord(
     long LastToken,
@@ -93,7 +103,8 @@ internal sealed record LockRecord(
     ImmutableList<LockRequest> Waiters,
     ImmutableList<FinishedRequest> Finished,
     PendingDelay? Delay,
-    long ForgottenBelow) : IRegisterValue, ILeaseState<LockRecord>
+    long ForgottenBelow,
+    ImmutableList<SessionCover>? SessionCovers = null) : IRegisterValue, ILeaseState<LockRecord>
 {
     public static readonly LockRecord Empty = new(0, null, [], [], null, 0);
 
@@ -108,14 +119,16 @@ internal sealed record LockRecord(
     public bool IsIdle => Holder is null && Waiters.IsEmpty && Delay is null;
 
     /// <summary>Idle and with nothing left to remember: the register can be deleted.</summary>
-    public bool IsEmpty => IsIdle && Finished.IsEmpty;
+    public bool IsEmpty => IsIdle && Finished.IsEmpty && Covers.IsEmpty;
+
+    public ImmutableList<SessionCover> Covers => SessionCovers ?? [];
 
     long IRegisterValue.Floor => LastToken;
 
     int IRegisterValue.EstimatedBytes =>
         64 + (Holder is null ? 0 : 96 + (Holder.Owner?.Length ?? 0) + (Holder.Payload?.Length ?? 0))
         + Waiters.Sum(w => 96 + (w.Owner?.Length ?? 0) + (w.Payload?.Length ?? 0))
-        + (Finished.Count * 64);
+        + (Finished.Count * 64) + (Covers.Count * 96);
 
     /// <summary>The finished requests and the mark below which forgotten ones lie.</summary>
     public FinishedLog Log => new(Finished, ForgottenBelow);
@@ -157,6 +170,9 @@ internal sealed record LockRecord(
 
     static LockRecord ILeaseState<LockRecord>.EndLockDelay(LockRecord? current, long afterToken, long tokenEpoch) =>
         LockStateMachine.EndLockDelay(current, afterToken, tokenEpoch);
+
+    static LockRecord ILeaseState<LockRecord>.WithCovers(LockRecord current, ImmutableList<SessionCover> covers) =>
+        current with { SessionCovers = covers.IsEmpty ? null : covers };
 
     static LockRecord ILeaseState<LockRecord>.LetGo(LockRecord? current, string sessionId, Guid requestId) =>
         LockStateMachine.LetGo(current, sessionId, requestId);

@@ -106,7 +106,7 @@ internal static class LockStateMachine
         if (index >= 0)
         {
             var w = r.Waiters[index];
-            return (Remember(r with { Waiters = r.Waiters.RemoveAt(index) }, new FinishedRequest(w.SessionId, w.RequestId, 0, RequestEnd.Cancelled, w.Sequence)), CancelOutcome.Dequeued);
+            return (Remember(r with { Waiters = r.Waiters.RemoveAt(index) }, w.ToFinished(0, RequestEnd.Cancelled)), CancelOutcome.Dequeued);
         }
 
         // Remember the cancel, so a duplicate of the acquire that arrives later cannot queue again (until the
@@ -206,10 +206,10 @@ internal static class LockStateMachine
     }
 
     private static LockRecord Finish(LockRecord r, LockGrant grant, RequestEnd end) =>
-        Remember(r, new FinishedRequest(grant.SessionId, grant.RequestId, grant.Token, end, grant.Sequence));
+        Remember(r, grant.ToFinished(end));
 
     /// <summary>Remembers a finished request until its session lets it go, within a bounded total; forgetting raises <see cref="LockRecord.ForgottenBelow"/>.</summary>
-    private static LockRecord Remember(LockRecord r, FinishedRequest f) => r.With(r.Log.Add(f));
+    private static LockRecord Remember(LockRecord r, FinishedRequest f) => r.With(r.Log.Add(f, r.Covers));
 
     private static bool Same(string sessionId, Guid requestId, LockRequest request) =>
         sessionId == request.SessionId && requestId == request.RequestId;

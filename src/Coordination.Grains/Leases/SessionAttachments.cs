@@ -19,6 +19,11 @@ namespace Coordination.Grains.Leases;
 /// (another promise, so the commit is refused and the attach tried again, and refused), or, within this
 /// activation, an end recorded in memory (<see cref="IsEndedHere"/>); if it comes after, it finds the request.
 /// No list of ended sessions is kept in the register, so an idle lock can be deleted.</item>
+/// <item><b>Or ride on the session's cover.</b> A session that uses a name again may have a cover there
+/// (<see cref="SessionCovers"/>): one of its requests kept attached while the register names the cover. A request
+/// carried by it is committed without an attach, only while the value it commits on still names the cover; the
+/// session's end finds the queue through the cover's attachment, which is let go only after a committed value
+/// stopped naming the cover.</item>
 /// <item><b>Let go only after the queue is done.</b> A request that ends here (release, cancel, revoke) stays in
 /// the register's finished list until its session has let it go (<see cref="FinishedRequests{TQueue}"/>), so a late copy
 /// of it is refused here until the session refuses it itself (its number settled).</item>
@@ -47,11 +52,16 @@ internal sealed partial class SessionAttachments<TQueue>(IGrainBase owner, IGrai
 
     /// <summary>Records the request in its session and returns the session's TTL; a request already over is refused as finished here.</summary>
     /// <param name="finished">Requests of the same session that are over here, let go at the session in the same round.</param>
-    public async Task<TimeSpan> AttachAsync(LockRequest request, long settledThrough, long[] finished)
+    /// <param name="covering">The request will make its session's cover here (<see cref="SessionCovers"/>): the shard also tells the highest number it knows.</param>
+    public async Task<CoverAttach> AttachAsync(LockRequest request, long settledThrough, long[] finished, bool covering)
     {
         try
         {
-            return await grains.GetGrain<ISessionGrainInternal>(request.SessionId).Attach(holding, request.Sequence, settledThrough, finished.Length == 0 ? null : finished);
+            var session = grains.GetGrain<ISessionGrainInternal>(request.SessionId);
+            var done = finished.Length == 0 ? null : finished;
+            return covering
+                ? await session.AttachCover(holding, request.Sequence, settledThrough, done)
+                : new CoverAttach(await session.Attach(holding, request.Sequence, settledThrough, done), 0);
         }
         catch (RequestFinishedException ex)
         {
@@ -81,7 +91,8 @@ internal sealed partial class SessionAttachments<TQueue>(IGrainBase owner, IGrai
             {
                 try
                 {
-                    if (!await grains.GetGrain<ISessionGrainInternal>(request.SessionId).IsAttached(holding, request.Sequence))
+                    // A carried request is attached through its cover (see SessionCovers).
+                    if (!await grains.GetGrain<ISessionGrainInternal>(request.SessionId).IsAttached(holding, request.Cover > 0 ? request.Cover : request.Sequence))
                     {
                         LogNotAttached(logger, queue.Name, SessionIds.Tag(request.SessionId), request.Sequence);
                         await queue.ChangeQueueAsync((q, epoch) => TQueue.Cancel(q, request.SessionId, request.RequestId, epoch, request.Sequence));
@@ -125,7 +136,9 @@ internal sealed partial class SessionAttachments<TQueue>(IGrainBase owner, IGrai
             // Recorded as the change applies, so an enqueue of this session later in the same batch, or later on
             // this activation under the same promise, sees it.
             RememberEnded(sessionId);
-            return TQueue.SessionEnded(q, sessionId, how, epoch);
+            var (next, changed) = TQueue.SessionEnded(q, sessionId, how, epoch);
+            var uncovered = SessionCovers.Without(next, sessionId);
+            return (uncovered, changed || !ReferenceEquals(uncovered, next));
         });
 
     private void RememberEnded(string sessionId)

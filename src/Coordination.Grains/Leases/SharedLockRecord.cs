@@ -25,6 +25,7 @@ internal sealed record PendingUpgrade(string SessionId, Guid RequestId, long Tok
 /// <param name="MaxCount">A semaphore's permits, fixed while its register exists; 0 for a reader-writer lock.</param>
 /// <param name="LastToken">The highest token handed out (or burned).</param>
 /// <param name="Upgrade">The upgradeable reader's upgrade to writer, pending or granted.</param>
+/// <param name="SessionCovers">Sessions' covers here; null for none.</param>
 [GenerateSerializer, Immutable, Alias("coord.SharedLockRecord")]
 internal sealed record SharedLockRecord(
     int MaxCount,
@@ -34,7 +35,8 @@ internal sealed record SharedLockRecord(
     ImmutableList<FinishedRequest> Finished,
     PendingDelay? Delay,
     PendingUpgrade? Upgrade,
-    long ForgottenBelow) : IRegisterValue, ILeaseState<SharedLockRecord>
+    long ForgottenBelow,
+    ImmutableList<SessionCover>? SessionCovers = null) : IRegisterValue, ILeaseState<SharedLockRecord>
 {
     public static readonly SharedLockRecord Empty = new(0, 0, [], [], [], null, null, 0);
 
@@ -48,7 +50,10 @@ internal sealed record SharedLockRecord(
     public bool IsIdle => Holders.IsEmpty && Waiters.IsEmpty && Delay is null;
 
     /// <summary>Idle and with nothing left to remember: the register can be deleted.</summary>
-    public bool IsEmpty => IsIdle && Finished.IsEmpty;
+    public bool IsEmpty => IsIdle && Finished.IsEmpty && Covers.IsEmpty;
+
+    /// <summary>Sessions' covers here (<see cref="Leases.SessionCovers"/>).</summary>
+    public ImmutableList<SessionCover> Covers => SessionCovers ?? [];
 
     public int HolderCount => Holders.Count;
 
@@ -59,7 +64,7 @@ internal sealed record SharedLockRecord(
     long IRegisterValue.Floor => LastToken;
 
     int IRegisterValue.EstimatedBytes =>
-        64 + Holders.Sum(h => 96 + (h.Owner?.Length ?? 0)) + Waiters.Sum(w => 96 + (w.Owner?.Length ?? 0)) + (Finished.Count * 64);
+        64 + Holders.Sum(h => 96 + (h.Owner?.Length ?? 0)) + Waiters.Sum(w => 96 + (w.Owner?.Length ?? 0)) + (Finished.Count * 64) + (Covers.Count * 96);
 
     public SharedLockRecord With(FinishedLog log) => this with { Finished = log.Finished, ForgottenBelow = log.ForgottenBelow };
 
@@ -91,6 +96,9 @@ internal sealed record SharedLockRecord(
         var r = current ?? Empty;
         return r.Delay?.AfterToken == afterToken ? SharedLockStateMachine.HandOff(r with { Delay = null }, tokenEpoch) : r;
     }
+
+    static SharedLockRecord ILeaseState<SharedLockRecord>.WithCovers(SharedLockRecord current, ImmutableList<SessionCover> covers) =>
+        current with { SessionCovers = covers.IsEmpty ? null : covers };
 
     static SharedLockRecord ILeaseState<SharedLockRecord>.LetGo(SharedLockRecord? current, string sessionId, Guid requestId)
     {

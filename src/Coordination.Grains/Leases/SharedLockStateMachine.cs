@@ -115,13 +115,13 @@ internal static class SharedLockStateMachine
         if (index >= 0)
         {
             var w = r.Waiters[index];
-            var dequeued = r.With(r.Log.Add(new FinishedRequest(w.SessionId, w.RequestId, 0, RequestEnd.Cancelled, w.Sequence))) with { Waiters = r.Waiters.RemoveAt(index) };
+            var dequeued = r.With(r.Log.Add(w.ToFinished(0, RequestEnd.Cancelled), r.Covers)) with { Waiters = r.Waiters.RemoveAt(index) };
             return (HandOff(dequeued, tokenEpoch), CancelOutcome.Dequeued);
         }
 
         // Remembered, so a duplicate of the acquire that arrives later cannot queue again (as the exclusive lock does).
         var known = r.Log.Find(sessionId, requestId) is not null;
-        return (known ? r : r.With(r.Log.Add(new FinishedRequest(sessionId, requestId, 0, RequestEnd.Cancelled, sequence))), CancelOutcome.NotFound);
+        return (known ? r : r.With(r.Log.Add(new FinishedRequest(sessionId, requestId, 0, RequestEnd.Cancelled, sequence), r.Covers)), CancelOutcome.NotFound);
     }
 
     /// <summary>
@@ -271,7 +271,7 @@ internal static class SharedLockStateMachine
 
     /// <summary>Ends a grant: it leaves the holders (with its upgrade) and is remembered until its session lets it go.</summary>
     private static SharedLockRecord Finish(SharedLockRecord r, LockGrant grant, RequestEnd end) =>
-        r.With(r.Log.Add(new FinishedRequest(grant.SessionId, grant.RequestId, grant.Token, end, grant.Sequence))) with
+        r.With(r.Log.Add(grant.ToFinished(end), r.Covers)) with
         {
             Holders = r.Holders.Remove(grant),
             Upgrade = r.Upgrade is { } u && u.Of(grant) ? null : r.Upgrade,

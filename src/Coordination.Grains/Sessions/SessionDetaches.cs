@@ -21,6 +21,10 @@ internal sealed class SessionDetaches(IGrainFactory grains)
     private readonly Lock _gate = new();
     private readonly Dictionary<string, List<(Attachment Attachment, TaskCompletionSource Done)>> _waiting = new(StringComparer.Ordinal);
 
+    /// <summary>A retiring cover's settle (<see cref="ISessionGrainInternal.SettleCover"/>): rare (once per retirement of a reused name), so sent on its own.</summary>
+    public Task SettleCoverAsync(string sessionId, Holding holding, long sequence, long settledThrough) =>
+        grains.GetGrain<ISessionGrainInternal>(sessionId).SettleCover(holding, sequence, settledThrough);
+
     /// <summary>Lets (holding, sequence) go at <paramref name="sessionId"/>; completes when the session has, with its typed errors.</summary>
     public Task DetachAsync(string sessionId, Holding holding, long sequence)
     {

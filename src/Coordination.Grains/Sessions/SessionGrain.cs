@@ -85,8 +85,13 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     public Task<SessionInfo> GetInfo() =>
         _register.ExecuteAsync((s, _) => (s, s is null ? throw new SessionNotFoundException(_id) : ToInfo(s)));
 
-    public Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough, long[]? finished = null) =>
+    public async Task<TimeSpan> Attach(Holding holding, long sequence, long settledThrough, long[]? finished = null) =>
+        (await _holdings.AttachAsync(holding, sequence, settledThrough, finished ?? [])).Ttl;
+
+    public Task<CoverAttach> AttachCover(Holding holding, long sequence, long settledThrough, long[]? finished = null) =>
         _holdings.AttachAsync(holding, sequence, settledThrough, finished ?? []);
+
+    public Task SettleCover(Holding holding, long sequence, long settledThrough) => _holdings.SettleAsync(holding, sequence, settledThrough);
 
     public Task Detach(Holding holding, long sequence) => _holdings.DetachAsync(holding, sequence);
 

@@ -36,9 +36,12 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
         return register;
     }
 
-    /// <summary>Attaches (holding, sequence) and returns the session's TTL; typed errors for an ended or missing session, a settled request or a full shard.</summary>
+    /// <summary>
+    /// Attaches (holding, sequence) and returns the session's TTL with the highest number the shard knows attached or
+    /// settled after the attach; typed errors for an ended or missing session, a settled request or a full shard.
+    /// </summary>
     /// <param name="finished">Requests at the same holding that are over there, let go in the same round.</param>
-    public async Task<TimeSpan> AttachAsync(Holding holding, long sequence, long settledThrough, IReadOnlyCollection<long> finished)
+    public async Task<CoverAttach> AttachAsync(Holding holding, long sequence, long settledThrough, IReadOnlyCollection<long> finished)
     {
         var number = SessionShards.Of(holding);
         var shard = Shard(number);
@@ -57,13 +60,13 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
             }
 
             var mark = Math.Max(settledThrough, known.SettledThrough);
-            var attached = await shard.ExecuteAsync((s, context) =>
+            var high = await shard.ExecuteAsync((s, context) =>
             {
                 // A shard that vanished, or one created under another promise than the one this attach read it
                 // absent with, may have been marked by the session's end in between: start over and look again.
                 if ((s is null && !creating) || (creating && context.Generation != view.Generation))
                 {
-                    return (s, false);
+                    return (s, (long?)null);
                 }
 
                 var next = SessionShards.Attach(s, sessionId, holding, sequence, mark);
@@ -72,11 +75,11 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
                     next = SessionShards.Detach(next, holding, done)!;
                 }
 
-                return (next, true);
+                return (next, SessionShards.HighestKnown(next));
             });
-            if (attached)
+            if (high is { } highest)
             {
-                return known.Ttl;
+                return new CoverAttach(known.Ttl, highest);
             }
 
             if (attempt >= MaxAttempts)
@@ -89,6 +92,10 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
     /// <summary>Lets (holding, sequence) go; nothing is created for a session that is gone.</summary>
     public Task DetachAsync(Holding holding, long sequence) =>
         Shard(SessionShards.Of(holding)).ExecuteAsync((s, _) => (SessionShards.Detach(s, holding, sequence), true));
+
+    /// <summary>Lets (holding, sequence) go and raises the shard's mark to <paramref name="settledThrough"/>; nothing is created for a session that is gone.</summary>
+    public Task SettleAsync(Holding holding, long sequence, long settledThrough) =>
+        Shard(SessionShards.Of(holding)).ExecuteAsync((s, _) => (SessionShards.Settle(s, holding, sequence, settledThrough), true));
 
     /// <summary>Lets many requests go: one change per shard they fall in, the shards' rounds in parallel; returns those whose shard failed.</summary>
     public async Task<Attachment[]> DetachManyAsync(IReadOnlyCollection<Attachment> attachments)

@@ -32,6 +32,10 @@ internal sealed record SessionShard(bool Ended, ImmutableSortedSet<Attachment> A
     int IRegisterValue.EstimatedBytes => 32 + Attached.Sum(a => 24 + a.Holding.Name.Length) + (Settled.Count * 8);
 }
 
+/// <summary>What an attach that makes a cover learns: the session's TTL and the highest request number its shard knows attached or settled.</summary>
+[GenerateSerializer, Immutable, Alias("coord.CoverAttach")]
+internal sealed record CoverAttach(TimeSpan Ttl, long HighestKnown);
+
 /// <summary>The shards of a session and their transitions, as pure functions.</summary>
 internal static class SessionShards
 {
@@ -101,6 +105,29 @@ internal static class SessionShards
 
         return Prune(s, s.SettledThrough);
     }
+
+    /// <summary>
+    /// A retiring cover lets its request go (as <see cref="Detach"/>) and brings the client's mark as its holding
+    /// heard it: every request up to <paramref name="settledThrough"/> that is not attached is over. The holding
+    /// was quiet when the cover retired and refuses unknown requests up to that mark since, so whatever else is
+    /// still attached there at or below it is over too (an attach whose commit failed before a retry rode on the
+    /// cover) and is let go. Nothing is created for a shard that does not exist.
+    /// </summary>
+    public static SessionShard? Settle(SessionShard? current, Holding holding, long sequence, long settledThrough)
+    {
+        var s = Detach(current, holding, sequence);
+        if (s is null || s.Ended)
+        {
+            return s;
+        }
+
+        var over = s.Attached.Where(a => a.Holding == holding && a.Sequence <= settledThrough).ToList();
+        return Prune(over.Count == 0 ? s : s with { Attached = s.Attached.Except(over) }, Math.Max(s.SettledThrough, settledThrough));
+    }
+
+    /// <summary>The highest request number this shard knows attached or settled (its mark, or above it).</summary>
+    public static long HighestKnown(SessionShard s) =>
+        Math.Max(s.SettledThrough, Math.Max(s.Settled.IsEmpty ? 0 : s.Settled.Max, s.Attached.IsEmpty ? 0 : s.Attached.Max(a => a.Sequence)));
 
     /// <summary>Whether (holding, sequence) is attached; a missing shard means the session is gone.</summary>
     public static bool IsAttached(SessionShard? current, string sessionId, Holding holding, long sequence) =>

@@ -99,7 +99,7 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
             var seen = view.Value?.Binding;
             var finished = _finished.ToDetach(seen, session);
             var entry = new LockRequest(session, write.RequestId, null, TimeSpan.Zero, TimeSpan.Zero, Sequence: write.Sequence);
-            var ttl = await _sessions.AttachAsync(entry, write.SettledThrough, finished);
+            var ttl = (await _sessions.AttachAsync(entry, write.SettledThrough, finished, covering: false)).Ttl;
             _finished.Detached(seen, session, finished);
             var result = await Register.ExecuteAsync(InLifecycle<ValueWriteResult?>((r, c) =>
                 c.Generation != view.Generation || _sessions.IsEndedHere(session) ? (r, null) : ValueStateMachine.Write(r, Name, write, ttl, c.TokenEpoch, proposed)!));
