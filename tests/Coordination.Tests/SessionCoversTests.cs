@@ -69,11 +69,19 @@ public sealed class SessionCoversTests
     }
 
     [Fact]
-    public void A_cover_carries_only_a_few_finished_requests_while_the_mark_is_held_back()
+    public void A_cover_carries_only_a_few_requests_at_once()
     {
+        var queued = Covered();
+        for (var n = 3; n < 3 + SessionCovers.MaxCarried; n++)
+        {
+            (queued, _) = LockStateMachine.Acquire(queued, Req("s1", n, cover: 2), AcquireMode.Wait, Epoch);
+        }
+
+        Assert.False(SessionCovers.Carries(queued, queued.Covers[0], 100), "past the bound of held and queued requests the session attaches as usual");
+
         var r = Covered();
         (r, _) = LockStateMachine.Release(r, "l", "s1", Id(2), r.Holder!.Token, Epoch);
-        for (var n = 3; n < 3 + SessionCovers.MaxCarriedFinished; n++)
+        for (var n = 3; n < 3 + SessionCovers.MaxCarried; n++)
         {
             Assert.True(SessionCovers.Carries(r, r.Covers[0], n), $"request {n} should ride");
             (r, _) = LockStateMachine.Acquire(r, Req("s1", n, cover: 2), AcquireMode.Wait, Epoch);
@@ -81,7 +89,9 @@ public sealed class SessionCoversTests
             r = SessionCovers.Maintain(r);
         }
 
-        Assert.False(SessionCovers.Carries(r, r.Covers[0], 100), "past the bound the session attaches as usual");
+        Assert.False(SessionCovers.Carries(r, r.Covers[0], 100), "past the bound of finished ones kept for the mark the session attaches as usual");
+        Assert.True(SessionCovers.Settles(SessionCovers.Heard(r, "s1", 5).Covers[0], 4), "an unknown request at or below the mark is a late copy");
+        Assert.False(SessionCovers.Settles(r.Covers[0], 100));
     }
 
     [Fact]
@@ -121,6 +131,7 @@ public sealed class SessionCoversTests
     {
         var r = CarriedThenReleased();
         var retiring = SessionCovers.Maintain(SessionCovers.Heard(SessionCovers.Retire(r), "s1", settledThrough: 3));
+        Assert.Equal(r.Covers[0].Mark, retiring.Covers[0].Mark);
         var carried = Assert.Single(retiring.Finished, f => f.Sequence == 3);
         Assert.False(SessionCovers.Pins(retiring.Covers, carried), "what rode on a retiring cover is settled at the session like any finished request");
     }

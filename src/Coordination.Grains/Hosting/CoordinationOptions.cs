@@ -50,10 +50,11 @@ public sealed class CoordinationOptions
     public TimeSpan IdleRetention { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Whether a session that uses a lock, election, semaphore or reader-writer lock again makes a cover there, so its
-    /// next requests skip the attach round (see <c>SessionCovers</c>). Default true. Set it false on every silo while
-    /// a cluster still runs silos of a version without covers (they neither know the session's cover calls nor keep
-    /// a cover in the values they write); existing covers then retire as their locks go quiet.
+    /// Whether a session that uses a lock, election, semaphore or reader-writer lock again makes a cover there, and
+    /// its next requests ride on it, skipping the attach round (see <c>SessionCovers</c>). Default true. Set it false
+    /// on every silo while a cluster still runs silos of a version without covers (they neither know the session's
+    /// cover calls nor keep a cover in the values they write), and before going back to such a version: with it off,
+    /// requests attach as before and existing covers retire as their locks go quiet.
     /// </summary>
     public bool CoveredAcquires { get; set; } = true;
 

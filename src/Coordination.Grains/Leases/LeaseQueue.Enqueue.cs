@@ -28,14 +28,13 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
 
             var known = seen is not null && Knows(seen, entry);
             var cover = seen is null ? null : SessionCovers.Find(seen.Covers, entry.SessionId);
-            if (!known && cover is not null && entry.Sequence > 0 && entry.Sequence <= cover.Mark)
+            if (!known && SessionCovers.Settles(cover, entry.Sequence))
             {
-                // The client has settled every request up to the mark that is not held or queued: this one is over.
-                throw new RequestFinishedException(Name, entry.RequestId, $"request number {entry.Sequence} is at or below the mark its session settled ({cover.Mark})");
+                throw LateCopy(entry, cover!);
             }
 
             var wanted = seen is null || (!known && (mode == AcquireMode.Wait || seen.Admits(entry)));
-            var rides = wanted && !attachedBefore && entry.Sequence > 0 && SessionCovers.Carries(seen!, cover, entry.Sequence) && !_sessions.IsEndedHere(entry.SessionId);
+            var rides = _covers && wanted && !attachedBefore && entry.Sequence > 0 && SessionCovers.Carries(seen!, cover, entry.Sequence) && !_sessions.IsEndedHere(entry.SessionId);
             var attach = wanted && !rides;
             var covering = _covers && attach && entry.Sequence > 0 && seen is not null && SessionCovers.Worth(seen, entry.SessionId);
             if (covering)
@@ -65,9 +64,18 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
                         return (next, d);
                     }
 
+                    if (SessionCovers.Find(q.Covers, request.SessionId) is { } now && SessionCovers.Settles(now, request.Sequence))
+                    {
+                        // The mark passed it while it was being attached: a retry of it rode, finished and was forgotten.
+                        throw LateCopy(request, now);
+                    }
+
+                    // An attached request commits under the promise it attached under, with its session's cover as it was
+                    // then (one made, retired or settled meanwhile may have let its attachment go: go round and look again).
+                    var standing = SessionCovers.Find(q.Covers, request.SessionId);
                     var allowed = rides
-                        ? SessionCovers.Find(q.Covers, request.SessionId) is { } standing && standing.Sequence == request.Cover && SessionCovers.Carries(q, standing, request.Sequence)
-                        : attach && c.Generation == view.Generation;
+                        ? standing is not null && standing.Sequence == request.Cover && SessionCovers.Carries(q, standing, request.Sequence)
+                        : attach && c.Generation == view.Generation && standing?.Sequence == cover?.Sequence && standing?.Retiring == cover?.Retiring;
                     if (!allowed || _sessions.IsEndedHere(request.SessionId))
                     {
                         // Not attached under this promise, or its cover is gone: leave everything as it is and go round again.
@@ -124,4 +132,8 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
             return await _parked.ParkAsync(request, maxWait);
         }
     }
+
+    /// <summary>The client has settled every request up to its cover's mark that is not held or queued here: this one is over.</summary>
+    private RequestFinishedException LateCopy(LockRequest entry, SessionCover cover) =>
+        new(Name, entry.RequestId, $"request number {entry.Sequence} is at or below the mark its session settled ({cover.Mark})");
 }

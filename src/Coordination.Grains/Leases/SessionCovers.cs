@@ -44,11 +44,12 @@ internal static class SessionCovers
     public const int MaxPerQueue = 32;
 
     /// <summary>
-    /// Most finished requests a session's cover carries at once (kept until an acquire brings a mark past them, which
-    /// a request of the session still unanswered elsewhere holds back); past it the session attaches as usual. With
-    /// <see cref="MaxPerQueue"/>, what covers pin stays well under <see cref="FinishedLog.Max"/>.
+    /// Most requests a session's cover carries at once, held, queued or finished (a finished one is kept until an
+    /// acquire brings a mark past it, which a request of the session still unanswered elsewhere holds back); past it
+    /// the session attaches as usual. With <see cref="MaxPerQueue"/>, what covers pin stays well under
+    /// <see cref="FinishedLog.Max"/>.
     /// </summary>
-    public const int MaxCarriedFinished = 8;
+    public const int MaxCarried = 8;
 
     public static SessionCover? Find(ImmutableList<SessionCover> covers, string sessionId) =>
         covers.IsEmpty ? null : covers.Find(c => c.SessionId == sessionId);
@@ -57,7 +58,13 @@ internal static class SessionCovers
     public static bool Carries<TQueue>(TQueue queue, SessionCover? cover, long sequence)
         where TQueue : class, ILeaseState<TQueue> =>
         cover is { Retiring: false } c && sequence > c.Floor && sequence > c.Mark
-        && queue.Finished.Count(f => f.Covered && f.SessionId == c.SessionId) < MaxCarriedFinished;
+        && queue.Finished.Count(f => f.Covered && f.SessionId == c.SessionId) + queue.Requests().Count(r => r.Cover > 0 && r.SessionId == c.SessionId) < MaxCarried;
+
+    /// <summary>
+    /// True when <paramref name="sequence"/>, unknown to the queue, is a late copy: the session's cover here heard a
+    /// settled-through mark at or above it (the client settled it, and it is neither held nor queued here).
+    /// </summary>
+    public static bool Settles(SessionCover? cover, long sequence) => cover is not null && sequence > 0 && sequence <= cover.Mark;
 
     /// <summary>Whether an attach of <paramref name="sessionId"/> should make a cover: it has none here, and used the name moments ago.</summary>
     public static bool Worth<TQueue>(TQueue seen, string sessionId)
@@ -94,10 +101,14 @@ internal static class SessionCovers
         return TQueue.WithCovers(queue, queue.Covers.Add(new SessionCover(request.SessionId, request.Sequence, floor, settledThrough, request.SessionTtl)));
     }
 
-    /// <summary>An acquire of the session carried <paramref name="settledThrough"/>: the cover's mark rises to it.</summary>
+    /// <summary>
+    /// An acquire of the session carried <paramref name="settledThrough"/>: the cover's mark rises to it, unless the
+    /// cover is retiring: its settle lets go of the holding's attachments up to its mark, which must be the one it had
+    /// when the queue was quiet (every activation settles with that one).
+    /// </summary>
     public static TQueue Heard<TQueue>(TQueue queue, string sessionId, long settledThrough)
         where TQueue : class, ILeaseState<TQueue> =>
-        Find(queue.Covers, sessionId) is { } c && settledThrough > c.Mark
+        Find(queue.Covers, sessionId) is { Retiring: false } c && settledThrough > c.Mark
             ? TQueue.WithCovers(queue, queue.Covers.Replace(c, c with { Mark = settledThrough }))
             : queue;
 
