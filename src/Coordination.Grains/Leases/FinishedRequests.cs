@@ -32,6 +32,12 @@ internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue
     private readonly HashSet<(string Session, long Sequence)> _settledCovers = [];
     private readonly Dictionary<string, (int Watchers, long Forgotten)> _watched = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// How many times a change in this activation forgot a settled cover (it only grows): an attach under way when it
+    /// changes may have had its attachment let go by that cover's settle (see <see cref="SessionCovers"/>).
+    /// </summary>
+    public long CoverSettles { get; private set; }
+
     /// <summary>True when some finished request is detached at its session and waits for a commit to be forgotten.</summary>
     public bool HasDetached => _detached.Count > 0;
 
@@ -125,7 +131,12 @@ internal sealed partial class FinishedRequests<TQueue>(ILeaseQueue<TQueue> queue
 
         foreach (var (session, sequence) in _settledCovers)
         {
-            queue = SessionCovers.Settled(queue, session, sequence);
+            var settled = SessionCovers.Settled(queue, session, sequence);
+            if (!ReferenceEquals(settled, queue))
+            {
+                CoverSettles++;
+                queue = settled;
+            }
         }
 
         return queue;

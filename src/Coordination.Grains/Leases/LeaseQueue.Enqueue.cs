@@ -14,10 +14,12 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
     /// <param name="admit">A check of the queue the request brings (a semaphore's count), applied in the same change: it may throw, and nothing changes.</param>
     public async Task<(LockGrant? Grant, AcquireDecision Decision)> EnqueueAsync(LockRequest entry, AcquireMode mode, TimeSpan maxWait, long settledThrough, Func<TQueue, TQueue>? admit = null)
     {
-        // A request attached by this call does not ride on a cover made meanwhile: its attachment would stay behind.
-        var attachedBefore = false;
+        // A request attached by this call does not ride on a cover made meanwhile (its attachment would stay behind),
+        // and one whose ride was refused at the commit attaches next (it would race the other riders again).
+        var noRide = false;
         for (var attempt = 1; ; attempt++)
         {
+            var settlesBefore = _finished.CoverSettles;
             var view = await Register.PeekAsync();
             var seen = view.Value is null ? null : _kind.QueueOf(view.Value);
             if (seen is not null && admit is not null)
@@ -34,7 +36,7 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
             }
 
             var wanted = seen is null || (!known && (mode == AcquireMode.Wait || seen.Admits(entry)));
-            var rides = _covers && wanted && !attachedBefore && entry.Sequence > 0 && SessionCovers.Carries(seen!, cover, entry.Sequence) && !_sessions.IsEndedHere(entry.SessionId);
+            var rides = _covers && wanted && !noRide && entry.Sequence > 0 && SessionCovers.Carries(seen!, cover, entry.Sequence) && !_sessions.IsEndedHere(entry.SessionId);
             var attach = wanted && !rides;
             var covering = _covers && attach && entry.Sequence > 0 && seen is not null && SessionCovers.Worth(seen, entry.SessionId);
             if (covering)
@@ -50,7 +52,7 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
 
                 // A late copy below the cover's mark is sent with it, so the session refuses it as settled.
                 var attached = attach ? await _sessions.AttachAsync(entry, Math.Max(settledThrough, cover?.Mark ?? 0), finished, covering) : null;
-                attachedBefore |= attach;
+                noRide = true;
                 _finished.Detached(seen, entry.SessionId, finished);
                 request = rides
                     ? entry with { SessionTtl = cover!.Ttl, Cover = cover.Sequence }
@@ -71,11 +73,12 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
                     }
 
                     // An attached request commits under the promise it attached under, with its session's cover as it was
-                    // then (one made, retired or settled meanwhile may have let its attachment go: go round and look again).
+                    // then and no cover settled meanwhile (a settle may have let its attachment go: go round and look again).
                     var standing = SessionCovers.Find(q.Covers, request.SessionId);
                     var allowed = rides
                         ? standing is not null && standing.Sequence == request.Cover && SessionCovers.Carries(q, standing, request.Sequence)
-                        : attach && c.Generation == view.Generation && standing?.Sequence == cover?.Sequence && standing?.Retiring == cover?.Retiring;
+                        : attach && c.Generation == view.Generation && standing?.Sequence == cover?.Sequence && standing?.Retiring == cover?.Retiring
+                            && _finished.CoverSettles == settlesBefore;
                     if (!allowed || _sessions.IsEndedHere(request.SessionId))
                     {
                         // Not attached under this promise, or its cover is gone: leave everything as it is and go round again.
