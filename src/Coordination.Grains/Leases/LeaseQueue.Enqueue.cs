@@ -66,15 +66,15 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
                         return (next, d);
                     }
 
-                    if (SessionCovers.Find(q.Covers, request.SessionId) is { } now && SessionCovers.Settles(now, request.Sequence))
+                    var standing = SessionCovers.Find(q.Covers, request.SessionId);
+                    if (SessionCovers.Settles(standing, request.Sequence))
                     {
                         // The mark passed it while it was being attached: a retry of it rode, finished and was forgotten.
-                        throw LateCopy(request, now);
+                        throw LateCopy(request, standing!);
                     }
 
                     // An attached request commits under the promise it attached under, with its session's cover as it was
                     // then and no cover settled meanwhile (a settle may have let its attachment go: go round and look again).
-                    var standing = SessionCovers.Find(q.Covers, request.SessionId);
                     var allowed = rides
                         ? standing is not null && standing.Sequence == request.Cover && SessionCovers.Carries(q, standing, request.Sequence)
                         : attach && c.Generation == view.Generation && standing?.Sequence == cover?.Sequence && standing?.Retiring == cover?.Retiring

@@ -125,12 +125,13 @@ internal static class SessionCovers
         }
 
         var covers = queue.Covers;
-        foreach (var c in queue.Covers)
+        for (var i = 0; i < covers.Count; i++)
         {
+            var c = covers[i];
             var floor = Math.Max(c.Floor, HighestOf(queue, c.SessionId, includeCarried: false));
             if (floor != c.Floor)
             {
-                covers = covers.Replace(covers.Find(x => x.SessionId == c.SessionId)!, c with { Floor = floor });
+                covers = covers.SetItem(i, c with { Floor = floor });
             }
         }
 
