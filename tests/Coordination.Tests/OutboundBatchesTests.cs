@@ -10,6 +10,7 @@ namespace Coordination.Tests;
 public sealed class OutboundBatchesTests
 {
     private static readonly TimeSpan SlotTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
     private static readonly ReplicaId A = new("a");
     private static readonly ReplicaId B = new("b");
@@ -18,7 +19,7 @@ public sealed class OutboundBatchesTests
     private readonly FakeTimeProvider _time = new();
     private readonly OutboundBatches _batches;
 
-    public OutboundBatchesTests() => _batches = new OutboundBatches(Send, _time, SlotTimeout);
+    public OutboundBatchesTests() => _batches = new OutboundBatches(Send, _time, SlotTimeout, Linger);
 
     [Fact]
     public async Task A_lone_request_leaves_at_once_as_a_batch_of_one()
@@ -50,6 +51,65 @@ public sealed class OutboundBatchesTests
             Assert.Equal($"k{i + 1}", (await later[i].WaitAsync(Wait)).Value);
         }
 
+        Assert.Equal(2, _batches.BatchesSent);
+    }
+
+    [Fact]
+    public async Task A_background_request_to_a_quiet_silo_leaves_on_its_own_once_it_has_lingered()
+    {
+        var reply = _batches.SendLaterAsync(A, Request("forget"));
+        _time.Advance(Linger - TimeSpan.FromMilliseconds(1));
+        Assert.False(_calls.Reader.TryRead(out _), "a background request left before its linger ended, with nothing to ride on");
+
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        var call = await NextCallAsync();
+        Assert.Equal(["forget"], call.Keys);
+        call.Answer();
+        Assert.Equal("forget", (await reply.WaitAsync(Wait)).Value);
+        Assert.Equal(1, _batches.BatchesSent);
+    }
+
+    [Fact]
+    public async Task Background_requests_ride_with_the_next_request_to_the_same_silo()
+    {
+        var forgets = new[] { _batches.SendLaterAsync(A, Request("f1")), _batches.SendLaterAsync(A, Request("f2")) };
+        var toB = _batches.SendLaterAsync(B, Request("fb"));
+        var round = _batches.SendAsync(A, Request("k1"));
+
+        // No time passes: the round's request takes the lingering ones along, and leaves at once.
+        var call = await NextCallAsync();
+        Assert.Equal(A, call.Target);
+        Assert.Equal(["f1", "f2", "k1"], call.Keys);
+        call.Answer();
+        Assert.Equal("k1", (await round.WaitAsync(Wait)).Value);
+        Assert.Equal("f1", (await forgets[0].WaitAsync(Wait)).Value);
+        Assert.Equal("f2", (await forgets[1].WaitAsync(Wait)).Value);
+
+        // The one to another silo still lingers, and its linger ending does not send A's again.
+        Assert.False(toB.IsCompleted);
+        _time.Advance(Linger);
+        var alone = await NextCallAsync();
+        Assert.Equal(B, alone.Target);
+        Assert.Equal(["fb"], alone.Keys);
+        alone.Answer();
+        await toB.WaitAsync(Wait);
+        Assert.False(_calls.Reader.TryRead(out _), "a background request was sent twice");
+        Assert.Equal(2, _batches.BatchesSent);
+    }
+
+    [Fact]
+    public async Task A_background_request_while_a_batch_is_out_leaves_with_the_next_batch()
+    {
+        var first = _batches.SendAsync(A, Request("k0"));
+        var out1 = await NextCallAsync();
+        var forget = _batches.SendLaterAsync(A, Request("f1"));
+        var next = _batches.SendAsync(A, Request("k1"));
+
+        out1.Answer();
+        var out2 = await NextCallAsync();
+        Assert.Equal(["f1", "k1"], out2.Keys);
+        out2.Answer();
+        await Task.WhenAll(first, forget, next).WaitAsync(Wait);
         Assert.Equal(2, _batches.BatchesSent);
     }
 

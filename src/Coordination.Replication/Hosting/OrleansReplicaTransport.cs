@@ -18,7 +18,7 @@ public interface IReplicaTrafficFilter
 /// <summary>
 /// Routes replica messages to the grain service of the target silo; calls to this silo's own replica skip the
 /// network. Requests to another silo travel in batches (<see cref="OutboundBatches"/>): one message per silo
-/// while the previous one is on its way.
+/// while the previous one is on its way, and background requests ride with them.
 /// </summary>
 internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaService>, IReplicaTransport
 {
@@ -33,7 +33,7 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
         _self = silo.SiloAddress.ToReplicaId();
         _local = local;
         _filter = filter;
-        _batches = new OutboundBatches(SendBatchAsync, time, options.Value.RoundTimeout);
+        _batches = new OutboundBatches(SendBatchAsync, time, options.Value.RoundTimeout, OutboundBatches.DefaultLinger);
     }
 
     public ReplicaId? Self => _self;
@@ -42,6 +42,12 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
     {
         Check(target);
         return target == _self ? Task.FromResult(_local.Value.Handle(request)) : _batches.SendAsync(target, request);
+    }
+
+    public Task<ReplicaReply> SendLaterAsync(ReplicaId target, ReplicaRequest request)
+    {
+        Check(target);
+        return target == _self ? Task.FromResult(_local.Value.Handle(request)) : _batches.SendLaterAsync(target, request);
     }
 
     public Task<SnapshotReply> SnapshotAsync(ReplicaId target, SnapshotRequest request, CancellationToken cancellationToken)

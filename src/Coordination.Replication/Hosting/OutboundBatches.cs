@@ -16,18 +16,29 @@ namespace Coordination.Replication.Hosting;
 /// nothing behind (a sender always completes or fails its request in the destination it joined). A batch
 /// that has not come back within <c>slotTimeout</c> (a paused or cut-off silo) stops holding the way: the next
 /// one leaves, and the late one still completes its requests whenever it ends. A silo that keeps not answering
-/// cannot make requests pile up: past <see cref="MaxWaiting"/> a request fails at once.
+/// cannot make requests pile up: past <see cref="MaxWaiting"/> a request fails at once. A request nobody waits on
+/// (<see cref="SendLaterAsync"/>) lingers for company instead of leaving alone.
 /// </remarks>
-internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<ReplicaReply[]>> send, TimeProvider time, TimeSpan slotTimeout)
+/// <param name="linger">How long a request sent with <see cref="SendLaterAsync"/> waits for a batch to ride with.</param>
+internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<ReplicaReply[]>> send, TimeProvider time, TimeSpan slotTimeout, TimeSpan linger)
 {
+    /// <summary>
+    /// How long background requests wait for a batch to ride with: long enough that a busy silo sends them with its
+    /// rounds (a lock per entity retires a register, two forgets, per name), short next to anything that waits on them.
+    /// </summary>
+    public static readonly TimeSpan DefaultLinger = TimeSpan.FromMilliseconds(20);
+
     /// <summary>Requests to one silo that may wait for a batch; past this a request fails at once (as a lost message).</summary>
     public const int MaxWaiting = 8192;
 
     /// <summary>Requests in one batch at most: a bound on one message's size.</summary>
     public const int MaxBatch = 512;
 
-    /// <summary>The destinations being pumped now; its lock also guards every destination's queue.</summary>
+    /// <summary>The destinations being pumped now; its lock also guards every destination's queue and <see cref="_lingering"/>.</summary>
     private readonly Dictionary<ReplicaId, Destination> _destinations = [];
+
+    /// <summary>Background requests to silos no batch is bound for yet, each list until a batch takes it or its linger ends.</summary>
+    private readonly Dictionary<ReplicaId, List<Pending>> _lingering = [];
 
     /// <summary>Batches sent, for tests and metrics.</summary>
     public long BatchesSent => Interlocked.Read(ref _batchesSent);
@@ -56,11 +67,19 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
             {
                 started = destination = new Destination(target);
                 _destinations[target] = destination;
+                if (_lingering.Remove(target, out var held))
+                {
+                    // Background requests to that silo leave with this one.
+                    foreach (var background in held)
+                    {
+                        destination.Waiting.Enqueue(background);
+                    }
+                }
             }
 
             if (destination.Waiting.Count >= MaxWaiting)
             {
-                return Task.FromException<ReplicaReply>(new TimeoutException($"{destination.Waiting.Count} replica requests already wait for {target}: it has not answered for a while."));
+                return Full(destination.Waiting.Count, target);
             }
 
             destination.Waiting.Enqueue(pending);
@@ -72,6 +91,81 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
         }
 
         return pending.Reply.Task;
+    }
+
+    /// <summary>
+    /// Sends a request nobody waits on (a tombstone's forget): it leaves with the next batch to that silo, or on its
+    /// own once it has lingered, so background traffic rides on the rounds of a busy silo instead of costing messages.
+    /// </summary>
+    public Task<ReplicaReply> SendLaterAsync(ReplicaId target, ReplicaRequest request)
+    {
+        var pending = new Pending(request);
+        lock (_destinations)
+        {
+            if (_destinations.TryGetValue(target, out var destination))
+            {
+                // A batch to that silo is on its way: this one leaves with the next.
+                if (destination.Waiting.Count >= MaxWaiting)
+                {
+                    return Full(destination.Waiting.Count, target);
+                }
+
+                destination.Waiting.Enqueue(pending);
+                return pending.Reply.Task;
+            }
+
+            if (!_lingering.TryGetValue(target, out var held))
+            {
+                held = [];
+                _lingering[target] = held;
+                // The delay starts now, not when the thread pool gets to it.
+                var (mine, lingered) = (held, Task.Delay(linger, time));
+                DetachedWork.Start(() => LingerAsync(target, mine, lingered));
+            }
+
+            if (held.Count >= MaxWaiting)
+            {
+                return Full(held.Count, target);
+            }
+
+            held.Add(pending);
+        }
+
+        return pending.Reply.Task;
+    }
+
+    private static Task<ReplicaReply> Full(int waiting, ReplicaId target) =>
+        Task.FromException<ReplicaReply>(new TimeoutException($"{waiting} replica requests already wait for {target}: it has not answered for a while."));
+
+    /// <summary>Sends what lingered for <paramref name="target"/> once the linger ends, unless a batch took it meanwhile.</summary>
+    private async Task LingerAsync(ReplicaId target, List<Pending> held, Task lingered)
+    {
+        await lingered.ConfigureAwait(false);
+        Destination? started = null;
+        lock (_destinations)
+        {
+            if (!_lingering.TryGetValue(target, out var current) || !ReferenceEquals(current, held))
+            {
+                return;
+            }
+
+            _lingering.Remove(target);
+            if (!_destinations.TryGetValue(target, out var destination))
+            {
+                started = destination = new Destination(target);
+                _destinations[target] = destination;
+            }
+
+            foreach (var background in held)
+            {
+                destination.Waiting.Enqueue(background);
+            }
+        }
+
+        if (started is not null)
+        {
+            await PumpAsync(started).ConfigureAwait(false);
+        }
     }
 
     private async Task PumpAsync(Destination destination)

@@ -14,9 +14,10 @@ internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, 
     private readonly Queue<IPendingChange<TValue>> _queue = new();
     private bool _running;
 
-    public Task<TResult> Enqueue<TResult>(RegisterChange<TValue, TResult> change)
+    /// <param name="peek">The change only wants the register to hold a promise (<see cref="ChangeBatch{TValue}.OnlyPeeks"/>).</param>
+    public Task<TResult> Enqueue<TResult>(RegisterChange<TValue, TResult> change, bool peek = false)
     {
-        var pending = new PendingChange<TValue, TResult>(change, time.GetTimestamp());
+        var pending = new PendingChange<TValue, TResult>(change, time.GetTimestamp(), peek);
         _queue.Enqueue(pending);
         if (!_running)
         {
@@ -67,6 +68,9 @@ internal sealed class ChangeBatch<TValue>(List<IPendingChange<TValue>> changes) 
     /// <summary>When the oldest change arrived: each change has its whole timeout from then, however long it queued.</summary>
     public long FirstArrived => changes.Min(p => p.Arrived);
 
+    /// <summary>Every change of the batch is a peek: it needs a promise, not a read that began after it arrived (<see cref="IRegister{TValue}.PeekAsync"/>).</summary>
+    public bool OnlyPeeks => changes.TrueForAll(p => p.IsPeek);
+
     /// <summary>
     /// Folds every change over <paramref name="current"/>, in order. A change that throws leaves the value as
     /// it found it; its caller alone gets the exception, once the batch is complete.
@@ -108,6 +112,8 @@ internal interface IPendingChange<TValue> where TValue : class
 {
     long Arrived { get; }
 
+    bool IsPeek { get; }
+
     TValue? Apply(TValue? current, RegisterContext context);
 
     void Complete();
@@ -116,7 +122,7 @@ internal interface IPendingChange<TValue> where TValue : class
 }
 
 /// <summary>A queued change and its caller's task. Applying again (a retried round) replaces the previous result.</summary>
-internal sealed class PendingChange<TValue, TResult>(RegisterChange<TValue, TResult> change, long arrived) : IPendingChange<TValue>
+internal sealed class PendingChange<TValue, TResult>(RegisterChange<TValue, TResult> change, long arrived, bool isPeek = false) : IPendingChange<TValue>
     where TValue : class
 {
     private readonly TaskCompletionSource<TResult> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -124,6 +130,8 @@ internal sealed class PendingChange<TValue, TResult>(RegisterChange<TValue, TRes
     private Exception? _error;
 
     public long Arrived => arrived;
+
+    public bool IsPeek => isPeek;
 
     public Task<TResult> Task => _tcs.Task;
 

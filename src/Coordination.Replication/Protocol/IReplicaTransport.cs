@@ -14,6 +14,9 @@ internal interface IReplicaTransport
 
     Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request, CancellationToken cancellationToken);
 
+    /// <summary>A request nobody waits on (a tombstone's forget): the transport may hold it a little, to send it with others.</summary>
+    Task<ReplicaReply> SendLaterAsync(ReplicaId target, ReplicaRequest request) => SendAsync(target, request, CancellationToken.None);
+
     Task<SnapshotReply> SnapshotAsync(ReplicaId target, SnapshotRequest request, CancellationToken cancellationToken);
 
     /// <summary>Tells a replica that is behind about a committed configuration (a hint; it may be lost).</summary>

@@ -21,6 +21,7 @@ namespace Coordination.Replication.Protocol;
 /// </remarks>
 internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue : class
 {
+    private static readonly RegisterChange<TValue, bool> Peek = (value, _) => (value, true);
     private readonly GroupCommitQueue<TValue> _queue;
     private readonly ProposerConfiguration _configuration;
     private readonly RoundBroadcaster _rounds;
@@ -95,9 +96,11 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
 
     public async Task<RegisterView<TValue>> PeekAsync()
     {
-        if (_prepared is null)
+        // Queued behind a batch in flight (a new activation's first read), a peek takes the promise that batch
+        // leaves instead of a round of its own; it goes round only when no promise is left.
+        while (_prepared is null)
         {
-            await ExecuteAsync<bool>((value, _) => (value, true));
+            await _queue.Enqueue(Peek, peek: true);
         }
 
         return new RegisterView<TValue>(_value, Generation);
@@ -114,6 +117,15 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
             if (_prepared is null)
             {
                 await PrepareAsync(deadline);
+            }
+
+            if (batch.OnlyPeeks)
+            {
+                // Peeks want a promise, and one is held: nothing to read or write (what the prepare read is theirs,
+                // so a later read cannot answer from it).
+                _readIsChosen = false;
+                batch.Complete();
+                return;
             }
 
             // Phase 2: accept the batch's value under the prepared ballot and, in the same step, promise the next one (CASPaxos §2.2.1).

@@ -48,7 +48,8 @@ internal sealed class TombstoneForgetter(IReplicaTransport transport, TimeProvid
     {
         try
         {
-            await transport.SendAsync(member, forget, CancellationToken.None);
+            // Nobody waits on it: it may ride with the next round to that member.
+            await transport.SendLaterAsync(member, forget);
         }
         catch (Exception)
         {
