@@ -52,6 +52,40 @@ public sealed class PeekSimulationTests
     }
 
     [Fact]
+    public async Task A_peek_that_finds_a_value_on_a_minority_writes_it_back_before_returning_it()
+    {
+        var cluster = new SimCluster(seed: 11);
+        var members = cluster.Configuration.Members.Select(m => m.Id).ToArray();
+        var first = cluster.NewProposer();
+        var holder = new LockRequest("holder", Guid.NewGuid(), null, TimeSpan.Zero, TimeSpan.Zero);
+        var grant = cluster.Sim.Start(() => first.ExecuteAsync((s, c) => LockStateMachine.Acquire(s, holder, AcquireMode.Wait, c.TokenEpoch)));
+        Assert.True(cluster.Sim.RunUntil(grant, TimeSpan.FromSeconds(1)), "the grant did not commit");
+        var token = (await grant).Token;
+
+        // The release reaches one replica only: no majority, outcome unknown.
+        cluster.Net.Cut(cluster.ProposerHosts[0], members[1]);
+        cluster.Net.Cut(cluster.ProposerHosts[0], members[2]);
+        var release = cluster.Sim.Start(() => first.ExecuteAsync((s, c) => LockStateMachine.Release(s, "the-lock", "holder", holder.RequestId, token, c.TokenEpoch)));
+        Assert.True(cluster.Sim.RunUntil(release, TimeSpan.FromSeconds(5)), "the release did not give up");
+        Assert.True(release.IsFaulted, "the release found a majority through cut links");
+
+        // A new activation peeks through the replica that took the release and one that did not.
+        var second = cluster.NewProposer();
+        cluster.Net.Cut(cluster.ProposerHosts[1], members[2]);
+        var peek = cluster.Sim.Start(() => second.PeekAsync());
+        Assert.True(cluster.Sim.RunUntil(peek, TimeSpan.FromSeconds(5)), "the peek did not finish");
+        Assert.Null((await peek).Value!.Holder);
+
+        // What the peek returned is chosen: a reader through the two replicas that never saw the release sees it too.
+        cluster.Net.HealAll();
+        var third = cluster.NewProposer();
+        cluster.Net.Cut(cluster.ProposerHosts[2], members[0]);
+        var read = cluster.Sim.Start(() => third.ExecuteAsync((s, _) => (s, s)));
+        Assert.True(cluster.Sim.RunUntil(read, TimeSpan.FromSeconds(5)), "the read did not finish");
+        Assert.Null((await read)!.Holder);
+    }
+
+    [Fact]
     public async Task A_peek_with_no_promise_and_nothing_in_flight_prepares()
     {
         var cluster = new SimCluster(seed: 7);

@@ -76,10 +76,10 @@ public sealed class OutboundBatchesTests
         var toB = _batches.SendLaterAsync(B, Request("fb"));
         var round = _batches.SendAsync(A, Request("k1"));
 
-        // No time passes: the round's request takes the lingering ones along, and leaves at once.
+        // No time passes: the round's request takes the lingering ones along, behind it, and leaves at once.
         var call = await NextCallAsync();
         Assert.Equal(A, call.Target);
-        Assert.Equal(["f1", "f2", "k1"], call.Keys);
+        Assert.Equal(["k1", "f1", "f2"], call.Keys);
         call.Answer();
         Assert.Equal("k1", (await round.WaitAsync(Wait)).Value);
         Assert.Equal("f1", (await forgets[0].WaitAsync(Wait)).Value);
@@ -189,6 +189,33 @@ public sealed class OutboundBatchesTests
 
         Assert.All(sizes, s => Assert.True(s <= OutboundBatches.MaxBatch, $"a batch of {s} requests exceeds {OutboundBatches.MaxBatch}"));
         await Task.WhenAll(waiting).WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task A_full_list_of_background_requests_still_leaves_with_the_next_request_and_does_not_block_it()
+    {
+        var lingering = Enumerable.Range(1, OutboundBatches.MaxWaiting).Select(i => _batches.SendLaterAsync(A, Request($"f{i}"))).ToList();
+        var refused = _batches.SendLaterAsync(A, Request("one too many"));
+        await Assert.ThrowsAsync<TimeoutException>(() => refused);
+
+        var round = _batches.SendAsync(A, Request("k1"));
+        var sent = new List<string>();
+        while (sent.Count < OutboundBatches.MaxWaiting + 1)
+        {
+            var call = await NextCallAsync();
+            sent.AddRange(call.Keys);
+            call.Answer();
+        }
+
+        Assert.Equal("k1", sent[0]);
+        Assert.Equal("k1", (await round.WaitAsync(Wait)).Value);
+        await Task.WhenAll(lingering).WaitAsync(Wait);
+
+        // The way to that silo is open afterwards.
+        var next = _batches.SendAsync(A, Request("k2"));
+        var last = await NextCallAsync();
+        last.Answer();
+        Assert.Equal("k2", (await next.WaitAsync(Wait)).Value);
     }
 
     [Fact]

@@ -61,36 +61,42 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
     {
         var pending = new Pending(request);
         Destination? started = null;
+        Task<ReplicaReply> reply;
         lock (_destinations)
         {
             if (!_destinations.TryGetValue(target, out var destination))
             {
                 started = destination = new Destination(target);
                 _destinations[target] = destination;
-                if (_lingering.Remove(target, out var held))
-                {
-                    // Background requests to that silo leave with this one.
-                    foreach (var background in held)
-                    {
-                        destination.Waiting.Enqueue(background);
-                    }
-                }
             }
 
             if (destination.Waiting.Count >= MaxWaiting)
             {
-                return Full(destination.Waiting.Count, target);
+                reply = Full(destination.Waiting.Count, target);
+            }
+            else
+            {
+                destination.Waiting.Enqueue(pending);
+                reply = pending.Reply.Task;
             }
 
-            destination.Waiting.Enqueue(pending);
+            if (started is not null && _lingering.Remove(target, out var held))
+            {
+                // Background requests to that silo leave with this one, behind it (each list is bounded on its own).
+                foreach (var background in held)
+                {
+                    destination.Waiting.Enqueue(background);
+                }
+            }
         }
 
         if (started is not null)
         {
+            // A destination made here is pumped whatever became of this request, so what it holds always leaves.
             DetachedWork.Start(() => PumpAsync(started));
         }
 
-        return pending.Reply.Task;
+        return reply;
     }
 
     /// <summary>

@@ -114,15 +114,17 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
         var rereadForAbsent = false;
         while (true)
         {
-            if (_prepared is null)
+            var promised = _prepared is not null;
+            if (!promised)
             {
                 await PrepareAsync(deadline);
             }
 
-            if (batch.OnlyPeeks)
+            if (batch.OnlyPeeks && (promised || _readIsChosen))
             {
-                // Peeks want a promise, and one is held: nothing to read or write (what the prepare read is theirs,
-                // so a later read cannot answer from it).
+                // Peeks want a promise on a chosen value: the one this proposer's last accept wrote, or one a prepare
+                // found unanimous. Nothing to read or write (and a later read cannot answer from this prepare). A value
+                // the prepare found on a minority only goes the read's way below: written back before anyone acts on it.
                 _readIsChosen = false;
                 batch.Complete();
                 return;
