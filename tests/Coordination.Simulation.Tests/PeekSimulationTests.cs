@@ -54,20 +54,7 @@ public sealed class PeekSimulationTests
     [Fact]
     public async Task A_peek_that_finds_a_value_on_a_minority_writes_it_back_before_returning_it()
     {
-        var cluster = new SimCluster(seed: 11);
-        var members = cluster.Configuration.Members.Select(m => m.Id).ToArray();
-        var first = cluster.NewProposer();
-        var holder = new LockRequest("holder", Guid.NewGuid(), null, TimeSpan.Zero, TimeSpan.Zero);
-        var grant = cluster.Sim.Start(() => first.ExecuteAsync((s, c) => LockStateMachine.Acquire(s, holder, AcquireMode.Wait, c.TokenEpoch)));
-        Assert.True(cluster.Sim.RunUntil(grant, TimeSpan.FromSeconds(1)), "the grant did not commit");
-        var token = (await grant).Token;
-
-        // The release reaches one replica only: no majority, outcome unknown.
-        cluster.Net.Cut(cluster.ProposerHosts[0], members[1]);
-        cluster.Net.Cut(cluster.ProposerHosts[0], members[2]);
-        var release = cluster.Sim.Start(() => first.ExecuteAsync((s, c) => LockStateMachine.Release(s, "the-lock", "holder", holder.RequestId, token, c.TokenEpoch)));
-        Assert.True(cluster.Sim.RunUntil(release, TimeSpan.FromSeconds(5)), "the release did not give up");
-        Assert.True(release.IsFaulted, "the release found a majority through cut links");
+        var (cluster, members) = await ReleaseOnOneReplicaAsync();
 
         // A new activation peeks through the replica that took the release and one that did not.
         var second = cluster.NewProposer();
@@ -77,12 +64,27 @@ public sealed class PeekSimulationTests
         Assert.Null((await peek).Value!.Holder);
 
         // What the peek returned is chosen: a reader through the two replicas that never saw the release sees it too.
-        cluster.Net.HealAll();
-        var third = cluster.NewProposer();
-        cluster.Net.Cut(cluster.ProposerHosts[2], members[0]);
-        var read = cluster.Sim.Start(() => third.ExecuteAsync((s, _) => (s, s)));
-        Assert.True(cluster.Sim.RunUntil(read, TimeSpan.FromSeconds(5)), "the read did not finish");
-        Assert.Null((await read)!.Holder);
+        await AssertReleaseChosenAsync(cluster, members);
+    }
+
+    [Fact]
+    public async Task A_peek_while_a_value_found_on_a_minority_is_written_back_waits_for_the_write()
+    {
+        var (cluster, members) = await ReleaseOnOneReplicaAsync();
+        var second = cluster.NewProposer();
+        cluster.Net.Cut(cluster.ProposerHosts[1], members[2]);
+
+        // A read's prepare finds the release on one replica of two; its write-back is on its way when the peek comes
+        // (slow links, so the kernel's millisecond poll sees the prepare done before the write-back).
+        cluster.Net.Faults = new NetworkFaults(0, 0, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1));
+        var read = cluster.Sim.Start(() => second.ExecuteAsync((s, _) => (s, s)));
+        Assert.True(cluster.Sim.RunUntil(() => second.Generation == 1, TimeSpan.FromSeconds(5)), "the read's prepare did not finish");
+        Assert.False(read.IsCompleted, "the read answered without writing back a value it found on one replica of two");
+        var peek = cluster.Sim.Start(() => second.PeekAsync());
+        Assert.True(cluster.Sim.RunUntil(peek, TimeSpan.FromSeconds(5)), "the peek did not finish");
+        Assert.True(read.IsCompleted, "the peek answered with a value no majority had taken yet, before its write-back");
+        Assert.Null((await peek).Value!.Holder);
+        await AssertReleaseChosenAsync(cluster, members);
     }
 
     [Fact]
@@ -96,5 +98,35 @@ public sealed class PeekSimulationTests
 
         Assert.True(cluster.Net.Sent > 0, "a peek with no promise held answered without taking one");
         Assert.Equal(1, (await peek).Generation);
+    }
+
+    /// <summary>A grant committed everywhere, then its release taken by one replica only (no majority: outcome unknown).</summary>
+    private static async Task<(SimCluster Cluster, Replication.Configuration.ReplicaId[] Members)> ReleaseOnOneReplicaAsync()
+    {
+        var cluster = new SimCluster(seed: 11);
+        var members = cluster.Configuration.Members.Select(m => m.Id).ToArray();
+        var first = cluster.NewProposer();
+        var holder = new LockRequest("holder", Guid.NewGuid(), null, TimeSpan.Zero, TimeSpan.Zero);
+        var grant = cluster.Sim.Start(() => first.ExecuteAsync((s, c) => LockStateMachine.Acquire(s, holder, AcquireMode.Wait, c.TokenEpoch)));
+        Assert.True(cluster.Sim.RunUntil(grant, TimeSpan.FromSeconds(1)), "the grant did not commit");
+        var token = (await grant).Token;
+
+        cluster.Net.Cut(cluster.ProposerHosts[0], members[1]);
+        cluster.Net.Cut(cluster.ProposerHosts[0], members[2]);
+        var release = cluster.Sim.Start(() => first.ExecuteAsync((s, c) => LockStateMachine.Release(s, "the-lock", "holder", holder.RequestId, token, c.TokenEpoch)));
+        Assert.True(cluster.Sim.RunUntil(release, TimeSpan.FromSeconds(5)), "the release did not give up");
+        Assert.True(release.IsFaulted, "the release found a majority through cut links");
+        return (cluster, members);
+    }
+
+    /// <summary>A reader through the two replicas that never took the release directly sees it: it was written back.</summary>
+    private static async Task AssertReleaseChosenAsync(SimCluster cluster, Replication.Configuration.ReplicaId[] members)
+    {
+        cluster.Net.HealAll();
+        var third = cluster.NewProposer();
+        cluster.Net.Cut(cluster.ProposerHosts[^1], members[0]);
+        var read = cluster.Sim.Start(() => third.ExecuteAsync((s, _) => (s, s)));
+        Assert.True(cluster.Sim.RunUntil(read, TimeSpan.FromSeconds(5)), "the read did not finish");
+        Assert.Null((await read)!.Holder);
     }
 }

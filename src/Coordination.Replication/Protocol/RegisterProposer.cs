@@ -36,6 +36,12 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
     private long _tokenFloor;
     private bool _readIsChosen;
 
+    /// <summary>
+    /// <see cref="_value"/> is chosen: this proposer's last accept wrote it, or the prepare that read it found it on a
+    /// whole majority. False from a prepare that found it on a minority until it is written back.
+    /// </summary>
+    private bool _valueChosen;
+
     public RegisterProposer(string key, IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, ProposerOptions options, long proposerId, Random? random = null)
         : this(key, directory, transport, time, options, ReplicationFaults.None, proposerId, random)
     {
@@ -68,7 +74,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
     public long ProposerId { get; }
 
     /// <summary>The value of the last accept this proposer got a majority for, while it still holds the next promise.</summary>
-    public TValue? CachedValue => _prepared is null ? null : _value;
+    public TValue? CachedValue => _prepared is null || !_valueChosen ? null : _value;
 
     /// <summary>Counts completed rounds, for tests and metrics.</summary>
     public long Rounds { get; private set; }
@@ -97,8 +103,9 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
     public async Task<RegisterView<TValue>> PeekAsync()
     {
         // Queued behind a batch in flight (a new activation's first read), a peek takes the promise that batch
-        // leaves instead of a round of its own; it goes round only when no promise is left.
-        while (_prepared is null)
+        // leaves instead of a round of its own; it goes round only when no promise on a chosen value is left (while a
+        // value a prepare found on a minority is being written back, a peek waits for the write).
+        while (_prepared is null || !_valueChosen)
         {
             await _queue.Enqueue(Peek, peek: true);
         }
@@ -114,13 +121,12 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
         var rereadForAbsent = false;
         while (true)
         {
-            var promised = _prepared is not null;
-            if (!promised)
+            if (_prepared is null)
             {
                 await PrepareAsync(deadline);
             }
 
-            if (batch.OnlyPeeks && (promised || _readIsChosen))
+            if (batch.OnlyPeeks && _valueChosen)
             {
                 // Peeks want a promise on a chosen value: the one this proposer's last accept wrote, or one a prepare
                 // found unanimous. Nothing to read or write (and a later read cannot answer from this prepare). A value
@@ -172,6 +178,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
             {
                 Rounds++;
                 _value = next;
+                _valueChosen = true;
                 _prepared = nextBallot;
                 _tokenFloor = Math.Max(_tokenFloor, tokenFloor);
                 _hints.Raise(Partition, nextBallot);
@@ -198,6 +205,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
             // An accept that missed its majority may still be chosen later, so this ballot is spent: the
             // next attempt must start from a fresh prepare.
             _prepared = _faults.BallotKeptAfterFailure(ballot);
+            _valueChosen = false;
             await _failedRounds.HandleAsync(config, round, deadline, ++attempt);
         }
     }
@@ -221,6 +229,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
             {
                 _prepared = ballot;
                 _value = (TValue?)round.Value;
+                _valueChosen = round.Unanimous;
                 _tokenFloor = Math.Max(_tokenFloor, round.TokenFloor);
                 _readIsChosen = round.Unanimous;
                 Generation++;
@@ -239,6 +248,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
     {
         _prepared = _faults.BallotKeptAfterFailure(_prepared);
         _readIsChosen = false;
+        _valueChosen = false;
     }
 
     /// <summary>Tells the owner what is now current, before any caller of the batch is answered.</summary>
