@@ -77,7 +77,15 @@ public sealed class PageTests(PageSession session, ITestOutputHelper output)
         using var _ = handle.HandleLostToken.Register(() => lost.TrySetResult());
         Search(name);
 
-        session.Until(d => d.FindElement(By.CssSelector($"#locks tr[data-lock='{name}'] button.revoke")), Quick, $"a revoke button for {name}")!.Click();
+        // Found and clicked in one step: the table refreshes on its own, and a row found just before a refresh is stale.
+        session.Until(
+            d =>
+            {
+                d.FindElement(By.CssSelector($"#locks tr[data-lock='{name}'] button.revoke")).Click();
+                return true;
+            },
+            Quick,
+            $"a revoke button for {name}, clicked");
         var dialog = session.Until(d => d.FindElement(By.Id("confirm")) is { Displayed: true } e ? e : null, Quick, "the confirmation dialog");
         var confirm = dialog!.FindElement(By.Id("confirm-ok"));
         dialog.FindElement(By.Id("confirm-operator")).SendKeys("alice");
