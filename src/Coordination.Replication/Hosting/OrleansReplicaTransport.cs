@@ -38,17 +38,9 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
 
     public ReplicaId? Self => _self;
 
-    public Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request, CancellationToken cancellationToken)
-    {
-        Check(target);
-        return target == _self ? Task.FromResult(_local.Value.Handle(request)) : _batches.SendAsync(target, request);
-    }
+    public Task<ReplicaReply> SendAsync(ReplicaId target, ReplicaRequest request, CancellationToken cancellationToken) => Route(target, request, later: false);
 
-    public Task<ReplicaReply> SendLaterAsync(ReplicaId target, ReplicaRequest request)
-    {
-        Check(target);
-        return target == _self ? Task.FromResult(_local.Value.Handle(request)) : _batches.SendLaterAsync(target, request);
-    }
+    public Task<ReplicaReply> SendLaterAsync(ReplicaId target, ReplicaRequest request) => Route(target, request, later: true);
 
     public Task<SnapshotReply> SnapshotAsync(ReplicaId target, SnapshotRequest request, CancellationToken cancellationToken)
     {
@@ -82,6 +74,17 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
         return requests.Length == 1
             ? HandleOneAsync(Remote(target), requests[0])
             : Remote(target).HandleBatch(requests);
+    }
+
+    private Task<ReplicaReply> Route(ReplicaId target, ReplicaRequest request, bool later)
+    {
+        Check(target);
+        if (target == _self)
+        {
+            return Task.FromResult(_local.Value.Handle(request));
+        }
+
+        return later ? _batches.SendLaterAsync(target, request) : _batches.SendAsync(target, request);
     }
 
     private static async Task<ReplicaReply[]> HandleOneAsync(IReplicaService replica, ReplicaRequest request) => [await replica.Handle(request)];

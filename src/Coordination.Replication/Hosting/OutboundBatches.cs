@@ -61,42 +61,18 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
     {
         var pending = new Pending(request);
         Destination? started = null;
-        Task<ReplicaReply> reply;
         lock (_destinations)
         {
-            if (!_destinations.TryGetValue(target, out var destination))
+            if (_destinations.TryGetValue(target, out var destination))
             {
-                started = destination = new Destination(target);
-                _destinations[target] = destination;
+                return Join(destination, pending);
             }
 
-            if (destination.Waiting.Count >= MaxWaiting)
-            {
-                reply = Full(destination.Waiting.Count, target);
-            }
-            else
-            {
-                destination.Waiting.Enqueue(pending);
-                reply = pending.Reply.Task;
-            }
-
-            if (started is not null && _lingering.Remove(target, out var held))
-            {
-                // Background requests to that silo leave with this one, behind it (each list is bounded on its own).
-                foreach (var background in held)
-                {
-                    destination.Waiting.Enqueue(background);
-                }
-            }
+            started = Open(target, pending);
         }
 
-        if (started is not null)
-        {
-            // A destination made here is pumped whatever became of this request, so what it holds always leaves.
-            DetachedWork.Start(() => PumpAsync(started));
-        }
-
-        return reply;
+        DetachedWork.Start(() => PumpAsync(started));
+        return pending.Reply.Task;
     }
 
     /// <summary>
@@ -111,13 +87,7 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
             if (_destinations.TryGetValue(target, out var destination))
             {
                 // A batch to that silo is on its way: this one leaves with the next.
-                if (destination.Waiting.Count >= MaxWaiting)
-                {
-                    return Full(destination.Waiting.Count, target);
-                }
-
-                destination.Waiting.Enqueue(pending);
-                return pending.Reply.Task;
+                return Join(destination, pending);
             }
 
             if (!_lingering.TryGetValue(target, out var held))
@@ -140,14 +110,51 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
         return pending.Reply.Task;
     }
 
+    private static Task<ReplicaReply> Join(Destination destination, Pending pending)
+    {
+        if (destination.Waiting.Count >= MaxWaiting)
+        {
+            return Full(destination.Waiting.Count, destination.Target);
+        }
+
+        destination.Waiting.Enqueue(pending);
+        return pending.Reply.Task;
+    }
+
     private static Task<ReplicaReply> Full(int waiting, ReplicaId target) =>
         Task.FromException<ReplicaReply>(new TimeoutException($"{waiting} replica requests already wait for {target}: it has not answered for a while."));
+
+    /// <summary>
+    /// Makes the destination of <paramref name="target"/> (call under the lock, when it has none) with
+    /// <paramref name="first"/> first and what lingered for that silo behind it: a destination and a lingering list
+    /// never exist together. The caller pumps it.
+    /// </summary>
+    private Destination Open(ReplicaId target, Pending? first)
+    {
+        var destination = new Destination(target);
+        _destinations[target] = destination;
+        if (first is not null)
+        {
+            destination.Waiting.Enqueue(first);
+        }
+
+        if (_lingering.Remove(target, out var held))
+        {
+            // Each list is bounded on its own, so the queue holds at most one request more than the bound.
+            foreach (var background in held)
+            {
+                destination.Waiting.Enqueue(background);
+            }
+        }
+
+        return destination;
+    }
 
     /// <summary>Sends what lingered for <paramref name="target"/> once the linger ends, unless a batch took it meanwhile.</summary>
     private async Task LingerAsync(ReplicaId target, List<Pending> held, Task lingered)
     {
         await lingered.ConfigureAwait(false);
-        Destination? started = null;
+        Destination started;
         lock (_destinations)
         {
             if (!_lingering.TryGetValue(target, out var current) || !ReferenceEquals(current, held))
@@ -155,23 +162,10 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
                 return;
             }
 
-            _lingering.Remove(target);
-            if (!_destinations.TryGetValue(target, out var destination))
-            {
-                started = destination = new Destination(target);
-                _destinations[target] = destination;
-            }
-
-            foreach (var background in held)
-            {
-                destination.Waiting.Enqueue(background);
-            }
+            started = Open(target, null);
         }
 
-        if (started is not null)
-        {
-            await PumpAsync(started).ConfigureAwait(false);
-        }
+        await PumpAsync(started).ConfigureAwait(false);
     }
 
     private async Task PumpAsync(Destination destination)
