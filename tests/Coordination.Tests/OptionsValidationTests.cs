@@ -32,6 +32,8 @@ public sealed class OptionsValidationTests
         { o => o.RoundTimeout = TimeSpan.Zero, "RoundTimeout is 00:00:00" },
         { o => o.OperationTimeout = TimeSpan.FromSeconds(40), "OperationTimeout is 00:00:40: it must be at least RoundTimeout" },
         { o => o.MaxBatch = 0, "MaxBatch is 0" },
+        { o => o.WaiterLinger = TimeSpan.FromMilliseconds(-1), "WaiterLinger is -00:00:00.0010000: it must be between 0 and 100 ms" },
+        { o => o.WaiterLinger = TimeSpan.FromSeconds(1), "WaiterLinger is 00:00:01: it must be between 0 and 100 ms" },
     };
 
     [Theory]

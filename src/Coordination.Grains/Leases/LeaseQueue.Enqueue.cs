@@ -57,7 +57,7 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
                 request = rides
                     ? entry with { SessionTtl = cover!.Ttl, Cover = cover.Sequence }
                     : entry with { SessionTtl = attached?.Ttl ?? TimeSpan.Zero };
-                decision = await Register.ExecuteAsync(InLifecycle<AcquireDecision?>((q, c) =>
+                var change = InLifecycle<AcquireDecision?>((q, c) =>
                 {
                     var (next, d) = TQueue.Acquire(admit is null ? q : admit(q), request, mode, c.TokenEpoch);
                     var adds = next.WaiterCount > q.WaiterCount || (!ReferenceEquals(next, q) && next.GrantOf(request.SessionId, request.RequestId) is not null);
@@ -97,7 +97,13 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
                     }
 
                     return (next, d);
-                }));
+                });
+
+                // A request that will wait behind a holder anyway goes with the next change instead of a round of its own:
+                // in a contended handoff, the holder's release, which then grants the next waiter in the same round.
+                decision = await (mode == AcquireMode.Wait && maxWait > TimeSpan.Zero && seen is not null && !seen.Admits(request)
+                    ? Register.ExecuteLaterAsync(change, () => !CommittedQueue.Admits(request))
+                    : Register.ExecuteAsync(change));
             }
             finally
             {

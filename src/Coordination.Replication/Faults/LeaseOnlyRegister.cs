@@ -21,7 +21,7 @@ internal sealed class LeaseOnlyRegister<TValue> : IRegister<TValue> where TValue
         Key = key;
         Partition = Partitioner.PartitionOf(key, directory.PartitionCount);
         _directory = directory;
-        _queue = new GroupCommitQueue<TValue>(time, options.MaxBatch, CommitInMemory);
+        _queue = new GroupCommitQueue<TValue>(time, options.MaxBatch, options.Linger, CommitInMemory);
     }
 
     public string Key { get; }
@@ -36,6 +36,8 @@ internal sealed class LeaseOnlyRegister<TValue> : IRegister<TValue> where TValue
     public Action<TValue?>? Committed { get; set; }
 
     public Task<TResult> ExecuteAsync<TResult>(RegisterChange<TValue, TResult> change) => _queue.Enqueue(change);
+
+    public Task<TResult> ExecuteLaterAsync<TResult>(RegisterChange<TValue, TResult> change, Func<bool> lingerWhile) => _queue.Enqueue(change, lingerWhile: lingerWhile);
 
     /// <summary>Nothing to forget: there is no promise.</summary>
     public void Invalidate()

@@ -24,6 +24,13 @@ public sealed class ReplicationOptions
     public int MaxBatch { get; set; } = 256;
 
     /// <summary>
+    /// How long a request that joins the queue of a held lock, election, semaphore or reader-writer lock (its caller
+    /// waits anyway) may wait for another change of it to be written with, typically the holder's release, instead of a
+    /// replication round of its own. Default 2 ms; 0 to 100 ms; 0 writes each at once.
+    /// </summary>
+    public TimeSpan WaiterLinger { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>
     /// How often each silo looks for tombstones of deleted registers that their writers could not drop (a
     /// member answered late); one seen in two passes in a row is dropped everywhere. Default 5 s.
     /// </summary>
@@ -56,6 +63,7 @@ public sealed class ReplicationOptions
         RoundTimeout = RoundTimeout,
         OperationTimeout = OperationTimeout,
         MaxBatch = MaxBatch,
+        Linger = WaiterLinger,
     };
 }
 
@@ -107,6 +115,11 @@ internal sealed class ReplicationOptionsValidator : IValidateOptions<Replication
         if (options.MaxBatch < 1)
         {
             failures.Add($"{s}:MaxBatch is {options.MaxBatch}: it must be at least 1.");
+        }
+
+        if (options.WaiterLinger < TimeSpan.Zero || options.WaiterLinger > TimeSpan.FromMilliseconds(100))
+        {
+            failures.Add($"{s}:WaiterLinger is {options.WaiterLinger}: it must be between 0 and 100 ms.");
         }
 
         if (options.TombstoneCollectionInterval <= TimeSpan.Zero)

@@ -3,26 +3,39 @@ namespace Coordination.Replication.Protocol;
 /// <summary>
 /// Group commit for one register: changes that arrive while a batch is being committed wait here and are
 /// folded into the next batch, at most <c>maxBatch</c> at a time, so at most one commit per key is in flight
-/// from its owner. Each change is stamped with its arrival, which its deadline runs from.
-/// Not thread-safe, like the register that owns it.
+/// from its owner. Each change is stamped with its arrival, which its deadline runs from. A lingering change
+/// (one whose caller waits for something else anyway) starts no batch of its own for up to <c>linger</c>: it goes
+/// with the next change that does. Not thread-safe, like the register that owns it.
 /// </summary>
+/// <param name="linger">How long a lingering change may wait for company; zero sends each at once.</param>
 /// <param name="commit">Commits one batch; it completes or fails every change of the batch itself.</param>
 /// <param name="batchFailed">Called when <paramref name="commit"/> threw, before the batch's callers get the exception.</param>
-internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, Func<ChangeBatch<TValue>, Task> commit, Action? batchFailed = null)
+internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, TimeSpan linger, Func<ChangeBatch<TValue>, Task> commit, Action? batchFailed = null)
     where TValue : class
 {
     private readonly Queue<IPendingChange<TValue>> _queue = new();
     private bool _running;
 
+    /// <summary>Set while the queue holds only lingering changes and waits for company: a change that does not linger ends the wait.</summary>
+    private TaskCompletionSource? _company;
+
     /// <param name="peek">The change only wants the register to hold a promise (<see cref="ChangeBatch{TValue}.OnlyPeeks"/>).</param>
-    public Task<TResult> Enqueue<TResult>(RegisterChange<TValue, TResult> change, bool peek = false)
+    /// <param name="lingerWhile">
+    /// Null for a change its caller waits on. Otherwise the change lingers, for at most <c>linger</c> after it arrived, while this
+    /// holds (asked again after every batch): it starts no batch of its own and goes with the next change that does.
+    /// </param>
+    public Task<TResult> Enqueue<TResult>(RegisterChange<TValue, TResult> change, bool peek = false, Func<bool>? lingerWhile = null)
     {
-        var pending = new PendingChange<TValue, TResult>(change, time.GetTimestamp(), peek);
+        var pending = new PendingChange<TValue, TResult>(change, time.GetTimestamp(), peek, lingerWhile);
         _queue.Enqueue(pending);
         if (!_running)
         {
             _running = true;
             _ = RunAsync();
+        }
+        else if (lingerWhile is null)
+        {
+            _company?.TrySetResult();
         }
 
         return pending.Task;
@@ -34,6 +47,15 @@ internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, 
         {
             while (_queue.Count > 0)
             {
+                if (LingerLeft() is { } wait)
+                {
+                    // Completed from Enqueue, on this queue's own thread: the wait goes on there (in a grain, on its scheduler).
+                    _company = new TaskCompletionSource();
+                    await Task.WhenAny(_company.Task, Task.Delay(wait, time));
+                    _company = null;
+                    continue;
+                }
+
                 var batch = new List<IPendingChange<TValue>>(Math.Min(_queue.Count, maxBatch));
                 while (_queue.Count > 0 && batch.Count < maxBatch)
                 {
@@ -59,6 +81,30 @@ internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, 
         {
             _running = false;
         }
+    }
+
+    /// <summary>How much longer every queued change may wait for company, or null when one of them wants a batch now.</summary>
+    private TimeSpan? LingerLeft()
+    {
+        if (linger <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        var oldest = long.MaxValue;
+        foreach (var p in _queue)
+        {
+            if (!p.Lingers)
+            {
+                return null;
+            }
+
+            oldest = Math.Min(oldest, p.Arrived);
+        }
+
+        // Whole milliseconds, up: a timer rounds a shorter wait down to none, and the queue would spin until the time is up.
+        var left = linger - time.GetElapsedTime(oldest);
+        return left > TimeSpan.Zero ? TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds)) : null;
     }
 }
 
@@ -114,6 +160,9 @@ internal interface IPendingChange<TValue> where TValue : class
 
     bool IsPeek { get; }
 
+    /// <summary>The change may still wait for another to go with (see <see cref="GroupCommitQueue{TValue}.Enqueue"/>).</summary>
+    bool Lingers { get; }
+
     TValue? Apply(TValue? current, RegisterContext context);
 
     void Complete();
@@ -122,7 +171,7 @@ internal interface IPendingChange<TValue> where TValue : class
 }
 
 /// <summary>A queued change and its caller's task. Applying again (a retried round) replaces the previous result.</summary>
-internal sealed class PendingChange<TValue, TResult>(RegisterChange<TValue, TResult> change, long arrived, bool isPeek = false) : IPendingChange<TValue>
+internal sealed class PendingChange<TValue, TResult>(RegisterChange<TValue, TResult> change, long arrived, bool isPeek = false, Func<bool>? lingerWhile = null) : IPendingChange<TValue>
     where TValue : class
 {
     private readonly TaskCompletionSource<TResult> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -132,6 +181,8 @@ internal sealed class PendingChange<TValue, TResult>(RegisterChange<TValue, TRes
     public long Arrived => arrived;
 
     public bool IsPeek => isPeek;
+
+    public bool Lingers => lingerWhile?.Invoke() == true;
 
     public Task<TResult> Task => _tcs.Task;
 

@@ -24,6 +24,14 @@ internal interface IRegister<TValue> where TValue : class
     /// <summary>Applies <paramref name="change"/> to the current value and completes once the result is committed.</summary>
     Task<TResult> ExecuteAsync<TResult>(RegisterChange<TValue, TResult> change);
 
+    /// <summary>
+    /// Like <see cref="ExecuteAsync"/>, for a change whose caller waits for something else anyway (a request that joins
+    /// the queue of a held lock): while <paramref name="lingerWhile"/> holds, asked after every commit, and for at most
+    /// <see cref="ProposerOptions.Linger"/> after it arrived, it starts no round of its own. It goes with the next change
+    /// that does (the holder's release), so a contended handoff costs one round, not two.
+    /// </summary>
+    Task<TResult> ExecuteLaterAsync<TResult>(RegisterChange<TValue, TResult> change, Func<bool> lingerWhile);
+
     /// <summary>Forgets what is cached, so the next change starts with a fresh read.</summary>
     void Invalidate();
 

@@ -21,6 +21,13 @@ internal sealed record ProposerOptions
     /// </summary>
     public TimeSpan? HedgeDelay { get; init; } = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>
+    /// How long a change that may wait (<see cref="IRegister{TValue}.ExecuteLaterAsync"/>) waits for another change to go
+    /// with before it goes round alone. Default 2 ms: well above the time a holder's release takes to follow the grant it
+    /// was answered with, well below anything a waiter would notice. Zero sends every change at once.
+    /// </summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(2);
+
     /// <summary>Upper bound of the random pause after losing to a higher ballot. Default 20 ms.</summary>
     public TimeSpan MaxConflictBackoff { get; init; } = TimeSpan.FromMilliseconds(20);
 }

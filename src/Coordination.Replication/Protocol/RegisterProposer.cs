@@ -61,7 +61,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
         _configuration = new ProposerConfiguration(directory, Partition);
         _rounds = new RoundBroadcaster(transport, time, options.RoundTimeout, options.HedgeDelay, targets ?? new RoundTargets(time, transport.Self), _configuration);
         _failedRounds = new FailedRoundPolicy(key, Partition, directory, _configuration, time, options.MaxConflictBackoff, random ?? Random.Shared);
-        _queue = new GroupCommitQueue<TValue>(time, options.MaxBatch, CommitAsync, SpendBallot);
+        _queue = new GroupCommitQueue<TValue>(time, options.MaxBatch, options.Linger, CommitAsync, SpendBallot);
         _forgetter = new TombstoneForgetter(transport, time, options.RoundTimeout, faults);
         _hints = hints ?? new BallotHints();
         _highest = _hints.Get(Partition);
@@ -93,6 +93,8 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
     /// was computed from has been confirmed by a majority.
     /// </summary>
     public Task<TResult> ExecuteAsync<TResult>(RegisterChange<TValue, TResult> change) => _queue.Enqueue(change);
+
+    public Task<TResult> ExecuteLaterAsync<TResult>(RegisterChange<TValue, TResult> change, Func<bool> lingerWhile) => _queue.Enqueue(change, lingerWhile: lingerWhile);
 
     /// <summary>Forgets the cached promise and value, so the next change starts with a prepare (a fresh read).</summary>
     public void Invalidate() => _prepared = null;
