@@ -49,6 +49,9 @@ public sealed class LingerSimulationTests
 
         Assert.Equal(rounds + 1, proposer.Rounds);
         Assert.Equal(ReleaseOutcome.Released, await release);
+
+        // In their order of arrival: the waiter queued behind the holder, and the release granted it.
+        Assert.Equal(AcquireStatus.Queued, (await join).Result.Status);
         Assert.True((await join).DoneAt - start < Linger, "the waiter waited out its linger though a release came to go with");
         Assert.Equal("waiter", proposer.CachedValue!.Holder!.SessionId);
     }
@@ -88,6 +91,38 @@ public sealed class LingerSimulationTests
         Assert.Equal(AcquireStatus.Queued, decision.Status);
         Assert.InRange(doneAt - start, Linger, Linger + TimeSpan.FromMilliseconds(2));
         Assert.Equal(holder.SessionId, proposer.CachedValue!.Holder!.SessionId);
+    }
+
+    [Fact]
+    public async Task Waiters_that_came_one_after_another_go_together_when_the_first_ones_linger_is_over()
+    {
+        var (cluster, proposer, _) = await HeldAsync();
+        var start = cluster.Sim.Elapsed;
+        var first = cluster.Sim.Start(() => Timed(cluster, () => proposer.ExecuteLaterAsync(Acquire(Request("first")), () => true)));
+        cluster.Sim.RunFor(Linger / 2);
+        var second = cluster.Sim.Start(() => Timed(cluster, () => proposer.ExecuteLaterAsync(Acquire(Request("second")), () => true)));
+        var rounds = proposer.Rounds;
+        Assert.True(cluster.Sim.RunUntil(() => first.IsCompleted && second.IsCompleted, TimeSpan.FromSeconds(1)), "the waiters never went round");
+
+        // A later waiter does not push the wait back: both go once the first one's linger is over, in one round.
+        Assert.Equal(rounds + 1, proposer.Rounds);
+        Assert.InRange((await second).DoneAt - start, Linger, Linger + TimeSpan.FromMilliseconds(1));
+        Assert.Equal(["first", "second"], proposer.CachedValue!.Waiters.Select(w => w.SessionId));
+    }
+
+    [Fact]
+    public async Task A_lingering_change_whose_condition_fails_holds_nothing_back()
+    {
+        var (cluster, proposer, holder) = await HeldAsync();
+        var start = cluster.Sim.Elapsed;
+        var join = cluster.Sim.Start(() => Timed(cluster, () => proposer.ExecuteLaterAsync(Acquire(Request("waiter")), () => throw new InvalidOperationException("the condition failed"))));
+        Assert.True(cluster.Sim.RunUntil(join, TimeSpan.FromSeconds(1)), "a change whose linger condition threw never went round");
+        Assert.True((await join).DoneAt - start < Linger, "a change whose linger condition threw lingered");
+
+        // And the register goes on: a release after it commits.
+        var release = cluster.Sim.Start(() => proposer.ExecuteAsync(Release(holder)));
+        Assert.True(cluster.Sim.RunUntil(release, TimeSpan.FromSeconds(1)), "the register stopped after a linger condition threw");
+        Assert.Equal("waiter", proposer.CachedValue!.Holder!.SessionId);
     }
 
     /// <summary>A cluster whose register has a holder, committed, with the proposer's promise still held.</summary>

@@ -99,9 +99,10 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
                     return (next, d);
                 });
 
-                // A request that will wait behind a holder anyway goes with the next change instead of a round of its own:
-                // in a contended handoff, the holder's release, which then grants the next waiter in the same round.
-                decision = await (mode == AcquireMode.Wait && maxWait > TimeSpan.Zero && seen is not null && !seen.Admits(request)
+                // A new request that will wait behind a holder anyway goes with the next change instead of a round of its own:
+                // in a contended handoff, the holder's release, which then grants the next waiter in the same round. (A retry
+                // of one the queue knows is answered at once: it may be the holder.)
+                decision = await (mode == AcquireMode.Wait && maxWait > TimeSpan.Zero && seen is not null && !known && !seen.Admits(request)
                     ? Register.ExecuteLaterAsync(change, () => !CommittedQueue.Admits(request))
                     : Register.ExecuteAsync(change));
             }

@@ -21,8 +21,9 @@ internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, 
 
     /// <param name="peek">The change only wants the register to hold a promise (<see cref="ChangeBatch{TValue}.OnlyPeeks"/>).</param>
     /// <param name="lingerWhile">
-    /// Null for a change its caller waits on. Otherwise the change lingers, for at most <c>linger</c> after it arrived, while this
-    /// holds (asked again after every batch): it starts no batch of its own and goes with the next change that does.
+    /// Null for a change its caller waits on. Otherwise the change lingers while this holds (asked again after every batch; one
+    /// that throws does not hold), until <c>linger</c> after the oldest queued change arrived, rounded up to whole milliseconds:
+    /// it starts no batch of its own and goes with the next change that does. A batch in flight when it came goes first.
     /// </param>
     public Task<TResult> Enqueue<TResult>(RegisterChange<TValue, TResult> change, bool peek = false, Func<bool>? lingerWhile = null)
     {
@@ -51,7 +52,12 @@ internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, 
                 {
                     // Completed from Enqueue, on this queue's own thread: the wait goes on there (in a grain, on its scheduler).
                     _company = new TaskCompletionSource();
-                    await Task.WhenAny(_company.Task, Task.Delay(wait, time));
+                    using (var timer = new CancellationTokenSource())
+                    {
+                        await Task.WhenAny(_company.Task, Task.Delay(wait, time, timer.Token));
+                        timer.Cancel();
+                    }
+
                     _company = null;
                     continue;
                 }
@@ -182,7 +188,21 @@ internal sealed class PendingChange<TValue, TResult>(RegisterChange<TValue, TRes
 
     public bool IsPeek => isPeek;
 
-    public bool Lingers => lingerWhile?.Invoke() == true;
+    public bool Lingers
+    {
+        get
+        {
+            try
+            {
+                return lingerWhile?.Invoke() == true;
+            }
+            catch (Exception)
+            {
+                // A predicate that fails does not hold the change (nor the changes queued behind it) back.
+                return false;
+            }
+        }
+    }
 
     public Task<TResult> Task => _tcs.Task;
 

@@ -26,9 +26,10 @@ internal interface IRegister<TValue> where TValue : class
 
     /// <summary>
     /// Like <see cref="ExecuteAsync"/>, for a change whose caller waits for something else anyway (a request that joins
-    /// the queue of a held lock): while <paramref name="lingerWhile"/> holds, asked after every commit, and for at most
-    /// <see cref="ProposerOptions.Linger"/> after it arrived, it starts no round of its own. It goes with the next change
-    /// that does (the holder's release), so a contended handoff costs one round, not two.
+    /// the queue of a held lock): while <paramref name="lingerWhile"/> holds, asked after every commit, and until about
+    /// <see cref="ProposerOptions.Linger"/> after it arrived (rounded up to whole milliseconds, after any batch already in
+    /// flight), it starts no round of its own. It goes with the next change that does (the holder's release), so a
+    /// contended handoff costs one round, not two.
     /// </summary>
     Task<TResult> ExecuteLaterAsync<TResult>(RegisterChange<TValue, TResult> change, Func<bool> lingerWhile);
 
