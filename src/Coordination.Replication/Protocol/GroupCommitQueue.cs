@@ -108,7 +108,8 @@ internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, 
             oldest = Math.Min(oldest, p.Arrived);
         }
 
-        // Whole milliseconds, up: a timer rounds a shorter wait down to none, and the queue would spin until the time is up.
+        // Whole milliseconds, up: Task.Delay counts whole milliseconds, so a shorter wait would be none and the queue
+        // would spin until the time is up.
         var left = linger - time.GetElapsedTime(oldest);
         return left > TimeSpan.Zero ? TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds)) : null;
     }
