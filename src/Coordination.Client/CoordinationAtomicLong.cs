@@ -25,7 +25,7 @@ public sealed class CoordinationAtomicLong
 
     public string Name { get; }
 
-    private IAtomicLongGrain Grain => _grains.GetGrain<IAtomicLongGrain>(Name);
+    private IAtomicLongGrain Grain => _grains.Reference<IAtomicLongGrain>(Name);
 
     public async Task<long> GetAsync(CancellationToken cancellationToken = default) =>
         _seen.Noted(await Retry.UntilAsync(() => Grain.Get(), _options, _time, cancellationToken), RevisionOf).Value;

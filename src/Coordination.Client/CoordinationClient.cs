@@ -151,16 +151,16 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     public Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default)
     {
         Names.Validate(name);
-        return _grains.GetGrain<ILockGrain>(name).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
+        return _grains.Reference<ILockGrain>(name).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
     }
 
     /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>: repeating a revoke whose reply was lost would revoke the next holders.</remarks>
     public Task<SharedRevokeResult> RevokeSemaphoreAsync(string name, string reason, CancellationToken cancellationToken = default) =>
-        _grains.GetGrain<ISemaphoreGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
+        _grains.Reference<ISemaphoreGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
 
     /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>.</remarks>
     public Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default) =>
-        _grains.GetGrain<IReaderWriterLockGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
+        _grains.Reference<IReaderWriterLockGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
 
     /// <summary>Closes the shared session (its locks are released at once) and opens no new one. Also run when the host starts stopping.</summary>
     public async Task CloseAsync()

@@ -24,7 +24,7 @@ public sealed class CoordinationElection
 
     public string Name { get; }
 
-    private IElectionGrain Grain => _grains.GetGrain<IElectionGrain>(Name);
+    private IElectionGrain Grain => _grains.Reference<IElectionGrain>(Name);
 
     /// <summary>
     /// Waits (parked on the silo, FIFO behind earlier candidates) until this client leads, then returns

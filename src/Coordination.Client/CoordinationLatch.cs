@@ -30,7 +30,7 @@ public sealed class CoordinationLatch
 
     public int InitialCount { get; }
 
-    private ILatchGrain Grain => _grains.GetGrain<ILatchGrain>(Name);
+    private ILatchGrain Grain => _grains.Reference<ILatchGrain>(Name);
 
     /// <summary>
     /// Counts down once (a retry through a failover counts once, or fails with <see cref="OutcomeUnknownException"/>

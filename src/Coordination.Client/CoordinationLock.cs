@@ -49,7 +49,7 @@ public sealed class CoordinationLock : IDistributedLock
 
     /// <summary>The holder, its token and the waiters, read through a majority of the lock's replicas.</summary>
     public Task<LockInfo> GetInfoAsync(CancellationToken cancellationToken = default) =>
-        Retry.UntilAsync(() => _grains.GetGrain<ILockGrain>(Name).GetInfo(), _options, _time, cancellationToken);
+        Retry.UntilAsync(() => _grains.Reference<ILockGrain>(Name).GetInfo(), _options, _time, cancellationToken);
 
     IDistributedSynchronizationHandle? IDistributedLock.TryAcquire(TimeSpan timeout, CancellationToken cancellationToken) => TryAcquire(timeout, cancellationToken);
 
@@ -82,7 +82,7 @@ public sealed class CoordinationLock : IDistributedLock
         session.ThrowIfLost();
 
         var requestId = Guid.NewGuid();
-        var grain = _grains.GetGrain<ILockGrain>(Name);
+        var grain = _grains.Reference<ILockGrain>(Name);
         var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
         var request = new ParkedRequest<AcquireResult, CoordinationLockHandle>(
             $"acquire of '{Name}'",

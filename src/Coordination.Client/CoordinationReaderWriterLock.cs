@@ -19,7 +19,7 @@ public sealed class CoordinationReaderWriterLock : IDistributedUpgradeableReader
     {
         Name = name;
         _acquire = acquire;
-        _grain = grains.GetGrain<IReaderWriterLockGrain>(name);
+        _grain = grains.Reference<IReaderWriterLockGrain>(name);
     }
 
     public string Name { get; }

@@ -18,7 +18,7 @@ public sealed class CoordinationSemaphore : IDistributedSemaphore
         Name = name;
         MaxCount = maxCount;
         _acquire = acquire;
-        _grain = grains.GetGrain<ISemaphoreGrain>(name);
+        _grain = grains.Reference<ISemaphoreGrain>(name);
     }
 
     public string Name { get; }

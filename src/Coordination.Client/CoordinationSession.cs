@@ -139,7 +139,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         _deadline.Dispose();
     }
 
-    internal ISessionGrain Grain => _grains.GetGrain<ISessionGrain>(Id);
+    internal ISessionGrain Grain => _grains.Reference<ISessionGrain>(Id);
 
     /// <summary>Fires when the client loses a gateway (see <see cref="ClusterChangeSignal"/>).</summary>
     internal ClusterChangeSignal Changes { get; }

@@ -30,7 +30,7 @@ public sealed class CoordinationValue
 
     public string Name { get; }
 
-    private IValueGrain Grain => _grains.GetGrain<IValueGrain>(Name);
+    private IValueGrain Grain => _grains.Reference<IValueGrain>(Name);
 
     /// <summary>The value and its revision (<see cref="VersionedValue.Value"/> null when it does not exist).</summary>
     public async Task<VersionedValue> GetAsync(CancellationToken cancellationToken = default) =>

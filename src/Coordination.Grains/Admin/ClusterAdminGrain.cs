@@ -47,16 +47,16 @@ internal sealed partial class ClusterAdminGrain(
     }
 
     public Task<RevokeResult> RevokeLock(string name, string reason, string operatorName) =>
-        RevokeAsync("revoke-lock", name, reason, operatorName, () => GrainFactory.GetGrain<ILockGrain>(name).Revoke(reason), Describe);
+        RevokeAsync("revoke-lock", name, reason, operatorName, () => GrainFactory.Reference<ILockGrain>(name).Revoke(reason), Describe);
 
     public Task<RevokeResult> RevokeLeadership(string election, string reason, string operatorName) =>
-        RevokeAsync("revoke-leadership", election, reason, operatorName, () => GrainFactory.GetGrain<IElectionGrain>(election).Revoke(reason), Describe);
+        RevokeAsync("revoke-leadership", election, reason, operatorName, () => GrainFactory.Reference<IElectionGrain>(election).Revoke(reason), Describe);
 
     public Task<SharedRevokeResult> RevokeSemaphore(string name, string reason, string operatorName) =>
-        RevokeAsync("revoke-semaphore", name, reason, operatorName, () => GrainFactory.GetGrain<ISemaphoreGrain>(name).Revoke(reason), Describe);
+        RevokeAsync("revoke-semaphore", name, reason, operatorName, () => GrainFactory.Reference<ISemaphoreGrain>(name).Revoke(reason), Describe);
 
     public Task<SharedRevokeResult> RevokeReaderWriterLock(string name, string reason, string operatorName) =>
-        RevokeAsync("revoke-reader-writer", name, reason, operatorName, () => GrainFactory.GetGrain<IReaderWriterLockGrain>(name).Revoke(reason), Describe);
+        RevokeAsync("revoke-reader-writer", name, reason, operatorName, () => GrainFactory.Reference<IReaderWriterLockGrain>(name).Revoke(reason), Describe);
 
     private static string Describe(RevokeResult result) =>
         result.Revoked is { } holder

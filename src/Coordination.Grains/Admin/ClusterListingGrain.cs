@@ -23,7 +23,7 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
     public async Task<LockListing> FindLocks(string prefix, string? after, int limit)
     {
         var (keys, next) = await PageAsync(RegisterKeys.Lock, prefix, after, limit);
-        var entries = await Task.WhenAll(keys.Select(key => GrainFactory.GetGrain<ILockGrainInternal>(RegisterKeys.NameOf(key)).GetInfoWithLease()));
+        var entries = await Task.WhenAll(keys.Select(key => GrainFactory.Reference<ILockGrainInternal>(RegisterKeys.NameOf(key)).GetInfoWithLease()));
         var live = entries.Where(e => e.Value.Holder is not null || !e.Value.Waiters.IsDefaultOrEmpty).ToList();
         return new LockListing([.. live.Select(e => e.Value)], next, Leases(live, e => e.Value.Name, e => e.LeaseRemaining));
     }
@@ -31,7 +31,7 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
     public async Task<ElectionListing> FindElections(string prefix, string? after, int limit)
     {
         var (keys, next) = await PageAsync(RegisterKeys.Election, prefix, after, limit);
-        var entries = await Task.WhenAll(keys.Select(key => GrainFactory.GetGrain<IElectionGrainInternal>(RegisterKeys.NameOf(key)).GetStateWithLease()));
+        var entries = await Task.WhenAll(keys.Select(key => GrainFactory.Reference<IElectionGrainInternal>(RegisterKeys.NameOf(key)).GetStateWithLease()));
         var live = entries.Where(e => e.Value.Leader is not null || !e.Value.Candidates.IsDefaultOrEmpty).ToList();
         return new ElectionListing([.. live.Select(e => e.Value)], next, Leases(live, e => e.Value.Election, e => e.LeaseRemaining));
     }
@@ -43,7 +43,7 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
         {
             try
             {
-                var info = await GrainFactory.GetGrain<ISessionGrain>(RegisterKeys.NameOf(key)).GetInfo();
+                var info = await GrainFactory.Reference<ISessionGrain>(RegisterKeys.NameOf(key)).GetInfo();
                 return new SessionSummary(info.Tag, info.Ttl, info.Status, info.Holdings, await HolderLease.RemainingAsync(GrainFactory, info.SessionId), info.Owner);
             }
             catch (SessionNotFoundException)

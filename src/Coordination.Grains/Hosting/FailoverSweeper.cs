@@ -196,12 +196,12 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
 
     private static Task PingGrain(IGrainFactory grains, Holding? holding, string name) => holding?.Kind switch
     {
-        HoldingKind.Lock => grains.GetGrain<ILockGrainInternal>(name).Recover(),
-        HoldingKind.Election => grains.GetGrain<IElectionGrainInternal>(name).Recover(),
-        HoldingKind.Semaphore => grains.GetGrain<ISemaphoreGrainInternal>(name).Recover(),
-        HoldingKind.ReaderWriterLock => grains.GetGrain<IReaderWriterLockGrainInternal>(name).Recover(),
-        HoldingKind.Value => grains.GetGrain<IValueGrainInternal>(name).Recover(),
-        _ => grains.GetGrain<ISessionGrainInternal>(name).Recover(),
+        HoldingKind.Lock => grains.Reference<ILockGrainInternal>(name).Recover(),
+        HoldingKind.Election => grains.Reference<IElectionGrainInternal>(name).Recover(),
+        HoldingKind.Semaphore => grains.Reference<ISemaphoreGrainInternal>(name).Recover(),
+        HoldingKind.ReaderWriterLock => grains.Reference<IReaderWriterLockGrainInternal>(name).Recover(),
+        HoldingKind.Value => grains.Reference<IValueGrainInternal>(name).Recover(),
+        _ => grains.Reference<ISessionGrainInternal>(name).Recover(),
     };
 
     [LoggerMessage(EventId = 3301, Level = LogLevel.Information, Message = "{Why}: re-activating {Count} sessions, locks, elections and values from this silo's replicas")]

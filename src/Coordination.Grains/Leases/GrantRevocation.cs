@@ -50,7 +50,7 @@ internal sealed partial class GrantRevocation(ILeaseQueue<LockRecord> queue, IGr
     {
         try
         {
-            await grains.GetGrain<ISessionGrainInternal>(holder.SessionId).NotifyRevoked(name, holder.RequestId, holder.Token, reason);
+            await grains.Reference<ISessionGrainInternal>(holder.SessionId).NotifyRevoked(name, holder.RequestId, holder.Token, reason);
         }
         catch (Exception ex) when (ex is SessionExpiredException or SessionNotFoundException)
         {

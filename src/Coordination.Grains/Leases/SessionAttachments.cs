@@ -57,7 +57,7 @@ internal sealed partial class SessionAttachments<TQueue>(IGrainBase owner, IGrai
     {
         try
         {
-            var session = grains.GetGrain<ISessionGrainInternal>(request.SessionId);
+            var session = grains.Reference<ISessionGrainInternal>(request.SessionId);
             var done = finished.Length == 0 ? null : finished;
             return covering
                 ? await session.AttachCover(holding, request.Sequence, settledThrough, done)
@@ -92,7 +92,7 @@ internal sealed partial class SessionAttachments<TQueue>(IGrainBase owner, IGrai
                 try
                 {
                     // A carried request is attached through its cover (see SessionCovers).
-                    if (!await grains.GetGrain<ISessionGrainInternal>(request.SessionId).IsAttached(holding, request.Cover > 0 ? request.Cover : request.Sequence))
+                    if (!await grains.Reference<ISessionGrainInternal>(request.SessionId).IsAttached(holding, request.Cover > 0 ? request.Cover : request.Sequence))
                     {
                         LogNotAttached(logger, queue.Name, SessionIds.Tag(request.SessionId), request.Sequence);
                         await queue.ChangeQueueAsync((q, epoch) => TQueue.Cancel(q, request.SessionId, request.RequestId, epoch, request.Sequence));

@@ -23,7 +23,7 @@ internal sealed class SessionDetaches(IGrainFactory grains)
 
     /// <summary>A retiring cover's settle (<see cref="ISessionGrainInternal.SettleCover"/>): rare (once per retirement of a reused name), so sent on its own.</summary>
     public Task SettleCoverAsync(string sessionId, Holding holding, long sequence, long settledThrough) =>
-        grains.GetGrain<ISessionGrainInternal>(sessionId).SettleCover(holding, sequence, settledThrough);
+        grains.Reference<ISessionGrainInternal>(sessionId).SettleCover(holding, sequence, settledThrough);
 
     /// <summary>Lets (holding, sequence) go at <paramref name="sessionId"/>; completes when the session has, with its typed errors.</summary>
     public Task DetachAsync(string sessionId, Holding holding, long sequence)
@@ -70,7 +70,7 @@ internal sealed class SessionDetaches(IGrainFactory grains)
 
             try
             {
-                var failed = (await grains.GetGrain<ISessionGrainInternal>(sessionId).DetachMany([.. batch.Select(b => b.Attachment)])).ToHashSet();
+                var failed = (await grains.Reference<ISessionGrainInternal>(sessionId).DetachMany([.. batch.Select(b => b.Attachment)])).ToHashSet();
                 foreach (var (attachment, done) in batch)
                 {
                     if (failed.Contains(attachment))

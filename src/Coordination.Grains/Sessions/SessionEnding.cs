@@ -97,11 +97,11 @@ internal sealed partial class SessionEnding(string sessionId, IGrainFactory grai
         {
             await (holding.Kind switch
             {
-                HoldingKind.Lock => grains.GetGrain<ILockGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
-                HoldingKind.Election => grains.GetGrain<IElectionGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
-                HoldingKind.Semaphore => grains.GetGrain<ISemaphoreGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
-                HoldingKind.ReaderWriterLock => grains.GetGrain<IReaderWriterLockGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
-                HoldingKind.Value => grains.GetGrain<Values.IValueGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
+                HoldingKind.Lock => grains.Reference<ILockGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
+                HoldingKind.Election => grains.Reference<IElectionGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
+                HoldingKind.Semaphore => grains.Reference<ISemaphoreGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
+                HoldingKind.ReaderWriterLock => grains.Reference<IReaderWriterLockGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
+                HoldingKind.Value => grains.Reference<Values.IValueGrainInternal>(holding.Name).OnSessionEnded(sessionId, how),
                 _ => Task.CompletedTask,
             });
             return true;

@@ -56,7 +56,7 @@ internal static class HolderLease
 
         try
         {
-            return await grains.GetGrain<ISessionGrainInternal>(sessionId).LeaseRemaining();
+            return await grains.Reference<ISessionGrainInternal>(sessionId).LeaseRemaining();
         }
         catch (Exception ex) when (ex is CoordinationException or OrleansException or TimeoutException)
         {

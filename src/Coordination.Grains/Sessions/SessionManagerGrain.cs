@@ -16,6 +16,6 @@ internal sealed class SessionManagerGrain(IOptions<CoordinationOptions> options)
             throw new CoordinationArgumentException(nameof(owner), problem.Replace("a name", "a session's owner", StringComparison.Ordinal));
         }
 
-        return GrainFactory.GetGrain<ISessionGrainInternal>(SessionIds.NewId()).Open(ttl, owner);
+        return GrainFactory.Reference<ISessionGrainInternal>(SessionIds.NewId()).Open(ttl, owner);
     }
 }

@@ -19,7 +19,7 @@ internal static class CoordinationApi
         app.MapGet("/api/coordination/locks/{**name}", (string name, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
         {
             Names.Validate(name);
-            return Results.Json(await grains.GetGrain<ILockGrain>(name).GetInfo());
+            return Results.Json(await grains.Reference<ILockGrain>(name).GetInfo());
         }));
         app.MapGet("/api/coordination/locks", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
         {

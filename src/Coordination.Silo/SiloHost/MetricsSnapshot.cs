@@ -112,12 +112,18 @@ internal sealed class MetricsSnapshot : IDisposable
 
         private static double At(double[] sorted, double q) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
+        // Copied under the lock, sorted outside it, with the primitive sort: a LINQ ordering of the window cost the
+        // busiest silo a tenth of its CPU when a benchmark read /api/metrics every second.
         private double[] Sorted()
         {
+            double[] copy;
             lock (_gate)
             {
-                return [.. _window.Take((int)Math.Min(_count, Window)).Order()];
+                copy = _window.AsSpan(0, (int)Math.Min(_count, Window)).ToArray();
             }
+
+            Array.Sort(copy);
+            return copy;
         }
     }
 }
