@@ -33,4 +33,23 @@ public sealed class MetricsSnapshotTests
         Assert.Equal(100, h.GetProperty("max").GetDouble());
         Assert.Equal(200, report.GetProperty(counter.Name).GetProperty("total").GetDouble());
     }
+
+    [Fact]
+    public void A_window_that_wrapped_is_summarised_over_its_latest_samples()
+    {
+        using var snapshot = new MetricsSnapshot();
+        using var meter = new Meter(LockMetrics.MeterName);
+        var histogram = meter.CreateHistogram<double>($"test.duration.{Guid.NewGuid():N}");
+        for (var v = 1; v <= 20_100; v++)
+        {
+            histogram.Record(v);
+        }
+
+        // The window holds the last 20,000: 101 to 20,100.
+        var h = JsonSerializer.SerializeToElement(snapshot.Report()).GetProperty(histogram.Name);
+        Assert.Equal(20_100, h.GetProperty("count").GetInt64());
+        Assert.Equal(10_101, h.GetProperty("p50").GetDouble());
+        Assert.Equal(19_901, h.GetProperty("p99").GetDouble());
+        Assert.Equal(20_100, h.GetProperty("max").GetDouble());
+    }
 }
