@@ -43,7 +43,8 @@ internal static class ProfileLoad
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         foreach (var (index, _, _) in silos)
         {
-            (await http.PostAsync(new Uri($"http://127.0.0.1:{cluster.HealthPortBase + index}/api/metrics/reset"), null, cancellationToken)).EnsureSuccessStatusCode();
+            using var reset = await http.PostAsync(new Uri($"http://127.0.0.1:{cluster.HealthPortBase + index}/api/metrics/reset"), null, cancellationToken);
+            reset.EnsureSuccessStatusCode();
         }
 
         // Each round's own timed part counts (its settling pause before does not).
