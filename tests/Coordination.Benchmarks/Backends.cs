@@ -58,7 +58,7 @@ internal sealed class CoordinationBackend(TestClusterClient client, LocalCluster
         long allocated = 0;
         foreach (var (index, _, _) in silos)
         {
-            var metrics = await _http.GetFromJsonAsync<JsonElement>(new Uri($"http://127.0.0.1:{cluster.HealthPortBase + index}/api/metrics"));
+            var metrics = await MetricsAsync(index);
             var messages = metrics.GetProperty("orleans.messages");
             clientMessages += messages.GetProperty("toClients").GetInt64() + messages.GetProperty("fromClients").GetInt64();
             siloMessages += messages.GetProperty("siloToSiloSent").GetInt64();
@@ -67,6 +67,21 @@ internal sealed class CoordinationBackend(TestClusterClient client, LocalCluster
 
         return new ServerCost(ProcessCpu.OfTrees(silos.Select(s => s.Pid).OfType<int>()), clientMessages, siloMessages, allocated);
     }
+
+    /// <summary>One silo's /api/metrics.</summary>
+    public Task<JsonElement> MetricsAsync(int silo) => _http.GetFromJsonAsync<JsonElement>(MetricsUri(silo, string.Empty));
+
+    /// <summary>Starts every silo's metrics over, message counts too: between measurements, never inside one.</summary>
+    public async Task ResetMetricsAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (index, _, _) in await cluster.SilosAsync())
+        {
+            using var reset = await _http.PostAsync(MetricsUri(index, "/reset"), null, cancellationToken);
+            reset.EnsureSuccessStatusCode();
+        }
+    }
+
+    private Uri MetricsUri(int silo, string path) => new($"http://127.0.0.1:{cluster.HealthPortBase + silo}/api/metrics{path}");
 
     public ValueTask DisposeAsync()
     {

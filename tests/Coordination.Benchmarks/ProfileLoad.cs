@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Coordination.TestKit;
 
@@ -40,12 +39,7 @@ internal static class ProfileLoad
         }
 
         // The silos' own latency histograms start over here, so the breakdown printed at the end leaves the warm-up out.
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        foreach (var (index, _, _) in silos)
-        {
-            using var reset = await http.PostAsync(new Uri($"http://127.0.0.1:{cluster.HealthPortBase + index}/api/metrics/reset"), null, cancellationToken);
-            reset.EnsureSuccessStatusCode();
-        }
+        await ours.ResetMetricsAsync(cancellationToken);
 
         // Each round's own timed part counts (its settling pause before does not).
         var watch = Stopwatch.StartNew();
@@ -65,7 +59,7 @@ internal static class ProfileLoad
 
         foreach (var (index, _, _) in silos)
         {
-            Console.Error.WriteLine(ServerSide(index, await http.GetFromJsonAsync<JsonElement>(new Uri($"http://127.0.0.1:{cluster.HealthPortBase + index}/api/metrics"), cancellationToken)));
+            Console.Error.WriteLine(ServerSide(index, await ours.MetricsAsync(index)));
         }
 
         return $"{options.Scenario}: {pairs} pairs in {elapsed.TotalSeconds:0.0} s = {pairs / elapsed.TotalSeconds:0} ops/s; " +
