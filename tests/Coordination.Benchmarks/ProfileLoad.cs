@@ -13,6 +13,9 @@ internal static class ProfileLoad
 {
     public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile);
 
+    /// <summary>The scenarios <see cref="RoundAsync"/> knows; the command line accepts only these.</summary>
+    public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8"];
+
     public static async Task<string> RunAsync(Options options, CancellationToken cancellationToken)
     {
         await using var cluster = await LocalClusterProcess.StartAsync(testTimings: false);
@@ -86,6 +89,6 @@ internal static class ProfileLoad
         "fresh" => Scenarios.FreshNamesAsync(backend, 500),
         "par16" => Scenarios.ParallelAsync(backend, 16, 1600),
         "cont8" => Scenarios.ContendedAsync(backend, 8, 400),
-        _ => throw new ArgumentException($"unknown scenario '{scenario}' (seq, fresh, par16, cont8)", nameof(scenario)),
+        _ => throw new ArgumentException($"unknown scenario '{scenario}' ({string.Join(", ", ScenarioNames)})", nameof(scenario)),
     };
 }

@@ -63,8 +63,9 @@ internal sealed class MetricsSnapshot : IDisposable
         _messages.Dispose();
     }
 
+    /// <summary>Runs on every measurement of every enabled instrument (several per lock operation): no closure, no allocation once the series exists.</summary>
     private void Record(Instrument instrument, double value) =>
-        _series.GetOrAdd(instrument.Name, _ => new Series(instrument is Counter<long>)).Add(value);
+        _series.GetOrAdd(instrument.Name, static (_, i) => new Series(i is Counter<long>), instrument).Add(value);
 
     private sealed class Series(bool counter)
     {
