@@ -14,6 +14,7 @@ internal sealed class LockedSwimNode
     private readonly TimeProvider _time;
     private readonly long _origin;
     private readonly SwimNode _node;
+    private Action<TimeSpan>? _dueChanged;
 
     public LockedSwimNode(MemberId self, ProbeOptions options, TimeProvider time)
     {
@@ -25,14 +26,27 @@ internal sealed class LockedSwimNode
     /// <summary>Time since the host started, from its <see cref="TimeProvider"/>.</summary>
     public TimeSpan Now => _time.GetElapsedTime(_origin);
 
+    /// <summary>
+    /// Tells <paramref name="listener"/>, after every call (outside the lock), when the node next has something to do
+    /// (<see cref="SwimNode.NextDue"/>): the tick loop sleeps until then, and a message received may bring it forward.
+    /// </summary>
+    public void OnDueChanged(Action<TimeSpan> listener) => _dueChanged = listener;
+
     /// <summary>Runs <paramref name="step"/> on the node at the current time, and takes out what it produced.</summary>
     public NodeOutput Run(Action<SwimNode, TimeSpan> step)
     {
+        NodeOutput output;
+        TimeSpan due;
         lock (_gate)
         {
-            step(_node, Now);
-            return new NodeOutput(_node.DrainOutbox(), _node.DrainChanges());
+            var now = Now;
+            step(_node, now);
+            output = new NodeOutput(_node.DrainOutbox(), _node.DrainChanges());
+            due = _node.NextDue(now);
         }
+
+        _dueChanged?.Invoke(due);
+        return output;
     }
 
     /// <summary>Reads the node at the current time.</summary>

@@ -16,6 +16,24 @@ internal sealed class PingRelays
     /// <summary>The relay an ack under <paramref name="seq"/> answers, if any; it is done either way.</summary>
     public bool TryComplete(long seq, [MaybeNullWhen(false)] out Relay relay) => _relays.Remove(seq, out relay);
 
+    /// <summary>When the earliest nack is due, if any relay is under way.</summary>
+    public TimeSpan? NextNackAt
+    {
+        get
+        {
+            TimeSpan? next = null;
+            foreach (var relay in _relays.Values)
+            {
+                if (next is null || relay.NackAt < next)
+                {
+                    next = relay.NackAt;
+                }
+            }
+
+            return next;
+        }
+    }
+
     /// <summary>Relays whose nack is due, removed.</summary>
     public List<Relay> Expire(TimeSpan now)
     {

@@ -16,6 +16,43 @@ internal sealed partial class SwimNode
     /// <summary>Round-trip time of the last direct ack from each member.</summary>
     public IReadOnlyDictionary<MemberId, TimeSpan> RoundTrips => _rtts;
 
+    /// <summary>
+    /// The earliest time at which <see cref="Tick"/> has anything to do, as things stand at <paramref name="now"/>: the
+    /// next probe period, the indirect step and the verdict of the probe in flight, a relay's nack, the next push-pull.
+    /// While a suspicion is under way (its deadline moves with the votes it gets) or the node is back from a stall,
+    /// <paramref name="now"/>: the host steps it every tick interval. A host may sleep until then, provided it asks
+    /// again after every call into the node: a message received can bring a deadline forward (a ping-req starts a
+    /// relay, gossip a suspicion).
+    /// </summary>
+    public TimeSpan NextDue(TimeSpan now)
+    {
+        if (IsOut)
+        {
+            return TimeSpan.MaxValue;
+        }
+
+        if (_stalled || _suspicions.Count > 0)
+        {
+            return now;
+        }
+
+        var due = _nextProbeAt < _nextSyncAt ? _nextProbeAt : _nextSyncAt;
+        if (_round is { } r)
+        {
+            if (!r.Acked && !r.IndirectSent && r.IndirectAt < due)
+            {
+                due = r.IndirectAt;
+            }
+
+            if (r.End < due)
+            {
+                due = r.End;
+            }
+        }
+
+        return _relays.NextNackAt is { } nack && nack < due ? nack : due;
+    }
+
     /// <summary>Moves the probe in flight on (indirect probes, then its verdict), and starts the next period's when due.</summary>
     private void StepRound(TimeSpan now)
     {

@@ -99,13 +99,23 @@ internal sealed class SwimSimulation
             _kernel.Schedule(resume - scheduled, () =>
             {
                 member.Node.ReportStall(resume - scheduled);
+                member.Due = member.Node.NextDue(Now);
                 Tick(member);
             });
             return;
         }
 
+        // The host's loop sleeps until the node's next deadline: a tick before it must find nothing to do.
+        var quiet = Now < member.Due;
+        var (sent, changes) = (member.Node.MessagesSent, member.Changes.Count);
         member.Node.Tick(Now);
         Flush(member);
+        if (quiet && (member.Node.MessagesSent != sent || member.Changes.Count != changes))
+        {
+            throw new InvalidOperationException($"{member} at {Now}: a tick before the node's next deadline ({member.Due}) sent {member.Node.MessagesSent - sent} messages and made {member.Changes.Count - changes} changes (seed {Seed})");
+        }
+
+        member.Due = member.Node.NextDue(Now);
         _kernel.Schedule(Options.TickInterval, () => Tick(member));
     }
 
@@ -147,6 +157,7 @@ internal sealed class SwimSimulation
         Delivered++;
         to.Node.Receive(message, Now);
         Flush(to);
+        to.Due = to.Node.NextDue(Now);
     }
 
     public sealed class Member(MemberId id, SwimNode node)
@@ -160,6 +171,9 @@ internal sealed class SwimSimulation
         public TimeSpan PausedUntil { get; set; }
 
         public long Sent { get; set; }
+
+        /// <summary>When the node said, after the last call into it, it next has something to do (<see cref="SwimNode.NextDue"/>).</summary>
+        public TimeSpan Due { get; set; }
 
         public List<MemberChange> Changes { get; } = [];
 
