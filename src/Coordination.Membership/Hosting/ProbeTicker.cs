@@ -9,8 +9,8 @@ namespace Coordination.Membership.Hosting;
 /// judges anyone.
 /// </summary>
 /// <remarks>
-/// The loop sleeps until the node next has something to do (<see cref="SwimNode.NextDue"/>: about two steps per probe
-/// period when all is well), not a step every <see cref="ProbeOptions.TickInterval"/>: each wake costs a thread-pool
+/// The loop sleeps until the node next has something to do (<see cref="SwimNode.NextDue"/>: two steps per probe period
+/// when all is well, the ping and one a tick later, when its ack is in), not a step every <see cref="ProbeOptions.TickInterval"/>: each wake costs a thread-pool
 /// worker's wake-up and spin, and a fixed 20 ms tick made half of an idle silo's CPU. Any call into the node (a message
 /// received, a membership change) reports its new deadline (<see cref="Heard"/>), which wakes the loop when it is
 /// earlier than the one it sleeps for. Steps stay at least a tick interval apart, and at most a probe interval.
@@ -133,6 +133,7 @@ internal sealed partial class ProbeTicker
         while (true)
         {
             var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Task delay;
             lock (_gate)
             {
                 if (_heard < due)
@@ -146,19 +147,19 @@ internal sealed partial class ProbeTicker
                 }
 
                 _heard = TimeSpan.MaxValue;
+                var wait = due - _node.Now;
+                if (wait <= TimeSpan.Zero)
+                {
+                    return due;
+                }
+
+                // Set before the loop counts as asleep. The delay of a sleep cut short runs out on its own (at most a
+                // probe interval later).
+                delay = Task.Delay(wait, _time, stopping);
                 (_wake, _sleepUntil, _notBefore) = (wake, due, notBefore);
                 _sleeps++;
             }
 
-            var wait = due - _node.Now;
-            if (wait <= TimeSpan.Zero)
-            {
-                Awake();
-                return due;
-            }
-
-            // The delay of a sleep cut short runs out on its own (at most a probe interval later).
-            var delay = Task.Delay(wait, _time, stopping);
             if (await Task.WhenAny(delay, wake.Task) == delay)
             {
                 Awake();

@@ -18,11 +18,12 @@ internal sealed partial class SwimNode
 
     /// <summary>
     /// The earliest time at which <see cref="Tick"/> has anything to do, as things stand at <paramref name="now"/>: the
-    /// next probe period, the indirect step and the verdict of the probe in flight, a relay's nack, the next push-pull.
-    /// While a suspicion is under way (its deadline moves with the votes it gets) or the node is back from a stall,
-    /// <paramref name="now"/>: the host steps it every tick interval. A host may sleep until then, provided it asks
-    /// again after every call into the node: a message received can bring a deadline forward (a ping-req starts a
-    /// relay, gossip a suspicion).
+    /// next probe period, the verdict of an acked probe, a relay's nack, the next push-pull. While the probe in flight
+    /// is unacked, a suspicion is under way (its deadline moves with the votes it gets) or the node is back from a
+    /// stall, <paramref name="now"/>: the host steps it every tick interval, so a pause of this process while a probe
+    /// waits for its ack is seen as a stall before the probe is judged (<see cref="ReportStall"/>). A host may sleep
+    /// until then, provided it asks again after every call into the node: a message received can bring a deadline
+    /// forward (a ping-req starts a relay, gossip a suspicion).
     /// </summary>
     public TimeSpan NextDue(TimeSpan now)
     {
@@ -31,23 +32,15 @@ internal sealed partial class SwimNode
             return TimeSpan.MaxValue;
         }
 
-        if (_stalled || _suspicions.Count > 0)
+        if (_stalled || _suspicions.Count > 0 || _round is { Acked: false })
         {
             return now;
         }
 
         var due = _nextProbeAt < _nextSyncAt ? _nextProbeAt : _nextSyncAt;
-        if (_round is { } r)
+        if (_round is { } r && r.End < due)
         {
-            if (!r.Acked && !r.IndirectSent && r.IndirectAt < due)
-            {
-                due = r.IndirectAt;
-            }
-
-            if (r.End < due)
-            {
-                due = r.End;
-            }
+            due = r.End;
         }
 
         return _relays.NextNackAt is { } nack && nack < due ? nack : due;

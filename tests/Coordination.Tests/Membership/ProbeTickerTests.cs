@@ -28,7 +28,7 @@ public sealed class ProbeTickerTests
         await group.RunUntilAsync(span);
 
         // A tick every 20 ms would have made 80 steps each. A period is the ping (its verdict at the period's end is
-        // the next period's ping) and, while the ack is out, the indirect deadline; acks answered at once leave one.
+        // the next period's ping) and one step a tick later, when the ack is in (while a probe is unacked, every tick).
         foreach (var (name, ticker) in group.Tickers)
         {
             Assert.InRange(ticker.Steps, 8, 2 * 8 + 2);
@@ -72,6 +72,33 @@ public sealed class ProbeTickerTests
         await runs;
     }
 
+    [Fact]
+    public async Task A_pause_while_a_probe_waits_for_its_ack_is_a_stall_not_a_verdict_on_the_target()
+    {
+        var time = new FakeTimeProvider();
+
+        // m1 is in m0's view but never answers: m0's probe of it stays unacked.
+        var group = new Group(time, ["m0"], silent: ["m1"]);
+        using var stop = new CancellationTokenSource();
+        var runs = group.Start(stop.Token);
+        var ticker = group.Tickers["m0"];
+
+        // The ping leaves at m0's first step; at the probe timeout it would ask others (there are none).
+        await group.RunUntilAsync(Local.TickInterval + Local.ProbeTimeout);
+        Assert.Equal(1, group.Pings("m0"));
+
+        // The process stops until half a probe timeout after the period's end, then runs again: its loop wakes that
+        // late, and the missing ack says nothing about m1, as m0 was not running to receive it.
+        var before = ticker.Sleep.Sleeps;
+        time.Advance(Local.ProbeInterval - Local.ProbeTimeout + (Local.ProbeTimeout / 2));
+        await Eventually.Async(() => ticker.Sleep is { Asleep: true } s && s.Sleeps > before, TimeSpan.FromSeconds(10), "m0's loop stepped after the pause");
+
+        Assert.Equal(1, ticker.Stalls);
+        Assert.Equal(MemberStatus.Alive, group.Node("m0").Read((n, _) => n.View[new MemberId("m1")]!.Value.Status));
+        await stop.CancelAsync();
+        await runs;
+    }
+
     /// <summary>Members on one fake clock, each with its node and its loop; a message is delivered when it is sent.</summary>
     private sealed class Group
     {
@@ -80,6 +107,12 @@ public sealed class ProbeTickerTests
         private readonly ConcurrentDictionary<string, ConcurrentQueue<(MemberId To, ProbeMessage Message, TimeSpan At)>> _sent = new();
 
         public Group(FakeTimeProvider time, params string[] names)
+            : this(time, names, [])
+        {
+        }
+
+        /// <param name="silent">Members in every view that have no node here: messages to them are lost.</param>
+        public Group(FakeTimeProvider time, string[] names, string[] silent)
         {
             _time = time;
             foreach (var name in names)
@@ -91,7 +124,7 @@ public sealed class ProbeTickerTests
             foreach (var name in names)
             {
                 Tickers[name] = new ProbeTicker(_nodes[name], Local, time, output => Dispatch(name, output), NullLogger.Instance);
-                foreach (var other in names.Where(o => o != name))
+                foreach (var other in names.Concat(silent).Where(o => o != name))
                 {
                     Dispatch(name, _nodes[name].Run((n, now) => n.Add(new MemberId(other), now)));
                 }
