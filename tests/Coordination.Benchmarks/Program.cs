@@ -101,7 +101,7 @@ longevity.SetAction(async (result, ct) =>
 });
 root.Subcommands.Add(longevity);
 // dotnet run -c Release --project tests/Coordination.Benchmarks -- profile [--scenario fresh] [--duration 00:01:00] [--warm-up 00:00:30] [--trace silo0.nettrace] [--trace-profile dotnet-sampled-thread-time]
-var profScenario = new Option<string>("--scenario") { Description = "seq, fresh, par16 or cont8.", DefaultValueFactory = _ => "fresh" };
+var profScenario = new Option<string>("--scenario") { Description = $"One of {string.Join(", ", ProfileLoad.ScenarioNames)}.", DefaultValueFactory = _ => "fresh" };
 profScenario.AcceptOnlyFromAmong(ProfileLoad.ScenarioNames);
 var profDuration = new Option<TimeSpan>("--duration") { Description = "How long the load runs after its warm-up.", DefaultValueFactory = _ => TimeSpan.FromMinutes(1) };
 var profWarmUp = new Option<TimeSpan>("--warm-up") { Description = "Load before the measured part (tiered JIT settles after about 30 s).", DefaultValueFactory = _ => TimeSpan.FromSeconds(30) };

@@ -47,7 +47,7 @@ public sealed class ProbeOptions
     /// <summary>How long a silo the group declared dead waits for Orleans to stop it before it stops itself.</summary>
     public TimeSpan DeadSiloGrace { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The shortest time between two steps of the host's loop, which otherwise sleeps until the protocol's next deadline (while a suspicion is under way, it steps this often).</summary>
+    /// <summary>The shortest time between two steps of the host's loop, which otherwise sleeps until the protocol's next deadline (it steps this often while its probe waits for an ack, a suspicion is under way, or it is back from a stall).</summary>
     public TimeSpan TickInterval { get; set; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Presets by name: Local, Lan, Ci.</summary>
