@@ -45,6 +45,11 @@ public sealed class TestSession : IAsyncDisposable
         await _loop;
     }
 
+    /// <summary>
+    /// Keeps the session alive as the client library does: a keepalive every sixth of the TTL, each abandoned
+    /// after a third of it. A keepalive in flight to a silo a test kills may get no answer until Orleans' 30 s
+    /// response timeout; waiting for it would let the session expire although its client is alive.
+    /// </summary>
     private async Task KeepAliveLoopAsync(CancellationToken token)
     {
         var interval = Info.Ttl / 6;
@@ -53,13 +58,13 @@ public sealed class TestSession : IAsyncDisposable
             var sent = DateTime.UtcNow;
             try
             {
-                await Grain.KeepAlive(0);
+                await Grain.KeepAlive(0).WaitAsync(Info.Ttl / 3);
                 LastAckedSend = sent;
             }
             catch (Exception)
             {
-                // Counted while the loop runs; once stopping, a keepalive still in flight may fail or time out (one
-                // sent to a silo a test then killed gets no answer for Orleans' 30 s): that is not the test's failure.
+                // Counted while the loop runs; once stopping, a keepalive still in flight may fail: that is not the
+                // test's failure.
                 if (!token.IsCancellationRequested)
                 {
                     KeepAlivesFailed++;
