@@ -147,6 +147,31 @@ public sealed class SessionCoversTests
     }
 
     [Fact]
+    public void With_several_covers_each_floor_rises_over_its_own_sessions_requests_that_are_not_carried()
+    {
+        LockRecord? r = null;
+        foreach (var (session, n) in new[] { ("s1", 1), ("s2", 11), ("s3", 21) })
+        {
+            (r, _) = LockStateMachine.Acquire(r, Req(session, n), AcquireMode.Wait, Epoch);
+            (r, _) = LockStateMachine.Release(r, "l", session, Id(n), r.Holder!.Token, Epoch);
+        }
+
+        foreach (var (session, n) in new[] { ("s1", 2), ("s2", 12), ("s3", 22) })
+        {
+            (r, _) = LockStateMachine.Acquire(r, Req(session, n), AcquireMode.Wait, Epoch);
+            r = SessionCovers.Make(r, Req(session, n), settledThrough: n - 1, highestKnown: n, forgotten: 0);
+        }
+
+        Assert.Equal([2L, 12L, 22L], r!.Covers.Select(c => c.Floor));
+        (r, _) = LockStateMachine.Cancel(r, "s2", Id(17), Epoch, sequence: 17);
+        (r, _) = LockStateMachine.Cancel(r, "s3", Id(25), Epoch, sequence: 25);
+        (r, _) = LockStateMachine.Acquire(r, Req("s1", 30, cover: 2), AcquireMode.Wait, Epoch);
+
+        var maintained = SessionCovers.Maintain(r);
+        Assert.Equal([("s1", 2L), ("s2", 17L), ("s3", 25L)], maintained.Covers.Select(c => (c.SessionId, c.Floor)));
+    }
+
+    [Fact]
     public void A_retiring_cover_goes_with_its_request_once_settled_and_the_session_end_takes_it_at_once()
     {
         var r = Covered();

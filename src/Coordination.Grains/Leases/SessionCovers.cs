@@ -125,10 +125,11 @@ internal static class SessionCovers
         }
 
         var covers = queue.Covers;
+        var highest = covers.Count > 1 ? HighestUncarried(queue, covers) : null;
         for (var i = 0; i < covers.Count; i++)
         {
             var c = covers[i];
-            var floor = Math.Max(c.Floor, HighestOf(queue, c.SessionId, includeCarried: false));
+            var floor = Math.Max(c.Floor, highest?[i] ?? HighestOf(queue, c.SessionId, includeCarried: false));
             if (floor != c.Floor)
             {
                 covers = covers.SetItem(i, c with { Floor = floor });
@@ -171,6 +172,45 @@ internal static class SessionCovers
     public static TQueue Without<TQueue>(TQueue queue, string sessionId)
         where TQueue : class, ILeaseState<TQueue> =>
         Find(queue.Covers, sessionId) is { } c ? TQueue.WithCovers(queue, queue.Covers.Remove(c)) : queue;
+
+    /// <summary>
+    /// For each cover, the highest number of its session's requests here that are not carried: one pass over the queue
+    /// for all of them (a long queue with many covers would otherwise be walked once per cover, after every change).
+    /// </summary>
+    private static long[] HighestUncarried<TQueue>(TQueue queue, ImmutableList<SessionCover> covers)
+        where TQueue : class, ILeaseState<TQueue>
+    {
+        var index = new Dictionary<string, int>(covers.Count, StringComparer.Ordinal);
+        for (var i = 0; i < covers.Count; i++)
+        {
+            index.TryAdd(covers[i].SessionId, i);
+        }
+
+        var highest = new long[covers.Count];
+        foreach (var r in queue.Requests())
+        {
+            if (r.Cover == 0 && index.TryGetValue(r.SessionId, out var i))
+            {
+                highest[i] = Math.Max(highest[i], r.Sequence);
+            }
+        }
+
+        foreach (var f in queue.Finished)
+        {
+            if (!f.Covered && index.TryGetValue(f.SessionId, out var i))
+            {
+                highest[i] = Math.Max(highest[i], f.Sequence);
+            }
+        }
+
+        // A session has one cover per queue; should it ever have two, each gets the session's highest.
+        for (var i = 0; i < covers.Count; i++)
+        {
+            highest[i] = highest[index[covers[i].SessionId]];
+        }
+
+        return highest;
+    }
 
     private static long HighestOf<TQueue>(TQueue queue, string sessionId, bool includeCarried)
         where TQueue : class, ILeaseState<TQueue>
