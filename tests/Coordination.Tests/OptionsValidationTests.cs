@@ -32,6 +32,8 @@ public sealed class OptionsValidationTests
         { o => o.RoundTimeout = TimeSpan.Zero, "RoundTimeout is 00:00:00" },
         { o => o.OperationTimeout = TimeSpan.FromSeconds(40), "OperationTimeout is 00:00:40: it must be at least RoundTimeout" },
         { o => o.MaxBatch = 0, "MaxBatch is 0" },
+        { o => o.HedgeDelay = TimeSpan.FromMilliseconds(-1), "HedgeDelay is -00:00:00.0010000: it must be at least 0 (ask every replica at once) and below RoundTimeout (00:00:01)" },
+        { o => o.HedgeDelay = TimeSpan.FromSeconds(1), "HedgeDelay is 00:00:01: it must be at least 0" },
         { o => o.WaiterLinger = TimeSpan.FromMilliseconds(-1), "WaiterLinger is -00:00:00.0010000: it must be between 0 and 100 ms" },
         { o => o.WaiterLinger = TimeSpan.FromSeconds(1), "WaiterLinger is 00:00:01: it must be between 0 and 100 ms" },
     };
@@ -45,6 +47,14 @@ public sealed class OptionsValidationTests
         var result = Replication.Validate(null, options);
         Assert.True(result.Failed);
         Assert.Contains(message, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_hedge_delay_reaches_the_proposers_and_zero_asks_every_replica_at_once()
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(5), new ReplicationOptions().ToProposerOptions().HedgeDelay);
+        Assert.Equal(TimeSpan.FromMilliseconds(20), new ReplicationOptions { HedgeDelay = TimeSpan.FromMilliseconds(20) }.ToProposerOptions().HedgeDelay);
+        Assert.Null(new ReplicationOptions { HedgeDelay = TimeSpan.Zero }.ToProposerOptions().HedgeDelay);
     }
 
     public static TheoryData<Action<CoordinationOptions>, string> BadCoordination => new()

@@ -15,9 +15,9 @@ internal sealed record ProposerOptions
     /// <summary>
     /// How long a round waits for the majority it asked first (this silo's replica and the fewest others a majority
     /// needs) before it asks the remaining members too; any reply but yes from one of them asks the rest at once.
-    /// Null asks every member at once (tests only; silos use the default). Default 5 ms: a remote replica answers in
-    /// well under a millisecond when the machine is idle and within a few under load, so the rest are asked only when
-    /// a member is slow, paused or gone.
+    /// Null asks every member at once. Default 5 ms: a remote replica answers in well under a millisecond when the
+    /// machine is idle and within a few under load, so the rest are asked only when a member is slow, paused or gone.
+    /// Silos take it from <see cref="Hosting.ReplicationOptions.HedgeDelay"/> (0 there is null here).
     /// </summary>
     public TimeSpan? HedgeDelay { get; init; } = TimeSpan.FromMilliseconds(5);
 
