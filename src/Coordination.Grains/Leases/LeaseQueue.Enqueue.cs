@@ -99,10 +99,8 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
                     return (next, d);
                 });
 
-                // A new request that will wait behind a holder anyway goes with the next change instead of a round of its own:
-                // in a contended handoff, the holder's release, which then grants the next waiter in the same round. (A retry
-                // of one the queue knows is answered at once: it may be the holder.)
-                decision = await (mode == AcquireMode.Wait && maxWait > TimeSpan.Zero && seen is not null && !known && !seen.Admits(request)
+                // A new request that will wait behind a holder anyway goes with the next change instead of a round of its own.
+                decision = await (LingerGate.Lingers(mode, maxWait, seen, known, request)
                     ? Register.ExecuteLaterAsync(change, () => !CommittedQueue.Admits(request))
                     : Register.ExecuteAsync(change));
             }
