@@ -166,6 +166,9 @@ public sealed class SessionCoversTests
         (r, _) = LockStateMachine.Cancel(r, "s2", Id(17), Epoch, sequence: 17);
         (r, _) = LockStateMachine.Cancel(r, "s3", Id(25), Epoch, sequence: 25);
         (r, _) = LockStateMachine.Acquire(r, Req("s1", 30, cover: 2), AcquireMode.Wait, Epoch);
+        (r, _) = LockStateMachine.Acquire(r, Req("s3", 40, cover: 22), AcquireMode.Wait, Epoch);
+        (r, _) = LockStateMachine.Cancel(r, "s3", Id(40), Epoch, sequence: 40);
+        Assert.Contains(r.Finished, f => f.SessionId == "s3" && f.Sequence == 40 && f.Covered);
 
         var maintained = SessionCovers.Maintain(r);
         Assert.Equal([("s1", 2L), ("s2", 17L), ("s3", 25L)], maintained.Covers.Select(c => (c.SessionId, c.Floor)));

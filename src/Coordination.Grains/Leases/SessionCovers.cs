@@ -129,7 +129,7 @@ internal static class SessionCovers
         for (var i = 0; i < covers.Count; i++)
         {
             var c = covers[i];
-            var floor = Math.Max(c.Floor, highest?[i] ?? HighestOf(queue, c.SessionId, includeCarried: false));
+            var floor = Math.Max(c.Floor, highest is null ? HighestOf(queue, c.SessionId, includeCarried: false) : highest[c.SessionId]);
             if (floor != c.Floor)
             {
                 covers = covers.SetItem(i, c with { Floor = floor });
@@ -174,39 +174,32 @@ internal static class SessionCovers
         Find(queue.Covers, sessionId) is { } c ? TQueue.WithCovers(queue, queue.Covers.Remove(c)) : queue;
 
     /// <summary>
-    /// For each cover, the highest number of its session's requests here that are not carried: one pass over the queue
+    /// For each covered session, the highest number of its requests here that are not carried: one pass over the queue
     /// for all of them (a long queue with many covers would otherwise be walked once per cover, after every change).
     /// </summary>
-    private static long[] HighestUncarried<TQueue>(TQueue queue, ImmutableList<SessionCover> covers)
+    private static Dictionary<string, long> HighestUncarried<TQueue>(TQueue queue, ImmutableList<SessionCover> covers)
         where TQueue : class, ILeaseState<TQueue>
     {
-        var index = new Dictionary<string, int>(covers.Count, StringComparer.Ordinal);
-        for (var i = 0; i < covers.Count; i++)
+        var highest = new Dictionary<string, long>(covers.Count, StringComparer.Ordinal);
+        foreach (var c in covers)
         {
-            index.TryAdd(covers[i].SessionId, i);
+            highest.TryAdd(c.SessionId, 0);
         }
 
-        var highest = new long[covers.Count];
         foreach (var r in queue.Requests())
         {
-            if (r.Cover == 0 && index.TryGetValue(r.SessionId, out var i))
+            if (r.Cover == 0 && highest.TryGetValue(r.SessionId, out var h) && r.Sequence > h)
             {
-                highest[i] = Math.Max(highest[i], r.Sequence);
+                highest[r.SessionId] = r.Sequence;
             }
         }
 
         foreach (var f in queue.Finished)
         {
-            if (!f.Covered && index.TryGetValue(f.SessionId, out var i))
+            if (!f.Covered && highest.TryGetValue(f.SessionId, out var h) && f.Sequence > h)
             {
-                highest[i] = Math.Max(highest[i], f.Sequence);
+                highest[f.SessionId] = f.Sequence;
             }
-        }
-
-        // A session has one cover per queue; should it ever have two, each gets the session's highest.
-        for (var i = 0; i < covers.Count; i++)
-        {
-            highest[i] = highest[index[covers[i].SessionId]];
         }
 
         return highest;
