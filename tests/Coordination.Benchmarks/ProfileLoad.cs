@@ -23,10 +23,11 @@ internal static class ProfileLoad
         await using var ours = new CoordinationBackend(client, cluster);
         var silos = await cluster.SilosAsync();
         Console.Error.WriteLine($"silo pids: {string.Join(", ", silos.Select(s => $"{s.Index}={s.Pid}"))}");
+        await using var entities = await ours.NewContenderAsync();
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed < options.WarmUp)
         {
-            await RoundAsync(ours, options.Scenario);
+            await RoundAsync(ours, entities, options.Scenario);
         }
 
         Process? trace = null;
@@ -49,7 +50,7 @@ internal static class ProfileLoad
         var (pairs, elapsed, cpu, siloMessages, clientMessages, allocated) = (0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L, 0L);
         while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
         {
-            var round = await RoundAsync(ours, options.Scenario);
+            var round = await RoundAsync(ours, entities, options.Scenario);
             Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms");
             (pairs, elapsed, cpu) = (pairs + round.Pairs, elapsed + round.Elapsed, cpu + round.Cost.Cpu);
             (siloMessages, clientMessages, allocated) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0), allocated + (round.Cost.AllocatedBytes ?? 0));
@@ -60,10 +61,19 @@ internal static class ProfileLoad
             await trace.WaitForExitAsync(cancellationToken);
         }
 
+        var rounds = new SortedDictionary<string, double>(StringComparer.Ordinal);
         foreach (var (index, _, _) in silos)
         {
-            Console.Error.WriteLine(ServerSide(index, await ours.MetricsAsync(index)));
+            var metrics = await ours.MetricsAsync(index);
+            Console.Error.WriteLine(ServerSide(index, metrics));
+            foreach (var series in metrics.EnumerateObject().Where(s => s.Name.StartsWith(RoundsSeries, StringComparison.Ordinal)))
+            {
+                rounds[series.Name[RoundsSeries.Length..]] = rounds.GetValueOrDefault(series.Name[RoundsSeries.Length..]) + series.Value.GetProperty("total").GetDouble();
+            }
         }
+
+        // Rounds since the warm-up, settling pauses included (names retiring after their round), per pair of the timed parts.
+        Console.Error.WriteLine($"replica rounds per pair: {string.Join("; ", rounds.Select(r => $"{r.Key} {r.Value / pairs:0.00}"))}");
 
         return $"{options.Scenario}: {pairs} pairs in {elapsed.TotalSeconds:0.0} s = {pairs / elapsed.TotalSeconds:0} ops/s; " +
             $"server CPU {cpu.TotalMilliseconds / pairs:0.00} ms/op; silo messages {siloMessages / (double)pairs:0.0}/op; client messages {clientMessages / (double)pairs:0.0}/op; " +
@@ -74,6 +84,8 @@ internal static class ProfileLoad
     /// Where a pair's time goes inside the silos (since the warm-up, settling pauses included): each call as the lock grain
     /// timed it, and the replica rounds under them; what a client saw beyond that is its hops to the gateway and back.
     /// </summary>
+    private const string RoundsSeries = "coordination.register.rounds[";
+
     private static string ServerSide(int silo, JsonElement metrics)
     {
         string Of(string series) => metrics.TryGetProperty(series, out var h) && h.TryGetProperty("count", out var n) && n.GetInt64() > 0
@@ -83,10 +95,10 @@ internal static class ProfileLoad
             $"replica round {Of("coordination.register.round.duration")}";
     }
 
-    private static Task<ScenarioResult> RoundAsync(ILockBackend backend, string scenario) => scenario switch
+    private static Task<ScenarioResult> RoundAsync(ILockBackend backend, IContender entities, string scenario) => scenario switch
     {
         "seq" => Scenarios.SequentialAsync(backend, 500),
-        "fresh" => Scenarios.FreshNamesAsync(backend, 500),
+        "fresh" => Scenarios.FreshNamesAsync(backend, entities, 500),
         "par16" => Scenarios.ParallelAsync(backend, 16, 1600),
         "cont8" => Scenarios.ContendedAsync(backend, 8, 400),
         _ => throw new ArgumentException($"unknown scenario '{scenario}' ({string.Join(", ", ScenarioNames)})", nameof(scenario)),

@@ -185,20 +185,22 @@ static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int 
     // JIT promotes hot code only after it has run a while: with 8 s of warm-up, a profile of our silos during the
     // first scenarios still showed a third of their CPU in the JIT's background compiler (it settles after about 30 s).
     Console.Error.WriteLine($"warming up {backend.Name} ...");
+    var entities = await backend.NewContenderAsync();
     var warmUntil = DateTime.UtcNow + TimeSpan.FromSeconds(WarmUpSeconds);
     while (DateTime.UtcNow < warmUntil)
     {
         await Scenarios.SequentialAsync(backend, 300);
-        await Scenarios.FreshNamesAsync(backend, 300);
+        await Scenarios.FreshNamesAsync(backend, entities, 300);
         await Scenarios.ParallelAsync(backend, 16, 800);
         await Scenarios.ContendedAsync(backend, 8, 160);
     }
 
     Console.Error.WriteLine($"measuring {backend.Name} ...");
     var s = await Scenarios.SequentialAsync(backend, seq);
-    var f = await Scenarios.FreshNamesAsync(backend, seq);
+    var f = await Scenarios.FreshNamesAsync(backend, entities, seq);
     var p = await Scenarios.ParallelAsync(backend, 16, par);
     var c = await Scenarios.ContendedAsync(backend, 8, contended);
+    await entities.DisposeAsync();
 
     // Idle: no contender open, once what the scenarios left behind is done: their sessions, leases and connections
     // close, and (ours) names retire 5 s after their last use (IdleRetention). Measured 2 s after the last scenario,

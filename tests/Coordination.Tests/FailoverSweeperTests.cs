@@ -79,11 +79,55 @@ public sealed class FailoverSweeperTests
             return Task.CompletedTask;
         }, TimeProvider.System, NullLogger.Instance);
 
+        // A holding's leftovers wait for a second sweep that finds its copy unchanged (a live activation lets go of them itself); an ending session does not wait.
+        Assert.Equal(1, await sweeper.SweepAsync(afterDeath: false, CancellationToken.None));
+        Assert.Equal(["session ending"], pinged);
+        pinged.Clear();
         Assert.Equal(3, await sweeper.SweepAsync(afterDeath: false, CancellationToken.None));
         Assert.Equal(["Lock 'with-finished'", "Value 'with-finished'", "session ending"], pinged.Order(StringComparer.Ordinal));
         pinged.Clear();
         await sweeper.SweepAsync(afterDeath: true, CancellationToken.None);
         Assert.Equal(["Lock 'with-finished'", "Value 'vanished'", "Value 'with-finished'", "session alive", "session ending"], pinged.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_holdings_leftovers_are_pinged_only_after_two_sweeps_found_its_copy_unchanged()
+    {
+        var node = new ReplicaNode(Self.ToReplicaId(), null!, null!, TimeProvider.System);
+        node.Partition(0).Adopt(new PartitionConfiguration(0, 1, [new(Self.ToReplicaId(), 1)], 1, 1, []));
+        var finished = LockRecord.Empty with { Finished = [new FinishedRequest("s", Guid.NewGuid(), 5, RequestEnd.Released, 3)] };
+        var later = LockRecord.Empty with { Finished = [new FinishedRequest("s", Guid.NewGuid(), 6, RequestEnd.Released, 4)] };
+        node.Handle(new ReplicaRequest(0, 1, "l/stuck", ReplicaOperation.Accept, new Ballot(1, 1), finished, new Ballot(2, 1)));
+        node.Handle(new ReplicaRequest(0, 1, "l/in-use", ReplicaOperation.Accept, new Ballot(1, 1), finished, new Ballot(2, 1)));
+        node.Handle(new ReplicaRequest(0, 1, "l/retired", ReplicaOperation.Accept, new Ballot(1, 1), finished, new Ballot(2, 1)));
+        var pinged = new List<string>();
+        var sweeper = new FailoverSweeper(node, new SiloLiveness(new FakeMembership(), new LocalSilo()), (holding, _) =>
+        {
+            lock (pinged)
+            {
+                pinged.Add(holding!.Name);
+            }
+
+            return Task.CompletedTask;
+        }, TimeProvider.System, NullLogger.Instance);
+
+        Assert.Equal(0, await sweeper.SweepAsync(afterDeath: false, CancellationToken.None));
+
+        // Between the sweeps: one lock's activation writes again (leftovers still, but not the same), another retires.
+        node.Handle(new ReplicaRequest(0, 1, "l/in-use", ReplicaOperation.Accept, new Ballot(2, 1), later, new Ballot(3, 1)));
+        node.Handle(new ReplicaRequest(0, 1, "l/retired", ReplicaOperation.Accept, new Ballot(2, 1), LockRecord.Empty, new Ballot(3, 1)));
+        Assert.Equal(1, await sweeper.SweepAsync(afterDeath: false, CancellationToken.None));
+        Assert.Equal(["stuck"], pinged);
+
+        pinged.Clear();
+        Assert.Equal(2, await sweeper.SweepAsync(afterDeath: false, CancellationToken.None));
+        Assert.Equal(["in-use", "stuck"], pinged.Order(StringComparer.Ordinal));
+
+        // A death does not wait: every leftover at once, whatever the sweeps before saw.
+        node.Handle(new ReplicaRequest(0, 1, "l/in-use", ReplicaOperation.Accept, new Ballot(3, 1), finished, new Ballot(4, 1)));
+        pinged.Clear();
+        Assert.Equal(2, await sweeper.SweepAsync(afterDeath: true, CancellationToken.None));
+        Assert.Equal(["in-use", "stuck"], pinged.Order(StringComparer.Ordinal));
     }
 
     private static async Task AdvanceUntilAsync(FakeTimeProvider time, Func<bool> condition, string expectation)

@@ -16,6 +16,32 @@ internal static class ReplicationMetrics
     public static readonly Histogram<double> RoundDuration = Meter.CreateHistogram<double>(
         "coordination.register.round.duration", "ms", "Time for one prepare or accept round to reach a majority (or fail).");
 
+    public static readonly Counter<long> Rounds = Meter.CreateCounter<long>(
+        "coordination.register.rounds", "{round}", "Prepare, accept and delete rounds by phase and register kind (the key's prefix: l lock, s session, e election, ...).");
+
+    /// <summary>Records one round's duration and count, tagged with its outcome, phase and register kind.</summary>
+    public static void RecordRound(double milliseconds, bool ok, ReplicaRequest asked)
+    {
+        var outcome = new KeyValuePair<string, object?>("outcome", ok ? "majority" : "failed");
+        var phase = new KeyValuePair<string, object?>("phase", PhaseOf(asked));
+        var register = new KeyValuePair<string, object?>("register", KindOf(asked.Key));
+        RoundDuration.Record(milliseconds, outcome, phase, register);
+        Rounds.Add(1, outcome, phase, register);
+    }
+
+    /// <summary>A round's phase, as its duration's "phase" tag: prepare, accept, or delete (an accept of nothing).</summary>
+    public static string PhaseOf(ReplicaRequest request) =>
+        request.Operation == ReplicaOperation.Prepare ? "prepare" : request.Value is null ? "delete" : "accept";
+
+    /// <summary>A register's kind, as a round's "register" tag: its key up to the first '/' (the service's kind prefix), so the tag has a few values, not one per key.</summary>
+    public static string KindOf(string key) => key.IndexOf('/', StringComparison.Ordinal) switch
+    {
+        1 when key[0] < Kinds.Length => Kinds[key[0]] ??= key[..1],
+        _ => "other",
+    };
+
+    private static readonly string?[] Kinds = new string?[128];
+
     public static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>(
         "coordination.register.batch.size", "{change}", "Changes folded into one accept (group commit).");
 

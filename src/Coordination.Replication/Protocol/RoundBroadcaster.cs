@@ -35,9 +35,12 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         // but yes. Inline, like the round's own outcome: every step stays on the caller's scheduler (in the
         // simulations, the one that replays a seed exactly).
         var answered = first < order.Length ? new TaskCompletionSource() : null;
+        ReplicaRequest? asked = null;
         for (var i = 0; i < first; i++)
         {
-            _ = SendAsync(round, order[i], request(order[i]), answered);
+            var sent = request(order[i]);
+            asked ??= sent;
+            _ = SendAsync(round, order[i], sent, answered);
         }
 
         if (answered is not null && (!round.Done.IsCompleted || round.Ok < needed))
@@ -62,7 +65,7 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
 
         var sealedRound = round.Seal();
         var ok = sealedRound.Ok >= needed;
-        ReplicationMetrics.RoundDuration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("outcome", ok ? "majority" : "failed"));
+        ReplicationMetrics.RecordRound(time.GetElapsedTime(started).TotalMilliseconds, ok, asked!);
         if (!ok)
         {
             ReplicationMetrics.FailedRounds.Add(1);

@@ -14,6 +14,7 @@ internal sealed class MetricsSnapshot : IDisposable
     private const int Window = 20_000;
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, Series> _series = new();
+    private readonly ConcurrentDictionary<(Instrument Instrument, object? A, object? B, object? C), (string Name, Series Series)> _tagged = new();
     private readonly OrleansMessageCounts _messages = new();
 
     public MetricsSnapshot()
@@ -27,7 +28,14 @@ internal sealed class MetricsSnapshot : IDisposable
         };
         _listener.SetMeasurementEventCallback<double>((i, v, _, _) => Record(i, v));
         _listener.SetMeasurementEventCallback<int>((i, v, _, _) => Record(i, v));
-        _listener.SetMeasurementEventCallback<long>((i, v, _, _) => Record(i, v));
+        _listener.SetMeasurementEventCallback<long>((i, v, tags, _) =>
+        {
+            Record(i, v);
+            if (!tags.IsEmpty && i is Counter<long>)
+            {
+                RecordTagged(i, v, tags);
+            }
+        });
         _listener.Start();
     }
 
@@ -35,7 +43,8 @@ internal sealed class MetricsSnapshot : IDisposable
 
     public object Report()
     {
-        var report = _series.OrderBy(s => s.Key, StringComparer.Ordinal).ToDictionary(s => s.Key, s => s.Value.Summary());
+        var report = _series.Select(s => (Name: s.Key, Series: s.Value)).Concat(_tagged.Values)
+            .OrderBy(s => s.Name, StringComparer.Ordinal).ToDictionary(s => s.Name, s => s.Series.Summary());
         var now = Gc();
         report["orleans.messages"] = _messages.Report();
         report["runtime.gc"] = new { gen0 = now.Gen0 - _gcAtReset.Gen0, gen1 = now.Gen1 - _gcAtReset.Gen1, gen2 = now.Gen2 - _gcAtReset.Gen2, pauseMs = (now.Pause - _gcAtReset.Pause).TotalMilliseconds, allocatedBytes = now.Allocated - _gcAtReset.Allocated, server = System.Runtime.GCSettings.IsServerGC };
@@ -51,6 +60,7 @@ internal sealed class MetricsSnapshot : IDisposable
     public void Reset()
     {
         _series.Clear();
+        _tagged.Clear();
         _messages.Reset();
         _gcAtReset = Gc();
     }
@@ -66,6 +76,22 @@ internal sealed class MetricsSnapshot : IDisposable
     /// <summary>Runs on every measurement of every enabled instrument (several per lock operation): no closure, no allocation once the series exists.</summary>
     private void Record(Instrument instrument, double value) =>
         _series.GetOrAdd(instrument.Name, static (_, i) => new Series(i is Counter<long>), instrument).Add(value);
+
+    /// <summary>
+    /// A counter's measurement once more under its tags' values (the first three), as "name[key=value,...]": replica rounds by
+    /// phase and register kind, for instance. The key is the values themselves (constant strings), so nothing is allocated once the series exists.
+    /// </summary>
+    private void RecordTagged(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        var key = (instrument, tags[0].Value, tags.Length > 1 ? tags[1].Value : null, tags.Length > 2 ? tags[2].Value : null);
+        if (!_tagged.TryGetValue(key, out var tagged))
+        {
+            var name = $"{instrument.Name}[{string.Join(",", tags[..Math.Min(3, tags.Length)].ToArray().Select(t => $"{t.Key}={t.Value}"))}]";
+            tagged = _tagged.GetOrAdd(key, (name, new Series(counter: true)));
+        }
+
+        tagged.Series.Add(value);
+    }
 
     private sealed class Series(bool counter)
     {
