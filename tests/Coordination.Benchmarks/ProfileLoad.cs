@@ -11,7 +11,8 @@ namespace Coordination.Benchmarks;
 /// </summary>
 internal static class ProfileLoad
 {
-    public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile);
+    /// <param name="After">How long to watch the cluster once the load stops (what it still does when nobody calls it), in 5 s windows.</param>
+    public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After);
 
     /// <summary>The scenarios <see cref="RoundAsync"/> knows; the command line accepts only these.</summary>
     public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8"];
@@ -61,23 +62,54 @@ internal static class ProfileLoad
             await trace.WaitForExitAsync(cancellationToken);
         }
 
-        var rounds = new SortedDictionary<string, double>(StringComparer.Ordinal);
         foreach (var (index, _, _) in silos)
         {
-            var metrics = await ours.MetricsAsync(index);
-            Console.Error.WriteLine(ServerSide(index, metrics));
-            foreach (var series in metrics.EnumerateObject().Where(s => s.Name.StartsWith(RoundsSeries, StringComparison.Ordinal)))
-            {
-                rounds[series.Name[RoundsSeries.Length..]] = rounds.GetValueOrDefault(series.Name[RoundsSeries.Length..]) + series.Value.GetProperty("total").GetDouble();
-            }
+            Console.Error.WriteLine(ServerSide(index, await ours.MetricsAsync(index)));
         }
+
+        var rounds = await RoundsAsync(ours, silos);
 
         // Rounds since the warm-up, settling pauses included (names retiring after their round), per pair of the timed parts.
         Console.Error.WriteLine($"replica rounds per pair: {string.Join("; ", rounds.Select(r => $"{r.Key} {r.Value / pairs:0.00}"))}");
 
-        return $"{options.Scenario}: {pairs} pairs in {elapsed.TotalSeconds:0.0} s = {pairs / elapsed.TotalSeconds:0} ops/s; " +
+        var summary = $"{options.Scenario}: {pairs} pairs in {elapsed.TotalSeconds:0.0} s = {pairs / elapsed.TotalSeconds:0} ops/s; " +
             $"server CPU {cpu.TotalMilliseconds / pairs:0.00} ms/op; silo messages {siloMessages / (double)pairs:0.0}/op; client messages {clientMessages / (double)pairs:0.0}/op; " +
             $"silos allocated {allocated / 1024.0 / pairs:0.0} KiB/op";
+        await AfterwardsAsync(ours, silos, options.After, cancellationToken);
+        return summary;
+    }
+
+    /// <summary>The cluster left alone after the load: its silos' CPU, silo-to-silo messages and replica rounds, per second, window by window.</summary>
+    private static async Task AfterwardsAsync(CoordinationBackend ours, IReadOnlyList<(int Index, int? Pid, int Restarts)> silos, TimeSpan after, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        var (cost, rounds, at) = (await ours.CostAsync(), await RoundsAsync(ours, silos), watch.Elapsed);
+        while (watch.Elapsed < after && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
+            var (nextCost, nextRounds, now) = (await ours.CostAsync(), await RoundsAsync(ours, silos), watch.Elapsed);
+            var seconds = (now - at).TotalSeconds;
+            var delta = nextCost - cost;
+            var busy = nextRounds.Select(r => (r.Key, PerSecond: (r.Value - rounds.GetValueOrDefault(r.Key)) / seconds)).Where(r => r.PerSecond > 0);
+            Console.Error.WriteLine($"after {now.TotalSeconds,3:0} s: CPU {delta.Cpu.TotalSeconds / seconds * 100:0.0} % of a core, silo messages {delta.SiloMessages / seconds:0}/s, rounds/s: {string.Join("; ", busy.Select(r => $"{r.Key} {r.PerSecond:0.0}"))}");
+            (cost, rounds, at) = (nextCost, nextRounds, now);
+        }
+    }
+
+    /// <summary>Every silo's replica rounds so far, summed by tags (phase, register kind, outcome).</summary>
+    private static async Task<SortedDictionary<string, double>> RoundsAsync(CoordinationBackend ours, IReadOnlyList<(int Index, int? Pid, int Restarts)> silos)
+    {
+        var rounds = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (index, _, _) in silos)
+        {
+            foreach (var series in (await ours.MetricsAsync(index)).EnumerateObject().Where(s => s.Name.StartsWith(RoundsSeries, StringComparison.Ordinal)))
+            {
+                var tags = series.Name[RoundsSeries.Length..^1];
+                rounds[tags] = rounds.GetValueOrDefault(tags) + series.Value.GetProperty("total").GetDouble();
+            }
+        }
+
+        return rounds;
     }
 
     /// <summary>

@@ -100,23 +100,24 @@ longevity.SetAction(async (result, ct) =>
     return 0;
 });
 root.Subcommands.Add(longevity);
-// dotnet run -c Release --project tests/Coordination.Benchmarks -- profile [--scenario fresh] [--duration 00:01:00] [--warm-up 00:00:30] [--trace silo0.nettrace] [--trace-profile dotnet-sampled-thread-time]
+// dotnet run -c Release --project tests/Coordination.Benchmarks -- profile [--scenario fresh] [--duration 00:01:00] [--warm-up 00:00:30] [--trace silo0.nettrace] [--trace-profile dotnet-sampled-thread-time] [--after 00:00:30]
 var profScenario = new Option<string>("--scenario") { Description = $"One of {string.Join(", ", ProfileLoad.ScenarioNames)}.", DefaultValueFactory = _ => "fresh" };
 profScenario.AcceptOnlyFromAmong(ProfileLoad.ScenarioNames);
 var profDuration = new Option<TimeSpan>("--duration") { Description = "How long the load runs after its warm-up.", DefaultValueFactory = _ => TimeSpan.FromMinutes(1) };
 var profWarmUp = new Option<TimeSpan>("--warm-up") { Description = "Load before the measured part (tiered JIT settles after about 30 s).", DefaultValueFactory = _ => TimeSpan.FromSeconds(30) };
 var profTrace = new Option<string?>("--trace") { Description = "Collect a dotnet-trace of the first silo over the run into this file." };
 var profTraceProfile = new Option<string>("--trace-profile") { Description = "dotnet-trace profile (dotnet-sampled-thread-time, gc-verbose, ...).", DefaultValueFactory = _ => "dotnet-sampled-thread-time" };
-var profile = new Command("profile", "One scenario against the local cluster for a while (silo pids printed), optionally traced: for profiling, not for figures.") { profScenario, profDuration, profWarmUp, profTrace, profTraceProfile };
+var profAfter = new Option<TimeSpan>("--after") { Description = "Then watch the idle cluster this long (CPU, messages and rounds per second, in 5 s windows).", DefaultValueFactory = _ => TimeSpan.Zero };
+var profile = new Command("profile", "One scenario against the local cluster for a while (silo pids printed), optionally traced: for profiling, not for figures.") { profScenario, profDuration, profWarmUp, profTrace, profTraceProfile, profAfter };
 profile.SetAction(async (result, ct) =>
 {
-    Console.WriteLine(await ProfileLoad.RunAsync(new ProfileLoad.Options(result.GetValue(profScenario)!, result.GetValue(profDuration), result.GetValue(profWarmUp), result.GetValue(profTrace), result.GetValue(profTraceProfile)!), ct));
+    Console.WriteLine(await ProfileLoad.RunAsync(new ProfileLoad.Options(result.GetValue(profScenario)!, result.GetValue(profDuration), result.GetValue(profWarmUp), result.GetValue(profTrace), result.GetValue(profTraceProfile)!, result.GetValue(profAfter)), ct));
     return 0;
 });
 root.Subcommands.Add(profile);
 const int ElectionTtlSeconds = 10;
 const int WarmUpSeconds = 40;
-const int IdleSettleSeconds = 10;
+const int IdleSettleSeconds = 25;
 root.SetAction(async (result, ct) =>
 {
     var q = result.GetValue(quick);
@@ -204,7 +205,10 @@ static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int 
 
     // Idle: no contender open, once what the scenarios left behind is done: their sessions, leases and connections
     // close, and (ours) names retire 5 s after their last use (IdleRetention). Measured 2 s after the last scenario,
-    // the fresh names' retirements fell into the window in some runs (idle messages 48/s in one run, 214/s in the next).
+    // the fresh names' retirements fell into the window in some runs (idle messages 48/s in one run, 214/s in the next);
+    // 10 s after it, the tail of that work still did (244 silo messages/s, against 35/s at rest). `profile --scenario
+    // fresh --after 00:01:00` shows the tail: the retirements' deletions at 5 s, then their tombstones' forgets and the
+    // lock grains' deactivations (about 1,000 messages/s with no rounds), down to 35/s by 20 s after the load.
     await Task.Delay(TimeSpan.FromSeconds(IdleSettleSeconds));
     var before = await backend.CostAsync();
     var watch = Stopwatch.StartNew();
