@@ -15,10 +15,11 @@ namespace Coordination.Grains.Hosting;
 /// lock waiting out its lock-delay or an ephemeral value waiting out its vanished session's TTL again. After every death, every silo re-activates such grains from its
 /// own replicas, so their leases and delays restart (in full) elsewhere; and every <see cref="Interval"/>
 /// it re-activates grains left with work half done (an ended session still ending, finished requests still
-/// to let go), whose activation went away before they finished. A lock's, election's or value's leftovers are
-/// pinged once its copy has shown them, unchanged, at two sweeps in a row: a live activation lets go of them by
-/// itself within seconds (a lock per entity retires its name <c>IdleRetention</c> after its release), and a
-/// ping would only cost it a write (measured: a third of an accept round per fresh name). Each replica sweeps its own copy, since one
+/// to let go), whose activation went away before they finished. The leftovers of a lock, election, semaphore,
+/// reader-writer lock or value (finished requests, retiring covers) block nobody and are pinged once its copy has
+/// shown them, unchanged, at two periodic sweeps in a row: a live activation lets go of them by itself within
+/// seconds (a lock per entity retires its name <c>IdleRetention</c> after its release), and a ping would only cost
+/// it a write (measured: a third of an accept round per fresh name). Each replica sweeps its own copy, since one
 /// replica may have missed a write that a majority without it accepted; duplicate pings are harmless
 /// (re-activation is idempotent). A ping that keeps failing is given up (its grain is re-activated by its
 /// next caller or the next sweep); the watch itself never stops. One of the mechanisms behind "no grant
@@ -136,9 +137,9 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
     }
 
     /// <summary>
-    /// Pings what this silo's active replicas show needs an activation: after a death, every live session and
-    /// every lock, election or ephemeral value waiting out a delay; always, every session still ending and every
-    /// lock, election or value with finished requests to let go.
+    /// Pings what this silo's active replicas show needs an activation: after a death, every live session, every
+    /// holding waiting out a delay and every holding with leftovers; always, every session still ending; on a periodic
+    /// sweep, every holding whose copy showed leftovers, with the same accepted ballot, at the periodic sweep before.
     /// </summary>
     internal async Task<int> SweepAsync(bool afterDeath, CancellationToken cancellationToken)
     {

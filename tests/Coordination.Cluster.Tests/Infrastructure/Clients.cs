@@ -17,7 +17,9 @@ public static class Clients
             SessionTtl = CoordinationCluster.Ttl,
             DeadlineMargin = TimeSpan.FromMilliseconds(200),
             MaxPark = TimeSpan.FromSeconds(2),
-            CallGrace = TimeSpan.FromSeconds(1),
+            // The client's default: a parked call's reply may wait for a round of its own (a withdrawn waiter), up to the
+            // cluster's RoundTimeout, and a stall of the test process on top of it.
+            CallGrace = TimeSpan.FromSeconds(2),
             RetryDelay = TimeSpan.FromMilliseconds(50),
         };
         configure?.Invoke(options);
