@@ -17,14 +17,6 @@ namespace Coordination.Grains.Sessions;
 internal sealed class SessionHoldings(string sessionId, RegisterFactory registers, IRegister<SessionRecord> session)
 {
     private const int MaxAttempts = 8;
-
-    /// <summary>
-    /// How long a batch of detaches waits in a shard's queue for another change of that shard (an attach) to go with,
-    /// before it goes round alone. A lock per entity hashes each name to another of the 256 shards, so a detach that
-    /// left at once had a round of its own; at a few hundred fresh names a second, most shards see an attach within
-    /// this long. Nobody waits on a detach but the lock that keeps the finished request until it is done.
-    /// </summary>
-    public static readonly TimeSpan DetachLinger = TimeSpan.FromMilliseconds(500);
     private readonly Dictionary<int, IRegister<SessionShard>> _shards = [];
 
     /// <summary>What the base register last said: the TTL, the shards that may exist and the client's settled-through mark.</summary>
@@ -37,7 +29,7 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
     {
         if (!_shards.TryGetValue(shard, out var register))
         {
-            register = registers.Create<SessionShard>(RegisterKeys.SessionShard(sessionId, shard), linger: DetachLinger);
+            register = registers.Create<SessionShard>(RegisterKeys.SessionShard(sessionId, shard));
             _shards[shard] = register;
         }
 
@@ -105,14 +97,11 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
     public Task SettleAsync(Holding holding, long sequence, long settledThrough) =>
         Shard(SessionShards.Of(holding)).ExecuteAsync((s, _) => (SessionShards.Settle(s, holding, sequence, settledThrough), true));
 
-    /// <summary>
-    /// Lets many requests go: one change per shard they fall in, each waiting up to <see cref="DetachLinger"/> to go with
-    /// the shard's next change, the shards in parallel; returns those whose shard failed.
-    /// </summary>
+    /// <summary>Lets many requests go: one change per shard they fall in, the shards' rounds in parallel; returns those whose shard failed.</summary>
     public async Task<Attachment[]> DetachManyAsync(IReadOnlyCollection<Attachment> attachments)
     {
         var shards = attachments.GroupBy(a => SessionShards.Of(a.Holding)).ToList();
-        var changes = shards.Select(shard => Shard(shard.Key).ExecuteLaterAsync((s, _) =>
+        var changes = shards.Select(shard => Shard(shard.Key).ExecuteAsync((s, _) =>
         {
             foreach (var a in shard)
             {
@@ -120,7 +109,7 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
             }
 
             return (s, true);
-        }, static () => true)).ToList();
+        })).ToList();
         try
         {
             await Task.WhenAll(changes);

@@ -37,11 +37,9 @@ internal sealed class RegisterFactory
     /// of its last N changes passes N, so that a batch chosen behind a failed round is still remembered whole when its
     /// changes are applied again (see <c>ProposedRevisions</c> in the grains).
     /// </param>
-    /// <param name="linger">How long a change that may wait (<see cref="IRegister{TValue}.ExecuteLaterAsync"/>) waits for company here, when not the configured <c>WaiterLinger</c>.</param>
-    public IRegister<TValue> Create<TValue>(string key, int maxBatch = int.MaxValue, TimeSpan? linger = null) where TValue : class
+    public IRegister<TValue> Create<TValue>(string key, int maxBatch = int.MaxValue) where TValue : class
     {
         var options = maxBatch < _options.MaxBatch ? _options with { MaxBatch = Math.Max(1, maxBatch) } : _options;
-        options = linger is { } l ? options with { Linger = l } : options;
         return _leaseOnly
             ? new LeaseOnlyRegister<TValue>(key, _directory, _time, options)
             : new RegisterProposer<TValue>(key, _directory, _transport, _time, options, ReplicationFaults.None, NewProposerId(), hints: _hints, targets: _targets);
