@@ -1,12 +1,59 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
+using Coordination.Grains.Locks;
 using Coordination.Replication.Protocol;
 using Coordination.Silo.SiloHost;
 
 namespace Coordination.Tests;
 
-/// <summary>A silo's /api/metrics counts replica rounds by their tags too, so a profile can tell what a lock operation's rounds are.</summary>
+/// <summary>/api/metrics' summaries: percentiles of the window, read from the sorted copy; replica rounds counted by their tags too.</summary>
 public sealed class MetricsSnapshotTests
 {
+    [Fact]
+    public void A_histogram_is_summarised_by_its_percentiles_and_a_counter_by_its_total()
+    {
+        using var snapshot = new MetricsSnapshot();
+        using var meter = new Meter(LockMetrics.MeterName);
+        var histogram = meter.CreateHistogram<double>($"test.duration.{Guid.NewGuid():N}");
+        var counter = meter.CreateCounter<long>($"test.count.{Guid.NewGuid():N}");
+
+        // Out of order, so a summary that did not sort would be caught.
+        foreach (var v in Enumerable.Range(1, 100).Select(i => (i * 37 % 100) + 1))
+        {
+            histogram.Record(v);
+            counter.Add(2);
+        }
+
+        var report = JsonSerializer.SerializeToElement(snapshot.Report());
+        var h = report.GetProperty(histogram.Name);
+        Assert.Equal(100, h.GetProperty("count").GetInt64());
+        Assert.Equal(50.5, h.GetProperty("mean").GetDouble());
+        Assert.Equal(51, h.GetProperty("p50").GetDouble());
+        Assert.Equal(91, h.GetProperty("p90").GetDouble());
+        Assert.Equal(100, h.GetProperty("p99").GetDouble());
+        Assert.Equal(100, h.GetProperty("max").GetDouble());
+        Assert.Equal(200, report.GetProperty(counter.Name).GetProperty("total").GetDouble());
+    }
+
+    [Fact]
+    public void A_window_that_wrapped_is_summarised_over_its_latest_samples()
+    {
+        using var snapshot = new MetricsSnapshot();
+        using var meter = new Meter(LockMetrics.MeterName);
+        var histogram = meter.CreateHistogram<double>($"test.duration.{Guid.NewGuid():N}");
+        for (var v = 1; v <= 20_100; v++)
+        {
+            histogram.Record(v);
+        }
+
+        // The window holds the last 20,000: 101 to 20,100.
+        var h = JsonSerializer.SerializeToElement(snapshot.Report()).GetProperty(histogram.Name);
+        Assert.Equal(20_100, h.GetProperty("count").GetInt64());
+        Assert.Equal(10_101, h.GetProperty("p50").GetDouble());
+        Assert.Equal(19_901, h.GetProperty("p99").GetDouble());
+        Assert.Equal(20_100, h.GetProperty("max").GetDouble());
+    }
+
     [Fact]
     public void Rounds_are_counted_by_outcome_phase_and_register_kind()
     {
