@@ -112,20 +112,29 @@ internal static class ProfileLoad
         return rounds;
     }
 
-    /// <summary>
-    /// Where a pair's time goes inside the silos (since the warm-up, settling pauses included): each call as the lock grain
-    /// timed it, and the replica rounds under them; what a client saw beyond that is its hops to the gateway and back.
-    /// </summary>
     private const string RoundsSeries = "coordination.register.rounds[";
 
+    private const string RoundDurationSeries = "coordination.register.round.duration[";
+
+    /// <summary>
+    /// Where a pair's time goes inside the silos (since the warm-up, settling pauses included): each call as the lock grain
+    /// timed it, and the replica rounds under them (by phase and register kind); what a client saw beyond that is its hops to the gateway and back.
+    /// </summary>
     private static string ServerSide(int silo, JsonElement metrics)
     {
         string Of(string series) => metrics.TryGetProperty(series, out var h) && h.TryGetProperty("count", out var n) && n.GetInt64() > 0
             ? $"p50 {h.GetProperty("p50").GetDouble():0.000} / p99 {h.GetProperty("p99").GetDouble():0.000} ms ({n.GetInt64()})"
             : "none";
+        var byTags = metrics.EnumerateObject().Where(s => s.Name.StartsWith(RoundDurationSeries, StringComparison.Ordinal) && s.Name.Contains("outcome=majority", StringComparison.Ordinal))
+            .Select(s => $"{s.Name[RoundDurationSeries.Length..^1].Replace("outcome=majority,", string.Empty, StringComparison.Ordinal)} {Of(s.Name)}");
         return $"silo{silo}: acquire {Of("coordination.lock.acquire.duration")}; release {Of("coordination.lock.release.duration")}; " +
-            $"replica round {Of("coordination.register.round.duration")}";
+            $"replica round {Of("coordination.register.round.duration")}; {Gc(metrics)}" + string.Concat(byTags.Select(t => $"\n  round {t}"));
     }
+
+    /// <summary>The silo's collections and the time its threads were paused for them, since the warm-up.</summary>
+    private static string Gc(JsonElement metrics) => metrics.TryGetProperty("runtime.gc", out var gc)
+        ? $"GC {gc.GetProperty("gen0").GetInt32()} / {gc.GetProperty("gen1").GetInt32()} / {gc.GetProperty("gen2").GetInt32()} collections (gen 0/1/2), paused {gc.GetProperty("pauseMs").GetDouble():0} ms"
+        : "GC unknown";
 
     private static Task<ScenarioResult> RoundAsync(ILockBackend backend, IContender entities, string scenario) => scenario switch
     {

@@ -74,6 +74,9 @@ public sealed class LocalClusterProcess : IAsyncDisposable
             $"--Coordination:Host:DashboardPort={ports + (3 * silos)}",
             $"--Coordination:Host:DataDirectory={dir}",
             "--Coordination:Host:RestartDelay=00:00:00.5",
+
+            // A test or benchmark process that dies (killed, timed out) takes its cluster with it.
+            $"--Coordination:Host:ParentProcessId={Environment.ProcessId}",
             .. testTimings ? TestTimings : [],
             .. extra,
         ];

@@ -6,7 +6,7 @@ using Coordination.Silo.SiloHost;
 
 namespace Coordination.Tests;
 
-/// <summary>/api/metrics' summaries: percentiles of the window, read from the sorted copy; replica rounds counted by their tags too.</summary>
+/// <summary>/api/metrics' summaries: percentiles of the window, read from the sorted copy; replica rounds counted and timed by their tags too.</summary>
 public sealed class MetricsSnapshotTests
 {
     [Fact]
@@ -76,6 +76,12 @@ public sealed class MetricsSnapshotTests
         Assert.Equal(1, Total("outcome=failed,phase=accept,register=q"));
         Assert.Equal(1, Total("outcome=majority,phase=delete,register=q"));
         Assert.False(report.TryGetProperty("coordination.register.rounds[outcome=majority,phase=accept,register=q]", out _), "no successful accept of a value was recorded");
+
+        // The durations too, by the same tags, as percentiles.
+        Assert.True(report.TryGetProperty("coordination.register.round.duration[outcome=majority,phase=prepare,register=q]", out var prepares), $"no duration series for the prepares in {report}");
+        Assert.Equal(2, prepares.GetProperty("count").GetInt64());
+        Assert.Equal(0.2, prepares.GetProperty("p99").GetDouble());
+        Assert.Equal(0.3, report.GetProperty("coordination.register.round.duration[outcome=failed,phase=accept,register=q]").GetProperty("max").GetDouble());
     }
 
     [Theory]

@@ -92,7 +92,7 @@ internal sealed class SiloHostOptions
     /// <summary>The Redis connection string when <see cref="Clustering"/> is Redis.</summary>
     public string? RedisConnectionString { get; set; }
 
-    /// <summary>Set by the launcher for its silos: a silo whose launcher is gone stops gracefully instead of running on as an orphan.</summary>
+    /// <summary>The process that started this one: set by the launcher for its silos, and by tests and benchmarks for the launcher. A silo whose launcher is gone, or a launcher whose starter is gone, stops gracefully instead of running on as an orphan.</summary>
     public int? ParentProcessId { get; set; }
 
     /// <summary>Whether silos collect statistics for the Orleans dashboard (the launcher serves it). Default true.</summary>

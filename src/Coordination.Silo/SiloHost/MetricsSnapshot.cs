@@ -26,7 +26,14 @@ internal sealed class MetricsSnapshot : IDisposable
                 listener.EnableMeasurementEvents(instrument);
             }
         };
-        _listener.SetMeasurementEventCallback<double>((i, v, _, _) => Record(i, v));
+        _listener.SetMeasurementEventCallback<double>((i, v, tags, _) =>
+        {
+            Record(i, v);
+            if (!tags.IsEmpty && i is Histogram<double>)
+            {
+                RecordTagged(i, v, tags);
+            }
+        });
         _listener.SetMeasurementEventCallback<int>((i, v, _, _) => Record(i, v));
         _listener.SetMeasurementEventCallback<long>((i, v, tags, _) =>
         {
@@ -78,8 +85,8 @@ internal sealed class MetricsSnapshot : IDisposable
         _series.GetOrAdd(instrument.Name, static (_, i) => new Series(i is Counter<long>), instrument).Add(value);
 
     /// <summary>
-    /// A counter's measurement once more under its tags' values (the first three), as "name[key=value,...]": replica rounds by
-    /// phase and register kind, for instance. The key is the values themselves (constant strings), so nothing is allocated once the series exists.
+    /// A tagged counter's or histogram's measurement once more under its tags' values (the first three), as "name[key=value,...]":
+    /// replica rounds and their durations by outcome, phase and register kind, for instance. The key is the values themselves (constant strings), so nothing is allocated once the series exists.
     /// </summary>
     private void RecordTagged(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
@@ -87,7 +94,7 @@ internal sealed class MetricsSnapshot : IDisposable
         if (!_tagged.TryGetValue(key, out var tagged))
         {
             var name = $"{instrument.Name}[{string.Join(",", tags[..Math.Min(3, tags.Length)].ToArray().Select(t => $"{t.Key}={t.Value}"))}]";
-            tagged = _tagged.GetOrAdd(key, (name, new Series(counter: true)));
+            tagged = _tagged.GetOrAdd(key, (name, new Series(instrument is Counter<long>)));
         }
 
         tagged.Series.Add(value);

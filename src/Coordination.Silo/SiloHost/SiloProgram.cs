@@ -110,25 +110,9 @@ internal static class SiloProgram
 
     private static async Task StopWhenParentExitsAsync(WebApplication app, int parent, CancellationToken cancellationToken)
     {
-        var time = app.Services.GetRequiredService<TimeProvider>();
-        while (!cancellationToken.IsCancellationRequested)
+        if (await ParentProcess.ExitedAsync(parent, app.Services.GetRequiredService<TimeProvider>(), cancellationToken))
         {
-            await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken);
-            try
-            {
-                using var process = System.Diagnostics.Process.GetProcessById(parent);
-                if (!process.HasExited)
-                {
-                    continue;
-                }
-            }
-            catch (ArgumentException)
-            {
-                // Gone.
-            }
-
             await app.StopAsync(CancellationToken.None);
-            return;
         }
     }
 }
