@@ -8,10 +8,10 @@ namespace Coordination.Silo;
 /// </summary>
 internal static class ParentProcess
 {
-    /// <summary>True once process <paramref name="parent"/> has exited (looked at once a second); false when cancelled first.</summary>
+    /// <summary>True once process <paramref name="parent"/> has exited (looked at once a second, the first time after a second); false when cancelled first.</summary>
     public static async Task<bool> ExitedAsync(int parent, TimeProvider time, CancellationToken cancellationToken)
     {
-        while (IsRunning(parent))
+        do
         {
             try
             {
@@ -22,7 +22,7 @@ internal static class ParentProcess
                 return false;
             }
         }
-
+        while (IsRunning(parent));
         return true;
     }
 
@@ -35,12 +35,21 @@ internal static class ParentProcess
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (parent is { } pid)
         {
+            // Taken here: the source's owner may be done with it, and dispose it, before the watch starts.
+            var token = stop.Token;
             _ = Task.Run(async () =>
             {
-                if (await ExitedAsync(pid, time, stop.Token))
+                if (await ExitedAsync(pid, time, token))
                 {
                     exited();
-                    await stop.CancelAsync();
+                    try
+                    {
+                        await stop.CancelAsync();
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // Its owner has finished already.
+                    }
                 }
             }, CancellationToken.None);
         }
@@ -50,6 +59,20 @@ internal static class ParentProcess
 
     private static bool IsRunning(int pid)
     {
+        try
+        {
+            // A parent that died and is not reaped yet (a zombie) has exited too; Process.HasExited says it runs.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            if (stat[stat.LastIndexOf(')') + 2] is 'Z' or 'X')
+            {
+                return false;
+            }
+        }
+        catch (IOException)
+        {
+            // No /proc (not Linux), or the process is gone: Process decides.
+        }
+
         try
         {
             using var process = Process.GetProcessById(pid);

@@ -22,12 +22,14 @@ internal static class Program
 
         var root = new RootCommand("Coordination: distributed locks on Orleans. With no command, starts the local three-silo cluster with its dashboard.") { config };
         root.TreatUnmatchedTokensAsErrors = false;
-        root.SetAction((result, ct) => Guard(() =>
+        root.SetAction((result, ct) => Guard(async () =>
         {
             var configuration = HostConfiguration.Build(result.GetValue(config), result.UnmatchedTokens);
+
+            // Awaited here, so the loggers outlive the launcher's last message.
             using var loggers = LoggerFactory.Create(b => b.AddCoordinationConsole(configuration));
             var launcher = new LocalClusterLauncher(configuration, result.GetValue(config) ?? HostConfiguration.DefaultConfig, [.. result.UnmatchedTokens], loggers.CreateLogger<LocalClusterLauncher>(), TimeProvider.System);
-            return launcher.RunAsync(ct);
+            return await launcher.RunAsync(ct);
         }));
 
         var silo = new Command("silo", "Run one silo in this process.") { config, index };

@@ -110,33 +110,4 @@ public sealed class ConfigurationTests
         Assert.Equal(2, await launcher.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("The launcher runs the local cluster", launcher.Output, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public async Task A_launcher_whose_starting_process_is_gone_stops_its_silos_and_exits()
-    {
-        using var starter = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("sleep", "600"))!;
-        await using var cluster = await LocalClusterProcess.StartAsync($"--Coordination:Host:ParentProcessId={starter.Id}");
-        var silos = (await cluster.SilosAsync()).Select(s => s.Pid).OfType<int>().ToList();
-        Assert.NotEmpty(silos);
-        Assert.False(cluster.Launcher.HasExited, cluster.Launcher.Tail());
-
-        starter.Kill();
-        await starter.WaitForExitAsync();
-        Assert.Equal(0, await cluster.Launcher.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Contains($"(pid {starter.Id}) is gone; stopping", cluster.Launcher.Output, StringComparison.Ordinal);
-        await Eventually.Async(() => silos.All(Gone), TimeSpan.FromSeconds(30), $"silo processes {string.Join(", ", silos)} gone with their launcher");
-    }
-
-    private static bool Gone(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return true;
-        }
-    }
 }

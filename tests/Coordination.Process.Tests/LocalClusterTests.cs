@@ -150,4 +150,54 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         Assert.True(deadline < grantedAt, "the competitor was granted the lock before the paused client's own deadline");
         Assert.True(next.FencingToken > long.Parse(acquired.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
     }
+
+    [Fact]
+    public async Task A_launcher_whose_starting_process_is_gone_stops_its_silos_and_exits()
+    {
+        // The stand-in for a test or benchmark process that dies: the launcher watches it instead of this process.
+        using var starter = System.Diagnostics.Process.Start(new ProcessStartInfo("sleep", "600"))!;
+        try
+        {
+            await using var cluster = await LocalClusterProcess.StartAsync($"--Coordination:Host:ParentProcessId={starter.Id}");
+            var silos = (await cluster.SilosAsync()).Select(s => s.Pid).OfType<int>().ToList();
+            Assert.Equal(cluster.Silos, silos.Count);
+            Assert.False(cluster.Launcher.HasExited, cluster.Launcher.Tail());
+
+            starter.Kill();
+            await starter.WaitForExitAsync();
+            int code;
+            try
+            {
+                code = await cluster.Launcher.WaitForExitAsync(TimeSpan.FromSeconds(120));
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"The launcher still runs 120 s after its starter (pid {starter.Id}) exited. It printed:\n{cluster.Launcher.Tail()}");
+            }
+
+            Assert.Equal(0, code);
+            Assert.Contains($"(pid {starter.Id}) is gone; stopping", cluster.Launcher.Output, StringComparison.Ordinal);
+            await Eventually.Async(() => silos.All(Gone), TimeSpan.FromSeconds(30), $"silo processes {string.Join(", ", silos)} gone with their launcher");
+        }
+        finally
+        {
+            if (!starter.HasExited)
+            {
+                starter.Kill();
+            }
+        }
+    }
+
+    private static bool Gone(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true;
+        }
+    }
 }

@@ -25,13 +25,14 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        // Started by a test or benchmark process (ParentProcessId): stops with its silos once that process is gone.
-        using var stop = ParentProcess.StopWith(_host.ParentProcessId, time, () => LogParentGone(logger, _host.ParentProcessId!.Value), cancellationToken);
-        cancellationToken = stop.Token;
         if (_host.Clustering != ClusteringMode.Local)
         {
             throw new SiloConfigurationException($"The launcher runs the local cluster ({SiloHostOptions.Section}:Clustering = Local). For {_host.Clustering}, start one silo per machine: Coordination.Silo silo --index N --config <file>.");
         }
+
+        // Started by a test or benchmark process (ParentProcessId): stops with its silos once that process is gone.
+        using var stop = ParentProcess.StopWith(_host.ParentProcessId, time, () => LogParentGone(logger, _host.ParentProcessId!.Value), cancellationToken);
+        cancellationToken = stop.Token;
 
         var dir = _host.FullDataDirectory;
         Directory.CreateDirectory(dir);
@@ -288,12 +289,12 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
     [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "AUDIT: local cluster restarted; cluster epoch is now {Epoch} (fencing tokens stay above every earlier one)")]
     private static partial void LogRestarted(ILogger logger, long epoch);
 
-    [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "The process that started this cluster (pid {Pid}) is gone; stopping")]
-    private static partial void LogParentGone(ILogger logger, int pid);
-
     [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Started silo {Index} as pid {Pid}")]
     private static partial void LogStarted(ILogger logger, int index, int pid);
 
     [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Silo {Index} (pid {Pid}) exited with code {Code}")]
     private static partial void LogExited(ILogger logger, int index, int pid, int code);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "The process that started this cluster (pid {Pid}) is gone; stopping")]
+    private static partial void LogParentGone(ILogger logger, int pid);
 }

@@ -12,6 +12,9 @@ namespace Coordination.Silo.SiloHost;
 internal sealed class MetricsSnapshot : IDisposable
 {
     private const int Window = 20_000;
+
+    /// <summary>A tagged histogram's window (there may be a few dozen of them; each read of /api/metrics sorts every window).</summary>
+    private const int TaggedWindow = 2_048;
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, Series> _series = new();
     private readonly ConcurrentDictionary<(Instrument Instrument, object? A, object? B, object? C), (string Name, Series Series)> _tagged = new();
@@ -82,7 +85,7 @@ internal sealed class MetricsSnapshot : IDisposable
 
     /// <summary>Runs on every measurement of every enabled instrument (several per lock operation): no closure, no allocation once the series exists.</summary>
     private void Record(Instrument instrument, double value) =>
-        _series.GetOrAdd(instrument.Name, static (_, i) => new Series(i is Counter<long>), instrument).Add(value);
+        _series.GetOrAdd(instrument.Name, static (_, i) => new Series(i is Counter<long> ? 0 : Window), instrument).Add(value);
 
     /// <summary>
     /// A tagged counter's or histogram's measurement once more under its tags' values (the first three), as "name[key=value,...]":
@@ -94,16 +97,17 @@ internal sealed class MetricsSnapshot : IDisposable
         if (!_tagged.TryGetValue(key, out var tagged))
         {
             var name = $"{instrument.Name}[{string.Join(",", tags[..Math.Min(3, tags.Length)].ToArray().Select(t => $"{t.Key}={t.Value}"))}]";
-            tagged = _tagged.GetOrAdd(key, (name, new Series(instrument is Counter<long>)));
+            tagged = _tagged.GetOrAdd(key, (name, new Series(instrument is Counter<long> ? 0 : TaggedWindow)));
         }
 
         tagged.Series.Add(value);
     }
 
-    private sealed class Series(bool counter)
+    /// <summary>A histogram's latest <paramref name="window"/> values, count and sum; a counter's (window 0) total only.</summary>
+    private sealed class Series(int window)
     {
         private readonly Lock _gate = new();
-        private readonly double[] _window = new double[Window];
+        private readonly double[] _window = new double[window];
         private long _count;
         private double _sum;
 
@@ -111,7 +115,11 @@ internal sealed class MetricsSnapshot : IDisposable
         {
             lock (_gate)
             {
-                _window[_count % Window] = value;
+                if (window > 0)
+                {
+                    _window[_count % window] = value;
+                }
+
                 _count++;
                 _sum += value;
             }
@@ -132,7 +140,7 @@ internal sealed class MetricsSnapshot : IDisposable
 
         public object Summary()
         {
-            if (counter)
+            if (window == 0)
             {
                 return new { total = Total };
             }
@@ -153,7 +161,7 @@ internal sealed class MetricsSnapshot : IDisposable
             double[] copy;
             lock (_gate)
             {
-                copy = _window.AsSpan(0, (int)Math.Min(_count, Window)).ToArray();
+                copy = _window.AsSpan(0, (int)Math.Min(_count, window)).ToArray();
             }
 
             Array.Sort(copy);
