@@ -102,7 +102,7 @@ internal static class ProfileLoad
         var rounds = new SortedDictionary<string, double>(StringComparer.Ordinal);
         foreach (var (index, _, _) in silos)
         {
-            foreach (var series in (await ours.MetricsAsync(index)).EnumerateObject().Where(s => s.Name.StartsWith(RoundsSeries, StringComparison.Ordinal)))
+            foreach (var series in (await ours.MetricsAsync(index, percentiles: false)).EnumerateObject().Where(s => s.Name.StartsWith(RoundsSeries, StringComparison.Ordinal)))
             {
                 var tags = series.Name[RoundsSeries.Length..^1];
                 rounds[tags] = rounds.GetValueOrDefault(tags) + series.Value.GetProperty("total").GetDouble();

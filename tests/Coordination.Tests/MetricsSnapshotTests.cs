@@ -33,6 +33,12 @@ public sealed class MetricsSnapshotTests
         Assert.Equal(100, h.GetProperty("p99").GetDouble());
         Assert.Equal(100, h.GetProperty("max").GetDouble());
         Assert.Equal(200, report.GetProperty(counter.Name).GetProperty("total").GetDouble());
+
+        // Without percentiles (a benchmark's read around a timed part): count and mean, no window sorted.
+        var cheap = JsonSerializer.SerializeToElement(snapshot.Report(percentiles: false)).GetProperty(histogram.Name);
+        Assert.Equal(100, cheap.GetProperty("count").GetInt64());
+        Assert.Equal(50.5, cheap.GetProperty("mean").GetDouble());
+        Assert.False(cheap.TryGetProperty("p99", out _), cheap.ToString());
     }
 
     [Fact]

@@ -13,7 +13,7 @@ internal static class SiloApi
 {
     public static void MapSiloApi(this WebApplication app)
     {
-        app.MapGet("/api/metrics", (MetricsSnapshot metrics) => Results.Json(metrics.Report()));
+        app.MapGet("/api/metrics", (MetricsSnapshot metrics, bool? percentiles) => Results.Json(metrics.Report(percentiles ?? true)));
         app.MapPost("/api/metrics/reset", (MetricsSnapshot metrics) =>
         {
             metrics.Reset();
