@@ -108,6 +108,17 @@ public sealed class ProbeTests(ITestOutputHelper output)
             await Eventually.Async(() => SurvivorsHoldAsync(cluster, victim, m => m is { Status: "Dead", OrleansStatus: "Dead" }), TimeSpan.FromSeconds(20), $"the paused silo{Victim} dead in both surviving views and in Orleans");
             output.WriteLine($"SIGSTOP → dead everywhere after {watch.Elapsed.TotalSeconds:0.00} s");
         }
+        catch (TimeoutException)
+        {
+            // Once in many runs this took past 20 s (normally 2-3 s): say where each survivor's view stood.
+            foreach (var i in Survivors)
+            {
+                var view = await cluster.MembershipAsync(i);
+                output.WriteLine($"silo{i}'s view of the paused silo after {watch.Elapsed.TotalSeconds:0.00} s: {(view is null ? "(no answer)" : view[victim]?.ToString() ?? "(not a member)")}");
+            }
+
+            throw;
+        }
         finally
         {
             Signals.Send(pid, Signals.Continue);

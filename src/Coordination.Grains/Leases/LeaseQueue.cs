@@ -177,8 +177,9 @@ internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
     private static LockGrant GrantOf(LockRequest entry, AcquireDecision decision) => entry.ToGrant(decision.Token);
 
     private static bool Knows(TQueue queue, LockRequest entry) =>
-        queue.Requests().Any(r => r.SessionId == entry.SessionId && r.RequestId == entry.RequestId)
-        || queue.Finished.Any(f => f.SessionId == entry.SessionId && f.RequestId == entry.RequestId);
+        queue.GrantOf(entry.SessionId, entry.RequestId) is not null
+        || queue.PositionOf(entry.SessionId, entry.RequestId) >= 0
+        || new FinishedLog(queue.Finished, 0).Find(entry.SessionId, entry.RequestId) is not null;
 
     /// <summary>
     /// A queue change as the register lifecycle runs it: an absent register is the kind's fresh value, and one

@@ -48,16 +48,16 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
         }
 
         await using var _ = launcherLock;
-        await StartFreshAsync(dir, cancellationToken);
-        for (var i = 0; i < _host.Silos; i++)
-        {
-            _silos.Add(new SiloChild(i));
-            Start(_silos[i]);
-        }
-
         WebApplication? dashboard = null;
         try
         {
+            await StartFreshAsync(dir, cancellationToken);
+            for (var i = 0; i < _host.Silos; i++)
+            {
+                _silos.Add(new SiloChild(i));
+                Start(_silos[i]);
+            }
+
             await WaitForAsync("/health/live", TimeSpan.FromSeconds(90), cancellationToken);
             dashboard = await DashboardHost.StartAsync(this, configuration, cancellationToken);
             await WaitForAsync("/health/ready", TimeSpan.FromSeconds(90), cancellationToken);
