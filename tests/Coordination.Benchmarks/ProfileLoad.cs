@@ -7,12 +7,13 @@ namespace Coordination.Benchmarks;
 /// <summary>
 /// Load for a profiler: the local cluster under one scenario for a while, with the silos' process ids printed so
 /// <c>dotnet-trace collect -p PID</c> or <c>dotnet-counters monitor -p PID</c> can be attached; when asked, a CPU
-/// trace of the first silo is collected over the middle of the run. Figures to quote come from the main run, not this.
+/// trace of one silo is collected over the middle of the run (with gc-verbose, its allocations are summarised at the end). Figures to quote come from the main run, not this.
 /// </summary>
 internal static class ProfileLoad
 {
     /// <param name="After">How long to watch the cluster once the load stops (what it still does when nobody calls it), in 5 s windows.</param>
-    public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After);
+    /// <param name="TraceSilo">The silo traced (its index): the client's gateway silo is where its lock grains live, the one that shows acquire and release times at the end.</param>
+    public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After, int TraceSilo = 0);
 
     /// <summary>The scenarios <see cref="RoundAsync"/> knows; the command line accepts only these.</summary>
     public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8"];
@@ -32,8 +33,9 @@ internal static class ProfileLoad
         }
 
         Process? trace = null;
-        if (options.TraceFile is { } file && silos.FirstOrDefault().Pid is { } pid)
+        if (options.TraceFile is { } file)
         {
+            var pid = silos.FirstOrDefault(s => s.Index == options.TraceSilo).Pid ?? throw new ArgumentException($"--trace-silo {options.TraceSilo}: no such silo running (pids: {string.Join(", ", silos.Select(s => $"{s.Index}={s.Pid}"))})");
             var tools = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-trace");
             trace = Process.Start(new ProcessStartInfo(File.Exists(tools) ? tools : "dotnet-trace")
             {
@@ -60,6 +62,10 @@ internal static class ProfileLoad
         if (trace is not null)
         {
             await trace.WaitForExitAsync(cancellationToken);
+            if (options.TraceProfile == "gc-verbose")
+            {
+                Console.Error.WriteLine($"silo{options.TraceSilo}'s allocations over the trace: " + AllocationReport.Summarize(options.TraceFile!, 25));
+            }
         }
 
         foreach (var (index, _, _) in silos)

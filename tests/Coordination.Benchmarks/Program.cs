@@ -100,21 +100,40 @@ longevity.SetAction(async (result, ct) =>
     return 0;
 });
 root.Subcommands.Add(longevity);
-// dotnet run -c Release --project tests/Coordination.Benchmarks -- profile [--scenario fresh] [--duration 00:01:00] [--warm-up 00:00:30] [--trace silo0.nettrace] [--trace-profile dotnet-sampled-thread-time] [--after 00:00:30]
+// dotnet run -c Release --project tests/Coordination.Benchmarks -- profile [--scenario fresh] [--duration 00:01:00] [--warm-up 00:00:30] [--trace silo0.nettrace] [--trace-silo 0] [--trace-profile dotnet-sampled-thread-time] [--after 00:00:30]
 var profScenario = new Option<string>("--scenario") { Description = $"One of {string.Join(", ", ProfileLoad.ScenarioNames)}.", DefaultValueFactory = _ => "fresh" };
 profScenario.AcceptOnlyFromAmong(ProfileLoad.ScenarioNames);
 var profDuration = new Option<TimeSpan>("--duration") { Description = "How long the load runs after its warm-up.", DefaultValueFactory = _ => TimeSpan.FromMinutes(1) };
 var profWarmUp = new Option<TimeSpan>("--warm-up") { Description = "Load before the measured part (tiered JIT settles after about 30 s).", DefaultValueFactory = _ => TimeSpan.FromSeconds(30) };
-var profTrace = new Option<string?>("--trace") { Description = "Collect a dotnet-trace of the first silo over the run into this file." };
+var profTrace = new Option<string?>("--trace") { Description = "Collect a dotnet-trace of one silo (--trace-silo) over the run into this file." };
+var profTraceSilo = new Option<int>("--trace-silo") { Description = "The silo to trace, by index (the client's gateway silo shows acquire times at the end).", DefaultValueFactory = _ => 0 };
 var profTraceProfile = new Option<string>("--trace-profile") { Description = "dotnet-trace profile (dotnet-sampled-thread-time, gc-verbose, ...).", DefaultValueFactory = _ => "dotnet-sampled-thread-time" };
 var profAfter = new Option<TimeSpan>("--after") { Description = "Then watch the idle cluster this long (CPU, messages and rounds per second, in 5 s windows).", DefaultValueFactory = _ => TimeSpan.Zero };
-var profile = new Command("profile", "One scenario against the local cluster for a while (silo pids printed), optionally traced: for profiling, not for figures.") { profScenario, profDuration, profWarmUp, profTrace, profTraceProfile, profAfter };
+var profile = new Command("profile", "One scenario against the local cluster for a while (silo pids printed), optionally traced: for profiling, not for figures.") { profScenario, profDuration, profWarmUp, profTrace, profTraceSilo, profTraceProfile, profAfter };
 profile.SetAction(async (result, ct) =>
 {
-    Console.WriteLine(await ProfileLoad.RunAsync(new ProfileLoad.Options(result.GetValue(profScenario)!, result.GetValue(profDuration), result.GetValue(profWarmUp), result.GetValue(profTrace), result.GetValue(profTraceProfile)!, result.GetValue(profAfter)), ct));
+    Console.WriteLine(await ProfileLoad.RunAsync(new ProfileLoad.Options(result.GetValue(profScenario)!, result.GetValue(profDuration), result.GetValue(profWarmUp), result.GetValue(profTrace), result.GetValue(profTraceProfile)!, result.GetValue(profAfter), result.GetValue(profTraceSilo)), ct));
     return 0;
 });
 root.Subcommands.Add(profile);
+// dotnet run -c Release --project tests/Coordination.Benchmarks -- allocations silo0.nettrace [--top 30]
+var allocTrace = new Argument<string>("trace") { Description = "An EventPipe trace with allocation samples (dotnet-trace --profile gc-verbose, or profile --trace F --trace-profile gc-verbose)." };
+var allocTop = new Option<int>("--top") { Description = "Entries per list.", DefaultValueFactory = _ => 30 };
+var allocations = new Command("allocations", "Where a traced process's allocations go: sampled bytes by type and by method of ours or Orleans' on the stack.") { allocTrace, allocTop };
+allocations.SetAction(result =>
+{
+    try
+    {
+        Console.WriteLine(AllocationReport.Summarize(result.GetValue(allocTrace)!, result.GetValue(allocTop)));
+        return 0;
+    }
+    catch (Exception ex) when (ex is FileNotFoundException or InvalidOperationException)
+    {
+        Console.Error.WriteLine(ex.Message);
+        return 1;
+    }
+});
+root.Subcommands.Add(allocations);
 const int ElectionTtlSeconds = 10;
 const int WarmUpSeconds = 40;
 const int IdleSettleSeconds = 25;
