@@ -8,9 +8,13 @@ namespace Coordination.Silo;
 /// </summary>
 internal static class ParentProcess
 {
-    /// <summary>True once process <paramref name="parent"/> has exited (looked at once a second, the first time after a second); false when cancelled first.</summary>
+    /// <summary>
+    /// True once process <paramref name="parent"/> has exited (looked at once a second, the first time after a second); false
+    /// when cancelled first. Its start time is noted at once, so a new process that reuses the number later is not taken for it.
+    /// </summary>
     public static async Task<bool> ExitedAsync(int parent, TimeProvider time, CancellationToken cancellationToken)
     {
+        var started = StartTime(parent);
         do
         {
             try
@@ -22,7 +26,7 @@ internal static class ParentProcess
                 return false;
             }
         }
-        while (IsRunning(parent));
+        while (IsRunning(parent, started));
         return true;
     }
 
@@ -57,7 +61,8 @@ internal static class ParentProcess
         return stop;
     }
 
-    private static bool IsRunning(int pid)
+    /// <summary>Whether <paramref name="pid"/> runs and, when <paramref name="started"/> is known, is still the process that started then.</summary>
+    internal static bool IsRunning(int pid, long? started)
     {
         try
         {
@@ -65,6 +70,12 @@ internal static class ParentProcess
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             if (stat[stat.LastIndexOf(')') + 2] is 'Z' or 'X')
             {
+                return false;
+            }
+
+            if (started is { } then && StartTime(stat) is { } now && now != then)
+            {
+                // The parent is gone and another process has its number now.
                 return false;
             }
         }
@@ -82,5 +93,25 @@ internal static class ParentProcess
         {
             return false;
         }
+    }
+
+    /// <summary>When <paramref name="pid"/> started, in clock ticks since boot (<c>/proc/PID/stat</c>, field 22), or null if unknown.</summary>
+    internal static long? StartTime(int pid)
+    {
+        try
+        {
+            return StartTime(File.ReadAllText($"/proc/{pid}/stat"));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static long? StartTime(string stat)
+    {
+        // The fields after the command name (which may hold spaces and parentheses): state is field 3, starttime field 22.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return fields.Length > 19 && long.TryParse(fields[19], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
     }
 }
