@@ -67,13 +67,13 @@ internal static class ParentProcess
         try
         {
             // A parent that died and is not reaped yet (a zombie) has exited too; Process.HasExited says it runs.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            if (stat[stat.LastIndexOf(')') + 2] is 'Z' or 'X')
+            var fields = Fields(File.ReadAllText($"/proc/{pid}/stat"));
+            if (fields[0] is "Z" or "X")
             {
                 return false;
             }
 
-            if (started is { } then && StartTime(stat) is { } now && now != then)
+            if (started is { } then && StartTime(fields) is { } now && now != then)
             {
                 // The parent is gone and another process has its number now.
                 return false;
@@ -100,7 +100,7 @@ internal static class ParentProcess
     {
         try
         {
-            return StartTime(File.ReadAllText($"/proc/{pid}/stat"));
+            return StartTime(Fields(File.ReadAllText($"/proc/{pid}/stat")));
         }
         catch (IOException)
         {
@@ -108,10 +108,10 @@ internal static class ParentProcess
         }
     }
 
-    private static long? StartTime(string stat)
-    {
-        // The fields after the command name (which may hold spaces and parentheses): state is field 3, starttime field 22.
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return fields.Length > 19 && long.TryParse(fields[19], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
-    }
+    /// <summary>The fields of a <c>/proc/PID/stat</c> line after the command name (which may hold spaces and parentheses): [0] is field 3, the state.</summary>
+    private static string[] Fields(string stat) => stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+
+    /// <summary>Field 22, starttime.</summary>
+    private static long? StartTime(string[] fields) =>
+        fields.Length > 19 && long.TryParse(fields[19], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
 }

@@ -17,10 +17,13 @@ internal readonly record struct FinishedLog(ImmutableList<FinishedRequest> Finis
     /// </summary>
     public const int Max = 1024;
 
-    public FinishedRequest? Find(string sessionId, Guid requestId)
+    public FinishedRequest? Find(string sessionId, Guid requestId) => Find(Finished, sessionId, requestId);
+
+    /// <summary>The finished request (session, request) in <paramref name="finished"/>, if there.</summary>
+    public static FinishedRequest? Find(ImmutableList<FinishedRequest> finished, string sessionId, Guid requestId)
     {
         // A loop, not a lambda: every acquire looks here (Knows), and the closure showed in a seq pair's allocations.
-        foreach (var f in Finished)
+        foreach (var f in finished)
         {
             if (f.SessionId == sessionId && f.RequestId == requestId)
             {

@@ -179,7 +179,7 @@ internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
     private static bool Knows(TQueue queue, LockRequest entry) =>
         queue.GrantOf(entry.SessionId, entry.RequestId) is not null
         || queue.PositionOf(entry.SessionId, entry.RequestId) >= 0
-        || new FinishedLog(queue.Finished, 0).Find(entry.SessionId, entry.RequestId) is not null;
+        || FinishedLog.Find(queue.Finished, entry.SessionId, entry.RequestId) is not null;
 
     /// <summary>
     /// A queue change as the register lifecycle runs it: an absent register is the kind's fresh value, and one
