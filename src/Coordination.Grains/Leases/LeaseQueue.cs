@@ -145,8 +145,12 @@ internal sealed partial class LeaseQueue<TRecord, TQueue> : ILeaseQueue<TQueue>
 
     public bool IsEndedHere(string sessionId) => _sessions.IsEndedHere(sessionId);
 
-    /// <summary>Re-reads the register after a failover, which restarts a pending lock-delay in full and resumes letting go of finished requests.</summary>
-    public Task RecoverAsync() => _invalidName is null ? Register.ExecuteAsync((s, _) => (s, true)) : Task.CompletedTask;
+    /// <summary>
+    /// Re-reads the register after a failover (or the sweeper's ping of leftovers), which restarts a pending lock-delay in
+    /// full and resumes letting go of finished requests; and, like every change, forgets those their sessions have let go
+    /// already, so a lock held for long, with nothing else committing, does not keep its earlier holders' requests.
+    /// </summary>
+    public Task RecoverAsync() => _invalidName is null ? Register.ExecuteAsync(InLifecycle((q, _) => (q, true))) : Task.CompletedTask;
 
     /// <summary>
     /// Retires a quiet queue in one round: forgets the finished requests its sessions have let go, and deletes the

@@ -117,8 +117,11 @@ internal sealed partial class ValueRegister : ILeaseQueue<LockRecord>
 
     public Task SessionEndedAsync(string sessionId, SessionStatus how) => _sessions.EndedAsync(sessionId, how);
 
-    /// <summary>Re-reads the value after a failover, which restarts a pending delay in full and resumes letting go of finished bindings.</summary>
-    public Task RecoverAsync() => _value.IsValid ? Register.ExecuteAsync((r, _) => (r, true)) : Task.CompletedTask;
+    /// <summary>
+    /// Re-reads the value after a failover (or the sweeper's ping of leftovers), which restarts a pending delay in full and
+    /// resumes letting go of finished bindings; and, like every change, forgets those their sessions have let go already.
+    /// </summary>
+    public Task RecoverAsync() => _value.IsValid ? Register.ExecuteAsync(InLifecycle((r, _) => (r, true))) : Task.CompletedTask;
 
     /// <summary>
     /// A change as the register lifecycle runs it: an absent register is a fresh value, one that comes out with nothing
