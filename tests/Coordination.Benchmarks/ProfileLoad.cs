@@ -50,6 +50,7 @@ internal static class ProfileLoad
 
         // Each round's own timed part counts (its settling pause before does not).
         var watch = Stopwatch.StartNew();
+        var clientCpu = ProcessCpu.OfThisProcess();
         var (pairs, elapsed, cpu, siloMessages, clientMessages, allocated) = (0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L, 0L);
         while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
         {
@@ -59,6 +60,8 @@ internal static class ProfileLoad
             (siloMessages, clientMessages, allocated) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0), allocated + (round.Cost.AllocatedBytes ?? 0));
         }
 
+        // This process is the client (and the benchmark's own bookkeeping, a small part of it).
+        clientCpu = ProcessCpu.OfThisProcess() - clientCpu;
         if (trace is not null)
         {
             await trace.WaitForExitAsync(cancellationToken);
@@ -79,7 +82,7 @@ internal static class ProfileLoad
         Console.Error.WriteLine($"replica rounds per pair: {string.Join("; ", rounds.Select(r => $"{r.Key} {r.Value / pairs:0.00}"))}");
 
         var summary = $"{options.Scenario}: {pairs} pairs in {elapsed.TotalSeconds:0.0} s = {pairs / elapsed.TotalSeconds:0} ops/s; " +
-            $"server CPU {cpu.TotalMilliseconds / pairs:0.00} ms/op; silo messages {siloMessages / (double)pairs:0.0}/op; client messages {clientMessages / (double)pairs:0.0}/op; " +
+            $"server CPU {cpu.TotalMilliseconds / pairs:0.00} ms/op; client process CPU {clientCpu.TotalMilliseconds / pairs:0.00} ms/op; silo messages {siloMessages / (double)pairs:0.0}/op; client messages {clientMessages / (double)pairs:0.0}/op; " +
             $"silos allocated {allocated / 1024.0 / pairs:0.0} KiB/op";
         await AfterwardsAsync(ours, silos, options.After, cancellationToken);
         return summary;

@@ -72,6 +72,7 @@ internal sealed class Report
             sb.AppendLine(Ci, $"- Managed allocations (ours, all silos, GC.GetTotalAllocatedBytes) per operation, seq / fresh / par16 / contended8: {string.Join(" / ", ours.Scenarios.Select(s => string.Create(Ci, $"{s.Cost.AllocatedBytes / 1024.0 / s.Pairs:0.0}")))} KiB.");
         }
 
+        sb.AppendLine(Ci, $"- Client CPU per operation (ms; this process's own user + system time over the timed part: the system's client library and the loop around it, the same loop for every system), seq / fresh / par16 / contended8: {string.Join("; ", Rows.Select(r => $"{r.System} {string.Join(" / ", r.Scenarios.Select(s => Ms(s.ClientCpuPerOp)))}"))}.");
         sb.AppendLine(Ci, $"- Idle: the servers' CPU over {ours?.IdleWindow.TotalSeconds ?? Rows.FirstOrDefault()?.IdleWindow.TotalSeconds ?? 0:0} s with no client session open, 25 s after the last scenario (our names retire 5 s after their last use, and their deletions' tail is over by 20 s){IdleMessages(ours)}.");
         AppendHeld(sb, ours);
         AppendFailovers(sb);

@@ -7,7 +7,8 @@ namespace Coordination.Benchmarks;
 /// per), each pair's latency as its worker saw it (a contended pair includes the wait for the lock), and what
 /// the server side spent meanwhile.
 /// </summary>
-internal sealed record ScenarioResult(int Pairs, TimeSpan Elapsed, double[] SortedLatenciesMs, ServerCost Cost)
+/// <param name="ClientCpu">This process's CPU time over the timed part: the system's client (and the loop's own bookkeeping, the same for every system).</param>
+internal sealed record ScenarioResult(int Pairs, TimeSpan Elapsed, double[] SortedLatenciesMs, ServerCost Cost, TimeSpan ClientCpu = default)
 {
     public double OpsPerSecond => Pairs / Elapsed.TotalSeconds;
 
@@ -18,6 +19,8 @@ internal sealed record ScenarioResult(int Pairs, TimeSpan Elapsed, double[] Sort
     public TimeSpan P999 => Percentile(0.999);
 
     public TimeSpan CpuPerOp => Cost.Cpu / Pairs;
+
+    public TimeSpan ClientCpuPerOp => ClientCpu / Pairs;
 
     public double? ClientMessagesPerOp => Cost.ClientMessages / (double)Pairs;
 
@@ -120,11 +123,13 @@ internal static class Scenarios
     {
         await SettleAsync(backend);
         var before = await backend.CostAsync();
+        var clientBefore = ProcessCpu.OfThisProcess();
         var total = Stopwatch.StartNew();
         var latencies = await run();
         total.Stop();
+        var clientCpu = ProcessCpu.OfThisProcess() - clientBefore;
         var after = await backend.CostAsync();
-        return new ScenarioResult(pairs, total.Elapsed, [.. latencies.Order()], after - before);
+        return new ScenarioResult(pairs, total.Elapsed, [.. latencies.Order()], after - before, clientCpu);
     }
 
     /// <summary>
