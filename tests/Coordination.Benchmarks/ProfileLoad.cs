@@ -50,18 +50,16 @@ internal static class ProfileLoad
 
         // Each round's own timed part counts (its settling pause before does not).
         var watch = Stopwatch.StartNew();
-        var clientCpu = ProcessCpu.OfThisProcess();
+        var clientCpu = TimeSpan.Zero;
         var (pairs, elapsed, cpu, siloMessages, clientMessages, allocated) = (0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L, 0L);
         while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
         {
             var round = await RoundAsync(ours, entities, options.Scenario);
             Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms");
-            (pairs, elapsed, cpu) = (pairs + round.Pairs, elapsed + round.Elapsed, cpu + round.Cost.Cpu);
+            (pairs, elapsed, cpu, clientCpu) = (pairs + round.Pairs, elapsed + round.Elapsed, cpu + round.Cost.Cpu, clientCpu + round.ClientCpu);
             (siloMessages, clientMessages, allocated) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0), allocated + (round.Cost.AllocatedBytes ?? 0));
         }
 
-        // This process is the client (and the benchmark's own bookkeeping, a small part of it).
-        clientCpu = ProcessCpu.OfThisProcess() - clientCpu;
         if (trace is not null)
         {
             await trace.WaitForExitAsync(cancellationToken);

@@ -20,10 +20,10 @@ namespace Coordination.Grains.Hosting;
 /// shown them, unchanged, at two periodic sweeps in a row: a live activation lets go of them by itself within
 /// seconds (a lock per entity retires its name <c>IdleRetention</c> after its release), and a ping would only cost
 /// it a write (measured: a third of an accept round per fresh name); a ping's re-read also forgets what the sessions
-/// let go already, which a lock held for long, with nothing else committing, would otherwise keep. Each replica sweeps its own copy, since one
-/// replica may have missed a write that a majority without it accepted; duplicate pings are harmless
-/// (re-activation is idempotent). A ping that keeps failing is given up (its grain is re-activated by its
-/// next caller or the next sweep); the watch itself never stops. One of the mechanisms behind "no grant
+/// let go already, which a lock held for long, with nothing else committing, would otherwise keep. Each replica
+/// sweeps its own copy, since one replica may have missed a write that a majority without it accepted; duplicate
+/// pings are harmless (re-activation is idempotent). A ping that keeps failing is given up (its grain is
+/// re-activated by its next caller or the next sweep); the watch itself never stops. One of the mechanisms behind "no grant
 /// outlives its session": see <see cref="SessionAttachments{TQueue}"/>.
 /// </summary>
 internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifecycle>
