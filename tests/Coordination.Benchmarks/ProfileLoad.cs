@@ -16,11 +16,16 @@ internal static class ProfileLoad
     public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After, int TraceSilo = 0);
 
     /// <summary>The scenarios <see cref="RoundAsync"/> knows; the command line accepts only these.</summary>
-    public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8"];
+    public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8", "seq-hop"];
 
     public static async Task<string> RunAsync(Options options, CancellationToken cancellationToken)
     {
         await using var cluster = await LocalClusterProcess.StartAsync(testTimings: false);
+        if (options.Scenario == "seq-hop")
+        {
+            return await HopAsync(cluster, options, cancellationToken);
+        }
+
         await using var client = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 15);
         await using var ours = new CoordinationBackend(client, cluster);
         var silos = await cluster.SilosAsync();
@@ -101,6 +106,48 @@ internal static class ProfileLoad
             Console.Error.WriteLine($"after {now.TotalSeconds,3:0} s: CPU {delta.Cpu.TotalSeconds / seconds * 100:0.0} % of a core, silo messages {delta.SiloMessages / seconds:0}/s, rounds/s: {string.Join("; ", busy.Select(r => $"{r.Key} {r.PerSecond:0.0}"))}");
             (cost, rounds, at) = (nextCost, nextRounds, now);
         }
+    }
+
+    /// <summary>
+    /// What a call that reaches a lock's grain through another silo's gateway costs: two clients, each with one gateway
+    /// (silo 0's, silo 1's), take turns at seq rounds on one name whose grain the first placed on silo 0, so every call
+    /// of the second is forwarded one silo-to-silo hop. Rounds alternate, so both sides see the same machine.
+    /// </summary>
+    private static async Task<string> HopAsync(LocalClusterProcess cluster, Options options, CancellationToken cancellationToken)
+    {
+        var ports = cluster.GatewayPorts;
+        await using var nearClient = await TestClusterClient.ConnectAsync(cluster.ClusterId, [ports[0]], ttlSeconds: 15);
+        await using var farClient = await TestClusterClient.ConnectAsync(cluster.ClusterId, [ports[1]], ttlSeconds: 15);
+        await using var near = new CoordinationBackend(nearClient, cluster);
+        await using var far = new CoordinationBackend(farClient, cluster);
+        var name = $"bench/hop/{Guid.NewGuid():N}";
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed < options.WarmUp)
+        {
+            await Scenarios.SequentialAsync(near, name, 500);
+            await Scenarios.SequentialAsync(far, name, 500);
+        }
+
+        var totals = new Dictionary<string, (int Pairs, TimeSpan Elapsed, TimeSpan Cpu, long SiloMessages, List<double> P50s)>
+        {
+            ["near"] = (0, TimeSpan.Zero, TimeSpan.Zero, 0, []),
+            ["far"] = (0, TimeSpan.Zero, TimeSpan.Zero, 0, []),
+        };
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
+        {
+            foreach (var (side, backend) in new[] { ("near", near), ("far", far) })
+            {
+                var round = await Scenarios.SequentialAsync(backend, name, 500);
+                var t = totals[side];
+                t.P50s.Add(round.P50.TotalMilliseconds);
+                totals[side] = (t.Pairs + round.Pairs, t.Elapsed + round.Elapsed, t.Cpu + round.Cost.Cpu, t.SiloMessages + (round.Cost.SiloMessages ?? 0), t.P50s);
+            }
+        }
+
+        return string.Join("\n", totals.Select(kv =>
+            $"seq-hop {kv.Key}: {kv.Value.Pairs} pairs = {kv.Value.Pairs / kv.Value.Elapsed.TotalSeconds:0} ops/s; p50 of the rounds' p50s {kv.Value.P50s.Order().ElementAt(kv.Value.P50s.Count / 2):0.000} ms; " +
+            $"server CPU {kv.Value.Cpu.TotalMilliseconds / kv.Value.Pairs:0.00} ms/op; silo messages {kv.Value.SiloMessages / (double)kv.Value.Pairs:0.0}/op"));
     }
 
     /// <summary>Every silo's replica rounds so far, summed by tags (phase, register kind, outcome).</summary>

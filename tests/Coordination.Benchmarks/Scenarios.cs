@@ -39,10 +39,12 @@ internal static class Scenarios
     private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(20);
 
     /// <summary>seq: one worker, acquire + release of one lock, <paramref name="pairs"/> times (after a warm-up).</summary>
-    public static async Task<ScenarioResult> SequentialAsync(ILockBackend backend, int pairs)
+    public static Task<ScenarioResult> SequentialAsync(ILockBackend backend, int pairs) => SequentialAsync(backend, $"bench/seq/{Guid.NewGuid():N}", pairs);
+
+    /// <summary>seq on a given name: where its grain lives is where its first caller's gateway put it.</summary>
+    public static async Task<ScenarioResult> SequentialAsync(ILockBackend backend, string name, int pairs)
     {
         await using var contender = await backend.NewContenderAsync();
-        var name = $"bench/seq/{Guid.NewGuid():N}";
         await Loop(contender, name, Math.Min(200, pairs / 10));
         return await TimedAsync(backend, pairs, () => Loop(contender, name, pairs));
     }
