@@ -128,26 +128,21 @@ internal static class ProfileLoad
             await Scenarios.SequentialAsync(far, name, 500);
         }
 
-        var totals = new Dictionary<string, (int Pairs, TimeSpan Elapsed, TimeSpan Cpu, long SiloMessages, List<double> P50s)>
-        {
-            ["near"] = (0, TimeSpan.Zero, TimeSpan.Zero, 0, []),
-            ["far"] = (0, TimeSpan.Zero, TimeSpan.Zero, 0, []),
-        };
+        var rounds = new Dictionary<string, List<ScenarioResult>> { ["near"] = [], ["far"] = [] };
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
         {
-            foreach (var (side, backend) in new[] { ("near", near), ("far", far) })
-            {
-                var round = await Scenarios.SequentialAsync(backend, name, 500);
-                var t = totals[side];
-                t.P50s.Add(round.P50.TotalMilliseconds);
-                totals[side] = (t.Pairs + round.Pairs, t.Elapsed + round.Elapsed, t.Cpu + round.Cost.Cpu, t.SiloMessages + (round.Cost.SiloMessages ?? 0), t.P50s);
-            }
+            rounds["near"].Add(await Scenarios.SequentialAsync(near, name, 500));
+            rounds["far"].Add(await Scenarios.SequentialAsync(far, name, 500));
         }
 
-        return string.Join("\n", totals.Select(kv =>
-            $"seq-hop {kv.Key}: {kv.Value.Pairs} pairs = {kv.Value.Pairs / kv.Value.Elapsed.TotalSeconds:0} ops/s; p50 of the rounds' p50s {kv.Value.P50s.Order().ElementAt(kv.Value.P50s.Count / 2):0.000} ms; " +
-            $"server CPU {kv.Value.Cpu.TotalMilliseconds / kv.Value.Pairs:0.00} ms/op; silo messages {kv.Value.SiloMessages / (double)kv.Value.Pairs:0.0}/op"));
+        return string.Join("\n", rounds.Select(side =>
+        {
+            var (r, pairs) = (side.Value, side.Value.Sum(x => x.Pairs));
+            return $"seq-hop {side.Key}: {pairs} pairs = {pairs / r.Sum(x => x.Elapsed.TotalSeconds):0} ops/s; " +
+                $"p50 of the rounds' p50s {r.Select(x => x.P50.TotalMilliseconds).Order().ElementAt(r.Count / 2):0.000} ms; " +
+                $"server CPU {r.Sum(x => x.Cost.Cpu.TotalMilliseconds) / pairs:0.00} ms/op; silo messages {r.Sum(x => x.Cost.SiloMessages ?? 0) / (double)pairs:0.0}/op";
+        }));
     }
 
     /// <summary>Every silo's replica rounds so far, summed by tags (phase, register kind, outcome).</summary>

@@ -23,8 +23,8 @@ namespace Coordination.Grains.Hosting;
 /// let go already, which a lock held for long, with nothing else committing, would otherwise keep. Each replica
 /// sweeps its own copy, since one replica may have missed a write that a majority without it accepted; duplicate
 /// pings are harmless (re-activation is idempotent). A ping that keeps failing is given up (its grain is
-/// re-activated by its next caller or the next sweep); the watch itself never stops. One of the mechanisms behind "no grant
-/// outlives its session": see <see cref="SessionAttachments{TQueue}"/>.
+/// re-activated by its next caller or the next sweep); the watch itself never stops. One of the mechanisms behind
+/// "no grant outlives its session": see <see cref="SessionAttachments{TQueue}"/>.
 /// </summary>
 internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifecycle>
 {
