@@ -31,6 +31,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     private string _id = string.Empty;
     private IGrainTimer? _leaseTimer;
     private Task? _ending;
+    private int _unreachable;
     private SessionEnding? _endingRun;
 
     public SessionGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<SessionGrain> logger)
@@ -119,11 +120,12 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
             try
             {
                 await Recover();
+                Reached();
                 return;
             }
             catch (Exception ex) when (ex is not SessionNotFoundException)
             {
-                LogReadDeferred(_logger, ex, SessionIds.Tag(_id));
+                Unreachable(ex);
                 await backoff.DelayAsync(_time);
             }
         }
@@ -198,6 +200,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         try
         {
             var expired = await _register.ExecuteAsync(_lease.Expire());
+            Reached();
             if (expired)
             {
                 LockMetrics.SessionExpirations.Add(1);
@@ -207,8 +210,26 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         catch (Exception ex)
         {
             // No majority right now: try again shortly. The lease can only end late, never early.
-            LogReadDeferred(_logger, ex, SessionIds.Tag(_id));
+            Unreachable(ex);
             _leaseTimer?.Change(TimeSpan.FromMilliseconds(250), Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>A failed read or expiry, retried every few hundred milliseconds while no majority answers: logged once per spell, not per retry.</summary>
+    private void Unreachable(Exception ex)
+    {
+        if (_unreachable++ == 0)
+        {
+            LogReadDeferred(_logger, SessionIds.Tag(_id), ex.GetType().Name, ex.Message);
+        }
+    }
+
+    private void Reached()
+    {
+        if (_unreachable > 0)
+        {
+            LogReached(_logger, SessionIds.Tag(_id), _unreachable);
+            _unreachable = 0;
         }
     }
 
@@ -217,6 +238,9 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Session {Session} expired after {KeepAlives} keepalives")]
     private static partial void LogExpired(ILogger logger, string session, long keepAlives);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Information, Message = "Session {Session}: register not reachable yet, retrying")]
-    private static partial void LogReadDeferred(ILogger logger, Exception exception, string session);
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Information, Message = "Session {Session}: register not reachable yet ({Error}: {Reason}), retrying until it is")]
+    private static partial void LogReadDeferred(ILogger logger, string session, string error, string reason);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Information, Message = "Session {Session}: register reached again after {Retries} failed attempts")]
+    private static partial void LogReached(ILogger logger, string session, int retries);
 }

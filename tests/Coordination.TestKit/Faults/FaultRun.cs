@@ -194,15 +194,7 @@ public static partial class FaultRun
             var held = new Dictionary<string, long?>();
             foreach (var key in sentinels)
             {
-                try
-                {
-                    held[key] = (await observer.Coordination.CreateLock(key).GetInfoAsync()).Holder?.FencingToken;
-                }
-                catch (CoordinationException ex)
-                {
-                    held[key] = null;
-                    recoveryFailures.Add($"{key}: the holder query failed after the heal: {ex.Message}");
-                }
+                held[key] = await HolderAfterHealAsync(observer, key, cluster, recoveryFailures, log);
             }
 
             foreach (var client in clients)
@@ -249,6 +241,9 @@ public static partial class FaultRun
             var report = FaultReport.Build(o, history, faults, keys, shared, sentinels, held, fresh, finalItems, recoveryFailures, output);
             await File.WriteAllTextAsync(Path.Combine(output, "history.json"), history.ToJson());
             await File.WriteAllTextAsync(Path.Combine(output, "report.md"), report.ToMarkdown());
+
+            // Every silo's log as the launcher relayed it, for a failure's post-mortem.
+            await File.WriteAllTextAsync(Path.Combine(output, "launcher.log"), cluster.Launcher.Output);
             try
             {
                 foreach (var handle in sentinelHandles)
@@ -272,6 +267,53 @@ public static partial class FaultRun
                 await client.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// The sentinel's holder, read through a majority once the cluster is ready again: an answer must come within the
+    /// client's retry budget. One that does not is a recovery failure, and the query goes on for up to a minute more,
+    /// so the report tells a slow recovery (with how long it took and the holder then read) from a stuck one.
+    /// </summary>
+    private static async Task<long?> HolderAfterHealAsync(TestClusterClient observer, string key, LocalClusterProcess cluster, List<string> recoveryFailures, Action<string> log)
+    {
+        var started = Stopwatch.GetTimestamp();
+        CoordinationException? first = null;
+        while (true)
+        {
+            try
+            {
+                var holder = (await observer.Coordination.CreateLock(key).GetInfoAsync()).Holder?.FencingToken;
+                log($"{key}: holder read after the heal in {Stopwatch.GetElapsedTime(started).TotalSeconds:0.00} s");
+                if (first is not null)
+                {
+                    recoveryFailures.Add($"{key}: the holder query failed after the heal ({first.Message}) and answered only {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s after it began (holder token {holder?.ToString(CultureInfo.InvariantCulture) ?? "none"})\n{await PostMortemAsync(cluster)}");
+                }
+
+                return holder;
+            }
+            catch (CoordinationException ex)
+            {
+                first ??= ex;
+                if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(1))
+                {
+                    recoveryFailures.Add($"{key}: the holder query failed after the heal and for a minute after that: {first.Message} / {ex.Message}\n{await PostMortemAsync(cluster)}");
+                    return null;
+                }
+            }
+        }
+    }
+
+    /// <summary>Each silo's readiness now and the cluster's last warnings and errors, for a recovery failure's message.</summary>
+    private static async Task<string> PostMortemAsync(LocalClusterProcess cluster)
+    {
+        var readiness = new List<string>();
+        for (var i = 0; i < cluster.Silos; i++)
+        {
+            readiness.Add($"silo{i} ready: {await cluster.IsReadyAsync(i)}");
+        }
+
+        var warnings = cluster.Launcher.Lines(@"\b(warn|fail|crit):");
+        return $"{string.Join(", ", readiness)}\nlast warnings and errors:\n{string.Join('\n', warnings.Skip(Math.Max(0, warnings.Count - 40)).Select(l => l.Length > 400 ? l[..400] + " …" : l))}\nlauncher (last lines):\n{cluster.Launcher.Tail(20)}";
     }
 
     /// <summary>One history from the in-process recorder, every client's OP lines and the nemesis' faults, ordered by time.</summary>
