@@ -107,7 +107,8 @@ public static class CoordinationClientServiceCollectionExtensions
     /// Points an Orleans client at the local cluster started by <c>dotnet run --project src/Coordination.Silo</c>
     /// (silo i: gateway on 127.0.0.1:<paramref name="gatewayPortBase"/>+i, health endpoint on
     /// <paramref name="healthPortBase"/>+i). The gateway list is refreshed every second from the silos
-    /// themselves, so a hung or dead silo's gateway is left within about a second of being found out.
+    /// themselves, so a dead silo's gateway is left within about a second of being found out, and one whose silo
+    /// stops answering after two polls in a row without an answer (one slow answer keeps the connection).
     /// </summary>
     public static IClientBuilder UseCoordinationLocalCluster(this IClientBuilder builder, int gatewayPortBase = 30000, int healthPortBase = 8091, int silos = 3, string clusterId = "coordination-local")
     {
@@ -118,7 +119,7 @@ public static class CoordinationClientServiceCollectionExtensions
             o.ServiceId = "coordination";
         });
         builder.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
-        builder.Services.AddSingleton<Orleans.Messaging.IGatewayListProvider>(new LocalClusterGatewayListProvider(endpoints));
+        builder.Services.AddSingleton<Orleans.Messaging.IGatewayListProvider>(sp => new LocalClusterGatewayListProvider(endpoints, sp.GetService<Microsoft.Extensions.Logging.ILogger<LocalClusterGatewayListProvider>>()));
         return builder;
     }
 }

@@ -23,6 +23,13 @@ public sealed class TestClusterClient : IAsyncDisposable
 
     public IClusterClient Grains { get; }
 
+    /// <summary>The client's last log lines (its gateway list's changes, Orleans' warnings), oldest first.</summary>
+    public IReadOnlyList<string> RecentLog(int count)
+    {
+        var records = _host.Services.GetFakeLogCollector().GetSnapshot();
+        return [.. records.Skip(Math.Max(0, records.Count - count)).Select(r => $"{r.Timestamp:HH:mm:ss.fff} {r.Level} {r.Category}: {r.Message}{(r.Exception is null ? string.Empty : $" ({r.Exception.GetType().Name}: {r.Exception.Message})")}")];
+    }
+
     /// <summary>A client of the local cluster as the README shows it (the gateway list refreshed from the silos' health endpoints).</summary>
     public static Task<TestClusterClient> ConnectAsync(LocalClusterProcess cluster, double ttlSeconds = LocalClusterProcess.TtlSeconds) =>
         ConnectAsync(client => client.UseCoordinationLocalCluster(cluster.GatewayPortBase, cluster.HealthPortBase, cluster.Silos, cluster.ClusterId), ttlSeconds);
@@ -40,7 +47,10 @@ public sealed class TestClusterClient : IAsyncDisposable
     private static async Task<TestClusterClient> ConnectAsync(Action<IClientBuilder> configure, double ttlSeconds)
     {
         var builder = Host.CreateApplicationBuilder();
+        // Kept in memory for a failure's post-mortem (RecentLog): ours from information, Orleans' from warning.
         builder.Logging.ClearProviders();
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.Logging.AddFakeLogging();
         builder.UseOrleansClient(configure);
         builder.Services.AddCoordinationClient(o =>
         {

@@ -286,7 +286,7 @@ public static partial class FaultRun
                 log($"{key}: holder read after the heal in {Stopwatch.GetElapsedTime(started).TotalSeconds:0.00} s");
                 if (first is not null)
                 {
-                    recoveryFailures.Add($"{key}: the holder query failed after the heal ({first.Message}) and answered only {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s after it began (holder token {holder?.ToString(CultureInfo.InvariantCulture) ?? "none"})\n{await PostMortemAsync(cluster)}");
+                    recoveryFailures.Add($"{key}: the holder query failed after the heal ({Describe(first)}) and answered only {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s after it began (holder token {holder?.ToString(CultureInfo.InvariantCulture) ?? "none"})\n{await PostMortemAsync(cluster, observer)}");
                 }
 
                 return holder;
@@ -296,15 +296,19 @@ public static partial class FaultRun
                 first ??= ex;
                 if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(1))
                 {
-                    recoveryFailures.Add($"{key}: the holder query failed after the heal and for a minute after that: {first.Message} / {ex.Message}\n{await PostMortemAsync(cluster)}");
+                    recoveryFailures.Add($"{key}: the holder query failed after the heal and for a minute after that: {Describe(first)} / {Describe(ex)}\n{await PostMortemAsync(cluster, observer)}");
                     return null;
                 }
             }
         }
     }
 
+    /// <summary>An error and what caused it (the client's "no reply" wraps the last attempt's timeout or Orleans error).</summary>
+    private static string Describe(Exception ex) =>
+        ex.InnerException is { } inner ? $"{ex.Message} [last attempt: {inner.GetType().Name}: {inner.Message}]" : ex.Message;
+
     /// <summary>Each silo's readiness now and the cluster's last warnings and errors, for a recovery failure's message.</summary>
-    private static async Task<string> PostMortemAsync(LocalClusterProcess cluster)
+    private static async Task<string> PostMortemAsync(LocalClusterProcess cluster, TestClusterClient observer)
     {
         var readiness = new List<string>();
         for (var i = 0; i < cluster.Silos; i++)
@@ -312,8 +316,9 @@ public static partial class FaultRun
             readiness.Add($"silo{i} ready: {await cluster.IsReadyAsync(i)}");
         }
 
-        var warnings = cluster.Launcher.Lines(@"\b(warn|fail|crit):");
-        return $"{string.Join(", ", readiness)}\nlast warnings and errors:\n{string.Join('\n', warnings.Skip(Math.Max(0, warnings.Count - 40)).Select(l => l.Length > 400 ? l[..400] + " …" : l))}\nlauncher (last lines):\n{cluster.Launcher.Tail(20)}";
+        // Polly's lines repeat Orleans' own placement retries, one or two per attempt.
+        var warnings = cluster.Launcher.Lines(@"\b(warn|fail|crit): (?!Polly\[)");
+        return $"{string.Join(", ", readiness)}\nlast warnings and errors:\n{string.Join('\n', warnings.Skip(Math.Max(0, warnings.Count - 40)).Select(l => l.Length > 400 ? l[..400] + " …" : l))}\nlauncher (last lines):\n{cluster.Launcher.Tail(20)}\nthe querying client's log:\n{string.Join('\n', observer.RecentLog(30))}";
     }
 
     /// <summary>One history from the in-process recorder, every client's OP lines and the nemesis' faults, ordered by time.</summary>
