@@ -61,6 +61,21 @@ public sealed class LauncherRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task A_launcher_whose_dashboard_port_is_taken_refuses_to_start_naming_the_port_and_the_setting()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        // Bounded: a launcher that failed to refuse would start a cluster and run until cancelled.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var error = await Assert.ThrowsAsync<SiloConfigurationException>(() => Launcher(("DashboardPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture))).RunAsync(bound.Token));
+        Assert.Contains($"127.0.0.1:{port} is in use", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Coordination:Host:DashboardPort", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, LocalFiles.Membership)), "a refused launcher started its cluster (it wrote a membership table)");
+    }
+
+    [Fact]
     public void An_unknown_config_file_is_a_configuration_error()
     {
         var error = Assert.Throws<SiloConfigurationException>(() => HostConfiguration.ResolveConfigPath("no-such-config"));
@@ -69,8 +84,13 @@ public sealed class LauncherRefusalTests : IDisposable
 
     private LocalClusterLauncher Launcher(params (string Key, string Value)[] settings)
     {
+        // A free dashboard port unless the test names one, so that a refusal does not depend on 8080 being free here.
+        using var free = new TcpListener(IPAddress.Loopback, 0);
+        free.Start();
+        var dashboard = (Key: "DashboardPort", Value: ((IPEndPoint)free.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        free.Stop();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(
-            settings.Append((Key: "DataDirectory", Value: _dir)).Select(s => new KeyValuePair<string, string?>($"{SiloHostOptions.Section}:{s.Key}", s.Value))).Build();
+            settings.Concat(settings.Any(s => s.Key == dashboard.Key) ? [] : [dashboard]).Append((Key: "DataDirectory", Value: _dir)).Select(s => new KeyValuePair<string, string?>($"{SiloHostOptions.Section}:{s.Key}", s.Value))).Build();
         return new LocalClusterLauncher(configuration, HostConfiguration.DefaultConfig, [], NullLogger.Instance, TimeProvider.System);
     }
 }

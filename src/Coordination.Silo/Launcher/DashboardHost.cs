@@ -1,4 +1,5 @@
 using System.Net;
+using Coordination.Silo.Configuration;
 using Coordination.Silo.Logging;
 using Coordination.Silo.Page;
 using Coordination.Silo.SiloHost;
@@ -13,6 +14,27 @@ namespace Coordination.Silo.Launcher;
 /// </summary>
 internal static class DashboardHost
 {
+    /// <summary>
+    /// Refuses to start, before any silo does, when the dashboard's port is taken: the cluster would come up and the
+    /// launcher would then stop it again with a bind error's stack trace.
+    /// </summary>
+    public static void EnsurePortFree(SiloHostOptions host)
+    {
+        var probe = new System.Net.Sockets.TcpListener(IPAddress.Parse(host.HttpAddress), host.DashboardPort);
+        try
+        {
+            probe.Start();
+        }
+        catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            throw new SiloConfigurationException($"The dashboard's port {host.HttpAddress}:{host.DashboardPort} is in use by another process. Stop it, or choose another {SiloHostOptions.Section}:DashboardPort.");
+        }
+        finally
+        {
+            probe.Stop();
+        }
+    }
+
     public static async Task<WebApplication> StartAsync(LocalClusterLauncher launcher, IConfiguration configuration, CancellationToken cancellationToken)
     {
         var host = launcher.Host;
