@@ -69,15 +69,15 @@ internal sealed partial class LocalClusterGatewayListProvider : IGatewayListProv
 
                 if (listed)
                 {
-                    live.Add(Uri(_silos[i].GatewayPort));
+                    live.Add(GatewayUri(_silos[i].GatewayPort));
                 }
             }
         }
 
-        return live.Count > 0 ? live : [.. _silos.Select(s => Uri(s.GatewayPort))];
+        return live.Count > 0 ? live : [.. _silos.Select(s => GatewayUri(s.GatewayPort))];
     }
 
-    private static Uri Uri(int port) => SiloAddress.New(new IPEndPoint(IPAddress.Loopback, port), 0).ToGatewayUri();
+    private static Uri GatewayUri(int port) => SiloAddress.New(new IPEndPoint(IPAddress.Loopback, port), 0).ToGatewayUri();
 
     private static async Task<OrleansMembershipView?> ReadAsync(int healthPort)
     {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Coordination.Silo.Configuration;
+using Coordination.TestKit;
 using Coordination.Silo.Launcher;
 using Coordination.Silo.LocalClustering;
 using Microsoft.Extensions.Configuration;
@@ -85,10 +86,7 @@ public sealed class LauncherRefusalTests : IDisposable
     private LocalClusterLauncher Launcher(params (string Key, string Value)[] settings)
     {
         // A free dashboard port unless the test names one, so that a refusal does not depend on 8080 being free here.
-        using var free = new TcpListener(IPAddress.Loopback, 0);
-        free.Start();
-        var dashboard = (Key: "DashboardPort", Value: ((IPEndPoint)free.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        free.Stop();
+        var dashboard = (Key: "DashboardPort", Value: Ports.FreeBlock(1).ToString(System.Globalization.CultureInfo.InvariantCulture));
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(
             settings.Concat(settings.Any(s => s.Key == dashboard.Key) ? [] : [dashboard]).Append((Key: "DataDirectory", Value: _dir)).Select(s => new KeyValuePair<string, string?>($"{SiloHostOptions.Section}:{s.Key}", s.Value))).Build();
         return new LocalClusterLauncher(configuration, HostConfiguration.DefaultConfig, [], NullLogger.Instance, TimeProvider.System);

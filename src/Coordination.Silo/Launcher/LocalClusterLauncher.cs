@@ -7,8 +7,8 @@ using Coordination.Silo.LocalClustering;
 namespace Coordination.Silo.Launcher;
 
 /// <summary>
-/// The local cluster: N silo processes on loopback sharing a file membership table and metadata store (so any one of
-/// them, the first included, can die), restarted when they exit on their own, plus the Orleans dashboard and the coordination page served from this process.
+/// The local cluster: N silo processes on loopback sharing a file membership table and metadata store (so any one,
+/// the first included, can die), restarted when they exit on their own, plus the dashboard and page it serves itself.
 /// </summary>
 internal sealed partial class LocalClusterLauncher(IConfiguration configuration, string config, IReadOnlyList<string> overrides, ILogger logger, TimeProvider time)
 {
