@@ -15,6 +15,14 @@ namespace Coordination.Silo;
 /// </summary>
 internal static class Program
 {
+    /// <summary>
+    /// How long a process told to stop (SIGTERM, Ctrl+C) may take before System.CommandLine ends it. Its default, 2 s,
+    /// cut every slower graceful stop short: a silo that had not yet written itself Dead looked crashed to the others,
+    /// and a launcher left its silos to notice its exit. Above the launcher's wait for its silos, which is above a
+    /// silo's shutdown timeout, so each bound that applies is the host's own.
+    /// </summary>
+    internal static readonly TimeSpan TerminationTimeout = SiloChild.StopGrace + TimeSpan.FromSeconds(15);
+
     public static async Task<int> Main(string[] args)
     {
         var config = new Option<string>("--config") { Description = "A silo-config file name (local, redis, …) or path. Default: local." };
@@ -41,7 +49,7 @@ internal static class Program
         }));
         root.Add(silo);
 
-        return await root.Parse(args).InvokeAsync();
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TerminationTimeout });
     }
 
     /// <summary>Turns configuration errors into one clear message and exit code 2, not a stack trace.</summary>

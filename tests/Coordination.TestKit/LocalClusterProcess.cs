@@ -231,6 +231,10 @@ public sealed class LocalClusterProcess : IAsyncDisposable
     public async Task<bool> SkewClockAsync(int index, TimeSpan offset) =>
         await PostAsync(index, "/api/faults/clock", new { offsetMs = offset.TotalMilliseconds });
 
+    /// <summary>Fault injection: silo <paramref name="index"/>'s next graceful stop waits <paramref name="delay"/> before it leaves the cluster.</summary>
+    public async Task<bool> SlowStopAsync(int index, TimeSpan delay) =>
+        await PostAsync(index, "/api/faults/stop", new { delayMs = delay.TotalMilliseconds });
+
     private async Task<bool> PostAsync(int index, string path, object body)
     {
         try

@@ -259,24 +259,18 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
     private async Task StopAllAsync()
     {
         _stopping = true;
-        foreach (var silo in _silos.Where(s => s.Process is { HasExited: false }))
+        var running = _silos.Select(s => s.Process).OfType<Process>().Where(p => !p.HasExited).ToList();
+        running.ForEach(p => Kill(p.Id, SigTerm));
+        using var grace = new CancellationTokenSource(SiloChild.StopGrace);
+        foreach (var p in running)
         {
-            _ = Kill(silo.Process!.Id, SigTerm);
-        }
-
-        foreach (var silo in _silos)
-        {
-            if (silo.Process is { } p)
+            try
             {
-                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-                try
-                {
-                    await p.WaitForExitAsync(grace.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    p.Kill(entireProcessTree: true);
-                }
+                await p.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                p.Kill(entireProcessTree: true);
             }
         }
 

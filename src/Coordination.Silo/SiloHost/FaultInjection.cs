@@ -90,6 +90,35 @@ internal sealed class SkewedTimeProvider : TimeProvider
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => System.CreateTimer(callback, state, dueTime, period);
 }
 
+/// <summary>
+/// Fault injection's slow stop: a graceful stop that waits <see cref="Delay"/> before Orleans leaves the cluster, as a
+/// silo with much to drain does. Registered after Orleans, so it is stopped before it.
+/// </summary>
+internal sealed partial class SlowStop(ILogger<SlowStop> logger) : IHostedService
+{
+    private long _delayTicks;
+
+    public TimeSpan Delay
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _delayTicks));
+        set => Interlocked.Exchange(ref _delayTicks, value.Ticks);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Delay > TimeSpan.Zero)
+        {
+            LogSlowStop(logger, Delay.TotalSeconds);
+            await Task.Delay(Delay, cancellationToken);
+        }
+    }
+
+    [LoggerMessage(EventId = 4301, Level = LogLevel.Warning, Message = "Fault injection: this graceful stop waits {Seconds} s before the silo leaves")]
+    private static partial void LogSlowStop(ILogger logger, double seconds);
+}
+
 internal static class FaultInjection
 {
     /// <summary>Registers the levers (before Orleans and the coordination services, so they pick up this time provider and the traffic filters).</summary>
@@ -100,21 +129,27 @@ internal static class FaultInjection
         services.AddSingleton<IProbeTrafficFilter>(sp => sp.GetRequiredService<NetworkFaults>());
         services.AddSingleton<SkewedTimeProvider>();
         services.AddSingleton<TimeProvider>(sp => sp.GetRequiredService<SkewedTimeProvider>());
+        services.AddSingleton<SlowStop>();
     }
+
+    /// <summary>After Orleans is added: hosted services stop in reverse order, so the slow stop runs before Orleans leaves.</summary>
+    public static void AddSlowStop(this IServiceCollection services) => services.AddHostedService(sp => sp.GetRequiredService<SlowStop>());
 
     public static void ConfigureFaultInjection(this ISiloBuilder silo) =>
         silo.Configure<SiloConnectionOptions>(o => o.ConfigureSiloOutboundConnection(b => b.Use(b.ApplicationServices.GetRequiredService<NetworkFaults>().Middleware)));
 
     /// <summary>
     /// <c>POST /api/faults/partition {"blocked":[silo indexes]}</c> (an empty list heals), <c>POST /api/faults/clock
-    /// {"offsetMs":n}</c>, <c>GET /api/faults</c>.
+    /// {"offsetMs":n}</c>, <c>POST /api/faults/stop {"delayMs":n}</c> (the next graceful stop waits that long first),
+    /// <c>GET /api/faults</c>.
     /// </summary>
     public static void MapFaults(this WebApplication app, Configuration.SiloHostOptions host)
     {
-        app.MapGet("/api/faults", (NetworkFaults network, SkewedTimeProvider clock) => Results.Json(new
+        app.MapGet("/api/faults", (NetworkFaults network, SkewedTimeProvider clock, SlowStop stop) => Results.Json(new
         {
             blocked = network.Blocked.Select(p => p - host.SiloPortBase).Order(),
             clockOffsetMs = clock.Offset.TotalMilliseconds,
+            stopDelayMs = stop.Delay.TotalMilliseconds,
         }));
         app.MapPost("/api/faults/partition", (PartitionRequest request, NetworkFaults network) =>
         {
@@ -131,9 +166,21 @@ internal static class FaultInjection
             clock.Offset = TimeSpan.FromMilliseconds(request.OffsetMs);
             return Results.NoContent();
         });
+        app.MapPost("/api/faults/stop", (StopRequest request, SlowStop stop) =>
+        {
+            if (request.DelayMs is < 0 or > 60_000)
+            {
+                return Results.BadRequest(new { error = "delayMs must be 0 to 60000" });
+            }
+
+            stop.Delay = TimeSpan.FromMilliseconds(request.DelayMs);
+            return Results.NoContent();
+        });
     }
 
     internal sealed record PartitionRequest(int[] Blocked);
 
     internal sealed record ClockRequest(double OffsetMs);
+
+    internal sealed record StopRequest(double DelayMs);
 }

@@ -17,13 +17,16 @@ namespace Coordination.Silo.SiloHost;
 /// <summary>One silo process: Orleans with the coordination service, the dashboard's silo side, and an HTTP endpoint for health and the coordination API.</summary>
 internal static class SiloProgram
 {
+    /// <summary>How long a silo's graceful stop may take (Orleans leaving the cluster and writing itself Dead, then the web host).</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromMinutes(2);
+
     public static async Task<int> RunAsync(IConfiguration configuration, int index, CancellationToken cancellationToken)
     {
         var host = HostConfiguration.Bind(configuration);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddConfiguration(configuration);
         builder.WebHost.UseUrls(host.HttpBinding(host.HealthPort(index)));
-        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(2));
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.Logging.AddCoordinationConsole(configuration);
 
         builder.Services.AddSiloHostOptions(configuration);
@@ -84,6 +87,10 @@ internal static class SiloProgram
                 silo.AddDashboard();
             }
         });
+        if (host.FaultInjection)
+        {
+            builder.Services.AddSlowStop();
+        }
 
         var app = builder.Build();
         app.Services.GetRequiredService<MetricsSnapshot>();
