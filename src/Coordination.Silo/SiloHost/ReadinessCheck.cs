@@ -1,3 +1,4 @@
+using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Replicas;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -6,7 +7,9 @@ namespace Coordination.Silo.SiloHost;
 
 /// <summary>
 /// Readiness of one silo, as an ASP.NET Core health check: healthy when it is active in the cluster, its
-/// replicas are caught up, and every partition is fully redundant (all members live, none still copying).
+/// replicas are caught up, and every partition is fully redundant (none still copying, and every member active in
+/// this silo's own Orleans membership view: a restarted silo's successor counts only once this silo's view lists it,
+/// not merely while nothing calls it dead, so "ready everywhere" means every silo can route to every member).
 /// A rolling restart waits for ready before it stops the next silo. The check's data carries the
 /// <see cref="ReadinessReport"/> that <c>/health/ready</c> writes.
 /// </summary>
@@ -33,23 +36,43 @@ internal sealed class ReadinessCheck(ReplicaNode node, MetadataDirectory directo
         var active = membership.CurrentSnapshot.GetSiloStatus(self) == SiloStatus.Active;
         if (!directory.IsLoaded)
         {
-            return new ReadinessReport(false, active, false, false, false, self.ToParsableString(), [], [], []);
+            return new ReadinessReport(false, active, false, false, false, self.ToParsableString(), [], [], [], []);
         }
 
         var partitions = directory.Current.Partitions;
         var caughtUp = node.IsCaughtUp && !partitions.Any(p => p.IsRecovering(liveness.Self));
-        var degraded = partitions
-            .Where(p => !p.IsAssigned || !p.Recovering.IsDefaultOrEmpty || p.Members.Any(m => liveness.IsDead(m.Id)))
-            .Select(p => p.Partition)
-            .ToArray();
+        var (degraded, inactive) = Degraded(partitions, liveness.IsActive);
         var redundant = degraded.Length == 0;
         var recovering = node.Recoveries.Select(RecoveryReport.Of).ToArray();
         var recovered = node.CompletedRecoveries.Select(RecoveryReport.Of).ToArray();
-        return new ReadinessReport(active && caughtUp && redundant, active, true, caughtUp, redundant, self.ToParsableString(), degraded, recovering, recovered);
+        return new ReadinessReport(active && caughtUp && redundant, active, true, caughtUp, redundant, self.ToParsableString(), degraded, inactive, recovering, recovered);
+    }
+
+    /// <summary>
+    /// The partitions not fully redundant (unassigned, a member still copying, or a member this silo's view does not
+    /// list as active), and those members, in order.
+    /// </summary>
+    internal static (int[] Partitions, string[] InactiveMembers) Degraded(IEnumerable<PartitionConfiguration> partitions, Func<ReplicaId, bool> isActive)
+    {
+        var inactive = new SortedSet<string>(StringComparer.Ordinal);
+        var degraded = new List<int>();
+        foreach (var p in partitions)
+        {
+            var notActive = p.IsAssigned ? p.Members.Where(m => !isActive(m.Id)).Select(m => m.Id.Value).ToList() : [];
+            inactive.UnionWith(notActive);
+            if (!p.IsAssigned || !p.Recovering.IsDefaultOrEmpty || notActive.Count > 0)
+            {
+                degraded.Add(p.Partition);
+            }
+        }
+
+        return ([.. degraded], [.. inactive]);
     }
 }
 
 /// <summary>What <c>/health/ready</c> answers (the launcher, the coordination page and the tests read it).</summary>
+/// <param name="InactiveMembers">Partition members this silo's Orleans membership does not list as active (dead,
+/// leaving, or a successor it has not seen yet).</param>
 /// <param name="Recovering">This silo's recoveries under way, with their progress and time so far.</param>
 /// <param name="Recovered">The last finished recovery of each partition on this silo, with its duration.</param>
 internal sealed record ReadinessReport(
@@ -60,6 +83,7 @@ internal sealed record ReadinessReport(
     bool FullyRedundant,
     string Silo,
     int[] DegradedPartitions,
+    string[] InactiveMembers,
     RecoveryReport[] Recovering,
     RecoveryReport[] Recovered);
 
