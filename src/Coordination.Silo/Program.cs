@@ -25,7 +25,6 @@ internal static class Program
 
     public static async Task<int> Main(string[] args)
     {
-        RuntimeTuning.Apply();
         var config = new Option<string>("--config") { Description = "A silo-config file name (local, redis, …) or path. Default: local." };
         var index = new Option<int>("--index") { Description = "This silo's index: its ports are the configured bases plus the index.", Required = true };
 
