@@ -51,12 +51,12 @@ internal sealed class SiloLiveness(IClusterMembershipService membership, ILocalS
     /// True when this silo's Orleans membership lists the silo as active. A restarted silo's successor is not, here,
     /// until this silo's view has caught up with the table: calls routed by this silo may not reach it yet.
     /// </summary>
-    public bool IsActive(ReplicaId replica) =>
-        membership.CurrentSnapshot.GetSiloStatus(SiloAddress.FromParsableString(replica.Value)) == SiloStatus.Active;
+    public bool IsActive(ReplicaId replica) => StatusOf(replica) == SiloStatus.Active;
 
     /// <summary>True when the silo is shutting down or stopping (it will not stay).</summary>
-    public bool IsLeaving(ReplicaId replica) =>
-        membership.CurrentSnapshot.GetSiloStatus(SiloAddress.FromParsableString(replica.Value)) is SiloStatus.ShuttingDown or SiloStatus.Stopping;
+    public bool IsLeaving(ReplicaId replica) => StatusOf(replica) is SiloStatus.ShuttingDown or SiloStatus.Stopping;
+
+    private SiloStatus StatusOf(ReplicaId replica) => membership.CurrentSnapshot.GetSiloStatus(SiloAddress.FromParsableString(replica.Value));
 
     public SiloPopulation Population(ClusterMetadata metadata)
     {
