@@ -17,3 +17,16 @@ public sealed record AuditEntry(DateTimeOffset At, string Operator, string Actio
 /// <summary>The replica configurations and audit trail of the cluster.</summary>
 [GenerateSerializer, Immutable, Alias("coord.ClusterView")]
 public sealed record ClusterView(long ClusterEpoch, int ReplicationFactor, ImmutableArray<PartitionView> Partitions, ImmutableArray<AuditEntry> Audit);
+
+/// <summary>
+/// Answers at once from the silo that received the call: a stateless worker, so no grain directory, no replica
+/// round, no state. What a call costs when it does nothing: a client's round trip to its gateway silo through
+/// Orleans' messaging, the floor under every lock call (the benchmark measures it beside the locks).
+/// </summary>
+[Alias("coord.IPingGrain")]
+public interface IPingGrain : IGrainWithIntegerKey
+{
+    /// <summary>Returns <paramref name="value"/>.</summary>
+    [Alias("ping")]
+    Task<long> Ping(long value);
+}

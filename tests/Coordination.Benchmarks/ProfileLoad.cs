@@ -16,7 +16,7 @@ internal static class ProfileLoad
     public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After, int TraceSilo = 0);
 
     /// <summary>The scenarios <see cref="RoundAsync"/> knows; the command line accepts only these.</summary>
-    public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8", "seq-hop"];
+    public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8", "seq-hop", "floor"];
 
     public static async Task<string> RunAsync(Options options, CancellationToken cancellationToken)
     {
@@ -31,10 +31,11 @@ internal static class ProfileLoad
         var silos = await cluster.SilosAsync();
         Console.Error.WriteLine($"silo pids: {string.Join(", ", silos.Select(s => $"{s.Index}={s.Pid}"))}");
         await using var entities = await ours.NewContenderAsync();
+        ILockBackend backend = options.Scenario == "floor" ? new TransportFloorBackend(client, ours) : ours;
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed < options.WarmUp)
         {
-            await RoundAsync(ours, entities, options.Scenario);
+            await RoundAsync(backend, entities, options.Scenario);
         }
 
         Process? trace = null;
@@ -59,7 +60,7 @@ internal static class ProfileLoad
         var (pairs, elapsed, cpu, siloMessages, clientMessages, allocated) = (0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L, 0L);
         while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
         {
-            var round = await RoundAsync(ours, entities, options.Scenario);
+            var round = await RoundAsync(backend, entities, options.Scenario);
             Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms");
             (pairs, elapsed, cpu, clientCpu) = (pairs + round.Pairs, elapsed + round.Elapsed, cpu + round.Cost.Cpu, clientCpu + round.ClientCpu);
             (siloMessages, clientMessages, allocated) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0), allocated + (round.Cost.AllocatedBytes ?? 0));
@@ -187,7 +188,7 @@ internal static class ProfileLoad
 
     private static Task<ScenarioResult> RoundAsync(ILockBackend backend, IContender entities, string scenario) => scenario switch
     {
-        "seq" => Scenarios.SequentialAsync(backend, 500),
+        "seq" or "floor" => Scenarios.SequentialAsync(backend, 500),
         "fresh" => Scenarios.FreshNamesAsync(backend, entities, 500),
         "par16" => Scenarios.ParallelAsync(backend, 16, 1600),
         "cont8" => Scenarios.ContendedAsync(backend, 8, 400),

@@ -31,6 +31,9 @@ internal sealed class Report
 
     public HeldLocks.Result? Held { get; set; }
 
+    /// <summary>Two no-op grain calls per pair through our client and silos (<see cref="TransportFloorBackend"/>).</summary>
+    public (ScenarioResult Seq, ScenarioResult Par16)? Floor { get; set; }
+
     public string ToMarkdown(bool quick)
     {
         var sb = new StringBuilder();
@@ -74,6 +77,7 @@ internal sealed class Report
 
         sb.AppendLine(Ci, $"- Client CPU per operation (ms; this process's own user + system time over the timed part: the system's client library and the loop around it, the same loop for every system), seq / fresh / par16 / contended8: {string.Join("; ", Rows.Select(r => $"{r.System} {string.Join(" / ", r.Scenarios.Select(s => Ms(s.ClientCpuPerOp)))}"))}.");
         sb.AppendLine(Ci, $"- Idle: the servers' CPU over {ours?.IdleWindow.TotalSeconds ?? Rows.FirstOrDefault()?.IdleWindow.TotalSeconds ?? 0:0} s with no client session open, 25 s after the last scenario (our names retire 5 s after their last use, and their deletions' tail is over by 20 s){IdleMessages(ours)}.");
+        AppendFloor(sb, ours);
         AppendHeld(sb, ours);
         AppendFailovers(sb);
         foreach (var note in Notes)
@@ -103,6 +107,20 @@ internal sealed class Report
                 : " (etcd not measured)";
             sb.AppendLine(Ci, $"- Leader failover, SIGKILL of the leader's process with a candidate waiting → candidate elected: Coordination (session TTL 10 s) median {Median(LeaderFailovers).TotalSeconds:0.00} s, max {LeaderFailovers.Max().TotalSeconds:0.00} s over {LeaderFailovers.Count} trials{etcd}.");
         }
+    }
+
+    private void AppendFloor(StringBuilder sb, Row? ours)
+    {
+        if (Floor is not var (seq, par) || ours is null)
+        {
+            return;
+        }
+
+        var postgres = Rows.FirstOrDefault(r => r.System.StartsWith("PostgreSQL", StringComparison.Ordinal));
+        var against = postgres is null
+            ? string.Empty
+            : string.Create(Ci, $"; the floor is {Ratio(seq.OpsPerSecond, postgres.Seq.OpsPerSecond)} PostgreSQL's seq and {Ratio(par.OpsPerSecond, postgres.Par16.OpsPerSecond)} its par16 in this run");
+        sb.AppendLine(Ci, $"- The transport's floor (our client and silos, each pair two no-op grain calls answered by the gateway silo: Orleans' messaging alone, no directory, no replica round, no state): seq {seq.OpsPerSecond:N0} pairs/s ({Latency(seq)} ms), par16 {par.OpsPerSecond:N0} pairs/s ({Latency(par)} ms), server CPU {Ms(seq.CpuPerOp)} / {Ms(par.CpuPerOp)} ms and {seq.ClientMessagesPerOp:0.0} + {seq.SiloMessagesPerOp:0.0} / {par.ClientMessagesPerOp:0.0} + {par.SiloMessagesPerOp:0.0} messages per pair, client CPU {Ms(seq.ClientCpuPerOp)} / {Ms(par.ClientCpuPerOp)} ms; our locks made {Ratio(ours.Seq.OpsPerSecond, seq.OpsPerSecond)} of the floor on seq and {Ratio(ours.Par16.OpsPerSecond, par.OpsPerSecond)} on par16{against}.");
     }
 
     private void AppendHeld(StringBuilder sb, Row? ours)
