@@ -19,9 +19,11 @@ public sealed record AuditEntry(DateTimeOffset At, string Operator, string Actio
 public sealed record ClusterView(long ClusterEpoch, int ReplicationFactor, ImmutableArray<PartitionView> Partitions, ImmutableArray<AuditEntry> Audit);
 
 /// <summary>
-/// Answers at once from the silo that received the call: a stateless worker, so no grain directory, no replica
-/// round, no state. What a call costs when it does nothing: a client's round trip to its gateway silo through
-/// Orleans' messaging, the floor under every lock call (the benchmark measures it beside the locks).
+/// Answers from the silo that received the call: a stateless worker, so no grain directory and no state. What a call
+/// costs when it does nothing, the floor under every lock call (the benchmark measures it beside the locks):
+/// <see cref="Ping"/> is a client's round trip to its gateway silo through Orleans' messaging alone;
+/// <see cref="PingThroughReplica"/> adds what every replicated change needs at least, one round trip from there to
+/// another silo's replica (a status question that touches no register).
 /// </summary>
 [Alias("coord.IPingGrain")]
 public interface IPingGrain : IGrainWithIntegerKey
@@ -29,4 +31,9 @@ public interface IPingGrain : IGrainWithIntegerKey
     /// <summary>Returns <paramref name="value"/>.</summary>
     [Alias("ping")]
     Task<long> Ping(long value);
+
+    /// <summary>Returns <paramref name="value"/> once another silo's replica has answered a status question.</summary>
+    /// <exception cref="QuorumUnavailableException">No other silo holds a replica yet, or the one asked did not answer.</exception>
+    [Alias("ping-replica")]
+    Task<long> PingThroughReplica(long value);
 }

@@ -16,7 +16,7 @@ internal static class ProfileLoad
     public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After, int TraceSilo = 0);
 
     /// <summary>The scenarios <see cref="RoundAsync"/> knows; the command line accepts only these.</summary>
-    public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8", "seq-hop", "floor"];
+    public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8", "seq-hop", "floor", "floor-replica"];
 
     public static async Task<string> RunAsync(Options options, CancellationToken cancellationToken)
     {
@@ -31,7 +31,7 @@ internal static class ProfileLoad
         var silos = await cluster.SilosAsync();
         Console.Error.WriteLine($"silo pids: {string.Join(", ", silos.Select(s => $"{s.Index}={s.Pid}"))}");
         await using var entities = await ours.NewContenderAsync();
-        ILockBackend backend = options.Scenario == "floor" ? new TransportFloorBackend(client, ours) : ours;
+        ILockBackend backend = options.Scenario.StartsWith("floor", StringComparison.Ordinal) ? new TransportFloorBackend(client, ours, throughReplica: options.Scenario == "floor-replica") : ours;
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed < options.WarmUp)
         {
@@ -188,7 +188,7 @@ internal static class ProfileLoad
 
     private static Task<ScenarioResult> RoundAsync(ILockBackend backend, IContender entities, string scenario) => scenario switch
     {
-        "seq" or "floor" => Scenarios.SequentialAsync(backend, 500),
+        "seq" or "floor" or "floor-replica" => Scenarios.SequentialAsync(backend, 500),
         "fresh" => Scenarios.FreshNamesAsync(backend, entities, 500),
         "par16" => Scenarios.ParallelAsync(backend, 16, 1600),
         "cont8" => Scenarios.ContendedAsync(backend, 8, 400),

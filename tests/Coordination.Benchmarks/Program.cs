@@ -182,7 +182,12 @@ root.SetAction(async (result, ct) =>
     await using (var ours = new CoordinationBackend(client, cluster))
     {
         report.Rows.Add(await MeasureAsync(ours, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
-        report.Floor = await TransportFloorBackend.MeasureAsync(new TransportFloorBackend(client, ours), sizes.Seq, sizes.Par, TimeSpan.FromSeconds(q ? 2 : 10));
+        foreach (var throughReplica in new[] { false, true })
+        {
+            var floor = new TransportFloorBackend(client, ours, throughReplica);
+            report.Floors.Add((floor.Name, await TransportFloorBackend.MeasureAsync(floor, sizes.Seq, sizes.Par, TimeSpan.FromSeconds(q ? 2 : 10))));
+        }
+
         report.Held = await HeldLocks.MeasureAsync(cluster, client, ours, q ? 10_000 : 100_000, sessions: 100, sizes.Seq, sizes.Par);
         report.Failovers = await Failover.GrainSiloKilledAsync(cluster, client, sizes.Failovers);
         report.DeadClients = await Failover.ClientKilledAsync(cluster, client, sizes.DeadClients, ttlSeconds: 10);

@@ -31,8 +31,8 @@ internal sealed class Report
 
     public HeldLocks.Result? Held { get; set; }
 
-    /// <summary>Two no-op grain calls per pair through our client and silos (<see cref="TransportFloorBackend"/>).</summary>
-    public (ScenarioResult Seq, ScenarioResult Par16)? Floor { get; set; }
+    /// <summary>Two no-op grain calls per pair through our client and silos, without and with a replica round trip each (<see cref="TransportFloorBackend"/>).</summary>
+    public List<(string Name, (ScenarioResult Seq, ScenarioResult Par16) Result)> Floors { get; } = [];
 
     public string ToMarkdown(bool quick)
     {
@@ -111,16 +111,20 @@ internal sealed class Report
 
     private void AppendFloor(StringBuilder sb, Row? ours)
     {
-        if (Floor is not var (seq, par) || ours is null)
+        if (Floors.Count == 0 || ours is null)
         {
             return;
         }
 
         var postgres = Rows.FirstOrDefault(r => r.System.StartsWith("PostgreSQL", StringComparison.Ordinal));
-        var against = postgres is null
-            ? string.Empty
-            : string.Create(Ci, $"; the floor is {Ratio(seq.OpsPerSecond, postgres.Seq.OpsPerSecond)} PostgreSQL's seq and {Ratio(par.OpsPerSecond, postgres.Par16.OpsPerSecond)} its par16 in this run");
-        sb.AppendLine(Ci, $"- The transport's floor (our client and silos, each pair two no-op grain calls answered by the gateway silo: Orleans' messaging alone, no directory, no replica round, no state): seq {seq.OpsPerSecond:N0} pairs/s ({Latency(seq)} ms), par16 {par.OpsPerSecond:N0} pairs/s ({Latency(par)} ms), server CPU {Ms(seq.CpuPerOp)} / {Ms(par.CpuPerOp)} ms and {seq.ClientMessagesPerOp:0.0} + {seq.SiloMessagesPerOp:0.0} / {par.ClientMessagesPerOp:0.0} + {par.SiloMessagesPerOp:0.0} messages per pair, client CPU {Ms(seq.ClientCpuPerOp)} / {Ms(par.ClientCpuPerOp)} ms; our locks made {Ratio(ours.Seq.OpsPerSecond, seq.OpsPerSecond)} of the floor on seq and {Ratio(ours.Par16.OpsPerSecond, par.OpsPerSecond)} on par16{against}.");
+        sb.AppendLine("- Floors (our client and silos, each pair two no-op grain calls answered by the gateway silo, a stateless worker: no directory, no register; the transport floor is Orleans' messaging alone, the floor through a replica adds one round trip from the gateway to another silo's replica per call, the least a change replicated to two of three needs):");
+        foreach (var (name, (seq, par)) in Floors)
+        {
+            var against = postgres is null
+                ? string.Empty
+                : string.Create(Ci, $"; {Ratio(seq.OpsPerSecond, postgres.Seq.OpsPerSecond)} PostgreSQL's seq and {Ratio(par.OpsPerSecond, postgres.Par16.OpsPerSecond)} its par16");
+            sb.AppendLine(Ci, $"  - {name}: seq {seq.OpsPerSecond:N0} pairs/s ({Latency(seq)} ms), par16 {par.OpsPerSecond:N0} pairs/s ({Latency(par)} ms); server CPU {Ms(seq.CpuPerOp)} / {Ms(par.CpuPerOp)} ms, messages {seq.ClientMessagesPerOp:0.0} + {seq.SiloMessagesPerOp:0.0} / {par.ClientMessagesPerOp:0.0} + {par.SiloMessagesPerOp:0.0}, allocations {seq.Cost.AllocatedBytes / 1024.0 / seq.Pairs:0.0} / {par.Cost.AllocatedBytes / 1024.0 / par.Pairs:0.0} KiB and client CPU {Ms(seq.ClientCpuPerOp)} / {Ms(par.ClientCpuPerOp)} ms per pair; our locks made {Ratio(ours.Seq.OpsPerSecond, seq.OpsPerSecond)} of it on seq and {Ratio(ours.Par16.OpsPerSecond, par.OpsPerSecond)} on par16{against}.");
+        }
     }
 
     private void AppendHeld(StringBuilder sb, Row? ours)

@@ -3,16 +3,20 @@ using Coordination.TestKit;
 namespace Coordination.Benchmarks;
 
 /// <summary>
-/// The floor under our lock calls: the same client and silos, each "pair" two no-op grain calls
+/// The floors under our lock calls: the same client and silos, each "pair" two no-op grain calls
 /// (<see cref="IPingGrain"/>, a stateless worker answered by the gateway silo) where a lock pair makes an acquire and
-/// a release. What Orleans' messaging alone costs from a client process on this machine, with no directory, no
-/// replica round and no state: no design that answers a lock call through an Orleans grain call gets above it.
+/// a release. Without <paramref name="throughReplica"/>, what Orleans' messaging alone costs from a client process on
+/// this machine (no directory, no replica round, no state): no design that answers a lock call through an Orleans
+/// grain call gets above it. With it, each call also waits for one round trip to another silo's replica over our
+/// replica transport, the least a change replicated to a majority of three needs (the other vote is local).
 /// </summary>
-internal sealed class TransportFloorBackend(TestClusterClient client, CoordinationBackend ours) : ILockBackend
+internal sealed class TransportFloorBackend(TestClusterClient client, CoordinationBackend ours, bool throughReplica) : ILockBackend
 {
-    public string Name => "Orleans floor (two no-op grain calls per pair)";
+    public string Name => throughReplica ? "floor through a replica" : "transport floor";
 
-    public Task<IContender> NewContenderAsync() => Task.FromResult<IContender>(new Contender(client.Grains.GetGrain<IPingGrain>(0)));
+    public bool ThroughReplica => throughReplica;
+
+    public Task<IContender> NewContenderAsync() => Task.FromResult<IContender>(new Contender(client.Grains.GetGrain<IPingGrain>(0), throughReplica));
 
     /// <summary>Our silos' cost, read the same way as for the locks.</summary>
     public Task<ServerCost> CostAsync() => ours.CostAsync();
@@ -33,19 +37,21 @@ internal sealed class TransportFloorBackend(TestClusterClient client, Coordinati
         return (await Scenarios.SequentialAsync(floor, seq), await Scenarios.ParallelAsync(floor, 16, par));
     }
 
-    private sealed class Contender(IPingGrain ping) : IContender
+    private sealed class Contender(IPingGrain ping, bool throughReplica) : IContender
     {
         public async Task<IAsyncDisposable> AcquireAsync(string lockName)
         {
-            await ping.Ping(1);
-            return new Second(ping);
+            await Call(ping, throughReplica, 1);
+            return new Second(ping, throughReplica);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    private sealed class Second(IPingGrain ping) : IAsyncDisposable
+    private sealed class Second(IPingGrain ping, bool throughReplica) : IAsyncDisposable
     {
-        public async ValueTask DisposeAsync() => await ping.Ping(2);
+        public async ValueTask DisposeAsync() => await Call(ping, throughReplica, 2);
     }
+
+    private static Task<long> Call(IPingGrain ping, bool throughReplica, long value) => throughReplica ? ping.PingThroughReplica(value) : ping.Ping(value);
 }

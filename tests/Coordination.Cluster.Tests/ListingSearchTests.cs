@@ -5,7 +5,9 @@ namespace Coordination.Cluster.Tests;
 /// <summary>
 /// The operator listings behind the coordination page: a search by name prefix pages through exactly the held locks
 /// and led elections that have it, with their holders' lease; sessions show theirs; an audited revoke records its
-/// operator and reason, and bad input changes nothing.
+/// operator and reason, and bad input changes nothing. Beside them, the ping behind the benchmark's floors
+/// (<see cref="IPingGrain"/>): it answers each caller with its own value, and its replica variant needs another
+/// silo's replica to answer.
 /// </summary>
 public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
 {
@@ -108,5 +110,41 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         Assert.Equal(("alice", "stuck job"), (entry.Operator, entry.Reason));
         Assert.Contains($"revoke-lock {name}", entry.Action, StringComparison.Ordinal);
         Assert.Contains($"token {token}", entry.Action, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_ping_returns_its_value_to_every_concurrent_caller(bool throughReplica)
+    {
+        var ping = Grains.GetGrain<IPingGrain>(0);
+        var values = Enumerable.Range(1, 64).Select(i => (long)i * 7919).ToArray();
+
+        var answers = await Task.WhenAll(values.Select(v => throughReplica ? ping.PingThroughReplica(v) : ping.Ping(v)));
+
+        Assert.Equal(values, answers);
+    }
+
+    [Fact]
+    public async Task A_ping_through_a_replica_fails_with_a_typed_error_while_replica_traffic_is_cut()
+    {
+        var ping = Grains.GetGrain<IPingGrain>(0);
+        var metadata = await fixture.Cluster.MetadataAsync();
+        try
+        {
+            foreach (var member in metadata.Partitions.First(p => p.IsAssigned).Members)
+            {
+                fixture.Cluster.Partitions.Isolate(member.Id.Value);
+            }
+
+            await Assert.ThrowsAsync<QuorumUnavailableException>(() => ping.PingThroughReplica(1));
+            Assert.Equal(2, await ping.Ping(2));
+        }
+        finally
+        {
+            fixture.Cluster.Partitions.HealAll();
+        }
+
+        Assert.Equal(3, await ping.PingThroughReplica(3));
     }
 }
