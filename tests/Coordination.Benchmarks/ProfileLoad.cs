@@ -16,7 +16,7 @@ internal static class ProfileLoad
     public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After, int TraceSilo = 0);
 
     /// <summary>The scenarios <see cref="RoundAsync"/> knows; the command line accepts only these.</summary>
-    public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8", "seq-hop", "floor", "floor-replica"];
+    public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8", "seq-hop", "floor", "floor-replica", "floor-par16", "floor-replica-par16"];
 
     public static async Task<string> RunAsync(Options options, CancellationToken cancellationToken)
     {
@@ -31,7 +31,7 @@ internal static class ProfileLoad
         var silos = await cluster.SilosAsync();
         Console.Error.WriteLine($"silo pids: {string.Join(", ", silos.Select(s => $"{s.Index}={s.Pid}"))}");
         await using var entities = await ours.NewContenderAsync();
-        ILockBackend backend = options.Scenario.StartsWith("floor", StringComparison.Ordinal) ? new TransportFloorBackend(client, ours, throughReplica: options.Scenario == "floor-replica") : ours;
+        ILockBackend backend = options.Scenario.StartsWith("floor", StringComparison.Ordinal) ? new TransportFloorBackend(client, ours, throughReplica: options.Scenario.StartsWith("floor-replica", StringComparison.Ordinal)) : ours;
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed < options.WarmUp)
         {
@@ -190,7 +190,7 @@ internal static class ProfileLoad
     {
         "seq" or "floor" or "floor-replica" => Scenarios.SequentialAsync(backend, 500),
         "fresh" => Scenarios.FreshNamesAsync(backend, entities, 500),
-        "par16" => Scenarios.ParallelAsync(backend, 16, 1600),
+        "par16" or "floor-par16" or "floor-replica-par16" => Scenarios.ParallelAsync(backend, 16, 1600),
         "cont8" => Scenarios.ContendedAsync(backend, 8, 400),
         _ => throw new ArgumentException($"unknown scenario '{scenario}' ({string.Join(", ", ScenarioNames)})", nameof(scenario)),
     };

@@ -5,8 +5,13 @@ using Orleans.Concurrency;
 
 namespace Coordination.Grains.Admin;
 
-/// <summary>The no-op calls: activated on the silo that receives them, answered in their first turn or after one replica round trip.</summary>
+/// <summary>
+/// The no-op calls: activated on the silo that receives them, answered in their first turn or after one replica round
+/// trip. Reentrant, so the calls waiting for a replica interleave as a lock grain's rounds do (a stateless worker keeps
+/// at most one activation per core, and without it those would be all the calls in flight).
+/// </summary>
 [StatelessWorker]
+[Reentrant]
 internal sealed class PingGrain(MetadataDirectory directory, OrleansReplicaTransport transport) : Grain, IPingGrain
 {
     private static readonly TimeSpan ReplicaTimeout = TimeSpan.FromSeconds(2);
