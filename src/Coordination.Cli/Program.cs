@@ -4,7 +4,7 @@ using Coordination.Cli.Commands;
 namespace Coordination.Cli;
 
 /// <summary>
-/// <c>coord</c>: the Coordination command line, modelled on etcdctl and consul (lock, elect, listings, revoke).
+/// <c>coord</c>: the Coordination command line, modelled on etcdctl and consul (lock, elect, listings, revoke, ping).
 /// With no cluster flags it talks to the local cluster of <c>dotnet run --project src/Coordination.Silo</c>.
 /// </summary>
 internal static class Program
@@ -24,6 +24,7 @@ internal static class Program
             ClusterCommands.Members(connection),
             ClusterCommands.Status(connection),
             ClusterCommands.Revoke(connection),
+            PingCommand.Create(connection),
         };
         foreach (var option in connection.All)
         {

@@ -49,4 +49,20 @@ public sealed class ClusterViewTests(CliCluster fixture)
         listener.Signal(SigInt);
         Assert.Equal(0, await listener.WaitForExitAsync(TimeSpan.FromSeconds(20)));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Ping_times_the_calls_it_was_asked_for(bool throughReplica)
+    {
+        string[] args = ["ping", "--count", "7", "--json", .. throughReplica ? new[] { "--replica" } : []];
+
+        var run = await fixture.RunAsync(args);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(7, run.Json.GetProperty("calls").GetInt32());
+        Assert.Equal(throughReplica, run.Json.GetProperty("throughReplica").GetBoolean());
+        var (min, p50, p99, max) = (run.Json.GetProperty("minMs").GetDouble(), run.Json.GetProperty("p50Ms").GetDouble(), run.Json.GetProperty("p99Ms").GetDouble(), run.Json.GetProperty("maxMs").GetDouble());
+        Assert.True(min > 0 && min <= p50 && p50 <= p99 && p99 <= max, run.ToString());
+    }
 }

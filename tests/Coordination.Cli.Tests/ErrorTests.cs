@@ -11,6 +11,7 @@ public sealed class ErrorTests(CliCluster fixture)
     [InlineData("lock", "x", "--ttl", "banana", "--", "true")]
     [InlineData("locks", "--limit", "0")]
     [InlineData("revoke", "")]
+    [InlineData("ping", "--count", "0")]
     public async Task Bad_input_exits_64_with_one_line(params string[] args)
     {
         var run = await fixture.RunAsync(args);
