@@ -182,11 +182,7 @@ root.SetAction(async (result, ct) =>
     await using (var ours = new CoordinationBackend(client, cluster))
     {
         report.Rows.Add(await MeasureAsync(ours, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
-        foreach (var throughReplica in new[] { false, true })
-        {
-            var floor = new TransportFloorBackend(client, ours, throughReplica);
-            report.Floors.Add((floor.Name, await TransportFloorBackend.MeasureAsync(floor, sizes.Seq, sizes.Par, TimeSpan.FromSeconds(q ? 2 : 10))));
-        }
+        report.Floors = await TransportFloorBackend.CompareAsync(client, ours, sizes.Seq, sizes.Par, rounds: q ? 1 : 3, TimeSpan.FromSeconds(q ? 2 : 10));
 
         report.Held = await HeldLocks.MeasureAsync(cluster, client, ours, q ? 10_000 : 100_000, sessions: 100, sizes.Seq, sizes.Par);
         report.Failovers = await Failover.GrainSiloKilledAsync(cluster, client, sizes.Failovers);

@@ -31,8 +31,8 @@ internal sealed class Report
 
     public HeldLocks.Result? Held { get; set; }
 
-    /// <summary>Two no-op grain calls per pair through our client and silos, without and with a replica round trip each (<see cref="TransportFloorBackend"/>).</summary>
-    public List<(string Name, (ScenarioResult Seq, ScenarioResult Par16) Result)> Floors { get; } = [];
+    /// <summary>Two no-op grain calls per pair through our client and silos, without and with a replica round trip each, in rounds with our lock (<see cref="TransportFloorBackend.CompareAsync"/>).</summary>
+    public FloorComparison? Floors { get; set; }
 
     public string ToMarkdown(bool quick)
     {
@@ -77,7 +77,7 @@ internal sealed class Report
 
         sb.AppendLine(Ci, $"- Client CPU per operation (ms; this process's own user + system time over the timed part: the system's client library and the loop around it, the same loop for every system), seq / fresh / par16 / contended8: {string.Join("; ", Rows.Select(r => $"{r.System} {string.Join(" / ", r.Scenarios.Select(s => Ms(s.ClientCpuPerOp)))}"))}.");
         sb.AppendLine(Ci, $"- Idle: the servers' CPU over {ours?.IdleWindow.TotalSeconds ?? Rows.FirstOrDefault()?.IdleWindow.TotalSeconds ?? 0:0} s with no client session open, 25 s after the last scenario (our names retire 5 s after their last use, and their deletions' tail is over by 20 s){IdleMessages(ours)}.");
-        AppendFloor(sb, ours);
+        AppendFloor(sb);
         AppendHeld(sb, ours);
         AppendFailovers(sb);
         foreach (var note in Notes)
@@ -109,23 +109,24 @@ internal sealed class Report
         }
     }
 
-    private void AppendFloor(StringBuilder sb, Row? ours)
+    private void AppendFloor(StringBuilder sb)
     {
-        if (Floors.Count == 0 || ours is null)
+        if (Floors is not { } floors)
         {
             return;
         }
 
         var postgres = Rows.FirstOrDefault(r => r.System.StartsWith("PostgreSQL", StringComparison.Ordinal));
-        sb.AppendLine("- Floors (our client and silos, each pair two no-op grain calls answered by the gateway silo, a stateless worker: no directory, no register; the transport floor is Orleans' messaging alone, the floor through a replica adds one round trip from the gateway to another silo's replica per call, the least a change replicated to two of three needs):");
-        foreach (var (name, (seq, par)) in Floors)
+        sb.AppendLine(Ci, $"- Floors (our client and silos, each pair two no-op grain calls answered by the gateway silo, a stateless worker: no directory, no register; the transport floor is Orleans' messaging alone, the floor through a replica adds one round trip from the gateway to another silo's replica per call, the least a change replicated to two of three needs), in {floors.Seq.Count} round{(floors.Seq.Count == 1 ? string.Empty : "s")} after the table's scenarios, each round the transport floor, the floor through a replica and our lock in turn, seconds apart; figures per round:");
+        foreach (var (label, rounds, pg) in new[] { ("seq", floors.Seq, postgres?.Seq), ("par16", floors.Par16, postgres?.Par16) })
         {
-            var against = postgres is null
-                ? string.Empty
-                : string.Create(Ci, $"; {Ratio(seq.OpsPerSecond, postgres.Seq.OpsPerSecond)} PostgreSQL's seq and {Ratio(par.OpsPerSecond, postgres.Par16.OpsPerSecond)} its par16");
-            sb.AppendLine(Ci, $"  - {name}: seq {seq.OpsPerSecond:N0} pairs/s ({Latency(seq)} ms), par16 {par.OpsPerSecond:N0} pairs/s ({Latency(par)} ms); server CPU {Ms(seq.CpuPerOp)} / {Ms(par.CpuPerOp)} ms, messages {seq.ClientMessagesPerOp:0.0} + {seq.SiloMessagesPerOp:0.0} / {par.ClientMessagesPerOp:0.0} + {par.SiloMessagesPerOp:0.0}, allocations {seq.Cost.AllocatedBytes / 1024.0 / seq.Pairs:0.0} / {par.Cost.AllocatedBytes / 1024.0 / par.Pairs:0.0} KiB and client CPU {Ms(seq.ClientCpuPerOp)} / {Ms(par.ClientCpuPerOp)} ms per pair; our locks made {Ratio(ours.Seq.OpsPerSecond, seq.OpsPerSecond)} of it on seq and {Ratio(ours.Par16.OpsPerSecond, par.OpsPerSecond)} on par16{against}.");
+            sb.AppendLine(Ci, $"  - {label}: transport floor {Each(rounds, r => r.Transport)}; through a replica {Each(rounds, r => r.Replica)}; our lock {Each(rounds, r => r.Ours)}; ours ÷ the floor through a replica {string.Join(" / ", rounds.Select(r => Ratio(r.Ours.OpsPerSecond, r.Replica.OpsPerSecond)))}{(pg is null ? string.Empty : $"; the floor through a replica ÷ PostgreSQL's {label} in this run {string.Join(" / ", rounds.Select(r => Ratio(r.Replica.OpsPerSecond, pg.OpsPerSecond)))}")}.");
         }
     }
+
+    /// <summary>Each round's pairs/s, p99, server CPU and allocations per pair.</summary>
+    private static string Each(IEnumerable<FloorRound> rounds, Func<FloorRound, ScenarioResult> pick) =>
+        string.Join(" / ", rounds.Select(pick).Select(s => string.Create(Ci, $"{s.OpsPerSecond:N0} pairs/s (p99 {s.P99.TotalMilliseconds:0.00} ms, {Ms(s.CpuPerOp)} ms CPU, {s.Cost.AllocatedBytes / 1024.0 / s.Pairs:0.0} KiB)")));
 
     private void AppendHeld(StringBuilder sb, Row? ours)
     {

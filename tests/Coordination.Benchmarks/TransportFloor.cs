@@ -14,8 +14,6 @@ internal sealed class TransportFloorBackend(TestClusterClient client, Coordinati
 {
     public string Name => throughReplica ? "floor through a replica" : "transport floor";
 
-    public bool ThroughReplica => throughReplica;
-
     public Task<IContender> NewContenderAsync() => Task.FromResult<IContender>(new Contender(client.Grains.GetGrain<IPingGrain>(0), throughReplica));
 
     /// <summary>Our silos' cost, read the same way as for the locks.</summary>
@@ -23,18 +21,42 @@ internal sealed class TransportFloorBackend(TestClusterClient client, Coordinati
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    /// <summary>seq and par16 only: a no-op excludes nobody, so contended8 would mean nothing, and fresh is seq for it.</summary>
-    public static async Task<(ScenarioResult Seq, ScenarioResult Par16)> MeasureAsync(TransportFloorBackend floor, int seq, int par, TimeSpan warmUp)
+    /// <summary>
+    /// seq and par16 only (a no-op excludes nobody, so contended8 would mean nothing, and fresh is seq for it), in
+    /// <paramref name="rounds"/> rounds that each run the transport floor, the floor through a replica and our lock in
+    /// turn (the order reversed every other round), so a ratio of ours to a floor compares runs seconds apart, not
+    /// minutes: this machine moves by a third within minutes.
+    /// </summary>
+    public static async Task<FloorComparison> CompareAsync(TestClusterClient client, CoordinationBackend ours, int seq, int par, int rounds, TimeSpan warmUp)
     {
-        Console.Error.WriteLine($"measuring {floor.Name} ...");
+        ILockBackend[] systems = [new TransportFloorBackend(client, ours, throughReplica: false), new TransportFloorBackend(client, ours, throughReplica: true), ours];
+        Console.Error.WriteLine("measuring the floors beside our lock ...");
         var warmUntil = DateTime.UtcNow + warmUp;
         while (DateTime.UtcNow < warmUntil)
         {
-            await Scenarios.SequentialAsync(floor, 300);
-            await Scenarios.ParallelAsync(floor, 16, 800);
+            foreach (var floor in systems.Take(2))
+            {
+                await Scenarios.SequentialAsync(floor, 300);
+                await Scenarios.ParallelAsync(floor, 16, 800);
+            }
         }
 
-        return (await Scenarios.SequentialAsync(floor, seq), await Scenarios.ParallelAsync(floor, 16, par));
+        var (seqRounds, parRounds) = (new List<FloorRound>(), new List<FloorRound>());
+        for (var round = 0; round < rounds; round++)
+        {
+            var order = round % 2 == 0 ? [0, 1, 2] : new[] { 2, 1, 0 };
+            var (seqs, pars) = (new ScenarioResult[3], new ScenarioResult[3]);
+            foreach (var i in order)
+            {
+                seqs[i] = await Scenarios.SequentialAsync(systems[i], seq);
+                pars[i] = await Scenarios.ParallelAsync(systems[i], 16, par);
+            }
+
+            seqRounds.Add(new FloorRound(seqs[0], seqs[1], seqs[2]));
+            parRounds.Add(new FloorRound(pars[0], pars[1], pars[2]));
+        }
+
+        return new FloorComparison(seqRounds, parRounds);
     }
 
     private sealed class Contender(IPingGrain ping, bool throughReplica) : IContender
@@ -55,3 +77,9 @@ internal sealed class TransportFloorBackend(TestClusterClient client, Coordinati
 
     private static Task<long> Call(IPingGrain ping, bool throughReplica, long value) => throughReplica ? ping.PingThroughReplica(value) : ping.Ping(value);
 }
+
+/// <summary>One round of a scenario: the transport floor, the floor through a replica and our lock, seconds apart.</summary>
+internal sealed record FloorRound(ScenarioResult Transport, ScenarioResult Replica, ScenarioResult Ours);
+
+/// <summary>The floors' rounds of seq and of par16.</summary>
+internal sealed record FloorComparison(IReadOnlyList<FloorRound> Seq, IReadOnlyList<FloorRound> Par16);
