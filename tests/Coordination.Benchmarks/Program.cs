@@ -183,7 +183,6 @@ root.SetAction(async (result, ct) =>
     {
         report.Rows.Add(await MeasureAsync(ours, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
         report.Floors = await TransportFloorBackend.CompareAsync(client, ours, sizes.Seq, sizes.Par, rounds: q ? 1 : 3, TimeSpan.FromSeconds(q ? 2 : 10));
-
         report.Held = await HeldLocks.MeasureAsync(cluster, client, ours, q ? 10_000 : 100_000, sessions: 100, sizes.Seq, sizes.Par);
         report.Failovers = await Failover.GrainSiloKilledAsync(cluster, client, sizes.Failovers);
         report.DeadClients = await Failover.ClientKilledAsync(cluster, client, sizes.DeadClients, ttlSeconds: 10);

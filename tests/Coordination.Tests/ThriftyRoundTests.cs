@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Protocol;
 using Microsoft.Extensions.Time.Testing;
@@ -116,6 +117,47 @@ public sealed class ThriftyRoundTests
     private const long Far = long.MaxValue;
 
     private static ReplicaRequest Request(ReplicaId member) => new(0, 1, "k", ReplicaOperation.Accept, new Ballot(1, 1), "v", new Ballot(2, 1));
+
+    [Fact]
+    public async Task The_order_holds_every_member_once_while_other_proposers_mark_members_troubled()
+    {
+        // Another proposer of this silo marks members troubled while this one orders them, and their trouble expires
+        // and is renewed all the time: a member whose standing is read twice (good, then troubled) would be placed
+        // in both groups, overrunning the order (an IndexOutOfRangeException out of a session's attach, seen in a
+        // benchmark run) or pushing another member out of it.
+        var time = new FakeTimeProvider();
+        var members = Enumerable.Range(0, 64).Select(i => new ReplicaMember(new ReplicaId($"m{i:00}"), 1)).ToImmutableArray();
+        var config = new PartitionConfiguration(5, 1, members, 1, 1, []);
+        var targets = new RoundTargets(time, members[0].Id);
+        var everyone = members.Select(m => m.Id).Order().ToArray();
+        using var stop = new CancellationTokenSource();
+        var marker = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                time.Advance(RoundTargets.TroubleSpan);
+                foreach (var member in members)
+                {
+                    targets.Troubled(member.Id);
+                }
+            }
+        });
+        try
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            for (var orders = 0; orders < 200_000 && watch.Elapsed < TimeSpan.FromSeconds(2); orders++)
+            {
+                var order = targets.Order(config);
+                Assert.Equal(members[0].Id, order[0]);
+                Assert.Equal(everyone, order.Order());
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await marker;
+        }
+    }
 
     private static PartitionConfiguration Config(int partition) => new(partition, 1, [new(A, 1), new(B, 1), new(C, 1)], 1, 1, []);
 

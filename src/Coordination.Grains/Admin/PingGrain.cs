@@ -37,7 +37,7 @@ internal sealed class PingGrain(MetadataDirectory directory, OrleansReplicaTrans
         {
             await transport.SendAsync(other.Value, status, CancellationToken.None).WaitAsync(ReplicaTimeout);
         }
-        catch (Exception ex) when (ex is TimeoutException or SiloUnavailableException)
+        catch (Exception ex) when (ex is TimeoutException or OrleansException)
         {
             throw new QuorumUnavailableException("ping", 0, 1, $"{other.Value.Value} did not answer: {ex.Message}");
         }

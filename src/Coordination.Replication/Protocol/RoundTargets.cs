@@ -33,20 +33,29 @@ internal sealed class RoundTargets(TimeProvider time, ReplicaId? self)
         }
 
         // Members in good standing first, then troubled or recovering ones (a recovering member does not vote yet),
-        // each group rotated by the partition.
-        for (var pass = 0; pass < 2; pass++)
+        // each group rotated by the partition. Each member's standing is read once: another proposer of this silo may
+        // mark one troubled meanwhile, and a member read twice could land in both groups (and overrun the order).
+        var back = order.Length;
+        for (var i = 0; i < members.Length; i++)
         {
-            for (var i = 0; i < members.Length; i++)
+            var id = members[(start + i) % members.Length].Id;
+            if (id == self)
             {
-                var id = members[(start + i) % members.Length].Id;
-                var last = IsTroubled(id, now) || config.IsRecovering(id);
-                if (id != self && last == (pass == 1))
-                {
-                    order[next++] = id;
-                }
+                continue;
+            }
+
+            if (IsTroubled(id, now) || config.IsRecovering(id))
+            {
+                order[--back] = id;
+            }
+            else
+            {
+                order[next++] = id;
             }
         }
 
+        // The troubled ones were filled in from the end: put them back in rotation order.
+        Array.Reverse(order, back, order.Length - back);
         return order;
     }
 
