@@ -20,7 +20,7 @@ public sealed class PeekSimulationTests
         var cluster = new SimCluster(seed: 7);
         var proposer = cluster.NewProposer();
         var read = cluster.Sim.Start(() => proposer.ExecuteAsync((s, _) => (s, s)));
-        var peek = cluster.Sim.Start(() => proposer.PeekAsync());
+        var peek = cluster.Sim.Start(() => proposer.PeekAsync().AsTask());
         Assert.True(cluster.Sim.RunUntil(() => read.IsCompleted && peek.IsCompleted, TimeSpan.FromSeconds(1)), "the read and the peek did not finish");
 
         Assert.Equal(alone.Net.Sent, cluster.Net.Sent);
@@ -59,7 +59,7 @@ public sealed class PeekSimulationTests
         // A new activation peeks through the replica that took the release and one that did not.
         var second = cluster.NewProposer();
         cluster.Net.Cut(cluster.ProposerHosts[1], members[2]);
-        var peek = cluster.Sim.Start(() => second.PeekAsync());
+        var peek = cluster.Sim.Start(() => second.PeekAsync().AsTask());
         Assert.True(cluster.Sim.RunUntil(peek, TimeSpan.FromSeconds(5)), "the peek did not finish");
         Assert.Null((await peek).Value!.Holder);
 
@@ -80,7 +80,7 @@ public sealed class PeekSimulationTests
         var read = cluster.Sim.Start(() => second.ExecuteAsync((s, _) => (s, s)));
         Assert.True(cluster.Sim.RunUntil(() => second.Generation == 1, TimeSpan.FromSeconds(5)), "the read's prepare did not finish");
         Assert.False(read.IsCompleted, "the read answered without writing back a value it found on one replica of two");
-        var peek = cluster.Sim.Start(() => second.PeekAsync());
+        var peek = cluster.Sim.Start(() => second.PeekAsync().AsTask());
         Assert.True(cluster.Sim.RunUntil(peek, TimeSpan.FromSeconds(5)), "the peek did not finish");
         Assert.True(read.IsCompleted, "the peek answered with a value no majority had taken yet, before its write-back");
         Assert.Null((await peek).Value!.Holder);
@@ -93,7 +93,7 @@ public sealed class PeekSimulationTests
         var cluster = new SimCluster(seed: 7);
         var proposer = cluster.NewProposer();
 
-        var peek = cluster.Sim.Start(() => proposer.PeekAsync());
+        var peek = cluster.Sim.Start(() => proposer.PeekAsync().AsTask());
         Assert.True(cluster.Sim.RunUntil(peek, TimeSpan.FromSeconds(1)), "the peek did not finish");
 
         Assert.True(cluster.Net.Sent > 0, "a peek with no promise held answered without taking one");

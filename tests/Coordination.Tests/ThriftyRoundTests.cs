@@ -116,7 +116,7 @@ public sealed class ThriftyRoundTests
 
     private const long Far = long.MaxValue;
 
-    private static ReplicaRequest Request(ReplicaId member) => new(0, 1, "k", ReplicaOperation.Accept, new Ballot(1, 1), "v", new Ballot(2, 1));
+    private static readonly ReplicaRequest Request = new(0, 1, "k", ReplicaOperation.Accept, new Ballot(1, 1), "v", new Ballot(2, 1));
 
     [Fact]
     public async Task The_order_holds_every_member_once_while_other_proposers_mark_members_troubled()

@@ -5,14 +5,14 @@ using Coordination.Replication.Protocol;
 namespace Coordination.Grains.Elections;
 
 /// <summary>One retained revision of an election: what happened and who led after it.</summary>
-[GenerateSerializer, Immutable, Alias("coord.ElectionHistoryEntry")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.ElectionHistoryEntry")]
 internal sealed record ElectionHistoryEntry(long Revision, ElectionEventKind Kind, LockGrant? Leader);
 
 /// <summary>
 /// The replicated state of an election: the candidate queue (a lock queue whose holder is the leader and
 /// whose grant payload is the leader's value), the revision, and the latest revisions for observers.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("coord.ElectionRecord")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.ElectionRecord")]
 internal sealed record ElectionRecord(LockRecord Queue, long Revision, ImmutableList<ElectionHistoryEntry> History) : IRegisterValue
 {
     public static readonly ElectionRecord Empty = new(LockRecord.Empty, 0, []);

@@ -33,6 +33,12 @@ internal interface ILeaseState<TSelf> where TSelf : class, ILeaseState<TSelf>
     /// <summary>Every request held or queued, holders first: what the queue holds for sessions.</summary>
     IEnumerable<LockRequest> Requests();
 
+    /// <summary>The FIFO queue of waiting requests.</summary>
+    ImmutableList<LockRequest> Waiters { get; }
+
+    /// <summary>Grant <paramref name="index"/> of the <see cref="HolderCount"/> held now (a loop over them allocates nothing, unlike <see cref="Requests"/>).</summary>
+    LockGrant HolderAt(int index);
+
     /// <summary>The grant (session, request) holds, if it holds one.</summary>
     LockGrant? GrantOf(string sessionId, Guid requestId);
 

@@ -54,8 +54,10 @@ internal sealed partial class LeaseQueue<TRecord, TQueue>
                 var attached = attach ? await _sessions.AttachAsync(entry, Math.Max(settledThrough, cover?.Mark ?? 0), finished, covering) : null;
                 noRide = true;
                 _finished.Detached(seen, entry.SessionId, finished);
+                // A carried request takes its cover's copy of the session id (equal, and already in the record): the
+                // serializer writes a string it has seen in a message as a reference, so the record carries it once.
                 request = rides
-                    ? entry with { SessionTtl = cover!.Ttl, Cover = cover.Sequence }
+                    ? entry with { SessionId = cover!.SessionId, SessionTtl = cover.Ttl, Cover = cover.Sequence }
                     : entry with { SessionTtl = attached?.Ttl ?? TimeSpan.Zero };
                 var change = InLifecycle<AcquireDecision?>((q, c) =>
                 {

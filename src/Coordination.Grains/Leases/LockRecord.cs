@@ -9,7 +9,7 @@ namespace Coordination.Grains.Leases;
 /// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments{TQueue}"/>).</param>
 /// <param name="Access">How it holds: alone, or beside others (a semaphore's permit, a reader).</param>
 /// <param name="Cover">The number of the session's cover it rides on (<see cref="SessionCovers"/>); 0 when it is attached itself.</param>
-[GenerateSerializer, Immutable, Alias("coord.LockGrant")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.LockGrant")]
 internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0, LeaseAccess Access = LeaseAccess.Exclusive, long Cover = 0)
 {
     /// <summary>The grant as clients see it (the session by its tag, never its id).</summary>
@@ -27,7 +27,7 @@ internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, s
 /// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments{TQueue}"/>).</param>
 /// <param name="Access">How it asks to hold: alone, or beside others.</param>
 /// <param name="Cover">The number of the session's cover it rides on (<see cref="SessionCovers"/>); 0 when it is attached itself.</param>
-[GenerateSerializer, Immutable, Alias("coord.LockRequest")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.LockRequest")]
 internal sealed record LockRequest(string SessionId, Guid RequestId, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0, LeaseAccess Access = LeaseAccess.Exclusive, long Cover = 0)
 {
     /// <summary>The grant this request becomes.</summary>
@@ -81,11 +81,11 @@ internal enum SessionEnd
 /// </summary>
 /// <param name="Sequence">The request's number in its session, by which the session lets it go (0: never attached).</param>
 /// <param name="Covered">It rode on its session's cover (<see cref="SessionCovers"/>): never attached itself.</param>
-[GenerateSerializer, Immutable, Alias("coord.FinishedRequest")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.FinishedRequest")]
 internal sealed record FinishedRequest(string SessionId, Guid RequestId, long Token, RequestEnd End, long Sequence = 0, bool Covered = false);
 
 /// <summary>A wait before the lock may be granted again, for the grant with token <paramref name="AfterToken"/>. A duration, never a wall-clock time: each activation restarts it in full.</summary>
-[GenerateSerializer, Immutable, Alias("coord.PendingDelay")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.PendingDelay")]
 internal sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 
 /// <summary>
@@ -96,7 +96,7 @@ internal sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 /// </summary>
 /// <param name="ForgottenBelow">Finished requests with tokens up to this one may have been forgotten: a release quoting such a token is a harmless repeat.</param>
 /// <param name="SessionCovers">Sessions' covers here (<see cref="Leases.SessionCovers"/>); null for none.</param>
-[GenerateSerializer, Immutable, Alias("coord.LockRecord")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.LockRecord")]
 internal sealed record LockRecord(
     long LastToken,
     LockGrant? Holder,
@@ -150,8 +150,10 @@ internal sealed record LockRecord(
 
     bool ILeaseState<LockRecord>.Admits(LockRequest request) => IsIdle;
 
-    int ILeaseState<LockRecord>.PositionOf(string sessionId, Guid requestId) =>
-        Waiters.FindIndex(w => w.SessionId == sessionId && w.RequestId == requestId);
+    LockGrant ILeaseState<LockRecord>.HolderAt(int index) =>
+        index == 0 && Holder is { } h ? h : throw new ArgumentOutOfRangeException(nameof(index), index, "a lock has at most one holder");
+
+    int ILeaseState<LockRecord>.PositionOf(string sessionId, Guid requestId) => LockStateMachine.PositionOf(Waiters, sessionId, requestId);
 
     static (LockRecord Next, AcquireDecision Decision) ILeaseState<LockRecord>.Acquire(LockRecord? current, LockRequest request, AcquireMode mode, long tokenEpoch) =>
         LockStateMachine.Acquire(current, request, mode, tokenEpoch);

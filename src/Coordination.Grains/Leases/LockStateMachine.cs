@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace Coordination.Grains.Leases;
 
 /// <summary>What an acquire found, decided on the register's current value.</summary>
@@ -39,6 +41,23 @@ internal static class LockStateMachine
         }
     }
 
+    /// <summary>The place of (session, request) among <paramref name="waiters"/>, or -1 (a loop: it runs on every acquire, and a lambda's closure allocates).</summary>
+    public static int PositionOf(ImmutableList<LockRequest> waiters, string sessionId, Guid requestId)
+    {
+        var i = 0;
+        foreach (var w in waiters)
+        {
+            if (w.RequestId == requestId && w.SessionId == sessionId)
+            {
+                return i;
+            }
+
+            i++;
+        }
+
+        return -1;
+    }
+
     public static (LockRecord Next, AcquireDecision Decision) Acquire(LockRecord? current, LockRequest request, AcquireMode mode, long tokenEpoch)
     {
         var r = current ?? LockRecord.Empty;
@@ -47,14 +66,13 @@ internal static class LockStateMachine
             return (r, new AcquireDecision(AcquireStatus.Granted, h.Token, 0, null));
         }
 
-        var position = r.Waiters.FindIndex(w => Same(w.SessionId, w.RequestId, request));
+        var position = PositionOf(r.Waiters, request.SessionId, request.RequestId);
         if (position >= 0)
         {
             return (r, new AcquireDecision(AcquireStatus.Queued, 0, position, null));
         }
 
-        var finished = r.Finished.Find(f => f.SessionId == request.SessionId && f.RequestId == request.RequestId);
-        if (finished is not null)
+        if (FinishedLog.Find(r.Finished, request.SessionId, request.RequestId) is { } finished)
         {
             return (r, AcquireDecision.Finished(finished.End));
         }

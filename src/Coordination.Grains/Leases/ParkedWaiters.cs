@@ -54,6 +54,11 @@ internal sealed class ParkedWaiters<TQueue>(ILeaseQueue<TQueue> queue, TimeProvi
     /// <summary>After a committed change: answers every parked call that <paramref name="committed"/> decided.</summary>
     public void Wake(TQueue committed)
     {
+        if (_parked.Count == 0)
+        {
+            return;
+        }
+
         foreach (var key in _parked.Keys.ToList())
         {
             var outcome = Resolve(key, committed);

@@ -12,7 +12,7 @@ namespace Coordination.Grains.Leases;
 /// <param name="Mark">The highest settled-through mark the session's acquires here carried: a carried request finished at or below it is forgotten without the session, and an unknown request at or below it is sent to the session with this mark (which refuses it).</param>
 /// <param name="Ttl">The session's TTL, as the cover's attach returned it.</param>
 /// <param name="Retiring">The queue went quiet: nothing rides on it any more; it goes once its session has let its request go and taken its mark.</param>
-[GenerateSerializer, Immutable, Alias("coord.SessionCover")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.SessionCover")]
 internal sealed record SessionCover(string SessionId, long Sequence, long Floor, long Mark, TimeSpan Ttl, bool Retiring = false);
 
 /// <summary>
@@ -84,7 +84,16 @@ internal static class SessionCovers
             }
         }
 
-        foreach (var r in queue.Requests())
+        for (var i = 0; i < queue.HolderCount; i++)
+        {
+            var h = queue.HolderAt(i);
+            if (h.Cover > 0 && h.SessionId == sessionId)
+            {
+                carried++;
+            }
+        }
+
+        foreach (var r in queue.Waiters)
         {
             if (r.Cover > 0 && r.SessionId == sessionId)
             {
@@ -234,7 +243,16 @@ internal static class SessionCovers
             highest.TryAdd(c.SessionId, 0);
         }
 
-        foreach (var r in queue.Requests())
+        for (var i = 0; i < queue.HolderCount; i++)
+        {
+            var g = queue.HolderAt(i);
+            if (g.Cover == 0 && highest.TryGetValue(g.SessionId, out var h) && g.Sequence > h)
+            {
+                highest[g.SessionId] = g.Sequence;
+            }
+        }
+
+        foreach (var r in queue.Waiters)
         {
             if (r.Cover == 0 && highest.TryGetValue(r.SessionId, out var h) && r.Sequence > h)
             {
@@ -257,7 +275,16 @@ internal static class SessionCovers
         where TQueue : class, ILeaseState<TQueue>
     {
         var highest = 0L;
-        foreach (var r in queue.Requests())
+        for (var i = 0; i < queue.HolderCount; i++)
+        {
+            var h = queue.HolderAt(i);
+            if (h.SessionId == sessionId && (includeCarried || h.Cover == 0))
+            {
+                highest = Math.Max(highest, h.Sequence);
+            }
+        }
+
+        foreach (var r in queue.Waiters)
         {
             if (r.SessionId == sessionId && (includeCarried || r.Cover == 0))
             {

@@ -8,7 +8,7 @@ namespace Coordination.Grains.Leases;
 /// <paramref name="Token"/> is 0, then held with that writer's token. Only one upgradeable reader exists at a
 /// time, so only one upgrade does, and two upgraders can never wait for each other.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("coord.PendingUpgrade")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.PendingUpgrade")]
 internal sealed record PendingUpgrade(string SessionId, Guid RequestId, long Token)
 {
     public bool IsGranted => Token > 0;
@@ -26,7 +26,7 @@ internal sealed record PendingUpgrade(string SessionId, Guid RequestId, long Tok
 /// <param name="LastToken">The highest token handed out (or burned).</param>
 /// <param name="Upgrade">The upgradeable reader's upgrade to writer, pending or granted.</param>
 /// <param name="SessionCovers">Sessions' covers here; null for none.</param>
-[GenerateSerializer, Immutable, Alias("coord.SharedLockRecord")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.SharedLockRecord")]
 internal sealed record SharedLockRecord(
     int MaxCount,
     long LastToken,
@@ -72,7 +72,9 @@ internal sealed record SharedLockRecord(
 
     public LockGrant? GrantOf(string sessionId, Guid requestId) => Holders.Find(h => h.SessionId == sessionId && h.RequestId == requestId);
 
-    public int PositionOf(string sessionId, Guid requestId) => Waiters.FindIndex(w => w.SessionId == sessionId && w.RequestId == requestId);
+    public int PositionOf(string sessionId, Guid requestId) => LockStateMachine.PositionOf(Waiters, sessionId, requestId);
+
+    public LockGrant HolderAt(int index) => Holders[index];
 
     public bool Admits(LockRequest request) => Waiters.IsEmpty && SharedLockStateMachine.Grantable(this, request);
 

@@ -4,11 +4,11 @@ using Coordination.Replication.Protocol;
 namespace Coordination.Grains.Values;
 
 /// <summary>A change of a counter, kept so that a retry of it is answered as it was.</summary>
-[GenerateSerializer, Immutable, Alias("coord.AtomicLongChange")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.AtomicLongChange")]
 internal sealed record AtomicLongChange(Guid RequestId, long Value, long Revision);
 
 /// <summary>The replicated state of a named counter: its value, its revision and its latest changes. A counter at 0 is deleted when it retires.</summary>
-[GenerateSerializer, Immutable, Alias("coord.AtomicLongRecord")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.AtomicLongRecord")]
 internal sealed record AtomicLongRecord(long Value, long Revision, ImmutableList<AtomicLongChange> Recent) : IRegisterValue
 {
     public static readonly AtomicLongRecord Empty = new(0, 0, []);

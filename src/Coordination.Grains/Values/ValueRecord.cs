@@ -9,7 +9,7 @@ namespace Coordination.Grains.Values;
 /// idempotent retries). A set whose value is null had its value dropped to keep the history within its size
 /// budget: it still answers retries, but no longer watchers.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("coord.ValueHistoryEntry")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.ValueHistoryEntry")]
 internal sealed record ValueHistoryEntry(long Revision, ValueEventKind Kind, string? Value, Guid RequestId)
 {
     /// <summary>True when a watcher can be handed this revision (a delete, or a set that still has its value).</summary>
@@ -22,7 +22,7 @@ internal sealed record ValueHistoryEntry(long Revision, ValueEventKind Kind, str
 /// ephemeral value belongs to, so that the session machinery (<see cref="SessionAttachments{TQueue}"/>,
 /// <see cref="FinishedRequests{TQueue}"/>) ends it with its session exactly as it ends a lock grant.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("coord.ValueRecord")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.ValueRecord")]
 internal sealed record ValueRecord(string? Value, long Revision, ImmutableList<ValueHistoryEntry> History, LockRecord Binding) : IRegisterValue
 {
     public static readonly ValueRecord Empty = new(null, 0, [], LockRecord.Empty);

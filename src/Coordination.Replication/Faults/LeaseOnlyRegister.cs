@@ -47,7 +47,7 @@ internal sealed class LeaseOnlyRegister<TValue> : IRegister<TValue> where TValue
     /// <summary>Always 0: there is no promise to lose.</summary>
     public long Generation => 0;
 
-    public Task<RegisterView<TValue>> PeekAsync() => Task.FromResult(new RegisterView<TValue>(_value, 0));
+    public ValueTask<RegisterView<TValue>> PeekAsync() => new(new RegisterView<TValue>(_value, 0));
 
     /// <summary>The batch applies to this register's memory, and nothing else knows.</summary>
     private Task CommitInMemory(ChangeBatch<TValue> batch)

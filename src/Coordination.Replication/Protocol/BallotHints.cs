@@ -20,6 +20,6 @@ internal sealed class BallotHints
             return;
         }
 
-        _counters.AddOrUpdate(partition, seen.Counter, (_, known) => Math.Max(known, seen.Counter));
+        _counters.AddOrUpdate(partition, static (_, counter) => counter, static (_, known, counter) => Math.Max(known, counter), seen.Counter);
     }
 }

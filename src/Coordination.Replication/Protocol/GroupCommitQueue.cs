@@ -119,7 +119,19 @@ internal sealed class GroupCommitQueue<TValue>(TimeProvider time, int maxBatch, 
 internal sealed class ChangeBatch<TValue>(List<IPendingChange<TValue>> changes) where TValue : class
 {
     /// <summary>When the oldest change arrived: each change has its whole timeout from then, however long it queued.</summary>
-    public long FirstArrived => changes.Min(p => p.Arrived);
+    public long FirstArrived
+    {
+        get
+        {
+            var first = long.MaxValue;
+            foreach (var p in changes)
+            {
+                first = Math.Min(first, p.Arrived);
+            }
+
+            return first;
+        }
+    }
 
     /// <summary>Every change of the batch is a peek: it needs a promise, not a read that began after it arrived (<see cref="IRegister{TValue}.PeekAsync"/>).</summary>
     public bool OnlyPeeks => changes.TrueForAll(p => p.IsPeek);

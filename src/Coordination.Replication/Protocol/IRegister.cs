@@ -44,5 +44,5 @@ internal interface IRegister<TValue> where TValue : class
     /// value and generation. Not a linearizable read: a change that commits under the same generation knows that
     /// nobody else wrote the register since the promise was taken.
     /// </summary>
-    Task<RegisterView<TValue>> PeekAsync();
+    ValueTask<RegisterView<TValue>> PeekAsync();
 }

@@ -102,7 +102,12 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
     /// <summary>Counts the prepares this proposer completed: each one is a new promise (see <see cref="RegisterContext.Generation"/>).</summary>
     public long Generation { get; private set; }
 
-    public async Task<RegisterView<TValue>> PeekAsync()
+    public ValueTask<RegisterView<TValue>> PeekAsync() =>
+        _prepared is not null && _valueChosen
+            ? new(new RegisterView<TValue>(_value, Generation))
+            : new(PeekRoundAsync());
+
+    private async Task<RegisterView<TValue>> PeekRoundAsync()
     {
         // Queued behind a batch in flight (a new activation's first read), a peek takes the promise that batch
         // leaves instead of a round of its own; it goes round only when no promise on a chosen value is left (while a
@@ -175,7 +180,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
             _highest = Ballot.Max(_highest, nextBallot);
             var needed = _faults.AcceptsNeeded(config);
             // A deletion asks every member at once: its tombstone may be dropped only once all of them took it.
-            var round = await _rounds.RunAsync(config, member => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot, tokenFloor), deadline, needed, everyMember: next is null);
+            var round = await _rounds.RunAsync(config, new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot, tokenFloor), deadline, needed, everyMember: next is null);
             if (round.Ok >= needed)
             {
                 Rounds++;
@@ -226,7 +231,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
 
             var ballot = _highest.NextAbove(_prepared ?? Ballot.Zero, ProposerId);
             _highest = ballot;
-            var round = await _rounds.RunAsync(config, _ => new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Prepare, ballot, null, Ballot.Zero), deadline, config.QuorumSize);
+            var round = await _rounds.RunAsync(config, new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Prepare, ballot, null, Ballot.Zero), deadline, config.QuorumSize);
             if (round.Ok >= config.QuorumSize)
             {
                 _prepared = ballot;

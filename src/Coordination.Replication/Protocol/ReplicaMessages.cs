@@ -25,7 +25,7 @@ internal enum ReplicaOperation
 
 /// <summary>A message from a proposer to one replica of a key. It carries the configuration epoch the proposer believes in.</summary>
 /// <param name="TokenFloor">On an accept that deletes a register (a null value): its last token, which the partition's token floor must keep.</param>
-[GenerateSerializer, Immutable, Alias("coord.ReplicaRequest")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.ReplicaRequest")]
 internal sealed record ReplicaRequest(int Partition, long Epoch, string Key, ReplicaOperation Operation, Ballot Ballot, object? Value, Ballot Next, long TokenFloor = 0);
 
 /// <summary>How a replica answered.</summary>
@@ -49,7 +49,7 @@ internal enum ReplicaStatus
 
 /// <summary>A replica's answer. For a successful prepare it carries the last accepted (ballot, value).</summary>
 /// <param name="TokenFloor">The partition's token floor at this replica: fresh registers start their tokens above it.</param>
-[GenerateSerializer, Immutable, Alias("coord.ReplicaReply")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.ReplicaReply")]
 internal sealed record ReplicaReply(ReplicaStatus Status, long Epoch, Ballot Promise, Ballot Accepted, object? Value, long TokenFloor = 0)
 {
     public static ReplicaReply Refuse(ReplicaStatus status, long epoch) => new(status, epoch, Ballot.Zero, Ballot.Zero, null);

@@ -24,7 +24,7 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
 
     /// <summary>The round's replies, sealed: a reply that arrives later no longer counts.</summary>
     /// <param name="everyMember">Ask every member at once (a deletion); otherwise the round is thrifty when a hedge delay is configured.</param>
-    public async Task<RoundOutcome> RunAsync(PartitionConfiguration config, Func<ReplicaId, ReplicaRequest> request, long deadline, int needed, bool everyMember = false)
+    public async Task<RoundOutcome> RunAsync(PartitionConfiguration config, ReplicaRequest request, long deadline, int needed, bool everyMember = false)
     {
         var started = time.GetTimestamp();
         var round = new RoundOutcome(config, needed);
@@ -35,19 +35,48 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         // but yes. Inline, like the round's own outcome: every step stays on the caller's scheduler (in the
         // simulations, the one that replays a seed exactly).
         var answered = first < order.Length ? new TaskCompletionSource() : null;
-        ReplicaRequest? asked = null;
         for (var i = 0; i < first; i++)
         {
-            var sent = request(order[i]);
-            asked ??= sent;
-            _ = SendAsync(round, order[i], sent, answered);
+            _ = SendAsync(round, order[i], request, answered);
         }
 
         if (answered is not null && (!round.Done.IsCompleted || round.Ok < needed))
         {
             // A round already lost among those asked first (a rejection and a failure, both at once) still asks
-            // the rest: their replies tell the failed-round policy who is active.
-            await HedgeAsync(round, order, first, needed, request, answered, deadline);
+            // the rest: their replies tell the failed-round policy who is active. Waits for the first members'
+            // majority up to the hedge delay, and asks the rest if it has not come (inline, not a method of its own:
+            // every round of a busy silo comes here, and each async method a round suspends in allocates).
+            var delay = Math.Min(_hedgeDelay!.Value, Math.Max(0, deadline - time.GetTimestamp()));
+            var hedge = true;
+            try
+            {
+                await answered.Task.WaitAsync(time.GetElapsedTime(0, delay), time);
+            }
+            catch (TimeoutException) when (delay == _hedgeDelay)
+            {
+                // Those asked first kept the round waiting: the ones still silent are asked last for a while.
+                for (var i = 0; i < first; i++)
+                {
+                    if (!round.HasAnswered(order[i]))
+                    {
+                        targets.Troubled(order[i]);
+                    }
+                }
+            }
+            catch (TimeoutException)
+            {
+                // The operation's deadline came before the hedge delay: nothing asked now could still count.
+                hedge = false;
+            }
+
+            if (hedge && round.Ok < needed)
+            {
+                ReplicationMetrics.HedgedRounds.Add(1);
+                for (var i = first; i < order.Length; i++)
+                {
+                    _ = SendAsync(round, order[i], request, null);
+                }
+            }
         }
 
         if (!round.Done.IsCompleted)
@@ -65,50 +94,13 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
 
         var sealedRound = round.Seal();
         var ok = sealedRound.Ok >= needed;
-        ReplicationMetrics.RecordRound(time.GetElapsedTime(started).TotalMilliseconds, ok, asked!);
+        ReplicationMetrics.RecordRound(time.GetElapsedTime(started).TotalMilliseconds, ok, request);
         if (!ok)
         {
             ReplicationMetrics.FailedRounds.Add(1);
         }
 
         return sealedRound;
-    }
-
-    /// <summary>Waits for the first members' majority up to the hedge delay, and asks the rest if it has not come.</summary>
-    private async Task HedgeAsync(RoundOutcome round, ReplicaId[] order, int first, int needed, Func<ReplicaId, ReplicaRequest> request, TaskCompletionSource answered, long deadline)
-    {
-        var delay = Math.Min(_hedgeDelay!.Value, Math.Max(0, deadline - time.GetTimestamp()));
-        try
-        {
-            await answered.Task.WaitAsync(time.GetElapsedTime(0, delay), time);
-        }
-        catch (TimeoutException) when (delay == _hedgeDelay)
-        {
-            // Those asked first kept the round waiting: the ones still silent are asked last for a while.
-            for (var i = 0; i < first; i++)
-            {
-                if (!round.HasAnswered(order[i]))
-                {
-                    targets.Troubled(order[i]);
-                }
-            }
-        }
-        catch (TimeoutException)
-        {
-            // The operation's deadline came before the hedge delay: nothing asked now could still count.
-            return;
-        }
-
-        if (round.Ok >= needed)
-        {
-            return;
-        }
-
-        ReplicationMetrics.HedgedRounds.Add(1);
-        for (var i = first; i < order.Length; i++)
-        {
-            _ = SendAsync(round, order[i], request(order[i]), null);
-        }
     }
 
     private async Task SendAsync(RoundOutcome round, ReplicaId member, ReplicaRequest request, TaskCompletionSource? answered)

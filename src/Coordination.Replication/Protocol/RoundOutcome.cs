@@ -11,9 +11,15 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 {
     // Completed inline by the reply that makes the majority; only this proposer's own await observes it.
     private readonly TaskCompletionSource _done = new();
-    private readonly TaskCompletionSource _all = new();
-    private readonly HashSet<ReplicaId> _answered = [];
-    private readonly HashSet<ReplicaId> _active = [];
+
+    // Made when first asked for (only a deletion's round is): most rounds never need it.
+    private TaskCompletionSource? _all;
+
+    // The members that answered, and those that answered as active members, by their index in the configuration
+    // (a partition has far fewer than 64 replicas: the configuration planner places at most a handful).
+    private ulong _answered;
+    private ulong _active;
+    private int _answeredCount;
     private bool _sealed;
     private bool _mixedAccepted;
     private Ballot _bestAccepted = Ballot.Zero;
@@ -21,7 +27,19 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
     public Task Done => _done.Task;
 
     /// <summary>Completes when every configured member has answered (or failed to), sealed or not.</summary>
-    public Task AllAnswered => _all.Task;
+    public Task AllAnswered
+    {
+        get
+        {
+            _all ??= new TaskCompletionSource();
+            if (_answeredCount == config.Members.Length)
+            {
+                _all.TrySetResult();
+            }
+
+            return _all.Task;
+        }
+    }
 
     /// <summary>Members that answered Ok, counting replies after the seal too.</summary>
     public int AllOk { get; private set; }
@@ -55,17 +73,21 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
     public bool TimedOut { get; set; }
 
     /// <summary>True when <paramref name="member"/> answered as an active member of this round's epoch (it voted, either way).</summary>
-    public bool AnsweredActive(ReplicaId member) => _active.Contains(member);
+    public bool AnsweredActive(ReplicaId member) => IndexOf(member) is var i and >= 0 && (_active & (1UL << i)) != 0;
 
     /// <summary>True when <paramref name="member"/> has answered this round, anything (or failed to be reached).</summary>
-    public bool HasAnswered(ReplicaId member) => _answered.Contains(member);
+    public bool HasAnswered(ReplicaId member) => IndexOf(member) is var i and >= 0 && (_answered & (1UL << i)) != 0;
 
     public void Record(ReplicaId member, ReplicaReply? reply)
     {
-        if (!config.Contains(member) || !_answered.Add(member))
+        var index = IndexOf(member);
+        if (index < 0 || (_answered & (1UL << index)) != 0)
         {
             return;
         }
+
+        _answered |= 1UL << index;
+        _answeredCount++;
 
         if (reply?.Status == ReplicaStatus.Ok)
         {
@@ -74,12 +96,12 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 
         if (reply?.Status is ReplicaStatus.Ok or ReplicaStatus.Rejected && reply.Epoch == config.Epoch)
         {
-            _active.Add(member);
+            _active |= 1UL << index;
         }
 
-        if (_answered.Count == config.Members.Length)
+        if (_answeredCount == config.Members.Length)
         {
-            _all.TrySetResult();
+            _all?.TrySetResult();
         }
 
         if (_sealed)
@@ -135,6 +157,21 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
         }
     }
 
+    /// <summary>The member's index in the configuration; -1 for one not in it (its reply does not count).</summary>
+    private int IndexOf(ReplicaId member)
+    {
+        var members = config.Members;
+        for (var i = 0; i < members.Length && i < 64; i++)
+        {
+            if (members[i].Id == member)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     public RoundOutcome Seal()
     {
         _sealed = true;
@@ -142,5 +179,5 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
     }
 
     public string Describe() =>
-        $"{Ok} ok, {Rejected} rejected by a higher ballot, {Failed} failed ({Recovering} recovering{(NewerEpoch > 0 ? $", epoch {NewerEpoch} seen" : string.Empty)}), {config.Members.Length - _answered.Count} silent or not asked{(TimedOut ? " (timed out)" : string.Empty)}";
+        $"{Ok} ok, {Rejected} rejected by a higher ballot, {Failed} failed ({Recovering} recovering{(NewerEpoch > 0 ? $", epoch {NewerEpoch} seen" : string.Empty)}), {config.Members.Length - _answeredCount} silent or not asked{(TimedOut ? " (timed out)" : string.Empty)}";
 }

@@ -67,7 +67,7 @@ internal sealed partial class ReplicaNode
     public IEnumerable<PartitionReplica> Partitions => _partitions.Values;
 
     public PartitionReplica Partition(int partition) =>
-        _partitions.GetOrAdd(partition, p => new PartitionReplica(Self, p, _faults));
+        _partitions.TryGetValue(partition, out var replica) ? replica : _partitions.GetOrAdd(partition, static (p, node) => new PartitionReplica(node.Self, p, node._faults), this);
 
     public ReplicaReply Handle(ReplicaRequest request) => Partition(request.Partition).Handle(request);
 
