@@ -12,7 +12,7 @@ internal sealed record ElectionHistoryEntry(long Revision, ElectionEventKind Kin
 /// The replicated state of an election: the candidate queue (a lock queue whose holder is the leader and
 /// whose grant payload is the leader's value), the revision, and the latest revisions for observers.
 /// </summary>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.ElectionRecord")]
+[GenerateSerializer, Immutable, Alias("coord.ElectionRecord")]
 internal sealed record ElectionRecord(LockRecord Queue, long Revision, ImmutableList<ElectionHistoryEntry> History) : IRegisterValue
 {
     public static readonly ElectionRecord Empty = new(LockRecord.Empty, 0, []);

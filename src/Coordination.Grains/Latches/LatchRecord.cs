@@ -5,7 +5,7 @@ using Coordination.Replication.Protocol;
 namespace Coordination.Grains.Latches;
 
 /// <summary>The replicated state of a countdown latch: its initial count, what is left, and the latest count-downs (so a retry counts once).</summary>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.LatchRecord")]
+[GenerateSerializer, Immutable, Alias("coord.LatchRecord")]
 internal sealed record LatchRecord(int Initial, int Count, ImmutableList<Guid> Recent) : IRegisterValue
 {
     long IRegisterValue.Floor => 0;

@@ -9,7 +9,7 @@ namespace Coordination.Grains.Leases;
 /// <param name="Sequence">The request's number in its session (see <see cref="SessionAttachments{TQueue}"/>).</param>
 /// <param name="Access">How it holds: alone, or beside others (a semaphore's permit, a reader).</param>
 /// <param name="Cover">The number of the session's cover it rides on (<see cref="SessionCovers"/>); 0 when it is attached itself.</param>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.LockGrant")]
+[GenerateSerializer, Immutable, Alias("coord.LockGrant")]
 internal sealed record LockGrant(string SessionId, Guid RequestId, long Token, string? Owner, TimeSpan LockDelay, TimeSpan SessionTtl, string? Payload = null, long Sequence = 0, LeaseAccess Access = LeaseAccess.Exclusive, long Cover = 0)
 {
     /// <summary>The grant as clients see it (the session by its tag, never its id).</summary>
@@ -96,7 +96,9 @@ internal sealed record PendingDelay(TimeSpan Duration, long AfterToken);
 /// </summary>
 /// <param name="ForgottenBelow">Finished requests with tokens up to this one may have been forgotten: a release quoting such a token is a harmless repeat.</param>
 /// <param name="SessionCovers">Sessions' covers here (<see cref="Leases.SessionCovers"/>); null for none.</param>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.LockRecord")]
+// Tracked by reference (unlike its parts): records share LockRecord.Empty, and a silo of an earlier version writes a
+// second occurrence in one message as a reference, which only a reader that tracks the type resolves (WireCompatibilityTests).
+[GenerateSerializer, Immutable, Alias("coord.LockRecord")]
 internal sealed record LockRecord(
     long LastToken,
     LockGrant? Holder,

@@ -26,7 +26,7 @@ internal sealed record PendingUpgrade(string SessionId, Guid RequestId, long Tok
 /// <param name="LastToken">The highest token handed out (or burned).</param>
 /// <param name="Upgrade">The upgradeable reader's upgrade to writer, pending or granted.</param>
 /// <param name="SessionCovers">Sessions' covers here; null for none.</param>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.SharedLockRecord")]
+[GenerateSerializer, Immutable, Alias("coord.SharedLockRecord")]
 internal sealed record SharedLockRecord(
     int MaxCount,
     long LastToken,

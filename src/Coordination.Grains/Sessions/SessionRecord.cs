@@ -19,7 +19,7 @@ namespace Coordination.Grains.Sessions;
 /// <param name="SettledThrough">The highest settled-through mark the client declared (see <see cref="SessionShard"/>).</param>
 /// <param name="Shards">The shards that may exist: a shard is created only after its number is recorded here, so the session's end finds them all.</param>
 /// <param name="Owner">Who opened it, as its client named itself; shown to operators.</param>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.SessionRecord")]
+[GenerateSerializer, Immutable, Alias("coord.SessionRecord")]
 internal sealed record SessionRecord(
     SessionStatus Status,
     TimeSpan Ttl,

@@ -22,7 +22,7 @@ internal sealed record Attachment(Holding Holding, long Sequence) : IComparable<
 /// <param name="Attached">Requests that hold or wait, each recorded before its lock or election committed it.</param>
 /// <param name="Settled">Numbers above <paramref name="SettledThrough"/> whose requests finished here: refused if they come again.</param>
 /// <param name="SettledThrough">The client's mark as this shard last heard it: every request numbered up to it that is not attached is over.</param>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.SessionShard")]
+[GenerateSerializer, Immutable, Alias("coord.SessionShard")]
 internal sealed record SessionShard(bool Ended, ImmutableSortedSet<Attachment> Attached, ImmutableSortedSet<long> Settled, long SettledThrough) : IRegisterValue
 {
     public static readonly SessionShard Empty = new(false, [], [], 0);

@@ -8,7 +8,7 @@ namespace Coordination.Grains.Values;
 internal sealed record AtomicLongChange(Guid RequestId, long Value, long Revision);
 
 /// <summary>The replicated state of a named counter: its value, its revision and its latest changes. A counter at 0 is deleted when it retires.</summary>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.AtomicLongRecord")]
+[GenerateSerializer, Immutable, Alias("coord.AtomicLongRecord")]
 internal sealed record AtomicLongRecord(long Value, long Revision, ImmutableList<AtomicLongChange> Recent) : IRegisterValue
 {
     public static readonly AtomicLongRecord Empty = new(0, 0, []);

@@ -22,7 +22,7 @@ internal sealed record ValueHistoryEntry(long Revision, ValueEventKind Kind, str
 /// ephemeral value belongs to, so that the session machinery (<see cref="SessionAttachments{TQueue}"/>,
 /// <see cref="FinishedRequests{TQueue}"/>) ends it with its session exactly as it ends a lock grant.
 /// </summary>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.ValueRecord")]
+[GenerateSerializer, Immutable, Alias("coord.ValueRecord")]
 internal sealed record ValueRecord(string? Value, long Revision, ImmutableList<ValueHistoryEntry> History, LockRecord Binding) : IRegisterValue
 {
     public static readonly ValueRecord Empty = new(null, 0, [], LockRecord.Empty);

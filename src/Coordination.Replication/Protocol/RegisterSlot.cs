@@ -4,7 +4,7 @@ namespace Coordination.Replication.Protocol;
 /// What one acceptor remembers about one register: the highest ballot it promised and the last
 /// (ballot, value) it accepted. Values are immutable objects, shared without copying.
 /// </summary>
-[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.RegisterSlot")]
+[GenerateSerializer, Immutable, Alias("coord.RegisterSlot")]
 internal sealed record RegisterSlot(Ballot Promise, Ballot Accepted, object? Value)
 {
     public static readonly RegisterSlot Empty = new(Ballot.Zero, Ballot.Zero, null);

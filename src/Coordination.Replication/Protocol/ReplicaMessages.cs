@@ -25,6 +25,8 @@ internal enum ReplicaOperation
 
 /// <summary>A message from a proposer to one replica of a key. It carries the configuration epoch the proposer believes in.</summary>
 /// <param name="TokenFloor">On an accept that deletes a register (a null value): its last token, which the partition's token floor must keep.</param>
+// Not tracked by reference: no writer puts one twice into a message, and the deserializer's table of the objects it
+// has read overflowed on every batch. Only such types may say so (WireCompatibilityTests).
 [GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("coord.ReplicaRequest")]
 internal sealed record ReplicaRequest(int Partition, long Epoch, string Key, ReplicaOperation Operation, Ballot Ballot, object? Value, Ballot Next, long TokenFloor = 0);
 
