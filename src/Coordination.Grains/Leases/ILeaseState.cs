@@ -36,7 +36,7 @@ internal interface ILeaseState<TSelf> where TSelf : class, ILeaseState<TSelf>
     /// <summary>The FIFO queue of waiting requests.</summary>
     ImmutableList<LockRequest> Waiters { get; }
 
-    /// <summary>Grant <paramref name="index"/> of the <see cref="HolderCount"/> held now (a loop over them allocates nothing, unlike <see cref="Requests"/>).</summary>
+    /// <summary>Grant <paramref name="index"/> of the <see cref="HolderCount"/> held now (see <see cref="QueuedRequests{TQueue}"/>).</summary>
     LockGrant HolderAt(int index);
 
     /// <summary>The grant (session, request) holds, if it holds one.</summary>

@@ -84,16 +84,7 @@ internal static class SessionCovers
             }
         }
 
-        for (var i = 0; i < queue.HolderCount; i++)
-        {
-            var h = queue.HolderAt(i);
-            if (h.Cover > 0 && h.SessionId == sessionId)
-            {
-                carried++;
-            }
-        }
-
-        foreach (var r in queue.Waiters)
+        foreach (var r in new QueuedRequests<TQueue>(queue))
         {
             if (r.Cover > 0 && r.SessionId == sessionId)
             {
@@ -243,16 +234,7 @@ internal static class SessionCovers
             highest.TryAdd(c.SessionId, 0);
         }
 
-        for (var i = 0; i < queue.HolderCount; i++)
-        {
-            var g = queue.HolderAt(i);
-            if (g.Cover == 0 && highest.TryGetValue(g.SessionId, out var h) && g.Sequence > h)
-            {
-                highest[g.SessionId] = g.Sequence;
-            }
-        }
-
-        foreach (var r in queue.Waiters)
+        foreach (var r in new QueuedRequests<TQueue>(queue))
         {
             if (r.Cover == 0 && highest.TryGetValue(r.SessionId, out var h) && r.Sequence > h)
             {
@@ -275,16 +257,7 @@ internal static class SessionCovers
         where TQueue : class, ILeaseState<TQueue>
     {
         var highest = 0L;
-        for (var i = 0; i < queue.HolderCount; i++)
-        {
-            var h = queue.HolderAt(i);
-            if (h.SessionId == sessionId && (includeCarried || h.Cover == 0))
-            {
-                highest = Math.Max(highest, h.Sequence);
-            }
-        }
-
-        foreach (var r in queue.Waiters)
+        foreach (var r in new QueuedRequests<TQueue>(queue))
         {
             if (r.SessionId == sessionId && (includeCarried || r.Cover == 0))
             {
