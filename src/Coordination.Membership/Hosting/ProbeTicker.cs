@@ -61,8 +61,12 @@ internal sealed partial class ProbeTicker
     public async Task RunAsync(CancellationToken stopping)
     {
         var tick = _options.TickInterval;
-        var due = _node.Now + tick;
-        var stepped = TimeSpan.Zero;
+
+        // The first step is due a tick after the loop began, at the earliest (SleepAsync's notBefore), not at a deadline
+        // the node set before: its first probe is due at once from when it was made, seconds before a starting silo
+        // begins this loop, and judged from then every start looked like a stall of that length.
+        var stepped = _node.Now;
+        var due = stepped + tick;
         while (!stopping.IsCancellationRequested)
         {
             try

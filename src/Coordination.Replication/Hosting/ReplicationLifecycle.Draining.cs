@@ -47,11 +47,11 @@ internal sealed partial class ReplicationLifecycle
                 if (hopeless.Count > 0)
                 {
                     // The usual case when the whole cluster stops: nothing to warn an operator about.
-                    LogStoppingWithCluster(logger, shortOf.Count, Sample(shortOf.Select(p => p.Partition)));
+                    LogStoppingWithCluster(logger, shortOf.Count, PartitionSample.Of(shortOf.Select(p => p.Partition)));
                 }
                 else if (shortOf.Count > 0)
                 {
-                    LogDrainGaveUp(logger, time.GetElapsedTime(started), shortOf.Count, Sample(shortOf.Select(p => p.Partition)));
+                    LogDrainGaveUp(logger, time.GetElapsedTime(started), shortOf.Count, PartitionSample.Of(shortOf.Select(p => p.Partition)));
                 }
 
                 try

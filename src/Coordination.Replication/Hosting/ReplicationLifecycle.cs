@@ -185,7 +185,7 @@ internal sealed partial class ReplicationLifecycle(
             // One line per plan at information (a start assigns every partition at once); each partition's new
             // configuration at debug.
             var moved = next.Partitions.Where(p => p.Epoch != current.Partitions[p.Partition].Epoch).ToList();
-            LogPlanned(logger, moved.Count, next.Partitions.Length, Sample(moved.Select(p => p.Partition)));
+            LogPlanned(logger, moved.Count, next.Partitions.Length, PartitionSample.Of(moved.Select(p => p.Partition)));
             foreach (var changed in moved)
             {
                 LogReconfigured(logger, changed.Partition, changed.Epoch, changed.ToString());
@@ -193,14 +193,6 @@ internal sealed partial class ReplicationLifecycle(
 
             directory.Publish(next);
         }
-    }
-
-    /// <summary>At most eight partition numbers, then how many more: a line a person reads.</summary>
-    private static string Sample(IEnumerable<int> partitions)
-    {
-        var all = partitions.ToList();
-        var shown = string.Join(",", all.Take(8));
-        return all.Count > 8 ? $"{shown} and {all.Count - 8} more" : shown;
     }
 
     [LoggerMessage(EventId = 2109, Level = LogLevel.Information, Message = "Planned new replica configurations: {Moved} of {Partitions} partitions moved ({Which})")]

@@ -27,6 +27,7 @@ internal sealed partial class ReplicaNode
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskScheduler _background;
     private readonly Random _jitter;
+    private readonly RecoveryLog _recoveryLog;
 
     /// <param name="background">Where recovery loops run: the thread pool in a silo, the simulation's scheduler in tests.</param>
     public ReplicaNode(ReplicaId self, IReplicaTransport transport, IClusterMetadataStore store, TimeProvider time, ReplicaNodeOptions? options = null, ILogger? logger = null, TaskScheduler? background = null)
@@ -48,6 +49,7 @@ internal sealed partial class ReplicaNode
         _time = time;
         _options = options ?? new ReplicaNodeOptions();
         _logger = logger ?? NullLogger.Instance;
+        _recoveryLog = new RecoveryLog(_logger, time);
     }
 
     public ReplicaId Self { get; }
@@ -120,6 +122,7 @@ internal sealed partial class ReplicaNode
         finally
         {
             _recoveringEpochs.TryRemove(new KeyValuePair<int, long>(configuration.Partition, configuration.Epoch));
+            _recoveryLog.Ended(othersUnderway: !_recoveringEpochs.IsEmpty);
         }
     }
 
@@ -148,7 +151,7 @@ internal sealed partial class ReplicaNode
                         var progress = copy.Progress;
                         ReplicationMetrics.RecoveryDuration.Record(progress.Elapsed.TotalSeconds);
                         _completed[configuration.Partition] = progress;
-                        LogRecovered(_logger, configuration.Partition, configuration.Epoch, progress.SourcesDone, replica.Count, progress.Elapsed.TotalSeconds);
+                        _recoveryLog.Completed(progress, replica.Count, othersUnderway: !_recoveringEpochs.IsEmpty);
                         Recovered?.Invoke(configuration);
                         await ReportRecoveredAsync(configuration, token);
                     }
@@ -236,9 +239,6 @@ internal sealed partial class ReplicaNode
             }
         }
     }
-
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Partition {Partition} recovered at epoch {Epoch} from {Sources} sources ({Keys} registers) in {Seconds:0.0} s")]
-    private static partial void LogRecovered(ILogger logger, int partition, long epoch, int sources, int keys, double seconds);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Debug, Message = "Partition {Partition} epoch {Epoch} still recovering: {Good} of {Needed} sources answered")]
     private static partial void LogRecoveryWaiting(ILogger logger, int partition, long epoch, int good, int needed);

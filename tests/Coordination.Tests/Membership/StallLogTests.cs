@@ -68,6 +68,33 @@ public sealed class StallLogTests
         Assert.Contains($"({stallsWithinInterval - 1} more since the last such warning", logger.Warnings.Last(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_deadline_the_node_set_before_the_loop_began_is_not_a_stall()
+    {
+        var time = new FakeTimeProvider();
+        var options = ProbeOptions.Local();
+        var logger = new ListLogger();
+        var node = new LockedSwimNode(new MemberId("m0"), options, time);
+        var ticker = new ProbeTicker(node, options, time, _ => { }, logger);
+
+        // As in a starting silo: the node is made and fed its membership (its first probe due at once), and the loop
+        // begins seconds later, once the rest of the silo has started.
+        node.Run((n, now) => n.Tick(now));
+        time.Advance(TimeSpan.FromSeconds(4));
+        using var stop = new CancellationTokenSource();
+        var run = ticker.RunAsync(stop.Token);
+        time.Advance(options.TickInterval);
+        await Eventually.Async(() => Task.FromResult(ticker.Steps >= 1), TimeSpan.FromSeconds(10), "the loop's first step");
+        Assert.Equal(0, ticker.Stalls);
+        Assert.Empty(logger.Warnings);
+
+        // A step the loop itself missed still is one.
+        time.Advance(TimeSpan.FromSeconds(3));
+        await Eventually.Async(() => Task.FromResult(ticker.Stalls == 1), TimeSpan.FromSeconds(10), "a stall of the loop after it began");
+        await stop.CancelAsync();
+        await run;
+    }
+
     private sealed class ListLogger : ILogger
     {
         private readonly ConcurrentQueue<string> _warnings = new();
