@@ -57,12 +57,12 @@ internal static class ProfileLoad
         // Each round's own timed part counts (its settling pause before does not).
         var watch = Stopwatch.StartNew();
         var clientCpu = TimeSpan.Zero;
-        var (pairs, elapsed, cpu, siloMessages, clientMessages, allocated) = (0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L, 0L);
+        var (pairs, warmUpPairs, elapsed, cpu, siloMessages, clientMessages, allocated) = (0, 0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L, 0L);
         while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
         {
             var round = await RoundAsync(backend, entities, options.Scenario);
             Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms");
-            (pairs, elapsed, cpu, clientCpu) = (pairs + round.Pairs, elapsed + round.Elapsed, cpu + round.Cost.Cpu, clientCpu + round.ClientCpu);
+            (pairs, warmUpPairs, elapsed, cpu, clientCpu) = (pairs + round.Pairs, warmUpPairs + round.WarmUpPairs, elapsed + round.Elapsed, cpu + round.Cost.Cpu, clientCpu + round.ClientCpu);
             (siloMessages, clientMessages, allocated) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0), allocated + (round.Cost.AllocatedBytes ?? 0));
         }
 
@@ -82,8 +82,11 @@ internal static class ProfileLoad
 
         var rounds = await RoundsAsync(ours, silos);
 
-        // Rounds since the warm-up, settling pauses included (names retiring after their round), per pair of the timed parts.
-        Console.Error.WriteLine($"replica rounds per pair: {string.Join("; ", rounds.Select(r => $"{r.Key} {r.Value / pairs:0.00}"))}");
+        // Rounds since the warm-up, settling pauses included (names retiring after their round), per pair made since: the
+        // timed parts' and each round's own warm-up (a par16 round warms each of its 16 new sessions with 50 pairs; counted
+        // per timed pair only, its two accepts per pair read as three).
+        var made = pairs + warmUpPairs;
+        Console.Error.WriteLine($"replica rounds per pair ({made} pairs made, {pairs} of them timed): {string.Join("; ", rounds.Select(r => $"{r.Key} {r.Value / made:0.00}"))}");
 
         var summary = $"{options.Scenario}: {pairs} pairs in {elapsed.TotalSeconds:0.0} s = {pairs / elapsed.TotalSeconds:0} ops/s; " +
             $"server CPU {cpu.TotalMilliseconds / pairs:0.00} ms/op; client process CPU {clientCpu.TotalMilliseconds / pairs:0.00} ms/op; silo messages {siloMessages / (double)pairs:0.0}/op; client messages {clientMessages / (double)pairs:0.0}/op; " +

@@ -8,7 +8,8 @@ namespace Coordination.Benchmarks;
 /// the server side spent meanwhile.
 /// </summary>
 /// <param name="ClientCpu">This process's CPU time over the timed part: the system's client (and the loop's own bookkeeping, the same for every system).</param>
-internal sealed record ScenarioResult(int Pairs, TimeSpan Elapsed, double[] SortedLatenciesMs, ServerCost Cost, TimeSpan ClientCpu = default)
+/// <param name="WarmUpPairs">Pairs the run made before its timed part (its own warm-up): work the servers did that no timed figure counts.</param>
+internal sealed record ScenarioResult(int Pairs, TimeSpan Elapsed, double[] SortedLatenciesMs, ServerCost Cost, TimeSpan ClientCpu = default, int WarmUpPairs = 0)
 {
     public double OpsPerSecond => Pairs / Elapsed.TotalSeconds;
 
@@ -45,8 +46,9 @@ internal static class Scenarios
     public static async Task<ScenarioResult> SequentialAsync(ILockBackend backend, string name, int pairs)
     {
         await using var contender = await backend.NewContenderAsync();
-        await Loop(contender, name, Math.Min(200, pairs / 10));
-        return await TimedAsync(backend, pairs, () => Loop(contender, name, pairs));
+        var warm = Math.Min(200, pairs / 10);
+        await Loop(contender, name, warm);
+        return await TimedAsync(backend, pairs, () => Loop(contender, name, pairs)) with { WarmUpPairs = warm };
     }
 
     /// <summary>
@@ -58,8 +60,9 @@ internal static class Scenarios
     public static async Task<ScenarioResult> FreshNamesAsync(ILockBackend backend, IContender contender, int pairs)
     {
         var run = Guid.NewGuid().ToString("N");
-        await LoopFresh(contender, $"bench/orders/{run}/warm", Math.Min(200, pairs / 10));
-        return await TimedAsync(backend, pairs, () => LoopFresh(contender, $"bench/orders/{run}", pairs));
+        var warm = Math.Min(200, pairs / 10);
+        await LoopFresh(contender, $"bench/orders/{run}/warm", warm);
+        return await TimedAsync(backend, pairs, () => LoopFresh(contender, $"bench/orders/{run}", pairs)) with { WarmUpPairs = warm };
     }
 
     /// <summary>par16: <paramref name="workers"/> workers, each on its own lock, <paramref name="pairs"/> pairs in all.</summary>
@@ -68,7 +71,8 @@ internal static class Scenarios
         var contenders = await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => backend.NewContenderAsync()));
         var each = pairs / workers;
         var run = Guid.NewGuid().ToString("N");
-        await Task.WhenAll(contenders.Select((c, w) => Loop(c, $"bench/par/{run}/{w}", Math.Min(50, each))));
+        var warm = Math.Min(50, each);
+        await Task.WhenAll(contenders.Select((c, w) => Loop(c, $"bench/par/{run}/{w}", warm)));
         var result = await TimedAsync(backend, each * workers, async () =>
             (await Task.WhenAll(contenders.Select((c, w) => Task.Run(() => Loop(c, $"bench/par/{run}/{w}", each))))).SelectMany(l => l));
         foreach (var c in contenders)
@@ -76,7 +80,7 @@ internal static class Scenarios
             await c.DisposeAsync();
         }
 
-        return result;
+        return result with { WarmUpPairs = warm * workers };
     }
 
     /// <summary>contended8: <paramref name="workers"/> workers on one lock, <paramref name="pairs"/> pairs in all, with a mutual-exclusion check.</summary>

@@ -38,37 +38,40 @@ public sealed class ConsoleLoggingTests
         Assert.False(loggers.CreateLogger("Orleans.Runtime.Silo").IsEnabled(LogLevel.Information));
     }
 
-    public static TheoryData<string, LogLevel, int, TimeSpan?, bool, string> Verdicts => new()
+    public static TheoryData<string, LogLevel, int, string?, TimeSpan?, bool, string> Verdicts => new()
     {
         // Orleans' watchdog: a stall longer than the process has lived is its start-up race; others are real.
-        { "Orleans.Runtime.Watchdog", LogLevel.Warning, 0, TimeSpan.FromMinutes(28), false, nameof(ConsoleVerdict.Drop) },
-        { "Orleans.Runtime.Watchdog", LogLevel.Warning, 0, TimeSpan.FromSeconds(5), false, nameof(ConsoleVerdict.Write) },
-        { "Orleans.Runtime.Watchdog", LogLevel.Warning, 0, null, false, nameof(ConsoleVerdict.Write) },
-        { "Orleans.Runtime.Other", LogLevel.Warning, 0, TimeSpan.FromMinutes(28), false, nameof(ConsoleVerdict.Write) },
+        { "Orleans.Runtime.Watchdog", LogLevel.Warning, 0, null, TimeSpan.FromMinutes(28), false, nameof(ConsoleVerdict.Drop) },
+        { "Orleans.Runtime.Watchdog", LogLevel.Warning, 0, null, TimeSpan.FromSeconds(5), false, nameof(ConsoleVerdict.Write) },
+        { "Orleans.Runtime.Watchdog", LogLevel.Warning, 0, null, null, false, nameof(ConsoleVerdict.Write) },
+        { "Orleans.Runtime.Other", LogLevel.Warning, 0, null, TimeSpan.FromMinutes(28), false, nameof(ConsoleVerdict.Write) },
 
         // Connection errors: expected while stopping, written as they are otherwise.
-        { "Orleans.Runtime.Messaging.Connection", LogLevel.Warning, 0, null, true, nameof(ConsoleVerdict.Drop) },
-        { "Orleans.Runtime.Messaging.Connection", LogLevel.Error, 0, null, true, nameof(ConsoleVerdict.WriteWithoutStackTrace) },
-        { "Orleans.Networking.Shared.SocketConnection", LogLevel.Warning, 0, null, true, nameof(ConsoleVerdict.Drop) },
-        { "Orleans.Messaging.GatewayManager", LogLevel.Warning, 0, null, true, nameof(ConsoleVerdict.Drop) },
-        { "Orleans.Runtime.Messaging.Connection", LogLevel.Critical, 0, null, true, nameof(ConsoleVerdict.Write) },
-        { "Orleans.Runtime.Messaging.Connection", LogLevel.Warning, 0, null, false, nameof(ConsoleVerdict.Write) },
-        { "Orleans.Runtime.Messaging.Connection", LogLevel.Error, 0, null, false, nameof(ConsoleVerdict.Write) },
-        { "Coordination.Replication.Hosting.ReplicationLifecycle", LogLevel.Warning, 0, null, true, nameof(ConsoleVerdict.Write) },
+        { "Orleans.Runtime.Messaging.Connection", LogLevel.Warning, 0, null, null, true, nameof(ConsoleVerdict.Drop) },
+        { "Orleans.Runtime.Messaging.Connection", LogLevel.Error, 0, null, null, true, nameof(ConsoleVerdict.WriteWithoutStackTrace) },
+        { "Orleans.Networking.Shared.SocketConnection", LogLevel.Warning, 0, null, null, true, nameof(ConsoleVerdict.Drop) },
+        { "Orleans.Messaging.GatewayManager", LogLevel.Warning, 0, null, null, true, nameof(ConsoleVerdict.Drop) },
+        { "Orleans.Runtime.Messaging.Connection", LogLevel.Critical, 0, null, null, true, nameof(ConsoleVerdict.Write) },
+        { "Orleans.Runtime.Messaging.Connection", LogLevel.Warning, 0, null, null, false, nameof(ConsoleVerdict.Write) },
+        { "Orleans.Runtime.Messaging.Connection", LogLevel.Error, 0, null, null, false, nameof(ConsoleVerdict.Write) },
+        { "Coordination.Replication.Hosting.ReplicationLifecycle", LogLevel.Warning, 0, null, null, true, nameof(ConsoleVerdict.Write) },
 
-        // Orleans' advice to run server GC: the silo host runs workstation GC on purpose. Its other warnings stay.
-        { "Orleans.Runtime.Silo", LogLevel.Warning, 100405, null, false, nameof(ConsoleVerdict.Drop) },
-        { "Orleans.Runtime.Silo", LogLevel.Warning, 100406, null, false, nameof(ConsoleVerdict.Write) },
-        { "Orleans.Runtime.Other", LogLevel.Warning, 100405, null, false, nameof(ConsoleVerdict.Write) },
+        // Orleans' advice to run server GC: the silo host runs workstation GC on purpose. Its other warnings stay, the one
+        // about a verbose log level under the same event id too.
+        { "Orleans.Runtime.Silo", LogLevel.Warning, 100405, "Note: Silo not running with ServerGC turned on - recommend checking app config", null, false, nameof(ConsoleVerdict.Drop) },
+        { "Orleans.Runtime.Silo", LogLevel.Warning, 100405, "Note: ServerGC only kicks in on multi-core systems (settings enabling ServerGC have no effect on single-core machines).", null, false, nameof(ConsoleVerdict.Drop) },
+        { "Orleans.Runtime.Silo", LogLevel.Warning, 100405, "A verbose logging level ({HighestLogLevel}) is configured. This will impact performance.", null, false, nameof(ConsoleVerdict.Write) },
+        { "Orleans.Runtime.Silo", LogLevel.Warning, 100406, "Note: ServerGC only kicks in on multi-core systems", null, false, nameof(ConsoleVerdict.Write) },
+        { "Orleans.Runtime.Other", LogLevel.Warning, 100405, "Note: ServerGC only kicks in on multi-core systems", null, false, nameof(ConsoleVerdict.Write) },
     };
 
     [Theory]
     [MemberData(nameof(Verdicts))]
-    public void Entries_that_only_look_alarming_are_left_out(string category, LogLevel level, int eventId, TimeSpan? stall, bool stopping, string verdict)
+    public void Entries_that_only_look_alarming_are_left_out(string category, LogLevel level, int eventId, string? format, TimeSpan? stall, bool stopping, string verdict)
     {
         List<KeyValuePair<string, object?>> state = stall is { } s
             ? [new("TimeSinceLastTick", s), new("{OriginalFormat}", "Participant check thread has not completed for {TimeSinceLastTick}")]
-            : [new("{OriginalFormat}", "something happened")];
+            : [new("{OriginalFormat}", format ?? "something happened")];
         Assert.Equal(Enum.Parse<ConsoleVerdict>(verdict), QuietConsoleLoggerProvider.Judge(category, level, new EventId(eventId), state, stopping, Age));
     }
 

@@ -48,6 +48,23 @@ public sealed class RecoveryLogTests
         Assert.Equal(2, _logger.Collector.Count);
     }
 
+    [Fact]
+    public void What_finished_is_told_while_another_recovery_waits_for_its_sources_and_a_partition_counts_once()
+    {
+        var log = new RecoveryLog(_logger, _time);
+        log.Completed(Progress(5, epoch: 2), registers: 1, othersUnderway: true);
+        log.Completed(Progress(5, epoch: 3), registers: 2, othersUnderway: true);
+        log.Waiting();
+        Assert.Equal(0, _logger.Collector.Count);
+
+        // The one left keeps waiting for a majority of its sources; nothing else completes.
+        _time.Advance(RecoveryLog.MaxWait);
+        log.Waiting();
+        Assert.Equal("Recovered 1 of this silo's partitions (5) at epoch 2-3 from 2 sources each: 3 registers, the slowest in 1.0 s", _logger.LatestRecord.Message);
+        log.Waiting();
+        Assert.Equal(1, _logger.Collector.Count);
+    }
+
     private static RecoveryProgress Progress(int partition, long epoch = 2, TimeSpan? elapsed = null) =>
         new(partition, epoch, Copied: 0, Expected: 0, SourcesDone: 2, SourcesNeeded: 2, elapsed ?? TimeSpan.FromSeconds(1));
 }

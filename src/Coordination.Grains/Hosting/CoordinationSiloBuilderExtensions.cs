@@ -33,6 +33,7 @@ public static class CoordinationSiloBuilderExtensions
         // not per name held. A smaller cache costs at most a directory lookup for a name not used lately.
         builder.Services.Configure<GrainDirectoryOptions>(o => o.CacheSize = Math.Min(o.CacheSize, DirectoryCacheSize));
         builder.Services.AddSingleton<Sessions.SessionDetaches>();
+        builder.Services.AddSingleton<Sessions.UnreachableSessions>();
         builder.Services.AddSingleton<FailoverSweeper>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<FailoverSweeper>());
         return builder;

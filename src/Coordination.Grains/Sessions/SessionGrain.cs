@@ -25,6 +25,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     private readonly TimeSpan _retention;
     private readonly TimeProvider _time;
     private readonly ILogger<SessionGrain> _logger;
+    private readonly UnreachableSessions _unreachableSessions;
     private readonly SessionLease _lease;
     private IRegister<SessionRecord> _register = null!;
     private SessionHoldings _holdings = null!;
@@ -32,10 +33,12 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     private IGrainTimer? _leaseTimer;
     private Task? _ending;
     private int _unreachable;
+    private bool _deactivated;
     private SessionEnding? _endingRun;
 
-    public SessionGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<SessionGrain> logger)
+    public SessionGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, UnreachableSessions unreachableSessions, ILogger<SessionGrain> logger)
     {
+        _unreachableSessions = unreachableSessions;
         _retention = options.Value.EndedSessionRetention;
         _registers = registers;
         _time = time;
@@ -50,6 +53,20 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         _register.Committed = OnCommitted;
         _holdings = new SessionHoldings(_id, _registers, _register);
         _ = ReadQuietlyAsync();
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // A read loop still retrying carries on after this (Orleans runs what is queued): it stops at its next turn, and
+        // neither it nor a round already under way counts this activation among the silo's retrying sessions again.
+        _deactivated = true;
+        if (_unreachable > 0)
+        {
+            _unreachable = 0;
+            _unreachableSessions.Gone();
+        }
+
         return Task.CompletedTask;
     }
 
@@ -115,7 +132,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     private async Task ReadQuietlyAsync()
     {
         var backoff = new Backoff(TimeSpan.FromMilliseconds(100), MaxRetryDelay);
-        while (_lease.ObservedKeepAlives < 0 && _leaseTimer is null)
+        while (_lease.ObservedKeepAlives < 0 && _leaseTimer is null && !_deactivated)
         {
             try
             {
@@ -134,6 +151,8 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     /// <summary>After every committed change: restart the lease on a newly committed keepalive, or start ending once ended.</summary>
     private void OnCommitted(SessionRecord? record)
     {
+        // Whatever committed (a keepalive, the read's own round): the register answers again.
+        Reached();
         _holdings.Known = record;
         if (record is null)
         {
@@ -215,12 +234,16 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         }
     }
 
-    /// <summary>A failed read or expiry, retried every few hundred milliseconds while no majority answers: logged once per spell, not per retry.</summary>
+    /// <summary>
+    /// A failed read or expiry, retried every few hundred milliseconds while no majority answers: told once per run of
+    /// failures, here at debug and for the silo's sessions together at information (<see cref="UnreachableSessions"/>).
+    /// </summary>
     private void Unreachable(Exception ex)
     {
-        if (_unreachable++ == 0)
+        if (!_deactivated && _unreachable++ == 0)
         {
             LogReadDeferred(_logger, SessionIds.Tag(_id), ex.GetType().Name, ex.Message);
+            _unreachableSessions.Unreachable(SessionIds.Tag(_id), ex);
         }
     }
 
@@ -229,6 +252,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         if (_unreachable > 0)
         {
             LogReached(_logger, SessionIds.Tag(_id), _unreachable);
+            _unreachableSessions.Reached(_unreachable);
             _unreachable = 0;
         }
     }
@@ -238,9 +262,9 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Session {Session} expired after {KeepAlives} keepalives")]
     private static partial void LogExpired(ILogger logger, string session, long keepAlives);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Information, Message = "Session {Session}: register not reachable yet ({Error}: {Reason}), retrying until it is")]
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Debug, Message = "Session {Session}: register not reachable yet ({Error}: {Reason}), retrying until it is")]
     private static partial void LogReadDeferred(ILogger logger, string session, string error, string reason);
 
-    [LoggerMessage(EventId = 3105, Level = LogLevel.Information, Message = "Session {Session}: register reached again after {Retries} failed attempts")]
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Debug, Message = "Session {Session}: register reached again after {Retries} failed attempts")]
     private static partial void LogReached(ILogger logger, string session, int retries);
 }

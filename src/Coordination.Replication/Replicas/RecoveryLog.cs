@@ -6,8 +6,8 @@ namespace Coordination.Replication.Replicas;
 /// <summary>
 /// Tells of finished recoveries a spell at a time. A silo that comes back recovers every partition it holds at once
 /// (64 by default), and a line per partition buried everything else on the console: one line when the last recovery
-/// under way has ended (or, while a long spell goes on, at the first completion <see cref="MaxWait"/> after the
-/// oldest one not yet told), saying how many partitions, which, what they copied and the slowest.
+/// under way has ended (or, while a long spell goes on, at the first completion or wait for sources <see cref="MaxWait"/>
+/// after the oldest one not yet told), saying how many partitions, which, what they copied and the slowest.
 /// </summary>
 internal sealed partial class RecoveryLog(ILogger logger, TimeProvider time)
 {
@@ -31,6 +31,21 @@ internal sealed partial class RecoveryLog(ILogger logger, TimeProvider time)
 
             _untold.Add((progress, registers));
             tell = othersUnderway && time.GetElapsedTime(_oldestUntold) < MaxWait ? null : Take();
+        }
+
+        Tell(tell);
+    }
+
+    /// <summary>A recovery waits for its sources (no majority answers yet): what finished meanwhile is told once it has waited <see cref="MaxWait"/>.</summary>
+    public void Waiting()
+    {
+        List<(RecoveryProgress Progress, int Registers)>? tell = null;
+        lock (_gate)
+        {
+            if (_untold.Count > 0 && time.GetElapsedTime(_oldestUntold) >= MaxWait)
+            {
+                tell = Take();
+            }
         }
 
         Tell(tell);
@@ -65,10 +80,11 @@ internal sealed partial class RecoveryLog(ILogger logger, TimeProvider time)
             return;
         }
 
+        // A partition that recovered twice in a spell (its configuration moved on meanwhile) counts once.
         LogRecovered(
             logger,
-            done.Count,
-            PartitionSample.Of(done.Select(d => d.Progress.Partition)),
+            done.Select(d => d.Progress.Partition).Distinct().Count(),
+            PartitionSample.Of(done.Select(d => d.Progress.Partition).Distinct()),
             Range(done.Select(d => d.Progress.Epoch)),
             Range(done.Select(d => (long)d.Progress.SourcesDone)),
             done.Sum(d => (long)d.Registers),

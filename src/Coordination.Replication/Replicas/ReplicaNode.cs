@@ -170,6 +170,7 @@ internal sealed partial class ReplicaNode
                 }
 
                 LogRecoveryWaiting(_logger, configuration.Partition, configuration.Epoch, copy.SourcesDone, configuration.QuorumSize);
+                _recoveryLog.Waiting();
                 try
                 {
                     await backoff.DelayAsync(_time, token);

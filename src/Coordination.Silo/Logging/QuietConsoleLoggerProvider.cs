@@ -32,7 +32,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
     private const string StallDuration = "TimeSinceLastTick";
     private const string Silo = "Orleans.Runtime.Silo";
 
-    /// <summary>Orleans' <c>ErrorCode.SiloGcWarning</c>: "not running with ServerGC turned on", and that it needs several cores.</summary>
+    /// <summary>Orleans' <c>ErrorCode.SiloGcWarning</c>: "not running with ServerGC turned on", that it needs several cores, and (the same code) that a verbose log level costs performance.</summary>
     private const int SiloGcWarning = 100405;
     private static readonly string[] ConnectionCategories = ["Orleans.Runtime.Messaging", "Orleans.Messaging", "Orleans.Networking"];
     private readonly long _started = time.GetTimestamp();
@@ -50,7 +50,8 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
     /// <summary>The rules, as a pure function of the entry, whether the host is stopping and how long this process has logged.</summary>
     internal static ConsoleVerdict Judge(string category, LogLevel level, EventId eventId, object? state, bool stopping, TimeSpan age)
     {
-        if (category == Silo && eventId.Id == SiloGcWarning && level < LogLevel.Error)
+        // The code also marks Orleans' warning that a verbose log level costs performance, which stays.
+        if (category == Silo && eventId.Id == SiloGcWarning && level < LogLevel.Error && OriginalFormat(state)?.Contains("ServerGC", StringComparison.Ordinal) == true)
         {
             return ConsoleVerdict.Drop;
         }
@@ -68,6 +69,9 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
 
         return ConsoleVerdict.Write;
     }
+
+    private static string? OriginalFormat(object? state) =>
+        state is IReadOnlyList<KeyValuePair<string, object?>> fields ? fields.FirstOrDefault(f => f.Key == "{OriginalFormat}").Value as string : null;
 
     private sealed class Logger(ILogger console, string category, QuietConsoleLoggerProvider owner) : ILogger
     {
