@@ -19,6 +19,11 @@ internal sealed partial class ReplicationLifecycle
         var started = time.GetTimestamp();
         var self = liveness.Self;
         bool IsGone(ReplicaId id) => liveness.IsDead(id) || liveness.IsLeaving(id);
+
+        // Each pass (every 200 ms, and again after losing the race for the metadata to another silo stopping at the
+        // same time) says only what changed: the count it waits for, and how it stops, once.
+        var toldWaiting = -1;
+        var toldStop = false;
         while (true)
         {
             if (cancellationToken.IsCancellationRequested)
@@ -44,14 +49,16 @@ internal sealed partial class ReplicationLifecycle
             var outOfTime = time.GetElapsedTime(started) >= timeout || cancellationToken.IsCancellationRequested;
             if (shortOf.Count == 0 || hopeless.Count > 0 || outOfTime)
             {
-                if (hopeless.Count > 0)
+                if (hopeless.Count > 0 && !toldStop)
                 {
                     // The usual case when the whole cluster stops: nothing to warn an operator about.
                     LogStoppingWithCluster(logger, shortOf.Count, PartitionSample.Of(shortOf.Select(p => p.Partition)));
+                    toldStop = true;
                 }
-                else if (shortOf.Count > 0)
+                else if (shortOf.Count > 0 && !toldStop)
                 {
                     LogDrainGaveUp(logger, time.GetElapsedTime(started), shortOf.Count, PartitionSample.Of(shortOf.Select(p => p.Partition)));
+                    toldStop = true;
                 }
 
                 try
@@ -70,7 +77,11 @@ internal sealed partial class ReplicationLifecycle
                 }
             }
 
-            LogDraining(logger, shortOf.Count);
+            if (shortOf.Count != toldWaiting)
+            {
+                LogDraining(logger, shortOf.Count);
+                toldWaiting = shortOf.Count;
+            }
             try
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken);
