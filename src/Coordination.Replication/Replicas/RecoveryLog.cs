@@ -81,10 +81,11 @@ internal sealed partial class RecoveryLog(ILogger logger, TimeProvider time)
         }
 
         // A partition that recovered twice in a spell (its configuration moved on meanwhile) counts once.
+        var partitions = done.Select(d => d.Progress.Partition).Distinct().ToList();
         LogRecovered(
             logger,
-            done.Select(d => d.Progress.Partition).Distinct().Count(),
-            PartitionSample.Of(done.Select(d => d.Progress.Partition).Distinct()),
+            partitions.Count,
+            PartitionSample.Of(partitions),
             Range(done.Select(d => d.Progress.Epoch)),
             Range(done.Select(d => (long)d.Progress.SourcesDone)),
             done.Sum(d => (long)d.Registers),
