@@ -126,6 +126,14 @@ public sealed class ProbeTests(ITestOutputHelper output)
 
         // Resumed, it learns it is dead and stops; the launcher starts a new member in its place.
         await Eventually.Async(async () => (await cluster.SilosAsync()).Single(s => s.Index == Victim) is { Pid: { } now } && now != pid, TimeSpan.FromSeconds(60), $"the old silo{Victim} process gone and a new one started");
+
+        // It said so in one line and exited with its own code: no crash dump of stack traces, no 2 s of a dead silo running.
+        var exited = $"Silo {Victim} (pid {pid}) stopped itself (code 75): the cluster declared it dead";
+        await Eventually.Async(() => Task.FromResult(cluster.Launcher.Output.Contains(exited, StringComparison.Ordinal)), TimeSpan.FromSeconds(10), $"the launcher telling how silo{Victim} ended");
+        var told = cluster.Launcher.Lines($@"^\[silo{Victim}\] .*crit: .*This silo was declared dead by the cluster");
+        Assert.True(told.Count == 1, $"the dead silo's one critical line, found {told.Count}:\n{cluster.Launcher.Output}");
+        Assert.DoesNotContain("FATAL EXCEPTION", cluster.Launcher.Output, StringComparison.Ordinal);
+        Assert.Empty(cluster.Launcher.Lines($@"^\[silo{Victim}\]\s+at "));
         string? successor = null;
         await Eventually.Async(async () =>
         {

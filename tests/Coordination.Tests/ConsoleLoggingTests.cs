@@ -1,7 +1,10 @@
+using System.Net.Sockets;
 using Coordination.Silo.Logging;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Coordination.Tests;
 
@@ -72,7 +75,100 @@ public sealed class ConsoleLoggingTests
         List<KeyValuePair<string, object?>> state = stall is { } s
             ? [new("TimeSinceLastTick", s), new("{OriginalFormat}", "Participant check thread has not completed for {TimeSinceLastTick}")]
             : [new("{OriginalFormat}", format ?? "something happened")];
-        Assert.Equal(Enum.Parse<ConsoleVerdict>(verdict), QuietConsoleLoggerProvider.Judge(category, level, new EventId(eventId), state, stopping, Age));
+        Assert.Equal(Enum.Parse<ConsoleVerdict>(verdict), QuietConsoleLoggerProvider.Judge(category, level, new EventId(eventId), state, stopping, dead: false, Age));
+    }
+
+    [Theory]
+    [InlineData("Orleans.Runtime.AsyncTimer.SiloHealthMonitor", LogLevel.Warning, nameof(ConsoleVerdict.Drop))] // "Timer should have fired at ..."
+    [InlineData("Orleans.Runtime.MembershipService.MembershipTableManager", LogLevel.Error, nameof(ConsoleVerdict.Drop))] // "I have been told I am dead"
+    [InlineData("Orleans.Runtime.Messaging.Connection", LogLevel.Error, nameof(ConsoleVerdict.Drop))]
+    [InlineData("Orleans.Runtime.Silo", LogLevel.Critical, nameof(ConsoleVerdict.Write))]
+    [InlineData("Coordination.Membership.Hosting.ProbeHost", LogLevel.Warning, nameof(ConsoleVerdict.Write))] // ours: how late the probe timer ran
+    [InlineData("Coordination.Silo.SiloHost.SiloDeath", LogLevel.Critical, nameof(ConsoleVerdict.Write))]
+    [InlineData("Microsoft.Hosting.Lifetime", LogLevel.Warning, nameof(ConsoleVerdict.Write))]
+    public void Once_the_silo_is_declared_dead_only_our_entries_and_critical_ones_are_written(string category, LogLevel level, string verdict)
+    {
+        List<KeyValuePair<string, object?>> state = [new("{OriginalFormat}", "something happened")];
+        Assert.Equal(Enum.Parse<ConsoleVerdict>(verdict), QuietConsoleLoggerProvider.Judge(category, level, new EventId(0), state, stopping: false, dead: true, Age));
+        Assert.Equal(ConsoleVerdict.Write, QuietConsoleLoggerProvider.Judge(category, level, new EventId(0), state, stopping: false, dead: false, Age));
+    }
+
+    [Theory]
+    [InlineData("Coordination.Membership.Hosting.ProbeHost", 5005, true)] // our probes: "declared this silo dead"
+    [InlineData("Coordination.Membership.Hosting.ProbeHost", 5004, false)] // they declared another silo dead
+    [InlineData("Orleans.Runtime.MembershipService.MembershipTableManager", 100617, true)] // "I should be Dead according to the membership table"
+    [InlineData("Orleans.Runtime.MembershipService.MembershipTableManager", 100627, true)] // "I have been told I am dead"
+    [InlineData("Orleans.Runtime.MembershipService.MembershipTableManager", 100602, false)] // a silo restarted on the same host
+    [InlineData("Orleans.Runtime.Silo", 100627, false)]
+    public void The_silos_own_death_is_told_by_our_probes_or_by_orleans_reading_the_table(string category, int eventId, bool death) =>
+        Assert.Equal(death, QuietConsoleLoggerProvider.TellsOfOwnDeath(category, new EventId(eventId)));
+
+    [Fact]
+    public void After_the_entry_that_tells_of_the_death_orleans_warnings_are_left_out()
+    {
+        var shutdown = new ShutdownSignal();
+        var written = new FakeLogCollector();
+        using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), shutdown, TimeProvider.System);
+        var timers = console.CreateLogger("Orleans.Runtime.AsyncTimer.SiloHealthMonitor");
+        timers.LogWarning("Timer should have fired {N} s ago", 1);
+        console.CreateLogger("Coordination.Membership.Hosting.ProbeHost").Log(LogLevel.Error, new EventId(5005), "The probe group declared this silo dead");
+        timers.LogWarning("Timer should have fired {N} s ago", 2);
+        console.CreateLogger("Coordination.Membership.Hosting.ProbeHost").LogWarning("Probe timer ran {Late} late", "5 s");
+
+        Assert.True(shutdown.Dead);
+        Assert.Equal(["Timer should have fired 1 s ago", "The probe group declared this silo dead", "Probe timer ran 5 s late"], written.GetSnapshot().Select(r => r.Message));
+    }
+
+    [Fact]
+    public void Orleans_complaints_about_one_stall_are_written_once_per_interval_with_the_count_left_out()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var written = new FakeLogCollector();
+        using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), new ShutdownSignal(), time);
+        console.CreateLogger("Orleans.Runtime.Watchdog").LogWarning(".NET Runtime Platform stalled for {Stall}", "6.6 s");
+        console.CreateLogger("Orleans.Runtime.AsyncTimer.SiloHealthMonitor").LogWarning("Timer should have fired {Late} s late", 4);
+        console.CreateLogger("Orleans.Runtime.AsyncTimer.IncomingRequestMonitor").LogWarning("Timer should have fired {Late} s late", 4);
+        console.CreateLogger("Orleans.Runtime.MembershipService.LocalSiloHealthMonitor").LogWarning("Local health is degraded");
+        console.CreateLogger("Orleans.Runtime.MembershipService.MembershipTableManager").LogWarning("Something else");
+        time.Advance(QuietConsoleLoggerProvider.StallComplaintInterval - TimeSpan.FromSeconds(1));
+        console.CreateLogger("Orleans.Runtime.AsyncTimer.SiloHealthMonitor").LogWarning("Timer should have fired {Late} s late", 1);
+        time.Advance(TimeSpan.FromSeconds(1));
+        console.CreateLogger("Orleans.Runtime.AsyncTimer.SiloHealthMonitor").LogWarning("Timer should have fired {Late} s late", 2);
+
+        Assert.Equal(
+            [".NET Runtime Platform stalled for 6.6 s", "Something else", "Timer should have fired 2 s late (4 more complaints of the runtime about stalls left out since the last one written; at most one per 30 s)"],
+            written.GetSnapshot().Select(r => r.Message));
+    }
+
+    [Theory]
+    [InlineData("Orleans.Runtime.AsyncTimer.SiloHealthMonitor", LogLevel.Warning, true)]
+    [InlineData("Orleans.Runtime.Watchdog", LogLevel.Warning, true)]
+    [InlineData("Orleans.Runtime.MembershipService.LocalSiloHealthMonitor", LogLevel.Warning, true)]
+    [InlineData("Orleans.Runtime.Watchdog", LogLevel.Error, false)]
+    [InlineData("Orleans.Runtime.MembershipService.SiloHealthMonitor", LogLevel.Warning, false)] // a peer's missed probe, not our stall
+    [InlineData("Coordination.Membership.Hosting.ProbeHost", LogLevel.Warning, false)] // ours rate-limits itself
+    public void Stall_complaints_are_orleans_timers_watchdog_and_local_health(string category, LogLevel level, bool stall) =>
+        Assert.Equal(stall, QuietConsoleLoggerProvider.IsStallComplaint(category, level));
+
+    [Fact]
+    public void A_connections_network_error_is_written_without_its_stack_trace_and_other_errors_with_it()
+    {
+        var written = new FakeLogCollector();
+        using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), new ShutdownSignal(), TimeProvider.System);
+        var connection = console.CreateLogger("Orleans.Runtime.Messaging.Connection");
+        var bug = new InvalidOperationException("a bug");
+        connection.LogWarning(new IOException("Connection reset by peer"), "Exception while processing messages from remote endpoint {Endpoint}", "127.0.0.1:30002");
+        connection.LogWarning(new SocketException(111), "Connection to {Endpoint} failed", "127.0.0.1:11113");
+        connection.LogWarning(bug, "Exception while processing messages from remote endpoint {Endpoint}", "127.0.0.1:30002");
+        console.CreateLogger("Orleans.Runtime.Catalog").LogWarning(new IOException("disk"), "Failed");
+
+        var records = written.GetSnapshot();
+        Assert.Equal("Exception while processing messages from remote endpoint 127.0.0.1:30002 (IOException: Connection reset by peer)", records[0].Message);
+        Assert.Null(records[0].Exception);
+        Assert.StartsWith("Connection to 127.0.0.1:11113 failed (SocketException: ", records[1].Message, StringComparison.Ordinal);
+        Assert.Null(records[1].Exception);
+        Assert.Same(bug, records[2].Exception);
+        Assert.NotNull(records[3].Exception);
     }
 
     private static ServiceProvider Loggers(Dictionary<string, string?> settings)

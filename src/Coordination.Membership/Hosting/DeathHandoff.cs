@@ -9,7 +9,7 @@ namespace Coordination.Membership.Hosting;
 /// <see cref="IClusterMembershipService.TryKill"/>, so directory and placement react at once, and stops
 /// this silo when the group declared it dead.
 /// </summary>
-internal sealed partial class DeathHandoff(MemberId self, IClusterMembershipService membership, ProbeOptions options, TimeProvider time, ILogger logger, CancellationToken stopping)
+internal sealed partial class DeathHandoff(MemberId self, IClusterMembershipService membership, IFatalErrorHandler fatal, ProbeOptions options, TimeProvider time, ILogger logger, CancellationToken stopping)
 {
     private long _suspicionsRaised;
     private long _deathsDeclared;
@@ -45,7 +45,8 @@ internal sealed partial class DeathHandoff(MemberId self, IClusterMembershipServ
     /// <summary>
     /// The group declared this silo dead (it was paused or cut off past its suspicion): it must never come
     /// back as the same member. Orleans stops a silo that reads its own death in the table, so make it read
-    /// now; if it still runs after the grace period, stop the process the way Orleans would.
+    /// now; if it still runs after the grace period (the membership table did not answer), stop it the way Orleans
+    /// would: through the silo's fatal-error handler (Orleans' fails the process fast; a test cluster's stops that silo).
     /// </summary>
     private async Task StopAsDeadAsync()
     {
@@ -65,7 +66,7 @@ internal sealed partial class DeathHandoff(MemberId self, IClusterMembershipServ
 
         if (!stopping.IsCancellationRequested)
         {
-            Environment.FailFast($"Coordination probes: this silo ({self.Value}) was declared dead by the group and Orleans did not stop it within {options.DeadSiloGrace}.");
+            fatal.OnFatalException(this, $"The probe group declared this silo ({self.Value}) dead and Orleans did not stop it within {options.DeadSiloGrace}");
         }
     }
 

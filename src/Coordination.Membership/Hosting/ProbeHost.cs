@@ -25,7 +25,7 @@ internal sealed partial class ProbeHost : ILifecycleParticipant<ISiloLifecycle>,
     private readonly CancellationTokenSource _stopping = new();
     private Task _loops = Task.CompletedTask;
 
-    public ProbeHost(IClusterMembershipService membership, ILocalSiloDetails local, OrleansProbeTransport transport, TimeProvider time, IOptions<ProbeOptions> options, ILogger<ProbeHost> logger)
+    public ProbeHost(IClusterMembershipService membership, ILocalSiloDetails local, OrleansProbeTransport transport, IFatalErrorHandler fatal, TimeProvider time, IOptions<ProbeOptions> options, ILogger<ProbeHost> logger)
     {
         _membership = membership;
         _transport = transport;
@@ -35,7 +35,7 @@ internal sealed partial class ProbeHost : ILifecycleParticipant<ISiloLifecycle>,
         _node = new LockedSwimNode(Self, _options, time);
         _ticker = new ProbeTicker(_node, _options, time, Dispatch, logger);
         _feed = new OrleansMembershipFeed(membership, _node, Dispatch);
-        _deaths = new DeathHandoff(Self, membership, _options, time, logger, _stopping.Token);
+        _deaths = new DeathHandoff(Self, membership, fatal, _options, time, logger, _stopping.Token);
     }
 
     public MemberId Self { get; }

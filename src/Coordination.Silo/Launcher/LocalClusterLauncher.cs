@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Coordination.Replication.Configuration;
 using Coordination.Silo.Configuration;
 using Coordination.Silo.LocalClustering;
+using Coordination.Silo.SiloHost;
 
 namespace Coordination.Silo.Launcher;
 
@@ -171,7 +172,7 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
             return;
         }
 
-        LogExited(logger, silo.Index, process.Id, process.ExitCode);
+        LogExited(logger, silo.Index, process.Id, SiloExitCodes.Describe(process.ExitCode));
         if (!_host.RestartFailedSilos)
         {
             return;
@@ -286,8 +287,8 @@ internal sealed partial class LocalClusterLauncher(IConfiguration configuration,
     [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Started silo {Index} as pid {Pid}")]
     private static partial void LogStarted(ILogger logger, int index, int pid);
 
-    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Silo {Index} (pid {Pid}) exited with code {Code}")]
-    private static partial void LogExited(ILogger logger, int index, int pid, int code);
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Silo {Index} (pid {Pid}) {How}")]
+    private static partial void LogExited(ILogger logger, int index, int pid, string how);
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "The process that started this cluster (pid {Pid}) is gone; stopping")]
     private static partial void LogParentGone(ILogger logger, int pid);

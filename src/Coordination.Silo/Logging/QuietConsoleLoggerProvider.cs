@@ -1,3 +1,6 @@
+using System.Net.Sockets;
+using Coordination.Membership.Hosting;
+
 namespace Coordination.Silo.Logging;
 
 /// <summary>What the console does with one entry.</summary>
@@ -24,6 +27,11 @@ internal enum ConsoleVerdict
 /// "recommend checking app config": the silo host runs workstation GC on purpose (its runtimeconfig; measured beside
 /// 100,000 held locks, see the README), so the advice is dropped, not the choice. At Ctrl+C every silo and client of the local cluster stops at once,
 /// and each sees its peers' connections close: expected, so written without stack traces (errors) or not at all (warnings).
+/// At any time, a connection's network error is written without its stack trace, and Orleans' complaints about a stall
+/// of the process (ten within milliseconds for one pause) at most once per 30 s, with the count of those left out.
+/// A silo that learns it was declared dead (our probes' event, or Orleans reading its own death in the table) ends
+/// within milliseconds with one critical line of its own (<c>SiloDeath</c>); from that moment Orleans' entries below
+/// critical are dropped: woken from a pause, the runtime warns of every timer it missed and restates its death twice.
 /// </remarks>
 [ProviderAlias("Console")]
 internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, ShutdownSignal shutdown, TimeProvider time) : ILoggerProvider, ISupportExternalScope
@@ -35,9 +43,28 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
     /// <summary>Orleans' <c>ErrorCode.SiloGcWarning</c>: "not running with ServerGC turned on", that it needs several cores, and (the same code) that a verbose log level costs performance.</summary>
     private const int SiloGcWarning = 100405;
     private static readonly string[] ConnectionCategories = ["Orleans.Runtime.Messaging", "Orleans.Messaging", "Orleans.Networking"];
+    private const string Orleans = "Orleans.";
+    private static readonly string[] StallCategories = ["Orleans.Runtime.AsyncTimer", "Orleans.Runtime.Watchdog", "Orleans.Runtime.MembershipService.LocalSiloHealthMonitor"];
+
+    /// <summary>At most one of Orleans' stall complaints per this interval is written (see <see cref="IsStallComplaint"/>).</summary>
+    internal static readonly TimeSpan StallComplaintInterval = TimeSpan.FromSeconds(30);
+
+    private readonly LogThrottle _stalls = new(StallComplaintInterval, time);
+    private const string Probes = "Coordination.Membership.Hosting.ProbeHost";
+    private const string OrleansMembership = "Orleans.Runtime.MembershipService.MembershipTableManager";
+
+    /// <summary>Our probes' "the probe group declared this silo dead" (<c>DeathHandoff</c>).</summary>
+    private const int ProbesDeclaredSelfDead = 5005;
+
+    /// <summary>Orleans' <c>ErrorCode.MembershipFoundMyselfDead1</c> ("I should be Dead according to the membership table") and <c>MembershipKillMyselfLocally</c> ("I have been told I am dead").</summary>
+    private static readonly int[] OrleansFoundItselfDead = [100617, 100627];
     private readonly long _started = time.GetTimestamp();
 
     private bool Stopping => shutdown.Stopping;
+
+    private bool Dead => shutdown.Dead;
+
+    private void MarkDead() => shutdown.SetDead();
 
     private TimeSpan Age => time.GetElapsedTime(_started);
 
@@ -47,9 +74,18 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
 
     public void Dispose() => console.Dispose();
 
-    /// <summary>The rules, as a pure function of the entry, whether the host is stopping and how long this process has logged.</summary>
-    internal static ConsoleVerdict Judge(string category, LogLevel level, EventId eventId, object? state, bool stopping, TimeSpan age)
+    /// <summary>Whether the entry tells that this silo was declared dead (from then on <see cref="Judge"/> runs with <c>dead</c> set).</summary>
+    internal static bool TellsOfOwnDeath(string category, EventId eventId) =>
+        (category == Probes && eventId.Id == ProbesDeclaredSelfDead) || (category == OrleansMembership && OrleansFoundItselfDead.Contains(eventId.Id));
+
+    /// <summary>The rules, as a pure function of the entry, whether the host is stopping, whether the silo was declared dead and how long this process has logged.</summary>
+    internal static ConsoleVerdict Judge(string category, LogLevel level, EventId eventId, object? state, bool stopping, bool dead, TimeSpan age)
     {
+        if (dead && level < LogLevel.Critical && category.StartsWith(Orleans, StringComparison.Ordinal))
+        {
+            return ConsoleVerdict.Drop;
+        }
+
         // The code also marks Orleans' warning that a verbose log level costs performance, which stays.
         if (category == Silo && eventId.Id == SiloGcWarning && level < LogLevel.Error && OriginalFormat(state)?.Contains("ServerGC", StringComparison.Ordinal) == true)
         {
@@ -70,6 +106,17 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
         return ConsoleVerdict.Write;
     }
 
+    /// <summary>
+    /// Orleans' warnings about a stall of this process: each of its timers that fired late, the watchdog, the
+    /// local-health monitor. One pause of a few seconds makes ten of them within milliseconds, all saying the same.
+    /// </summary>
+    internal static bool IsStallComplaint(string category, LogLevel level) =>
+        level == LogLevel.Warning && StallCategories.Any(c => category.StartsWith(c, StringComparison.Ordinal));
+
+    /// <summary>A connection's network error (reset, refused, aborted): its stack trace says nothing the message does not.</summary>
+    internal static bool IsNetworkError(string category, Exception exception) =>
+        exception is IOException or SocketException && ConnectionCategories.Any(c => category.StartsWith(c, StringComparison.Ordinal));
+
     private static string? OriginalFormat(object? state) =>
         state is IReadOnlyList<KeyValuePair<string, object?>> fields ? fields.FirstOrDefault(f => f.Key == "{OriginalFormat}").Value as string : null;
 
@@ -82,17 +129,32 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            switch (Judge(category, logLevel, eventId, state, owner.Stopping, owner.Age))
+            if (TellsOfOwnDeath(category, eventId))
             {
-                case ConsoleVerdict.Drop:
-                    return;
-                case ConsoleVerdict.WriteWithoutStackTrace when exception is not null:
-                    console.Log(logLevel, eventId, state, null, (s, _) => $"{formatter(s, exception)} ({exception.GetType().Name}: {exception.Message}; the host is stopping)");
-                    return;
-                default:
-                    console.Log(logLevel, eventId, state, exception, formatter);
-                    return;
+                owner.MarkDead();
             }
+
+            var verdict = Judge(category, logLevel, eventId, state, owner.Stopping, owner.Dead, owner.Age);
+            if (verdict == ConsoleVerdict.Drop)
+            {
+                return;
+            }
+
+            var heldBack = 0;
+            if (IsStallComplaint(category, logLevel) && !owner._stalls.TryEnter(out heldBack))
+            {
+                return;
+            }
+
+            var note = heldBack == 0 ? null : $" ({heldBack} more complaints of the runtime about stalls left out since the last one written; at most one per {StallComplaintInterval.TotalSeconds:0} s)";
+            if (exception is not null && (verdict == ConsoleVerdict.WriteWithoutStackTrace || IsNetworkError(category, exception)))
+            {
+                var when = owner.Stopping ? "; the host is stopping" : string.Empty;
+                console.Log(logLevel, eventId, state, null, (s, _) => $"{formatter(s, exception)} ({exception.GetType().Name}: {exception.Message}{when}){note}");
+                return;
+            }
+
+            console.Log(logLevel, eventId, state, exception, note is null ? formatter : (s, e) => formatter(s, e) + note);
         }
     }
 }

@@ -75,6 +75,8 @@ internal static class SiloProgram
                 silo.ConfigureFaultInjection();
             }
 
+            // A silo told it is dead exits at once with one line and its own code, not after Orleans' stack dumps and 2 s sleep.
+            silo.Services.AddSingleton<IFatalErrorHandler, SiloDeath>();
             silo.AddCoordination(configureReplication: r => r.Unsafe = host.Unsafe);
             if (host.Probes != ProbePreset.Off)
             {

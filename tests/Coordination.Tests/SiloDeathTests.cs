@@ -1,0 +1,96 @@
+using Coordination.Silo.Logging;
+using Coordination.Silo.SiloHost;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+
+namespace Coordination.Tests;
+
+/// <summary>How a silo process ends when Orleans or our probes call it fatal: one line and an exit code for a death, the stack trace for a crash.</summary>
+public sealed class SiloDeathTests
+{
+    private const string OrleansContext = "I have been told I am dead, so this silo will stop! Reason: The membership view classifies this silo as Dead (in Refresh). Membership: [Version: 7, 3 silos, SiloAddress=S127.0.0.1:11111:1 SiloName=silo0 Status=Active, SiloAddress=S127.0.0.1:11113:1 SiloName=silo2 Status=Dead]";
+
+    private readonly FakeLogger _logger = new();
+    private readonly ShutdownSignal _signal = new();
+    private readonly FlushedProvider _console = new();
+    private readonly List<int> _exits = [];
+    private readonly List<(string Message, Exception Exception)> _failFasts = [];
+
+    [Fact]
+    public void A_silo_told_it_is_dead_says_so_in_one_critical_line_flushes_its_log_and_exits_with_its_code()
+    {
+        var death = Death();
+        death.OnFatalException(new object(), OrleansContext, null);
+
+        var line = Assert.Single(_logger.Collector.GetSnapshot());
+        Assert.Equal(LogLevel.Critical, line.Level);
+        Assert.Null(line.Exception);
+        Assert.Contains("declared dead by the cluster (The membership view classifies this silo as Dead (in Refresh).)", line.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("SiloAddress", line.Message, StringComparison.Ordinal);
+        Assert.Equal([SiloExitCodes.DeclaredDead], _exits);
+        Assert.Empty(_failFasts);
+        Assert.True(_console.Disposed, "the console's queue is written out before the process ends");
+        Assert.True(_signal.Dead, "the console leaves Orleans' complaints out from now on");
+    }
+
+    [Fact]
+    public void An_unexpected_fatal_error_keeps_its_stack_trace_and_fails_fast()
+    {
+        var death = Death();
+        var error = new InvalidOperationException("the table is corrupt");
+        Assert.True(death.IsUnexpected(error));
+        death.OnFatalException(new object(), "ProcessMembershipUpdates", error);
+
+        var line = Assert.Single(_logger.Collector.GetSnapshot());
+        Assert.Equal(LogLevel.Critical, line.Level);
+        Assert.Same(error, line.Exception);
+        Assert.Contains("ProcessMembershipUpdates", line.Message, StringComparison.Ordinal);
+        var (message, exception) = Assert.Single(_failFasts);
+        Assert.Same(error, exception);
+        Assert.Contains("ProcessMembershipUpdates", message, StringComparison.Ordinal);
+        Assert.Empty(_exits);
+        Assert.True(_console.Disposed);
+    }
+
+    [Fact]
+    public void A_second_fatal_call_while_the_first_ends_the_process_adds_nothing()
+    {
+        var death = Death();
+        death.OnFatalException(new object(), OrleansContext, null);
+        death.OnFatalException(new object(), "The probe group declared this silo dead and Orleans did not stop it within 00:00:10", null);
+        death.OnFatalException(new object(), "ProcessMembershipUpdates", new InvalidOperationException());
+
+        Assert.Single(_logger.Collector.GetSnapshot());
+        Assert.Equal([SiloExitCodes.DeclaredDead], _exits);
+        Assert.Empty(_failFasts);
+    }
+
+    [Theory]
+    [InlineData(OrleansContext, "The membership view classifies this silo as Dead (in Refresh).")]
+    [InlineData("The probe group declared this silo (127.0.0.1:11113@1) dead and Orleans did not stop it within 00:00:10", "The probe group declared this silo (127.0.0.1:11113@1) dead and Orleans did not stop it within 00:00:10")]
+    [InlineData(null, "no reason given")]
+    [InlineData("  ", "no reason given")]
+    public void The_reason_is_orleans_own_without_the_membership_table(string? context, string reason) =>
+        Assert.Equal(reason, SiloDeath.Reason(context));
+
+    [Theory]
+    [InlineData(0, "exited")]
+    [InlineData(75, "stopped itself (code 75): the cluster declared it dead, paused or cut off past its suspicion")]
+    [InlineData(134, "aborted (code 134) after a fatal error; its log above says which")]
+    [InlineData(137, "was killed (SIGKILL, code 137)")]
+    [InlineData(143, "was ended by signal 15 (code 143)")]
+    [InlineData(1, "exited with code 1")]
+    public void The_launcher_says_what_a_silos_exit_code_means(int code, string said) =>
+        Assert.Equal(said, SiloExitCodes.Describe(code));
+
+    private SiloDeath Death() => new(_logger, _signal, () => [_console], _exits.Add, (m, e) => _failFasts.Add((m, e)));
+
+    private sealed class FlushedProvider : ILoggerProvider
+    {
+        public bool Disposed { get; private set; }
+
+        public ILogger CreateLogger(string categoryName) => throw new NotSupportedException();
+
+        public void Dispose() => Disposed = true;
+    }
+}
