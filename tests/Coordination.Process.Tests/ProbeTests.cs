@@ -130,7 +130,9 @@ public sealed class ProbeTests(ITestOutputHelper output)
         // It said so in one line and exited with its own code: no crash dump of stack traces, no 2 s of a dead silo running.
         var exited = $"Silo {Victim} (pid {pid}) stopped itself (code 75): the cluster declared it dead";
         await Eventually.Async(() => Task.FromResult(cluster.Launcher.Output.Contains(exited, StringComparison.Ordinal)), TimeSpan.FromSeconds(10), $"the launcher telling how silo{Victim} ended");
-        var told = cluster.Launcher.Lines($@"^\[silo{Victim}\] .*crit: .*This silo was declared dead by the cluster");
+        var death = $@"^\[silo{Victim}\] .*crit: .*This silo was declared dead by the cluster";
+        await Eventually.Async(() => Task.FromResult(cluster.Launcher.Lines(death).Count > 0), TimeSpan.FromSeconds(10), $"the dead silo{Victim}'s critical line (its output is read apart from its exit)");
+        var told = cluster.Launcher.Lines(death);
         Assert.True(told.Count == 1, $"the dead silo's one critical line, found {told.Count}:\n{cluster.Launcher.Output}");
         Assert.DoesNotContain("FATAL EXCEPTION", cluster.Launcher.Output, StringComparison.Ordinal);
         Assert.Empty(cluster.Launcher.Lines($@"^\[silo{Victim}\]\s+at "));

@@ -94,13 +94,13 @@ public sealed class ConsoleLoggingTests
     }
 
     [Theory]
-    [InlineData("Coordination.Membership.Hosting.ProbeHost", 5005, true)] // our probes: "declared this silo dead"
+    [InlineData("Coordination.Membership.Hosting.ProbeHost", 5005, false)] // our probes: "declared this silo dead"; Orleans may take 10 s to act on it
     [InlineData("Coordination.Membership.Hosting.ProbeHost", 5004, false)] // they declared another silo dead
     [InlineData("Orleans.Runtime.MembershipService.MembershipTableManager", 100617, true)] // "I should be Dead according to the membership table"
     [InlineData("Orleans.Runtime.MembershipService.MembershipTableManager", 100627, true)] // "I have been told I am dead"
     [InlineData("Orleans.Runtime.MembershipService.MembershipTableManager", 100602, false)] // a silo restarted on the same host
     [InlineData("Orleans.Runtime.Silo", 100627, false)]
-    public void The_silos_own_death_is_told_by_our_probes_or_by_orleans_reading_the_table(string category, int eventId, bool death) =>
+    public void The_silos_own_death_is_told_by_orleans_reading_the_table(string category, int eventId, bool death) =>
         Assert.Equal(death, QuietConsoleLoggerProvider.TellsOfOwnDeath(category, new EventId(eventId)));
 
     [Fact]
@@ -109,46 +109,57 @@ public sealed class ConsoleLoggingTests
         var shutdown = new ShutdownSignal();
         var written = new FakeLogCollector();
         using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), shutdown, TimeProvider.System);
-        var timers = console.CreateLogger("Orleans.Runtime.AsyncTimer.SiloHealthMonitor");
-        timers.LogWarning("Timer should have fired {N} s ago", 1);
+        var catalog = console.CreateLogger("Orleans.Runtime.Catalog");
+        catalog.LogWarning("Activation {N} failed", 1);
         console.CreateLogger("Coordination.Membership.Hosting.ProbeHost").Log(LogLevel.Error, new EventId(5005), "The probe group declared this silo dead");
-        timers.LogWarning("Timer should have fired {N} s ago", 2);
+        catalog.LogWarning("Activation {N} failed", 2);
+        Assert.False(shutdown.Dead, "our probes' word alone: Orleans' entries still explain what happens until it acts");
+        console.CreateLogger("Orleans.Runtime.MembershipService.MembershipTableManager").Log(LogLevel.Error, new EventId(100627), "I have been told I am dead");
+        catalog.LogWarning("Activation {N} failed", 3);
+        catalog.LogCritical("Activation {N} failed", 4);
         console.CreateLogger("Coordination.Membership.Hosting.ProbeHost").LogWarning("Probe timer ran {Late} late", "5 s");
 
         Assert.True(shutdown.Dead);
-        Assert.Equal(["Timer should have fired 1 s ago", "The probe group declared this silo dead", "Probe timer ran 5 s late"], written.GetSnapshot().Select(r => r.Message));
+        Assert.Equal(
+            ["Activation 1 failed", "The probe group declared this silo dead", "Activation 2 failed", "Activation 4 failed", "Probe timer ran 5 s late"],
+            written.GetSnapshot().Select(r => r.Message));
     }
 
     [Fact]
-    public void Orleans_complaints_about_one_stall_are_written_once_per_interval_with_the_count_left_out()
+    public void Orleans_warnings_that_repeat_for_one_stall_are_written_once_per_interval_each_with_the_count_left_out()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var written = new FakeLogCollector();
         using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), new ShutdownSignal(), time);
-        console.CreateLogger("Orleans.Runtime.Watchdog").LogWarning(".NET Runtime Platform stalled for {Stall}", "6.6 s");
+        var watchdog = console.CreateLogger("Orleans.Runtime.Watchdog");
+        watchdog.Log(LogLevel.Warning, new EventId(100150), ".NET Runtime Platform stalled for 6.6 s");
         console.CreateLogger("Orleans.Runtime.AsyncTimer.SiloHealthMonitor").LogWarning("Timer should have fired {Late} s late", 4);
-        console.CreateLogger("Orleans.Runtime.AsyncTimer.IncomingRequestMonitor").LogWarning("Timer should have fired {Late} s late", 4);
+        console.CreateLogger("Orleans.Runtime.AsyncTimer.IncomingRequestMonitor").LogWarning("Timer should have fired {Late} s late", 5);
+        watchdog.Log(LogLevel.Warning, new EventId(100150), ".NET Runtime Platform stalled for 6.5 s");
+        watchdog.Log(LogLevel.Warning, new EventId(102603), "1 of 3 components reported issues");
         console.CreateLogger("Orleans.Runtime.MembershipService.LocalSiloHealthMonitor").LogWarning("Local health is degraded");
-        console.CreateLogger("Orleans.Runtime.MembershipService.MembershipTableManager").LogWarning("Something else");
-        time.Advance(QuietConsoleLoggerProvider.StallComplaintInterval - TimeSpan.FromSeconds(1));
+        time.Advance(QuietConsoleLoggerProvider.RepetitiveInterval - TimeSpan.FromSeconds(1));
         console.CreateLogger("Orleans.Runtime.AsyncTimer.SiloHealthMonitor").LogWarning("Timer should have fired {Late} s late", 1);
         time.Advance(TimeSpan.FromSeconds(1));
         console.CreateLogger("Orleans.Runtime.AsyncTimer.SiloHealthMonitor").LogWarning("Timer should have fired {Late} s late", 2);
 
         Assert.Equal(
-            [".NET Runtime Platform stalled for 6.6 s", "Something else", "Timer should have fired 2 s late (4 more complaints of the runtime about stalls left out since the last one written; at most one per 30 s)"],
+            [
+                ".NET Runtime Platform stalled for 6.6 s", "Timer should have fired 4 s late", "1 of 3 components reported issues", "Local health is degraded",
+                "Timer should have fired 2 s late (2 more like it left out since the last one written; at most one per 30 s)",
+            ],
             written.GetSnapshot().Select(r => r.Message));
     }
 
     [Theory]
-    [InlineData("Orleans.Runtime.AsyncTimer.SiloHealthMonitor", LogLevel.Warning, true)]
-    [InlineData("Orleans.Runtime.Watchdog", LogLevel.Warning, true)]
-    [InlineData("Orleans.Runtime.MembershipService.LocalSiloHealthMonitor", LogLevel.Warning, true)]
-    [InlineData("Orleans.Runtime.Watchdog", LogLevel.Error, false)]
-    [InlineData("Orleans.Runtime.MembershipService.SiloHealthMonitor", LogLevel.Warning, false)] // a peer's missed probe, not our stall
-    [InlineData("Coordination.Membership.Hosting.ProbeHost", LogLevel.Warning, false)] // ours rate-limits itself
-    public void Stall_complaints_are_orleans_timers_watchdog_and_local_health(string category, LogLevel level, bool stall) =>
-        Assert.Equal(stall, QuietConsoleLoggerProvider.IsStallComplaint(category, level));
+    [InlineData("Orleans.Runtime.AsyncTimer.SiloHealthMonitor", LogLevel.Warning, 0, nameof(Repetitive.LateTimer))]
+    [InlineData("Orleans.Runtime.Watchdog", LogLevel.Warning, 100150, nameof(Repetitive.Stall))]
+    [InlineData("Orleans.Runtime.Watchdog", LogLevel.Warning, 102603, nameof(Repetitive.No))] // a component's complaint
+    [InlineData("Orleans.Runtime.Watchdog", LogLevel.Error, 100150, nameof(Repetitive.No))]
+    [InlineData("Orleans.Runtime.MembershipService.LocalSiloHealthMonitor", LogLevel.Warning, 0, nameof(Repetitive.No))] // Orleans limits it itself
+    [InlineData("Coordination.Membership.Hosting.ProbeHost", LogLevel.Warning, 5007, nameof(Repetitive.No))] // ours limits itself
+    public void Repeating_warnings_are_orleans_late_timers_and_the_watchdogs_stall_reports(string category, LogLevel level, int eventId, string kind) =>
+        Assert.Equal(Enum.Parse<Repetitive>(kind), QuietConsoleLoggerProvider.Repetitiveness(category, level, new EventId(eventId)));
 
     [Fact]
     public void A_connections_network_error_is_written_without_its_stack_trace_and_other_errors_with_it()
@@ -157,10 +168,11 @@ public sealed class ConsoleLoggingTests
         using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), new ShutdownSignal(), TimeProvider.System);
         var connection = console.CreateLogger("Orleans.Runtime.Messaging.Connection");
         var bug = new InvalidOperationException("a bug");
-        connection.LogWarning(new IOException("Connection reset by peer"), "Exception while processing messages from remote endpoint {Endpoint}", "127.0.0.1:30002");
+        connection.LogWarning(new IOException("Connection reset by peer", new SocketException(104)), "Exception while processing messages from remote endpoint {Endpoint}", "127.0.0.1:30002");
         connection.LogWarning(new SocketException(111), "Connection to {Endpoint} failed", "127.0.0.1:11113");
         connection.LogWarning(bug, "Exception while processing messages from remote endpoint {Endpoint}", "127.0.0.1:30002");
-        console.CreateLogger("Orleans.Runtime.Catalog").LogWarning(new IOException("disk"), "Failed");
+        console.CreateLogger("Orleans.Runtime.Catalog").LogWarning(new IOException("disk", new SocketException(104)), "Failed");
+        connection.LogWarning(new EndOfStreamException("a frame cut short"), "Exception while processing messages from remote endpoint {Endpoint}", "127.0.0.1:30002");
 
         var records = written.GetSnapshot();
         Assert.Equal("Exception while processing messages from remote endpoint 127.0.0.1:30002 (IOException: Connection reset by peer)", records[0].Message);
@@ -169,6 +181,7 @@ public sealed class ConsoleLoggingTests
         Assert.Null(records[1].Exception);
         Assert.Same(bug, records[2].Exception);
         Assert.NotNull(records[3].Exception);
+        Assert.IsType<EndOfStreamException>(records[4].Exception);
     }
 
     private static ServiceProvider Loggers(Dictionary<string, string?> settings)

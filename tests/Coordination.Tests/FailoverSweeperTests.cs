@@ -9,7 +9,9 @@ using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;
+using Coordination.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Coordination.Tests;
@@ -52,6 +54,32 @@ public sealed class FailoverSweeperTests
         {
             await sweeper.Stop(CancellationToken.None);
         }
+    }
+
+    [Fact]
+    public async Task A_silo_that_reads_its_own_death_sweeps_nothing()
+    {
+        var time = new FakeTimeProvider();
+        var membership = new FakeMembership();
+        var node = new ReplicaNode(Self.ToReplicaId(), null!, null!, time);
+        node.Partition(0).Adopt(new PartitionConfiguration(0, 1, [new(Self.ToReplicaId(), 1)], 1, 1, []));
+        node.Handle(new ReplicaRequest(0, 1, "s/alive", ReplicaOperation.Accept, new Ballot(1, 1), SessionRecord.Open(TimeSpan.FromSeconds(10)), new Ballot(2, 1)));
+        var log = new FakeLogger();
+        var pings = 0;
+        var sweeper = new FailoverSweeper(node, new SiloLiveness(membership, new LocalSilo()), (_, _) =>
+        {
+            Interlocked.Increment(ref pings);
+            return Task.CompletedTask;
+        }, time, log);
+        await sweeper.Start(CancellationToken.None);
+        await membership.Publish(Snapshot(1));
+        await membership.Publish(Snapshot(2, dead: 12222, selfDead: true));
+        await Eventually.Async(() => Task.FromResult(membership.Unread == 0), TimeSpan.FromSeconds(10), "the sweeper reading the snapshot with its own death");
+
+        // A sweep logs before its first await, so once the loops have stopped it would have shown.
+        await sweeper.Stop(CancellationToken.None);
+        Assert.Empty(log.Collector.GetSnapshot());
+        Assert.Equal(0, Volatile.Read(ref pings));
     }
 
     [Fact]
@@ -142,9 +170,9 @@ public sealed class FailoverSweeperTests
         }
     }
 
-    private static ClusterMembershipSnapshot Snapshot(long version, int? dead = null)
+    private static ClusterMembershipSnapshot Snapshot(long version, int? dead = null, bool selfDead = false)
     {
-        var members = ImmutableDictionary<SiloAddress, ClusterMember>.Empty.Add(Self, new ClusterMember(Self, SiloStatus.Active, "self"));
+        var members = ImmutableDictionary<SiloAddress, ClusterMember>.Empty.Add(Self, new ClusterMember(Self, selfDead ? SiloStatus.Dead : SiloStatus.Active, "self"));
         if (dead is { } port)
         {
             var silo = SiloAddress.New(new IPEndPoint(IPAddress.Loopback, port), 1);
@@ -174,6 +202,8 @@ public sealed class FailoverSweeperTests
         public ClusterMembershipSnapshot CurrentSnapshot { get; private set; } = Snapshot(0);
 
         public IAsyncEnumerable<ClusterMembershipSnapshot> MembershipUpdates => _updates.Reader.ReadAllAsync();
+
+        public int Unread => _updates.Reader.Count;
 
         public async Task Publish(ClusterMembershipSnapshot snapshot)
         {

@@ -12,9 +12,11 @@ public sealed class SiloDeathTests
 
     private readonly FakeLogger _logger = new();
     private readonly ShutdownSignal _signal = new();
-    private readonly FlushedProvider _console = new();
+    private readonly FlushedProvider _console;
     private readonly List<int> _exits = [];
     private readonly List<(string Message, Exception Exception)> _failFasts = [];
+
+    public SiloDeathTests() => _console = new FlushedProvider(() => _logger.Collector.Count);
 
     [Fact]
     public void A_silo_told_it_is_dead_says_so_in_one_critical_line_flushes_its_log_and_exits_with_its_code()
@@ -29,8 +31,45 @@ public sealed class SiloDeathTests
         Assert.DoesNotContain("SiloAddress", line.Message, StringComparison.Ordinal);
         Assert.Equal([SiloExitCodes.DeclaredDead], _exits);
         Assert.Empty(_failFasts);
-        Assert.True(_console.Disposed, "the console's queue is written out before the process ends");
+        Assert.Equal(1, _console.EntriesWhenFlushed);
+        Assert.True(_console.FlushedBeforeExit, "the console's queue is written out before the process ends");
         Assert.True(_signal.Dead, "the console leaves Orleans' complaints out from now on");
+    }
+
+    [Fact]
+    public void Orleans_finding_a_bug_in_its_membership_is_a_crash_not_a_death()
+    {
+        var death = Death();
+        death.OnFatalException(new object(), "I have been told I am dead, so this silo will stop! Reason: Found a bug! Will stop.", null);
+
+        var line = Assert.Single(_logger.Collector.GetSnapshot());
+        Assert.Equal(LogLevel.Critical, line.Level);
+        Assert.Contains("Found a bug", line.Exception?.Message, StringComparison.Ordinal);
+        Assert.Single(_failFasts);
+        Assert.Empty(_exits);
+        Assert.False(_signal.Dead);
+    }
+
+    [Fact]
+    public void A_logger_that_throws_does_not_keep_a_dead_silo_running()
+    {
+        var death = new SiloDeath(new ThrowingLogger(), _signal, () => [_console], Exit, (m, e) => _failFasts.Add((m, e)));
+        death.OnFatalException(new object(), OrleansContext, null);
+        Assert.Equal([SiloExitCodes.DeclaredDead], _exits);
+
+        var crash = new SiloDeath(new ThrowingLogger(), new ShutdownSignal(), () => [_console], Exit, (m, e) => _failFasts.Add((m, e)));
+        crash.OnFatalException(new object(), "ProcessMembershipUpdates", new InvalidOperationException());
+        Assert.Single(_failFasts);
+    }
+
+    [Fact]
+    public void An_exit_that_fails_still_ends_the_process_by_failing_fast()
+    {
+        var death = new SiloDeath(_logger, _signal, () => [_console], _ => throw new EntryPointNotFoundException("_exit"), (m, e) => _failFasts.Add((m, e)));
+        death.OnFatalException(new object(), OrleansContext, null);
+
+        var (_, exception) = Assert.Single(_failFasts);
+        Assert.Contains(((AggregateException)exception).InnerExceptions, e => e is EntryPointNotFoundException);
     }
 
     [Fact]
@@ -49,7 +88,7 @@ public sealed class SiloDeathTests
         Assert.Same(error, exception);
         Assert.Contains("ProcessMembershipUpdates", message, StringComparison.Ordinal);
         Assert.Empty(_exits);
-        Assert.True(_console.Disposed);
+        Assert.Equal(1, _console.EntriesWhenFlushed);
     }
 
     [Fact]
@@ -74,6 +113,14 @@ public sealed class SiloDeathTests
         Assert.Equal(reason, SiloDeath.Reason(context));
 
     [Theory]
+    [InlineData(OrleansContext, true)]
+    [InlineData("I have been told I am dead, so this silo will stop! Reason: Detected newer version of myself - I am the older clone so I will stop", true)]
+    [InlineData("The probe group declared this silo (127.0.0.1:11113@1) dead and Orleans did not stop it within 00:00:10", true)]
+    [InlineData("I have been told I am dead, so this silo will stop! Reason: Found a bug! Will stop.", false)]
+    public void A_stop_without_an_exception_is_a_death_unless_orleans_found_a_bug(string context, bool death) =>
+        Assert.Equal(death, SiloDeath.IsDeath(context));
+
+    [Theory]
     [InlineData(0, "exited")]
     [InlineData(75, "stopped itself (code 75): the cluster declared it dead, paused or cut off past its suspicion")]
     [InlineData(134, "aborted (code 134) after a fatal error; its log above says which")]
@@ -83,14 +130,34 @@ public sealed class SiloDeathTests
     public void The_launcher_says_what_a_silos_exit_code_means(int code, string said) =>
         Assert.Equal(said, SiloExitCodes.Describe(code));
 
-    private SiloDeath Death() => new(_logger, _signal, () => [_console], _exits.Add, (m, e) => _failFasts.Add((m, e)));
+    private SiloDeath Death() => new(_logger, _signal, () => [_console], Exit, (m, e) => _failFasts.Add((m, e)));
 
-    private sealed class FlushedProvider : ILoggerProvider
+    private void Exit(int code)
     {
-        public bool Disposed { get; private set; }
+        _console.FlushedBeforeExit = _console.EntriesWhenFlushed is not null;
+        _exits.Add(code);
+    }
+
+    /// <summary>The console's provider: records how many entries were logged when it was flushed (disposed).</summary>
+    private sealed class FlushedProvider(Func<int> entries) : ILoggerProvider
+    {
+        public int? EntriesWhenFlushed { get; private set; }
+
+        public bool FlushedBeforeExit { get; set; }
 
         public ILogger CreateLogger(string categoryName) => throw new NotSupportedException();
 
-        public void Dispose() => Disposed = true;
+        public void Dispose() => EntriesWhenFlushed = entries();
+    }
+
+    private sealed class ThrowingLogger : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new IOException("the console is gone");
     }
 }

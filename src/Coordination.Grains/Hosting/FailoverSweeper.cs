@@ -90,6 +90,13 @@ internal sealed partial class FailoverSweeper : ILifecycleParticipant<ISiloLifec
             await foreach (var snapshot in _liveness.Updates.WithCancellation(cancellationToken))
             {
                 var dead = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead).Select(m => m.SiloAddress).ToList();
+                if (dead.Any(d => d.ToReplicaId() == _liveness.Self))
+                {
+                    // This silo is the one that died (it was paused or cut off): its process is ending, and its
+                    // sessions and holdings are the live silos' to re-activate.
+                    return;
+                }
+
                 if (known is null)
                 {
                     // Silos already dead when this one started were swept by the silos that saw them die.

@@ -18,6 +18,9 @@ internal sealed partial class DeathHandoff(MemberId self, IClusterMembershipServ
 
     public long DeathsDeclared => Interlocked.Read(ref _deathsDeclared);
 
+    /// <summary>The stop of this silo once the group declared it dead (for tests): done when the handler was called or the silo stopped first.</summary>
+    internal Task SelfStop { get; private set; } = Task.CompletedTask;
+
     public void Handle(MemberChange change)
     {
         switch (change.Now.Status)
@@ -32,7 +35,7 @@ internal sealed partial class DeathHandoff(MemberId self, IClusterMembershipServ
                 break;
             case MemberStatus.Dead when change.Member == self:
                 LogSelfDead(logger, self.Value);
-                _ = StopAsDeadAsync();
+                SelfStop = StopAsDeadAsync();
                 break;
             case MemberStatus.Dead when change.DeclaredHere:
                 Interlocked.Increment(ref _deathsDeclared);

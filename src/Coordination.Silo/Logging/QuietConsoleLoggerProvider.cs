@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
 using Coordination.Membership.Hosting;
 
 namespace Coordination.Silo.Logging;
@@ -27,11 +28,12 @@ internal enum ConsoleVerdict
 /// "recommend checking app config": the silo host runs workstation GC on purpose (its runtimeconfig; measured beside
 /// 100,000 held locks, see the README), so the advice is dropped, not the choice. At Ctrl+C every silo and client of the local cluster stops at once,
 /// and each sees its peers' connections close: expected, so written without stack traces (errors) or not at all (warnings).
-/// At any time, a connection's network error is written without its stack trace, and Orleans' complaints about a stall
-/// of the process (ten within milliseconds for one pause) at most once per 30 s, with the count of those left out.
-/// A silo that learns it was declared dead (our probes' event, or Orleans reading its own death in the table) ends
-/// within milliseconds with one critical line of its own (<c>SiloDeath</c>); from that moment Orleans' entries below
-/// critical are dropped: woken from a pause, the runtime warns of every timer it missed and restates its death twice.
+/// At any time, a connection's network error is written without its stack trace, and Orleans' warnings that repeat
+/// themselves for one stall of the process (a late timer each, the watchdog's) at most once per 30 s each, with the count
+/// of those left out.
+/// A silo that reads its own death in Orleans' table ends within milliseconds with one critical line of its own
+/// (<c>SiloDeath</c>); from that moment Orleans' entries below critical are dropped: the runtime restates the death
+/// twice, and woken from a pause it warns of every timer it missed.
 /// </remarks>
 [ProviderAlias("Console")]
 internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, ShutdownSignal shutdown, TimeProvider time) : ILoggerProvider, ISupportExternalScope
@@ -44,17 +46,17 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
     private const int SiloGcWarning = 100405;
     private static readonly string[] ConnectionCategories = ["Orleans.Runtime.Messaging", "Orleans.Messaging", "Orleans.Networking"];
     private const string Orleans = "Orleans.";
-    private static readonly string[] StallCategories = ["Orleans.Runtime.AsyncTimer", "Orleans.Runtime.Watchdog", "Orleans.Runtime.MembershipService.LocalSiloHealthMonitor"];
+    private const string AsyncTimers = "Orleans.Runtime.AsyncTimer";
 
-    /// <summary>At most one of Orleans' stall complaints per this interval is written (see <see cref="IsStallComplaint"/>).</summary>
-    internal static readonly TimeSpan StallComplaintInterval = TimeSpan.FromSeconds(30);
+    /// <summary>Orleans' <c>ErrorCode.SiloHeartbeatTimerStalled</c>: the watchdog's "platform stalled for" and "participant check thread has not completed for".</summary>
+    private const int WatchdogStalled = 100150;
 
-    private readonly LogThrottle _stalls = new(StallComplaintInterval, time);
-    private const string Probes = "Coordination.Membership.Hosting.ProbeHost";
+    /// <summary>At most one entry of each kind of <see cref="Repetitive"/> is written per this interval.</summary>
+    internal static readonly TimeSpan RepetitiveInterval = TimeSpan.FromSeconds(30);
+
+    private readonly LogThrottle _lateTimers = new(RepetitiveInterval, time);
+    private readonly LogThrottle _stalls = new(RepetitiveInterval, time);
     private const string OrleansMembership = "Orleans.Runtime.MembershipService.MembershipTableManager";
-
-    /// <summary>Our probes' "the probe group declared this silo dead" (<c>DeathHandoff</c>).</summary>
-    private const int ProbesDeclaredSelfDead = 5005;
 
     /// <summary>Orleans' <c>ErrorCode.MembershipFoundMyselfDead1</c> ("I should be Dead according to the membership table") and <c>MembershipKillMyselfLocally</c> ("I have been told I am dead").</summary>
     private static readonly int[] OrleansFoundItselfDead = [100617, 100627];
@@ -74,9 +76,13 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
 
     public void Dispose() => console.Dispose();
 
-    /// <summary>Whether the entry tells that this silo was declared dead (from then on <see cref="Judge"/> runs with <c>dead</c> set).</summary>
+    /// <summary>
+    /// Whether the entry is Orleans reading this silo's death in its table, which ends the process within milliseconds
+    /// (from then on <see cref="Judge"/> runs with <c>dead</c> set). Our probes' own "declared this silo dead" is not:
+    /// Orleans may take its grace period to act on it, and its entries meanwhile say why.
+    /// </summary>
     internal static bool TellsOfOwnDeath(string category, EventId eventId) =>
-        (category == Probes && eventId.Id == ProbesDeclaredSelfDead) || (category == OrleansMembership && OrleansFoundItselfDead.Contains(eventId.Id));
+        category == OrleansMembership && OrleansFoundItselfDead.Contains(eventId.Id);
 
     /// <summary>The rules, as a pure function of the entry, whether the host is stopping, whether the silo was declared dead and how long this process has logged.</summary>
     internal static ConsoleVerdict Judge(string category, LogLevel level, EventId eventId, object? state, bool stopping, bool dead, TimeSpan age)
@@ -107,15 +113,22 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
     }
 
     /// <summary>
-    /// Orleans' warnings about a stall of this process: each of its timers that fired late, the watchdog, the
-    /// local-health monitor. One pause of a few seconds makes ten of them within milliseconds, all saying the same.
+    /// Orleans' warnings that say the same thing many times for one stall of the process: each of its timers that fired
+    /// late (a pause of a few seconds makes five within milliseconds), and the watchdog's stall reports. Each kind is
+    /// written at most once per <see cref="RepetitiveInterval"/>; the watchdog's other complaints and the local-health
+    /// monitor's (which Orleans itself limits) are not among them.
     /// </summary>
-    internal static bool IsStallComplaint(string category, LogLevel level) =>
-        level == LogLevel.Warning && StallCategories.Any(c => category.StartsWith(c, StringComparison.Ordinal));
+    internal static Repetitive Repetitiveness(string category, LogLevel level, EventId eventId) => level != LogLevel.Warning ? Repetitive.No : category switch
+    {
+        _ when category.StartsWith(AsyncTimers, StringComparison.Ordinal) => Repetitive.LateTimer,
+        Watchdog when eventId.Id == WatchdogStalled => Repetitive.Stall,
+        _ => Repetitive.No,
+    };
 
-    /// <summary>A connection's network error (reset, refused, aborted): its stack trace says nothing the message does not.</summary>
+    /// <summary>A connection's network error (reset, refused): its stack trace says nothing the message does not.</summary>
     internal static bool IsNetworkError(string category, Exception exception) =>
-        exception is IOException or SocketException && ConnectionCategories.Any(c => category.StartsWith(c, StringComparison.Ordinal));
+        exception is SocketException or ConnectionResetException or IOException { InnerException: SocketException }
+        && ConnectionCategories.Any(c => category.StartsWith(c, StringComparison.Ordinal));
 
     private static string? OriginalFormat(object? state) =>
         state is IReadOnlyList<KeyValuePair<string, object?>> fields ? fields.FirstOrDefault(f => f.Key == "{OriginalFormat}").Value as string : null;
@@ -141,12 +154,18 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
             }
 
             var heldBack = 0;
-            if (IsStallComplaint(category, logLevel) && !owner._stalls.TryEnter(out heldBack))
+            var throttle = Repetitiveness(category, logLevel, eventId) switch
+            {
+                Repetitive.LateTimer => owner._lateTimers,
+                Repetitive.Stall => owner._stalls,
+                _ => null,
+            };
+            if (throttle is not null && !throttle.TryEnter(out heldBack))
             {
                 return;
             }
 
-            var note = heldBack == 0 ? null : $" ({heldBack} more complaints of the runtime about stalls left out since the last one written; at most one per {StallComplaintInterval.TotalSeconds:0} s)";
+            var note = heldBack == 0 ? null : $" ({heldBack} more like it left out since the last one written; at most one per {RepetitiveInterval.TotalSeconds:0} s)";
             if (exception is not null && (verdict == ConsoleVerdict.WriteWithoutStackTrace || IsNetworkError(category, exception)))
             {
                 var when = owner.Stopping ? "; the host is stopping" : string.Empty;
@@ -157,4 +176,12 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
             console.Log(logLevel, eventId, state, exception, note is null ? formatter : (s, e) => formatter(s, e) + note);
         }
     }
+}
+
+/// <summary>Kinds of entries that repeat themselves (see <see cref="QuietConsoleLoggerProvider.Repetitiveness"/>).</summary>
+internal enum Repetitive
+{
+    No = 0,
+    LateTimer = 1,
+    Stall = 2,
 }

@@ -15,15 +15,17 @@ namespace Coordination.Silo.SiloHost;
 /// </summary>
 /// <remarks>
 /// The console writes from a queue, so the loggers are flushed (disposed: the console's processor writes what it holds
-/// and stops) before the process ends. From the first call on, the console drops Orleans' own entries below critical
-/// (see <see cref="ShutdownSignal.Dead"/>): a silo waking from a pause warns of every timer it missed, none of which
-/// matters once it is dead.
+/// and stops) before the process ends. Once dead, the console drops Orleans' own entries below critical (see
+/// <see cref="ShutdownSignal.Dead"/>): a silo waking from a pause warns of every timer it missed, none of which matters
+/// then. On Windows the process is killed (exit code -1); elsewhere it exits with the code through libc's <c>_exit</c>.
 /// </remarks>
 internal sealed partial class SiloDeath : IFatalErrorHandler
 {
     private const string OrleansDeathPrefix = "Reason: ";
     private const string OrleansMembershipDump = " Membership: ";
-    private static readonly TimeSpan FlushLimit = TimeSpan.FromSeconds(2);
+
+    /// <summary>Orleans' reason when its membership bookkeeping contradicts itself (<c>MembershipTableManager</c>: "Found a bug! Will stop.").</summary>
+    private const string OrleansBug = "Found a bug";
 
     private readonly ILogger _logger;
     private readonly ShutdownSignal _signal;
@@ -49,8 +51,11 @@ internal sealed partial class SiloDeath : IFatalErrorHandler
     public bool IsUnexpected(Exception exception) => exception is not ThreadAbortException;
 
     /// <summary>
-    /// Ends the process. Orleans passes no exception exactly when the silo read its own death in the membership table
-    /// (our probes' fallback, when Orleans has not stopped a silo they declared dead, does the same).
+    /// Ends the process. Orleans 10.4.2 passes no exception only when it stops the silo on its own account: it read its
+    /// own death in the membership table, found a newer copy of itself, or "found a bug" (its membership bookkeeping
+    /// contradicted itself). The first two, and our probes' fallback, are a death: one line and <see
+    /// cref="SiloExitCodes.DeclaredDead"/>. The bug, and every exception, are a crash: the stack trace and a fail-fast.
+    /// Whatever fails on the way (a logger that throws, the exit itself), the process still ends.
     /// </summary>
     public void OnFatalException(object? sender = null, string? context = null, Exception? exception = null)
     {
@@ -60,20 +65,32 @@ internal sealed partial class SiloDeath : IFatalErrorHandler
             return;
         }
 
-        _signal.SetDead();
-        if (exception is null)
+        var source = sender?.GetType().Name ?? "unknown";
+        exception ??= IsDeath(context) ? null : new InvalidOperationException($"{source} stopped the silo: {context}");
+        try
         {
-            LogDeclaredDead(_logger, Reason(context), SiloExitCodes.DeclaredDead);
+            if (exception is null)
+            {
+                _signal.SetDead();
+                Quietly(() => LogDeclaredDead(_logger, Reason(context), SiloExitCodes.DeclaredDead));
+                Flush();
+                _exit(SiloExitCodes.DeclaredDead);
+                return;
+            }
+
+            Quietly(() => LogFatal(_logger, exception, source, context ?? "none"));
             Flush();
-            _exit(SiloExitCodes.DeclaredDead);
-            return;
+        }
+        catch (Exception failure)
+        {
+            exception = new AggregateException(exception ?? new InvalidOperationException("The silo was declared dead."), failure);
         }
 
-        var source = sender?.GetType().Name ?? "unknown";
-        LogFatal(_logger, exception, source, context ?? "none");
-        Flush();
         _failFast($"Fatal error in {source} ({context ?? "no context"}): the silo stops.", exception);
     }
+
+    /// <summary>Whether Orleans (or our probes) stopped the silo because the cluster counts it dead, not because of a bug.</summary>
+    internal static bool IsDeath(string? context) => context is null || !context.Contains(OrleansBug, StringComparison.Ordinal);
 
     /// <summary>Orleans' reason without its prefix or the membership table it appends (every silo's address and status, on one line).</summary>
     internal static string Reason(string? context)
@@ -89,22 +106,25 @@ internal sealed partial class SiloDeath : IFatalErrorHandler
         return (dump < 0 ? reason : reason[..dump]).Trim();
     }
 
-    private void Flush()
+    /// <summary>Writes out what the console holds (disposing its provider: the writer thread empties its queue, at most 1.5 s) on this thread, which a pool just resumed from a pause may not run for a while.</summary>
+    private void Flush() => Quietly(() =>
     {
-        var flushed = Task.Run(() =>
+        foreach (var provider in _loggers())
         {
-            foreach (var provider in _loggers())
-            {
-                provider.Dispose();
-            }
-        });
+            Quietly(provider.Dispose);
+        }
+    });
+
+    /// <summary>Logging must not keep a dead silo running: a logger's failure is ignored.</summary>
+    private static void Quietly(Action log)
+    {
         try
         {
-            flushed.Wait(FlushLimit);
+            log();
         }
-        catch (AggregateException)
+        catch (Exception)
         {
-            // A logger that fails to flush must not keep a dead silo running.
+            // Nothing to tell it to: the loggers are what failed.
         }
     }
 

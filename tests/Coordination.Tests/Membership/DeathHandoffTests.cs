@@ -1,6 +1,5 @@
 using Coordination.Membership.Hosting;
 using Coordination.Membership.Protocol;
-using Coordination.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -28,7 +27,7 @@ public sealed class DeathHandoffTests
         Assert.Empty(_fatal.Calls);
         _time.Advance(TimeSpan.FromMilliseconds(1));
 
-        await Eventually.Async(() => Task.FromResult(_fatal.Calls.Count == 1), TimeSpan.FromSeconds(10), "the fatal-error handler called once the grace ran out");
+        await deaths.SelfStop.WaitAsync(TimeSpan.FromSeconds(10));
         var (context, exception) = Assert.Single(_fatal.Calls);
         Assert.Null(exception);
         Assert.Contains($"declared this silo ({Self.Value}) dead and Orleans did not stop it within 00:00:10", context, StringComparison.Ordinal);
@@ -43,6 +42,7 @@ public sealed class DeathHandoffTests
 
         await stopping.CancelAsync();
         _time.Advance(_options.DeadSiloGrace * 2);
+        await deaths.SelfStop.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Empty(_fatal.Calls);
     }
