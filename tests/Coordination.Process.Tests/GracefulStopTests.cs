@@ -26,7 +26,7 @@ public sealed class GracefulStopTests(ITestOutputHelper output)
         Assert.True(await cluster.SlowStopAsync(1, SlowStop), "silo1 refused the slow stop");
         var watch = Stopwatch.StartNew();
         Signals.Send(silo1, Signals.Term);
-        var exit = await cluster.Launcher.WaitForLineAsync($@"Silo 1 \(pid {silo1}\) exited with code (-?\d+)", TimeSpan.FromSeconds(90));
+        var exit = await cluster.Launcher.WaitForLineAsync($@"Silo 1 \(pid {silo1}\) .*\bcode (-?\d+)", TimeSpan.FromSeconds(90));
         output.WriteLine($"silo1 stopped after {watch.Elapsed.TotalSeconds:0.0} s: {exit.Value}");
         Assert.Single(cluster.Launcher.Lines(@"\[silo1\].*this graceful stop waits 5 s"));
         Assert.True(exit.Groups[1].Value == "0", $"silo1 did not finish its graceful stop: {exit.Value}\n{cluster.Launcher.Tail()}");

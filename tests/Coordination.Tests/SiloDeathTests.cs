@@ -121,7 +121,7 @@ public sealed class SiloDeathTests
         Assert.Equal(death, SiloDeath.IsDeath(context));
 
     [Theory]
-    [InlineData(0, "exited")]
+    [InlineData(0, "exited with code 0")]
     [InlineData(75, "stopped itself (code 75): the cluster declared it dead, paused or cut off past its suspicion")]
     [InlineData(134, "aborted (code 134) after a fatal error; its log above says which")]
     [InlineData(137, "was killed (SIGKILL, code 137)")]

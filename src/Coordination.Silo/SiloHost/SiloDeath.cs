@@ -156,10 +156,10 @@ internal static class SiloExitCodes
     /// <summary>The cluster declared this silo dead and it stopped at once; started again, it joins as a new member (sysexits' EX_TEMPFAIL).</summary>
     public const int DeclaredDead = 75;
 
-    /// <summary>What a silo process's exit code says, for the launcher's line (on Linux, 128 + N is the signal N that ended it).</summary>
+    /// <summary>What a silo process's exit code says, for the launcher's line, which always names the code (on Linux, 128 + N is the signal N that ended it).</summary>
     public static string Describe(int code) => code switch
     {
-        0 => "exited",
+        0 => "exited with code 0",
         DeclaredDead => $"stopped itself (code {code}): the cluster declared it dead, paused or cut off past its suspicion",
         134 => $"aborted (code {code}) after a fatal error; its log above says which",
         137 => $"was killed (SIGKILL, code {code})",
