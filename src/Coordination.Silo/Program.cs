@@ -38,7 +38,7 @@ internal static class Program
             using var loggers = LoggerFactory.Create(b => b.AddCoordinationConsole(configuration));
             var launcher = new LocalClusterLauncher(configuration, result.GetValue(config) ?? HostConfiguration.DefaultConfig, [.. result.UnmatchedTokens], loggers.CreateLogger<LocalClusterLauncher>(), TimeProvider.System);
             return await launcher.RunAsync(ct);
-        }));
+        }, ct));
 
         var silo = new Command("silo", "Run one silo in this process.") { config, index };
         silo.TreatUnmatchedTokensAsErrors = false;
@@ -46,18 +46,26 @@ internal static class Program
         {
             var configuration = HostConfiguration.Build(result.GetValue(config), result.UnmatchedTokens);
             return SiloProgram.RunAsync(configuration, result.GetValue(index), ct);
-        }));
+        }, ct));
         root.Add(silo);
 
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TerminationTimeout });
     }
 
-    /// <summary>Turns configuration errors into one clear message and exit code 2, not a stack trace.</summary>
-    private static async Task<int> Guard(Func<Task<int>> run)
+    /// <summary>
+    /// Turns configuration errors into one clear message and exit code 2, not a stack trace; and a start cut short by a
+    /// stop (Ctrl+C, SIGTERM while the silo was still joining) into one line and exit code 0, as the stop asked.
+    /// </summary>
+    private static async Task<int> Guard(Func<Task<int>> run, CancellationToken stopping)
     {
         try
         {
             return await run();
+        }
+        catch (Exception ex) when (stopping.IsCancellationRequested && ex is OperationCanceledException or OrleansLifecycleCanceledException)
+        {
+            await Console.Error.WriteLineAsync("Stopped before it had finished starting.");
+            return 0;
         }
         catch (OptionsValidationException ex)
         {

@@ -162,6 +162,34 @@ public sealed class ConsoleLoggingTests
         Assert.Equal(Enum.Parse<Repetitive>(kind), QuietConsoleLoggerProvider.Repetitiveness(category, level, new EventId(eventId)));
 
     [Fact]
+    public void A_start_cancelled_by_a_stop_is_told_in_short_lines()
+    {
+        var shutdown = new ShutdownSignal();
+        var written = new FakeLogCollector();
+        using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), shutdown, TimeProvider.System);
+        var host = console.CreateLogger("Microsoft.Extensions.Hosting.Internal.Host");
+        var directory = console.CreateLogger("Orleans.Runtime.GrainDirectory.LocalGrainDirectory");
+        var bug = new InvalidOperationException("a bug");
+        host.LogError(new TaskCanceledException(), "Hosting failed to start");
+        directory.LogError(new ObjectDisposedException("IServiceProvider"), "Error processing cluster membership updates.");
+        shutdown.Set();
+        host.LogError(new TaskCanceledException(), "Hosting failed to start");
+        directory.LogError(new ObjectDisposedException("IServiceProvider"), "Error processing cluster membership updates.");
+        console.CreateLogger("Orleans.Runtime.Silo").LogWarning(new OperationCanceledException(), "Lifecycle stop operations canceled");
+        host.LogCritical(new TaskCanceledException(), "Critical");
+        host.LogError(bug, "Hosting failed to start");
+
+        var records = written.GetSnapshot();
+        Assert.Equal(5, records.Count);
+        Assert.NotNull(records[0].Exception);
+        Assert.NotNull(records[1].Exception);
+        Assert.Null(records[2].Exception);
+        Assert.Equal("Hosting failed to start (TaskCanceledException: A task was canceled.; the host is stopping)", records[2].Message);
+        Assert.NotNull(records[3].Exception);
+        Assert.Same(bug, records[4].Exception);
+    }
+
+    [Fact]
     public void A_connections_network_error_is_written_without_its_stack_trace_and_other_errors_with_it()
     {
         var written = new FakeLogCollector();

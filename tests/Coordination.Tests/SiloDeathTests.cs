@@ -92,6 +92,27 @@ public sealed class SiloDeathTests
     }
 
     [Fact]
+    public void A_runtime_loop_that_outlives_its_services_while_the_host_stops_does_not_turn_the_stop_into_a_crash()
+    {
+        var death = Death();
+        death.OnFatalException(new object(), "ProcessMembershipUpdates", new ObjectDisposedException("IServiceProvider"));
+        Assert.Single(_failFasts); // not stopping: a crash as before
+
+        var stopping = new ShutdownSignal();
+        stopping.Set();
+        _failFasts.Clear();
+        var teardown = new SiloDeath(_logger, stopping, () => [_console], Exit, (m, e) => _failFasts.Add((m, e)));
+        teardown.OnFatalException(new object(), "ProcessMembershipUpdates", new ObjectDisposedException("IServiceProvider"));
+        teardown.OnFatalException(new object(), "ProcessMembershipUpdates", new TaskCanceledException());
+        Assert.Empty(_failFasts);
+        Assert.Empty(_exits);
+        Assert.Equal(LogLevel.Warning, _logger.Collector.LatestRecord.Level);
+
+        teardown.OnFatalException(new object(), "ProcessMembershipUpdates", new InvalidOperationException("a bug"));
+        Assert.Single(_failFasts);
+    }
+
+    [Fact]
     public void A_second_fatal_call_while_the_first_ends_the_process_adds_nothing()
     {
         var death = Death();

@@ -28,6 +28,7 @@ internal enum ConsoleVerdict
 /// "recommend checking app config": the silo host runs workstation GC on purpose (its runtimeconfig; measured beside
 /// 100,000 held locks, see the README), so the advice is dropped, not the choice. At Ctrl+C every silo and client of the local cluster stops at once,
 /// and each sees its peers' connections close: expected, so written without stack traces (errors) or not at all (warnings).
+/// So is what the stop itself causes: a cancelled start (one line), an object already disposed (left out).
 /// At any time, a connection's network error is written without its stack trace, and Orleans' warnings that repeat
 /// themselves for one stall of the process (a late timer each, the watchdog's) at most once per 30 s each, with the count
 /// of those left out.
@@ -125,6 +126,18 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
         _ => Repetitive.No,
     };
 
+    /// <summary>
+    /// What the stop itself causes, while the host stops (Ctrl+C while a silo is still starting cancels its start, and
+    /// every component says so): a cancelled start as one line without its stack trace; an object already disposed (the
+    /// runtime's loops that run on until the end, some every 200 ms) not at all. Null for anything else.
+    /// </summary>
+    internal static ConsoleVerdict? StopNoise(LogLevel level, Exception? exception) => exception switch
+    {
+        ObjectDisposedException => ConsoleVerdict.Drop,
+        OperationCanceledException or OrleansLifecycleCanceledException => level >= LogLevel.Error ? ConsoleVerdict.WriteWithoutStackTrace : ConsoleVerdict.Drop,
+        _ => null,
+    };
+
     /// <summary>A connection's network error (reset, refused): its stack trace says nothing the message does not.</summary>
     internal static bool IsNetworkError(string category, Exception exception) =>
         exception is SocketException or ConnectionResetException or IOException { InnerException: SocketException }
@@ -148,6 +161,11 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
             }
 
             var verdict = Judge(category, logLevel, eventId, state, owner.Stopping, owner.Dead, owner.Age);
+            if (verdict == ConsoleVerdict.Write && owner.Stopping && logLevel < LogLevel.Critical)
+            {
+                verdict = StopNoise(logLevel, exception) ?? verdict;
+            }
+
             if (verdict == ConsoleVerdict.Drop)
             {
                 return;

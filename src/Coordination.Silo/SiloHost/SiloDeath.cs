@@ -59,6 +59,14 @@ internal sealed partial class SiloDeath : IFatalErrorHandler
     /// </summary>
     public void OnFatalException(object? sender = null, string? context = null, Exception? exception = null)
     {
+        if (_signal.Stopping && exception is ObjectDisposedException or OperationCanceledException)
+        {
+            // A loop of the runtime that outlived the services it uses, while the host stops (Ctrl+C while the silo
+            // was still starting): the stop is under way and ends the process; failing fast would turn it into a crash.
+            Quietly(() => LogTeardown(_logger, sender?.GetType().Name ?? "unknown", exception.GetType().Name, exception.Message));
+            return;
+        }
+
         if (Interlocked.Exchange(ref _ending, 1) != 0)
         {
             // Another thread is ending the process at this moment; one line and one exit are enough.
@@ -145,6 +153,9 @@ internal sealed partial class SiloDeath : IFatalErrorHandler
 
     [LoggerMessage(EventId = 6001, Level = LogLevel.Critical, Message = "This silo was declared dead by the cluster ({Reason}); it exits now with code {Code} and comes back, if restarted, as a new member")]
     private static partial void LogDeclaredDead(ILogger logger, string reason, int code);
+
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "{Source} ended while the host stops ({Type}: {Message}); the stop goes on")]
+    private static partial void LogTeardown(ILogger logger, string source, string type, string message);
 
     [LoggerMessage(EventId = 6002, Level = LogLevel.Critical, Message = "Fatal error in {Source} (context: {Context}): the silo stops")]
     private static partial void LogFatal(ILogger logger, Exception exception, string source, string context);
