@@ -75,7 +75,7 @@ public sealed class ConsoleLoggingTests
         List<KeyValuePair<string, object?>> state = stall is { } s
             ? [new("TimeSinceLastTick", s), new("{OriginalFormat}", "Participant check thread has not completed for {TimeSinceLastTick}")]
             : [new("{OriginalFormat}", format ?? "something happened")];
-        Assert.Equal(Enum.Parse<ConsoleVerdict>(verdict), QuietConsoleLoggerProvider.Judge(category, level, new EventId(eventId), state, stopping, dead: false, Age));
+        Assert.Equal(Enum.Parse<ConsoleVerdict>(verdict), QuietConsoleLoggerProvider.Judge(category, level, new EventId(eventId), state, exception: null, stopping, dead: false, Age));
     }
 
     [Theory]
@@ -89,8 +89,8 @@ public sealed class ConsoleLoggingTests
     public void Once_the_silo_is_declared_dead_only_our_entries_and_critical_ones_are_written(string category, LogLevel level, string verdict)
     {
         List<KeyValuePair<string, object?>> state = [new("{OriginalFormat}", "something happened")];
-        Assert.Equal(Enum.Parse<ConsoleVerdict>(verdict), QuietConsoleLoggerProvider.Judge(category, level, new EventId(0), state, stopping: false, dead: true, Age));
-        Assert.Equal(ConsoleVerdict.Write, QuietConsoleLoggerProvider.Judge(category, level, new EventId(0), state, stopping: false, dead: false, Age));
+        Assert.Equal(Enum.Parse<ConsoleVerdict>(verdict), QuietConsoleLoggerProvider.Judge(category, level, new EventId(0), state, exception: null, stopping: false, dead: true, Age));
+        Assert.Equal(ConsoleVerdict.Write, QuietConsoleLoggerProvider.Judge(category, level, new EventId(0), state, exception: null, stopping: false, dead: false, Age));
     }
 
     [Theory]
@@ -107,8 +107,7 @@ public sealed class ConsoleLoggingTests
     public void After_the_entry_that_tells_of_the_death_orleans_warnings_are_left_out()
     {
         var shutdown = new ShutdownSignal();
-        var written = new FakeLogCollector();
-        using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), shutdown, TimeProvider.System);
+        using var console = Console(out var written, shutdown);
         var catalog = console.CreateLogger("Orleans.Runtime.Catalog");
         catalog.LogWarning("Activation {N} failed", 1);
         console.CreateLogger("Coordination.Membership.Hosting.ProbeHost").Log(LogLevel.Error, new EventId(5005), "The probe group declared this silo dead");
@@ -129,8 +128,7 @@ public sealed class ConsoleLoggingTests
     public void Orleans_warnings_that_repeat_for_one_stall_are_written_once_per_interval_each_with_the_count_left_out()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
-        var written = new FakeLogCollector();
-        using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), new ShutdownSignal(), time);
+        using var console = Console(out var written, time: time);
         var watchdog = console.CreateLogger("Orleans.Runtime.Watchdog");
         watchdog.Log(LogLevel.Warning, new EventId(100150), ".NET Runtime Platform stalled for 6.6 s");
         console.CreateLogger("Orleans.Runtime.AsyncTimer.SiloHealthMonitor").LogWarning("Timer should have fired {Late} s late", 4);
@@ -165,8 +163,7 @@ public sealed class ConsoleLoggingTests
     public void A_start_cancelled_by_a_stop_is_told_in_short_lines()
     {
         var shutdown = new ShutdownSignal();
-        var written = new FakeLogCollector();
-        using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), shutdown, TimeProvider.System);
+        using var console = Console(out var written, shutdown);
         var host = console.CreateLogger("Microsoft.Extensions.Hosting.Internal.Host");
         var directory = console.CreateLogger("Orleans.Runtime.GrainDirectory.LocalGrainDirectory");
         var bug = new InvalidOperationException("a bug");
@@ -192,8 +189,7 @@ public sealed class ConsoleLoggingTests
     [Fact]
     public void A_connections_network_error_is_written_without_its_stack_trace_and_other_errors_with_it()
     {
-        var written = new FakeLogCollector();
-        using var console = new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), new ShutdownSignal(), TimeProvider.System);
+        using var console = Console(out var written);
         var connection = console.CreateLogger("Orleans.Runtime.Messaging.Connection");
         var bug = new InvalidOperationException("a bug");
         connection.LogWarning(new IOException("Connection reset by peer", new SocketException(104)), "Exception while processing messages from remote endpoint {Endpoint}", "127.0.0.1:30002");
@@ -210,6 +206,13 @@ public sealed class ConsoleLoggingTests
         Assert.Same(bug, records[2].Exception);
         Assert.NotNull(records[3].Exception);
         Assert.IsType<EndOfStreamException>(records[4].Exception);
+    }
+
+    /// <summary>Our console over a fake one that collects what it is given to write.</summary>
+    private static QuietConsoleLoggerProvider Console(out FakeLogCollector written, ShutdownSignal? shutdown = null, TimeProvider? time = null)
+    {
+        written = new FakeLogCollector();
+        return new QuietConsoleLoggerProvider(new FakeLoggerProvider(written), shutdown ?? new ShutdownSignal(), time ?? TimeProvider.System);
     }
 
     private static ServiceProvider Loggers(Dictionary<string, string?> settings)

@@ -85,8 +85,8 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
     internal static bool TellsOfOwnDeath(string category, EventId eventId) =>
         category == OrleansMembership && OrleansFoundItselfDead.Contains(eventId.Id);
 
-    /// <summary>The rules, as a pure function of the entry, whether the host is stopping, whether the silo was declared dead and how long this process has logged.</summary>
-    internal static ConsoleVerdict Judge(string category, LogLevel level, EventId eventId, object? state, bool stopping, bool dead, TimeSpan age)
+    /// <summary>The rules, as a pure function of the entry (its exception included), whether the host is stopping, whether the silo was declared dead and how long this process has logged.</summary>
+    internal static ConsoleVerdict Judge(string category, LogLevel level, EventId eventId, object? state, Exception? exception, bool stopping, bool dead, TimeSpan age)
     {
         if (dead && level < LogLevel.Critical && category.StartsWith(Orleans, StringComparison.Ordinal))
         {
@@ -105,12 +105,27 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
             return ConsoleVerdict.Drop;
         }
 
-        if (stopping && level < LogLevel.Critical && ConnectionCategories.Any(c => category.StartsWith(c, StringComparison.Ordinal)))
+        var connection = ConnectionCategories.Any(c => category.StartsWith(c, StringComparison.Ordinal));
+        if (stopping && level < LogLevel.Critical)
         {
-            return level >= LogLevel.Error ? ConsoleVerdict.WriteWithoutStackTrace : ConsoleVerdict.Drop;
+            // What the stop itself causes (Ctrl+C while a silo is still starting cancels its start, and every component
+            // says so): peers' connections closing and a cancelled start as one line without the stack trace; an object
+            // already disposed (the runtime's loops that run on until the end, some every 200 ms) not at all.
+            if (exception is ObjectDisposedException)
+            {
+                return ConsoleVerdict.Drop;
+            }
+
+            if (connection || exception is OperationCanceledException or OrleansLifecycleCanceledException)
+            {
+                return level >= LogLevel.Error ? ConsoleVerdict.WriteWithoutStackTrace : ConsoleVerdict.Drop;
+            }
         }
 
-        return ConsoleVerdict.Write;
+        // A connection's network error (reset, refused): its stack trace says nothing the message does not.
+        return connection && exception is SocketException or ConnectionResetException or IOException { InnerException: SocketException }
+            ? ConsoleVerdict.WriteWithoutStackTrace
+            : ConsoleVerdict.Write;
     }
 
     /// <summary>
@@ -125,23 +140,6 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
         Watchdog when eventId.Id == WatchdogStalled => Repetitive.Stall,
         _ => Repetitive.No,
     };
-
-    /// <summary>
-    /// What the stop itself causes, while the host stops (Ctrl+C while a silo is still starting cancels its start, and
-    /// every component says so): a cancelled start as one line without its stack trace; an object already disposed (the
-    /// runtime's loops that run on until the end, some every 200 ms) not at all. Null for anything else.
-    /// </summary>
-    internal static ConsoleVerdict? StopNoise(LogLevel level, Exception? exception) => exception switch
-    {
-        ObjectDisposedException => ConsoleVerdict.Drop,
-        OperationCanceledException or OrleansLifecycleCanceledException => level >= LogLevel.Error ? ConsoleVerdict.WriteWithoutStackTrace : ConsoleVerdict.Drop,
-        _ => null,
-    };
-
-    /// <summary>A connection's network error (reset, refused): its stack trace says nothing the message does not.</summary>
-    internal static bool IsNetworkError(string category, Exception exception) =>
-        exception is SocketException or ConnectionResetException or IOException { InnerException: SocketException }
-        && ConnectionCategories.Any(c => category.StartsWith(c, StringComparison.Ordinal));
 
     private static string? OriginalFormat(object? state) =>
         state is IReadOnlyList<KeyValuePair<string, object?>> fields ? fields.FirstOrDefault(f => f.Key == "{OriginalFormat}").Value as string : null;
@@ -160,12 +158,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
                 owner.MarkDead();
             }
 
-            var verdict = Judge(category, logLevel, eventId, state, owner.Stopping, owner.Dead, owner.Age);
-            if (verdict == ConsoleVerdict.Write && owner.Stopping && logLevel < LogLevel.Critical)
-            {
-                verdict = StopNoise(logLevel, exception) ?? verdict;
-            }
-
+            var verdict = Judge(category, logLevel, eventId, state, exception, owner.Stopping, owner.Dead, owner.Age);
             if (verdict == ConsoleVerdict.Drop)
             {
                 return;
@@ -184,7 +177,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
             }
 
             var note = heldBack == 0 ? null : $" ({heldBack} more like it left out since the last one written; at most one per {RepetitiveInterval.TotalSeconds:0} s)";
-            if (exception is not null && (verdict == ConsoleVerdict.WriteWithoutStackTrace || IsNetworkError(category, exception)))
+            if (exception is not null && verdict == ConsoleVerdict.WriteWithoutStackTrace)
             {
                 var when = owner.Stopping ? "; the host is stopping" : string.Empty;
                 console.Log(logLevel, eventId, state, null, (s, _) => $"{formatter(s, exception)} ({exception.GetType().Name}: {exception.Message}{when}){note}");
