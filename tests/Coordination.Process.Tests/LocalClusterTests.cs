@@ -198,6 +198,35 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_launcher_stopped_while_its_silos_start_ends_them_all_in_short_lines_and_exits_0()
+    {
+        await using var cluster = LocalClusterProcess.Launch(testTimings: true);
+        var started = await Task.WhenAll(Enumerable.Range(0, cluster.Silos).Select(i => cluster.Launcher.WaitForLineAsync($@"Started silo {i} as pid (\d+)", TimeSpan.FromSeconds(60))));
+        var silos = started.Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+
+        // A silo's first line comes from inside Orleans' start (its lifecycle's application stage), seconds before the
+        // cluster is ready: Ctrl+C there cancels starts under way.
+        await cluster.Launcher.WaitForLineAsync(@"^\[silo\d\] ", TimeSpan.FromSeconds(60));
+        Assert.Empty(cluster.Launcher.Lines("COORDINATION-READY"));
+        cluster.Launcher.Signal(Signals.Term);
+
+        var code = await cluster.Launcher.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        var console = cluster.Launcher.Output;
+        output.WriteLine(console);
+        Assert.Equal(0, code);
+        await Eventually.Async(() => Task.FromResult(silos.All(Gone)), TimeSpan.FromSeconds(30), $"silo processes {string.Join(", ", silos)} gone with their launcher");
+        Assert.NotEmpty(cluster.Launcher.Lines(@"^\[silo\d\] Stopped before it had finished starting\.$"));
+
+        // Every line short: no stack frames (the console writes an exception's on the entry's own line), no unhandled
+        // exception, no fail-fast, no silo that crashed or was killed.
+        Assert.DoesNotMatch(@"\bat [\w.`]+\.\w+\(", console);
+        Assert.DoesNotContain("Unhandled exception", console, StringComparison.Ordinal);
+        Assert.DoesNotContain("FATAL", console, StringComparison.Ordinal);
+        Assert.DoesNotContain("crit:", console, StringComparison.Ordinal);
+        Assert.Empty(cluster.Launcher.Lines(@"Silo \d \(pid \d+\) (aborted|was killed|was ended by signal)"));
+    }
+
     private static bool Gone(int pid)
     {
         try

@@ -60,6 +60,23 @@ public sealed class LocalClusterProcess : IAsyncDisposable
     /// <param name="testTimings">Scale failure detection and sessions down for tests; false keeps silo-config/local.json as a user gets it.</param>
     public static async Task<LocalClusterProcess> StartAsync(bool testTimings, params string[] extra)
     {
+        var cluster = Launch(testTimings, extra);
+        try
+        {
+            await cluster.Launcher.WaitForLineAsync("COORDINATION-READY", TimeSpan.FromSeconds(120));
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+
+        return cluster;
+    }
+
+    /// <summary>Starts the launcher and returns at once, while its silos are still starting.</summary>
+    public static LocalClusterProcess Launch(bool testTimings, params string[] extra)
+    {
         const string SilosSetting = "--Coordination:Host:Silos=";
         var silos = extra.LastOrDefault(a => a.StartsWith(SilosSetting, StringComparison.Ordinal)) is { } given ? int.Parse(given[SilosSetting.Length..], System.Globalization.CultureInfo.InvariantCulture) : 3;
         var ports = Ports.FreeBlock((3 * silos) + 1);
@@ -81,18 +98,7 @@ public sealed class LocalClusterProcess : IAsyncDisposable
             .. extra,
         ];
         var launcher = ChildProcess.Start("launcher", Repo.SiloDll, args);
-        var cluster = new LocalClusterProcess(launcher, clusterId, silos, ports, ports + silos, ports + (2 * silos), ports + (3 * silos), dir);
-        try
-        {
-            await launcher.WaitForLineAsync("COORDINATION-READY", TimeSpan.FromSeconds(120));
-        }
-        catch
-        {
-            await cluster.DisposeAsync();
-            throw;
-        }
-
-        return cluster;
+        return new LocalClusterProcess(launcher, clusterId, silos, ports, ports + silos, ports + (2 * silos), ports + (3 * silos), dir);
     }
 
     public Uri Dashboard(string path) => new($"http://127.0.0.1:{DashboardPort}{path}");

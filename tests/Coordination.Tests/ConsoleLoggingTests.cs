@@ -173,17 +173,20 @@ public sealed class ConsoleLoggingTests
         host.LogError(new TaskCanceledException(), "Hosting failed to start");
         directory.LogError(new ObjectDisposedException("IServiceProvider"), "Error processing cluster membership updates.");
         console.CreateLogger("Orleans.Runtime.Silo").LogWarning(new OperationCanceledException(), "Lifecycle stop operations canceled");
+        console.CreateLogger("Orleans.Runtime.GrainCallCancellationManager").LogError(new SiloUnavailableException("The target silo became unavailable"), "Error while cancelling 1 requests");
         host.LogCritical(new TaskCanceledException(), "Critical");
         host.LogError(bug, "Hosting failed to start");
 
         var records = written.GetSnapshot();
-        Assert.Equal(5, records.Count);
+        Assert.Equal(6, records.Count);
         Assert.NotNull(records[0].Exception);
         Assert.NotNull(records[1].Exception);
         Assert.Null(records[2].Exception);
         Assert.Equal("Hosting failed to start (TaskCanceledException: A task was canceled.; the host is stopping)", records[2].Message);
-        Assert.NotNull(records[3].Exception);
-        Assert.Same(bug, records[4].Exception);
+        Assert.Null(records[3].Exception);
+        Assert.Equal("Error while cancelling 1 requests (SiloUnavailableException: The target silo became unavailable; the host is stopping)", records[3].Message);
+        Assert.NotNull(records[4].Exception);
+        Assert.Same(bug, records[5].Exception);
     }
 
     [Fact]

@@ -109,14 +109,15 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
         if (stopping && level < LogLevel.Critical)
         {
             // What the stop itself causes (Ctrl+C while a silo is still starting cancels its start, and every component
-            // says so): peers' connections closing and a cancelled start as one line without the stack trace; an object
-            // already disposed (the runtime's loops that run on until the end, some every 200 ms) not at all.
+            // says so): peers' connections closing, peers stopping too and a cancelled start as one line without the
+            // stack trace; an object already disposed (the runtime's loops that run on until the end, some every 200 ms)
+            // not at all.
             if (exception is ObjectDisposedException)
             {
                 return ConsoleVerdict.Drop;
             }
 
-            if (connection || exception is OperationCanceledException or OrleansLifecycleCanceledException)
+            if (connection || exception is OperationCanceledException or OrleansLifecycleCanceledException or SiloUnavailableException)
             {
                 return level >= LogLevel.Error ? ConsoleVerdict.WriteWithoutStackTrace : ConsoleVerdict.Drop;
             }
