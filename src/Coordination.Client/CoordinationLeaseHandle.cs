@@ -51,7 +51,7 @@ public abstract class CoordinationLeaseHandle : CoordinationGrant, IDistributedS
         }
     }
 
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Dispose() => Blocking.Wait(DisposeAsync);
 
     /// <summary>A handle dropped without being disposed releases its grant (see <see cref="CoordinationGrant"/>).</summary>
     private protected override Task Abandon() => _release(new ReleaseRequest(Session.Id, RequestId, GrantToken));

@@ -42,10 +42,10 @@ public sealed class CoordinationLock : IDistributedLock
         new(OrTimeoutAsync(AcquireCoreAsync(Timeouts.Validate(timeout ?? Timeout.InfiniteTimeSpan), cancellationToken), timeout));
 
     public CoordinationLockHandle? TryAcquire(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
-        TryAcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => TryAcquireAsync(timeout, cancellationToken));
 
     public CoordinationLockHandle Acquire(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        AcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => AcquireAsync(timeout, cancellationToken));
 
     /// <summary>The holder, its token and the waiters, read through a majority of the lock's replicas.</summary>
     public Task<LockInfo> GetInfoAsync(CancellationToken cancellationToken = default) =>
@@ -139,7 +139,7 @@ public sealed class CoordinationLockHandle : CoordinationGrant, IDistributedSync
         }
     }
 
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Dispose() => Blocking.Wait(DisposeAsync);
 
     private protected override Task Abandon() => _grain.Release(new ReleaseRequest(Session.Id, RequestId, FencingToken));
 }

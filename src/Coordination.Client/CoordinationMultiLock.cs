@@ -56,10 +56,10 @@ public sealed class CoordinationMultiLock : IDistributedLock
         new(LeaseAcquire.OrThrowAsync(AcquireCoreAsync(Timeouts.Validate(timeout ?? Timeout.InfiniteTimeSpan), cancellationToken), $"The lock set {{{Name}}}", timeout ?? Timeout.InfiniteTimeSpan));
 
     public CoordinationMultiLockHandle? TryAcquire(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
-        TryAcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => TryAcquireAsync(timeout, cancellationToken));
 
     public CoordinationMultiLockHandle Acquire(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        AcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => AcquireAsync(timeout, cancellationToken));
 
     IDistributedSynchronizationHandle? IDistributedLock.TryAcquire(TimeSpan timeout, CancellationToken cancellationToken) => TryAcquire(timeout, cancellationToken);
 

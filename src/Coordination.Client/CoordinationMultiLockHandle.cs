@@ -59,5 +59,5 @@ public sealed class CoordinationMultiLockHandle : IDistributedSynchronizationHan
         await Task.WhenAll(_members.Select(m => m.DisposeAsync().AsTask()));
     }
 
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Dispose() => Blocking.Wait(DisposeAsync);
 }

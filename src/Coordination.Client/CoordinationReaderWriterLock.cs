@@ -46,22 +46,22 @@ public sealed class CoordinationReaderWriterLock : IDistributedUpgradeableReader
     }
 
     public CoordinationReaderWriterLockHandle? TryAcquireReadLock(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
-        TryAcquireReadLockAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => TryAcquireReadLockAsync(timeout, cancellationToken));
 
     public CoordinationReaderWriterLockHandle AcquireReadLock(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        AcquireReadLockAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => AcquireReadLockAsync(timeout, cancellationToken));
 
     public CoordinationReaderWriterLockHandle? TryAcquireWriteLock(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
-        TryAcquireWriteLockAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => TryAcquireWriteLockAsync(timeout, cancellationToken));
 
     public CoordinationReaderWriterLockHandle AcquireWriteLock(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        AcquireWriteLockAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => AcquireWriteLockAsync(timeout, cancellationToken));
 
     public CoordinationUpgradeableLockHandle? TryAcquireUpgradeableReadLock(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
-        TryAcquireUpgradeableReadLockAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => TryAcquireUpgradeableReadLockAsync(timeout, cancellationToken));
 
     public CoordinationUpgradeableLockHandle AcquireUpgradeableReadLock(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        AcquireUpgradeableReadLockAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => AcquireUpgradeableReadLockAsync(timeout, cancellationToken));
 
     /// <summary>The holders, their tokens and the waiters, read through a majority of the lock's replicas.</summary>
     public Task<SharedLockInfo> GetInfoAsync(CancellationToken cancellationToken = default) =>

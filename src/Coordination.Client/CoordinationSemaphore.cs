@@ -34,10 +34,10 @@ public sealed class CoordinationSemaphore : IDistributedSemaphore
         new(LeaseAcquire.OrThrowAsync(AcquireCoreAsync(LeaseAcquire.Validate(timeout ?? Timeout.InfiniteTimeSpan), cancellationToken), $"A permit of semaphore '{Name}'", timeout ?? Timeout.InfiniteTimeSpan));
 
     public CoordinationSemaphoreHandle? TryAcquire(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
-        TryAcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => TryAcquireAsync(timeout, cancellationToken));
 
     public CoordinationSemaphoreHandle Acquire(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        AcquireAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => AcquireAsync(timeout, cancellationToken));
 
     /// <summary>The holders, their tokens and the waiters, read through a majority of the semaphore's replicas.</summary>
     public Task<SharedLockInfo> GetInfoAsync(CancellationToken cancellationToken = default) =>

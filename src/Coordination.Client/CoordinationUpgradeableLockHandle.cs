@@ -45,10 +45,10 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
     }
 
     public bool TryUpgradeToWriteLock(TimeSpan timeout = default, CancellationToken cancellationToken = default) =>
-        TryUpgradeToWriteLockAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => TryUpgradeToWriteLockAsync(timeout, cancellationToken));
 
     public void UpgradeToWriteLock(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        UpgradeToWriteLockAsync(timeout, cancellationToken).AsTask().GetAwaiter().GetResult();
+        Blocking.Wait(() => UpgradeToWriteLockAsync(timeout, cancellationToken));
 
     private void ThrowIfUnusable()
     {

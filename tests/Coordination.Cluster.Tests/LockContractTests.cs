@@ -182,6 +182,41 @@ public abstract class LockContractTests(ClusterFixture fixture) : IClassFixture<
     }
 
     /// <summary>
+    /// A WPF or WinForms UI thread, or any context that runs one thing at a time on the thread that now blocks in the call:
+    /// a continuation posted back to it would never run, and the blocking call would hang forever.
+    /// </summary>
+    [Fact]
+    public void The_blocking_calls_return_on_a_thread_whose_synchronization_context_runs_nothing_while_it_is_blocked()
+    {
+        var a = NewApi();
+        var b = NewApi();
+        var name = NewLock();
+        var context = new BlockedThreadContext();
+        Exception? failed = null;
+        var thread = new Thread(() =>
+        {
+            SynchronizationContext.SetSynchronizationContext(context);
+            try
+            {
+                var handle = a.Acquire(name, TimeSpan.FromSeconds(30));
+                Assert.Null(b.TryAcquire(name, TimeSpan.Zero));
+                Assert.IsAssignableFrom<IDisposable>(handle).Dispose();
+                var again = b.TryAcquire(name, TimeSpan.FromSeconds(30));
+                Assert.NotNull(again);
+                Assert.IsAssignableFrom<IDisposable>(again).Dispose();
+            }
+            catch (Exception ex)
+            {
+                failed = ex;
+            }
+        })
+        { IsBackground = true };
+        thread.Start();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(90)), $"a blocking call under a single-threaded synchronization context never returned; {context.Posted} continuations were posted to the blocked thread");
+        Assert.Null(failed);
+    }
+
+    /// <summary>
     /// The application drops the handle but keeps its lost token to guard its work (linked into a source, passed
     /// down): the finalizer releases the lock, and the token fires before anyone else can have it ("the client knows first").
     /// </summary>
@@ -275,4 +310,16 @@ public sealed class DistributedLockAdapterContractTests(ClusterFixture fixture) 
 
         public CancellationToken LostToken(IAsyncDisposable handle) => ((IDistributedSynchronizationHandle)handle).HandleLostToken;
     }
+}
+
+/// <summary>A synchronization context whose thread is blocked: what is posted to it never runs.</summary>
+internal sealed class BlockedThreadContext : SynchronizationContext
+{
+    private int _posted;
+
+    public int Posted => Volatile.Read(ref _posted);
+
+    public override void Post(SendOrPostCallback d, object? state) => Interlocked.Increment(ref _posted);
+
+    public override void Send(SendOrPostCallback d, object? state) => throw new InvalidOperationException("The context's thread is blocked.");
 }
