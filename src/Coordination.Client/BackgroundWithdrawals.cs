@@ -17,13 +17,16 @@ internal sealed partial class BackgroundWithdrawals(CoordinationSession session,
     /// already ended withdrew everything, so that is success too; any other refusal (not held, not leader) is the
     /// caller's to judge. <paramref name="answered"/> runs once the cluster answered it, now or in the background.
     /// </summary>
-    public async Task WithdrawAsync<T>(Func<Task<T>> withdrawal, Action? answered = null)
+    /// <param name="budget">How long the caller waits for it (each call abandoned after as long at most); by default the cleanup budget.</param>
+    public async Task WithdrawAsync<T>(Func<Task<T>> withdrawal, Action? answered = null, TimeSpan? budget = null)
     {
         try
         {
             if (!session.IsLost)
             {
-                await Retry.UntilAsync(withdrawal, options, time, CancellationToken.None);
+                await (budget is { } b
+                    ? Retry.UntilAsync(withdrawal, b, b < options.CallTimeout ? b : options.CallTimeout, options.RetryDelay, time, CancellationToken.None)
+                    : Retry.UntilAsync(withdrawal, options, time, CancellationToken.None));
                 answered?.Invoke();
             }
         }

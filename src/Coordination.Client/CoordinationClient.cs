@@ -147,20 +147,37 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
             ? throw new ArgumentOutOfRangeException(nameof(maxCount), maxCount, $"A semaphore has 1 to {SemaphoreLimits.MaxPermits} permits.")
             : maxCount;
 
-    /// <remarks>Not retried: a revoke whose reply was lost may have taken effect, and repeating it would revoke the next holder.</remarks>
+    /// <remarks>
+    /// Not retried: a revoke whose reply was lost may have taken effect, and repeating it would revoke the next holder.
+    /// No reply in time is <see cref="ClusterUnavailableException"/> (read the holder before revoking again).
+    /// </remarks>
     public Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default)
     {
         Names.Validate(name);
-        return _grains.Reference<ILockGrain>(name).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
+        return OnceAsync($"revoke of lock '{name}'", _grains.Reference<ILockGrain>(name).Revoke(reason), cancellationToken);
     }
 
     /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>: repeating a revoke whose reply was lost would revoke the next holders.</remarks>
     public Task<SharedRevokeResult> RevokeSemaphoreAsync(string name, string reason, CancellationToken cancellationToken = default) =>
-        _grains.Reference<ISemaphoreGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
+        OnceAsync($"revoke of semaphore '{name}'", _grains.Reference<ISemaphoreGrain>(Names.Validate(name)).Revoke(reason), cancellationToken);
 
     /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>.</remarks>
     public Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default) =>
-        _grains.Reference<IReaderWriterLockGrain>(Names.Validate(name)).Revoke(reason).WaitAsync(_options.CallTimeout, _time, cancellationToken);
+        OnceAsync($"revoke of reader-writer lock '{name}'", _grains.Reference<IReaderWriterLockGrain>(Names.Validate(name)).Revoke(reason), cancellationToken);
+
+    /// <summary>A call made once (not idempotent): no reply in time, or Orleans' word that none will come, is our typed error.</summary>
+    private async Task<T> OnceAsync<T>(string operation, Task<T> call, CancellationToken cancellationToken)
+    {
+        var sent = Deadline.Infinite(_time);
+        try
+        {
+            return await call.WaitAsync(_options.CallTimeout, _time, cancellationToken);
+        }
+        catch (Exception ex) when (Retry.IsTransient(ex) && ex is not CoordinationException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ClusterUnavailableException(operation, sent.Elapsed, ex);
+        }
+    }
 
     /// <summary>Closes the shared session (its locks are released at once) and opens no new one. Also run when the host starts stopping.</summary>
     public async Task CloseAsync()

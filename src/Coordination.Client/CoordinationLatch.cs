@@ -78,7 +78,7 @@ public sealed class CoordinationLatch
         var deadline = Deadline.FromNow(timeout, _time);
         while (true)
         {
-            var state = await ParkedReads.CallAsync(park => Grain.Wait(InitialCount, park), _changes, deadline, _options, _time, cancellationToken);
+            var state = await ParkedReads.CallAsync($"wait for latch '{Name}'", park => Grain.Wait(InitialCount, park), _changes, deadline, _options, _time, cancellationToken);
             if (state is null)
             {
                 return false;

@@ -78,14 +78,16 @@ public sealed class CoordinationLock : IDistributedLock
     private async Task<CoordinationLockHandle?> AcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var session = await _session(cancellationToken);
+        var operation = $"acquire of '{Name}'";
+        var deadline = Deadline.FromNow(timeout, _time);
+        var session = await ParkedCallLoop.SessionWithinAsync(_session, operation, deadline, _options, _time, cancellationToken);
         session.ThrowIfLost();
 
         var requestId = Guid.NewGuid();
         var grain = _grains.Reference<ILockGrain>(Name);
         var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
         var request = new ParkedRequest<AcquireResult, CoordinationLockHandle>(
-            $"acquire of '{Name}'",
+            operation,
             attempt => grain.Acquire(new AcquireRequest(session.Id, requestId, mode, attempt.Park, _options.Owner, TimeSpan.Zero, attempt.Sequence, attempt.SettledThrough)),
             result => result.Status switch
             {
@@ -95,7 +97,7 @@ public sealed class CoordinationLock : IDistributedLock
             },
             result => new CoordinationLockHandle(this, grain, session, requestId, result.FencingToken),
             sequence => grain.Cancel(session.Id, requestId, sequence));
-        return await ParkedCallLoop.RunAsync(session, request, mode, Deadline.FromNow(timeout, _time), _options, _time, cancellationToken);
+        return await ParkedCallLoop.RunAsync(session, request, mode, deadline, _options, _time, cancellationToken);
     }
 }
 

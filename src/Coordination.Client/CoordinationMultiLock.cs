@@ -103,7 +103,7 @@ public sealed class CoordinationMultiLock : IDistributedLock
     {
         cancellationToken.ThrowIfCancellationRequested();
         var deadline = Deadline.FromNow(timeout, _time);
-        var session = await _session(cancellationToken);
+        var session = await ParkedCallLoop.SessionWithinAsync(_session, $"acquire of {Names.Count} locks", deadline, _options, _time, cancellationToken);
         while (true)
         {
             var held = new List<CoordinationLockHandle>(Names.Count);

@@ -79,6 +79,8 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
         var deadline = Deadline.FromNow(timeout, time);
         var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
         var withdraw = true;
+        var backoff = new Backoff(options.RetryDelay, ParkedCallLoop.MaxRetryDelay);
+        Exception? transient = null;
         try
         {
             while (true)
@@ -88,7 +90,8 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
                 var remaining = deadline.Remaining;
                 if (mode == AcquireMode.Wait && remaining == TimeSpan.Zero)
                 {
-                    return false;
+                    // Out of time: "not upgraded" only if the cluster answered the last attempt; an outage is told as one.
+                    return transient is null ? false : throw ParkedCallLoop.Unavailable($"upgrade of '{Name}'", transient, deadline.Elapsed);
                 }
 
                 var park = mode == AcquireMode.IfAvailable ? TimeSpan.Zero : remaining < options.MaxPark ? remaining : options.MaxPark;
@@ -97,11 +100,21 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
                 {
                     result = await _grain.Upgrade(new UpgradeRequest(Session.Id, RequestId, GrantToken, mode, park)).WaitAsync(park + options.CallGrace, time, cancellationToken);
                 }
-                catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested && (mode == AcquireMode.Wait || deadline.Elapsed < options.CallGrace))
+                catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
                 {
-                    await Task.Delay(options.RetryDelay, time, cancellationToken);
+                    if (mode == AcquireMode.IfAvailable && deadline.Elapsed >= options.CallGrace)
+                    {
+                        throw ParkedCallLoop.Unavailable($"upgrade of '{Name}'", ex, deadline.Elapsed);
+                    }
+
+                    transient = ex;
+                    var pause = backoff.NextDelay();
+                    await Task.Delay(mode == AcquireMode.Wait && deadline.Remaining < pause ? deadline.Remaining : pause, time, cancellationToken);
                     continue;
                 }
+
+                transient = null;
+                backoff = new Backoff(options.RetryDelay, ParkedCallLoop.MaxRetryDelay);
 
                 switch (result.Status)
                 {
@@ -121,7 +134,7 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
         {
             if (withdraw)
             {
-                await Session.Withdrawals.WithdrawAsync(() => _grain.WithdrawUpgrade(Session.Id, RequestId));
+                await Session.Withdrawals.WithdrawAsync(() => _grain.WithdrawUpgrade(Session.Id, RequestId), budget: ParkedCallLoop.WithdrawalBudget(deadline, options));
             }
         }
     }

@@ -89,7 +89,7 @@ public sealed class CoordinationValue
         while (!cancellationToken.IsCancellationRequested)
         {
             var after = seen;
-            var result = await ParkedReads.CallAsync(park => grain.Watch(after, park), _changes, Deadline.Infinite(_time), _options, _time, cancellationToken);
+            var result = await ParkedReads.CallAsync($"watch of '{Name}'", park => grain.Watch(after, park), _changes, Deadline.Infinite(_time), _options, _time, cancellationToken);
             if (result is null)
             {
                 continue;

@@ -55,6 +55,18 @@ internal readonly record struct Deadline
 
     public bool IsPassed => Remaining == TimeSpan.Zero;
 
+    /// <summary>Time left until <paramref name="grace"/> after the deadline, never negative; <see cref="TimeSpan.MaxValue"/> when infinite.</summary>
+    public TimeSpan RemainingWith(TimeSpan grace)
+    {
+        if (IsInfinite)
+        {
+            return TimeSpan.MaxValue;
+        }
+
+        var left = _span + grace - Elapsed;
+        return left < TimeSpan.Zero ? TimeSpan.Zero : left;
+    }
+
     /// <summary>The deadline as a timestamp of its provider (<see cref="long.MaxValue"/> when infinite), for comparing deadlines and for tests that compare them across processes.</summary>
     public long Timestamp => IsInfinite ? long.MaxValue : _start + (long)(_span.TotalSeconds * _time.TimestampFrequency);
 }

@@ -36,7 +36,8 @@ internal sealed class LeaseAcquire(Func<CancellationToken, ValueTask<Coordinatio
         where THandle : CoordinationGrant
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var session = await sessions(cancellationToken);
+        var deadline = Deadline.FromNow(timeout, time);
+        var session = await ParkedCallLoop.SessionWithinAsync(sessions, operation, deadline, options, time, cancellationToken);
         session.ThrowIfLost();
 
         var requestId = Guid.NewGuid();
@@ -52,7 +53,7 @@ internal sealed class LeaseAcquire(Func<CancellationToken, ValueTask<Coordinatio
             },
             result => grant(session, requestId, result.FencingToken),
             sequence => withdraw(session, requestId, sequence));
-        return await ParkedCallLoop.RunAsync(session, request, mode, Deadline.FromNow(timeout, time), options, time, cancellationToken);
+        return await ParkedCallLoop.RunAsync(session, request, mode, deadline, options, time, cancellationToken);
     }
 
     /// <summary>The same, throwing <see cref="TimeoutException"/> instead of returning null.</summary>

@@ -62,6 +62,35 @@ internal sealed record ParkedRequest<TResult, TGrant>(
 /// </remarks>
 internal static class ParkedCallLoop
 {
+    /// <summary>The longest pause between the attempts of a request that keep failing for a transient reason.</summary>
+    internal static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The session a request goes through, waited for no longer than the request's answer is due (its deadline plus
+    /// the call grace): the shared session may be reopening through an outage, with retries of its own.
+    /// </summary>
+    public static async Task<CoordinationSession> SessionWithinAsync(
+        Func<CancellationToken, ValueTask<CoordinationSession>> sessions, string operation, Deadline deadline, CoordinationClientOptions options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var opening = sessions(cancellationToken).AsTask();
+        var due = deadline.RemainingWith(options.CallGrace);
+        if (opening.IsCompleted || due == TimeSpan.MaxValue)
+        {
+            return await opening;
+        }
+
+        try
+        {
+            return await opening.WaitAsync(due, time, cancellationToken);
+        }
+        catch (TimeoutException ex)
+        {
+            // Left to finish for the next request; its error, if any, is observed here.
+            _ = opening.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw new ClusterUnavailableException(operation, deadline.Elapsed, ex);
+        }
+    }
+
     public static async Task<TGrant?> RunAsync<TResult, TGrant>(
         CoordinationSession session, ParkedRequest<TResult, TGrant> request, AcquireMode mode, Deadline deadline, CoordinationClientOptions options, TimeProvider time, CancellationToken cancellationToken)
         where TResult : class
@@ -72,6 +101,7 @@ internal static class ParkedCallLoop
         var withdraw = true;
         var unanswered = false;
         Exception? transient = null;
+        var backoff = new Backoff(options.RetryDelay, MaxRetryDelay);
         try
         {
             while (true)
@@ -107,7 +137,11 @@ internal static class ParkedCallLoop
                 {
                     unanswered |= !IsReply(ex);
                     transient = ex;
-                    await Task.Delay(options.RetryDelay, time, cancellationToken);
+
+                    // Through an outage, asked again less and less often (a thousand waiters must not ask ten times a
+                    // second each), but never past the deadline, where the wait ends in a typed error.
+                    var pause = backoff.NextDelay();
+                    await Task.Delay(pause < deadline.Remaining ? pause : deadline.Remaining, time, cancellationToken);
                     continue;
                 }
                 catch (Exception ex) when (IsRefusal(ex) && !unanswered)
@@ -118,6 +152,7 @@ internal static class ParkedCallLoop
                 }
 
                 transient = null;
+                backoff = new Backoff(options.RetryDelay, MaxRetryDelay);
                 var reply = request.Read(result);
                 if (reply != ParkedReply.NotAvailable || !unanswered)
                 {
@@ -150,7 +185,10 @@ internal static class ParkedCallLoop
         {
             if (withdraw)
             {
-                await session.Withdrawals.WithdrawAsync(() => request.Withdraw(number), () => sequence.Settle(number));
+                // The caller waits for the withdrawal only until its answer is due (the deadline plus the call grace),
+                // and at most a call grace after a cancellation; one the cluster does not answer by then goes on in the
+                // background, and still undoes a grant that raced it.
+                await session.Withdrawals.WithdrawAsync(() => request.Withdraw(number), () => sequence.Settle(number), WithdrawalBudget(deadline, options));
             }
         }
     }
@@ -165,7 +203,17 @@ internal static class ParkedCallLoop
     /// <summary>A reply that is final: a typed refusal (expired session, bad input, request finished, queue full), not "no majority", whose outcome is unknown.</summary>
     private static bool IsRefusal(Exception ex) => IsReply(ex) && !Retry.IsTransient(ex);
 
+    /// <summary>
+    /// How long a caller waits for the withdrawal of a request it gave up: until the request's answer is due (its
+    /// deadline plus the call grace), at most a call grace (after a cancellation), at least one retry delay.
+    /// </summary>
+    internal static TimeSpan WithdrawalBudget(Deadline deadline, CoordinationClientOptions options)
+    {
+        var due = deadline.RemainingWith(options.CallGrace);
+        return due < options.RetryDelay ? options.RetryDelay : due < options.CallGrace ? due : options.CallGrace;
+    }
+
     /// <summary>Our own errors (no majority) as they are; no reply or an Orleans runtime error as <see cref="ClusterUnavailableException"/>.</summary>
-    private static Exception Unavailable(string operation, Exception transient, TimeSpan waited) =>
+    internal static Exception Unavailable(string operation, Exception transient, TimeSpan waited) =>
         transient is CoordinationException ? transient : new ClusterUnavailableException(operation, waited, transient);
 }

@@ -8,10 +8,17 @@ namespace Coordination.Client;
 /// </summary>
 internal static class ParkedReads
 {
-    /// <summary>Calls <paramref name="call"/> with the park it may use until one answers, or until <paramref name="deadline"/> passes (then null).</summary>
-    public static async Task<T?> CallAsync<T>(Func<TimeSpan, Task<T>> call, ClusterChangeSignal changes, Deadline deadline, CoordinationClientOptions options, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>
+    /// Calls <paramref name="call"/> with the park it may use until one answers, or until <paramref name="deadline"/>
+    /// passes: then null if no call was made or the last one was answered, and the outage as a typed error if the
+    /// calls since went unanswered or failed (an outage is never told as "not yet").
+    /// </summary>
+    /// <param name="operation">Names the call in a <see cref="ClusterUnavailableException"/> ("wait for latch 'x'").</param>
+    public static async Task<T?> CallAsync<T>(string operation, Func<TimeSpan, Task<T>> call, ClusterChangeSignal changes, Deadline deadline, CoordinationClientOptions options, TimeProvider time, CancellationToken cancellationToken)
         where T : class
     {
+        Exception? failed = null;
+        var backoff = new Backoff(options.RetryDelay, ParkedCallLoop.MaxRetryDelay);
         while (!deadline.IsPassed)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -26,10 +33,14 @@ internal static class ParkedReads
                 {
                     return answer;
                 }
+
+                failed = new TimeoutException("the call was abandoned when the client lost a gateway");
             }
             catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
             {
-                await Task.Delay(options.RetryDelay, time, cancellationToken);
+                failed = ex;
+                var pause = backoff.NextDelay();
+                await Task.Delay(deadline.Remaining < pause ? deadline.Remaining : pause, time, cancellationToken);
                 continue;
             }
 
@@ -40,6 +51,6 @@ internal static class ParkedReads
             }
         }
 
-        return null;
+        return failed is null ? null : throw ParkedCallLoop.Unavailable(operation, failed, deadline.Elapsed);
     }
 }

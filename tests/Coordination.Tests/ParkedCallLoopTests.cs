@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using Coordination.Client;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Coordination.Tests;
 
@@ -9,21 +6,12 @@ namespace Coordination.Tests;
 public sealed class ParkedCallLoopTests
 {
     private static readonly CoordinationClientOptions Options = new() { MaxPark = TimeSpan.FromSeconds(5), CallGrace = TimeSpan.FromSeconds(2) };
-    private readonly FakeTimeProvider _time = new();
-    private readonly ClusterChangeSignal _changes;
-    private readonly CoordinationSession _session;
+    private readonly ClientOnFakeTime _client = new(Options);
     private readonly List<TimeSpan> _parks = [];
     private readonly List<ParkedAttempt> _attempts = [];
     private readonly List<long> _markAtWithdrawal = [];
     private Func<Task<CancelOutcome>> _withdraw = () => Task.FromResult(CancelOutcome.NotFound);
     private int _withdrawn;
-
-    public ParkedCallLoopTests()
-    {
-        _changes = new ClusterChangeSignal(_time);
-        var info = new SessionInfo("session", "tag", TimeSpan.FromHours(1), SessionStatus.Alive, 0);
-        _session = new CoordinationSession(null!, info, ClockReading.Now(_time), Options, _time, NullLogger.Instance, _changes, ClientFaults.None);
-    }
 
     [Fact]
     public async Task Queued_replies_are_asked_again_parked_for_what_is_left_until_granted_and_nothing_is_withdrawn()
@@ -50,7 +38,7 @@ public sealed class ParkedCallLoopTests
         Assert.Null(await RunAsync(AcquireMode.IfAvailable, TimeSpan.Zero, _ => Task.FromResult(new Reply(ParkedReply.NotAvailable))));
         Assert.Equal([TimeSpan.Zero], _parks);
         Assert.Equal(0, _withdrawn);
-        Assert.Equal(1, _session.Requests.SettledThrough);
+        Assert.Equal(1, _client.Session.Requests.SettledThrough);
     }
 
     [Fact]
@@ -59,8 +47,8 @@ public sealed class ParkedCallLoopTests
         // Every call is parked at a silo whose gateway is lost at once: no reply ever arrives.
         var error = await Assert.ThrowsAsync<ClusterUnavailableException>(() => RunAsync(AcquireMode.Wait, TimeSpan.FromSeconds(10), _ =>
         {
-            _changes.Signal();
-            _time.Advance(TimeSpan.FromSeconds(1));
+            _client.Changes.Signal();
+            _client.Time.Advance(TimeSpan.FromSeconds(1));
             return new TaskCompletionSource<Reply>().Task;
         }));
         Assert.IsType<TimeoutException>(error.InnerException);
@@ -82,8 +70,8 @@ public sealed class ParkedCallLoopTests
     [Fact]
     public async Task A_lost_session_is_refused_before_anything_is_sent()
     {
-        _time.Advance(_session.Ttl);
-        Assert.True(_session.IsLost);
+        _client.Time.Advance(_client.Session.Ttl);
+        Assert.True(_client.Session.IsLost);
         await Assert.ThrowsAsync<SessionExpiredException>(() => RunAsync(AcquireMode.Wait, TimeSpan.FromSeconds(1), _ => Task.FromResult(new Reply(ParkedReply.Granted))));
         Assert.Empty(_parks);
     }
@@ -99,7 +87,7 @@ public sealed class ParkedCallLoopTests
         Assert.NotNull(await RunAsync(AcquireMode.IfAvailable, TimeSpan.Zero, _ => Task.FromResult(new Reply(ParkedReply.Granted))));
         Assert.Equal(new ParkedAttempt(TimeSpan.Zero, 2, 1), _attempts[^1]);
         Assert.False(held!.IsLost);
-        Assert.Equal(2, _session.Requests.SettledThrough);
+        Assert.Equal(2, _client.Session.Requests.SettledThrough);
         Assert.Equal(0, _withdrawn);
     }
 
@@ -122,13 +110,13 @@ public sealed class ParkedCallLoopTests
             "Orleans runtime error" => Task.FromException<Reply>(new OrleansException("the gateway closed the connection")),
             _ => Task.FromException<Reply>(new QuorumUnavailableException("test", 1, 2, "one replica answered")),
         });
-        _time.Advance(Options.RetryDelay);
+        _client.Time.Advance(Options.RetryDelay);
 
         Assert.Null(await run);
         Assert.All(_attempts, a => Assert.Equal(1, a.Sequence));
         Assert.Equal(withdrawnFirst ? [0] : [], _markAtWithdrawal);
-        Assert.Equal(1, _session.Requests.SettledThrough);
-        Assert.Equal(0, _session.Requests.Unsettled);
+        Assert.Equal(1, _client.Session.Requests.SettledThrough);
+        Assert.Equal(0, _client.Session.Requests.Unsettled);
     }
 
     /// <summary>A typed refusal is the cluster's last word: settled at once if every attempt was answered, else once withdrawn (it is withdrawn either way, as before).</summary>
@@ -141,7 +129,7 @@ public sealed class ParkedCallLoopTests
         await Assert.ThrowsAsync<QueueFullException>(() => RunAsync(AcquireMode.IfAvailable, TimeSpan.Zero, _ =>
             firstUnanswered && calls++ == 0 ? GatewayLost() : Task.FromException<Reply>(new QueueFullException("test", "64 waiters"))));
         Assert.Equal([markAtWithdrawal], _markAtWithdrawal);
-        Assert.Equal(1, _session.Requests.SettledThrough);
+        Assert.Equal(1, _client.Session.Requests.SettledThrough);
     }
 
     [Fact]
@@ -152,32 +140,108 @@ public sealed class ParkedCallLoopTests
         var calls = 0;
         var run = RunAsync(AcquireMode.IfAvailable, TimeSpan.Zero, _ => calls++ == 0 ? GatewayLost() : Task.FromResult(new Reply(ParkedReply.NotAvailable)));
 
-        await AdvanceUntilAsync(() => run.IsCompleted, "the try-acquire to hand its withdrawal to the background after the cleanup budget");
+        await _client.AdvanceUntilAsync(() => run.IsCompleted, "the try-acquire to hand its withdrawal to the background after its budget");
         Assert.Null(await run);
-        Assert.Equal(0, _session.Requests.SettledThrough);
+        Assert.Equal(0, _client.Session.Requests.SettledThrough);
 
         answering = true;
-        await AdvanceUntilAsync(() => _session.Requests.SettledThrough == 1, "the background withdrawal, once answered, to settle number 1");
-        Assert.Equal(0, _session.Requests.Unsettled);
+        await _client.AdvanceUntilAsync(() => _client.Session.Requests.SettledThrough == 1, "the background withdrawal, once answered, to settle number 1");
+        Assert.Equal(0, _client.Session.Requests.Unsettled);
+    }
+
+    /// <summary>
+    /// A timeout bounds the call (DistributedLock's and Curator's users rely on it): a request still queued at its
+    /// deadline, whose withdrawal the cluster does not answer (a failover under way), returns by the deadline plus the
+    /// call grace, and the withdrawal goes on in the background (before, the caller waited out the 10 s cleanup budget).
+    /// </summary>
+    [Fact]
+    public async Task A_timed_out_request_whose_withdrawal_goes_unanswered_returns_by_its_deadline_plus_the_call_grace()
+    {
+        _withdraw = () => new TaskCompletionSource<CancelOutcome>().Task;
+        var started = _client.Time.GetTimestamp();
+        var run = RunAsync(AcquireMode.Wait, TimeSpan.FromSeconds(3), ParkedThenQueued);
+
+        await _client.AdvanceUntilAsync(() => run.IsCompleted, "the timed-out acquire to return");
+        Assert.Null(await run);
+        var took = _client.Time.GetElapsedTime(started);
+        Assert.True(took <= TimeSpan.FromSeconds(3) + Options.CallGrace + Options.RetryDelay, $"a 3 s acquire whose withdrawal went unanswered returned after {took}");
+        Assert.Equal(0, _client.Session.Requests.Unsettled);
+        Assert.True(_withdrawn >= 1);
+
+        // Still withdrawn in the background until the cluster answers.
+        var before = _withdrawn;
+        _withdraw = () => Task.FromResult(CancelOutcome.Dequeued);
+        await _client.AdvanceUntilAsync(() => _withdrawn > before, "the background withdrawal to ask again");
+    }
+
+    [Fact]
+    public async Task A_cancelled_wait_whose_withdrawal_goes_unanswered_returns_within_the_call_grace()
+    {
+        _withdraw = () => new TaskCompletionSource<CancelOutcome>().Task;
+        using var cancel = new CancellationTokenSource();
+        var run = RunAsync(AcquireMode.Wait, Timeout.InfiniteTimeSpan, ParkedThenQueued, cancel.Token);
+        await cancel.CancelAsync();
+        var cancelled = _client.Time.GetTimestamp();
+
+        await _client.AdvanceUntilAsync(() => run.IsCompleted, "the cancelled acquire to return");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        var took = _client.Time.GetElapsedTime(cancelled);
+        Assert.True(took <= Options.CallGrace + Options.RetryDelay, $"a cancelled acquire whose withdrawal went unanswered returned {took} after the cancel");
+    }
+
+    /// <summary>Through an outage a waiting request asks again with a growing pause (up to a second), and its wait ends at its deadline with the outage's typed error.</summary>
+    [Fact]
+    public async Task Transient_failures_are_asked_again_with_backoff_and_end_at_the_deadline_in_a_typed_error()
+    {
+        var sentAt = new List<TimeSpan>();
+        var started = _client.Time.GetTimestamp();
+        var run = RunAsync(AcquireMode.Wait, TimeSpan.FromSeconds(10), _ =>
+        {
+            sentAt.Add(_client.Time.GetElapsedTime(started));
+            return Task.FromException<Reply>(new QuorumUnavailableException("test", 1, 2, "one replica answered"));
+        });
+
+        await _client.AdvanceUntilAsync(() => run.IsCompleted, "the acquire to end at its deadline");
+        await Assert.ThrowsAsync<QuorumUnavailableException>(() => run);
+        var took = _client.Time.GetElapsedTime(started);
+        Assert.InRange(took, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10) + Options.RetryDelay);
+        var gaps = sentAt.Zip(sentAt.Skip(1), (a, b) => b - a).ToList();
+        Assert.True(sentAt.Count <= 16, $"{sentAt.Count} attempts in 10 s of outage: {string.Join(", ", gaps)}");
+        Assert.Equal(ParkedCallLoop.MaxRetryDelay, gaps.Max());
+    }
+
+    [Fact]
+    public async Task A_session_that_does_not_open_by_the_requests_deadline_plus_the_call_grace_is_a_typed_error()
+    {
+        var opening = new TaskCompletionSource<CoordinationSession>();
+        var started = _client.Time.GetTimestamp();
+        var wait = ParkedCallLoop.SessionWithinAsync(_ => new ValueTask<CoordinationSession>(opening.Task), "acquire of 'test'", Deadline.FromNow(TimeSpan.FromMilliseconds(200), _client.Time), Options, _client.Time, CancellationToken.None);
+
+        await _client.AdvanceUntilAsync(() => wait.IsCompleted, "the wait for the session to end");
+        var error = await Assert.ThrowsAsync<ClusterUnavailableException>(() => wait);
+        Assert.InRange(_client.Time.GetElapsedTime(started), TimeSpan.FromMilliseconds(200) + Options.CallGrace, TimeSpan.FromMilliseconds(200) + Options.CallGrace + Options.RetryDelay);
+        Assert.Contains("acquire of 'test'", error.Message, StringComparison.Ordinal);
+
+        // Without a deadline the wait is the session's own (its open retries within the cleanup budget).
+        var unbounded = ParkedCallLoop.SessionWithinAsync(_ => new ValueTask<CoordinationSession>(opening.Task), "acquire of 'test'", Deadline.Infinite(_client.Time), Options, _client.Time, CancellationToken.None);
+        _client.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.False(unbounded.IsCompleted);
+        opening.SetResult(_client.Session);
+        Assert.Same(_client.Session, await unbounded);
+    }
+
+    /// <summary>A call parked on the silo for its whole park time, then answered "queued".</summary>
+    private async Task<Reply> ParkedThenQueued(TimeSpan park)
+    {
+        await Task.Delay(park, _client.Time);
+        return new Reply(ParkedReply.Queued);
     }
 
     /// <summary>A call parked at a silo whose gateway the client loses at once: abandoned without a reply.</summary>
     private Task<Reply> GatewayLost()
     {
-        _changes.Signal();
+        _client.Changes.Signal();
         return new TaskCompletionSource<Reply>().Task;
-    }
-
-    /// <summary>Advances fake time a retry delay at a time until <paramref name="done"/>; fails after 10 s of real time.</summary>
-    private async Task AdvanceUntilAsync(Func<bool> done, string expectation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        while (!done())
-        {
-            Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(10), $"Expected within 10 s: {expectation}.");
-            _time.Advance(Options.RetryDelay);
-            await Task.Delay(TimeSpan.FromMilliseconds(1), TimeProvider.System);
-        }
     }
 
     private Task<CoordinationLockHandle?> RunAsync(AcquireMode mode, TimeSpan timeout, Func<TimeSpan, Task<Reply>> send, CancellationToken cancellationToken = default)
@@ -191,15 +255,15 @@ public sealed class ParkedCallLoopTests
                 return send(attempt.Park);
             },
             reply => reply.Status,
-            _ => new CoordinationLockHandle(_session.CreateLock("test"), null!, _session, Guid.NewGuid(), 1),
+            _ => new CoordinationLockHandle(_client.Session.CreateLock("test"), null!, _client.Session, Guid.NewGuid(), 1),
             _ =>
             {
                 _withdrawn++;
-                _markAtWithdrawal.Add(_session.Requests.SettledThrough);
+                _markAtWithdrawal.Add(_client.Session.Requests.SettledThrough);
                 return _withdraw();
             });
-        var deadline = Deadline.FromNow(timeout, _time);
-        return ParkedCallLoop.RunAsync(_session, request, mode, deadline, Options, _time, cancellationToken);
+        var deadline = Deadline.FromNow(timeout, _client.Time);
+        return ParkedCallLoop.RunAsync(_client.Session, request, mode, deadline, Options, _client.Time, cancellationToken);
     }
 
     private sealed record Reply(ParkedReply Status);
