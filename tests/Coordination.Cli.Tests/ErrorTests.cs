@@ -9,6 +9,8 @@ public sealed class ErrorTests(CliCluster fixture)
     [Theory]
     [InlineData("lock", "bad\u0001name", "--", "true")]
     [InlineData("lock", "x", "--ttl", "banana", "--", "true")]
+    [InlineData("lock", "x", "--ttl", "6s", "--grace", "5s", "--", "true")] // more than a third of the TTL: one late keepalive would stop the command
+    [InlineData("lock", "x", "--grace", "0s", "--", "true")]
     [InlineData("locks", "--limit", "0")]
     [InlineData("revoke", "")]
     [InlineData("ping", "--count", "0")]

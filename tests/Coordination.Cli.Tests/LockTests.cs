@@ -50,7 +50,7 @@ public sealed partial class LockTests(CliCluster fixture)
     public async Task A_revoked_lock_stops_the_command_and_coord_exits_with_the_lost_code()
     {
         var name = $"cli/{Guid.NewGuid():N}";
-        await using var holder = Coord.Start("coord lock", ["lock", name, "--ttl", "6s", "--grace", "5s", .. fixture.Target, "--", "sh", "-c", "echo \"holding pid=$$ token=$COORD_FENCING_TOKEN\"; exec sleep 300"]);
+        await using var holder = Coord.Start("coord lock", ["lock", name, "--ttl", "6s", "--grace", "2s", .. fixture.Target, "--", "sh", "-c", "echo \"holding pid=$$ token=$COORD_FENCING_TOKEN\"; exec sleep 300"]);
         var holding = await holder.WaitForLineAsync(@"holding pid=(\d+) token=(\d+)", TimeSpan.FromSeconds(30));
         var childPid = int.Parse(holding.Groups[1].Value, CultureInfo.InvariantCulture);
 

@@ -11,18 +11,34 @@ namespace Coordination.Cli.Commands;
 /// </summary>
 internal static class LockCommand
 {
+    private static readonly TimeSpan DefaultGrace = TimeSpan.FromSeconds(10);
+
     public static Command Create(ConnectionOptions connection)
     {
         var name = new Argument<string>("name") { Description = "The lock's name." };
         var command = new Argument<string[]>("command") { Description = "The command to run while holding the lock (after --).", Arity = ArgumentArity.OneOrMore };
         var ttl = new Option<TimeSpan?>("--ttl") { Description = "The session's lease: how soon the lock frees if coord stops answering. Default 15s.", CustomParser = Durations.Parse };
         var timeout = new Option<TimeSpan?>("--timeout") { Description = "Give up (exit 124) if the lock is not acquired within this; 0 takes it only if free now. Default: wait.", CustomParser = Durations.Parse };
-        var grace = new Option<TimeSpan?>("--grace") { Description = "How long the command gets after SIGTERM before SIGKILL when it must stop. Default 10s.", CustomParser = Durations.Parse };
+        var grace = new Option<TimeSpan?>("--grace") { Description = "How long the command gets after SIGTERM before SIGKILL when it must stop; at most a third of the TTL. Default: a third of the TTL, at most 10s.", CustomParser = Durations.Parse };
 
         var lockCommand = new Command("lock", "Run a command while holding a lock; its exit status is coord's.") { name, command, ttl, timeout, grace };
+        lockCommand.Validators.Add(r =>
+        {
+            if (r.GetResult(ttl) is { Tokens: [var typed] } && !Durations.TryParse(typed.Value, out _))
+            {
+                return; // the TTL's own error says what is wrong
+            }
+
+            var most = MostGrace(r.GetValue(ttl));
+            if (r.GetValue(grace) is { } given && (given <= TimeSpan.Zero || given > most))
+            {
+                r.AddError($"--grace must be more than 0 and at most a third of the TTL ({most.TotalSeconds:0.###}s), so that one late keepalive does not stop the command.");
+            }
+        });
         lockCommand.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, result.GetValue(ttl), async (cluster, output) =>
         {
             var lockName = result.GetValue(name)!;
+            var stopGrace = result.GetValue(grace) ?? Shorter(DefaultGrace, MostGrace(result.GetValue(ttl)));
             await using var session = await cluster.Coordination.OpenSessionAsync(result.GetValue(ttl), cancellationToken);
             var wait = result.GetValue(timeout);
             var handle = await output.WaitingAsync(
@@ -38,11 +54,14 @@ internal static class LockCommand
                     ["COORD_FENCING_TOKEN"] = handle.FencingToken.ToString(CultureInfo.InvariantCulture),
                 };
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(handle.HandleLostToken, cancellationToken);
-                var (exitCode, stopped) = await SupervisedChild.RunAsync(result.GetValue(command)!, environment, result.GetValue(grace) ?? TimeSpan.FromSeconds(10), stop.Token);
-                if (stopped && handle.HandleLostToken.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                var (exitCode, stopped) = await SupervisedChild.RunAsync(result.GetValue(command)!, environment, Shorter(stopGrace, session.Ttl / 3), () => session.Remaining, stop.Token);
+                if (stopped && !cancellationToken.IsCancellationRequested)
                 {
-                    var why = handle.RevokedReason is { } reason ? $"revoked: {reason}" : session.LostReason ?? "its session was lost";
-                    output.Fail(new CliException("lost", ExitCodes.Lost, $"Lock '{lockName}' was lost ({why}); the command was stopped."));
+                    // Lost, or about to be: the lease had no more than the grace period left (its keepalives went unanswered).
+                    var why = handle.RevokedReason is { } reason ? $"was lost (revoked: {reason})"
+                        : session.LostReason is { } lost ? $"was lost ({lost})"
+                        : $"was about to be lost (its session's keepalives went unanswered with {session.Remaining.TotalSeconds:0.#} s of its lease left)";
+                    output.Fail(new CliException("lost", ExitCodes.Lost, $"Lock '{lockName}' {why}; the command was stopped."));
                     return ExitCodes.Lost;
                 }
 
@@ -51,4 +70,12 @@ internal static class LockCommand
         }, cancellationToken));
         return lockCommand;
     }
+
+    /// <summary>
+    /// The longest time a command may get between SIGTERM and SIGKILL: the SIGTERM comes at the latest when the lease has
+    /// that much left, so more than a third of the TTL would stop the command when a single keepalive is late.
+    /// </summary>
+    private static TimeSpan MostGrace(TimeSpan? ttl) => (ttl ?? new Client.CoordinationClientOptions().SessionTtl) / 3;
+
+    private static TimeSpan Shorter(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }
