@@ -146,22 +146,20 @@ public sealed class CoordinationMultiLock : IDistributedLock
     }
 
     /// <summary>
-    /// Gives back the members of a set that was not completed, last taken first. The caller hears why the set failed,
-    /// not how a release went: an unanswered release goes on in the background, and a refused one was ended already.
+    /// Gives back the members of a set that was not completed, all at once (through an outage, a member's release may
+    /// take its cleanup budget; one after another they would add up). The caller hears why the set failed, not how a
+    /// release went: an unanswered release goes on in the background, and a refused one was ended already.
     /// </summary>
-    private static async Task ReleaseTakenAsync(List<CoordinationLockHandle> held)
+    private static Task ReleaseTakenAsync(List<CoordinationLockHandle> held) => Task.WhenAll(held.Select(async member =>
     {
-        for (var i = held.Count - 1; i >= 0; i--)
+        try
         {
-            try
-            {
-                await held[i].DisposeAsync();
-            }
-            catch (Exception)
-            {
-                // See above: the set's own failure is what the caller hears (a release that could not be sent, as from
-                // a disposed client, is left to the member's finalizer and its session).
-            }
+            await member.DisposeAsync();
         }
-    }
+        catch (Exception)
+        {
+            // See above: the set's own failure is what the caller hears (a release that could not be sent, as from
+            // a disposed client, is left to the member's finalizer and its session).
+        }
+    }));
 }

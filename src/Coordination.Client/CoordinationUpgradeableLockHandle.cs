@@ -79,8 +79,11 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
         var deadline = Deadline.FromNow(timeout, time);
         var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
         var withdraw = true;
+        var attempted = false;
+        var unanswered = false;
         var backoff = new Backoff(options.RetryDelay, ParkedCallLoop.MaxRetryDelay);
         Exception? transient = null;
+        var operation = $"upgrade of '{Name}'";
         try
         {
             while (true)
@@ -88,28 +91,30 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
                 Session.ThrowIfLost();
                 cancellationToken.ThrowIfCancellationRequested();
                 var remaining = deadline.Remaining;
-                if (mode == AcquireMode.Wait && remaining == TimeSpan.Zero)
+                if (mode == AcquireMode.Wait && remaining == TimeSpan.Zero && attempted)
                 {
                     // Out of time: "not upgraded" only if the cluster answered the last attempt; an outage is told as one.
-                    return transient is null ? false : throw ParkedCallLoop.Unavailable($"upgrade of '{Name}'", transient, deadline.Elapsed);
+                    return transient is null ? false : throw ParkedCallLoop.Unavailable(operation, transient, deadline.Elapsed);
+                }
+
+                var due = deadline.RemainingWith(options.CallGrace);
+                if (due == TimeSpan.Zero)
+                {
+                    throw ParkedCallLoop.Unavailable(operation, transient ?? new TimeoutException("no time was left to ask the cluster"), deadline.Elapsed);
                 }
 
                 var park = mode == AcquireMode.IfAvailable ? TimeSpan.Zero : remaining < options.MaxPark ? remaining : options.MaxPark;
                 AcquireResult result;
                 try
                 {
-                    result = await _grain.Upgrade(new UpgradeRequest(Session.Id, RequestId, GrantToken, mode, park)).WaitAsync(park + options.CallGrace, time, cancellationToken);
+                    attempted = true;
+                    result = await _grain.Upgrade(new UpgradeRequest(Session.Id, RequestId, GrantToken, mode, park)).WaitAsync(ParkedCallLoop.Shorter(park + options.CallGrace, due), time, cancellationToken);
                 }
                 catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
                 {
-                    if (mode == AcquireMode.IfAvailable && deadline.Elapsed >= options.CallGrace)
-                    {
-                        throw ParkedCallLoop.Unavailable($"upgrade of '{Name}'", ex, deadline.Elapsed);
-                    }
-
+                    unanswered |= !ParkedCallLoop.IsReply(ex);
                     transient = ex;
-                    var pause = backoff.NextDelay();
-                    await Task.Delay(mode == AcquireMode.Wait && deadline.Remaining < pause ? deadline.Remaining : pause, time, cancellationToken);
+                    await Task.Delay(ParkedCallLoop.Shorter(backoff.NextDelay(), ParkedCallLoop.PauseRoom(mode, deadline, options)), time, cancellationToken);
                     continue;
                 }
 
@@ -124,8 +129,9 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
                         withdraw = false;
                         return true;
                     case AcquireStatus.NotAvailable:
-                        // Asked only if available: nothing was left pending.
-                        withdraw = false;
+                        // Asked only if available: nothing was left pending, unless an earlier attempt that got no reply
+                        // may still arrive and upgrade the holder; then it is withdrawn.
+                        withdraw = unanswered;
                         return false;
                 }
             }

@@ -79,14 +79,15 @@ internal static class ParkedCallLoop
             return await opening;
         }
 
+        // If this caller stops waiting (out of time, cancelled), the open goes on for the next request; its error, if
+        // any, is observed here.
+        _ = opening.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             return await opening.WaitAsync(due, time, cancellationToken);
         }
-        catch (TimeoutException ex)
+        catch (TimeoutException ex) when (!opening.IsCompleted)
         {
-            // Left to finish for the next request; its error, if any, is observed here.
-            _ = opening.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             throw new ClusterUnavailableException(operation, deadline.Elapsed, ex);
         }
     }
@@ -100,6 +101,7 @@ internal static class ParkedCallLoop
         var number = sequence.Next();
         var withdraw = true;
         var unanswered = false;
+        var attempted = false;
         Exception? transient = null;
         var backoff = new Backoff(options.RetryDelay, MaxRetryDelay);
         try
@@ -108,14 +110,17 @@ internal static class ParkedCallLoop
             {
                 session.ThrowIfLost();
                 var remaining = deadline.Remaining;
-                if (mode == AcquireMode.Wait && remaining == TimeSpan.Zero)
+                if (mode == AcquireMode.Wait && remaining == TimeSpan.Zero && attempted)
                 {
                     return transient is null ? null : throw Unavailable(request.Operation, transient, deadline.Elapsed);
                 }
 
-                if (mode == AcquireMode.IfAvailable && transient is not null && deadline.Elapsed > options.CallGrace)
+                // Past the deadline plus the call grace (a try-acquire's own wait, or a wait whose session took long to
+                // reopen) there is no time left to ask: never told as "not acquired" unless the cluster said so.
+                var due = deadline.RemainingWith(options.CallGrace);
+                if (due == TimeSpan.Zero)
                 {
-                    throw Unavailable(request.Operation, transient, deadline.Elapsed);
+                    throw Unavailable(request.Operation, transient ?? new TimeoutException("no time was left to ask the cluster"), deadline.Elapsed);
                 }
 
                 // Read before the park is decided and the call sent, so a loss in between is not missed.
@@ -125,7 +130,8 @@ internal static class ParkedCallLoop
                 try
                 {
                     var attempt = new ParkedAttempt(park, number, sequence.SettledThrough);
-                    result = await session.Changes.UnlessChangedAsync(changed, request.Send(attempt), park + options.CallGrace, cancellationToken);
+                    attempted = true;
+                    result = await session.Changes.UnlessChangedAsync(changed, request.Send(attempt), Shorter(park + options.CallGrace, due), cancellationToken);
                     if (result is null)
                     {
                         unanswered = true;
@@ -140,8 +146,7 @@ internal static class ParkedCallLoop
 
                     // Through an outage, asked again less and less often (a thousand waiters must not ask ten times a
                     // second each), but never past the deadline, where the wait ends in a typed error.
-                    var pause = backoff.NextDelay();
-                    await Task.Delay(pause < deadline.Remaining ? pause : deadline.Remaining, time, cancellationToken);
+                    await Task.Delay(Shorter(backoff.NextDelay(), PauseRoom(mode, deadline, options)), time, cancellationToken);
                     continue;
                 }
                 catch (Exception ex) when (IsRefusal(ex) && !unanswered)
@@ -177,7 +182,7 @@ internal static class ParkedCallLoop
 
                 if (park == TimeSpan.Zero && mode == AcquireMode.Wait)
                 {
-                    await Task.Delay(options.RetryDelay, time, cancellationToken);
+                    await Task.Delay(Shorter(options.RetryDelay, deadline.Remaining), time, cancellationToken);
                 }
             }
         }
@@ -197,11 +202,17 @@ internal static class ParkedCallLoop
     /// A reply from the cluster (a typed refusal, or no majority): the attempt executed and is over. Anything else
     /// (no reply in time, an Orleans runtime error) may have been delivered and still execute later.
     /// </summary>
-    private static bool IsReply(Exception ex) =>
+    internal static bool IsReply(Exception ex) =>
         ex is CoordinationArgumentException or (CoordinationException and not ClusterUnavailableException);
 
     /// <summary>A reply that is final: a typed refusal (expired session, bad input, request finished, queue full), not "no majority", whose outcome is unknown.</summary>
     private static bool IsRefusal(Exception ex) => IsReply(ex) && !Retry.IsTransient(ex);
+
+    /// <summary>How long a pause before asking again may last: up to the deadline of a wait, up to the call grace of a request asked only if available.</summary>
+    internal static TimeSpan PauseRoom(AcquireMode mode, Deadline deadline, CoordinationClientOptions options) =>
+        mode == AcquireMode.Wait ? deadline.Remaining : deadline.RemainingWith(options.CallGrace);
+
+    internal static TimeSpan Shorter(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     /// <summary>
     /// How long a caller waits for the withdrawal of a request it gave up: until the request's answer is due (its

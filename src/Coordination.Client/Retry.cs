@@ -23,21 +23,43 @@ internal static class Retry
     public static async Task<T> UntilAsync<T>(Func<Task<T>> operation, TimeSpan budget, TimeSpan callTimeout, TimeSpan delay, TimeProvider time, CancellationToken cancellationToken)
     {
         var deadline = Deadline.FromNow(budget, time);
+        var first = true;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                return await operation().WaitAsync(callTimeout, time, cancellationToken);
+                // Every attempt ends within the budget; the first is always made, with at least a retry delay.
+                var left = deadline.Remaining;
+                var limit = first && left < delay ? delay : left;
+                first = false;
+                return await operation().WaitAsync(limit < callTimeout ? limit : callTimeout, time, cancellationToken);
             }
             catch (Exception ex) when (IsTransient(ex) && !deadline.IsPassed)
             {
-                await Task.Delay(delay, time, cancellationToken);
+                var left = deadline.Remaining;
+                await Task.Delay(left < delay ? left : delay, time, cancellationToken);
+                if (deadline.IsPassed)
+                {
+                    Final(ex, budget);
+                }
             }
-            catch (Exception ex) when (IsTransient(ex) && ex is not CoordinationException)
+            catch (Exception ex) when (IsTransient(ex))
             {
-                throw new ClusterUnavailableException("a call to the cluster", budget, ex);
+                Final(ex, budget);
             }
         }
+    }
+
+    /// <summary>The last error of a spent budget: one of ours as it is, anything else as <see cref="ClusterUnavailableException"/>.</summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void Final(Exception last, TimeSpan budget)
+    {
+        if (last is CoordinationException)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(last);
+        }
+
+        throw new ClusterUnavailableException("a call to the cluster", budget, last);
     }
 }

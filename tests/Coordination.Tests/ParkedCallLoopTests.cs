@@ -174,6 +174,64 @@ public sealed class ParkedCallLoopTests
         await _client.AdvanceUntilAsync(() => _withdrawn > before, "the background withdrawal to ask again");
     }
 
+    /// <summary>
+    /// A wait whose timeout the session's reopening used up still asks the cluster once, without parking: "not
+    /// acquired" is only ever the cluster's answer. With no time left even for that, it is a typed error.
+    /// </summary>
+    [Fact]
+    public async Task A_wait_whose_deadline_passed_before_its_first_call_still_asks_once_and_past_the_grace_is_a_typed_error()
+    {
+        var deadline = Deadline.FromNow(TimeSpan.FromMilliseconds(300), _client.Time);
+        _client.Time.Advance(TimeSpan.FromMilliseconds(400));
+        Assert.NotNull(await RunAsync(AcquireMode.Wait, deadline, _ => Task.FromResult(new Reply(ParkedReply.Granted))));
+        Assert.Equal([TimeSpan.Zero], _parks);
+
+        var spent = Deadline.FromNow(TimeSpan.FromMilliseconds(300), _client.Time);
+        _client.Time.Advance(TimeSpan.FromMilliseconds(300) + Options.CallGrace);
+        await Assert.ThrowsAsync<ClusterUnavailableException>(() => RunAsync(AcquireMode.Wait, spent, _ => Task.FromResult(new Reply(ParkedReply.Granted))));
+        Assert.Single(_parks);
+    }
+
+    /// <summary>A try-acquire that meets no majority asks again with backoff for the call grace, not back to back.</summary>
+    [Fact]
+    public async Task A_try_acquire_through_an_outage_backs_off_and_ends_at_the_call_grace()
+    {
+        var started = _client.Time.GetTimestamp();
+        var sentAt = new System.Collections.Concurrent.ConcurrentQueue<TimeSpan>();
+
+        // On the thread pool: a loop that asked back to back, its failures completing at once, would never let this thread go.
+        var run = Task.Run(() => RunAsync(AcquireMode.IfAvailable, TimeSpan.Zero, _ =>
+        {
+            sentAt.Enqueue(_client.Time.GetElapsedTime(started));
+            return Task.FromException<Reply>(new QuorumUnavailableException("test", 1, 2, "one replica answered"));
+        }));
+
+        await _client.AdvanceUntilAsync(() => run.IsCompleted, "the try-acquire to give up");
+        await Assert.ThrowsAsync<QuorumUnavailableException>(() => run);
+        Assert.InRange(sentAt.Count, 2, 6);
+        Assert.All(sentAt, at => Assert.True(at < Options.CallGrace, $"asked again {at} after the start, past the call grace"));
+    }
+
+    /// <summary>The withdrawal's own retries keep to its budget: fast failures first, then a call that hangs.</summary>
+    [Fact]
+    public async Task A_cancelled_wait_whose_withdrawal_fails_fast_and_then_hangs_still_returns_within_the_call_grace()
+    {
+        var withdrawals = 0;
+        _withdraw = () => ++withdrawals < 4
+            ? Task.FromException<CancelOutcome>(new QuorumUnavailableException("test", 1, 2, "one replica answered"))
+            : new TaskCompletionSource<CancelOutcome>().Task;
+        using var cancel = new CancellationTokenSource();
+        var run = RunAsync(AcquireMode.Wait, Timeout.InfiniteTimeSpan, ParkedThenQueued, cancel.Token);
+        await cancel.CancelAsync();
+        var cancelled = _client.Time.GetTimestamp();
+
+        await _client.AdvanceUntilAsync(() => run.IsCompleted, "the cancelled acquire to return");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.True(withdrawals >= 4, $"{withdrawals} withdrawals");
+        var took = _client.Time.GetElapsedTime(cancelled);
+        Assert.True(took <= Options.CallGrace + Options.RetryDelay, $"returned {took} after the cancel");
+    }
+
     [Fact]
     public async Task A_cancelled_wait_whose_withdrawal_goes_unanswered_returns_within_the_call_grace()
     {
@@ -244,7 +302,10 @@ public sealed class ParkedCallLoopTests
         return new TaskCompletionSource<Reply>().Task;
     }
 
-    private Task<CoordinationLockHandle?> RunAsync(AcquireMode mode, TimeSpan timeout, Func<TimeSpan, Task<Reply>> send, CancellationToken cancellationToken = default)
+    private Task<CoordinationLockHandle?> RunAsync(AcquireMode mode, TimeSpan timeout, Func<TimeSpan, Task<Reply>> send, CancellationToken cancellationToken = default) =>
+        RunAsync(mode, Deadline.FromNow(timeout, _client.Time), send, cancellationToken);
+
+    private Task<CoordinationLockHandle?> RunAsync(AcquireMode mode, Deadline deadline, Func<TimeSpan, Task<Reply>> send, CancellationToken cancellationToken = default)
     {
         var request = new ParkedRequest<Reply, CoordinationLockHandle>(
             "acquire of 'test'",
@@ -262,7 +323,6 @@ public sealed class ParkedCallLoopTests
                 _markAtWithdrawal.Add(_client.Session.Requests.SettledThrough);
                 return _withdraw();
             });
-        var deadline = Deadline.FromNow(timeout, _client.Time);
         return ParkedCallLoop.RunAsync(_client.Session, request, mode, deadline, Options, _client.Time, cancellationToken);
     }
 
