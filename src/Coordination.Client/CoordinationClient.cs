@@ -114,7 +114,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time);
 
     public CoordinationElection CreateElection(string name) =>
-        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time);
+        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, Changes);
 
     public CoordinationMultiLock CreateMultiLock(IEnumerable<string> names) =>
         new(CoordinationMultiLock.Canonical(names), SharedSessionAsync, _grains, _options, _time);

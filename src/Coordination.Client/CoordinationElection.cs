@@ -12,14 +12,16 @@ public sealed class CoordinationElection
     private readonly IGrainFactory _grains;
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
+    private readonly ClusterChangeSignal _changes;
 
-    internal CoordinationElection(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time)
+    internal CoordinationElection(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes)
     {
         Name = name;
         _session = session;
         _grains = grains;
         _options = options;
         _time = time;
+        _changes = changes;
     }
 
     public string Name { get; }
@@ -32,6 +34,7 @@ public sealed class CoordinationElection
     /// </summary>
     public async Task<CoordinationLeadership> CampaignAsync(string? value = null, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var session = await _session(cancellationToken);
         var candidateId = Guid.NewGuid();
         var grain = Grain;
@@ -65,16 +68,9 @@ public sealed class CoordinationElection
         var seen = afterRevision;
         while (!cancellationToken.IsCancellationRequested)
         {
-            ObserveResult result;
-            try
-            {
-                result = await Grain.Observe(seen, _options.MaxPark).WaitAsync(_options.MaxPark + _options.CallGrace, _time, cancellationToken);
-            }
-            catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
-            {
-                await Task.Delay(_options.RetryDelay, _time, cancellationToken);
-                continue;
-            }
+            // Asked again through failovers with backoff, and at once when a gateway is lost (its silo may have died).
+            var after = seen;
+            var result = (await ParkedReads.CallAsync($"observe of '{Name}'", park => Grain.Observe(after, park), _changes, Deadline.Infinite(_time), _options, _time, cancellationToken))!;
 
             if (result.Resync)
             {

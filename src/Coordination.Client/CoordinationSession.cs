@@ -89,7 +89,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
 
     /// <summary>An election campaigned in through this session.</summary>
     public CoordinationElection CreateElection(string name) =>
-        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time);
+        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, Changes);
 
     /// <summary>A semaphore with <paramref name="maxCount"/> permits whose permits are held through this session (returned when it ends).</summary>
     public CoordinationSemaphore CreateSemaphore(string name, int maxCount) =>

@@ -98,17 +98,31 @@ internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundServ
             }
 
             var failed = false;
+            var lost = false;
             try
             {
                 failed = !await LeadAsync(leadership, stop.Token);
+                lost = leadership.IsLost;
             }
             finally
             {
-                // Resign only now that the service has stopped, so the next leader never overlaps this one.
-                await leadership.DisposeAsync();
+                // Resign only now that the service has stopped, so the next leader never overlaps this one. A resignation
+                // the cluster refuses for good is logged, not let out: it would stop the whole host. The leadership then
+                // ends with the session, or when revoked.
+                try
+                {
+                    await leadership.DisposeAsync();
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogResignFailed(_logger, ex, Election, leadership.Term);
+                    failed = true;
+                }
             }
 
-            if (failed)
+            // A term that ended on its own (the service failed, or its work finished) waits before the next campaign: a
+            // one-shot job of the only candidate must not run again back to back.
+            if (failed || !lost)
             {
                 await Task.Delay(RetryDelay, _time, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
@@ -201,6 +215,9 @@ internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundServ
 
     [LoggerMessage(EventId = 4104, Level = LogLevel.Error, Message = "{Service}, run as leader of {Election} (term {Term}), failed; it was stopped and the leadership resigned")]
     private static partial void LogServiceFailed(ILogger logger, Exception? exception, string election, long term, string service);
+
+    [LoggerMessage(EventId = 4106, Level = LogLevel.Warning, Message = "Resigning the leadership of {Election} (term {Term}) failed; it ends with this instance's session, or when revoked")]
+    private static partial void LogResignFailed(ILogger logger, Exception exception, string election, long term);
 
     [LoggerMessage(EventId = 4105, Level = LogLevel.Warning, Message = "{Service} (leader of {Election}, term {Term}) has not stopped after {Waited}; the leadership is kept until it does")]
     private static partial void LogSlowStop(ILogger logger, string election, long term, string service, TimeSpan waited);

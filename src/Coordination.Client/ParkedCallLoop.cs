@@ -109,6 +109,7 @@ internal static class ParkedCallLoop
             while (true)
             {
                 session.ThrowIfLost();
+                cancellationToken.ThrowIfCancellationRequested();
                 var remaining = deadline.Remaining;
                 if (mode == AcquireMode.Wait && remaining == TimeSpan.Zero && attempted)
                 {
@@ -188,7 +189,12 @@ internal static class ParkedCallLoop
         }
         finally
         {
-            if (withdraw)
+            if (withdraw && !attempted)
+            {
+                // Never sent (cancelled, or no time left, before the first attempt): nothing to withdraw.
+                sequence.Settle(number);
+            }
+            else if (withdraw)
             {
                 // The caller waits for the withdrawal only until its answer is due (the deadline plus the call grace),
                 // and at most a call grace after a cancellation; one the cluster does not answer by then goes on in the

@@ -266,6 +266,22 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
         Assert.All(await Task.WhenAll(new[] { first, second }.Select(n => Cluster.NewClient().CreateElection(n).GetLeaderAsync())), Assert.Null);
     }
 
+    /// <summary>A one-shot job run as the only candidate: its work ends at once, and it must not be run again back to back.</summary>
+    [Fact]
+    public async Task A_leader_only_service_whose_work_ends_is_started_again_no_sooner_than_a_second_later()
+    {
+        var name = NewElection();
+        var probe = new LeaderProbe();
+        using var host = await StartHostAsync(0, probe, services => services.AddLeaderService<OneShotWork>(name));
+
+        await Eventually.Async(() => probe.Terms.Count >= 3, TimeSpan.FromSeconds(30), "the one-shot service run in three terms");
+        await host.StopAsync();
+        var starts = probe.Starts.ToList();
+        var gaps = starts.Zip(starts.Skip(1), Stopwatch.GetElapsedTime).ToList();
+        var shortest = gaps.Min();
+        Assert.True(shortest >= TimeSpan.FromMilliseconds(900), $"the one-shot service ran again {shortest.TotalMilliseconds:0} ms after its previous run; {gaps.Count} gaps: {string.Join(", ", gaps.Take(10).Select(g => g.TotalMilliseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))} ms…");
+    }
+
     private async Task<IHost> StartHostAsync(int instance, LeaderProbe probe, Action<IServiceCollection> leaderServices)
     {
         var builder = Host.CreateApplicationBuilder();
@@ -295,6 +311,9 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
         public ConcurrentDictionary<string, int> Running { get; } = new();
 
         public ConcurrentQueue<(string Election, long Term)> Terms { get; } = new();
+
+        /// <summary>When each run started (<see cref="Stopwatch"/> timestamps).</summary>
+        public ConcurrentQueue<long> Starts { get; } = new();
 
         public bool FailFirstRun { get; init; }
 
@@ -346,6 +365,17 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
                 await Task.Delay(TimeSpan.FromMilliseconds(300), CancellationToken.None);
                 probe.Stopped(leadership.Election, instance.Id);
             }
+        }
+    }
+
+    /// <summary>A leader-only job whose work is done at once.</summary>
+    private sealed class OneShotWork(LeaderProbe probe, CoordinationLeadership leadership) : BackgroundService
+    {
+        protected override Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            probe.Starts.Enqueue(Stopwatch.GetTimestamp());
+            probe.Terms.Enqueue((leadership.Election, leadership.Term));
+            return Task.CompletedTask;
         }
     }
 }

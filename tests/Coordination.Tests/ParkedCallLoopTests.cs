@@ -67,6 +67,19 @@ public sealed class ParkedCallLoopTests
         Assert.Equal(1, _withdrawn);
     }
 
+    /// <summary>A request cancelled before its first call sends nothing (no candidate elected for a moment, no withdrawal) and holds no number back.</summary>
+    [Fact]
+    public async Task A_request_cancelled_before_it_is_sent_sends_nothing_and_settles_its_number()
+    {
+        using var cancel = new CancellationTokenSource();
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RunAsync(AcquireMode.Wait, Timeout.InfiniteTimeSpan, _ => Task.FromResult(new Reply(ParkedReply.Granted)), cancel.Token));
+        Assert.Empty(_parks);
+        Assert.Equal(0, _withdrawn);
+        Assert.Equal(0, _client.Session.Requests.Unsettled);
+        Assert.Equal(1, _client.Session.Requests.SettledThrough);
+    }
+
     [Fact]
     public async Task A_lost_session_is_refused_before_anything_is_sent()
     {
