@@ -23,6 +23,8 @@ internal static class Durations
         return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value) && value >= TimeSpan.Zero;
     }
 
+    public static TimeSpan Shorter(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
     /// <summary>A System.CommandLine parser for a duration option; a bad one is a parse error (bad input).</summary>
     public static TimeSpan? Parse(ArgumentResult result)
     {

@@ -51,7 +51,7 @@ internal static class SupervisedChild
             var stopping = Task.Delay(Timeout.InfiniteTimeSpan, stop);
             while (!exited.IsCompleted && !stop.IsCancellationRequested && lease() is var left && left > grace)
             {
-                await Task.WhenAny(exited, stopping, Task.Delay(Shorter(left - grace, LeaseLook)));
+                await Task.WhenAny(exited, stopping, Task.Delay(Durations.Shorter(left - grace, LeaseLook)));
             }
 
             if (exited.IsCompleted)
@@ -61,9 +61,9 @@ internal static class SupervisedChild
 
             _ = Kill(process.Id, SigTerm);
             var termed = Stopwatch.GetTimestamp();
-            while (!exited.IsCompleted && Shorter(grace - Stopwatch.GetElapsedTime(termed), lease()) is var wait && wait > TimeSpan.Zero)
+            while (!exited.IsCompleted && Durations.Shorter(grace - Stopwatch.GetElapsedTime(termed), lease()) is var wait && wait > TimeSpan.Zero)
             {
-                await Task.WhenAny(exited, Task.Delay(Shorter(wait, LeaseLook)));
+                await Task.WhenAny(exited, Task.Delay(Durations.Shorter(wait, LeaseLook)));
             }
 
             if (!exited.IsCompleted)
@@ -75,8 +75,6 @@ internal static class SupervisedChild
             return (process.ExitCode, true);
         }
     }
-
-    private static TimeSpan Shorter(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);

@@ -81,7 +81,7 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
         var withdraw = true;
         var attempted = false;
         var unanswered = false;
-        var backoff = new Backoff(options.RetryDelay, ParkedCallLoop.MaxRetryDelay);
+        Backoff? backoff = null;
         Exception? transient = null;
         var operation = $"upgrade of '{Name}'";
         try
@@ -114,12 +114,13 @@ public sealed class CoordinationUpgradeableLockHandle : CoordinationLeaseHandle,
                 {
                     unanswered |= !ParkedCallLoop.IsReply(ex);
                     transient = ex;
+                    backoff ??= new Backoff(options.RetryDelay, ParkedCallLoop.MaxRetryDelay);
                     await Task.Delay(ParkedCallLoop.Shorter(backoff.NextDelay(), ParkedCallLoop.PauseRoom(mode, deadline, options)), time, cancellationToken);
                     continue;
                 }
 
                 transient = null;
-                backoff = new Backoff(options.RetryDelay, ParkedCallLoop.MaxRetryDelay);
+                backoff = null;
 
                 switch (result.Status)
                 {

@@ -103,7 +103,7 @@ internal static class ParkedCallLoop
         var unanswered = false;
         var attempted = false;
         Exception? transient = null;
-        var backoff = new Backoff(options.RetryDelay, MaxRetryDelay);
+        Backoff? backoff = null; // made at the first transient failure only: the usual acquire never needs one
         try
         {
             while (true)
@@ -147,6 +147,7 @@ internal static class ParkedCallLoop
 
                     // Through an outage, asked again less and less often (a thousand waiters must not ask ten times a
                     // second each), but never past the deadline, where the wait ends in a typed error.
+                    backoff ??= new Backoff(options.RetryDelay, MaxRetryDelay);
                     await Task.Delay(Shorter(backoff.NextDelay(), PauseRoom(mode, deadline, options)), time, cancellationToken);
                     continue;
                 }
@@ -158,7 +159,7 @@ internal static class ParkedCallLoop
                 }
 
                 transient = null;
-                backoff = new Backoff(options.RetryDelay, MaxRetryDelay);
+                backoff = null;
                 var reply = request.Read(result);
                 if (reply != ParkedReply.NotAvailable || !unanswered)
                 {

@@ -18,7 +18,7 @@ internal static class ParkedReads
         where T : class
     {
         Exception? failed = null;
-        var backoff = new Backoff(options.RetryDelay, ParkedCallLoop.MaxRetryDelay);
+        Backoff? backoff = null; // made at the first transient failure only
         while (!deadline.IsPassed)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -39,8 +39,8 @@ internal static class ParkedReads
             catch (Exception ex) when (Retry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
             {
                 failed = ex;
-                var pause = backoff.NextDelay();
-                await Task.Delay(deadline.Remaining < pause ? deadline.Remaining : pause, time, cancellationToken);
+                backoff ??= new Backoff(options.RetryDelay, ParkedCallLoop.MaxRetryDelay);
+                await Task.Delay(ParkedCallLoop.Shorter(backoff.NextDelay(), deadline.Remaining), time, cancellationToken);
                 continue;
             }
 

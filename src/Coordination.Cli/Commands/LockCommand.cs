@@ -38,7 +38,7 @@ internal static class LockCommand
         lockCommand.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, result.GetValue(ttl), async (cluster, output) =>
         {
             var lockName = result.GetValue(name)!;
-            var stopGrace = result.GetValue(grace) ?? Shorter(DefaultGrace, MostGrace(result.GetValue(ttl)));
+            var stopGrace = result.GetValue(grace) ?? Durations.Shorter(DefaultGrace, MostGrace(result.GetValue(ttl)));
             await using var session = await cluster.Coordination.OpenSessionAsync(result.GetValue(ttl), cancellationToken);
             var wait = result.GetValue(timeout);
             var handle = await output.WaitingAsync(
@@ -54,7 +54,7 @@ internal static class LockCommand
                     ["COORD_FENCING_TOKEN"] = handle.FencingToken.ToString(CultureInfo.InvariantCulture),
                 };
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(handle.HandleLostToken, cancellationToken);
-                var (exitCode, stopped) = await SupervisedChild.RunAsync(result.GetValue(command)!, environment, Shorter(stopGrace, session.Ttl / 3), () => session.Remaining, stop.Token);
+                var (exitCode, stopped) = await SupervisedChild.RunAsync(result.GetValue(command)!, environment, Durations.Shorter(stopGrace, session.Ttl / 3), () => session.Remaining, stop.Token);
                 if (stopped && !cancellationToken.IsCancellationRequested)
                 {
                     // Lost, or about to be: the lease had no more than the grace period left (its keepalives went unanswered).
@@ -77,5 +77,4 @@ internal static class LockCommand
     /// </summary>
     private static TimeSpan MostGrace(TimeSpan? ttl) => (ttl ?? new Client.CoordinationClientOptions().SessionTtl) / 3;
 
-    private static TimeSpan Shorter(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }
