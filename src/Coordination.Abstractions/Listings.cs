@@ -26,6 +26,11 @@ public sealed record SessionListing(ImmutableArray<SessionSummary> Sessions, str
 [GenerateSerializer, Immutable, Alias("coord.ElectionListing")]
 public sealed record ElectionListing(ImmutableArray<ElectionState> Elections, string? Next, ImmutableDictionary<string, TimeSpan>? LeaseRemaining = null);
 
+/// <summary>One page of the values that exist, by name; each read linearizably when its page was read.</summary>
+/// <param name="Next">Pass as <c>after</c> for the next page; null when this was the last.</param>
+[GenerateSerializer, Immutable, Alias("coord.ValueListing")]
+public sealed record ValueListing(ImmutableArray<VersionedValue> Values, string? Next);
+
 /// <summary>
 /// Operator listings of what the cluster holds, page by page (etcdctl get --prefix --limit, consul's
 /// session list). Names come from the replicas of every partition; each entry is then read through a
@@ -45,6 +50,13 @@ public interface IClusterListingGrain : IGrainWithIntegerKey
     /// <summary>Elections with a leader or candidates whose names start with <paramref name="prefix"/>, after <paramref name="after"/>, at most <paramref name="limit"/> names examined (1 to 1,000).</summary>
     [Alias("find-elections")]
     Task<ElectionListing> FindElections(string prefix, string? after, int limit);
+
+    /// <summary>
+    /// Values that exist (set, not deleted, their session alive) whose names start with <paramref name="prefix"/>, after
+    /// <paramref name="after"/>, at most <paramref name="limit"/> names examined (1 to 1,000): etcd's <c>get --prefix</c>.
+    /// </summary>
+    [Alias("find-values")]
+    Task<ValueListing> FindValues(string prefix, string? after, int limit);
 
     /// <summary>Sessions after the cursor <paramref name="after"/> (null for the first page), at most <paramref name="limit"/> (1 to 1,000).</summary>
     [Alias("sessions")]

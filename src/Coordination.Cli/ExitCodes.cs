@@ -11,13 +11,13 @@ internal static class ExitCodes
 {
     public const int Ok = 0;
 
-    /// <summary>Any other refusal (not held, queue full, revoke refused…): the message says which.</summary>
+    /// <summary>Any other refusal (not held, queue full, revoke refused, a value that does not exist or is at another revision…): the message says which.</summary>
     public const int Failed = 1;
 
     /// <summary>EX_USAGE: bad input (unknown option, invalid name or TTL); nothing was changed.</summary>
     public const int BadInput = 64;
 
-    /// <summary>EX_UNAVAILABLE: no gateway answered, or the cluster stopped answering.</summary>
+    /// <summary>EX_UNAVAILABLE: no gateway answered, or the cluster stopped answering (a call that timed out included).</summary>
     public const int Unreachable = 69;
 
     /// <summary>EX_TEMPFAIL: no majority of the replicas involved; retry later.</summary>
@@ -56,7 +56,7 @@ internal sealed class CliException(string kind, int exitCode, string message) : 
         QuorumUnavailableException or ReplicasLostException => new("quorum-unavailable", ExitCodes.QuorumUnavailable, ex.Message),
         ClusterUnavailableException or SiloUnavailableException or Orleans.Runtime.Messaging.ConnectionFailedException or GatewayTooBusyException or SocketException
             => new("unreachable", ExitCodes.Unreachable, $"The cluster is unreachable: {ex.Message}"),
-        TimeoutException => new("timeout", ExitCodes.Timeout, ex.Message),
+        TimeoutException => new("unreachable", ExitCodes.Unreachable, $"The cluster did not answer in time: {ex.Message}"),
         SessionExpiredException => new("lost", ExitCodes.Lost, ex.Message),
         OrleansMessageRejectionException => new("unreachable", ExitCodes.Unreachable, $"The cluster is unreachable: {ex.Message}"),
         _ => new(ex is CoordinationException ? ex.GetType().Name.Replace("Exception", string.Empty, StringComparison.Ordinal) : "error", ExitCodes.Failed, ex.Message),

@@ -4,7 +4,7 @@ using Coordination.Cli.Commands;
 namespace Coordination.Cli;
 
 /// <summary>
-/// <c>coord</c>: the Coordination command line, modelled on etcdctl and consul (lock, elect, listings, revoke, ping).
+/// <c>coord</c>: the Coordination command line, modelled on etcdctl and consul (lock, elect, get/put/del/watch, listings, revoke, ping).
 /// With no cluster flags it talks to the local cluster of <c>dotnet run --project src/Coordination.Silo</c>.
 /// </summary>
 internal static class Program
@@ -15,12 +15,17 @@ internal static class Program
     public static async Task<int> Main(string[] args)
     {
         var connection = new ConnectionOptions();
-        var root = new RootCommand("coord: locks, elections and sessions of a Coordination cluster.")
+        var root = new RootCommand("coord: locks, elections, values and sessions of a Coordination cluster.")
         {
             LockCommand.Create(connection),
             ElectCommand.Create(connection),
             ListCommands.Locks(connection),
+            ListCommands.Elections(connection),
             ListCommands.Sessions(connection),
+            ValueCommands.Get(connection),
+            ValueCommands.Put(connection),
+            ValueCommands.Delete(connection),
+            ValueCommands.Watch(connection),
             ClusterCommands.Members(connection),
             ClusterCommands.Status(connection),
             ClusterCommands.Revoke(connection),

@@ -31,6 +31,15 @@ public interface ICoordinationClient
     /// <summary>A named value with revisions and watches; ephemeral values are bound to the client's shared session.</summary>
     CoordinationValue CreateValue(string name);
 
+    /// <summary>
+    /// Every value whose name starts with <paramref name="prefix"/> (ordinal; empty for all), in name order (etcd's
+    /// <c>get --prefix</c>, ZooKeeper's children), fetched <paramref name="pageSize"/> names (1 to 1,000) at a time as
+    /// the caller reads on. Each value is read through a majority when its page is fetched: current then, but the
+    /// listing is not a snapshot at one revision (a value changed while the listing runs is seen before or after that
+    /// change). Failovers are retried; a bad prefix or page size is <see cref="CoordinationArgumentException"/>.
+    /// </summary>
+    IAsyncEnumerable<VersionedValue> ListValuesAsync(string prefix, int pageSize = 100, CancellationToken cancellationToken = default);
+
     /// <summary>A named 64-bit counter.</summary>
     CoordinationAtomicLong CreateAtomicLong(string name);
 
@@ -126,6 +135,26 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         new(Names.Validate(name), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
     public CoordinationValue CreateValue(string name) =>
         new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, Changes, Seen);
+
+    public async IAsyncEnumerable<VersionedValue> ListValuesAsync(string prefix, int pageSize = 100, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var listing = _grains.GetGrain<IClusterListingGrain>(0);
+        string? after = null;
+        do
+        {
+            var cursor = after;
+            var page = await Retry.UntilAsync(() => listing.FindValues(prefix, cursor, pageSize), _options, _time, cancellationToken);
+            // Not noted in Seen: a long listing would churn it, and it only makes later retries less cautious.
+            foreach (var value in page.Values)
+            {
+                yield return value;
+            }
+
+            after = page.Next;
+        }
+        while (after is not null);
+    }
 
     public CoordinationAtomicLong CreateAtomicLong(string name) =>
         new(Names.Validate(name), _grains, _options, _time, Seen);

@@ -11,7 +11,7 @@ public sealed class ExitCodeTableTests
         { new SiloUnavailableException("gone"), ExitCodes.Unreachable, "unreachable" },
         { new InvalidNameException("name", "empty"), ExitCodes.BadInput, "bad-input" },
         { new InvalidTtlException("ttl", "too small"), ExitCodes.BadInput, "bad-input" },
-        { new TimeoutException("late"), ExitCodes.Timeout, "timeout" },
+        { new TimeoutException("late"), ExitCodes.Unreachable, "unreachable" }, // a call Orleans timed out; only coord lock --timeout is 124
         { new SessionExpiredException("abc", "test"), ExitCodes.Lost, "lost" },
         { new LockNotHeldException("x", "test"), ExitCodes.Failed, "LockNotHeld" },
         { new AggregateException(new QuorumUnavailableException("l/x", 1, 2, "test")), ExitCodes.QuorumUnavailable, "quorum-unavailable" },

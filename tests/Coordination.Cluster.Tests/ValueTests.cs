@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Coordination.Cluster.Tests;
 
-/// <summary>Named values: compare-and-set on revisions, watches, ephemeral values bound to sessions, bounded state and bad input.</summary>
+/// <summary>Named values: compare-and-set on revisions, watches, ephemeral values bound to sessions, prefix listings, bounded state and bad input.</summary>
 public sealed class ValueTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
 {
     private CoordinationCluster Cluster => fixture.Cluster;
@@ -191,6 +191,57 @@ public sealed class ValueTests(ClusterFixture fixture) : IClassFixture<ClusterFi
         await Assert.ThrowsAsync<InvalidNameException>(() => Cluster.Grains.GetGrain<IValueGrain>("bad\nname").Get());
         Assert.Throws<InvalidNameException>(() => client.CreateValue(""));
         Assert.DoesNotContain(Cluster.AllSlots(), s => s.Key == "v/" + tooBig);
+    }
+
+    [Fact]
+    public async Task A_prefix_listing_pages_through_exactly_the_values_that_exist_under_it()
+    {
+        var root = $"{NewName()}/";
+        var client = Cluster.NewClient();
+        string[] persistent = [$"{root}svc", .. Enumerable.Range(0, 5).Select(i => $"{root}svc/{i}")];
+        foreach (var name in persistent.Append($"{root}svd").Append($"{root}other"))
+        {
+            await client.CreateValue(name).SetAsync($"at {name}");
+        }
+
+        var deleted = client.CreateValue($"{root}svc/deleted");
+        await deleted.SetAsync("soon gone");
+        await deleted.DeleteAsync();
+        var session = await client.OpenSessionAsync();
+        var ephemeral = $"{root}svc/ephemeral";
+        await session.CreateValue(ephemeral).SetEphemeralAsync("while it lives");
+
+        var listed = await ListAsync(client, $"{root}svc", pageSize: 2);
+        Assert.Equal([.. persistent, ephemeral], listed.Select(v => v.Name)); // "svc" itself, then "svc/0".."svc/4", "svc/ephemeral"; never "svd", "other" or the deleted one
+        Assert.All(listed.Where(v => v.Name != ephemeral), v => Assert.Equal(($"at {v.Name}", null), (v.Value, v.SessionTag)));
+        var bound = Assert.Single(listed, v => v.Name == ephemeral);
+        Assert.Equal(("while it lives", session.Tag), (bound.Value, bound.SessionTag));
+        Assert.Equal(persistent.Length + 3, (await ListAsync(client, root, pageSize: 1000)).Count);
+
+        var listing = Cluster.Grains.GetGrain<IClusterListingGrain>(0);
+        var first = await listing.FindValues($"{root}svc", null, 2);
+        Assert.Equal(persistent.Take(2), first.Values.Select(v => v.Name));
+        Assert.Equal(persistent[1], first.Next);
+        Assert.Equal([$"{root}svc/4", ephemeral], (await listing.FindValues($"{root}svc", $"{root}svc/3", 10)).Values.Select(v => v.Name));
+
+        await session.CloseAsync();
+        await Eventually.Async(async () => !(await ListAsync(client, $"{root}svc", 100)).Any(v => v.Name == ephemeral), TimeSpan.FromSeconds(10), "the ephemeral value to leave the listing with its closed session");
+        Assert.Equal(persistent, (await ListAsync(client, $"{root}svc", 100)).Select(v => v.Name));
+
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => ListAsync(client, "bad\u0001prefix", 10));
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => ListAsync(client, root, 0));
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => ListAsync(client, root, 1001));
+    }
+
+    private static async Task<List<VersionedValue>> ListAsync(ICoordinationClient client, string prefix, int pageSize)
+    {
+        var values = new List<VersionedValue>();
+        await foreach (var value in client.ListValuesAsync(prefix, pageSize))
+        {
+            values.Add(value);
+        }
+
+        return values;
     }
 
     internal static Task Watch(CoordinationValue value, long after, ConcurrentQueue<ValueEvent> seen, CancellationToken stop) => Task.Run(async () =>

@@ -103,10 +103,13 @@ public sealed class LocalClusterProcess : IAsyncDisposable
 
     public Uri Dashboard(string path) => new($"http://127.0.0.1:{DashboardPort}{path}");
 
+    /// <summary>The launcher's JSON answer to GET <paramref name="path"/> (the dashboard's and the coordination API).</summary>
+    public Task<JsonElement> DashboardJsonAsync(string path) => _http.GetFromJsonAsync<JsonElement>(Dashboard(path));
+
     /// <summary>The launcher's view of its silo processes.</summary>
     public async Task<(int Index, int? Pid, int Restarts)[]> SilosAsync()
     {
-        var doc = await _http.GetFromJsonAsync<JsonElement>(Dashboard("/api/cluster"));
+        var doc = await DashboardJsonAsync("/api/cluster");
         return [.. doc.GetProperty("silos").EnumerateArray().Select(s => (
             s.GetProperty("index").GetInt32(),
             s.GetProperty("pid").ValueKind == JsonValueKind.Number ? s.GetProperty("pid").GetInt32() : (int?)null,

@@ -3,16 +3,17 @@ using System.Globalization;
 
 namespace Coordination.Cli.Commands;
 
-/// <summary><c>coord locks</c> and <c>coord sessions</c>: one page of what the cluster holds (the admin listing), each entry read through a majority.</summary>
+/// <summary><c>coord locks</c>, <c>coord elections</c> and <c>coord sessions</c>: one page of what the cluster holds (the admin listing), each entry read through a majority.</summary>
 internal static class ListCommands
 {
     public static Command Locks(ConnectionOptions connection)
     {
         var (after, limit) = PageOptions();
-        var locks = new Command("locks", "List locks that are held or waited for, by name.") { after, limit };
+        var prefix = PrefixOption("locks");
+        var locks = new Command("locks", "List locks that are held or waited for, by name.") { prefix, after, limit };
         locks.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
         {
-            var page = await cluster.Grains.GetGrain<IClusterListingGrain>(0).ListLocks(result.GetValue(after), result.GetValue(limit));
+            var page = await cluster.Grains.GetGrain<IClusterListingGrain>(0).FindLocks(result.GetValue(prefix) ?? string.Empty, result.GetValue(after), result.GetValue(limit));
             output.Write(page, () =>
             {
                 var table = Output.Table("NAME", "HOLDER", "TOKEN", "OWNER", "WAITERS");
@@ -23,10 +24,35 @@ internal static class ListCommands
 
                 return table;
             });
-            NoteNext(output, "locks", page.Next);
+            NoteNext(output, Command("locks", result.GetValue(prefix)), page.Next);
             return ExitCodes.Ok;
         }, cancellationToken));
         return locks;
+    }
+
+    public static Command Elections(ConnectionOptions connection)
+    {
+        var (after, limit) = PageOptions();
+        var prefix = PrefixOption("elections");
+        var elections = new Command("elections", "List elections that have a leader or candidates, by name.") { prefix, after, limit };
+        elections.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
+        {
+            var page = await cluster.Grains.GetGrain<IClusterListingGrain>(0).FindElections(result.GetValue(prefix) ?? string.Empty, result.GetValue(after), result.GetValue(limit));
+            output.Write(page, () =>
+            {
+                var table = Output.Table("NAME", "LEADER", "TERM", "OWNER", "VALUE", "CANDIDATES");
+                foreach (var e in page.Elections)
+                {
+                    var leader = e.Leader;
+                    Output.Row(table, e.Election, leader?.SessionTag ?? "-", leader is { } l ? l.Term.ToString(CultureInfo.InvariantCulture) : "-", leader?.Owner ?? "-", leader?.Value ?? "-", e.Candidates.Length.ToString(CultureInfo.InvariantCulture));
+                }
+
+                return table;
+            });
+            NoteNext(output, Command("elections", result.GetValue(prefix)), page.Next);
+            return ExitCodes.Ok;
+        }, cancellationToken));
+        return elections;
     }
 
     public static Command Sessions(ConnectionOptions connection)
@@ -52,15 +78,21 @@ internal static class ListCommands
         return sessions;
     }
 
-    private static (Option<string?> After, Option<int> Limit) PageOptions() =>
+    internal static (Option<string?> After, Option<int> Limit) PageOptions() =>
         (new Option<string?>("--after") { Description = "Start after this cursor (the 'next' of the previous page)." },
          new Option<int>("--limit") { Description = "At most this many entries examined (1 to 1000). Default 100.", DefaultValueFactory = _ => 100 });
 
-    private static void NoteNext(Output output, string command, string? next)
+    /// <summary>Tells the person at the terminal how to ask for the next page (<paramref name="command"/>: the command and its arguments but --after).</summary>
+    internal static void NoteNext(Output output, string command, string? next)
     {
         if (next is not null && !output.Json)
         {
             Output.Note($"more: coord {command} --after '{next}'");
         }
     }
+
+    private static Option<string?> PrefixOption(string what) =>
+        new("--prefix") { Description = $"Only {what} whose names start with this (ordinal)." };
+
+    private static string Command(string command, string? prefix) => prefix is null ? command : $"{command} --prefix '{prefix}'";
 }

@@ -36,6 +36,13 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
         return new ElectionListing([.. live.Select(e => e.Value)], next, Leases(live, e => e.Value.Election, e => e.LeaseRemaining));
     }
 
+    public async Task<ValueListing> FindValues(string prefix, string? after, int limit)
+    {
+        var (keys, next) = await PageAsync(RegisterKeys.Value, prefix, after, limit);
+        var values = await Task.WhenAll(keys.Select(key => GrainFactory.Reference<IValueGrain>(RegisterKeys.NameOf(key)).Get()));
+        return new ValueListing([.. values.Where(v => v.Exists)], next);
+    }
+
     public async Task<SessionListing> ListSessions(string? after, int limit)
     {
         var (keys, next) = await PageAsync(RegisterKeys.Session(string.Empty), after, limit, KeyOrder.TopLevelByHash);

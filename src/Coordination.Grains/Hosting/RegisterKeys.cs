@@ -37,6 +37,8 @@ internal static class RegisterKeys
         _ => throw new ArgumentOutOfRangeException(nameof(holding), holding.Kind, "not a kind of holding"),
     };
 
+    public static string Value(string name) => ValuePrefix + name;
+
     public static string AtomicLong(string name) => AtomicLongPrefix + name;
 
     public static string Latch(string name) => LatchPrefix + name;

@@ -5,7 +5,7 @@ namespace Coordination.Silo.SiloHost;
 /// <summary>
 /// The coordination JSON API, served by every silo and by the launcher (through its Orleans client) for the
 /// coordination page and operators: partitions and their replicas with the audit trail, linearizable lock lookups,
-/// and listings of locks, elections and sessions a page at a time (searchable by name prefix), so the page stays
+/// and listings of locks, elections, values and sessions a page at a time (searchable by name prefix), so the page stays
 /// cheap with a hundred thousand held locks. Durations are in milliseconds.
 /// </summary>
 internal static class CoordinationApi
@@ -51,6 +51,15 @@ internal static class CoordinationApi
                     candidates = e.Candidates.Select(c => new { sessionTag = c.SessionTag, owner = c.Owner }),
                     revision = e.Revision,
                 }),
+                next = page.Next,
+            });
+        }));
+        app.MapGet("/api/coordination/values", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+        {
+            var page = await grains.GetGrain<IClusterListingGrain>(0).FindValues(prefix ?? string.Empty, after, limit ?? DefaultLimit);
+            return Results.Json(new
+            {
+                values = page.Values.Select(v => new { name = v.Name, value = v.Value, revision = v.Revision, sessionTag = v.SessionTag }),
                 next = page.Next,
             });
         }));
