@@ -46,6 +46,14 @@ public interface ICoordinationClient
     /// <summary>A countdown latch counted down from <paramref name="initialCount"/> (1 to 1,000,000; the same for every user of the name).</summary>
     CoordinationLatch CreateLatch(string name, int initialCount);
 
+    /// <summary>
+    /// Raised when the client's shared session is lost (its lease not kept alive in time, expired or closed by the
+    /// cluster), not when the client closes it. Every lock, permit, leadership and ephemeral value held through it is
+    /// gone (each handle's lost token has fired); the next call through the shared session opens a new one. Values
+    /// kept with <see cref="CoordinationValue.KeepEphemeralAsync"/> are set again on their own.
+    /// </summary>
+    event EventHandler<SessionLostEventArgs>? SharedSessionLost;
+
     /// <summary>Admin: takes the lock away from its holder, bumps its fencing token and tells the holder.</summary>
     Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default);
 
@@ -84,6 +92,11 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         Changes = changes;
         _faults = faults;
     }
+
+    public event EventHandler<SessionLostEventArgs>? SharedSessionLost;
+
+    /// <summary>The shared session while it is open (for tests).</summary>
+    internal CoordinationSession? SharedSession => Volatile.Read(ref _shared);
 
     /// <summary>Fires when the client loses a gateway, so parked calls re-issue instead of waiting out their park.</summary>
     internal ClusterChangeSignal Changes { get; }
@@ -134,7 +147,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     public CoordinationReaderWriterLock CreateReaderWriterLock(string name) =>
         new(Names.Validate(name), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
     public CoordinationValue CreateValue(string name) =>
-        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, Changes, Seen);
+        new(Names.Validate(name), SharedSessionAsync, renewable: true, _grains, _options, _time, Changes, Seen, _logger);
 
     public async IAsyncEnumerable<VersionedValue> ListValuesAsync(string prefix, int pageSize = 100, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -255,7 +268,24 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
                 _ = old.DisposeAsync().AsTask();
             }
 
-            _shared = await OpenSessionAsync(null, cancellationToken);
+            var opened = await OpenSessionAsync(null, cancellationToken);
+            var raised = 0;
+            void Raise(string reason)
+            {
+                // Once per session: the session's event, or the check below when it was lost before the handler was attached.
+                if (Interlocked.Exchange(ref raised, 1) == 0 && !Volatile.Read(ref _closed))
+                {
+                    SharedSessionLost?.Invoke(this, new SessionLostEventArgs(reason));
+                }
+            }
+
+            opened.Lost += (_, e) => Raise(e.Reason);
+            if (opened.LostReason is { } reason)
+            {
+                Raise(reason);
+            }
+
+            _shared = opened;
             return _shared;
         }
         finally

@@ -100,7 +100,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         new(Names.Validate(name), new LeaseAcquire(_ => ValueTask.FromResult(this), _options, _time), _grains);
     /// <summary>A named value whose ephemeral writes are bound to this session (deleted when it ends).</summary>
     public CoordinationValue CreateValue(string name) =>
-        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, Changes, _seen);
+        new(Names.Validate(name), _ => ValueTask.FromResult(this), renewable: false, _grains, _options, _time, Changes, _seen, _logger);
 
     /// <summary>Ends the session now: the cluster releases every lock it holds at once. Idempotent.</summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)

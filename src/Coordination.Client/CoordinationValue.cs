@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
 
 namespace Coordination.Client;
 
@@ -16,16 +17,20 @@ public sealed class CoordinationValue
     private readonly TimeProvider _time;
     private readonly ClusterChangeSignal _changes;
     private readonly SeenRevision _seen;
+    private readonly ILogger _logger;
 
-    internal CoordinationValue(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes, SeenRevisions seen)
+    /// <param name="renewable">True for the client's shared session, which is opened again when lost; false for a session of the caller's.</param>
+    internal CoordinationValue(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, bool renewable, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes, SeenRevisions seen, ILogger logger)
     {
         _seen = seen.For('v', name);
         Name = name;
         _session = session;
+        Renewable = renewable;
         _grains = grains;
         _options = options;
         _time = time;
         _changes = changes;
+        _logger = logger;
     }
 
     public string Name { get; }
@@ -60,7 +65,32 @@ public sealed class CoordinationValue
     {
         Required(value);
         var expected = expectedRevision is { } e ? ExpectedRevision(e) : (long?)null;
+        return await SetEphemeralOnAsync(await _session(cancellationToken), value, expected, cancellationToken);
+    }
+
+    /// <summary>
+    /// Keeps the value set, bound to the client's shared session, until the returned keeper is disposed (Curator's
+    /// ephemeral <c>PersistentNode</c>, a service instance's registration): sets it now (as
+    /// <see cref="SetEphemeralAsync"/>, whatever it was), and sets it again, through a new shared session, when the
+    /// session is lost or the value is deleted. A value another writer set since is left alone until it goes.
+    /// Disposing the keeper deletes the value if it is still the keeper's. On a value made from a session of the
+    /// caller's (<see cref="CoordinationSession.CreateValue"/>) the keeping ends with that session.
+    /// </summary>
+    public async Task<CoordinationKeptValue> KeepEphemeralAsync(string value, CancellationToken cancellationToken = default)
+    {
+        Required(value);
         var session = await _session(cancellationToken);
+        var set = await SetEphemeralOnAsync(session, value, null, cancellationToken);
+        return CoordinationKeptValue.Start(this, value, session, set.Current, _options, _time, _logger);
+    }
+
+    /// <summary>True when this value's session is the client's shared one, opened again when lost.</summary>
+    internal bool Renewable { get; }
+
+    internal ValueTask<CoordinationSession> SessionAsync(CancellationToken cancellationToken) => _session(cancellationToken);
+
+    internal async Task<ValueWriteResult> SetEphemeralOnAsync(CoordinationSession session, string value, long? expected, CancellationToken cancellationToken)
+    {
         session.ThrowIfLost();
         var number = session.Requests.Next();
         try
