@@ -46,6 +46,15 @@ public sealed class CoordinationClientOptions
     /// </summary>
     public int MaxOpenSessions { get; set; } = 1024;
 
+    /// <summary>
+    /// Lock-delay (Chubby's, Consul's <c>LockDelay</c>) of every lock, semaphore permit and reader-writer grant this
+    /// client takes: when the holder's session ends without a release (expired, its client gone) or the grant is
+    /// revoked, the cluster grants it to nobody for this long after the session's end (restarted in full after a
+    /// failover), so that work the old holder still does without fencing has time to stop. At most the cluster's
+    /// <c>MaxLockDelay</c> (60 s by default; more is refused at each acquire). Default zero.
+    /// </summary>
+    public TimeSpan LockDelay { get; set; } = TimeSpan.Zero;
+
     /// <summary>Shown to holder queries as the owner of this client's locks. Default host name and process id.</summary>
     public string Owner { get; set; } = $"{Environment.MachineName} pid {Environment.ProcessId}";
 }
@@ -97,6 +106,11 @@ internal sealed class CoordinationClientOptionsValidator : IValidateOptions<Coor
         if (o.CleanupTimeout + o.CallTimeout + o.RetryDelay >= TimeSpan.FromSeconds(30))
         {
             failures.Add($"{s}:CleanupTimeout ({o.CleanupTimeout}) + CallTimeout ({o.CallTimeout}) + RetryDelay ({o.RetryDelay}) must be below 30 s: the last retry of a change must reach the cluster while it still remembers the change.");
+        }
+
+        if (o.LockDelay < TimeSpan.Zero)
+        {
+            failures.Add($"{s}:LockDelay is {o.LockDelay}: it must not be negative.");
         }
 
         if (o.MaxOpenSessions is < 1 or > 1_000_000)

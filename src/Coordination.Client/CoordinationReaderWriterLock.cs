@@ -116,7 +116,7 @@ public sealed class CoordinationReaderWriterLock : IDistributedUpgradeableReader
         _acquire.RunAsync(
             $"acquire of the {access} lock '{Name}'",
             timeout,
-            (session, id, mode, attempt) => _grain.Acquire(new ReaderWriterAcquireRequest(session.Id, id, access, mode, attempt.Park, _acquire.Options.Owner, attempt.Sequence, attempt.SettledThrough)),
+            (session, id, mode, attempt) => _grain.Acquire(new ReaderWriterAcquireRequest(session.Id, id, access, mode, attempt.Park, _acquire.Options.Owner, attempt.Sequence, attempt.SettledThrough, _acquire.Options.LockDelay)),
             grant,
             (session, id, sequence) => _grain.Cancel(session.Id, id, sequence),
             cancellationToken);

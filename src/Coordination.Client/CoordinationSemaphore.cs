@@ -57,7 +57,7 @@ public sealed class CoordinationSemaphore : IDistributedSemaphore
         _acquire.RunAsync(
             $"acquire of semaphore '{Name}'",
             timeout,
-            (session, id, mode, attempt) => _grain.Acquire(new SemaphoreAcquireRequest(session.Id, id, MaxCount, mode, attempt.Park, _acquire.Options.Owner, attempt.Sequence, attempt.SettledThrough)),
+            (session, id, mode, attempt) => _grain.Acquire(new SemaphoreAcquireRequest(session.Id, id, MaxCount, mode, attempt.Park, _acquire.Options.Owner, attempt.Sequence, attempt.SettledThrough, _acquire.Options.LockDelay)),
             (session, id, token) => new CoordinationSemaphoreHandle(session, Name, id, token, _grain),
             (session, id, sequence) => _grain.Cancel(session.Id, id, sequence),
             cancellationToken);

@@ -251,6 +251,30 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
     }
 
     [Fact]
+    public async Task A_clients_lock_delay_holds_its_revoked_lock_and_permit_from_everyone_for_its_length()
+    {
+        // Twice the test cluster's TTL, which a revoke holds without a lock-delay.
+        var delay = CoordinationCluster.Ttl * 2;
+        var holder = fixture.Cluster.NewClient(o => o.LockDelay = delay);
+        var other = fixture.Cluster.NewClient();
+        var (lockName, semaphoreName) = (NewLock(), NewLock());
+        await using var held = await holder.CreateLock(lockName).AcquireAsync();
+        await using var permit = await holder.CreateSemaphore(semaphoreName, 1).AcquireAsync();
+        var nextLock = other.CreateLock(lockName).AcquireAsync(TimeSpan.FromSeconds(60));
+        var nextPermit = other.CreateSemaphore(semaphoreName, 1).AcquireAsync(TimeSpan.FromSeconds(60));
+
+        var sinceRevoke = Stopwatch.StartNew();
+        await Task.WhenAll(other.RevokeLockAsync(lockName, "lock-delay test"), other.RevokeSemaphoreAsync(semaphoreName, "lock-delay test"));
+        Assert.True((await other.CreateLock(lockName).GetInfoAsync()).LockDelayActive, "the revoked lock shows no hold");
+        await using var lockAfter = await nextLock;
+        var lockAt = sinceRevoke.Elapsed;
+        await using var permitAfter = await nextPermit;
+        var permitAt = sinceRevoke.Elapsed;
+        Assert.True(lockAt >= delay, $"the lock was granted {lockAt} after the revoke: before the holder's lock-delay of {delay}");
+        Assert.True(permitAt >= delay, $"the permit was granted {permitAt} after the revoke: before the holder's lock-delay of {delay}");
+    }
+
+    [Fact]
     public async Task A_grant_is_held_by_a_majority_of_the_keys_replicas_on_distinct_silos_before_the_caller_hears_yes()
     {
         var name = NewLock();

@@ -25,4 +25,12 @@ public sealed class ClientOptionsValidationTests
         Assert.True(result.Failed);
         Assert.Contains("CleanupTimeout (00:00:25) + CallTimeout (00:00:05) + RetryDelay (00:00:00.1000000) must be below 30 s", result.FailureMessage, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_negative_lock_delay_is_refused_naming_the_setting()
+    {
+        var result = new CoordinationClientOptionsValidator().Validate(null, new CoordinationClientOptions { LockDelay = TimeSpan.FromSeconds(-1) });
+        Assert.True(result.Failed);
+        Assert.Contains("Coordination:Client:LockDelay is -00:00:01: it must not be negative", result.FailureMessage, StringComparison.Ordinal);
+    }
 }
