@@ -9,6 +9,16 @@ public class CoordinationException : Exception
     public CoordinationException(string message) : base(message) { }
 
     public CoordinationException(string message, Exception innerException) : base(message, innerException) { }
+
+    /// <summary>
+    /// True when the same call, repeated later, may succeed: no majority of the replicas answered
+    /// (<see cref="QuorumUnavailableException"/>) or the cluster did not answer at all
+    /// (<see cref="ClusterUnavailableException"/>). Their outcome is unknown; the client library's idempotent calls
+    /// were already retried within their budget. False for the service's final answers (bad input, expired session,
+    /// not held, a full queue) and for <see cref="OutcomeUnknownException"/> (read before trying again). As
+    /// <c>System.Data.Common.DbException.IsTransient</c>: one catch clause for every retryable error.
+    /// </summary>
+    public virtual bool IsTransient => false;
 }
 
 /// <summary>
@@ -35,6 +45,8 @@ public sealed class QuorumUnavailableException : CoordinationException
 
     /// <summary>How many were needed (a majority of the configuration).</summary>
     [Id(2)] public int Needed { get; }
+
+    public override bool IsTransient => true;
 }
 
 /// <summary>
@@ -193,6 +205,8 @@ public sealed class ClusterUnavailableException : CoordinationException
         : base($"No reply from the cluster for {operation} within {waited.TotalSeconds:0.#} s; the outcome is unknown. Retry later.", inner ?? new TimeoutException())
     {
     }
+
+    public override bool IsTransient => true;
 }
 
 /// <summary>

@@ -56,7 +56,7 @@ internal sealed class CliException(string kind, int exitCode, string message) : 
         QuorumUnavailableException or ReplicasLostException => new("quorum-unavailable", ExitCodes.QuorumUnavailable, ex.Message),
         ClusterUnavailableException or SiloUnavailableException or Orleans.Runtime.Messaging.ConnectionFailedException or GatewayTooBusyException or SocketException
             => new("unreachable", ExitCodes.Unreachable, $"The cluster is unreachable: {ex.Message}"),
-        TimeoutException => new("unreachable", ExitCodes.Unreachable, $"The cluster did not answer in time: {ex.Message}"),
+        TimeoutException => new("unreachable", ExitCodes.Unreachable, $"The cluster did not answer in time; the outcome is unknown: {ex.Message}"),
         SessionExpiredException => new("lost", ExitCodes.Lost, ex.Message),
         OrleansMessageRejectionException => new("unreachable", ExitCodes.Unreachable, $"The cluster is unreachable: {ex.Message}"),
         _ => new(ex is CoordinationException ? ex.GetType().Name.Replace("Exception", string.Empty, StringComparison.Ordinal) : "error", ExitCodes.Failed, ex.Message),

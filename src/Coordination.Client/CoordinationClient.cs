@@ -4,66 +4,6 @@ using Microsoft.Extensions.Options;
 
 namespace Coordination.Client;
 
-/// <summary>The entry point of the Coordination client: sessions, locks and lock administration.</summary>
-public interface ICoordinationClient
-{
-    /// <summary>Opens a session (lease) with <paramref name="ttl"/> or the configured default, and starts keeping it alive.</summary>
-    Task<CoordinationSession> OpenSessionAsync(TimeSpan? ttl = null, CancellationToken cancellationToken = default);
-
-    /// <summary>A lock held through the client's shared session, opened on first use and re-opened if it is lost.</summary>
-    CoordinationLock CreateLock(string name);
-
-    /// <summary>An election campaigned in through the client's shared session.</summary>
-    CoordinationElection CreateElection(string name);
-
-    /// <summary>
-    /// A set of locks taken all or nothing through the client's shared session, in one canonical order (no deadlock
-    /// between overlapping sets). Duplicates are taken once; 1 to <see cref="CoordinationMultiLock.MaxLocks"/> distinct
-    /// valid names, else <see cref="CoordinationArgumentException"/> (<see cref="InvalidNameException"/> for a bad name).
-    /// </summary>
-    CoordinationMultiLock CreateMultiLock(IEnumerable<string> names);
-
-    /// <summary>A semaphore with <paramref name="maxCount"/> permits (1 to <see cref="SemaphoreLimits.MaxPermits"/>), held through the client's shared session.</summary>
-    CoordinationSemaphore CreateSemaphore(string name, int maxCount);
-
-    /// <summary>A reader-writer lock (with an upgradeable read) held through the client's shared session.</summary>
-    CoordinationReaderWriterLock CreateReaderWriterLock(string name);
-    /// <summary>A named value with revisions and watches; ephemeral values are bound to the client's shared session.</summary>
-    CoordinationValue CreateValue(string name);
-
-    /// <summary>
-    /// Every value whose name starts with <paramref name="prefix"/> (ordinal; empty for all), in name order (etcd's
-    /// <c>get --prefix</c>, ZooKeeper's children), fetched <paramref name="pageSize"/> names (1 to 1,000) at a time as
-    /// the caller reads on. Each value is read through a majority when its page is fetched: current then, but the
-    /// listing is not a snapshot at one revision (a value changed while the listing runs is seen before or after that
-    /// change). Failovers are retried; a bad prefix or page size is <see cref="CoordinationArgumentException"/>.
-    /// </summary>
-    IAsyncEnumerable<VersionedValue> ListValuesAsync(string prefix, int pageSize = 100, CancellationToken cancellationToken = default);
-
-    /// <summary>A named 64-bit counter.</summary>
-    CoordinationAtomicLong CreateAtomicLong(string name);
-
-    /// <summary>A countdown latch counted down from <paramref name="initialCount"/> (1 to 1,000,000; the same for every user of the name).</summary>
-    CoordinationLatch CreateLatch(string name, int initialCount);
-
-    /// <summary>
-    /// Raised when the client's shared session is lost (its lease not kept alive in time, expired or closed by the
-    /// cluster), not when the client closes it. Every lock, permit, leadership and ephemeral value held through it is
-    /// gone (each handle's lost token has fired); the next call through the shared session opens a new one. Values
-    /// kept with <see cref="CoordinationValue.KeepEphemeralAsync"/> are set again on their own.
-    /// </summary>
-    event EventHandler<SessionLostEventArgs>? SharedSessionLost;
-
-    /// <summary>Admin: takes the lock away from its holder, bumps its fencing token and tells the holder.</summary>
-    Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default);
-
-    /// <summary>Admin: takes every permit of the semaphore away from its holders (each told: its lost token fires), burns a token, and grants none for the holders' TTL.</summary>
-    Task<SharedRevokeResult> RevokeSemaphoreAsync(string name, string reason, CancellationToken cancellationToken = default);
-
-    /// <summary>Admin: takes the reader-writer lock away from every reader and writer (each told: its lost token fires), burns a token, and grants nothing for the holders' TTL.</summary>
-    Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default);
-}
-
 /// <summary>The Coordination client over an Orleans <see cref="IGrainFactory"/> (a cluster client, or a silo's own).</summary>
 public sealed class CoordinationClient : ICoordinationClient, IDistributedLockProvider, IDistributedSemaphoreProvider, IDistributedUpgradeableReaderWriterLockProvider, IAsyncDisposable
 {
@@ -193,19 +133,26 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     /// Not retried: a revoke whose reply was lost may have taken effect, and repeating it would revoke the next holder.
     /// No reply in time is <see cref="ClusterUnavailableException"/> (read the holder before revoking again).
     /// </remarks>
-    public Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default)
-    {
-        Names.Validate(name);
-        return OnceAsync($"revoke of lock '{name}'", _grains.Reference<ILockGrain>(name).Revoke(reason), cancellationToken);
-    }
+    public Task<RevokeResult> RevokeLockAsync(string name, string reason, CancellationToken cancellationToken = default) =>
+        OnceAsync($"revoke of lock '{name}'", Admin.RevokeLock(Names.Validate(name), reason, Operator), cancellationToken);
+
+    /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>: repeating it would revoke the next leader.</remarks>
+    public Task<RevokeResult> RevokeLeadershipAsync(string election, string reason, CancellationToken cancellationToken = default) =>
+        OnceAsync($"revoke of leadership of '{election}'", Admin.RevokeLeadership(Names.Validate(election), reason, Operator), cancellationToken);
 
     /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>: repeating a revoke whose reply was lost would revoke the next holders.</remarks>
     public Task<SharedRevokeResult> RevokeSemaphoreAsync(string name, string reason, CancellationToken cancellationToken = default) =>
-        OnceAsync($"revoke of semaphore '{name}'", _grains.Reference<ISemaphoreGrain>(Names.Validate(name)).Revoke(reason), cancellationToken);
+        OnceAsync($"revoke of semaphore '{name}'", Admin.RevokeSemaphore(Names.Validate(name), reason, Operator), cancellationToken);
 
     /// <remarks>Not retried, as <see cref="RevokeLockAsync"/>.</remarks>
     public Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default) =>
-        OnceAsync($"revoke of reader-writer lock '{name}'", _grains.Reference<IReaderWriterLockGrain>(Names.Validate(name)).Revoke(reason), cancellationToken);
+        OnceAsync($"revoke of reader-writer lock '{name}'", Admin.RevokeReaderWriterLock(Names.Validate(name), reason, Operator), cancellationToken);
+
+    /// <summary>Revokes go through the admin grain, which records each in the audit trail (as <c>coord revoke</c> and the page do).</summary>
+    private IClusterAdminGrain Admin => _grains.GetGrain<IClusterAdminGrain>(0);
+
+    /// <summary>Who revokes, for the audit trail: the client's <see cref="CoordinationClientOptions.Owner"/>.</summary>
+    private string Operator => string.IsNullOrWhiteSpace(_options.Owner) ? $"{Environment.MachineName} pid {Environment.ProcessId}" : _options.Owner;
 
     /// <summary>A call made once (not idempotent): no reply in time, or Orleans' word that none will come, is our typed error.</summary>
     private async Task<T> OnceAsync<T>(string operation, Task<T> call, CancellationToken cancellationToken)
@@ -264,8 +211,14 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
 
             if (_shared is { } old)
             {
-                // Not awaited: closing may take a while, and other acquires must not wait for it.
-                _ = old.DisposeAsync().AsTask();
+                // Lost by its deadline, perhaps before its timer said so: marked with that reason first, so that its
+                // loss is told as one and not as the owner's close. Off the gate (the loss runs the application's
+                // handlers) and not awaited: closing may take a while, and other acquires must not wait for it.
+                _ = Task.Run(async () =>
+                {
+                    old.MarkLost("its client deadline passed without an acknowledged keepalive");
+                    await old.DisposeAsync();
+                });
             }
 
             var opened = await OpenSessionAsync(null, cancellationToken);
@@ -282,7 +235,8 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
             opened.Lost += (_, e) => Raise(e.Reason);
             if (opened.LostReason is { } reason)
             {
-                Raise(reason);
+                // Not under the gate: a handler that calls the client must not wait for it.
+                _ = Task.Run(() => Raise(reason));
             }
 
             _shared = opened;

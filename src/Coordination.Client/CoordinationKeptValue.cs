@@ -27,10 +27,17 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private (CoordinationSession Session, VersionedValue Value)? _mine;
+
+    /// <summary>The keeper's earlier session, whose binding it may take over after a loss; null once another writer set the value.</summary>
     private string? _previousTag;
+
+    /// <summary>The last session this keeper wrote through: a set whose reply never came may still have bound the value to it.</summary>
+    private CoordinationSession? _writing;
     private Task _loop = Task.CompletedTask;
     private int _disposed;
     private int _looks;
+    private int _restores;
+    private volatile string? _endedReason;
 
     private CoordinationKeptValue(CoordinationValue value, string text, CoordinationClientOptions options, TimeProvider time, ILogger logger)
     {
@@ -56,22 +63,26 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
     }
 
     /// <summary>How many times the value was set again after its first set (a session lost, the value deleted or given back).</summary>
-    public int Restores { get; private set; }
+    public int Restores => Volatile.Read(ref _restores);
 
     /// <summary>How many times the loop has looked at the value and set it or left it (for tests: a look after an event has happened).</summary>
     internal int Looks => Volatile.Read(ref _looks);
 
     /// <summary>Why keeping ended on its own (the client was closed, or the caller's own session was lost: nothing can set the value again); null while it is kept.</summary>
-    public string? EndedReason { get; private set; }
+    public string? EndedReason => _endedReason;
 
     internal static CoordinationKeptValue Start(CoordinationValue value, string text, CoordinationSession session, VersionedValue set, CoordinationClientOptions options, TimeProvider time, ILogger logger)
     {
-        var kept = new CoordinationKeptValue(value, text, options, time, logger) { _mine = (session, set) };
+        var kept = new CoordinationKeptValue(value, text, options, time, logger) { _mine = (session, set), _writing = session };
         kept._loop = Task.Run(() => kept.RunAsync(kept._stop.Token));
         return kept;
     }
 
-    /// <summary>Stops keeping the value and deletes it if it is still this keeper's. An outage is the typed error of the delete (the value then goes with the session).</summary>
+    /// <summary>
+    /// Stops keeping the value and deletes it if it is still this keeper's: bound to the session the keeper last wrote
+    /// through, with the keeper's text, at the revision read (a set whose reply was lost included). An outage is the
+    /// typed error of the read or the delete; the value then goes with that session.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
@@ -81,15 +92,20 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
 
         await _stop.CancelAsync();
         await _loop;
-        if (Current is { } mine)
-        {
-            // On the revision this keeper set: a value another writer set since is theirs.
-            await _value.DeleteAsync(mine.Revision);
-        }
-
+        CoordinationSession? session;
         lock (_gate)
         {
+            session = _mine?.Session ?? _writing;
             _mine = null;
+        }
+
+        if (session is { IsLost: false })
+        {
+            var current = await _value.GetAsync();
+            if (Mine(current, session))
+            {
+                await _value.DeleteAsync(current.Revision);
+            }
         }
     }
 
@@ -103,8 +119,7 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
                 var session = await _value.SessionAsync(stop);
                 if (session.IsLost && !_value.Renewable)
                 {
-                    EndedReason = $"its session was lost ({session.LostReason ?? "its client deadline passed"})";
-                    LogEnded(_logger, Name, EndedReason);
+                    End($"its session was lost ({session.LostReason ?? "its client deadline passed"})");
                     return;
                 }
 
@@ -132,8 +147,12 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
             }
             catch (ObjectDisposedException)
             {
-                EndedReason = "the client was closed";
-                LogEnded(_logger, Name, EndedReason);
+                End("the client was closed");
+                return;
+            }
+            catch (SessionExpiredException ex) when (!_value.Renewable)
+            {
+                End($"its session was lost ({ex.Message})");
                 return;
             }
             catch (Exception ex)
@@ -158,44 +177,54 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
     }
 
     /// <summary>
-    /// The value as it stands for this keeper: its own when bound to <paramref name="session"/>; else set on a compare
-    /// when absent or still bound to the keeper's earlier session; else (another writer's) as found, left alone.
+    /// The value as it stands for this keeper: its own when bound to <paramref name="session"/> with the keeper's text;
+    /// else set on a compare when absent, or still the keeper's under its earlier session; else (another writer's,
+    /// persistent or bound) as found, left alone. The set is not cancelled by a dispose, which waits for its answer so
+    /// that it can delete what it bound.
     /// </summary>
     private async Task<VersionedValue> EnsureSetAsync(CoordinationSession session, CancellationToken stop)
     {
         var current = await _value.GetAsync(stop);
-        if (current.Exists && current.SessionTag == session.Tag)
+        if (Mine(current, session))
         {
             Mine(session, current);
             return current;
         }
 
+        string? previous;
         lock (_gate)
         {
             _previousTag = _mine?.Session.Tag ?? _previousTag;
+            previous = _previousTag;
             _mine = null;
+            _writing = session;
         }
 
-        if (current.Exists && current.SessionTag != _previousTag)
+        if (current.Exists && !(previous is not null && current.SessionTag == previous && current.Value == _text))
         {
             return current;
         }
 
-        var set = await _value.SetEphemeralOnAsync(session, _text, current.CompareRevision, stop);
+        var set = await _value.SetEphemeralOnAsync(session, _text, current.CompareRevision, CancellationToken.None);
         if (!set.Succeeded)
         {
             return set.Current;
         }
 
-        Restores++;
+        Interlocked.Increment(ref _restores);
         Mine(session, set.Current);
         LogSetAgain(_logger, Name, session.Tag);
         return set.Current;
     }
 
-    /// <summary>Waits until the value is deleted (or given back), or the session is lost.</summary>
+    /// <summary>Waits until the value is deleted (or given back), or the session is lost; at once when it is already absent (a look raced its delete).</summary>
     private async Task WaitForLossAsync(CoordinationSession session, VersionedValue from, CancellationToken stop)
     {
+        if (!from.Exists)
+        {
+            return;
+        }
+
         using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, session.LostToken);
         await foreach (var e in _value.WatchAsync(from.Revision, either.Token))
         {
@@ -204,7 +233,7 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
                 return;
             }
 
-            // Set by another writer (this keeper sets only in EnsureSetAsync): theirs now; wait for it to go.
+            // Set by another writer (this keeper sets only in EnsureSetAsync): theirs now, never taken over; wait for it to go.
             lock (_gate)
             {
                 _previousTag = null;
@@ -213,12 +242,22 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
         }
     }
 
+    /// <summary>True when <paramref name="value"/> is this keeper's through <paramref name="session"/>: bound to it, with the keeper's text.</summary>
+    private bool Mine(VersionedValue value, CoordinationSession session) =>
+        value.Exists && value.SessionTag == session.Tag && value.Value == _text;
+
     private void Mine(CoordinationSession session, VersionedValue value)
     {
         lock (_gate)
         {
             _mine = (session, value);
         }
+    }
+
+    private void End(string reason)
+    {
+        _endedReason = reason;
+        LogEnded(_logger, Name, reason);
     }
 
     [LoggerMessage(EventId = 4301, Level = LogLevel.Information, Message = "Kept value {Name} set again, bound to session {Session}")]

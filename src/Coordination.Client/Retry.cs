@@ -9,7 +9,7 @@ internal static class Retry
     /// failover, can succeed. Our own refusals (expired session, bad input, not held) are final.
     /// </summary>
     public static bool IsTransient(Exception ex) =>
-        ex is QuorumUnavailableException or ClusterUnavailableException or OrleansException or Orleans.Runtime.Messaging.ConnectionFailedException or TimeoutException;
+        ex is CoordinationException { IsTransient: true } or OrleansException or Orleans.Runtime.Messaging.ConnectionFailedException or TimeoutException;
 
     /// <summary>
     /// Runs <paramref name="operation"/> (each attempt abandoned after <see cref="CoordinationClientOptions.CallTimeout"/>)

@@ -48,4 +48,11 @@ public sealed class ExitCodeTableTests
     [InlineData("-00:00:01")]
     [InlineData("1e400s")]
     public void Bad_durations_are_refused(string text) => Assert.False(Durations.TryParse(text, out _), text);
+
+    [Theory]
+    [InlineData("orders/42", "'orders/42'")]
+    [InlineData("it's", "'it'\\''s'")]
+    [InlineData("", "''")]
+    public void Names_in_suggested_commands_are_quoted_for_the_shell(string name, string quoted) =>
+        Assert.Equal(quoted, Commands.ListCommands.Quote(name));
 }

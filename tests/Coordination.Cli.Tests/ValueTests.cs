@@ -44,6 +44,7 @@ public sealed class ValueTests(CliCluster fixture)
         Assert.Equal(64, (await fixture.RunAsync("put", "bad\u0001name", "x")).ExitCode);
         Assert.Equal(64, (await fixture.RunAsync("put", name, "x", "--if-revision", "-1")).ExitCode);
         Assert.Equal(64, (await fixture.RunAsync("get", name, "--limit", "5")).ExitCode); // paging needs --prefix
+        Assert.Equal(64, (await fixture.RunAsync("del", name, "--if-revision", "0")).ExitCode); // "only if absent" deletes nothing
         Assert.Equal(1, (await fixture.RunAsync("get", name)).ExitCode); // none of the bad input wrote anything
     }
 
@@ -66,6 +67,26 @@ public sealed class ValueTests(CliCluster fixture)
         watch.Signal(SigInt);
         Assert.Equal(0, await watch.WaitForExitAsync(TimeSpan.FromSeconds(20)));
         Assert.DoesNotContain("\"kind\":\"resync\"", watch.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Put_keep_holds_an_ephemeral_value_until_ctrl_c_deletes_it()
+    {
+        var name = $"cli/values/{Guid.NewGuid():N}";
+        await using var keeper = Coord.Start("coord put --keep", [.. fixture.Target, "--json", "put", name, "10.0.0.5:8080", "--keep", "--ttl", "6s"]);
+        var kept = JsonDocument.Parse((await keeper.WaitForLineAsync("^{.*\"kept\":true.*}$", TimeSpan.FromSeconds(30))).Value).RootElement;
+        var read = await fixture.RunAsync("get", name, "--json");
+        Assert.True(read.ExitCode == 0, read.ToString());
+        Assert.Equal(("10.0.0.5:8080", kept.GetProperty("sessionTag").GetString()), (read.Json.GetProperty("value").GetString(), read.Json.GetProperty("sessionTag").GetString()));
+        Assert.NotNull(kept.GetProperty("sessionTag").GetString());
+
+        keeper.Signal(SigInt);
+        Assert.Equal(0, await keeper.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        var gone = await fixture.RunAsync("get", name);
+        Assert.True(gone.ExitCode == 1, $"Ctrl+C should delete the kept value at once; {gone}");
+
+        Assert.Equal(64, (await fixture.RunAsync("put", name, "x", "--keep", "--if-revision", "0")).ExitCode);
+        Assert.Equal(64, (await fixture.RunAsync("put", name, "x", "--ttl", "6s")).ExitCode);
     }
 
     [Fact]

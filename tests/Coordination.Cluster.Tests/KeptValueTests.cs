@@ -33,7 +33,7 @@ public sealed class KeptValueTests(ClusterFixture fixture) : IClassFixture<Clust
         var reason = await lost.Task.WaitAsync(Bound);
         Assert.False(string.IsNullOrEmpty(reason));
 
-        await Eventually.Async(async () => await ReadAsync(name) is ("10.0.0.5:8080", { } tag) && tag != first.Tag && tag == client.SharedSession?.Tag, Bound, "the kept value to be set again, bound to the client's next shared session");
+        await Eventually.Async(async () => await ReadAsync(name) is ("10.0.0.5:8080", { } tag) && tag != first.Tag && tag == kept.Current?.SessionTag, Bound, "the kept value to be set again, bound to the client's next shared session");
         Assert.Equal(1, kept.Restores);
         Assert.Equal(client.SharedSession!.Tag, kept.Current?.SessionTag);
 
@@ -51,7 +51,7 @@ public sealed class KeptValueTests(ClusterFixture fixture) : IClassFixture<Clust
         await using var kept = await client.CreateValue(name).KeepEphemeralAsync("mine");
 
         await other.CreateValue(name).DeleteAsync();
-        await Eventually.Async(async () => await ReadAsync(name) is ("mine", not null) && kept.Restores == 1, Bound, "the deleted kept value to be set again");
+        await Eventually.Async(async () => kept.Restores == 1 && await ReadAsync(name) is ("mine", not null), Bound, "the deleted kept value to be set again");
 
         // Another session takes it over; then the keeper's own session is lost: it must not take it back.
         await using var theirs = await other.OpenSessionAsync();
@@ -65,8 +65,24 @@ public sealed class KeptValueTests(ClusterFixture fixture) : IClassFixture<Clust
 
         // Theirs goes with its session: the keeper sets its own again.
         await theirs.CloseAsync();
-        await Eventually.Async(async () => await ReadAsync(name) is ("mine", { } tag) && tag == client.SharedSession?.Tag, Bound, "the keeper to set the value again once the other session's had gone");
-        Assert.Equal(2, kept.Restores);
+        await Eventually.Async(async () => kept.Restores == 2 && await ReadAsync(name) is ("mine", { } tag) && tag == client.SharedSession?.Tag, Bound, "the keeper to set the value again once the other session's had gone");
+    }
+
+    [Fact]
+    public async Task After_its_session_is_lost_a_keeper_leaves_a_persistent_value_another_writer_set()
+    {
+        var client = Cluster.NewClient();
+        var name = NewName();
+        await using var kept = await client.CreateValue(name).KeepEphemeralAsync("mine");
+        var replaced = await Cluster.NewClient().CreateValue(name).SetAsync("configured by hand");
+        await Eventually.Async(() => kept.Current is null, Bound, "the keeper to see the value replaced");
+
+        var looks = kept.Looks;
+        await Cluster.Grains.GetGrain<ISessionGrain>(client.SharedSession!.Id).Close();
+        await Eventually.Async(() => kept.Looks > looks, Bound, "the keeper to look at the value again through a new shared session");
+        var after = await client.CreateValue(name).GetAsync();
+        Assert.Equal(("configured by hand", null, replaced.Revision), (after.Value, after.SessionTag, after.Revision));
+        Assert.Equal(0, kept.Restores);
     }
 
     [Fact]

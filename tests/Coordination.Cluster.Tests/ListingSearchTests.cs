@@ -1,4 +1,5 @@
 using Coordination.Cluster.Tests.Infrastructure;
+using Coordination.TestKit;
 
 namespace Coordination.Cluster.Tests;
 
@@ -110,6 +111,33 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         Assert.Equal(("alice", "stuck job"), (entry.Operator, entry.Reason));
         Assert.Contains($"revoke-lock {name}", entry.Action, StringComparison.Ordinal);
         Assert.Contains($"token {token}", entry.Action, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Revokes_from_the_client_library_are_audited_with_the_clients_owner_and_leadership_can_be_revoked()
+    {
+        var holder = fixture.Cluster.NewClient();
+        var admin = fixture.Cluster.NewClient(o => o.Owner = "billing-ops on host-a");
+        var (lockName, election) = ($"search/{Guid.NewGuid():N}/lock", $"search/{Guid.NewGuid():N}/election");
+        await using var held = await holder.CreateLock(lockName).AcquireAsync();
+        await using var leadership = await holder.CreateElection(election).CampaignAsync("leader");
+        var view = Grains.GetGrain<IClusterAdminGrain>(0);
+
+        var revoked = await admin.RevokeLockAsync(lockName, "stuck export");
+        Assert.Equal(held.FencingToken, revoked.Revoked?.FencingToken);
+        var entry = (await view.GetView()).Audit[^1];
+        Assert.Equal(("billing-ops on host-a", "stuck export"), (entry.Operator, entry.Reason));
+        Assert.Contains($"revoke-lock {lockName}", entry.Action, StringComparison.Ordinal);
+
+        var dethroned = await admin.RevokeLeadershipAsync(election, "failing over by hand");
+        Assert.NotNull(dethroned.Revoked);
+        Assert.Contains($"revoke-leadership {election}", (await view.GetView()).Audit[^1].Action, StringComparison.Ordinal);
+        await Eventually.Async(() => leadership.LeadershipLostToken.IsCancellationRequested, TimeSpan.FromSeconds(30), "the revoked leader to hear it");
+
+        var before = (await view.GetView()).Audit.Length;
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => admin.RevokeLeadershipAsync(election, " "));
+        await Assert.ThrowsAsync<InvalidNameException>(() => admin.RevokeLeadershipAsync("bad\nname", "reason"));
+        Assert.Equal(before, (await view.GetView()).Audit.Length);
     }
 
     [Theory]

@@ -251,27 +251,35 @@ public sealed class LockTests(ClusterFixture fixture) : IClassFixture<ClusterFix
     }
 
     [Fact]
-    public async Task A_clients_lock_delay_holds_its_revoked_lock_and_permit_from_everyone_for_its_length()
+    public async Task A_clients_lock_delay_holds_its_revoked_lock_permit_and_reader_writer_lock_from_everyone_for_its_length()
     {
         // Twice the test cluster's TTL, which a revoke holds without a lock-delay.
         var delay = CoordinationCluster.Ttl * 2;
         var holder = fixture.Cluster.NewClient(o => o.LockDelay = delay);
         var other = fixture.Cluster.NewClient();
-        var (lockName, semaphoreName) = (NewLock(), NewLock());
+        var (lockName, semaphoreName, readerWriterName) = (NewLock(), NewLock(), NewLock());
         await using var held = await holder.CreateLock(lockName).AcquireAsync();
         await using var permit = await holder.CreateSemaphore(semaphoreName, 1).AcquireAsync();
+        await using var writing = await holder.CreateReaderWriterLock(readerWriterName).AcquireWriteLockAsync();
         var nextLock = other.CreateLock(lockName).AcquireAsync(TimeSpan.FromSeconds(60));
         var nextPermit = other.CreateSemaphore(semaphoreName, 1).AcquireAsync(TimeSpan.FromSeconds(60));
+        var nextWriter = other.CreateReaderWriterLock(readerWriterName).AcquireWriteLockAsync(TimeSpan.FromSeconds(60));
 
         var sinceRevoke = Stopwatch.StartNew();
-        await Task.WhenAll(other.RevokeLockAsync(lockName, "lock-delay test"), other.RevokeSemaphoreAsync(semaphoreName, "lock-delay test"));
-        Assert.True((await other.CreateLock(lockName).GetInfoAsync()).LockDelayActive, "the revoked lock shows no hold");
+        await Task.WhenAll(
+            other.RevokeLockAsync(lockName, "lock-delay test"),
+            other.RevokeSemaphoreAsync(semaphoreName, "lock-delay test"),
+            other.RevokeReaderWriterLockAsync(readerWriterName, "lock-delay test"));
+        Assert.True((await other.CreateLock(lockName).GetInfoAsync()).LockDelayActive, "the revoked lock should be held from everyone, and its info says it is not");
         await using var lockAfter = await nextLock;
         var lockAt = sinceRevoke.Elapsed;
         await using var permitAfter = await nextPermit;
         var permitAt = sinceRevoke.Elapsed;
+        await using var writerAfter = await nextWriter;
+        var writerAt = sinceRevoke.Elapsed;
         Assert.True(lockAt >= delay, $"the lock was granted {lockAt} after the revoke: before the holder's lock-delay of {delay}");
         Assert.True(permitAt >= delay, $"the permit was granted {permitAt} after the revoke: before the holder's lock-delay of {delay}");
+        Assert.True(writerAt >= delay, $"the reader-writer lock was granted {writerAt} after the revoke: before the holder's lock-delay of {delay}");
     }
 
     [Fact]

@@ -87,12 +87,15 @@ internal static class ListCommands
     {
         if (next is not null && !output.Json)
         {
-            Output.Note($"more: coord {command} --after '{next}'");
+            Output.Note($"more: coord {command} --after {Quote(next)}");
         }
     }
 
     private static Option<string?> PrefixOption(string what) =>
         new("--prefix") { Description = $"Only {what} whose names start with this (ordinal)." };
 
-    private static string Command(string command, string? prefix) => prefix is null ? command : $"{command} --prefix '{prefix}'";
+    private static string Command(string command, string? prefix) => prefix is null ? command : $"{command} --prefix {Quote(prefix)}";
+
+    /// <summary><paramref name="text"/> as one word for a POSIX shell (single quotes; a quote inside closes, escapes and reopens them).</summary>
+    internal static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Coordination.Client;
 
 namespace Coordination.Cli.Commands;
 
@@ -39,7 +40,7 @@ internal static class ValueCommands
 
                     return table;
                 });
-                ListCommands.NoteNext(output, $"get '{target}' --prefix", page.Next);
+                ListCommands.NoteNext(output, $"get {ListCommands.Quote(target)} --prefix", page.Next);
                 return ExitCodes.Ok;
             }
 
@@ -60,10 +61,29 @@ internal static class ValueCommands
         var name = new Argument<string>("name") { Description = "The value's name." };
         var value = new Argument<string>("value") { Description = "The value to set (a persistent value)." };
         var ifRevision = IfRevision("set");
-        var put = new Command("put", "Set a value, or with --if-revision only if it is at that revision (0: only if it does not exist); prints the new revision.") { name, value, ifRevision };
-        put.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
+        var keep = new Option<bool>("--keep") { Description = "Keep the value set, bound to coord's session, until Ctrl+C or SIGTERM (which delete it); set again if the session is lost or the value deleted (a registration)." };
+        var ttl = new Option<TimeSpan?>("--ttl") { Description = "With --keep, the session's lease: how soon the value goes if coord stops answering. Default 15s.", CustomParser = Durations.Parse };
+        var put = new Command("put", "Set a value, or with --if-revision only if it is at that revision (0: only if it does not exist); prints the new revision. With --keep, keep it set until Ctrl+C.") { name, value, ifRevision, keep, ttl };
+        put.Validators.Add(r =>
+        {
+            if (r.GetValue(keep) && r.GetValue(ifRevision) is not null)
+            {
+                r.AddError("--keep sets the value whatever it was; it takes no --if-revision.");
+            }
+
+            if (!r.GetValue(keep) && r.GetResult(ttl) is { Implicit: false })
+            {
+                r.AddError("--ttl is the lease of a value kept with --keep.");
+            }
+        });
+        put.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, result.GetValue(ttl), async (cluster, output) =>
         {
             var target = cluster.Coordination.CreateValue(result.GetValue(name)!);
+            if (result.GetValue(keep))
+            {
+                return await KeepAsync(output, target, result.GetValue(value)!, cancellationToken);
+            }
+
             var written = result.GetValue(ifRevision) is { } expected
                 ? await target.CompareAndSetAsync(expected, result.GetValue(value)!, cancellationToken)
                 : new ValueWriteResult(true, await target.SetAsync(result.GetValue(value)!, cancellationToken));
@@ -77,6 +97,13 @@ internal static class ValueCommands
         var name = new Argument<string>("name") { Description = "The value's name." };
         var ifRevision = IfRevision("deleted");
         var del = new Command("del", "Delete a value, or with --if-revision only if it is at that revision; a value that does not exist is left as it is (exit 0 unless --if-revision).") { name, ifRevision };
+        del.Validators.Add(r =>
+        {
+            if (r.GetValue(ifRevision) is <= 0)
+            {
+                r.AddError("--if-revision of a delete names the revision the value is at: 1 or more.");
+            }
+        });
         del.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
         {
             var target = cluster.Coordination.CreateValue(result.GetValue(name)!);
@@ -137,6 +164,26 @@ internal static class ValueCommands
             return ExitCodes.Ok;
         }, cancellationToken));
         return watch;
+    }
+
+    /// <summary>Keeps the value set until interrupted, then deletes it (if it is still the one coord set) and exits 0.</summary>
+    private static async Task<int> KeepAsync(Output output, CoordinationValue target, string value, CancellationToken cancellationToken)
+    {
+        await using var kept = await target.KeepEphemeralAsync(value, cancellationToken);
+        var set = kept.Current;
+        output.Write(
+            new { name = target.Name, revision = set?.Revision, sessionTag = set?.SessionTag, kept = true },
+            () => $"{target.Name}: kept at revision {Revision(set?.Revision ?? 0)} (session {set?.SessionTag}); Ctrl+C deletes it");
+        try
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider.System, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C or SIGTERM is how keeping ends: the keeper's disposal deletes the value.
+        }
+
+        return ExitCodes.Ok;
     }
 
     private static Option<long?> IfRevision(string done) =>
