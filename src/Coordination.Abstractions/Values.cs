@@ -4,7 +4,10 @@ namespace Coordination;
 
 /// <summary>A named value as read at a revision (etcd's key-value, a ZooKeeper node).</summary>
 /// <param name="Value">The value, or null when it does not exist (never set, deleted, or its session ended).</param>
-/// <param name="Revision">The revision of the value's last change (set or delete); only grows, across failovers and deletion.</param>
+/// <param name="Revision">
+/// The revision of the value's last change (set or delete); only grows, across failovers, deletion and the loss of the
+/// value's state (a full restart), as fencing tokens do: one more per change, and above every earlier one when the state began again.
+/// </param>
 /// <param name="SessionTag">The public tag of the session an ephemeral value is bound to; null for a persistent one.</param>
 [GenerateSerializer, Immutable, Alias("coord.VersionedValue")]
 public sealed record VersionedValue(string Name, string? Value, long Revision, string? SessionTag)

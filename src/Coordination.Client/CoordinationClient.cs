@@ -200,6 +200,10 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
             return current;
         }
 
+        // Lost by its deadline, perhaps before its timer said so: marked with that reason now, so that its loss is told
+        // as one (not as the owner's close below) and its place among the open sessions is given back before another
+        // opens. Before the gate: the loss runs the application's handlers, which may call the client.
+        current?.MarkLost("its client deadline passed without an acknowledged keepalive");
         await _sharedGate.WaitAsync(cancellationToken);
         try
         {
@@ -211,14 +215,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
 
             if (_shared is { } old)
             {
-                // Lost by its deadline, perhaps before its timer said so: marked with that reason first, so that its
-                // loss is told as one and not as the owner's close. Off the gate (the loss runs the application's
-                // handlers) and not awaited: closing may take a while, and other acquires must not wait for it.
-                _ = Task.Run(async () =>
-                {
-                    old.MarkLost("its client deadline passed without an acknowledged keepalive");
-                    await old.DisposeAsync();
-                });
+                // Not awaited: closing may take a while, and other acquires must not wait for it.
+                _shared = null;
+                _ = old.DisposeAsync().AsTask();
             }
 
             var opened = await OpenSessionAsync(null, cancellationToken);

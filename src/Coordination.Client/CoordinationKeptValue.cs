@@ -31,7 +31,7 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
     /// <summary>The keeper's earlier session, whose binding it may take over after a loss; null once another writer set the value.</summary>
     private string? _previousTag;
 
-    /// <summary>The last session this keeper wrote through: a set whose reply never came may still have bound the value to it.</summary>
+    /// <summary>The last session this keeper set the value through: a set whose reply never came may still have bound the value to it.</summary>
     private CoordinationSession? _writing;
     private Task _loop = Task.CompletedTask;
     private int _disposed;
@@ -79,9 +79,10 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops keeping the value and deletes it if it is still this keeper's: bound to the session the keeper last wrote
-    /// through, with the keeper's text, at the revision read (a set whose reply was lost included). An outage is the
-    /// typed error of the read or the delete; the value then goes with that session.
+    /// Stops keeping the value (waiting for a set under way to be answered) and deletes it if it is still this
+    /// keeper's: on the revision it set, or, after a set whose reply never came, on the revision read when the value is
+    /// bound to that set's session with the keeper's text. An outage is the typed error of that call; the value then
+    /// stays until it is deleted or its session ends.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -92,17 +93,24 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
 
         await _stop.CancelAsync();
         await _loop;
-        CoordinationSession? session;
+        (CoordinationSession Session, VersionedValue Value)? mine;
+        CoordinationSession? writing;
         lock (_gate)
         {
-            session = _mine?.Session ?? _writing;
+            (mine, writing) = (_mine, _writing);
             _mine = null;
         }
 
-        if (session is { IsLost: false })
+        if (mine is { Session.IsLost: false } known)
         {
+            // Its own at a known revision: one conditional delete (a value another writer set since is at another).
+            await _value.DeleteAsync(known.Value.Revision);
+        }
+        else if (mine is null && writing is { IsLost: false })
+        {
+            // A set whose reply never came may have bound it: read, and delete it if so.
             var current = await _value.GetAsync();
-            if (Mine(current, session))
+            if (Mine(current, writing))
             {
                 await _value.DeleteAsync(current.Revision);
             }
@@ -117,10 +125,16 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
             try
             {
                 var session = await _value.SessionAsync(stop);
-                if (session.IsLost && !_value.Renewable)
+                if (session.IsLost)
                 {
-                    End($"its session was lost ({session.LostReason ?? "its client deadline passed"})");
-                    return;
+                    if (!_value.Renewable)
+                    {
+                        End($"its session was lost ({session.LostReason ?? "its client deadline passed"})");
+                        return;
+                    }
+
+                    // A shared session lost as it opened (a slow cluster, a short TTL): after a pause, like an outage.
+                    throw new SessionExpiredException(session.Id, session.LostReason ?? "lost as it opened");
                 }
 
                 var bound = await EnsureSetAsync(session, stop);
@@ -192,22 +206,32 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
         }
 
         string? previous;
+        string? written;
         lock (_gate)
         {
             _previousTag = _mine?.Session.Tag ?? _previousTag;
-            previous = _previousTag;
+            (previous, written) = (_previousTag, _writing?.Tag);
             _mine = null;
-            _writing = session;
         }
 
-        if (current.Exists && !(previous is not null && current.SessionTag == previous && current.Value == _text))
+        if (current.Exists && !(current.Value == _text && current.SessionTag is { } tag && (tag == previous || tag == written)))
         {
             return current;
+        }
+
+        lock (_gate)
+        {
+            _writing = session;
         }
 
         var set = await _value.SetEphemeralOnAsync(session, _text, current.CompareRevision, CancellationToken.None);
         if (!set.Succeeded)
         {
+            if (Mine(set.Current, session))
+            {
+                Mine(session, set.Current);
+            }
+
             return set.Current;
         }
 
@@ -230,6 +254,12 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
         {
             if (e.Kind == ValueEventKind.Deleted || (e.Kind == ValueEventKind.Resync && e.Value is null))
             {
+                lock (_gate)
+                {
+                    _previousTag = _mine?.Session.Tag ?? _previousTag;
+                    _mine = null;
+                }
+
                 return;
             }
 

@@ -52,7 +52,7 @@ public sealed class CoordinationValue
     public Task<ValueWriteResult> CompareAndSetAsync(long expectedRevision, string value, CancellationToken cancellationToken = default) =>
         WriteAsync(new ValueWrite(Guid.NewGuid(), Required(value), ExpectedRevision(expectedRevision)), cancellationToken);
 
-    /// <summary>Deletes the value (only if it is at <paramref name="expectedRevision"/>, when given); false if there was nothing to delete or the revision differs.</summary>
+    /// <summary>Deletes the value (only if it is at <paramref name="expectedRevision"/>, when given); not succeeded when there was nothing to delete or the revision differs.</summary>
     public Task<ValueWriteResult> DeleteAsync(long? expectedRevision = null, CancellationToken cancellationToken = default) =>
         WriteAsync(new ValueWrite(Guid.NewGuid(), null, expectedRevision is { } e ? ExpectedRevision(e) : null), cancellationToken);
 

@@ -74,6 +74,30 @@ public sealed partial class LockTests(CliCluster fixture)
     }
 
     [Fact]
+    public async Task Permits_let_that_many_commands_run_at_once_and_a_semaphore_revoke_stops_them_all()
+    {
+        var name = $"cli/{Guid.NewGuid():N}";
+        string[] Holder(string which) => [.. fixture.Target, "lock", name, "--permits", "2", "--ttl", "6s", "--grace", "2s", "--", "sh", "-c", $"echo \"{which} holding token=$COORD_FENCING_TOKEN of $COORD_PERMITS\"; exec sleep 300"];
+        await using var first = Coord.Start("coord lock --permits 2 (first)", Holder("first"));
+        await using var second = Coord.Start("coord lock --permits 2 (second)", Holder("second"));
+        await first.WaitForLineAsync("first holding token=[1-9][0-9]* of 2$", TimeSpan.FromSeconds(30));
+        await second.WaitForLineAsync("second holding token=[1-9][0-9]* of 2$", TimeSpan.FromSeconds(30));
+
+        var third = await fixture.RunAsync("lock", name, "-n", "2", "--timeout", "1s", "--", "true");
+        Assert.True(third.ExitCode == 124 && third.Stderr.Contains($"A permit of semaphore '{name}' (2 permits) was not acquired within 1 s", StringComparison.Ordinal), third.ToString());
+
+        var revoke = await fixture.RunAsync("revoke", name, "--semaphore", "--reason", "cli permits test", "--json");
+        Assert.True(revoke.ExitCode == 0 && revoke.Json.GetProperty("revoked").GetArrayLength() == 2, revoke.ToString());
+        Assert.Equal(125, await first.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(125, await second.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("was lost (revoked: cli permits test)", first.Output, StringComparison.Ordinal);
+
+        Assert.Equal(64, (await fixture.RunAsync("lock", name, "--permits", "0", "--", "true")).ExitCode);
+        var notNumber = await fixture.RunAsync("lock", name, "--permits", "abc", "--", "true");
+        Assert.True(notNumber.ExitCode == 64 && notNumber.Stderr.Contains("abc", StringComparison.Ordinal), notNumber.ToString());
+    }
+
+    [Fact]
     public async Task Revoke_takes_a_semaphore_or_a_reader_writer_lock_by_its_flag_and_reports_what_it_took()
     {
         foreach (var flag in new[] { "--semaphore", "--reader-writer" })

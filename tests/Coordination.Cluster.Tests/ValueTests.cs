@@ -88,7 +88,7 @@ public sealed class ValueTests(ClusterFixture fixture) : IClassFixture<ClusterFi
         await stop.CancelAsync();
         await watcher;
 
-        Assert.Equal(Enumerable.Range((int)first.Revision, (int)(last - first.Revision + 1)).Select(r => (long)r), seen.Select(e => e.Revision));
+        Assert.Equal(Enumerable.Range(0, (int)(last - first.Revision + 1)).Select(i => first.Revision + i), seen.Select(e => e.Revision));
         Assert.Equal(32, seen.Count);
         Assert.Equal(ValueEventKind.Deleted, seen.Last().Kind);
         Assert.Equal(30, seen.Where(e => e.Value?.StartsWith('w') == true).Select(e => e.Value).Distinct().Count());

@@ -5,12 +5,44 @@ namespace Coordination.Tests;
 
 public sealed class ValueStateMachineTests
 {
-    private const long Epoch = 1;
+    /// <summary>Epoch 0, whose revisions (as its fencing tokens) count 1, 2, 3 (a later epoch's begin at epoch · 2^40).</summary>
+    private const long Epoch = 0;
     private const string Name = "config/a";
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
 
     private static (ValueRecord Next, ValueWriteResult Result) Write(ValueRecord r, string? value, long? expected = null, string? session = null, Guid? id = null, long sequence = 1) =>
         ValueStateMachine.Write(r, Name, new ValueWrite(id ?? Guid.NewGuid(), value, expected, session, session is null ? 0 : sequence), Ttl, Epoch, new ProposedRevisions());
+
+    [Fact]
+    public void A_value_whose_state_began_again_continues_above_every_revision_of_its_earlier_life()
+    {
+        // Its earlier life, in epoch 3: created, changed, deleted.
+        var earlier = ValueRecord.Empty;
+        var revisions = new List<long>();
+        foreach (var value in new[] { "a", "b", null, "c" })
+        {
+            var (next, result) = ValueStateMachine.Write(earlier, Name, new ValueWrite(Guid.NewGuid(), value, null), Ttl, 3, new ProposedRevisions());
+            earlier = next;
+            revisions.Add(result.Current.Revision);
+        }
+
+        Assert.True(revisions.SequenceEqual(revisions.Order()) && revisions.Distinct().Count() == revisions.Count, string.Join(", ", revisions));
+
+        // Its state is lost (a full restart, a re-initialised partition) and begins again, empty, in epoch 4.
+        var (again, created) = ValueStateMachine.Write(ValueRecord.Empty, Name, new ValueWrite(Guid.NewGuid(), "new", 0), Ttl, 4, new ProposedRevisions());
+        Assert.True(created.Current.Revision > revisions.Max(), $"revision {created.Current.Revision} after the restart is not above {revisions.Max()} of the earlier life");
+        for (var i = 0; i < 3; i++)
+        {
+            (again, _) = ValueStateMachine.Write(again, Name, new ValueWrite(Guid.NewGuid(), $"new {i}", null), Ttl, 4, new ProposedRevisions());
+        }
+
+        // A compare-and-set or delete naming a revision of the earlier life never matches the new one.
+        foreach (var old in revisions)
+        {
+            Assert.False(ValueStateMachine.Write(again, Name, new ValueWrite(Guid.NewGuid(), "stale", old), Ttl, 4, new ProposedRevisions()).Result.Succeeded, $"a compare on revision {old} of the earlier life succeeded");
+            Assert.False(ValueStateMachine.Write(again, Name, new ValueWrite(Guid.NewGuid(), null, old), Ttl, 4, new ProposedRevisions()).Result.Succeeded, $"a delete on revision {old} of the earlier life succeeded");
+        }
+    }
 
     [Fact]
     public void Sets_and_deletes_take_the_next_revision_and_are_retained_for_watchers()

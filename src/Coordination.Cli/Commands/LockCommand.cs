@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
+using Coordination.Client;
+using Medallion.Threading;
 
 namespace Coordination.Cli.Commands;
 
 /// <summary>
-/// <c>coord lock NAME [--ttl] [--timeout] -- CMD ARGS…</c> (etcdctl lock, consul lock): runs the command while
-/// holding the lock, with COORD_LOCK_NAME and COORD_FENCING_TOKEN in its environment, and returns its exit status.
-/// The lock is released when the command exits or coord is interrupted; if the lock is lost first (revoked, or the
+/// <c>coord lock NAME [--ttl] [--timeout] [--permits N] -- CMD ARGS…</c> (etcdctl lock, consul lock [-n]): runs the
+/// command while holding the lock (or one of N permits of a semaphore), with COORD_LOCK_NAME and COORD_FENCING_TOKEN
+/// in its environment, and returns its exit status. The lock is released when the command exits or coord is interrupted; if the lock is lost first (revoked, or the
 /// session's lease ran out), the command is stopped and coord exits with <see cref="ExitCodes.Lost"/>.
 /// </summary>
 internal static class LockCommand
@@ -15,13 +17,22 @@ internal static class LockCommand
 
     public static Command Create(ConnectionOptions connection)
     {
-        var name = new Argument<string>("name") { Description = "The lock's name." };
+        var name = new Argument<string>("name") { Description = "The lock's name (with --permits, the semaphore's)." };
         var command = new Argument<string[]>("command") { Description = "The command to run while holding the lock (after --).", Arity = ArgumentArity.OneOrMore };
         var ttl = new Option<TimeSpan?>("--ttl") { Description = "The session's lease: how soon the lock frees if coord stops answering. Default 15s.", CustomParser = Durations.Parse };
         var timeout = new Option<TimeSpan?>("--timeout") { Description = "Give up (exit 124) if the lock is not acquired within this; 0 takes it only if free now. Default: wait.", CustomParser = Durations.Parse };
+        var permits = new Option<int?>("--permits", "-n") { Description = $"Hold one of this many permits of a semaphore NAME instead of the lock (consul lock -n): up to that many commands run at once (1 to {SemaphoreLimits.MaxPermits}; every user of NAME must give the same count, else exit 1)." };
         var grace = new Option<TimeSpan?>("--grace") { Description = "How long the command gets after SIGTERM before SIGKILL when it must stop; at most a third of the TTL. Default: a third of the TTL, at most 10s.", CustomParser = Durations.Parse };
 
-        var lockCommand = new Command("lock", "Run a command while holding a lock; its exit status is coord's.") { name, command, ttl, timeout, grace };
+        var lockCommand = new Command("lock", "Run a command while holding a lock (or a semaphore's permit); its exit status is coord's.") { name, command, ttl, timeout, grace, permits };
+        lockCommand.Validators.Add(r =>
+        {
+            // Read from the token, so that one that is not a number gets only its own parse error.
+            if (r.GetResult(permits) is { Tokens: [var count] } && int.TryParse(count.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n is < 1 or > SemaphoreLimits.MaxPermits)
+            {
+                r.AddError($"--permits must be 1 to {SemaphoreLimits.MaxPermits}.");
+            }
+        });
         lockCommand.Validators.Add(r =>
         {
             if (r.GetResult(ttl) is { Tokens: [var typed] } && !Durations.TryParse(typed.Value, out _))
@@ -41,27 +52,32 @@ internal static class LockCommand
             var stopGrace = result.GetValue(grace) ?? Durations.Shorter(DefaultGrace, MostGrace(result.GetValue(ttl)));
             await using var session = await cluster.Coordination.OpenSessionAsync(result.GetValue(ttl), cancellationToken);
             var wait = result.GetValue(timeout);
-            var handle = await output.WaitingAsync(
-                $"Waiting for lock '{lockName}'…",
-                async () => wait is { } limit ? await session.CreateLock(lockName).TryAcquireAsync(limit, cancellationToken) : await session.CreateLock(lockName).AcquireAsync(null, cancellationToken))
-                ?? throw new CliException("timeout", ExitCodes.Timeout, $"Lock '{lockName}' was not acquired within {wait!.Value.TotalSeconds:0.###} s.");
+            var count = result.GetValue(permits);
+            var what = count is { } n ? $"A permit of semaphore '{lockName}' ({n} permits)" : $"Lock '{lockName}'";
+            var (grant, handle, token) = await output.WaitingAsync($"Waiting for {char.ToLowerInvariant(what[0])}{what[1..]}…", () => AcquireAsync(session, lockName, count, wait, cancellationToken))
+                ?? throw new CliException("timeout", ExitCodes.Timeout, wait == TimeSpan.Zero ? $"{what} was not free." : $"{what} was not acquired within {wait!.Value.TotalSeconds:0.###} s.");
 
             await using (handle)
             {
                 var environment = new Dictionary<string, string>
                 {
                     ["COORD_LOCK_NAME"] = lockName,
-                    ["COORD_FENCING_TOKEN"] = handle.FencingToken.ToString(CultureInfo.InvariantCulture),
+                    ["COORD_FENCING_TOKEN"] = token.ToString(CultureInfo.InvariantCulture),
                 };
+                if (count is { } total)
+                {
+                    environment["COORD_PERMITS"] = total.ToString(CultureInfo.InvariantCulture);
+                }
+
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(handle.HandleLostToken, cancellationToken);
                 var (exitCode, stopped) = await SupervisedChild.RunAsync(result.GetValue(command)!, environment, Durations.Shorter(stopGrace, session.Ttl / 3), () => session.Remaining, stop.Token);
                 if (stopped && !cancellationToken.IsCancellationRequested)
                 {
                     // Lost, or about to be: the lease had no more than the grace period left (its keepalives went unanswered).
-                    var why = handle.RevokedReason is { } reason ? $"was lost (revoked: {reason})"
+                    var why = grant.RevokedReason is { } reason ? $"was lost (revoked: {reason})"
                         : session.LostReason is { } lost ? $"was lost ({lost})"
                         : $"was about to be lost (its session's keepalives went unanswered with {session.Remaining.TotalSeconds:0.#} s of its lease left)";
-                    output.Fail(new CliException("lost", ExitCodes.Lost, $"Lock '{lockName}' {why}; the command was stopped."));
+                    output.Fail(new CliException("lost", ExitCodes.Lost, $"{what} {why}; the command was stopped."));
                     return ExitCodes.Lost;
                 }
 
@@ -71,10 +87,25 @@ internal static class LockCommand
         return lockCommand;
     }
 
+    /// <summary>The lock, or with <paramref name="permits"/> a permit of the semaphore; null when not acquired within <paramref name="wait"/>.</summary>
+    private static async Task<(CoordinationGrant Grant, IDistributedSynchronizationHandle Handle, long Token)?> AcquireAsync(CoordinationSession session, string name, int? permits, TimeSpan? wait, CancellationToken cancellationToken)
+    {
+        if (permits is { } count)
+        {
+            var semaphore = session.CreateSemaphore(name, count);
+            var permit = wait is { } limit ? await semaphore.TryAcquireAsync(limit, cancellationToken) : await semaphore.AcquireAsync(null, cancellationToken);
+            return permit is null ? null : (permit, permit, permit.FencingToken);
+        }
+
+        var exclusive = session.CreateLock(name);
+        var handle = wait is { } most ? await exclusive.TryAcquireAsync(most, cancellationToken) : await exclusive.AcquireAsync(null, cancellationToken);
+        return handle is null ? null : (handle, handle, handle.FencingToken);
+    }
+
     /// <summary>
     /// The longest time a command may get between SIGTERM and SIGKILL: the SIGTERM comes at the latest when the lease has
     /// that much left, so more than a third of the TTL would stop the command when a single keepalive is late.
     /// </summary>
-    private static TimeSpan MostGrace(TimeSpan? ttl) => (ttl ?? new Client.CoordinationClientOptions().SessionTtl) / 3;
+    private static TimeSpan MostGrace(TimeSpan? ttl) => (ttl ?? new CoordinationClientOptions().SessionTtl) / 3;
 
 }

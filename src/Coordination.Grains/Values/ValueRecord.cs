@@ -80,7 +80,9 @@ internal static class ValueStateMachine
             return (r with { Binding = binding }, new ValueWriteResult(false, current));
         }
 
-        var revision = r.Revision + 1;
+        // As a fencing token: a value whose state began again (a full restart, a re-initialised partition) continues
+        // above every revision of its earlier life, so a compare-and-set naming one of those never matches it.
+        var revision = FencingTokens.Next(r.Revision, tokenEpoch);
         proposed.Proposed(revision);
         var unbound = Unbind(r.Binding, tokenEpoch);
         var bound = w.SessionId is null
