@@ -89,18 +89,30 @@ public static class CoordinationClientServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>As the overload with options, with the defaults (the overload of earlier versions, kept for their binaries).</summary>
+    public static IServiceCollection AddLeaderService<TService>(this IServiceCollection services, string election, string? value)
+        where TService : class, Microsoft.Extensions.Hosting.IHostedService =>
+        services.AddLeaderService<TService>(election, value, null);
+
     /// <summary>
     /// Runs <typeparamref name="TService"/> (any hosted service, e.g. a <see cref="Microsoft.Extensions.Hosting.BackgroundService"/>)
     /// only while this instance leads <paramref name="election"/>: started when elected, stopped when
     /// leadership is lost. Its constructor may take the <see cref="CoordinationLeadership"/>. Needs <see cref="AddCoordinationClient"/>.
+    /// <paramref name="configure"/> says what a term that ended on its own leads to (<see cref="LeaderServiceOptions"/>):
+    /// campaign again, stop leading, or stop the host. An option out of range is <see cref="ArgumentOutOfRangeException"/>
+    /// here, at registration.
     /// </summary>
-    public static IServiceCollection AddLeaderService<TService>(this IServiceCollection services, string election, string? value = null)
+    public static IServiceCollection AddLeaderService<TService>(this IServiceCollection services, string election, string? value = null, Action<LeaderServiceOptions>? configure = null)
         where TService : class, Microsoft.Extensions.Hosting.IHostedService
     {
         Coordination.Names.Validate(election, nameof(election));
+        var options = new LeaderServiceOptions();
+        configure?.Invoke(options);
+        options.Validated();
+
         // Not AddHostedService: it drops a second registration of the same type (the same service for another election).
         services.TryAddSingleton<LeaderServices>();
-        return services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => ActivatorUtilities.CreateInstance<LeaderOnlyHostedService<TService>>(sp, election, value ?? Environment.MachineName, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        return services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => ActivatorUtilities.CreateInstance<LeaderOnlyHostedService<TService>>(sp, election, value ?? Environment.MachineName, sp.GetService<TimeProvider>() ?? TimeProvider.System, options));
     }
 
     /// <summary>

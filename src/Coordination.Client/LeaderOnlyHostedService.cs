@@ -27,7 +27,8 @@ internal interface ILeaderService
 /// Kubernetes leader election: campaign; once elected, create and start the service (its constructor may
 /// take the <see cref="CoordinationLeadership"/>, e.g. for its term as a fencing token); stop it the moment
 /// leadership is lost, the host stops, or the service's own work ends or fails; resign once it has
-/// stopped; then campaign again. A new run never starts before the previous one has finished.
+/// stopped; then campaign again (or, as <see cref="LeaderServiceOptions"/> say for a term that ended on its own,
+/// stop leading or stop the host). A new run never starts before the previous one has finished.
 /// </summary>
 internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundService, ILeaderService
     where TService : class, IHostedService
@@ -38,15 +39,19 @@ internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundServ
     private readonly ICoordinationClient _client;
     private readonly string? _value;
     private readonly TimeProvider _time;
+    private readonly LeaderServiceOptions _options;
+    private readonly IHostApplicationLifetime? _lifetime;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _shutdown = new();
 
-    public LeaderOnlyHostedService(IServiceProvider services, ICoordinationClient client, LeaderServices registry, string election, string? value, TimeProvider time, ILogger<LeaderOnlyHostedService<TService>> logger)
+    public LeaderOnlyHostedService(IServiceProvider services, ICoordinationClient client, LeaderServices registry, string election, string? value, TimeProvider time, LeaderServiceOptions options, ILogger<LeaderOnlyHostedService<TService>> logger, IHostApplicationLifetime? lifetime = null)
     {
         _services = services;
         _client = client;
         _value = value;
         _time = time;
+        _options = options;
+        _lifetime = lifetime;
         _logger = logger;
         Election = election;
         registry.Add(this);
@@ -120,11 +125,22 @@ internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundServ
                 }
             }
 
+            if (!lost && !stop.IsCancellationRequested && (failed ? _options.WhenFailed : _options.WhenFinished) is var end and not LeaderServiceEnd.CampaignAgain)
+            {
+                LogNoMoreCampaigns(_logger, Election, typeof(TService).Name, failed ? "failed" : "finished", end);
+                if (end == LeaderServiceEnd.StopHost)
+                {
+                    _lifetime?.StopApplication();
+                }
+
+                return;
+            }
+
             // A term that ended on its own (the service failed, or its work finished) waits before the next campaign: a
             // one-shot job of the only candidate must not run again back to back.
             if (failed || !lost)
             {
-                await Task.Delay(RetryDelay, _time, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await Task.Delay(_options.CampaignDelay, _time, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }
@@ -215,6 +231,9 @@ internal sealed partial class LeaderOnlyHostedService<TService> : BackgroundServ
 
     [LoggerMessage(EventId = 4104, Level = LogLevel.Error, Message = "{Service}, run as leader of {Election} (term {Term}), failed; it was stopped and the leadership resigned")]
     private static partial void LogServiceFailed(ILogger logger, Exception? exception, string election, long term, string service);
+
+    [LoggerMessage(EventId = 4107, Level = LogLevel.Information, Message = "{Service}, run as leader of {Election}, {How}; it was stopped and the leadership resigned, and this instance campaigns no more ({End})")]
+    private static partial void LogNoMoreCampaigns(ILogger logger, string election, string service, string how, LeaderServiceEnd end);
 
     [LoggerMessage(EventId = 4106, Level = LogLevel.Warning, Message = "Resigning the leadership of {Election} (term {Term}) failed; it ends with this instance's session, or when revoked")]
     private static partial void LogResignFailed(ILogger logger, Exception exception, string election, long term);

@@ -282,6 +282,40 @@ public sealed class ElectionTests(ClusterFixture fixture) : IClassFixture<Cluste
         Assert.True(shortest >= TimeSpan.FromMilliseconds(900), $"the one-shot service ran again {shortest.TotalMilliseconds:0} ms after its previous run; {gaps.Count} gaps: {string.Join(", ", gaps.Take(10).Select(g => g.TotalMilliseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))} ms…");
     }
 
+    [Fact]
+    public async Task A_one_shot_job_told_to_stop_leading_when_finished_runs_once_and_its_instance_leaves_the_election()
+    {
+        var name = NewElection();
+        var probe = new LeaderProbe();
+        using var host = await StartHostAsync(0, probe, services => services.AddLeaderService<OneShotWork>(name, null, o => (o.WhenFinished, o.CampaignDelay) = (LeaderServiceEnd.StopLeading, TimeSpan.Zero)));
+        var leading = host.Services.GetServices<IHostedService>().OfType<BackgroundService>().Single(s => s.GetType().Name.StartsWith("LeaderOnlyHostedService", StringComparison.Ordinal));
+
+        // Its campaigning ends on its own: no further term can begin (with CampaignAgain it never ends).
+        await Eventually.Async(() => leading.ExecuteTask is { IsCompleted: true }, TimeSpan.FromSeconds(30), "the leader-only service to stop campaigning after its one run");
+        Assert.Single(probe.Terms);
+        Assert.Null(await Cluster.NewClient().CreateElection(name).GetLeaderAsync());
+        Assert.False(host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested, "stopping leading stopped the host");
+    }
+
+    [Fact]
+    public async Task A_failed_leader_only_service_told_to_stop_the_host_resigns_and_stops_it()
+    {
+        var name = NewElection();
+        var probe = new LeaderProbe { FailFirstRun = true };
+        using var host = await StartHostAsync(0, probe, services => services.AddLeaderService<LeaderOnlyWork>(name, null, o => o.WhenFailed = LeaderServiceEnd.StopHost));
+        var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+
+        await Eventually.Async(() => stopping.IsCancellationRequested, TimeSpan.FromSeconds(30), "the host to be stopped after its leader-only service failed");
+        Assert.Equal(name, probe.FailedRun?.Election);
+        Assert.Single(probe.Terms);
+        Assert.Null(await Cluster.NewClient().CreateElection(name).GetLeaderAsync());
+
+        var services = new ServiceCollection();
+        Assert.Throws<ArgumentOutOfRangeException>(() => services.AddLeaderService<OneShotWork>(name, null, o => o.CampaignDelay = TimeSpan.FromSeconds(-1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => services.AddLeaderService<OneShotWork>(name, null, o => o.WhenFailed = (LeaderServiceEnd)7));
+        Assert.Empty(services);
+    }
+
     private async Task<IHost> StartHostAsync(int instance, LeaderProbe probe, Action<IServiceCollection> leaderServices)
     {
         var builder = Host.CreateApplicationBuilder();

@@ -8,8 +8,9 @@ namespace Coordination.Cli.Commands;
 /// <summary>
 /// <c>coord lock NAME [--ttl] [--timeout] [--permits N] -- CMD ARGS…</c> (etcdctl lock, consul lock [-n]): runs the
 /// command while holding the lock (or one of N permits of a semaphore), with COORD_LOCK_NAME and COORD_FENCING_TOKEN
-/// in its environment, and returns its exit status. The lock is released when the command exits or coord is interrupted; if the lock is lost first (revoked, or the
-/// session's lease ran out), the command is stopped and coord exits with <see cref="ExitCodes.Lost"/>.
+/// (and COORD_PERMITS) in its environment, and returns its exit status. The lock is released when the command exits
+/// or coord is interrupted; if the lock is lost first (revoked, or the session's lease ran out), the command is
+/// stopped and coord exits with <see cref="ExitCodes.Lost"/>.
 /// </summary>
 internal static class LockCommand
 {
