@@ -28,10 +28,10 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
     private readonly Lock _gate = new();
     private (CoordinationSession Session, VersionedValue Value)? _mine;
 
-    /// <summary>The keeper's earlier session, whose binding it may take over after a loss; null once another writer set the value.</summary>
-    private string? _previousTag;
-
-    /// <summary>The last session this keeper set the value through: a set whose reply never came may still have bound the value to it.</summary>
+    /// <summary>
+    /// The last session the keeper's value was bound to, or that it set the value through (a set whose reply never came
+    /// may still have bound it): a binding to it with the keeper's text is the keeper's own, to take over after a loss.
+    /// </summary>
     private CoordinationSession? _writing;
     private Task _loop = Task.CompletedTask;
     private int _disposed;
@@ -205,16 +205,14 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
             return current;
         }
 
-        string? previous;
-        string? written;
+        string? earlier;
         lock (_gate)
         {
-            _previousTag = _mine?.Session.Tag ?? _previousTag;
-            (previous, written) = (_previousTag, _writing?.Tag);
+            earlier = _writing?.Tag;
             _mine = null;
         }
 
-        if (current.Exists && !(current.Value == _text && current.SessionTag is { } tag && (tag == previous || tag == written)))
+        if (current.Exists && !(current.Value == _text && current.SessionTag == earlier))
         {
             return current;
         }
@@ -252,22 +250,16 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
         using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, session.LostToken);
         await foreach (var e in _value.WatchAsync(from.Revision, either.Token))
         {
-            if (e.Kind == ValueEventKind.Deleted || (e.Kind == ValueEventKind.Resync && e.Value is null))
-            {
-                lock (_gate)
-                {
-                    _previousTag = _mine?.Session.Tag ?? _previousTag;
-                    _mine = null;
-                }
-
-                return;
-            }
-
-            // Set by another writer (this keeper sets only in EnsureSetAsync): theirs now, never taken over; wait for it to go.
+            // Deleted: set it again. Set (this keeper sets only in EnsureSetAsync): another writer's now, whose binding is
+            // not the keeper's session, so it is never taken over; wait for it to go.
             lock (_gate)
             {
-                _previousTag = null;
                 _mine = null;
+            }
+
+            if (e.Kind == ValueEventKind.Deleted || (e.Kind == ValueEventKind.Resync && e.Value is null))
+            {
+                return;
             }
         }
     }
@@ -280,7 +272,7 @@ public sealed partial class CoordinationKeptValue : IAsyncDisposable
     {
         lock (_gate)
         {
-            _mine = (session, value);
+            (_mine, _writing) = ((session, value), session);
         }
     }
 
