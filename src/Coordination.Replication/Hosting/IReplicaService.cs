@@ -16,6 +16,10 @@ internal interface IReplicaService : IGrainService
     [Alias("handle-batch")]
     Task<ReplicaReply[]> HandleBatch(ReplicaRequest[] requests);
 
+    /// <summary>The port this silo takes replica batches on directly; 0 when it does not (then send them through Orleans).</summary>
+    [Alias("direct-port")]
+    Task<int> DirectPort();
+
     [Alias("snapshot")]
     Task<SnapshotReply> Snapshot(SnapshotRequest request);
 

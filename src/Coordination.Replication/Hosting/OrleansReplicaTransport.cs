@@ -1,7 +1,10 @@
 using Coordination.Replication.Configuration;
+using Coordination.Replication.Direct;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Serialization;
 using Orleans.Runtime.Services;
 
 namespace Coordination.Replication.Hosting;
@@ -18,23 +21,41 @@ public interface IReplicaTrafficFilter
 /// <summary>
 /// Routes replica messages to the grain service of the target silo; calls to this silo's own replica skip the
 /// network. Requests to another silo travel in batches (<see cref="OutboundBatches"/>): one message per silo
-/// while the previous one is on its way, and background requests ride with them.
+/// while the previous one is on its way, and background requests ride with them. With
+/// <see cref="ReplicationOptions.DirectTransport"/> the batches travel on a direct connection
+/// (<see cref="DirectReplicaLinks"/>) once the target silo has said where it listens; snapshots, configurations and
+/// key pages always go through Orleans.
 /// </summary>
-internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaService>, IReplicaTransport
+internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaService>, IReplicaTransport, IDisposable
 {
     private readonly Lazy<ReplicaNode> _local;
     private readonly ReplicaId _self;
     private readonly IReplicaTrafficFilter? _filter;
     private readonly OutboundBatches _batches;
+    private readonly DirectReplicaLinks? _direct;
+    private readonly Func<ReplicaId, Task<int>> _askDirectPort;
 
-    public OrleansReplicaTransport(IServiceProvider services, ILocalSiloDetails silo, Lazy<ReplicaNode> local, TimeProvider time, IOptions<ReplicationOptions> options, IReplicaTrafficFilter? filter = null)
+    public OrleansReplicaTransport(
+        IServiceProvider services,
+        ILocalSiloDetails silo,
+        Lazy<ReplicaNode> local,
+        TimeProvider time,
+        IOptions<ReplicationOptions> options,
+        IOptions<SiloMessagingOptions> messaging,
+        Serializer serializer,
+        IReplicaTrafficFilter? filter = null)
         : base(services)
     {
         _self = silo.SiloAddress.ToReplicaId();
         _local = local;
         _filter = filter;
         _batches = new OutboundBatches(SendBatchAsync, time, options.Value.RoundTimeout, OutboundBatches.DefaultLinger);
+        _direct = options.Value.DirectTransport ? new DirectReplicaLinks(_self, serializer, time, messaging.Value.ResponseTimeout) : null;
+        _askDirectPort = target => Remote(target).DirectPort();
     }
+
+    /// <summary>Silos this one has a direct link to, for tests.</summary>
+    internal int DirectLinks => _direct?.Count ?? 0;
 
     public ReplicaId? Self => _self;
 
@@ -71,9 +92,15 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
     {
         // Traffic blocked meanwhile (fault injection) loses the whole batch, as it would each message.
         Check(target);
-        return requests.Length == 1
+        if (_direct?.TrySend(target, requests, _askDirectPort) is { } direct)
+        {
+            return direct;
+        }
+
+        // A pump may call this on a grain's thread: the grain call is made from the thread pool, outside that grain.
+        return Task.Run(() => requests.Length == 1
             ? HandleOneAsync(Remote(target), requests[0])
-            : Remote(target).HandleBatch(requests);
+            : Remote(target).HandleBatch(requests));
     }
 
     private Task<ReplicaReply> Route(ReplicaId target, ReplicaRequest request, bool later)
@@ -88,6 +115,8 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
     }
 
     private static async Task<ReplicaReply[]> HandleOneAsync(IReplicaService replica, ReplicaRequest request) => [await replica.Handle(request)];
+
+    public void Dispose() => _direct?.Dispose();
 
     private IReplicaService Remote(ReplicaId target) => GetGrainService(SiloAddress.FromParsableString(target.Value));
 

@@ -10,8 +10,10 @@ namespace Coordination.Replication.Hosting;
 /// request keeps its own reply; the protocol treats a lost batch as lost messages.
 /// </summary>
 /// <remarks>
-/// The pumps run on the thread pool, not on the scheduler of whichever grain happened to start them, and without
-/// its execution context (its Orleans <c>RequestContext</c>): a pump carries every later caller's requests too. A
+/// A pump sends its first batch on the thread of the caller that started it (<c>send</c> must not make a grain call
+/// there: it hands those to the thread pool), then runs on the thread pool, not on the scheduler of whichever grain
+/// happened to start it, and without its execution context (its Orleans <c>RequestContext</c>): a pump carries every
+/// later caller's requests too. A
 /// destination lives only while requests to it wait or are being pumped, so the silo incarnations ever seen leave
 /// nothing behind (a sender always completes or fails its request in the destination it joined). A batch
 /// that has not come back within <c>slotTimeout</c> (a paused or cut-off silo) stops holding the way: the next
@@ -71,7 +73,9 @@ internal sealed class OutboundBatches(Func<ReplicaId, ReplicaRequest[], Task<Rep
             started = Open(target, pending);
         }
 
-        DetachedWork.Start(() => PumpAsync(started));
+        // The first batch leaves on the caller's thread (a lone request pays no thread-pool hop); the pump goes on
+        // without the caller's execution context, and its awaits do not come back to the caller's scheduler.
+        DetachedWork.StartHere(() => PumpAsync(started));
         return pending.Reply.Task;
     }
 

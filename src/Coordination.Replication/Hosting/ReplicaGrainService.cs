@@ -1,4 +1,5 @@
 using Coordination.Replication.Configuration;
+using Coordination.Replication.Direct;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;
 using Microsoft.Extensions.Logging;
@@ -14,16 +15,20 @@ namespace Coordination.Replication.Hosting;
 internal sealed class ReplicaGrainService : GrainService, IReplicaService
 {
     private readonly ReplicaNode _node;
+    private readonly DirectReplicaListener _direct;
 
-    public ReplicaGrainService(GrainId id, Silo silo, ILoggerFactory loggerFactory, ReplicaNode node)
+    public ReplicaGrainService(GrainId id, Silo silo, ILoggerFactory loggerFactory, ReplicaNode node, DirectReplicaListener direct)
         : base(id, silo, loggerFactory)
     {
         _node = node;
+        _direct = direct;
     }
 
     public Task<ReplicaReply> Handle(ReplicaRequest request) => Task.FromResult(_node.Handle(request));
 
     public Task<ReplicaReply[]> HandleBatch(ReplicaRequest[] requests) => Task.FromResult(Array.ConvertAll(requests, _node.Handle));
+
+    public Task<int> DirectPort() => Task.FromResult(_direct.Port);
 
     public Task<SnapshotReply> Snapshot(SnapshotRequest request) => Task.FromResult(_node.Snapshot(request));
 

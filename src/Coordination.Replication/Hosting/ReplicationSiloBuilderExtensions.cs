@@ -1,4 +1,5 @@
 using Coordination.Replication.Configuration;
+using Coordination.Replication.Direct;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,6 +30,8 @@ public static class ReplicationSiloBuilderExtensions
         services.AddSingleton<SiloLiveness>();
         services.AddSingleton(sp => new Lazy<ReplicaNode>(sp.GetRequiredService<ReplicaNode>));
         services.AddSingleton<OrleansReplicaTransport>();
+        services.AddSingleton<DirectReplicaListener>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DirectReplicaListener>());
         services.AddSingleton<IReplicaTransport>(sp => sp.GetRequiredService<OrleansReplicaTransport>());
         services.AddSingleton(sp => new ReplicaNode(
             sp.GetRequiredService<SiloLiveness>().Self,

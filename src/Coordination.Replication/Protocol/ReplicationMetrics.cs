@@ -54,6 +54,9 @@ internal static class ReplicationMetrics
     public static readonly Histogram<double> RecoveryDuration = Meter.CreateHistogram<double>(
         "coordination.replica.recovery.duration", "s", "Time a recovering replica took to copy one partition from a majority (streamed in pages).");
 
+    public static readonly Counter<long> DirectFramesSent = Meter.CreateCounter<long>(
+        "coordination.replica.direct.frames", "{frame}", "Frames this silo wrote on direct replica connections: batches to other silos, and replies to theirs.");
+
     public static readonly Counter<long> RegistersForgotten = Meter.CreateCounter<long>(
         "coordination.register.forgotten", "{register}", "Deleted registers whose tombstones every replica has dropped.");
 }

@@ -8,7 +8,8 @@ namespace Coordination.Silo.SiloHost;
 /// measurement of its message-size histograms (meter "Microsoft.Orleans") per message written to or read
 /// from a connection, tagged with the connection's direction; messages between grains of one silo never
 /// reach a connection and are not counted. Each silo↔silo message is counted by both ends (sent by one,
-/// received by the other); each client message once, by the gateway silo.
+/// received by the other); each client message once, by the gateway silo. Frames written on direct replica
+/// connections (a batch, or the replies to one) count as silo↔silo messages sent.
 /// </summary>
 internal sealed class OrleansMessageCounts : IDisposable
 {
@@ -18,6 +19,8 @@ internal sealed class OrleansMessageCounts : IDisposable
     private const string DirectionTag = "ConnectionDirection";
     private const string SiloToSilo = "SiloToSilo";
     private const string GatewayToClient = "GatewayToClient";
+    private const string ReplicationMeter = Coordination.Replication.Protocol.ReplicationMetrics.MeterName;
+    private const string DirectFramesInstrument = "coordination.replica.direct.frames";
 
     private readonly MeterListener _listener = new();
     private long _siloSent;
@@ -29,12 +32,14 @@ internal sealed class OrleansMessageCounts : IDisposable
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == OrleansMeter && instrument.Name is SentInstrument or ReceivedInstrument)
+            if ((instrument.Meter.Name == OrleansMeter && instrument.Name is SentInstrument or ReceivedInstrument)
+                || (instrument.Meter.Name == ReplicationMeter && instrument.Name == DirectFramesInstrument))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
         };
         _listener.SetMeasurementEventCallback<int>((instrument, _, tags, _) => Count(instrument.Name == SentInstrument, tags));
+        _listener.SetMeasurementEventCallback<long>((_, frames, _, _) => Interlocked.Add(ref _siloSent, frames));
         _listener.Start();
     }
 

@@ -1,0 +1,96 @@
+using System.Buffers.Binary;
+using System.Text;
+using Coordination.Replication.Configuration;
+
+namespace Coordination.Replication.Direct;
+
+/// <summary>
+/// The wire format of the direct replica transport. A connection opens with <see cref="Magic"/> and a hello frame
+/// naming the sending silo and the silo it means to reach (each a <see cref="ReplicaId"/>); after it, every frame is a
+/// 16-byte header (body length, correlation id, kind; little-endian) and an Orleans-serialized body: the sender's
+/// frames carry a batch of <c>ReplicaRequest</c>s, the receiver answers each with the batch's replies under the same
+/// id, or with <see cref="FrameKind.Failed"/> and a message.
+/// </summary>
+internal static class DirectFrames
+{
+    public const int HeaderLength = 16;
+
+    /// <summary>A frame's body at most: well above <c>OutboundBatches.MaxBatch</c> requests of the largest value.</summary>
+    public const int MaxBody = 64 << 20;
+
+    /// <summary>"CRT1": coordination replica transport, version 1. A listener closes a connection that starts otherwise.</summary>
+    public static ReadOnlySpan<byte> Magic => "CRT1"u8;
+
+    public static byte[] Frame(long id, FrameKind kind, ReadOnlySpan<byte> body)
+    {
+        var frame = new byte[HeaderLength + body.Length];
+        BinaryPrimitives.WriteInt32LittleEndian(frame, body.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(frame.AsSpan(4), id);
+        BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(12), (int)kind);
+        body.CopyTo(frame.AsSpan(HeaderLength));
+        return frame;
+    }
+
+    /// <summary>The bytes a connection starts with: the magic and a hello frame from <paramref name="from"/> to <paramref name="to"/>.</summary>
+    public static byte[] Hello(ReplicaId from, ReplicaId to)
+    {
+        var frame = Frame(0, FrameKind.Hello, Encoding.UTF8.GetBytes($"{from.Value}\n{to.Value}"));
+        return [.. Magic, .. frame];
+    }
+
+    /// <summary>Reads the magic and the hello frame; null when the connection does not start as this transport's does.</summary>
+    public static async Task<(ReplicaId From, ReplicaId To)?> ReadHelloAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var magic = new byte[Magic.Length];
+        await stream.ReadExactlyAsync(magic, cancellationToken).ConfigureAwait(false);
+        if (!magic.AsSpan().SequenceEqual(Magic))
+        {
+            return null;
+        }
+
+        var hello = await ReadAsync(stream, new byte[HeaderLength], cancellationToken).ConfigureAwait(false);
+        if (hello is not { Kind: FrameKind.Hello } frame)
+        {
+            return null;
+        }
+
+        var parts = Encoding.UTF8.GetString(frame.Body).Split('\n');
+        return parts.Length == 2 ? (new ReplicaId(parts[0]), new ReplicaId(parts[1])) : null;
+    }
+
+    /// <summary>Reads one frame (<paramref name="header"/> is a scratch buffer of <see cref="HeaderLength"/>); null at the end of the stream.</summary>
+    public static async Task<ReplicaFrame?> ReadAsync(Stream stream, byte[] header, CancellationToken cancellationToken)
+    {
+        var read = await stream.ReadAtLeastAsync(header, HeaderLength, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        if (read == 0)
+        {
+            return null;
+        }
+
+        if (read < HeaderLength)
+        {
+            throw new EndOfStreamException("The replica connection ended inside a frame header.");
+        }
+
+        var length = BinaryPrimitives.ReadInt32LittleEndian(header);
+        if (length is < 0 or > MaxBody)
+        {
+            throw new InvalidDataException($"A replica frame claims a body of {length} bytes (at most {MaxBody}).");
+        }
+
+        var id = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(4));
+        var kind = (FrameKind)BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
+        var body = new byte[length];
+        await stream.ReadExactlyAsync(body, cancellationToken).ConfigureAwait(false);
+        return new ReplicaFrame(id, kind, body);
+    }
+}
+
+internal enum FrameKind
+{
+    Hello = 0,
+    Batch = 1,
+    Failed = 2,
+}
+
+internal readonly record struct ReplicaFrame(long Id, FrameKind Kind, byte[] Body);

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Hosting;
+using Coordination.Replication.Protocol;
+using Coordination.Replication.Replicas;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Serialization;
+
+namespace Coordination.Replication.Direct;
+
+/// <summary>
+/// This silo's end of the direct replica transport: listens on <see cref="ReplicationOptions.DirectPort"/> from
+/// the stage Orleans starts grain services at until that stage stops (so it serves while the silo drains), and
+/// answers each batch with its replica's replies, as <see cref="ReplicaGrainService.HandleBatch"/> does. A connection
+/// whose hello names another silo (an earlier incarnation that had this port) is closed unanswered.
+/// </summary>
+internal sealed partial class DirectReplicaListener(
+    ILocalSiloDetails silo,
+    IOptions<EndpointOptions> endpoints,
+    IOptions<ReplicationOptions> options,
+    Lazy<ReplicaNode> node,
+    Serializer serializer,
+    ILogger<DirectReplicaListener> logger,
+    IReplicaTrafficFilter? filter = null) : ILifecycleParticipant<ISiloLifecycle>
+{
+    private readonly ReplicaId _self = silo.SiloAddress.ToReplicaId();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<Socket, byte> _connections = new();
+    private Socket? _listener;
+
+    /// <summary>The port this silo listens on; 0 while it does not (not started, switched off, or it could not listen).</summary>
+    public int Port { get; private set; }
+
+    public void Participate(ISiloLifecycle lifecycle)
+    {
+        if (options.Value.DirectTransport)
+        {
+            lifecycle.Subscribe(nameof(DirectReplicaListener), ServiceLifecycleStage.RuntimeGrainServices, Start, Stop);
+        }
+    }
+
+    private Task Start(CancellationToken cancellationToken)
+    {
+        var address = endpoints.Value.SiloListeningEndpoint?.Address ?? silo.SiloAddress.Endpoint.Address;
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(address, options.Value.DirectPort));
+            socket.Listen(512);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            LogCannotListen(logger, ex, address, options.Value.DirectPort);
+            return Task.CompletedTask;
+        }
+
+        _listener = socket;
+        Port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        LogListening(logger, address, Port);
+        DetachedWork.Start(() => AcceptAsync(socket));
+        return Task.CompletedTask;
+    }
+
+    private Task Stop(CancellationToken cancellationToken)
+    {
+        Port = 0;
+        _stopping.Cancel();
+        _listener?.Dispose();
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Dispose();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task AcceptAsync(Socket listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket accepted;
+            try
+            {
+                accepted = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                if (!_stopping.IsCancellationRequested)
+                {
+                    // Other silos find the port refused and ask again, hearing 0: they go through Orleans.
+                    Port = 0;
+                    LogAcceptFailed(logger, ex);
+                }
+
+                return;
+            }
+
+            accepted.NoDelay = true;
+            DetachedWork.Start(() => ServeAsync(accepted));
+        }
+    }
+
+    private async Task ServeAsync(Socket socket)
+    {
+        _connections[socket] = 0;
+        try
+        {
+            await using var stream = new NetworkStream(socket, ownsSocket: true);
+            await using var reader = new BufferedStream(stream, 64 << 10);
+            if (await DirectFrames.ReadHelloAsync(reader, _stopping.Token).ConfigureAwait(false) is not var (from, to) || to != _self)
+            {
+                return;
+            }
+
+            var header = new byte[DirectFrames.HeaderLength];
+            while (await DirectFrames.ReadAsync(reader, header, _stopping.Token).ConfigureAwait(false) is { } frame)
+            {
+                if (filter is not null && (!filter.Allows(from, _self) || !filter.Allows(_self, from)))
+                {
+                    // Fault injection cut the two silos apart: the batch is lost and the connection goes, as Orleans' do.
+                    return;
+                }
+
+                if (frame.Kind != FrameKind.Batch)
+                {
+                    continue;
+                }
+
+                await stream.WriteAsync(Answer(frame), _stopping.Token).ConfigureAwait(false);
+                ReplicationMetrics.DirectFramesSent.Add(1);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidDataException)
+        {
+            // The other silo went, or this one is stopping: its requests are lost messages.
+        }
+        finally
+        {
+            _connections.TryRemove(socket, out _);
+            socket.Dispose();
+        }
+    }
+
+    private byte[] Answer(ReplicaFrame frame)
+    {
+        try
+        {
+            var requests = serializer.Deserialize<ReplicaRequest[]>(frame.Body) ?? throw new InvalidDataException("A replica batch held nothing.");
+            var replies = Array.ConvertAll(requests, node.Value.Handle);
+            return DirectFrames.Frame(frame.Id, FrameKind.Batch, serializer.SerializeToArray(replies));
+        }
+        catch (Exception ex)
+        {
+            // As a grain-service call would: the whole batch fails, and its sender hears why.
+            LogBatchFailed(logger, ex);
+            return DirectFrames.Frame(frame.Id, FrameKind.Failed, Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}"));
+        }
+    }
+
+    [LoggerMessage(EventId = 2240, Level = LogLevel.Information, Message = "Replica batches from other silos are taken directly on {Address}:{Port}")]
+    private static partial void LogListening(ILogger logger, IPAddress address, int port);
+
+    [LoggerMessage(EventId = 2241, Level = LogLevel.Warning, Message = "Cannot listen for replica batches on {Address}:{Port}; other silos send them to this one through Orleans")]
+    private static partial void LogCannotListen(ILogger logger, Exception exception, IPAddress address, int port);
+
+    [LoggerMessage(EventId = 2242, Level = LogLevel.Warning, Message = "Stopped taking replica batches directly; other silos send them to this one through Orleans")]
+    private static partial void LogAcceptFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2243, Level = LogLevel.Warning, Message = "A replica batch from another silo failed")]
+    private static partial void LogBatchFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Coordination.Cluster.Tests.Infrastructure;
+using Coordination.Replication.Configuration;
+using Coordination.Replication.Direct;
+using Coordination.Replication.Hosting;
+using Coordination.Replication.Protocol;
+using Coordination.TestKit;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
+
+namespace Coordination.Cluster.Tests;
+
+/// <summary>
+/// The direct replica transport between real silos: once silos know each other's ports, replica batches travel on
+/// their own connections; a listener answers only connections meant for its own incarnation, and drops batches
+/// fault injection cuts off.
+/// </summary>
+public sealed class DirectTransportTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    private CoordinationCluster Cluster => fixture.Cluster;
+
+    [Fact]
+    public async Task Replica_batches_between_silos_travel_on_direct_connections()
+    {
+        long frames = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == ReplicationMetrics.MeterName && instrument.Name == "coordination.replica.direct.frames")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref frames, value));
+        listener.Start();
+
+        var name = $"orders/{Guid.NewGuid():N}";
+        await using var session = await TestSession.OpenAsync(Cluster.Grains);
+        await Eventually.Async(async () =>
+        {
+            var id = Guid.NewGuid();
+            var token = await Cluster.Grains.AcquireAsync(name, session.Id, id, TimeSpan.FromSeconds(30));
+            Assert.Equal(ReleaseOutcome.Released, await Cluster.Grains.ReleaseAsync(name, session.Id, id, token));
+            return Interlocked.Read(ref frames) > 0;
+        }, Wait, "replica batches written on direct connections");
+
+        var host = Cluster.Silo(await Cluster.HostOfAsync(Cluster.Grains.GetGrain<ILockGrain>(name)));
+        Assert.True(host.ServiceProvider.GetRequiredService<OrleansReplicaTransport>().DirectLinks > 0, "the lock's silo has no direct link");
+    }
+
+    [Fact]
+    public async Task A_listener_answers_only_connections_meant_for_its_own_silo()
+    {
+        var (silo, port) = Listener(0);
+        var stranger = new ReplicaId(SiloAddress.New(IPAddress.Loopback, 1, 1).ToParsableString());
+
+        using (var wrong = await ConnectAsync(port, stranger, new ReplicaId(SiloAddress.New(silo.Endpoint, silo.Generation + 1).ToParsableString())))
+        {
+            await wrong.SendAsync(Frame(1));
+            Assert.Null(await ReadAsync(wrong));
+        }
+
+        using var right = await ConnectAsync(port, stranger, silo.ToReplicaId());
+        await right.SendAsync(Frame(2));
+        Assert.Equal(2, (await ReadAsync(right))?.Id);
+    }
+
+    [Fact]
+    public async Task A_listener_drops_batches_and_the_connection_of_a_silo_cut_off_by_fault_injection()
+    {
+        var (silo, port) = Listener(1);
+        var cutOff = new ReplicaId(SiloAddress.New(IPAddress.Loopback, 2, 2).ToParsableString());
+        using (var connection = await ConnectAsync(port, cutOff, silo.ToReplicaId()))
+        {
+            Cluster.Partitions.Isolate(cutOff.Value);
+            try
+            {
+                await connection.SendAsync(Frame(1));
+                Assert.Null(await ReadAsync(connection));
+            }
+            finally
+            {
+                Cluster.Partitions.HealAll();
+            }
+        }
+
+        using var healed = await ConnectAsync(port, cutOff, silo.ToReplicaId());
+        await healed.SendAsync(Frame(2));
+        Assert.Equal(2, (await ReadAsync(healed))?.Id);
+    }
+
+    private (SiloAddress Silo, int Port) Listener(int index)
+    {
+        var handle = Cluster.Cluster.Silos[index];
+        var port = handle.ServiceProvider.GetRequiredService<DirectReplicaListener>().Port;
+        Assert.True(port > 0, $"silo {index} does not listen for direct replica batches");
+        return (handle.SiloAddress, port);
+    }
+
+    private static async Task<Socket> ConnectAsync(int port, ReplicaId from, ReplicaId to)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        await socket.SendAsync(DirectFrames.Hello(from, to));
+        return socket;
+    }
+
+    /// <summary>A batch of one request no replica acts on (epoch 0 is below every configuration's): it is answered, and changes nothing.</summary>
+    private byte[] Frame(long id)
+    {
+        var serializer = Cluster.Cluster.Silos[0].ServiceProvider.GetRequiredService<Serializer>();
+        ReplicaRequest[] batch = [new(0, 0, "t/direct-transport-test", ReplicaOperation.Prepare, Ballot.Zero, null, Ballot.Zero)];
+        return DirectFrames.Frame(id, FrameKind.Batch, serializer.SerializeToArray(batch));
+    }
+
+    private static async Task<ReplicaFrame?> ReadAsync(Socket socket)
+    {
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        return await DirectFrames.ReadAsync(stream, new byte[DirectFrames.HeaderLength], CancellationToken.None).WaitAsync(Wait);
+    }
+}
