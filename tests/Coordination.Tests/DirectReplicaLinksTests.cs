@@ -7,6 +7,7 @@ using Coordination.Replication.Direct;
 using Coordination.Replication.Protocol;
 using Coordination.TestKit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.Serialization;
 
@@ -14,8 +15,8 @@ namespace Coordination.Tests;
 
 /// <summary>
 /// The sending end of the direct replica transport against a listener played by the test: it asks a silo's port
-/// once and declines (Orleans carries the batch) until it knows it, matches replies to batches, fails a batch
-/// whose connection breaks or that goes unanswered, and forgets links nobody uses.
+/// and declines (Orleans carries the batch) until it is connected, matches replies to batches, fails a batch whose
+/// connection breaks or that goes unanswered, backs off before asking again, and forgets links nobody uses.
 /// </summary>
 public sealed class DirectReplicaLinksTests : IAsyncDisposable
 {
@@ -33,7 +34,7 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
     private readonly FakeListener _listener = new();
     private readonly Channel<TaskCompletionSource<int>> _asked = Channel.CreateUnbounded<TaskCompletionSource<int>>();
 
-    public DirectReplicaLinksTests() => _links = new DirectReplicaLinks(Self, Serializer, _time, ReplyTimeout);
+    public DirectReplicaLinksTests() => _links = new DirectReplicaLinks(Self, Serializer, _time, ReplyTimeout, NullLogger.Instance);
 
     [Fact]
     public async Task A_silo_is_sent_to_through_Orleans_until_it_says_where_it_listens_and_then_directly()
@@ -42,6 +43,8 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
         var question = await NextQuestionAsync();
         Assert.Null(_links.TrySend(Target, Batch("b"), AskPort));
         await AnswerAsync(question, _listener.Port);
+        Assert.Null(_links.TrySend(Target, Batch("c"), AskPort));
+        await Eventually.Async(() => _links.Connected(Target), Wait, "a connection made once the port is known");
         var sent = _links.TrySend(Target, Batch("c", "d"), AskPort);
         Assert.NotNull(sent);
 
@@ -61,7 +64,7 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
 
         _time.Advance(DirectReplicaLinks.IdleLifetime / 2);
         Assert.Null(_links.TrySend(Target, Batch("b"), AskPort));
-        Assert.False(_asked.Reader.TryRead(out _), "asked again at once, though it said it takes none");
+        Assert.False(_links.Asking(Target), "asked again within a while, though it said it takes none");
 
         _time.Advance(DirectReplicaLinks.IdleLifetime);
         Assert.Null(_links.TrySend(Target, Batch("c"), AskPort));
@@ -78,6 +81,10 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => sent.WaitAsync(Wait));
         Assert.IsType<SiloUnavailableException>(failure);
         Assert.Null(_links.TrySend(Target, Batch("b"), AskPort));
+        Assert.False(_links.Asking(Target), "asked again at once: a port that fails must not cost every other batch");
+
+        _time.Advance(DirectReplicaLinks.FirstRetry);
+        Assert.Null(_links.TrySend(Target, Batch("c"), AskPort));
         (await NextQuestionAsync()).SetResult(_listener.Port);
     }
 
@@ -88,8 +95,17 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
         await _listener.NextBatchAsync();
         Assert.False(sent.IsCompleted);
 
-        _time.Advance(ReplyTimeout);
-        await Assert.ThrowsAsync<TimeoutException>(() => sent.WaitAsync(Wait));
+        // The reply timer starts once the batch is written, a moment after the listener read it.
+        await Eventually.Async(
+            () =>
+            {
+                _time.Advance(ReplyTimeout);
+                return sent.IsCompleted;
+            },
+            Wait,
+            "the unanswered batch to fail");
+        await Assert.ThrowsAsync<TimeoutException>(() => sent);
+        Assert.False(_links.Connected(Target), "the connection that left a batch unanswered is still used");
     }
 
     [Fact]
@@ -117,7 +133,9 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
     {
         Assert.Null(_links.TrySend(Target, Batch(key), AskPort));
         await AnswerAsync(await NextQuestionAsync(), _listener.Port);
-        return _links.TrySend(Target, Batch(key), AskPort) ?? throw new InvalidOperationException("no direct send once the port was known");
+        Assert.Null(_links.TrySend(Target, Batch(key), AskPort));
+        await Eventually.Async(() => _links.Connected(Target), Wait, "a connection made once the port is known");
+        return _links.TrySend(Target, Batch(key), AskPort) ?? throw new InvalidOperationException("no direct send once connected");
     }
 
     private Task<int> AskPort(ReplicaId target)

@@ -11,8 +11,9 @@ namespace Coordination.Replication.Direct;
 /// <summary>
 /// One connection from this silo to another silo's <see cref="DirectReplicaListener"/>: batches are written one
 /// at a time, replies come back in any order and are matched by id. A batch not answered within the reply
-/// timeout (Orleans' response timeout, as a grain-service call has) fails with <see cref="TimeoutException"/>; a
-/// connection that cannot be made or breaks fails every batch waiting on it and tells its link, once.
+/// timeout (Orleans' response timeout, as a grain-service call has) fails with <see cref="TimeoutException"/> and
+/// takes the connection with it; a connection that cannot be made or breaks fails every batch waiting on it and
+/// tells its link, once.
 /// </summary>
 internal sealed class DirectConnection : IDisposable
 {
@@ -21,14 +22,14 @@ internal sealed class DirectConnection : IDisposable
     private readonly Serializer _serializer;
     private readonly TimeProvider _time;
     private readonly TimeSpan _replyTimeout;
-    private readonly Action<DirectConnection> _failed;
-    private readonly Task<NetworkStream> _connected;
+    private readonly Action<DirectConnection, Exception> _failed;
+    private readonly Task<NetworkStream?> _connected;
     private readonly SemaphoreSlim _writing = new(1, 1);
     private readonly ConcurrentDictionary<long, TaskCompletionSource<ReplicaReply[]>> _waiting = new();
     private long _nextId;
     private Exception? _broken;
 
-    public DirectConnection(ReplicaId target, IPEndPoint endpoint, byte[] hello, Serializer serializer, TimeProvider time, TimeSpan replyTimeout, Action<DirectConnection> failed)
+    public DirectConnection(ReplicaId target, IPEndPoint endpoint, byte[] hello, Serializer serializer, TimeProvider time, TimeSpan replyTimeout, Action<DirectConnection, Exception> failed)
     {
         _target = target;
         _serializer = serializer;
@@ -36,6 +37,7 @@ internal sealed class DirectConnection : IDisposable
         _replyTimeout = replyTimeout;
         _failed = failed;
         _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
         // Never inline: a failure must reach the link after it holds this connection.
         _connected = Task.Run(() => ConnectAsync(endpoint, hello));
     }
@@ -43,9 +45,12 @@ internal sealed class DirectConnection : IDisposable
     /// <summary>Batches waiting for their replies.</summary>
     public int Waiting => _waiting.Count;
 
+    /// <summary>Made, and not broken: batches may go on it.</summary>
+    public bool IsConnected => _connected is { IsCompletedSuccessfully: true, Result: not null } && Volatile.Read(ref _broken) is null;
+
     public async Task<ReplicaReply[]> SendAsync(ReplicaRequest[] batch)
     {
-        var stream = await _connected.ConfigureAwait(false);
+        var stream = await _connected.ConfigureAwait(false) ?? throw Unavailable(Volatile.Read(ref _broken)!);
         var id = Interlocked.Increment(ref _nextId);
         // Completed by the reading loop, which runs what follows inline (it only hands replies on and sends the next
         // batch, never waiting on this connection's reads): no thread-pool hop per reply.
@@ -79,7 +84,16 @@ internal sealed class DirectConnection : IDisposable
             }
 
             ReplicationMetrics.DirectFramesSent.Add(1);
-            return await reply.Task.WaitAsync(_replyTimeout, _time).ConfigureAwait(false);
+            try
+            {
+                return await reply.Task.WaitAsync(_replyTimeout, _time).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex)
+            {
+                // A silo that leaves a batch unanswered this long is paused or gone: its connection goes with the batch.
+                Break(ex);
+                throw;
+            }
         }
         finally
         {
@@ -89,7 +103,8 @@ internal sealed class DirectConnection : IDisposable
 
     public void Dispose() => Break(new ObjectDisposedException(nameof(DirectConnection)));
 
-    private async Task<NetworkStream> ConnectAsync(IPEndPoint endpoint, byte[] hello)
+    /// <summary>The stream once connected and greeted; null (never a fault nobody observes) when that failed.</summary>
+    private async Task<NetworkStream?> ConnectAsync(IPEndPoint endpoint, byte[] hello)
     {
         try
         {
@@ -103,7 +118,7 @@ internal sealed class DirectConnection : IDisposable
         catch (Exception ex)
         {
             Break(ex);
-            throw Unavailable(ex);
+            return null;
         }
     }
 
@@ -155,7 +170,7 @@ internal sealed class DirectConnection : IDisposable
         }
 
         // The link first, so a batch sent after this one fails does not come here.
-        _failed(this);
+        _failed(this, reason);
         _socket.Dispose();
         foreach (var id in _waiting.Keys)
         {

@@ -15,6 +15,9 @@ internal static class DirectFrames
 {
     public const int HeaderLength = 16;
 
+    /// <summary>A hello's body at most: two silo addresses.</summary>
+    public const int MaxHello = 1024;
+
     /// <summary>A frame's body at most: well above <c>OutboundBatches.MaxBatch</c> requests of the largest value.</summary>
     public const int MaxBody = 64 << 20;
 
@@ -48,7 +51,7 @@ internal static class DirectFrames
             return null;
         }
 
-        var hello = await ReadAsync(stream, new byte[HeaderLength], cancellationToken).ConfigureAwait(false);
+        var hello = await ReadAsync(stream, new byte[HeaderLength], cancellationToken, MaxHello).ConfigureAwait(false);
         if (hello is not { Kind: FrameKind.Hello } frame)
         {
             return null;
@@ -58,8 +61,8 @@ internal static class DirectFrames
         return parts.Length == 2 ? (new ReplicaId(parts[0]), new ReplicaId(parts[1])) : null;
     }
 
-    /// <summary>Reads one frame (<paramref name="header"/> is a scratch buffer of <see cref="HeaderLength"/>); null at the end of the stream.</summary>
-    public static async Task<ReplicaFrame?> ReadAsync(Stream stream, byte[] header, CancellationToken cancellationToken)
+    /// <summary>Reads one frame (<paramref name="header"/> is a scratch buffer of <see cref="HeaderLength"/>); null at the end of the stream; a longer body than <paramref name="maxBody"/> is bad input.</summary>
+    public static async Task<ReplicaFrame?> ReadAsync(Stream stream, byte[] header, CancellationToken cancellationToken, int maxBody = MaxBody)
     {
         var read = await stream.ReadAtLeastAsync(header, HeaderLength, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         if (read == 0)
@@ -73,9 +76,9 @@ internal static class DirectFrames
         }
 
         var length = BinaryPrimitives.ReadInt32LittleEndian(header);
-        if (length is < 0 or > MaxBody)
+        if (length < 0 || length > maxBody)
         {
-            throw new InvalidDataException($"A replica frame claims a body of {length} bytes (at most {MaxBody}).");
+            throw new InvalidDataException($"A replica frame claims a body of {length} bytes (at most {maxBody}).");
         }
 
         var id = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(4));

@@ -15,7 +15,7 @@ namespace Coordination.Replication.Direct;
 
 /// <summary>
 /// This silo's end of the direct replica transport: listens on <see cref="ReplicationOptions.DirectPort"/> from
-/// the stage Orleans starts grain services at until that stage stops (so it serves while the silo drains), and
+/// the stage before Orleans starts grain services until that stage stops (so it serves while the silo drains), and
 /// answers each batch with its replica's replies, as <see cref="ReplicaGrainService.HandleBatch"/> does. A connection
 /// whose hello names another silo (an earlier incarnation that had this port) is closed unanswered.
 /// </summary>
@@ -23,12 +23,22 @@ internal sealed partial class DirectReplicaListener(
     ILocalSiloDetails silo,
     IOptions<EndpointOptions> endpoints,
     IOptions<ReplicationOptions> options,
+    IOptions<SiloMessagingOptions> messaging,
     Lazy<ReplicaNode> node,
     Serializer serializer,
     ILogger<DirectReplicaListener> logger,
     IReplicaTrafficFilter? filter = null) : ILifecycleParticipant<ISiloLifecycle>
 {
+    /// <summary>Connections served at once at most; one more is closed at once (each other silo needs one).</summary>
+    public const int MaxConnections = 1024;
+
+    /// <summary>How long a new connection may take to say hello.</summary>
+    public static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan WarningInterval = TimeSpan.FromSeconds(30);
+
     private readonly ReplicaId _self = silo.SiloAddress.ToReplicaId();
+    private long _lastWarning = long.MinValue / 2;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Socket, byte> _connections = new();
     private Socket? _listener;
@@ -40,7 +50,8 @@ internal sealed partial class DirectReplicaListener(
     {
         if (options.Value.DirectTransport)
         {
-            lifecycle.Subscribe(nameof(DirectReplicaListener), ServiceLifecycleStage.RuntimeGrainServices, Start, Stop);
+            // Before grain services start, so a silo asked for its port (through its grain service) already knows it.
+            lifecycle.Subscribe(nameof(DirectReplicaListener), ServiceLifecycleStage.RuntimeServices, Start, Stop);
         }
     }
 
@@ -50,6 +61,12 @@ internal sealed partial class DirectReplicaListener(
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            if (address.Equals(IPAddress.IPv6Any))
+            {
+                // Listening on every address, as Orleans does: IPv4 peers too.
+                socket.DualMode = true;
+            }
+
             socket.Bind(new IPEndPoint(address, options.Value.DirectPort));
             socket.Listen(512);
         }
@@ -89,19 +106,31 @@ internal sealed partial class DirectReplicaListener(
             {
                 accepted = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                // One connection went before it was taken, or the process is short of descriptors for now.
+                Warn(() => LogAcceptFailed(logger, ex));
+                continue;
+            }
+            catch (Exception ex)
             {
                 if (!_stopping.IsCancellationRequested)
                 {
-                    // Other silos find the port refused and ask again, hearing 0: they go through Orleans.
+                    // Closed, so other silos find the port refused, ask again, hear 0 and go through Orleans.
                     Port = 0;
-                    LogAcceptFailed(logger, ex);
+                    listener.Dispose();
+                    LogStoppedListening(logger, ex);
                 }
 
                 return;
             }
 
-            accepted.NoDelay = true;
+            if (_connections.Count >= MaxConnections)
+            {
+                accepted.Dispose();
+                continue;
+            }
+
             DetachedWork.Start(() => ServeAsync(accepted));
         }
     }
@@ -111,9 +140,18 @@ internal sealed partial class DirectReplicaListener(
         _connections[socket] = 0;
         try
         {
+            socket.NoDelay = true;
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
             await using var stream = new NetworkStream(socket, ownsSocket: true);
             await using var reader = new BufferedStream(stream, 64 << 10);
-            if (await DirectFrames.ReadHelloAsync(reader, _stopping.Token).ConfigureAwait(false) is not var (from, to) || to != _self)
+            (ReplicaId, ReplicaId)? hello;
+            using (var helloTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+            {
+                helloTimeout.CancelAfter(HelloTimeout);
+                hello = await DirectFrames.ReadHelloAsync(reader, helloTimeout.Token).ConfigureAwait(false);
+            }
+
+            if (hello is not var (from, to) || to != _self)
             {
                 return;
             }
@@ -132,13 +170,24 @@ internal sealed partial class DirectReplicaListener(
                     continue;
                 }
 
-                await stream.WriteAsync(Answer(frame), _stopping.Token).ConfigureAwait(false);
+                using (var writeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+                {
+                    // A sender that reads no replies (paused) does not hold this connection's task for ever.
+                    writeTimeout.CancelAfter(messaging.Value.ResponseTimeout);
+                    await stream.WriteAsync(Answer(frame), writeTimeout.Token).ConfigureAwait(false);
+                }
+
                 ReplicationMetrics.DirectFramesSent.Add(1);
             }
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidDataException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or EndOfStreamException)
         {
-            // The other silo went, or this one is stopping: its requests are lost messages.
+            // The other silo went, went quiet, or this one is stopping: its requests are lost messages.
+        }
+        catch (Exception ex)
+        {
+            // Bad input (not this transport, a frame too long, an unreadable address): the connection goes.
+            Warn(() => LogBadConnection(logger, ex));
         }
         finally
         {
@@ -158,8 +207,19 @@ internal sealed partial class DirectReplicaListener(
         catch (Exception ex)
         {
             // As a grain-service call would: the whole batch fails, and its sender hears why.
-            LogBatchFailed(logger, ex);
+            Warn(() => LogBatchFailed(logger, ex));
             return DirectFrames.Frame(frame.Id, FrameKind.Failed, Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}"));
+        }
+    }
+
+    /// <summary>Logs a warning unless one was logged within <see cref="WarningInterval"/>.</summary>
+    private void Warn(Action log)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastWarning);
+        if (now - last >= WarningInterval.TotalMilliseconds && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
+        {
+            log();
         }
     }
 
@@ -170,8 +230,14 @@ internal sealed partial class DirectReplicaListener(
     private static partial void LogCannotListen(ILogger logger, Exception exception, IPAddress address, int port);
 
     [LoggerMessage(EventId = 2242, Level = LogLevel.Warning, Message = "Stopped taking replica batches directly; other silos send them to this one through Orleans")]
+    private static partial void LogStoppedListening(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2245, Level = LogLevel.Warning, Message = "A connection for replica batches could not be taken (at most one such warning per 30 s)")]
     private static partial void LogAcceptFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 2243, Level = LogLevel.Warning, Message = "A replica batch from another silo failed")]
+    [LoggerMessage(EventId = 2246, Level = LogLevel.Warning, Message = "Closed a connection on the replica port that did not speak its protocol (at most one such warning per 30 s)")]
+    private static partial void LogBadConnection(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2243, Level = LogLevel.Warning, Message = "A replica batch from another silo failed (at most one such warning per 30 s)")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception);
 }

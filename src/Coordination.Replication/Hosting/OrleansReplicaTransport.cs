@@ -2,6 +2,7 @@ using Coordination.Replication.Configuration;
 using Coordination.Replication.Direct;
 using Coordination.Replication.Protocol;
 using Coordination.Replication.Replicas;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;
@@ -43,6 +44,7 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
         IOptions<ReplicationOptions> options,
         IOptions<SiloMessagingOptions> messaging,
         Serializer serializer,
+        ILoggerFactory loggers,
         IReplicaTrafficFilter? filter = null)
         : base(services)
     {
@@ -50,12 +52,12 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
         _local = local;
         _filter = filter;
         _batches = new OutboundBatches(SendBatchAsync, time, options.Value.RoundTimeout, OutboundBatches.DefaultLinger);
-        _direct = options.Value.DirectTransport ? new DirectReplicaLinks(_self, serializer, time, messaging.Value.ResponseTimeout) : null;
+        _direct = options.Value.DirectTransport ? new DirectReplicaLinks(_self, serializer, time, messaging.Value.ResponseTimeout, loggers.CreateLogger<DirectReplicaLinks>()) : null;
         _askDirectPort = target => Remote(target).DirectPort();
     }
 
-    /// <summary>Silos this one has a direct link to, for tests.</summary>
-    internal int DirectLinks => _direct?.Count ?? 0;
+    /// <summary>Batches answered on direct connections, for tests.</summary>
+    internal long DirectReplies => _direct?.Replies ?? 0;
 
     public ReplicaId? Self => _self;
 
