@@ -37,8 +37,8 @@ internal sealed partial class DirectReplicaListener(
 
     private static readonly TimeSpan WarningInterval = TimeSpan.FromSeconds(30);
 
+    private readonly LogThrottle _warnings = new(WarningInterval, TimeProvider.System);
     private readonly ReplicaId _self = silo.SiloAddress.ToReplicaId();
-    private long _lastWarning = long.MinValue / 2;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Socket, byte> _connections = new();
     private Socket? _listener;
@@ -109,7 +109,7 @@ internal sealed partial class DirectReplicaListener(
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
             {
                 // One connection went before it was taken, or the process is short of descriptors for now.
-                Warn(() => LogAcceptFailed(logger, ex));
+                Warn(held => LogAcceptFailed(logger, ex, held));
                 continue;
             }
             catch (Exception ex)
@@ -187,7 +187,7 @@ internal sealed partial class DirectReplicaListener(
         catch (Exception ex)
         {
             // Bad input (not this transport, a frame too long, an unreadable address): the connection goes.
-            Warn(() => LogBadConnection(logger, ex));
+            Warn(held => LogBadConnection(logger, ex, held));
         }
         finally
         {
@@ -207,19 +207,17 @@ internal sealed partial class DirectReplicaListener(
         catch (Exception ex)
         {
             // As a grain-service call would: the whole batch fails, and its sender hears why.
-            Warn(() => LogBatchFailed(logger, ex));
+            Warn(held => LogBatchFailed(logger, ex, held));
             return DirectFrames.Frame(frame.Id, FrameKind.Failed, Encoding.UTF8.GetBytes($"{ex.GetType().Name}: {ex.Message}"));
         }
     }
 
-    /// <summary>Logs a warning unless one was logged within <see cref="WarningInterval"/>.</summary>
-    private void Warn(Action log)
+    /// <summary>Logs a warning unless one was logged within <see cref="WarningInterval"/>, saying how many were held back.</summary>
+    private void Warn(Action<int> log)
     {
-        var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastWarning);
-        if (now - last >= WarningInterval.TotalMilliseconds && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
+        if (_warnings.TryEnter(out var heldBack))
         {
-            log();
+            log(heldBack);
         }
     }
 
@@ -232,12 +230,12 @@ internal sealed partial class DirectReplicaListener(
     [LoggerMessage(EventId = 2242, Level = LogLevel.Warning, Message = "Stopped taking replica batches directly; other silos send them to this one through Orleans")]
     private static partial void LogStoppedListening(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 2245, Level = LogLevel.Warning, Message = "A connection for replica batches could not be taken (at most one such warning per 30 s)")]
-    private static partial void LogAcceptFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 2245, Level = LogLevel.Warning, Message = "A connection for replica batches could not be taken (replica port warnings: at most one per 30 s, {HeldBack} held back since the last)")]
+    private static partial void LogAcceptFailed(ILogger logger, Exception exception, int heldBack);
 
-    [LoggerMessage(EventId = 2246, Level = LogLevel.Warning, Message = "Closed a connection on the replica port that did not speak its protocol (at most one such warning per 30 s)")]
-    private static partial void LogBadConnection(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 2246, Level = LogLevel.Warning, Message = "Closed a connection on the replica port that did not speak its protocol (replica port warnings: at most one per 30 s, {HeldBack} held back since the last)")]
+    private static partial void LogBadConnection(ILogger logger, Exception exception, int heldBack);
 
-    [LoggerMessage(EventId = 2243, Level = LogLevel.Warning, Message = "A replica batch from another silo failed (at most one such warning per 30 s)")]
-    private static partial void LogBatchFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 2243, Level = LogLevel.Warning, Message = "A replica batch from another silo failed (replica port warnings: at most one per 30 s, {HeldBack} held back since the last)")]
+    private static partial void LogBatchFailed(ILogger logger, Exception exception, int heldBack);
 }

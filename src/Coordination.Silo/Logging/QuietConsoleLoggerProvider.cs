@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
-using Coordination.Membership.Hosting;
 
 namespace Coordination.Silo.Logging;
 

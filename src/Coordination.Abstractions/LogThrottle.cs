@@ -1,4 +1,4 @@
-namespace Coordination.Membership.Hosting;
+namespace Coordination;
 
 /// <summary>
 /// Lets a repeated log entry through at most once per <c>interval</c> and counts the ones it holds back, so the next
