@@ -118,7 +118,7 @@ public sealed class DirectTransportTests(ClusterFixture fixture) : IClassFixture
         await using var stream = new NetworkStream(socket, ownsSocket: false);
         try
         {
-            return await DirectFrames.ReadAsync(stream, new byte[DirectFrames.HeaderLength], CancellationToken.None).WaitAsync(Wait);
+            return await Task.Run(() => DirectFrames.Read(stream, new byte[DirectFrames.HeaderLength])).WaitAsync(Wait);
         }
         catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
         {

@@ -123,6 +123,54 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
         await _listener.ClosedAsync().WaitAsync(Wait);
     }
 
+    [Fact]
+    public async Task Batches_past_the_unanswered_bound_are_refused_at_once_and_taken_again_once_answered()
+    {
+        var first = await ConnectedSendAsync("a");
+        var (_, firstBatch) = await _listener.NextBatchAsync();
+        var large = new string('k', 16 << 10);
+        var written = new List<Task<ReplicaReply[]>>();
+
+        // Writes happen on the caller's thread: to a silo that answers nothing they must be refused, not wait.
+        var refused = await Task.Factory.StartNew(WriteUntilRefused, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).WaitAsync(Wait);
+        Task<ReplicaReply[]>? WriteUntilRefused()
+        {
+            for (var i = 0; i < 64; i++)
+            {
+                var sent = _links.TrySend(Target, Batch(large + i), AskPort) ?? throw new InvalidOperationException("declined while connected");
+                if (sent.IsFaulted)
+                {
+                    return sent;
+                }
+
+                written.Add(sent);
+            }
+
+            return null;
+        }
+
+        Assert.NotNull(refused);
+        var failure = await Assert.ThrowsAsync<SiloUnavailableException>(() => refused);
+        Assert.Contains("unanswered", failure.Message, StringComparison.Ordinal);
+        Assert.InRange(written.Count, DirectConnection.MaxUnanswered / (24 << 10), DirectConnection.MaxUnanswered / (16 << 10));
+        Assert.True(_links.Connected(Target), "a refused batch took the connection with it");
+
+        // Answered batches no longer count: the next one is written.
+        _listener.Answer(firstBatch);
+        foreach (var _ in written)
+        {
+            var (_, batch) = await _listener.NextBatchAsync();
+            _listener.Answer(batch);
+        }
+
+        await Task.WhenAll(written.Append(first)).WaitAsync(Wait);
+        var again = _links.TrySend(Target, Batch(large), AskPort);
+        Assert.NotNull(again);
+        var (_, last) = await _listener.NextBatchAsync();
+        _listener.Answer(last);
+        Assert.Single(await again.WaitAsync(Wait));
+    }
+
     public async ValueTask DisposeAsync()
     {
         _links.Dispose();
@@ -217,19 +265,24 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
             try
             {
                 _connection = await _listener.AcceptSocketAsync();
-                await using var stream = new NetworkStream(_connection);
-                var hello = await DirectFrames.ReadHelloAsync(stream, CancellationToken.None) ?? throw new InvalidDataException("no hello");
-                var header = new byte[DirectFrames.HeaderLength];
-                while (await DirectFrames.ReadAsync(stream, header, CancellationToken.None) is { } frame)
-                {
-                    _batches.Writer.TryWrite((hello, frame.Id, Serializer.Deserialize<ReplicaRequest[]>(frame.Body)!));
-                }
-
-                _closed.TrySetResult();
+                // Read as the transport does, blocking, on a thread of its own.
+                await Task.Factory.StartNew(ReadAll, TaskCreationOptions.LongRunning);
             }
             catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
             {
-                _closed.TrySetResult();
+            }
+
+            _closed.TrySetResult();
+        }
+
+        private void ReadAll()
+        {
+            using var stream = new NetworkStream(_connection!);
+            var hello = DirectFrames.ReadHello(stream) ?? throw new InvalidDataException("no hello");
+            var header = new byte[DirectFrames.HeaderLength];
+            while (DirectFrames.Read(stream, header) is { } frame)
+            {
+                _batches.Writer.TryWrite((hello, frame.Id, Serializer.Deserialize<ReplicaRequest[]>(frame.Body)!));
             }
         }
     }

@@ -15,18 +15,36 @@ namespace Coordination.Replication.Direct;
 /// takes the connection with it; a connection that cannot be made or breaks fails every batch waiting on it and
 /// tells its link, once.
 /// </summary>
+/// <remarks>
+/// The socket stays in blocking mode and has a thread of its own that connects and then reads replies: a reply
+/// wakes that thread alone, where an asynchronous read wakes the runtime's socket-engine thread, which queues the
+/// rest to the thread pool and wakes a worker (two wake-ups and a hand-off per reply; on a box of two cores with
+/// three silos, a tenth or more of a lock's CPU went to these). Writes happen on the caller's thread, and cannot
+/// block it: a batch that would leave more than <see cref="MaxUnanswered"/> bytes unanswered is refused at once
+/// (a lost message, which the protocol allows), far below what the socket's buffers take, so a silo that stops
+/// reading fills no buffer before its reply timeout takes the connection.
+/// </remarks>
 internal sealed class DirectConnection : IDisposable
 {
+    /// <summary>Bytes written and not yet answered at most; a batch beyond is refused, not queued.</summary>
+    public const int MaxUnanswered = 256 << 10;
+
+    /// <summary>The socket's send and receive buffers: eight times <see cref="MaxUnanswered"/>, so a write never waits.</summary>
+    private const int SocketBuffer = 2 << 20;
+
     private readonly ReplicaId _target;
     private readonly Socket _socket;
     private readonly Serializer _serializer;
     private readonly TimeProvider _time;
     private readonly TimeSpan _replyTimeout;
     private readonly Action<DirectConnection, Exception> _failed;
-    private readonly Task<NetworkStream?> _connected;
-    private readonly SemaphoreSlim _writing = new(1, 1);
-    private readonly ConcurrentDictionary<long, TaskCompletionSource<ReplicaReply[]>> _waiting = new();
+    private readonly Lock _writing = new();
+    private readonly ConcurrentDictionary<long, Waiter> _waiting = new();
+    private readonly long _created;
+    private readonly ITimer _sweep;
     private long _nextId;
+    private long _unanswered;
+    private int _connected;
     private Exception? _broken;
 
     public DirectConnection(ReplicaId target, IPEndPoint endpoint, byte[] hello, Serializer serializer, TimeProvider time, TimeSpan replyTimeout, Action<DirectConnection, Exception> failed)
@@ -36,103 +54,89 @@ internal sealed class DirectConnection : IDisposable
         _time = time;
         _replyTimeout = replyTimeout;
         _failed = failed;
-        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _created = time.GetTimestamp();
+        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendBufferSize = SocketBuffer, ReceiveBufferSize = SocketBuffer };
         _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-        // Never inline: a failure must reach the link after it holds this connection.
-        _connected = Task.Run(() => ConnectAsync(endpoint, hello));
+        // One timer per connection, not one per batch: it fails what waited too long (and a connect that hangs).
+        var period = TimeSpan.FromTicks(Math.Max(replyTimeout.Ticks / 8, TimeSpan.TicksPerMillisecond));
+        _sweep = time.CreateTimer(static state => ((DirectConnection)state!).Sweep(), this, period, period);
+        // Started here but never inline: a failure reaches the link once it holds this connection (its lock).
+        var reading = new Thread(() => Run(endpoint, hello), 256 << 10) { IsBackground = true, Name = "Coordination replica connection" };
+        reading.UnsafeStart();
     }
 
     /// <summary>Batches waiting for their replies.</summary>
     public int Waiting => _waiting.Count;
 
     /// <summary>Made, and not broken: batches may go on it.</summary>
-    public bool IsConnected => _connected is { IsCompletedSuccessfully: true, Result: not null } && Volatile.Read(ref _broken) is null;
+    public bool IsConnected => Volatile.Read(ref _connected) == 1 && Volatile.Read(ref _broken) is null;
 
-    public async Task<ReplicaReply[]> SendAsync(ReplicaRequest[] batch)
+    /// <summary>Writes <paramref name="batch"/> on this thread and returns its replies' task, completed on the connection's own thread.</summary>
+    public Task<ReplicaReply[]> SendAsync(ReplicaRequest[] batch)
     {
-        var stream = await _connected.ConfigureAwait(false) ?? throw Unavailable(Volatile.Read(ref _broken)!);
+        if (!IsConnected)
+        {
+            return Task.FromException<ReplicaReply[]>(Unavailable(Volatile.Read(ref _broken) ?? new InvalidOperationException("not connected yet")));
+        }
+
         var id = Interlocked.Increment(ref _nextId);
-        // Completed by the reading loop, which runs what follows inline (it only hands replies on and sends the next
-        // batch, never waiting on this connection's reads): no thread-pool hop per reply.
-        var reply = new TaskCompletionSource<ReplicaReply[]>();
-        _waiting[id] = reply;
+        var frame = DirectFrames.Frame(id, FrameKind.Batch, _serializer.SerializeToArray(batch));
+        if (Interlocked.Add(ref _unanswered, frame.Length) > MaxUnanswered)
+        {
+            Interlocked.Add(ref _unanswered, -frame.Length);
+            return Task.FromException<ReplicaReply[]>(Unavailable(new InvalidOperationException($"more than {MaxUnanswered} bytes are unanswered")));
+        }
+
+        // Completed by the reading thread, which runs what follows inline (it only hands replies on and sends the
+        // next batch, never waiting on this connection's reads).
+        var waiter = new Waiter(new TaskCompletionSource<ReplicaReply[]>(), frame.Length, _time.GetTimestamp());
+        _waiting[id] = waiter;
         try
         {
-            if (Volatile.Read(ref _broken) is { } broken)
+            lock (_writing)
             {
-                throw Unavailable(broken);
-            }
-
-            var frame = DirectFrames.Frame(id, FrameKind.Batch, _serializer.SerializeToArray(batch));
-            using (var timeout = new CancellationTokenSource(_replyTimeout, _time))
-            {
-                await _writing.WaitAsync(timeout.Token).ConfigureAwait(false);
-                try
+                for (var sent = 0; sent < frame.Length;)
                 {
-                    await stream.WriteAsync(frame, timeout.Token).ConfigureAwait(false);
+                    sent += _socket.Send(frame, sent, frame.Length - sent, SocketFlags.None);
                 }
-                catch (Exception ex)
-                {
-                    // A write cut off halfway leaves the stream unusable: the connection goes.
-                    Break(ex);
-                    throw Unavailable(ex);
-                }
-                finally
-                {
-                    _writing.Release();
-                }
-            }
-
-            ReplicationMetrics.DirectFramesSent.Add(1);
-            try
-            {
-                return await reply.Task.WaitAsync(_replyTimeout, _time).ConfigureAwait(false);
-            }
-            catch (TimeoutException ex)
-            {
-                // A silo that leaves a batch unanswered this long is paused or gone: its connection goes with the batch.
-                Break(ex);
-                throw;
             }
         }
-        finally
+        catch (Exception ex)
         {
-            _waiting.TryRemove(id, out _);
+            // A write cut off halfway leaves the stream unusable: the connection goes, and the batch with it.
+            Break(ex);
         }
+
+        if (Volatile.Read(ref _broken) is { } broken)
+        {
+            // Broken before, during or just after the write: whoever took the waiter failed it; if nobody did, this does.
+            Settle(id)?.Reply.TrySetException(Unavailable(broken));
+        }
+        else
+        {
+            ReplicationMetrics.DirectFramesSent.Add(1);
+        }
+
+        return waiter.Reply.Task;
     }
 
     public void Dispose() => Break(new ObjectDisposedException(nameof(DirectConnection)));
 
-    /// <summary>The stream once connected and greeted; null (never a fault nobody observes) when that failed.</summary>
-    private async Task<NetworkStream?> ConnectAsync(IPEndPoint endpoint, byte[] hello)
+    /// <summary>The connection's thread: connects, greets, then reads replies until the connection ends.</summary>
+    private void Run(IPEndPoint endpoint, byte[] hello)
     {
         try
         {
-            using var timeout = new CancellationTokenSource(_replyTimeout, _time);
-            await _socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
-            var stream = new NetworkStream(_socket, ownsSocket: true);
-            await stream.WriteAsync(hello, timeout.Token).ConfigureAwait(false);
-            DetachedWork.Start(() => ReadAsync(stream));
-            return stream;
-        }
-        catch (Exception ex)
-        {
-            Break(ex);
-            return null;
-        }
-    }
-
-    private async Task ReadAsync(NetworkStream stream)
-    {
-        try
-        {
-            await using var reader = new BufferedStream(stream, 64 << 10);
+            _socket.Connect(endpoint);
+            _socket.Send(hello);
+            Volatile.Write(ref _connected, 1);
+            using var reader = new BufferedStream(new NetworkStream(_socket, ownsSocket: false), 64 << 10);
             var header = new byte[DirectFrames.HeaderLength];
-            while (await DirectFrames.ReadAsync(reader, header, CancellationToken.None).ConfigureAwait(false) is { } frame)
+            while (DirectFrames.Read(reader, header) is { } frame)
             {
-                if (_waiting.TryRemove(frame.Id, out var reply))
+                if (Settle(frame.Id) is { } waiter)
                 {
-                    Complete(reply, frame);
+                    Complete(waiter.Reply, frame);
                 }
             }
 
@@ -142,6 +146,18 @@ internal sealed class DirectConnection : IDisposable
         {
             Break(ex);
         }
+    }
+
+    /// <summary>Takes the batch <paramref name="id"/> off the waiting ones, once; its bytes are no longer unanswered.</summary>
+    private Waiter? Settle(long id)
+    {
+        if (!_waiting.TryRemove(id, out var waiter))
+        {
+            return null;
+        }
+
+        Interlocked.Add(ref _unanswered, -waiter.Bytes);
+        return waiter;
     }
 
     private void Complete(TaskCompletionSource<ReplicaReply[]> reply, ReplicaFrame frame)
@@ -162,6 +178,31 @@ internal sealed class DirectConnection : IDisposable
         }
     }
 
+    private void Sweep()
+    {
+        if (Volatile.Read(ref _connected) == 0 && _time.GetElapsedTime(_created) >= _replyTimeout)
+        {
+            Break(new TimeoutException($"The replica connection to {_target} was not made within {_replyTimeout}."));
+            return;
+        }
+
+        TimeoutException? timedOut = null;
+        foreach (var (id, waiter) in _waiting)
+        {
+            if (_time.GetElapsedTime(waiter.SentAt) >= _replyTimeout && Settle(id) is { } late)
+            {
+                // A silo that leaves a batch unanswered this long is paused or gone: its connection goes with the batch.
+                timedOut ??= new TimeoutException($"{_target} left a replica batch unanswered for {_replyTimeout}.");
+                late.Reply.TrySetException(timedOut);
+            }
+        }
+
+        if (timedOut is not null)
+        {
+            Break(timedOut);
+        }
+    }
+
     private void Break(Exception reason)
     {
         if (Interlocked.CompareExchange(ref _broken, reason, null) is not null)
@@ -171,16 +212,17 @@ internal sealed class DirectConnection : IDisposable
 
         // The link first, so a batch sent after this one fails does not come here.
         _failed(this, reason);
+        _sweep.Dispose();
+        // Ends the reading thread's blocking read, or its connect.
         _socket.Dispose();
         foreach (var id in _waiting.Keys)
         {
-            if (_waiting.TryRemove(id, out var reply))
-            {
-                reply.TrySetException(Unavailable(reason));
-            }
+            Settle(id)?.Reply.TrySetException(Unavailable(reason));
         }
     }
 
     private SiloUnavailableException Unavailable(Exception reason) =>
         new($"The replica connection to {_target} failed: {reason.GetType().Name}: {reason.Message}");
+
+    private sealed record Waiter(TaskCompletionSource<ReplicaReply[]> Reply, int Bytes, long SentAt);
 }

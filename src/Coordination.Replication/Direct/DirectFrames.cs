@@ -41,18 +41,21 @@ internal static class DirectFrames
         return [.. Magic, .. frame];
     }
 
-    /// <summary>Reads the magic and the hello frame; null when the connection does not start as this transport's does.</summary>
-    public static async Task<(ReplicaId From, ReplicaId To)?> ReadHelloAsync(Stream stream, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the magic and the hello frame; null when the connection does not start as this transport's does.
+    /// Blocking, as every read of this transport is: each connection has a thread of its own (see
+    /// <see cref="DirectConnection"/>).
+    /// </summary>
+    public static (ReplicaId From, ReplicaId To)? ReadHello(Stream stream)
     {
         var magic = new byte[Magic.Length];
-        await stream.ReadExactlyAsync(magic, cancellationToken).ConfigureAwait(false);
+        stream.ReadExactly(magic);
         if (!magic.AsSpan().SequenceEqual(Magic))
         {
             return null;
         }
 
-        var hello = await ReadAsync(stream, new byte[HeaderLength], cancellationToken, MaxHello).ConfigureAwait(false);
-        if (hello is not { Kind: FrameKind.Hello } frame)
+        if (Read(stream, new byte[HeaderLength], MaxHello) is not { Kind: FrameKind.Hello } frame)
         {
             return null;
         }
@@ -62,9 +65,9 @@ internal static class DirectFrames
     }
 
     /// <summary>Reads one frame (<paramref name="header"/> is a scratch buffer of <see cref="HeaderLength"/>); null at the end of the stream; a longer body than <paramref name="maxBody"/> is bad input.</summary>
-    public static async Task<ReplicaFrame?> ReadAsync(Stream stream, byte[] header, CancellationToken cancellationToken, int maxBody = MaxBody)
+    public static ReplicaFrame? Read(Stream stream, byte[] header, int maxBody = MaxBody)
     {
-        var read = await stream.ReadAtLeastAsync(header, HeaderLength, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var read = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
         if (read == 0)
         {
             return null;
@@ -84,7 +87,7 @@ internal static class DirectFrames
         var id = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(4));
         var kind = (FrameKind)BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
         var body = new byte[length];
-        await stream.ReadExactlyAsync(body, cancellationToken).ConfigureAwait(false);
+        stream.ReadExactly(body);
         return new ReplicaFrame(id, kind, body);
     }
 }

@@ -131,33 +131,32 @@ internal sealed partial class DirectReplicaListener(
                 continue;
             }
 
-            DetachedWork.Start(() => ServeAsync(accepted));
+            // A thread per connection (blocking reads; see DirectConnection): a batch wakes this thread alone.
+            _connections[accepted] = 0;
+            new Thread(() => Serve(accepted), 256 << 10) { IsBackground = true, Name = "Coordination replica listener connection" }.UnsafeStart();
         }
     }
 
-    private async Task ServeAsync(Socket socket)
+    private void Serve(Socket socket)
     {
-        _connections[socket] = 0;
         try
         {
             socket.NoDelay = true;
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            await using var stream = new NetworkStream(socket, ownsSocket: true);
-            await using var reader = new BufferedStream(stream, 64 << 10);
-            (ReplicaId, ReplicaId)? hello;
-            using (var helloTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
-            {
-                helloTimeout.CancelAfter(HelloTimeout);
-                hello = await DirectFrames.ReadHelloAsync(reader, helloTimeout.Token).ConfigureAwait(false);
-            }
-
-            if (hello is not var (from, to) || to != _self)
+            // The hello within its time; a reply write within the response timeout (a sender that reads no replies,
+            // paused, does not hold this thread for ever).
+            socket.ReceiveTimeout = (int)HelloTimeout.TotalMilliseconds;
+            socket.SendTimeout = (int)Math.Min(messaging.Value.ResponseTimeout.TotalMilliseconds, int.MaxValue);
+            using var stream = new NetworkStream(socket, ownsSocket: true);
+            using var reader = new BufferedStream(stream, 64 << 10);
+            if (_stopping.IsCancellationRequested || DirectFrames.ReadHello(reader) is not var (from, to) || to != _self)
             {
                 return;
             }
 
+            socket.ReceiveTimeout = 0;
             var header = new byte[DirectFrames.HeaderLength];
-            while (await DirectFrames.ReadAsync(reader, header, _stopping.Token).ConfigureAwait(false) is { } frame)
+            while (!_stopping.IsCancellationRequested && DirectFrames.Read(reader, header) is { } frame)
             {
                 if (filter is not null && (!filter.Allows(from, _self) || !filter.Allows(_self, from)))
                 {
@@ -170,17 +169,11 @@ internal sealed partial class DirectReplicaListener(
                     continue;
                 }
 
-                using (var writeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
-                {
-                    // A sender that reads no replies (paused) does not hold this connection's task for ever.
-                    writeTimeout.CancelAfter(messaging.Value.ResponseTimeout);
-                    await stream.WriteAsync(Answer(frame), writeTimeout.Token).ConfigureAwait(false);
-                }
-
+                stream.Write(Answer(frame));
                 ReplicationMetrics.DirectFramesSent.Add(1);
             }
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or EndOfStreamException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or EndOfStreamException)
         {
             // The other silo went, went quiet, or this one is stopping: its requests are lost messages.
         }
