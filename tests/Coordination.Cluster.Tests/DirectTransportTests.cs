@@ -81,6 +81,41 @@ public sealed class DirectTransportTests(ClusterFixture fixture) : IClassFixture
         Assert.Equal(2, (await ReadAsync(healed))?.Id);
     }
 
+    [Fact]
+    public async Task A_listener_closes_a_connection_whose_hello_does_not_arrive_in_time_however_it_trickles()
+    {
+        var (_, port) = Listener(2);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        var opened = DateTime.UtcNow;
+
+        // A well-formed hello of a 100-byte body, a byte every half second at most: each well within the hello's
+        // time, the whole of it not before a minute.
+        byte[] hello = [.. DirectFrames.Magic, .. DirectFrames.Frame(0, FrameKind.Hello, new byte[100])];
+        var closed = false;
+        for (var sent = 0; !closed && DateTime.UtcNow - opened < DirectReplicaListener.HelloTimeout * 4; sent++)
+        {
+            try
+            {
+                await socket.SendAsync(hello.AsMemory(sent, 1));
+                closed = await socket.ReceiveAsync(new byte[1]).WaitAsync(TimeSpan.FromMilliseconds(500)) == 0;
+            }
+            catch (TimeoutException)
+            {
+                // Still open: the next byte.
+            }
+            catch (SocketException)
+            {
+                closed = true;
+            }
+        }
+
+        Assert.True(closed, $"the listener kept a connection trickling its hello for {DirectReplicaListener.HelloTimeout * 4}");
+        // Not at a byte's pause: at the hello's time (its timer starts as the listener takes the connection, a moment
+        // before this end hears that it is made).
+        Assert.InRange(DateTime.UtcNow - opened, DirectReplicaListener.HelloTimeout - TimeSpan.FromSeconds(1), DirectReplicaListener.HelloTimeout * 4);
+    }
+
     private async Task PairAsync(string name, TestSession session)
     {
         var id = Guid.NewGuid();

@@ -124,36 +124,36 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Batches_past_the_unanswered_bound_are_refused_at_once_and_taken_again_once_answered()
+    public async Task Batches_past_the_unanswered_bound_go_through_Orleans_until_the_ones_out_are_answered()
     {
         var first = await ConnectedSendAsync("a");
         var (_, firstBatch) = await _listener.NextBatchAsync();
-        var large = new string('k', 16 << 10);
+        var bound = _links.Bound(Target) ?? throw new InvalidOperationException("no connection");
+        Assert.InRange(bound, 16 << 10, DirectConnection.MaxUnanswered);
+        var eighth = new string('k', bound / 8);
         var written = new List<Task<ReplicaReply[]>>();
 
-        // Writes happen on the caller's thread: to a silo that answers nothing they must be refused, not wait.
-        var refused = await Task.Factory.StartNew(WriteUntilRefused, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).WaitAsync(Wait);
-        Task<ReplicaReply[]>? WriteUntilRefused()
+        // Writes happen on the caller's thread: to a silo that answers nothing they must be declined, never wait.
+        var declined = await Task.Factory.StartNew(WriteUntilDeclined, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).WaitAsync(Wait);
+        bool WriteUntilDeclined()
         {
             for (var i = 0; i < 64; i++)
             {
-                var sent = _links.TrySend(Target, Batch(large + i), AskPort) ?? throw new InvalidOperationException("declined while connected");
-                if (sent.IsFaulted)
+                if (_links.TrySend(Target, Batch(eighth + i), AskPort) is not { } sent)
                 {
-                    return sent;
+                    return true;
                 }
 
                 written.Add(sent);
             }
 
-            return null;
+            return false;
         }
 
-        Assert.NotNull(refused);
-        var failure = await Assert.ThrowsAsync<SiloUnavailableException>(() => refused);
-        Assert.Contains("unanswered", failure.Message, StringComparison.Ordinal);
-        Assert.InRange(written.Count, DirectConnection.MaxUnanswered / (24 << 10), DirectConnection.MaxUnanswered / (16 << 10));
-        Assert.True(_links.Connected(Target), "a refused batch took the connection with it");
+        Assert.True(declined, "batches were written past the bound");
+        Assert.Equal(7, written.Count);
+        Assert.All(written, sent => Assert.False(sent.IsCompleted));
+        Assert.True(_links.Connected(Target), "a declined batch took the connection with it");
 
         // Answered batches no longer count: the next one is written.
         _listener.Answer(firstBatch);
@@ -164,11 +164,30 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
         }
 
         await Task.WhenAll(written.Append(first)).WaitAsync(Wait);
-        var again = _links.TrySend(Target, Batch(large), AskPort);
+        var again = _links.TrySend(Target, Batch(eighth), AskPort);
         Assert.NotNull(again);
         var (_, last) = await _listener.NextBatchAsync();
         _listener.Answer(last);
         Assert.Single(await again.WaitAsync(Wait));
+    }
+
+    [Fact]
+    public async Task A_batch_larger_than_half_the_bound_goes_through_Orleans_even_with_nothing_out()
+    {
+        var first = await ConnectedSendAsync("a");
+        var (_, firstBatch) = await _listener.NextBatchAsync();
+        _listener.Answer(firstBatch);
+        await first.WaitAsync(Wait);
+        var bound = _links.Bound(Target) ?? throw new InvalidOperationException("no connection");
+
+        Assert.Null(_links.TrySend(Target, Batch(new string('k', bound / 2)), AskPort));
+        Assert.True(_links.Connected(Target), "a declined batch took the connection with it");
+        var small = _links.TrySend(Target, Batch("b"), AskPort);
+        Assert.NotNull(small);
+        var (_, batch) = await _listener.NextBatchAsync();
+        Assert.Equal(["b"], batch.Select(r => r.Key));
+        _listener.Answer(batch);
+        await small.WaitAsync(Wait);
     }
 
     public async ValueTask DisposeAsync()

@@ -20,17 +20,17 @@ namespace Coordination.Replication.Direct;
 /// wakes that thread alone, where an asynchronous read wakes the runtime's socket-engine thread, which queues the
 /// rest to the thread pool and wakes a worker (two wake-ups and a hand-off per reply; on a box of two cores with
 /// three silos, a tenth or more of a lock's CPU went to these). Writes happen on the caller's thread, and cannot
-/// block it: a batch that would leave more than <see cref="MaxUnanswered"/> bytes unanswered is refused at once
-/// (a lost message, which the protocol allows), far below what the socket's buffers take, so a silo that stops
-/// reading fills no buffer before its reply timeout takes the connection.
+/// block it: a batch that would leave more unanswered than a quarter of the socket's send buffer (at most
+/// <see cref="MaxUnanswered"/> bytes) is declined and goes through Orleans, so a silo that stops reading fills no
+/// buffer before its reply timeout takes the connection.
 /// </remarks>
 internal sealed class DirectConnection : IDisposable
 {
-    /// <summary>Bytes written and not yet answered at most; a batch beyond is refused, not queued.</summary>
+    /// <summary>Bytes written and not yet answered at most; a batch beyond is declined, not queued.</summary>
     public const int MaxUnanswered = 256 << 10;
 
-    /// <summary>The socket's send and receive buffers: eight times <see cref="MaxUnanswered"/>, so a write never waits.</summary>
-    private const int SocketBuffer = 2 << 20;
+    /// <summary>The send buffer asked for; the kernel may give less (Linux: at most twice <c>net.core.wmem_max</c>).</summary>
+    private const int SendBuffer = 1 << 20;
 
     private readonly ReplicaId _target;
     private readonly Socket _socket;
@@ -41,7 +41,7 @@ internal sealed class DirectConnection : IDisposable
     private readonly Lock _writing = new();
     private readonly ConcurrentDictionary<long, Waiter> _waiting = new();
     private readonly long _created;
-    private readonly ITimer _sweep;
+    private readonly ITimer? _sweepTimer;
     private long _nextId;
     private long _unanswered;
     private int _connected;
@@ -55,15 +55,30 @@ internal sealed class DirectConnection : IDisposable
         _replyTimeout = replyTimeout;
         _failed = failed;
         _created = time.GetTimestamp();
-        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendBufferSize = SocketBuffer, ReceiveBufferSize = SocketBuffer };
-        _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-        // One timer per connection, not one per batch: it fails what waited too long (and a connect that hangs).
-        var period = TimeSpan.FromTicks(Math.Max(replyTimeout.Ticks / 8, TimeSpan.TicksPerMillisecond));
-        _sweep = time.CreateTimer(static state => ((DirectConnection)state!).Sweep(), this, period, period);
-        // Started here but never inline: a failure reaches the link once it holds this connection (its lock).
-        var reading = new Thread(() => Run(endpoint, hello), 256 << 10) { IsBackground = true, Name = "Coordination replica connection" };
-        reading.UnsafeStart();
+        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendBufferSize = SendBuffer };
+        KeepAlive(_socket);
+        Bound = Math.Min(MaxUnanswered, _socket.SendBufferSize / 4);
+        if (replyTimeout > TimeSpan.Zero)
+        {
+            // One timer per connection, not one per batch: it fails what waited too long (and a connect that hangs).
+            var period = TimeSpan.FromTicks(Math.Max(replyTimeout.Ticks / 8, TimeSpan.TicksPerMillisecond));
+            _sweepTimer = time.CreateTimer(static state => ((DirectConnection)state!).Sweep(), this, period, period);
+        }
+
+        try
+        {
+            // Started here but never inline: a failure reaches the link once it holds this connection (its lock).
+            new Thread(() => Run(endpoint, hello), 256 << 10) { IsBackground = true, Name = "Coordination replica connection" }.UnsafeStart();
+        }
+        catch (Exception ex)
+        {
+            // Out of threads: the link hears it off its lock, and backs off.
+            ThreadPool.UnsafeQueueUserWorkItem(_ => Break(ex), null);
+        }
     }
+
+    /// <summary>Bytes this connection leaves unanswered at most: a quarter of the send buffer the kernel gave, at most <see cref="MaxUnanswered"/>.</summary>
+    public int Bound { get; }
 
     /// <summary>Batches waiting for their replies.</summary>
     public int Waiting => _waiting.Count;
@@ -71,8 +86,12 @@ internal sealed class DirectConnection : IDisposable
     /// <summary>Made, and not broken: batches may go on it.</summary>
     public bool IsConnected => Volatile.Read(ref _connected) == 1 && Volatile.Read(ref _broken) is null;
 
-    /// <summary>Writes <paramref name="batch"/> on this thread and returns its replies' task, completed on the connection's own thread.</summary>
-    public Task<ReplicaReply[]> SendAsync(ReplicaRequest[] batch)
+    /// <summary>
+    /// Writes <paramref name="batch"/> on this thread and returns its replies' task, completed on the connection's own
+    /// thread; or null (declined: the caller sends it through Orleans) when it would leave more than <see cref="Bound"/>
+    /// bytes unanswered, as a batch larger than half of that always would.
+    /// </summary>
+    public Task<ReplicaReply[]>? TrySend(ReplicaRequest[] batch)
     {
         if (!IsConnected)
         {
@@ -81,10 +100,15 @@ internal sealed class DirectConnection : IDisposable
 
         var id = Interlocked.Increment(ref _nextId);
         var frame = DirectFrames.Frame(id, FrameKind.Batch, _serializer.SerializeToArray(batch));
-        if (Interlocked.Add(ref _unanswered, frame.Length) > MaxUnanswered)
+        if (frame.Length > Bound / 2)
+        {
+            return null;
+        }
+
+        if (Interlocked.Add(ref _unanswered, frame.Length) > Bound)
         {
             Interlocked.Add(ref _unanswered, -frame.Length);
-            return Task.FromException<ReplicaReply[]>(Unavailable(new InvalidOperationException($"more than {MaxUnanswered} bytes are unanswered")));
+            return null;
         }
 
         // Completed by the reading thread, which runs what follows inline (it only hands replies on and sends the
@@ -186,21 +210,35 @@ internal sealed class DirectConnection : IDisposable
             return;
         }
 
-        TimeoutException? timedOut = null;
+        List<Waiter>? late = null;
         foreach (var (id, waiter) in _waiting)
         {
-            if (_time.GetElapsedTime(waiter.SentAt) >= _replyTimeout && Settle(id) is { } late)
+            if (_time.GetElapsedTime(waiter.SentAt) >= _replyTimeout && Settle(id) is { } taken)
             {
-                // A silo that leaves a batch unanswered this long is paused or gone: its connection goes with the batch.
-                timedOut ??= new TimeoutException($"{_target} left a replica batch unanswered for {_replyTimeout}.");
-                late.Reply.TrySetException(timedOut);
+                (late ??= []).Add(taken);
             }
         }
 
-        if (timedOut is not null)
+        if (late is not null)
         {
+            // A silo that leaves a batch unanswered this long is paused or gone: its connection goes with the batch,
+            // before the batch fails (what that runs inline must not find the connection still up).
+            var timedOut = new TimeoutException($"{_target} left a replica batch unanswered for {_replyTimeout}.");
             Break(timedOut);
+            late.ForEach(waiter => waiter.Reply.TrySetException(timedOut));
         }
+    }
+
+    /// <summary>
+    /// TCP keepalive after 30 s of silence, then every 10 s, three times: a connection whose other end went with a
+    /// partition (its reset lost) ends in about a minute, not the system's two hours, and so does its thread.
+    /// </summary>
+    internal static void KeepAlive(Socket socket)
+    {
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 30);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
     }
 
     private void Break(Exception reason)
@@ -210,9 +248,17 @@ internal sealed class DirectConnection : IDisposable
             return;
         }
 
-        // The link first, so a batch sent after this one fails does not come here.
-        _failed(this, reason);
-        _sweep.Dispose();
+        try
+        {
+            // The link first, so a batch sent after this one fails does not come here.
+            _failed(this, reason);
+        }
+        catch (Exception)
+        {
+            // Its log failed (a logging provider's error): not this thread's to end the process with.
+        }
+
+        _sweepTimer?.Dispose();
         // Ends the reading thread's blocking read, or its connect.
         _socket.Dispose();
         foreach (var id in _waiting.Keys)

@@ -42,19 +42,22 @@ internal sealed partial class DirectReplicaLinks(ReplicaId self, Serializer seri
     /// <summary>Whether the port of <paramref name="target"/> is being asked for now, for tests.</summary>
     internal bool Asking(ReplicaId target) => _links.TryGetValue(target, out var link) && link.Asking;
 
+    /// <summary>The unanswered bytes the connection to <paramref name="target"/> allows, for tests.</summary>
+    internal int? Bound(ReplicaId target) => _links.TryGetValue(target, out var link) ? link.Bound : null;
+
     /// <summary>Whether a connection to <paramref name="target"/> is made and carries batches, for tests.</summary>
     internal bool Connected(ReplicaId target) => _links.TryGetValue(target, out var link) && link.Connected;
 
     /// <summary>
     /// Sends <paramref name="batch"/> to <paramref name="target"/> on its connection, or returns null when there is
     /// none yet (then works towards one: asks the port with <paramref name="askPort"/>, whose 0 means the silo takes
-    /// none, or connects).
+    /// none, or connects) or the connection declines it (too much unanswered on it, or the batch too large).
     /// </summary>
     public Task<ReplicaReply[]>? TrySend(ReplicaId target, ReplicaRequest[] batch, Func<ReplicaId, Task<int>> askPort)
     {
         var now = _time.GetTimestamp();
         SweepIdle(now);
-        var sent = _links.GetOrAdd(target, static t => new Link(t)).Connection(this, now, askPort)?.SendAsync(batch);
+        var sent = _links.GetOrAdd(target, static t => new Link(t)).Connection(this, now, askPort)?.TrySend(batch);
         return sent is null ? null : CountAsync(sent);
     }
 
@@ -138,6 +141,17 @@ internal sealed partial class DirectReplicaLinks(ReplicaId self, Serializer seri
                 lock (_gate)
                 {
                     return _connection?.IsConnected == true;
+                }
+            }
+        }
+
+        public int? Bound
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _connection?.Bound;
                 }
             }
         }

@@ -133,7 +133,17 @@ internal sealed partial class DirectReplicaListener(
 
             // A thread per connection (blocking reads; see DirectConnection): a batch wakes this thread alone.
             _connections[accepted] = 0;
-            new Thread(() => Serve(accepted), 256 << 10) { IsBackground = true, Name = "Coordination replica listener connection" }.UnsafeStart();
+            try
+            {
+                new Thread(() => Serve(accepted), 256 << 10) { IsBackground = true, Name = "Coordination replica listener connection" }.UnsafeStart();
+            }
+            catch (Exception ex)
+            {
+                // Out of threads: this connection goes (its sender goes through Orleans), the next may be served.
+                _connections.TryRemove(accepted, out _);
+                accepted.Dispose();
+                Warn(held => LogAcceptFailed(logger, ex, held));
+            }
         }
     }
 
@@ -142,19 +152,17 @@ internal sealed partial class DirectReplicaListener(
         try
         {
             socket.NoDelay = true;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            // The hello within its time; a reply write within the response timeout (a sender that reads no replies,
-            // paused, does not hold this thread for ever).
-            socket.ReceiveTimeout = (int)HelloTimeout.TotalMilliseconds;
+            DirectConnection.KeepAlive(socket);
+            // A reply write within the response timeout: a sender that reads no replies (paused) does not hold this
+            // thread for ever.
             socket.SendTimeout = (int)Math.Min(messaging.Value.ResponseTimeout.TotalMilliseconds, int.MaxValue);
             using var stream = new NetworkStream(socket, ownsSocket: true);
             using var reader = new BufferedStream(stream, 64 << 10);
-            if (_stopping.IsCancellationRequested || DirectFrames.ReadHello(reader) is not var (from, to) || to != _self)
+            if (_stopping.IsCancellationRequested || ReadHelloInTime(socket, reader) is not var (from, to) || to != _self)
             {
                 return;
             }
 
-            socket.ReceiveTimeout = 0;
             var header = new byte[DirectFrames.HeaderLength];
             while (!_stopping.IsCancellationRequested && DirectFrames.Read(reader, header) is { } frame)
             {
@@ -189,6 +197,25 @@ internal sealed partial class DirectReplicaListener(
         }
     }
 
+    /// <summary>The hello, read within <see cref="HelloTimeout"/> in all (a peer that sends a byte now and then does not hold the thread).</summary>
+    private static (ReplicaId From, ReplicaId To)? ReadHelloInTime(Socket socket, Stream reader)
+    {
+        var state = 0;
+        using var deadline = new Timer(
+            _ =>
+            {
+                if (Interlocked.CompareExchange(ref state, -1, 0) == 0)
+                {
+                    socket.Dispose();
+                }
+            },
+            null,
+            HelloTimeout,
+            Timeout.InfiniteTimeSpan);
+        var hello = DirectFrames.ReadHello(reader);
+        return Interlocked.CompareExchange(ref state, 1, 0) == 0 ? hello : null;
+    }
+
     private byte[] Answer(ReplicaFrame frame)
     {
         try
@@ -210,7 +237,14 @@ internal sealed partial class DirectReplicaListener(
     {
         if (_warnings.TryEnter(out var heldBack))
         {
-            log(heldBack);
+            try
+            {
+                log(heldBack);
+            }
+            catch (Exception)
+            {
+                // A logging provider's error: not a connection's thread's to end the process with.
+            }
         }
     }
 
