@@ -23,8 +23,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     }
 
     /// <param name="faults">A broken-on-purpose variant for a test control; <see cref="ClientFaults.None"/> everywhere else.</param>
-    internal CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time, ILogger<CoordinationClient>? logger, ClusterChangeSignal changes, ClientFaults faults)
+    internal CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time, ILogger<CoordinationClient>? logger, ClusterChangeSignal changes, ClientFaults faults, ClientMetrics? metrics = null)
     {
+        Metrics = metrics ?? ClientMetrics.Shared;
         _grains = grains;
         _options = options.Value;
         _time = time ?? TimeProvider.System;
@@ -33,9 +34,19 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         _faults = faults;
     }
 
+    /// <summary>
+    /// The client library's meter: acquire and campaign waits by outcome, retries, grants active and held, session
+    /// keepalives and losses (<c>coordination.client.*</c>). Pass it to OpenTelemetry's <c>AddMeter</c>, or watch it with
+    /// <c>dotnet-counters monitor --counters Coordination.Client</c>.
+    /// </summary>
+    public const string MeterName = "Coordination.Client";
+
     public event EventHandler<SessionLostEventArgs>? SharedSessionLost;
 
-    /// <summary>The shared session while it is open (for tests).</summary>
+    /// <summary>This client's meter (<see cref="ClientMetrics.MeterName"/>), which its sessions and grants report to.</summary>
+    internal ClientMetrics Metrics { get; }
+
+    /// <summary>The shared session while it is open (for tests and the health check).</summary>
     internal CoordinationSession? SharedSession => Volatile.Read(ref _shared);
 
     /// <summary>Fires when the client loses a gateway, so parked calls re-issue instead of waiting out their park.</summary>
@@ -59,7 +70,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
             var requested = ttl ?? _options.SessionTtl;
             var sent = ClockReading.Now(_time);
             var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested, _options.Owner), _options, _time, cancellationToken);
-            session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults, Seen);
+            session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults, Seen, Metrics);
         }
         catch
         {
@@ -203,7 +214,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         // Lost by its deadline, perhaps before its timer said so: marked with that reason now, so that its loss is told
         // as one (not as the owner's close below) and its place among the open sessions is given back before another
         // opens. Before the gate: the loss runs the application's handlers, which may call the client.
-        current?.MarkLost("its client deadline passed without an acknowledged keepalive");
+        current?.MarkLost(CoordinationSession.DeadlinePassed);
         await _sharedGate.WaitAsync(cancellationToken);
         try
         {

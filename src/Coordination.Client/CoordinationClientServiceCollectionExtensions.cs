@@ -61,7 +61,8 @@ public static class CoordinationClientServiceCollectionExtensions
             sp.GetService<TimeProvider>(),
             sp.GetService<ILogger<CoordinationClient>>(),
             sp.GetRequiredService<ClusterChangeSignal>(),
-            ClientFaults.None));
+            ClientFaults.None,
+            ClientMetrics.For(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>())));
         services.TryAddSingleton<LeaderServices>();
         services.TryAddSingleton<ICoordinationClient>(sp => sp.GetRequiredService<CoordinationClient>());
         services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());

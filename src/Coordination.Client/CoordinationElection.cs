@@ -40,6 +40,7 @@ public sealed class CoordinationElection
         var grain = Grain;
         var request = new ParkedRequest<CampaignResult, CoordinationLeadership>(
             $"campaign in '{Name}'",
+            ClientMetrics.Tags.Election,
             attempt => grain.Campaign(new CampaignRequest(session.Id, candidateId, value, attempt.Park, _options.Owner, attempt.Sequence, attempt.SettledThrough)),
             result => result.Elected ? ParkedReply.Granted : ParkedReply.Queued,
             result => new CoordinationLeadership(this, grain, session, candidateId, result.Term, value, _options, _time),

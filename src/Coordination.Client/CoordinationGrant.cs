@@ -14,6 +14,7 @@ public abstract class CoordinationGrant
     private readonly CancellationTokenSource _lost;
     private readonly CancellationToken _token;
     private int _ended;
+    private (string Primitive, ClientMetrics Metrics, TimeProvider Time, long Since)? _tracked;
 
     private protected CoordinationGrant(CoordinationSession session, string name, Guid id, long token)
     {
@@ -30,6 +31,7 @@ public abstract class CoordinationGrant
     {
         if (Interlocked.Exchange(ref _ended, 1) == 0)
         {
+            Untrack();
             var signalled = false;
             Session.Withdrawals.EnsureEventually(() =>
             {
@@ -74,6 +76,22 @@ public abstract class CoordinationGrant
 
     /// <summary>The withdrawal that ends this grant when it was dropped without being ended (a release, a resign).</summary>
     private protected abstract Task Abandon();
+
+    /// <summary>Counts the grant among the client's active ones until it is ended (once, by whoever gave it out).</summary>
+    internal void Track(string primitive, ClientMetrics metrics, TimeProvider time)
+    {
+        _tracked = (primitive, metrics, time, time.GetTimestamp());
+        metrics.GrantStarted();
+    }
+
+    /// <summary>The end of a tracked grant, for the client's meter: called once, by the path that set <see cref="_ended"/>.</summary>
+    private void Untrack()
+    {
+        if (_tracked is { } tracked)
+        {
+            tracked.Metrics.GrantEnded(tracked.Primitive, tracked.Time.GetElapsedTime(tracked.Since));
+        }
+    }
 
     internal void MarkRevoked(string reason)
     {
@@ -122,6 +140,7 @@ public abstract class CoordinationGrant
         }
 
         GC.SuppressFinalize(this);
+        Untrack();
         Session.Revocations.Unregister((GrantName, GrantId));
         try
         {

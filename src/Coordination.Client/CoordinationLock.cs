@@ -88,6 +88,7 @@ public sealed class CoordinationLock : IDistributedLock
         var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
         var request = new ParkedRequest<AcquireResult, CoordinationLockHandle>(
             operation,
+            ClientMetrics.Tags.Lock,
             attempt => grain.Acquire(new AcquireRequest(session.Id, requestId, mode, attempt.Park, _options.Owner, _options.LockDelay, attempt.Sequence, attempt.SettledThrough)),
             result => result.Status switch
             {

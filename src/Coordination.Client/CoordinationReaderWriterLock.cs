@@ -115,6 +115,7 @@ public sealed class CoordinationReaderWriterLock : IDistributedUpgradeableReader
         where THandle : CoordinationGrant =>
         _acquire.RunAsync(
             $"acquire of the {access} lock '{Name}'",
+            ClientMetrics.Tags.ReaderWriterLock,
             timeout,
             (session, id, mode, attempt) => _grain.Acquire(new ReaderWriterAcquireRequest(session.Id, id, access, mode, attempt.Park, _acquire.Options.Owner, attempt.Sequence, attempt.SettledThrough, _acquire.Options.LockDelay)),
             grant,

@@ -56,6 +56,7 @@ public sealed class CoordinationSemaphore : IDistributedSemaphore
     private Task<CoordinationSemaphoreHandle?> AcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
         _acquire.RunAsync(
             $"acquire of semaphore '{Name}'",
+            ClientMetrics.Tags.Semaphore,
             timeout,
             (session, id, mode, attempt) => _grain.Acquire(new SemaphoreAcquireRequest(session.Id, id, MaxCount, mode, attempt.Park, _acquire.Options.Owner, attempt.Sequence, attempt.SettledThrough, _acquire.Options.LockDelay)),
             (session, id, token) => new CoordinationSemaphoreHandle(session, Name, id, token, _grain),

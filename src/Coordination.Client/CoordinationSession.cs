@@ -23,6 +23,9 @@ public sealed class SessionLostEventArgs(string reason) : EventArgs
 /// </remarks>
 public sealed partial class CoordinationSession : IAsyncDisposable
 {
+    /// <summary>The reason of a session lost at its client deadline.</summary>
+    internal const string DeadlinePassed = "its client deadline passed without an acknowledged keepalive";
+
     private const string ClosedByOwner = "closed by its owner";
     private readonly Lock _gate = new();
     private readonly IGrainFactory _grains;
@@ -37,20 +40,24 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     private int _closed;
     private Task _keepAlive = Task.CompletedTask;
 
-    internal CoordinationSession(IGrainFactory grains, SessionInfo info, ClockReading opened, CoordinationClientOptions options, TimeProvider time, ILogger logger, ClusterChangeSignal changes, ClientFaults faults, SeenRevisions? seen = null)
+    internal CoordinationSession(IGrainFactory grains, SessionInfo info, ClockReading opened, CoordinationClientOptions options, TimeProvider time, ILogger logger, ClusterChangeSignal changes, ClientFaults faults, SeenRevisions? seen = null, ClientMetrics? metrics = null)
     {
         _grains = grains;
+        Metrics = metrics ?? ClientMetrics.Shared;
         _seen = seen ?? new SeenRevisions();
         Changes = changes;
         Info = info;
         _options = options;
         _time = time;
         _logger = logger;
-        _deadline = faults.NewDeadline(opened, info.Ttl, options, time, _lost.Token, () => MarkLost("its client deadline passed without an acknowledged keepalive"));
+        _deadline = faults.NewDeadline(opened, info.Ttl, options, time, _lost.Token, () => MarkLost(DeadlinePassed));
         Withdrawals = new BackgroundWithdrawals(this, options, time, logger);
     }
 
     internal SessionInfo Info { get; }
+
+    /// <summary>The meter of the client that opened the session.</summary>
+    internal ClientMetrics Metrics { get; }
 
     /// <summary>The client deadline as a timestamp of the session's <see cref="TimeProvider"/> (for tests that compare it across processes).</summary>
     internal long DeadlineTimestamp => _deadline.Timestamp;
@@ -198,7 +205,9 @@ public sealed partial class CoordinationSession : IAsyncDisposable
         else
         {
             LogLost(_logger, Tag, reason);
+            Metrics.RecordSessionLost(reason == DeadlinePassed ? ClientMetrics.Tags.Deadline : ClientMetrics.Tags.Expired);
         }
+
         try
         {
             Lost?.Invoke(this, new SessionLostEventArgs(reason));

@@ -23,11 +23,13 @@ internal sealed class LeaseAcquire(Func<CancellationToken, ValueTask<Coordinatio
             : timeout;
 
     /// <summary>Takes the grant within <paramref name="timeout"/> (already validated; zero: only if free now), or null.</summary>
+    /// <param name="primitive">What is acquired, as the client's meter tags it.</param>
     /// <param name="send">Sends one attempt: (session, request id, mode, attempt).</param>
     /// <param name="grant">Makes the handle from (session, request id, token).</param>
     /// <param name="withdraw">Withdraws the request: (session, request id, its number).</param>
     public async Task<THandle?> RunAsync<THandle>(
         string operation,
+        string primitive,
         TimeSpan timeout,
         Func<CoordinationSession, Guid, AcquireMode, ParkedAttempt, Task<AcquireResult>> send,
         Func<CoordinationSession, Guid, long, THandle> grant,
@@ -44,6 +46,7 @@ internal sealed class LeaseAcquire(Func<CancellationToken, ValueTask<Coordinatio
         var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
         var request = new ParkedRequest<AcquireResult, THandle>(
             operation,
+            primitive,
             attempt => send(session, requestId, mode, attempt),
             result => result.Status switch
             {

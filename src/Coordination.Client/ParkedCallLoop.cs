@@ -25,9 +25,11 @@ internal readonly record struct ParkedAttempt(TimeSpan Park, long Sequence, long
 /// handle, and how to withdraw it.
 /// </summary>
 /// <param name="Operation">Names the request in a <see cref="ClusterUnavailableException"/> ("acquire of 'orders/42'").</param>
+/// <param name="Primitive">What is asked for, as the client's meter tags it (<see cref="ClientMetrics.Tags.Lock"/> …).</param>
 /// <param name="Withdraw">Withdraws the request; it gets the request's number, so its session lets it go too.</param>
 internal sealed record ParkedRequest<TResult, TGrant>(
     string Operation,
+    string Primitive,
     Func<ParkedAttempt, Task<TResult>> Send,
     Func<TResult, ParkedReply> Read,
     Func<TResult, TGrant> Grant,
@@ -99,6 +101,8 @@ internal static class ParkedCallLoop
     {
         var sequence = session.Requests;
         var number = sequence.Next();
+        var started = time.GetTimestamp();
+        string? outcome = null;
         var withdraw = true;
         var unanswered = false;
         var attempted = false;
@@ -113,6 +117,7 @@ internal static class ParkedCallLoop
                 var remaining = deadline.Remaining;
                 if (mode == AcquireMode.Wait && remaining == TimeSpan.Zero && attempted)
                 {
+                    outcome = transient is null ? ClientMetrics.Tags.NotAcquired : null;
                     return transient is null ? null : throw Unavailable(request.Operation, transient, deadline.Elapsed);
                 }
 
@@ -144,6 +149,7 @@ internal static class ParkedCallLoop
                 {
                     unanswered |= !IsReply(ex);
                     transient = ex;
+                    session.Metrics.RecordRetry(request.Primitive);
 
                     // Through an outage, asked again less and less often (a thousand waiters must not ask ten times a
                     // second each), but never past the deadline, where the wait ends in a typed error.
@@ -174,11 +180,14 @@ internal static class ParkedCallLoop
                         session.ThrowIfLost();
                         var grant = request.Grant(result);
                         session.Revocations.Register(grant);
+                        grant.Track(request.Primitive, session.Metrics, time);
                         withdraw = false;
+                        outcome = ClientMetrics.Tags.Granted;
                         return grant;
                     case ParkedReply.NotAvailable:
                         // An abandoned attempt may still arrive and queue the request: it is withdrawn before its number is settled.
                         withdraw = unanswered;
+                        outcome = ClientMetrics.Tags.NotAcquired;
                         return null;
                 }
 
@@ -190,6 +199,9 @@ internal static class ParkedCallLoop
         }
         finally
         {
+            // The wait up to its outcome; a withdrawal the caller may still wait for below is not part of it.
+            outcome ??= cancellationToken.IsCancellationRequested ? ClientMetrics.Tags.Cancelled : ClientMetrics.Tags.Failed;
+            session.Metrics.RecordAcquire(request.Primitive, outcome, time.GetElapsedTime(started));
             if (withdraw && !attempted)
             {
                 // Never sent (cancelled, or no time left, before the first attempt): nothing to withdraw.

@@ -6,7 +6,7 @@ using Coordination.TestKit;
 namespace Coordination.Cluster.Tests;
 
 /// <summary>The explicit session object: TTL, remaining time, lost event, close, many locks per session, the client knowing first.</summary>
-public sealed class SessionClientTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+public sealed partial class SessionClientTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
 {
     /// <summary>How late a client timer may fire on a busy machine, beyond the deadline it was set for.</summary>
     private static readonly TimeSpan TimerLateness = TimeSpan.FromSeconds(1);

@@ -8,12 +8,12 @@ namespace Coordination.Tests;
 /// <summary>A client session on fake time, with no grains behind it: for the client's loops against scripted replies.</summary>
 internal sealed class ClientOnFakeTime
 {
-    public ClientOnFakeTime(CoordinationClientOptions options)
+    public ClientOnFakeTime(CoordinationClientOptions options, ClientMetrics? metrics = null)
     {
         Options = options;
         Changes = new ClusterChangeSignal(Time);
         var info = new SessionInfo("session", "tag", TimeSpan.FromHours(1), SessionStatus.Alive, 0);
-        Session = new CoordinationSession(null!, info, ClockReading.Now(Time), options, Time, NullLogger.Instance, Changes, ClientFaults.None);
+        Session = new CoordinationSession(null!, info, ClockReading.Now(Time), options, Time, NullLogger.Instance, Changes, ClientFaults.None, metrics: metrics);
     }
 
     public CoordinationClientOptions Options { get; }

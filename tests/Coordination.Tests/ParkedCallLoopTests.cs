@@ -309,6 +309,7 @@ public sealed class ParkedCallLoopTests
     {
         var request = new ParkedRequest<Reply, CoordinationLockHandle>(
             "acquire of 'test'",
+            ClientMetrics.Tags.Lock,
             attempt =>
             {
                 _parks.Add(attempt.Park);

@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Coordination.Client;
+
+/// <summary>
+/// The client's view of the coordination cluster, for ASP.NET Core's health endpoints (<c>AddHealthChecks().AddCoordination()</c>):
+/// each check pings the client's gateway silo (<see cref="IPingGrain"/>, a call that touches no state) and looks at
+/// the shared session, the one <see cref="ICoordinationClient.CreateLock"/> and its siblings acquire through.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>No answer to the ping within the timeout: the registration's failure status (unhealthy by default).</item>
+/// <item>The shared session lost (its client deadline passed, or the cluster expired it): degraded. Its grants are
+/// gone; the next acquire opens another session.</item>
+/// <item>The shared session's keepalives late (more than one and a half keepalive intervals since the last one was
+/// acknowledged): degraded, since the session is lost when its client deadline comes without one.</item>
+/// <item>Otherwise healthy, also when no shared session is open yet.</item>
+/// </list>
+/// The result's data: <c>pingMilliseconds</c>, <c>grantsActive</c> (grants given and not yet ended), and with a shared
+/// session <c>session</c> (its public tag), <c>sessionTtlSeconds</c> and <c>sessionRemainingSeconds</c> (on this
+/// client's clock).
+/// </remarks>
+internal sealed class CoordinationHealthCheck(CoordinationClient client, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, TimeSpan pingTimeout) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object> { ["grantsActive"] = client.Metrics.GrantsActive };
+        var started = time.GetTimestamp();
+        try
+        {
+            await grains.GetGrain<IPingGrain>(0).Ping(started).WaitAsync(pingTimeout, time, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            var why = ex is TimeoutException ? $"did not answer a ping within {pingTimeout.TotalSeconds:0.###} s" : $"failed a ping ({ex.GetType().Name}: {ex.Message})";
+            return new HealthCheckResult(context.Registration.FailureStatus, $"The coordination cluster {why}.", ex, data);
+        }
+
+        data["pingMilliseconds"] = time.GetElapsedTime(started).TotalMilliseconds;
+        if (client.SharedSession is not { } session)
+        {
+            return HealthCheckResult.Healthy("The coordination cluster answers; no shared session is open yet.", data);
+        }
+
+        var remaining = session.Remaining;
+        data["session"] = session.Tag;
+        data["sessionTtlSeconds"] = session.Ttl.TotalSeconds;
+        data["sessionRemainingSeconds"] = remaining.TotalSeconds;
+        if (session.IsLost)
+        {
+            return HealthCheckResult.Degraded($"The shared session {session.Tag} was lost ({session.LostReason ?? "its client deadline passed"}): its grants are gone, and the next acquire opens another session.", data: data);
+        }
+
+        var sinceAcknowledged = SessionDeadline.Budget(session.Ttl, options) - remaining;
+        var interval = session.Ttl * options.KeepAliveFraction;
+        if (sinceAcknowledged > interval * 1.5)
+        {
+            return HealthCheckResult.Degraded($"The shared session {session.Tag}'s keepalives are late: {remaining.TotalSeconds:0.#} s of its {session.Ttl.TotalSeconds:0.#} s lease are left on this client's clock, and it is lost when none is acknowledged by then.", data: data);
+        }
+
+        return HealthCheckResult.Healthy($"The coordination cluster answers, and the shared session {session.Tag} is kept alive.", data);
+    }
+}
