@@ -46,6 +46,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     /// <summary>This client's meter (<see cref="ClientMetrics.MeterName"/>), which its sessions and grants report to.</summary>
     internal ClientMetrics Metrics { get; }
 
+    /// <summary>True once the client was closed (its host stopping): every acquire is refused from then on.</summary>
+    internal bool IsClosed => Volatile.Read(ref _closed);
+
     /// <summary>The shared session while it is open (for tests and the health check).</summary>
     internal CoordinationSession? SharedSession => Volatile.Read(ref _shared);
 
@@ -84,19 +87,19 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     }
 
     public CoordinationLock CreateLock(string name) =>
-        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time);
+        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, Metrics);
 
     public CoordinationElection CreateElection(string name) =>
-        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, Changes);
+        new(Names.Validate(name), SharedSessionAsync, _grains, _options, _time, Changes, Metrics);
 
     public CoordinationMultiLock CreateMultiLock(IEnumerable<string> names) =>
-        new(CoordinationMultiLock.Canonical(names), SharedSessionAsync, _grains, _options, _time);
+        new(CoordinationMultiLock.Canonical(names), SharedSessionAsync, _grains, _options, _time, Metrics);
 
     public CoordinationSemaphore CreateSemaphore(string name, int maxCount) =>
-        new(Names.Validate(name), SemaphoreCount(maxCount), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
+        new(Names.Validate(name), SemaphoreCount(maxCount), new LeaseAcquire(SharedSessionAsync, _options, _time, Metrics), _grains);
 
     public CoordinationReaderWriterLock CreateReaderWriterLock(string name) =>
-        new(Names.Validate(name), new LeaseAcquire(SharedSessionAsync, _options, _time), _grains);
+        new(Names.Validate(name), new LeaseAcquire(SharedSessionAsync, _options, _time, Metrics), _grains);
     public CoordinationValue CreateValue(string name) =>
         new(Names.Validate(name), SharedSessionAsync, renewable: true, _grains, _options, _time, Changes, Seen, _logger);
 

@@ -13,9 +13,11 @@ public sealed class CoordinationElection
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
     private readonly ClusterChangeSignal _changes;
+    private readonly ClientMetrics _metrics;
 
-    internal CoordinationElection(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes)
+    internal CoordinationElection(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClusterChangeSignal changes, ClientMetrics? metrics = null)
     {
+        _metrics = metrics ?? ClientMetrics.Shared;
         Name = name;
         _session = session;
         _grains = grains;
@@ -32,7 +34,10 @@ public sealed class CoordinationElection
     /// Waits (parked on the silo, FIFO behind earlier candidates) until this client leads, then returns
     /// its leadership. Cancelling withdraws the campaign (and gives up a leadership that raced it).
     /// </summary>
-    public async Task<CoordinationLeadership> CampaignAsync(string? value = null, CancellationToken cancellationToken = default)
+    public async Task<CoordinationLeadership> CampaignAsync(string? value = null, CancellationToken cancellationToken = default) =>
+        (await _metrics.MeasureAsync(ClientMetrics.Tags.Election, _time, () => CampaignUnmeasuredAsync(value, cancellationToken), cancellationToken))!;
+
+    private async Task<CoordinationLeadership?> CampaignUnmeasuredAsync(string? value, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var session = await _session(cancellationToken);
@@ -47,7 +52,7 @@ public sealed class CoordinationElection
             sequence => grain.Withdraw(session.Id, candidateId, sequence));
 
         // Waits without a deadline, so it ends only in leadership, a lost session, a non-transient error or cancellation.
-        return (await ParkedCallLoop.RunAsync(session, request, AcquireMode.Wait, Deadline.Infinite(_time), _options, _time, cancellationToken))!;
+        return await ParkedCallLoop.RunAsync(session, request, AcquireMode.Wait, Deadline.Infinite(_time), _options, _time, cancellationToken);
     }
 
     /// <summary>The current leader, read through a majority of the election's replicas (null when nobody leads).</summary>

@@ -9,21 +9,29 @@ namespace Coordination.Client;
 /// </summary>
 /// <remarks>
 /// <list type="bullet">
-/// <item>No answer to the ping within the timeout: the registration's failure status (unhealthy by default).</item>
-/// <item>The shared session lost (its client deadline passed, or the cluster expired it): degraded. Its grants are
-/// gone; the next acquire opens another session.</item>
-/// <item>The shared session's keepalives late (more than one and a half keepalive intervals since the last one was
-/// acknowledged): degraded, since the session is lost when its client deadline comes without one.</item>
+/// <item>No client (<c>AddCoordinationClient</c> missing), a closed one (its host stopping), or no answer to the
+/// ping within its timeout: the registration's failure status (unhealthy by default).</item>
+/// <item>The shared session lost (its client deadline passed, or the cluster expired it) within its TTL before the
+/// check: degraded, since its grants are gone. The next acquire opens another session; an idle application whose
+/// session was lost longer ago is healthy again, with the loss in the description.</item>
+/// <item>The shared session's keepalives late: longer since the last acknowledged one was sent than one and a half
+/// keepalive intervals, or half of the lease the client counts, whichever is less. Degraded, since the session is
+/// lost when its client deadline comes without one.</item>
 /// <item>Otherwise healthy, also when no shared session is open yet.</item>
 /// </list>
 /// The result's data: <c>pingMilliseconds</c>, <c>grantsActive</c> (grants given and not yet ended), and with a shared
 /// session <c>session</c> (its public tag), <c>sessionTtlSeconds</c> and <c>sessionRemainingSeconds</c> (on this
 /// client's clock).
 /// </remarks>
-internal sealed class CoordinationHealthCheck(CoordinationClient client, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, TimeSpan pingTimeout) : IHealthCheck
+internal sealed class CoordinationHealthCheck(CoordinationClient? client, IGrainFactory? grains, CoordinationClientOptions options, TimeProvider time, TimeSpan pingTimeout) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (client is null || grains is null || client.IsClosed)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, client is null || grains is null ? "No coordination client: AddCoordinationClient (and an Orleans client) were not added." : "The coordination client is closed: its host is stopping.");
+        }
+
         var data = new Dictionary<string, object> { ["grantsActive"] = client.Metrics.GrantsActive };
         var started = time.GetTimestamp();
         try
@@ -32,7 +40,9 @@ internal sealed class CoordinationHealthCheck(CoordinationClient client, IGrainF
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            var why = ex is TimeoutException ? $"did not answer a ping within {pingTimeout.TotalSeconds:0.###} s" : $"failed a ping ({ex.GetType().Name}: {ex.Message})";
+            var why = ex is TimeoutException && time.GetElapsedTime(started) >= pingTimeout
+                ? $"did not answer a ping within {pingTimeout.TotalSeconds:0.###} s"
+                : $"failed a ping ({ex.GetType().Name}: {ex.Message})";
             return new HealthCheckResult(context.Registration.FailureStatus, $"The coordination cluster {why}.", ex, data);
         }
 
@@ -48,12 +58,22 @@ internal sealed class CoordinationHealthCheck(CoordinationClient client, IGrainF
         data["sessionRemainingSeconds"] = remaining.TotalSeconds;
         if (session.IsLost)
         {
-            return HealthCheckResult.Degraded($"The shared session {session.Tag} was lost ({session.LostReason ?? "its client deadline passed"}): its grants are gone, and the next acquire opens another session.", data: data);
+            // Lost by its deadline but not yet told (the timer has not fired): lost just now.
+            var since = session.LostTimestamp is { } at ? time.GetElapsedTime(at) : TimeSpan.Zero;
+            var what = $"The shared session {session.Tag} was lost {since.TotalSeconds:0.#} s ago ({session.LostReason ?? CoordinationSession.DeadlinePassed})";
+            return since <= session.Ttl
+                ? HealthCheckResult.Degraded($"{what}: its grants are gone, and the next acquire opens another session.", data: data)
+                : HealthCheckResult.Healthy($"The coordination cluster answers. {what}; the next acquire opens another session.", data);
         }
 
-        var sinceAcknowledged = SessionDeadline.Budget(session.Ttl, options) - remaining;
-        var interval = session.Ttl * options.KeepAliveFraction;
-        if (sinceAcknowledged > interval * 1.5)
+        var budget = SessionDeadline.Budget(session.Ttl, options);
+        var late = session.Ttl * options.KeepAliveFraction * 1.5;
+        if (late > budget / 2)
+        {
+            late = budget / 2;
+        }
+
+        if (budget - remaining > late)
         {
             return HealthCheckResult.Degraded($"The shared session {session.Tag}'s keepalives are late: {remaining.TotalSeconds:0.#} s of its {session.Ttl.TotalSeconds:0.#} s lease are left on this client's clock, and it is lost when none is acknowledged by then.", data: data);
         }

@@ -10,31 +10,34 @@ public static class CoordinationHealthChecksBuilderExtensions
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Adds a health check of the coordination client (<see cref="CoordinationClientServiceCollectionExtensions.AddCoordinationClient"/> must be called too): unhealthy
-    /// (or <paramref name="failureStatus"/>) when its gateway silo does not answer a ping within <paramref name="timeout"/>
-    /// (5 s by default), degraded when the shared session was lost or its keepalives are late, healthy otherwise. The
-    /// result's data carries the ping's time, the grants held and the shared session's tag, TTL and remaining lease.
+    /// Adds a health check of the coordination client (<see cref="CoordinationClientServiceCollectionExtensions.AddCoordinationClient"/>
+    /// must be called too): unhealthy (or <paramref name="failureStatus"/>) when its gateway silo does not answer a ping
+    /// within <paramref name="timeout"/> (5 s by default; the check's own limit too), degraded when the shared session
+    /// was lost in the last TTL or its keepalives are late, healthy otherwise. The result's data carry the ping's time,
+    /// the grants held and the shared session's tag, TTL and remaining lease. A timeout that is not positive, or longer
+    /// than <see cref="int.MaxValue"/> milliseconds, is <see cref="ArgumentOutOfRangeException"/> here.
     /// </summary>
     public static IHealthChecksBuilder AddCoordination(this IHealthChecksBuilder builder, string name = "coordination", HealthStatus? failureStatus = null, IEnumerable<string>? tags = null, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        if (timeout is { } t && t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+        var ping = timeout ?? DefaultTimeout;
+        if (ping <= TimeSpan.Zero || ping > TimeSpan.FromMilliseconds(int.MaxValue))
         {
-            throw new ArgumentOutOfRangeException(nameof(timeout), t, "A health check's timeout must be positive, or Timeout.InfiniteTimeSpan.");
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"A health check's timeout must be positive and at most {TimeSpan.FromMilliseconds(int.MaxValue)}.");
         }
 
-        var ping = timeout is { } given && given != Timeout.InfiniteTimeSpan ? given : DefaultTimeout;
+        // The ping's timeout bounds the check (nothing else in it waits), so the registration has none of its own: the
+        // check, not a race with the framework's timer, says what did not answer.
         return builder.Add(new HealthCheckRegistration(
             name,
             sp => new CoordinationHealthCheck(
-                sp.GetRequiredService<CoordinationClient>(),
-                sp.GetRequiredService<IGrainFactory>(),
-                sp.GetRequiredService<IOptions<CoordinationClientOptions>>().Value,
+                sp.GetService<CoordinationClient>(),
+                sp.GetService<IGrainFactory>(),
+                sp.GetService<IOptions<CoordinationClientOptions>>()?.Value ?? new CoordinationClientOptions(),
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 ping),
             failureStatus,
-            tags,
-            timeout));
+            tags));
     }
 }

@@ -15,14 +15,16 @@ public sealed class CoordinationLock : IDistributedLock
     private readonly IGrainFactory _grains;
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
+    private readonly ClientMetrics _metrics;
 
-    internal CoordinationLock(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time)
+    internal CoordinationLock(string name, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClientMetrics? metrics = null)
     {
         Name = name;
         _session = session;
         _grains = grains;
         _options = options;
         _time = time;
+        _metrics = metrics ?? ClientMetrics.Shared;
     }
 
     public string Name { get; }
@@ -75,7 +77,10 @@ public sealed class CoordinationLock : IDistributedLock
     /// of time; any other way out, and a "not available" after an attempt that went unanswered, withdraws the request
     /// with cancel(id), which also undoes a grant that raced it.
     /// </summary>
-    private async Task<CoordinationLockHandle?> AcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    private Task<CoordinationLockHandle?> AcquireCoreAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        _metrics.MeasureAsync(ClientMetrics.Tags.Lock, _time, () => AcquireUnmeasuredAsync(timeout, cancellationToken), cancellationToken);
+
+    private async Task<CoordinationLockHandle?> AcquireUnmeasuredAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var operation = $"acquire of '{Name}'";

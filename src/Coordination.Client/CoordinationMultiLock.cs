@@ -25,9 +25,12 @@ public sealed class CoordinationMultiLock : IDistributedLock
     private readonly IGrainFactory _grains;
     private readonly CoordinationClientOptions _options;
     private readonly TimeProvider _time;
+    private readonly ClientMetrics? _metrics;
 
-    internal CoordinationMultiLock(IReadOnlyList<string> names, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time)
+    /// <param name="metrics">The client's meter: each member is measured as a lock of its own.</param>
+    internal CoordinationMultiLock(IReadOnlyList<string> names, Func<CancellationToken, ValueTask<CoordinationSession>> session, IGrainFactory grains, CoordinationClientOptions options, TimeProvider time, ClientMetrics? metrics = null)
     {
+        _metrics = metrics;
         Names = names;
         _session = session;
         _grains = grains;
@@ -111,7 +114,7 @@ public sealed class CoordinationMultiLock : IDistributedLock
             {
                 foreach (var name in Names)
                 {
-                    var member = new CoordinationLock(name, _ => ValueTask.FromResult(session), _grains, _options, _time);
+                    var member = new CoordinationLock(name, _ => ValueTask.FromResult(session), _grains, _options, _time, _metrics);
                     var left = deadline.IsInfinite ? Timeout.InfiniteTimeSpan : deadline.Remaining;
                     var handle = await member.TryAcquireAsync(left, cancellationToken);
                     if (handle is null)

@@ -37,6 +37,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     private readonly SessionDeadline _deadline;
     private readonly SeenRevisions _seen;
     private string? _lostReason;
+    private long _lostAt;
     private int _closed;
     private Task _keepAlive = Task.CompletedTask;
 
@@ -55,6 +56,18 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     }
 
     internal SessionInfo Info { get; }
+
+    /// <summary>When <see cref="MarkLost"/> ran, as a timestamp of the session's <see cref="TimeProvider"/> (null before).</summary>
+    internal long? LostTimestamp
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lostReason is null ? null : _lostAt;
+            }
+        }
+    }
 
     /// <summary>The meter of the client that opened the session.</summary>
     internal ClientMetrics Metrics { get; }
@@ -88,23 +101,23 @@ public sealed partial class CoordinationSession : IAsyncDisposable
 
     /// <summary>A lock taken through this session (many locks may share one session).</summary>
     public CoordinationLock CreateLock(string name) =>
-        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time);
+        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, Metrics);
 
     /// <summary>A set of locks taken all or nothing through this session (see <see cref="ICoordinationClient.CreateMultiLock"/>).</summary>
     public CoordinationMultiLock CreateMultiLock(IEnumerable<string> names) =>
-        new(CoordinationMultiLock.Canonical(names), _ => ValueTask.FromResult(this), _grains, _options, _time);
+        new(CoordinationMultiLock.Canonical(names), _ => ValueTask.FromResult(this), _grains, _options, _time, Metrics);
 
     /// <summary>An election campaigned in through this session.</summary>
     public CoordinationElection CreateElection(string name) =>
-        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, Changes);
+        new(Names.Validate(name), _ => ValueTask.FromResult(this), _grains, _options, _time, Changes, Metrics);
 
     /// <summary>A semaphore with <paramref name="maxCount"/> permits whose permits are held through this session (returned when it ends).</summary>
     public CoordinationSemaphore CreateSemaphore(string name, int maxCount) =>
-        new(Names.Validate(name), CoordinationClient.SemaphoreCount(maxCount), new LeaseAcquire(_ => ValueTask.FromResult(this), _options, _time), _grains);
+        new(Names.Validate(name), CoordinationClient.SemaphoreCount(maxCount), new LeaseAcquire(_ => ValueTask.FromResult(this), _options, _time, Metrics), _grains);
 
     /// <summary>A reader-writer lock held through this session.</summary>
     public CoordinationReaderWriterLock CreateReaderWriterLock(string name) =>
-        new(Names.Validate(name), new LeaseAcquire(_ => ValueTask.FromResult(this), _options, _time), _grains);
+        new(Names.Validate(name), new LeaseAcquire(_ => ValueTask.FromResult(this), _options, _time, Metrics), _grains);
     /// <summary>A named value whose ephemeral writes are bound to this session (deleted when it ends).</summary>
     public CoordinationValue CreateValue(string name) =>
         new(Names.Validate(name), _ => ValueTask.FromResult(this), renewable: false, _grains, _options, _time, Changes, _seen, _logger);
@@ -185,6 +198,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
                 return;
             }
 
+            _lostAt = _time.GetTimestamp();
             _lostReason = reason;
         }
 

@@ -43,7 +43,7 @@ internal sealed partial class KeepAliveLoop(CoordinationSession session, Session
 
                 var ack = await session.Grain.KeepAlive(inbox.Acknowledged, session.Requests.SettledThrough).WaitAsync(remaining < options.CallTimeout ? remaining : options.CallTimeout, time, stop);
                 deadline.Acknowledged(sent);
-                session.Metrics.KeepAliveDuration.Record(time.GetElapsedTime(sent.Timestamp).TotalMilliseconds);
+                session.Metrics.RecordKeepAlive(time.GetElapsedTime(sent.Timestamp), acknowledged: true);
                 inbox.Deliver(ack.Notices);
                 wait = interval;
             }
@@ -59,7 +59,7 @@ internal sealed partial class KeepAliveLoop(CoordinationSession session, Session
             catch (Exception ex)
             {
                 LogKeepAliveFailed(logger, ex, session.Tag);
-                session.Metrics.KeepAliveFailures.Add(1);
+                session.Metrics.RecordKeepAlive(TimeSpan.Zero, acknowledged: false);
                 wait = options.RetryDelay;
             }
         }

@@ -7,8 +7,10 @@ namespace Coordination.Client;
 /// out other than a grant or a clear "not available". Arguments are checked at the call, before any task exists,
 /// as DistributedLock's callers expect.
 /// </summary>
-internal sealed class LeaseAcquire(Func<CancellationToken, ValueTask<CoordinationSession>> sessions, CoordinationClientOptions options, TimeProvider time)
+internal sealed class LeaseAcquire(Func<CancellationToken, ValueTask<CoordinationSession>> sessions, CoordinationClientOptions options, TimeProvider time, ClientMetrics? metrics = null)
 {
+    private readonly ClientMetrics _metrics = metrics ?? ClientMetrics.Shared;
+
     /// <summary>The longest finite timeout DistributedLock accepts: <see cref="int.MaxValue"/> milliseconds.</summary>
     private static readonly TimeSpan MaxTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
 
@@ -27,7 +29,7 @@ internal sealed class LeaseAcquire(Func<CancellationToken, ValueTask<Coordinatio
     /// <param name="send">Sends one attempt: (session, request id, mode, attempt).</param>
     /// <param name="grant">Makes the handle from (session, request id, token).</param>
     /// <param name="withdraw">Withdraws the request: (session, request id, its number).</param>
-    public async Task<THandle?> RunAsync<THandle>(
+    public Task<THandle?> RunAsync<THandle>(
         string operation,
         string primitive,
         TimeSpan timeout,
@@ -37,26 +39,31 @@ internal sealed class LeaseAcquire(Func<CancellationToken, ValueTask<Coordinatio
         CancellationToken cancellationToken)
         where THandle : CoordinationGrant
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        var deadline = Deadline.FromNow(timeout, time);
-        var session = await ParkedCallLoop.SessionWithinAsync(sessions, operation, deadline, options, time, cancellationToken);
-        session.ThrowIfLost();
+        return _metrics.MeasureAsync(primitive, time, RunUnmeasuredAsync, cancellationToken);
 
-        var requestId = Guid.NewGuid();
-        var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
-        var request = new ParkedRequest<AcquireResult, THandle>(
-            operation,
-            primitive,
-            attempt => send(session, requestId, mode, attempt),
-            result => result.Status switch
-            {
-                AcquireStatus.Granted => ParkedReply.Granted,
-                AcquireStatus.NotAvailable => ParkedReply.NotAvailable,
-                _ => ParkedReply.Queued,
-            },
-            result => grant(session, requestId, result.FencingToken),
-            sequence => withdraw(session, requestId, sequence));
-        return await ParkedCallLoop.RunAsync(session, request, mode, deadline, options, time, cancellationToken);
+        async Task<THandle?> RunUnmeasuredAsync()
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var deadline = Deadline.FromNow(timeout, time);
+            var session = await ParkedCallLoop.SessionWithinAsync(sessions, operation, deadline, options, time, cancellationToken);
+            session.ThrowIfLost();
+
+            var requestId = Guid.NewGuid();
+            var mode = timeout == TimeSpan.Zero ? AcquireMode.IfAvailable : AcquireMode.Wait;
+            var request = new ParkedRequest<AcquireResult, THandle>(
+                operation,
+                primitive,
+                attempt => send(session, requestId, mode, attempt),
+                result => result.Status switch
+                {
+                    AcquireStatus.Granted => ParkedReply.Granted,
+                    AcquireStatus.NotAvailable => ParkedReply.NotAvailable,
+                    _ => ParkedReply.Queued,
+                },
+                result => grant(session, requestId, result.FencingToken),
+                sequence => withdraw(session, requestId, sequence));
+            return await ParkedCallLoop.RunAsync(session, request, mode, deadline, options, time, cancellationToken);
+        }
     }
 
     /// <summary>The same, throwing <see cref="TimeoutException"/> instead of returning null.</summary>

@@ -101,9 +101,8 @@ internal static class ParkedCallLoop
     {
         var sequence = session.Requests;
         var number = sequence.Next();
-        var started = time.GetTimestamp();
-        string? outcome = null;
         var withdraw = true;
+        var again = false; // the next attempt is sent again after one that failed or went unanswered (a retry, for the meter)
         var unanswered = false;
         var attempted = false;
         Exception? transient = null;
@@ -117,7 +116,6 @@ internal static class ParkedCallLoop
                 var remaining = deadline.Remaining;
                 if (mode == AcquireMode.Wait && remaining == TimeSpan.Zero && attempted)
                 {
-                    outcome = transient is null ? ClientMetrics.Tags.NotAcquired : null;
                     return transient is null ? null : throw Unavailable(request.Operation, transient, deadline.Elapsed);
                 }
 
@@ -137,10 +135,17 @@ internal static class ParkedCallLoop
                 {
                     var attempt = new ParkedAttempt(park, number, sequence.SettledThrough);
                     attempted = true;
+                    if (again)
+                    {
+                        again = false;
+                        session.Metrics.RecordRetry(request.Primitive);
+                    }
+
                     result = await session.Changes.UnlessChangedAsync(changed, request.Send(attempt), Shorter(park + options.CallGrace, due), cancellationToken);
                     if (result is null)
                     {
                         unanswered = true;
+                        again = true;
                         transient ??= new TimeoutException("the call was abandoned when the client lost a gateway");
                         continue;
                     }
@@ -149,7 +154,7 @@ internal static class ParkedCallLoop
                 {
                     unanswered |= !IsReply(ex);
                     transient = ex;
-                    session.Metrics.RecordRetry(request.Primitive);
+                    again = true;
 
                     // Through an outage, asked again less and less often (a thousand waiters must not ask ten times a
                     // second each), but never past the deadline, where the wait ends in a typed error.
@@ -182,12 +187,10 @@ internal static class ParkedCallLoop
                         session.Revocations.Register(grant);
                         grant.Track(request.Primitive, session.Metrics, time);
                         withdraw = false;
-                        outcome = ClientMetrics.Tags.Granted;
                         return grant;
                     case ParkedReply.NotAvailable:
                         // An abandoned attempt may still arrive and queue the request: it is withdrawn before its number is settled.
                         withdraw = unanswered;
-                        outcome = ClientMetrics.Tags.NotAcquired;
                         return null;
                 }
 
@@ -199,9 +202,6 @@ internal static class ParkedCallLoop
         }
         finally
         {
-            // The wait up to its outcome; a withdrawal the caller may still wait for below is not part of it.
-            outcome ??= cancellationToken.IsCancellationRequested ? ClientMetrics.Tags.Cancelled : ClientMetrics.Tags.Failed;
-            session.Metrics.RecordAcquire(request.Primitive, outcome, time.GetElapsedTime(started));
             if (withdraw && !attempted)
             {
                 // Never sent (cancelled, or no time left, before the first attempt): nothing to withdraw.

@@ -40,13 +40,38 @@ public sealed partial class SessionClientTests
             waits.GetMeasurementSnapshot().Select(m => (m.Tags["coordination.primitive"], m.Tags["coordination.outcome"])));
         Assert.Equal(["lock", "semaphore"], held.GetMeasurementSnapshot().Select(m => m.Tags["coordination.primitive"]));
         await Eventually.Async(() => keepalives.GetMeasurementSnapshot().Count > 0, TimeSpan.FromSeconds(10), "an acknowledged keepalive of the shared session measured");
+
+        // A handle dropped without being disposed ends when the finalizer runs: no longer active, its hold measured.
+        var dropped = NewLock();
+        await AcquireAndDropAsync(client, dropped);
+        await Eventually.Async(
+            () =>
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                active.RecordObservableInstruments();
+                return active.LastMeasurement?.Value == 0;
+            },
+            TimeSpan.FromSeconds(30),
+            "the dropped handle's grant no longer active once finalized");
+        Assert.Equal(3, held.GetMeasurementSnapshot().Count);
+
+        // An acquire that fails before any attempt (the client closed) is measured too.
+        await host.Services.GetRequiredService<CoordinationClient>().CloseAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await client.CreateLock(NewLock()).AcquireAsync(TimeSpan.FromSeconds(1)));
+        Assert.Equal(("lock", "failed"), waits.GetMeasurementSnapshot().Select(m => (m.Tags["coordination.primitive"], m.Tags["coordination.outcome"])).Last());
     }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task AcquireAndDropAsync(ICoordinationClient client, string name) =>
+        _ = await client.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(10));
 
     /// <summary>
     /// Healthy with no session and with one; degraded while the shared session's keepalives go unanswered (late, then
     /// lost); failing when the gateway does not answer a ping; healthy again once an acquire opens another session.
-    /// The session's TTL is 6 s here, so "late" (more than 1.5 keepalive intervals, 3 s, since the last acknowledged one)
-    /// lasts 2.5 s before the loss: wide enough for polls of a busy machine to see it.
+    /// The session's TTL is 6 s here: the client counts a lease of 5.74 s from each acknowledged keepalive's send, "late"
+    /// starts at half of it (less than 1.5 keepalive intervals, 3 s) and lasts 2.87 s until the loss, which stays
+    /// degraded for a TTL: windows wide enough for polls of a busy machine to see. A closed client is unhealthy.
     /// </summary>
     [Fact]
     public async Task The_health_check_degrades_while_the_shared_sessions_keepalives_go_unanswered_and_fails_when_a_ping_does()
@@ -106,6 +131,9 @@ public sealed partial class SessionClientTests
             Assert.True(again.Status == HealthStatus.Healthy && !Equals(again.Data["session"], session.Tag), $"{again.Status}: {again.Description}");
         }
 
+        await client.CloseAsync();
+        var closed = await CheckAsync(health);
+        Assert.True(closed.Status == HealthStatus.Unhealthy && closed.Description!.Contains("closed", StringComparison.Ordinal), $"{closed.Status}: {closed.Description}");
         await host.StopAsync();
     }
 

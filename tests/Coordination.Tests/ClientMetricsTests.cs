@@ -5,7 +5,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace Coordination.Tests;
 
-/// <summary>The client's meter against scripted replies on fake time: each wait measured once by its outcome, retries, lost sessions by reason.</summary>
+/// <summary>The client's meter: each acquire measured once by its outcome, retries as attempts sent again, lost sessions by reason.</summary>
 public sealed class ClientMetricsTests : IDisposable
 {
     private static readonly CoordinationClientOptions Options = new() { MaxPark = TimeSpan.FromSeconds(5), CallGrace = TimeSpan.FromSeconds(2) };
@@ -20,35 +20,52 @@ public sealed class ClientMetricsTests : IDisposable
     }
 
     [Fact]
-    public async Task Each_wait_is_measured_once_with_its_outcome_and_each_transient_failure_counts_a_retry()
+    public async Task Each_acquire_is_measured_once_from_its_call_with_its_outcome()
     {
         using var waits = new MetricCollector<double>(_metrics.Meter, "coordination.client.acquire.duration");
-        using var retries = new MetricCollector<long>(_metrics.Meter, "coordination.client.acquire.retries");
+        var time = _client.Time;
 
-        var failures = 2;
-        var granted = RunAsync(AcquireMode.Wait, TimeSpan.FromSeconds(30), () => failures-- > 0
-            ? Task.FromException<Reply>(new QuorumUnavailableException("test", 1, 2, "one replica answered"))
-            : Task.FromResult(new Reply(ParkedReply.Granted)));
-        await _client.AdvanceUntilAsync(() => granted.IsCompleted, "a grant after two failures without a majority");
-        Assert.NotNull(await granted);
-        Assert.Equal(1, _metrics.GrantsActive);
-
-        Assert.Null(await RunAsync(AcquireMode.IfAvailable, TimeSpan.Zero, () => Task.FromResult(new Reply(ParkedReply.NotAvailable))));
-
+        Assert.NotNull(await _metrics.MeasureAsync(ClientMetrics.Tags.Lock, time, async () =>
+        {
+            await Task.Yield();
+            time.Advance(TimeSpan.FromSeconds(3));
+            return "grant";
+        }, CancellationToken.None));
+        Assert.Null(await _metrics.MeasureAsync<string>(ClientMetrics.Tags.Semaphore, time, () => Task.FromResult<string?>(null), CancellationToken.None));
         using (var cancel = new CancellationTokenSource())
         {
-            var waiting = RunAsync(AcquireMode.Wait, Timeout.InfiniteTimeSpan, () => new TaskCompletionSource<Reply>().Task, cancel.Token);
             await cancel.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _metrics.MeasureAsync<string>(ClientMetrics.Tags.Lock, time, () => Task.FromCanceled<string?>(cancel.Token), cancel.Token));
         }
 
-        await Assert.ThrowsAsync<QueueFullException>(() => RunAsync(AcquireMode.Wait, TimeSpan.FromSeconds(10), () => Task.FromException<Reply>(new QueueFullException("test", "64 waiters"))));
+        // Cancelled by something other than the caller's token (a call timeout), or refused: failed.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _metrics.MeasureAsync<string>(ClientMetrics.Tags.Election, time, () => throw new TaskCanceledException("a call timed out"), CancellationToken.None));
+        await Assert.ThrowsAsync<ClusterUnavailableException>(() => _metrics.MeasureAsync<string>(ClientMetrics.Tags.ReaderWriterLock, time, () => throw new ClusterUnavailableException("acquire of 'test'", TimeSpan.FromSeconds(1), new TimeoutException()), CancellationToken.None));
 
         var measured = waits.GetMeasurementSnapshot();
-        Assert.Equal(["granted", "not_acquired", "cancelled", "failed"], measured.Select(m => m.Tags["coordination.outcome"]));
-        Assert.All(measured, m => Assert.Equal("lock", m.Tags["coordination.primitive"]));
-        Assert.True(measured[0].Value >= 2 * Options.RetryDelay.TotalMilliseconds, $"the granted wait took {measured[0].Value} ms of fake time: it must include the two pauses before asking again");
-        Assert.Equal(2, retries.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(
+            [("lock", "granted"), ("semaphore", "not_acquired"), ("lock", "cancelled"), ("election", "failed"), ("reader_writer_lock", "failed")],
+            measured.Select(m => (m.Tags["coordination.primitive"], m.Tags["coordination.outcome"])));
+        Assert.Equal(3000, measured[0].Value);
+    }
+
+    [Fact]
+    public async Task Attempts_sent_again_after_a_transient_failure_or_a_lost_gateway_count_as_retries_and_a_grant_as_active()
+    {
+        using var retries = new MetricCollector<long>(_metrics.Meter, "coordination.client.acquire.retries");
+        var calls = 0;
+        var granted = RunAsync(() => ++calls switch
+        {
+            1 or 2 => Task.FromException<Reply>(new QuorumUnavailableException("test", 1, 2, "one replica answered")),
+            3 => GatewayLost(),
+            4 => Task.FromResult(new Reply(ParkedReply.Queued)),
+            _ => Task.FromResult(new Reply(ParkedReply.Granted)),
+        });
+        await _client.AdvanceUntilAsync(() => granted.IsCompleted, "a grant after two failures without a majority, a lost gateway and a queued reply");
+
+        Assert.NotNull(await granted);
+        Assert.Equal(5, calls);
+        Assert.Equal(3, retries.GetMeasurementSnapshot().Sum(m => m.Value)); // the re-ask after "queued" is no retry
         Assert.Equal(1, _metrics.GrantsActive);
     }
 
@@ -65,7 +82,14 @@ public sealed class ClientMetricsTests : IDisposable
 
     public void Dispose() => _services.Dispose();
 
-    private Task<CoordinationLockHandle?> RunAsync(AcquireMode mode, TimeSpan timeout, Func<Task<Reply>> send, CancellationToken cancellationToken = default)
+    /// <summary>A call parked at a silo whose gateway the client then loses: abandoned, no reply.</summary>
+    private Task<Reply> GatewayLost()
+    {
+        _client.Changes.Signal();
+        return new TaskCompletionSource<Reply>().Task;
+    }
+
+    private Task<CoordinationLockHandle?> RunAsync(Func<Task<Reply>> send)
     {
         var request = new ParkedRequest<Reply, CoordinationLockHandle>(
             "acquire of 'test'",
@@ -74,7 +98,7 @@ public sealed class ClientMetricsTests : IDisposable
             reply => reply.Status,
             _ => new CoordinationLockHandle(_client.Session.CreateLock("test"), null!, _client.Session, Guid.NewGuid(), 1),
             _ => Task.FromResult(CancelOutcome.NotFound));
-        return ParkedCallLoop.RunAsync(_client.Session, request, mode, Deadline.FromNow(timeout, _client.Time), Options, _client.Time, cancellationToken);
+        return ParkedCallLoop.RunAsync(_client.Session, request, AcquireMode.Wait, Deadline.FromNow(TimeSpan.FromSeconds(60), _client.Time), Options, _client.Time, CancellationToken.None);
     }
 
     private sealed record Reply(ParkedReply Status);
