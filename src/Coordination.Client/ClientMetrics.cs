@@ -96,9 +96,9 @@ internal sealed class ClientMetrics
 
     public void GrantStarted() => Interlocked.Increment(ref _grantsActive);
 
+    /// <summary>The grant's hold is recorded before it leaves the active count, so whoever sees the count drop finds its hold recorded.</summary>
     public void GrantEnded(string primitive, TimeSpan held)
     {
-        Interlocked.Decrement(ref _grantsActive);
         try
         {
             _holdDuration.Record(held.TotalMilliseconds, new KeyValuePair<string, object?>(Tags.Primitive, primitive));
@@ -107,6 +107,8 @@ internal sealed class ClientMetrics
         {
             // A listener's fault: the release (or a finalizer's queued one) still goes out.
         }
+
+        Interlocked.Decrement(ref _grantsActive);
     }
 
     public void RecordSessionLost(string reason)

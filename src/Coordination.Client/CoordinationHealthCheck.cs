@@ -15,8 +15,8 @@ namespace Coordination.Client;
 /// check: degraded, since its grants are gone. The next acquire opens another session; an idle application whose
 /// session was lost longer ago is healthy again, with the loss in the description.</item>
 /// <item>The shared session's keepalives late: longer since the last acknowledged one was sent than one and a half
-/// keepalive intervals, or half of the lease the client counts, whichever is less. Degraded, since the session is
-/// lost when its client deadline comes without one.</item>
+/// keepalive intervals, or than halfway from one interval to the end of the lease the client counts, whichever is
+/// less. Degraded, since the session is lost when its client deadline comes without one.</item>
 /// <item>Otherwise healthy, also when no shared session is open yet.</item>
 /// </list>
 /// The result's data: <c>pingMilliseconds</c>, <c>grantsActive</c> (grants given and not yet ended), and with a shared
@@ -34,13 +34,15 @@ internal sealed class CoordinationHealthCheck(CoordinationClient? client, IGrain
 
         var data = new Dictionary<string, object> { ["grantsActive"] = client.Metrics.GrantsActive };
         var started = time.GetTimestamp();
+        Task<long>? ping = null;
         try
         {
-            await grains.GetGrain<IPingGrain>(0).Ping(started).WaitAsync(pingTimeout, time, cancellationToken);
+            ping = grains.GetGrain<IPingGrain>(0).Ping(started);
+            await ping.WaitAsync(pingTimeout, time, cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            var why = ex is TimeoutException && time.GetElapsedTime(started) >= pingTimeout
+            var why = ping is { IsCompleted: false }
                 ? $"did not answer a ping within {pingTimeout.TotalSeconds:0.###} s"
                 : $"failed a ping ({ex.GetType().Name}: {ex.Message})";
             return new HealthCheckResult(context.Registration.FailureStatus, $"The coordination cluster {why}.", ex, data);
@@ -66,11 +68,14 @@ internal sealed class CoordinationHealthCheck(CoordinationClient? client, IGrain
                 : HealthCheckResult.Healthy($"The coordination cluster answers. {what}; the next acquire opens another session.", data);
         }
 
+        // A keepalive goes out an interval after the last reply: late is past one and a half intervals, or halfway from
+        // one interval to the end of the lease when that is sooner (a long interval against its TTL).
         var budget = SessionDeadline.Budget(session.Ttl, options);
-        var late = session.Ttl * options.KeepAliveFraction * 1.5;
-        if (late > budget / 2)
+        var interval = session.Ttl * options.KeepAliveFraction;
+        var late = interval * 1.5;
+        if (late > interval + ((budget - interval) / 2))
         {
-            late = budget / 2;
+            late = interval + ((budget - interval) / 2);
         }
 
         if (budget - remaining > late)

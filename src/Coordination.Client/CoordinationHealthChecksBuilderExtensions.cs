@@ -31,13 +31,21 @@ public static class CoordinationHealthChecksBuilderExtensions
         // check, not a race with the framework's timer, says what did not answer.
         return builder.Add(new HealthCheckRegistration(
             name,
-            sp => new CoordinationHealthCheck(
-                sp.GetService<CoordinationClient>(),
-                sp.GetService<IGrainFactory>(),
-                sp.GetService<IOptions<CoordinationClientOptions>>()?.Value ?? new CoordinationClientOptions(),
-                sp.GetService<TimeProvider>() ?? TimeProvider.System,
-                ping),
+            sp => Create(sp, ping),
             failureStatus,
             tags));
+    }
+
+    /// <summary>The check, reporting a missing client instead of failing the whole health report (the framework makes checks outside its own error handling).</summary>
+    private static CoordinationHealthCheck Create(IServiceProvider sp, TimeSpan ping)
+    {
+        // The client's own registration needs the Orleans client: without one, it is not asked for.
+        var grains = sp.GetService<IGrainFactory>();
+        return new CoordinationHealthCheck(
+            grains is null ? null : sp.GetService<CoordinationClient>(),
+            grains,
+            sp.GetService<IOptions<CoordinationClientOptions>>()?.Value ?? new CoordinationClientOptions(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            ping);
     }
 }

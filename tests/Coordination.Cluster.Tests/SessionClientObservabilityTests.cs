@@ -70,8 +70,8 @@ public sealed partial class SessionClientTests
     /// Healthy with no session and with one; degraded while the shared session's keepalives go unanswered (late, then
     /// lost); failing when the gateway does not answer a ping; healthy again once an acquire opens another session.
     /// The session's TTL is 6 s here: the client counts a lease of 5.74 s from each acknowledged keepalive's send, "late"
-    /// starts at half of it (less than 1.5 keepalive intervals, 3 s) and lasts 2.87 s until the loss, which stays
-    /// degraded for a TTL: windows wide enough for polls of a busy machine to see. A closed client is unhealthy.
+    /// starts at 1.5 keepalive intervals (3 s) and lasts 2.74 s until the loss, which stays degraded for a TTL: windows
+    /// wide enough for polls of a busy machine to see. Healthy again a TTL after the loss; a closed client is unhealthy.
     /// </summary>
     [Fact]
     public async Task The_health_check_degrades_while_the_shared_sessions_keepalives_go_unanswered_and_fails_when_a_ping_does()
@@ -124,6 +124,8 @@ public sealed partial class SessionClientTests
             cluster.Dropper.DropAll = null;
         }
 
+        // A TTL after the loss, an idle client is healthy again, and still says what was lost.
+        await Eventually.Async(async () => await CheckAsync(health) is { Status: HealthStatus.Healthy } healed && healed.Description!.Contains("was lost", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "healthy a TTL after the loss, the loss still told");
         await handle.DisposeAsync();
         await using (await client.CreateLock(NewLock()).AcquireAsync(TimeSpan.FromSeconds(10)))
         {
