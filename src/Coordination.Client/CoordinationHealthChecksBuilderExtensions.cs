@@ -36,16 +36,33 @@ public static class CoordinationHealthChecksBuilderExtensions
             tags));
     }
 
-    /// <summary>The check, reporting a missing client instead of failing the whole health report (the framework makes checks outside its own error handling).</summary>
-    private static CoordinationHealthCheck Create(IServiceProvider sp, TimeSpan ping)
+    /// <summary>
+    /// The check, reporting a missing or broken client itself instead of failing the whole health report: the framework
+    /// makes each check outside its own error handling, so an exception here would fail every other check too.
+    /// </summary>
+    private static IHealthCheck Create(IServiceProvider sp, TimeSpan ping)
     {
-        // The client's own registration needs the Orleans client: without one, it is not asked for.
-        var grains = sp.GetService<IGrainFactory>();
-        return new CoordinationHealthCheck(
-            grains is null ? null : sp.GetService<CoordinationClient>(),
-            grains,
-            sp.GetService<IOptions<CoordinationClientOptions>>()?.Value ?? new CoordinationClientOptions(),
-            sp.GetService<TimeProvider>() ?? TimeProvider.System,
-            ping);
+        try
+        {
+            // The client's own registration needs the Orleans client: without one, it is not asked for.
+            var grains = sp.GetService<IGrainFactory>();
+            return new CoordinationHealthCheck(
+                grains is null ? null : sp.GetService<CoordinationClient>(),
+                grains,
+                sp.GetService<IOptions<CoordinationClientOptions>>()?.Value ?? new CoordinationClientOptions(),
+                sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                ping);
+        }
+        catch (Exception ex)
+        {
+            return new Unmade(ex);
+        }
+    }
+
+    /// <summary>A check whose client could not be made: the failure status, with why.</summary>
+    private sealed class Unmade(Exception error) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            Task.FromResult(new HealthCheckResult(context.Registration.FailureStatus, $"The coordination client could not be made (are AddCoordinationClient and an Orleans client configured?): {error.Message}", error));
     }
 }
