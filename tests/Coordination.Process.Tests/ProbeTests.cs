@@ -158,7 +158,12 @@ public sealed class ProbeTests(ITestOutputHelper output)
     public async Task A_lock_whose_grains_silo_hangs_is_granted_again_once_the_probes_find_it_out()
     {
         await using var cluster = await StartAsync();
-        await using var client = await TestClusterClient.ConnectAsync(cluster);
+
+        // The client's session lives on the silo of its gateway, the one that hangs too: with the process tests' 6 s
+        // TTL its client deadline came about 5.4 s after its last acknowledged keepalive's send, and a busy machine's
+        // failover took longer once (a lost session, not a late grant). A 15 s lease rides out the failover and still
+        // fails this test without our probes: Orleans alone keeps the grain on the hung silo for about a minute.
+        await using var client = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 15);
         var name = $"hung/{Guid.NewGuid():N}";
         var first = await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
         var host = await client.Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(client.Grains.GetGrain<ILockGrain>(name));
