@@ -26,6 +26,13 @@ public sealed record SessionListing(ImmutableArray<SessionSummary> Sessions, str
 [GenerateSerializer, Immutable, Alias("coord.ElectionListing")]
 public sealed record ElectionListing(ImmutableArray<ElectionState> Elections, string? Next, ImmutableDictionary<string, TimeSpan>? LeaseRemaining = null);
 
+/// <summary>One page of the semaphores or of the reader-writer locks that are held or waited for, by name; each read linearizably.</summary>
+/// <param name="Next">Pass as <c>after</c> for the next page; null when this was the last.</param>
+/// <param name="LeaseRemaining">By holder (its request id): how long the holder's session lease runs at least without another
+/// keepalive, as that session's activation times it (absent when it has not timed it yet).</param>
+[GenerateSerializer, Immutable, Alias("coord.SharedLockListing")]
+public sealed record SharedLockListing(ImmutableArray<SharedLockInfo> Locks, string? Next, ImmutableDictionary<Guid, TimeSpan>? LeaseRemaining = null);
+
 /// <summary>One page of the values that exist, by name; each read linearizably when its page was read.</summary>
 /// <param name="Next">Pass as <c>after</c> for the next page; null when this was the last.</param>
 [GenerateSerializer, Immutable, Alias("coord.ValueListing")]
@@ -50,6 +57,20 @@ public interface IClusterListingGrain : IGrainWithIntegerKey
     /// <summary>Elections with a leader or candidates whose names start with <paramref name="prefix"/>, after <paramref name="after"/>, at most <paramref name="limit"/> names examined (1 to 1,000).</summary>
     [Alias("find-elections")]
     Task<ElectionListing> FindElections(string prefix, string? after, int limit);
+
+    /// <summary>
+    /// Semaphores with a permit held or awaited whose names start with <paramref name="prefix"/>, after <paramref name="after"/>,
+    /// at most <paramref name="limit"/> names examined (1 to 1,000).
+    /// </summary>
+    [Alias("find-semaphores")]
+    Task<SharedLockListing> FindSemaphores(string prefix, string? after, int limit);
+
+    /// <summary>
+    /// Reader-writer locks held or waited for whose names start with <paramref name="prefix"/>, after <paramref name="after"/>,
+    /// at most <paramref name="limit"/> names examined (1 to 1,000).
+    /// </summary>
+    [Alias("find-reader-writer-locks")]
+    Task<SharedLockListing> FindReaderWriterLocks(string prefix, string? after, int limit);
 
     /// <summary>
     /// Values that exist (set, not deleted, their session alive) whose names start with <paramref name="prefix"/>, after

@@ -77,17 +77,8 @@ public sealed class PageTests(PageSession session, ITestOutputHelper output)
         using var _ = handle.HandleLostToken.Register(() => lost.TrySetResult());
         Search(name);
 
-        // Found and clicked in one step: the table refreshes on its own, and a row found just before a refresh is stale.
-        session.Until(
-            d =>
-            {
-                d.FindElement(By.CssSelector($"#locks tr[data-lock='{name}'] button.revoke")).Click();
-                return true;
-            },
-            Quick,
-            $"a revoke button for {name}, clicked");
-        var dialog = session.Until(d => d.FindElement(By.Id("confirm")) is { Displayed: true } e ? e : null, Quick, "the confirmation dialog");
-        var confirm = dialog!.FindElement(By.Id("confirm-ok"));
+        var dialog = OpenRevoke($"#locks tr[data-lock='{name}']", name);
+        var confirm = dialog.FindElement(By.Id("confirm-ok"));
         dialog.FindElement(By.Id("confirm-operator")).SendKeys("alice");
         dialog.FindElement(By.Id("confirm-reason")).SendKeys("stuck job holds the lock");
         dialog.FindElement(By.Id("confirm-typed")).SendKeys(name[..^1]);
@@ -101,6 +92,69 @@ public sealed class PageTests(PageSession session, ITestOutputHelper output)
         session.Until(d => !d.FindElement(By.Id("confirm")).Displayed, Quick, "the dialog closed after the revoke");
         session.Until(d => d.FindElements(By.CssSelector("#audit tbody tr")).Any(r => r.Text.Contains("alice", StringComparison.Ordinal) && r.Text.Contains("stuck job holds the lock", StringComparison.Ordinal) && r.Text.Contains(name, StringComparison.Ordinal)), Quick, "the revoke in the audit trail with its operator and reason");
         output.WriteLine(session.Screenshot("revoke-audited"));
+    }
+
+    [SkippableFact]
+    public async Task Semaphores_and_reader_writer_locks_show_their_holders_and_an_operator_revokes_every_grant_of_each()
+    {
+        session.OpenPage();
+        await using var client = await TestClusterClient.ConnectAsync(session.Cluster);
+        var prefix = $"page/{Guid.NewGuid():N}/";
+        var (semaphore, readerWriter) = ($"{prefix}renderers", $"{prefix}catalog");
+        await using var first = await client.Coordination.CreateSemaphore(semaphore, 3).AcquireAsync(TimeSpan.FromSeconds(30));
+        await using var second = await client.Coordination.CreateSemaphore(semaphore, 3).AcquireAsync(TimeSpan.FromSeconds(30));
+        await using var reader1 = await client.Coordination.CreateReaderWriterLock(readerWriter).AcquireReadLockAsync(TimeSpan.FromSeconds(30));
+        await using var reader2 = await client.Coordination.CreateReaderWriterLock(readerWriter).AcquireReadLockAsync(TimeSpan.FromSeconds(30));
+        var lost = new[] { first.HandleLostToken, second.HandleLostToken }.Select(Fired).ToArray();
+        Search(prefix);
+
+        session.Until(d => d.FindElement(By.CssSelector($"#semaphores tr[data-semaphore='{semaphore}'] td[data-field='permits']")).Text == "2/3", Quick, $"{semaphore} listed with 2 of 3 permits held");
+        session.Until(d => d.FindElement(By.CssSelector($"#rwlocks tr[data-rwlock='{readerWriter}'] td[data-field='held-by']")).Text == "2 readers", Quick, $"{readerWriter} listed as held by 2 readers");
+        var row = session.Driver.FindElement(By.CssSelector($"#semaphores tr[data-semaphore='{semaphore}']")).Text;
+        Assert.Contains($"#{first.FencingToken}", row, StringComparison.Ordinal);
+        Assert.Contains($"#{second.FencingToken}", row, StringComparison.Ordinal);
+        output.WriteLine(session.Screenshot("shared-locks"));
+
+        var dialog = OpenRevoke($"#semaphores tr[data-semaphore='{semaphore}']", semaphore);
+        dialog.FindElement(By.Id("confirm-operator")).SendKeys("bob");
+        dialog.FindElement(By.Id("confirm-reason")).SendKeys("renderers stuck");
+        dialog.FindElement(By.Id("confirm-typed")).SendKeys(semaphore);
+        dialog.FindElement(By.Id("confirm-ok")).Click();
+
+        await Task.WhenAll(lost).WaitAsync(TimeSpan.FromSeconds(20));
+        session.Until(d => d.FindElements(By.CssSelector("#audit tbody tr")).Any(r => r.Text.Contains("bob", StringComparison.Ordinal) && r.Text.Contains("renderers stuck", StringComparison.Ordinal) && r.Text.Contains(semaphore, StringComparison.Ordinal)), Quick, "the semaphore's revoke in the audit trail");
+        Assert.False(reader1.HandleLostToken.IsCancellationRequested, "a reader of another name lost its lock");
+
+        var readersLost = new[] { reader1.HandleLostToken, reader2.HandleLostToken }.Select(Fired).ToArray();
+        var rwDialog = OpenRevoke($"#rwlocks tr[data-rwlock='{readerWriter}']", readerWriter);
+        rwDialog.FindElement(By.Id("confirm-operator")).SendKeys("bob");
+        rwDialog.FindElement(By.Id("confirm-reason")).SendKeys("catalog rebuild");
+        rwDialog.FindElement(By.Id("confirm-typed")).SendKeys(readerWriter);
+        rwDialog.FindElement(By.Id("confirm-ok")).Click();
+        await Task.WhenAll(readersLost).WaitAsync(TimeSpan.FromSeconds(20));
+        session.Until(d => d.FindElements(By.CssSelector("#audit tbody tr")).Any(r => r.Text.Contains("catalog rebuild", StringComparison.Ordinal) && r.Text.Contains(readerWriter, StringComparison.Ordinal)), Quick, "the reader-writer lock's revoke in the audit trail");
+    }
+
+    private static Task Fired(CancellationToken token)
+    {
+        var fired = new TaskCompletionSource();
+        token.Register(() => fired.TrySetResult());
+        return fired.Task;
+    }
+
+    /// <summary>Clicks the revoke button of the row and returns the confirmation dialog it opened.</summary>
+    private IWebElement OpenRevoke(string row, string name)
+    {
+        // Found and clicked in one step: the table refreshes on its own, and a row found just before a refresh is stale.
+        session.Until(
+            d =>
+            {
+                d.FindElement(By.CssSelector($"{row} button.revoke")).Click();
+                return true;
+            },
+            Quick,
+            $"a revoke button for {name}, clicked");
+        return session.Until(d => d.FindElement(By.Id("confirm")) is { Displayed: true } e ? e : null, Quick, "the confirmation dialog")!;
     }
 
     private void Search(string prefix)

@@ -74,7 +74,7 @@ public sealed partial class LockTests(CliCluster fixture)
     }
 
     [Fact]
-    public async Task Permits_let_that_many_commands_run_at_once_and_a_semaphore_revoke_stops_them_all()
+    public async Task Permits_let_that_many_commands_run_at_once_which_coord_locks_lists_and_a_semaphore_revoke_stops_them_all()
     {
         var name = $"cli/{Guid.NewGuid():N}";
         string[] Holder(string which) => [.. fixture.Target, "lock", name, "--permits", "2", "--ttl", "6s", "--grace", "2s", "--", "sh", "-c", $"echo \"{which} holding token=$COORD_FENCING_TOKEN of $COORD_PERMITS\"; exec sleep 300"];
@@ -82,6 +82,14 @@ public sealed partial class LockTests(CliCluster fixture)
         await using var second = Coord.Start("coord lock --permits 2 (second)", Holder("second"));
         await first.WaitForLineAsync("first holding token=[1-9][0-9]* of 2$", TimeSpan.FromSeconds(30));
         await second.WaitForLineAsync("second holding token=[1-9][0-9]* of 2$", TimeSpan.FromSeconds(30));
+
+        var listed = await fixture.RunAsync("locks", "--semaphore", "--prefix", name, "--json");
+        var semaphore = Assert.Single(listed.Json.GetProperty("locks").EnumerateArray());
+        Assert.True(semaphore.GetProperty("name").GetString() == name && semaphore.GetProperty("maxCount").GetInt32() == 2 && semaphore.GetProperty("holders").GetArrayLength() == 2, listed.ToString());
+        var table = await fixture.RunAsync("locks", "--semaphore", "--prefix", name);
+        Assert.True(table.ExitCode == 0 && table.Stdout.Split('\n').Count(l => l.Contains("2/2", StringComparison.Ordinal)) == 2, table.ToString());
+        Assert.Empty((await fixture.RunAsync("locks", "--reader-writer", "--prefix", name, "--json")).Json.GetProperty("locks").EnumerateArray());
+        Assert.Equal(64, (await fixture.RunAsync("locks", "--semaphore", "--reader-writer")).ExitCode);
 
         var third = await fixture.RunAsync("lock", name, "-n", "2", "--timeout", "1s", "--", "true");
         Assert.True(third.ExitCode == 124 && third.Stderr.Contains($"A permit of semaphore '{name}' (2 permits) was not acquired within 1 s", StringComparison.Ordinal), third.ToString());

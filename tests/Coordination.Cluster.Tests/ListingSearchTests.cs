@@ -4,8 +4,8 @@ using Coordination.TestKit;
 namespace Coordination.Cluster.Tests;
 
 /// <summary>
-/// The operator listings behind the coordination page: a search by name prefix pages through exactly the held locks
-/// and led elections that have it, with their holders' lease; sessions show theirs; an audited revoke records its
+/// The operator listings behind the coordination page: a search by name prefix pages through exactly the held locks,
+/// led elections, semaphores and reader-writer locks that have it, with their holders' lease; sessions show theirs; an audited revoke records its
 /// operator and reason, and bad input changes nothing. Beside them, the ping behind the benchmark's floors
 /// (<see cref="IPingGrain"/>): it answers each caller with its own value, and its replica variant needs another
 /// silo's replica to answer.
@@ -62,6 +62,68 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         var mine = Assert.Single(sessions, s => s.Tag == session.Info.Tag);
         Assert.Equal(jobs.Length + 2, mine.Holdings);
         Assert.InRange(mine.Remaining!.Value, TimeSpan.Zero, CoordinationCluster.Ttl);
+    }
+
+    [Fact]
+    public async Task Semaphores_and_reader_writer_locks_are_listed_by_prefix_with_each_holders_lease_and_left_out_once_free()
+    {
+        var root = $"search/{Guid.NewGuid():N}/";
+        await using var a = fixture.Cluster.NewClient(o => o.Owner = "host-a");
+        await using var b = fixture.Cluster.NewClient(o => o.Owner = "host-b");
+        var (busy, quiet, freed) = ($"{root}sem/busy", $"{root}sem/quiet", $"{root}sem/freed");
+        await using var p1 = await a.CreateSemaphore(busy, 2).AcquireAsync();
+        await using var p2 = await a.CreateSemaphore(busy, 2).AcquireAsync();
+        var waiting = b.CreateSemaphore(busy, 2).AcquireAsync(TimeSpan.FromSeconds(60)).AsTask();
+        await using var q1 = await b.CreateSemaphore(quiet, 3).AcquireAsync();
+        await (await a.CreateSemaphore(freed, 1).AcquireAsync()).DisposeAsync();
+        await using var r1 = await a.CreateReaderWriterLock($"{root}rw/read").AcquireReadLockAsync();
+        await using var r2 = await b.CreateReaderWriterLock($"{root}rw/read").AcquireReadLockAsync();
+        await using var w = await b.CreateReaderWriterLock($"{root}rw/write").AcquireWriteLockAsync();
+        var listing = Grains.GetGrain<IClusterListingGrain>(0);
+
+        await Eventually.Async(async () => (await listing.FindSemaphores(busy, null, 10)).Locks.SingleOrDefault()?.Waiters.Length == 1, TimeSpan.FromSeconds(30), "the third acquire of the busy semaphore queued");
+        var semaphores = new List<SharedLockInfo>();
+        string? after = null;
+        do
+        {
+            var page = await listing.FindSemaphores($"{root}sem/", after, 1);
+            Assert.True(page.Locks.Length <= 1, $"a page of 1 held {page.Locks.Length}");
+            foreach (var holder in page.Locks.SelectMany(l => l.Holders))
+            {
+                Assert.InRange(Assert.Contains(holder.RequestId, page.LeaseRemaining!), TimeSpan.Zero, CoordinationCluster.Ttl);
+            }
+
+            semaphores.AddRange(page.Locks);
+            after = page.Next;
+        }
+        while (after is not null);
+        Assert.Equal([busy, quiet], semaphores.Select(l => l.Name)); // the freed one is left out
+        var busyInfo = semaphores[0];
+        Assert.Equal(2, busyInfo.MaxCount);
+        Assert.Equal([p1.FencingToken, p2.FencingToken], busyInfo.Holders.Select(h => h.FencingToken).Order());
+        Assert.All(busyInfo.Holders, h => Assert.Equal("host-a", h.Owner));
+        Assert.Equal("host-b", Assert.Single(busyInfo.Waiters).Owner);
+        Assert.Equal((3, q1.FencingToken), (semaphores[1].MaxCount, Assert.Single(semaphores[1].Holders).FencingToken));
+
+        var readerWriter = await listing.FindReaderWriterLocks($"{root}rw/", null, 10);
+        Assert.Equal([$"{root}rw/read", $"{root}rw/write"], readerWriter.Locks.Select(l => l.Name));
+        Assert.Equal(["host-a", "host-b"], readerWriter.Locks[0].Holders.Select(h => h.Owner).Order());
+        Assert.All(readerWriter.Locks[0].Holders, h => Assert.Equal(ReaderWriterAccess.Read, h.Access));
+        Assert.Equal((ReaderWriterAccess.Write, w.FencingToken), (Assert.Single(readerWriter.Locks[1].Holders).Access, readerWriter.Locks[1].Holders[0].FencingToken));
+        Assert.All(readerWriter.Locks.SelectMany(l => l.Holders), h => Assert.Contains(h.RequestId, readerWriter.LeaseRemaining!));
+
+        // Each kind is its own listing: none of these is a lock, and no lock or reader-writer lock is a semaphore.
+        Assert.Empty((await listing.FindLocks(root, null, 10)).Locks);
+        Assert.Empty((await listing.FindSemaphores($"{root}rw/", null, 10)).Locks);
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => listing.FindSemaphores("bad\u0001prefix", null, 10));
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => listing.FindReaderWriterLocks(root, null, 1001));
+
+        await p1.DisposeAsync();
+        await using var granted = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        await p2.DisposeAsync();
+        var handedOn = Assert.Single((await listing.FindSemaphores(busy, null, 10)).Locks);
+        Assert.Equal(("host-b", granted.FencingToken), (Assert.Single(handedOn.Holders).Owner, handedOn.Holders[0].FencingToken));
+        Assert.Empty(handedOn.Waiters);
     }
 
     [Fact]

@@ -10,9 +10,23 @@ internal static class ListCommands
     {
         var (after, limit) = PageOptions();
         var prefix = PrefixOption("locks");
-        var locks = new Command("locks", "List locks that are held or waited for, by name.") { prefix, after, limit };
+        var semaphore = new Option<bool>("--semaphore") { Description = "List semaphores instead: one row per permit held (or one for a name only waited for)." };
+        var readerWriter = new Option<bool>("--reader-writer") { Description = "List reader-writer locks instead: one row per reader or writer (or one for a name only waited for)." };
+        var locks = new Command("locks", "List locks (or, with --semaphore or --reader-writer, semaphores or reader-writer locks) that are held or waited for, by name.") { prefix, after, limit, semaphore, readerWriter };
+        locks.Validators.Add(r =>
+        {
+            if (r.GetValue(semaphore) && r.GetValue(readerWriter))
+            {
+                r.AddError("Give --semaphore or --reader-writer, not both.");
+            }
+        });
         locks.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
         {
+            if (result.GetValue(semaphore) || result.GetValue(readerWriter))
+            {
+                return await SharedLocksAsync(cluster, output, result.GetValue(semaphore), result.GetValue(prefix), result.GetValue(after), result.GetValue(limit));
+            }
+
             var page = await cluster.Grains.GetGrain<IClusterListingGrain>(0).FindLocks(result.GetValue(prefix) ?? string.Empty, result.GetValue(after), result.GetValue(limit));
             output.Write(page, () =>
             {
@@ -29,6 +43,49 @@ internal static class ListCommands
         }, cancellationToken));
         return locks;
     }
+
+    /// <summary>A page of semaphores or reader-writer locks: a row per holder, so each permit or reader shows its session, token and owner.</summary>
+    private static async Task<int> SharedLocksAsync(ClusterConnection cluster, Output output, bool semaphores, string? prefix, string? after, int limit)
+    {
+        var listing = cluster.Grains.GetGrain<IClusterListingGrain>(0);
+        var page = semaphores
+            ? await listing.FindSemaphores(prefix ?? string.Empty, after, limit)
+            : await listing.FindReaderWriterLocks(prefix ?? string.Empty, after, limit);
+        output.Write(page, () =>
+        {
+            var table = semaphores
+                ? Output.Table("NAME", "PERMITS", "HOLDER", "TOKEN", "OWNER", "WAITERS")
+                : Output.Table("NAME", "HOLDER", "ACCESS", "TOKEN", "OWNER", "WAITERS");
+            foreach (var l in page.Locks)
+            {
+                var waiters = l.Waiters.Length.ToString(CultureInfo.InvariantCulture);
+                var permits = $"{l.Holders.Length}/{l.MaxCount}";
+                foreach (var h in l.Holders.IsEmpty ? [null] : l.Holders.Cast<SharedHolder?>())
+                {
+                    var token = h is null ? "-" : h.FencingToken.ToString(CultureInfo.InvariantCulture);
+                    if (semaphores)
+                    {
+                        Output.Row(table, l.Name, permits, h?.SessionTag ?? "-", token, h?.Owner ?? "-", waiters);
+                    }
+                    else
+                    {
+                        Output.Row(table, l.Name, h?.SessionTag ?? "-", h is null ? "-" : AccessName(h.Access, l.UpgradePending), token, h?.Owner ?? "-", waiters);
+                    }
+                }
+            }
+
+            return table;
+        });
+        NoteNext(output, Command(semaphores ? "locks --semaphore" : "locks --reader-writer", prefix), page.Next);
+        return ExitCodes.Ok;
+    }
+
+    private static string AccessName(ReaderWriterAccess access, bool upgradePending) => access switch
+    {
+        ReaderWriterAccess.Write => "write",
+        ReaderWriterAccess.UpgradeableRead => upgradePending ? "upgradeable (upgrading)" : "upgradeable",
+        _ => "read",
+    };
 
     public static Command Elections(ConnectionOptions connection)
     {

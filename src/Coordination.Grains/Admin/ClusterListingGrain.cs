@@ -36,6 +36,12 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
         return new ElectionListing([.. live.Select(e => e.Value)], next, Leases(live, e => e.Value.Election, e => e.LeaseRemaining));
     }
 
+    public Task<SharedLockListing> FindSemaphores(string prefix, string? after, int limit) =>
+        FindSharedAsync(RegisterKeys.Semaphore, name => GrainFactory.Reference<ISemaphoreGrainInternal>(name).GetInfoWithLeases(), prefix, after, limit);
+
+    public Task<SharedLockListing> FindReaderWriterLocks(string prefix, string? after, int limit) =>
+        FindSharedAsync(RegisterKeys.ReaderWriterLock, name => GrainFactory.Reference<IReaderWriterLockGrainInternal>(name).GetInfoWithLeases(), prefix, after, limit);
+
     public async Task<ValueListing> FindValues(string prefix, string? after, int limit)
     {
         var (keys, next) = await PageAsync(RegisterKeys.Value, prefix, after, limit);
@@ -59,6 +65,14 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
             }
         }));
         return new SessionListing([.. infos.OfType<SessionSummary>()], next);
+    }
+
+    private async Task<SharedLockListing> FindSharedAsync(Func<string, string> keyOf, Func<string, Task<WithLeases<SharedLockInfo>>> read, string prefix, string? after, int limit)
+    {
+        var (keys, next) = await PageAsync(keyOf, prefix, after, limit);
+        var entries = await Task.WhenAll(keys.Select(key => read(RegisterKeys.NameOf(key))));
+        var live = entries.Where(e => !e.Value.Holders.IsDefaultOrEmpty || !e.Value.Waiters.IsDefaultOrEmpty).ToList();
+        return new SharedLockListing([.. live.Select(e => e.Value)], next, live.SelectMany(e => e.LeaseRemaining).ToImmutableDictionary());
     }
 
     /// <summary>

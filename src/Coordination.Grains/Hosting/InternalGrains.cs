@@ -47,6 +47,10 @@ internal interface ISemaphoreGrainInternal : IGrainWithStringKey
     /// <summary>Activate and re-read the semaphore after a failover.</summary>
     [Alias("recover")]
     Task Recover();
+
+    /// <summary>As <c>GetInfo</c>, with what is left of each holder's session lease (for operator listings).</summary>
+    [Alias("info-with-leases")]
+    Task<WithLeases<SharedLockInfo>> GetInfoWithLeases();
 }
 
 /// <summary>Calls between coordination grains; not for applications.</summary>
@@ -60,6 +64,10 @@ internal interface IReaderWriterLockGrainInternal : IGrainWithStringKey
     /// <summary>Activate and re-read the lock after a failover.</summary>
     [Alias("recover")]
     Task Recover();
+
+    /// <summary>As <c>GetInfo</c>, with what is left of each holder's session lease (for operator listings).</summary>
+    [Alias("info-with-leases")]
+    Task<WithLeases<SharedLockInfo>> GetInfoWithLeases();
 }
 
 /// <summary>Calls between coordination grains; not for applications.</summary>

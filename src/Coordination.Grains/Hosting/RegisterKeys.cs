@@ -27,6 +27,10 @@ internal static class RegisterKeys
 
     public static string Election(string name) => ElectionPrefix + name;
 
+    public static string Semaphore(string name) => SemaphorePrefix + name;
+
+    public static string ReaderWriterLock(string name) => ReaderWriterPrefix + name;
+
     public static string Of(Holding holding) => holding.Kind switch
     {
         HoldingKind.Lock => LockPrefix + holding.Name,

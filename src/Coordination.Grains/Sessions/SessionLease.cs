@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Coordination.Grains.Hosting;
 using Coordination.Replication.Protocol;
 
@@ -64,3 +65,7 @@ internal static class HolderLease
         }
     }
 }
+
+/// <summary>A semaphore's or reader-writer lock's state with what is left of each holder's session lease, by the holder's request id.</summary>
+[GenerateSerializer, Immutable, Alias("coord.WithLeases`1")]
+internal sealed record WithLeases<T>(T Value, ImmutableDictionary<Guid, TimeSpan> LeaseRemaining);

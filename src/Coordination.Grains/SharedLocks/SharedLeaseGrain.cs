@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Coordination.Grains.Hosting;
 using Coordination.Grains.Leases;
 using Coordination.Grains.Sessions;
@@ -47,8 +48,23 @@ internal abstract class SharedLeaseGrain(HoldingKind kind, RegisterFactory regis
     public async Task<SharedLockInfo> GetInfo()
     {
         _queue.ValidateName();
+        return InfoOf(await _queue.ReadAsync());
+    }
+
+    /// <summary>The state and, for each holder, what is left of its session's lease: one question per session, however many permits it holds.</summary>
+    public async Task<WithLeases<SharedLockInfo>> GetInfoWithLeases()
+    {
+        _queue.ValidateName();
         var r = await _queue.ReadAsync();
-        return new SharedLockInfo(
+        var sessions = r.Holders.Select(h => h.SessionId).Distinct(StringComparer.Ordinal).ToList();
+        var remaining = await Task.WhenAll(sessions.Select(s => HolderLease.RemainingAsync(GrainFactory, s)));
+        var bySession = sessions.Zip(remaining).Where(p => p.Second is not null).ToDictionary(p => p.First, p => p.Second!.Value, StringComparer.Ordinal);
+        var leases = r.Holders.Where(h => bySession.ContainsKey(h.SessionId)).ToImmutableDictionary(h => h.RequestId, h => bySession[h.SessionId]);
+        return new(InfoOf(r), leases);
+    }
+
+    private SharedLockInfo InfoOf(SharedLockRecord r) =>
+        new(
             _queue.Name,
             r.MaxCount,
             [.. r.Holders.Select(h => HolderOf(r, h))],
@@ -56,7 +72,6 @@ internal abstract class SharedLeaseGrain(HoldingKind kind, RegisterFactory regis
             r.LastToken,
             r.Upgrade is { IsGranted: false },
             r.Delay is not null);
-    }
 
     public async Task<SharedRevokeResult> Revoke(string reason)
     {

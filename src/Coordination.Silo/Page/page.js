@@ -1,5 +1,5 @@
 'use strict';
-// The coordination page's loop: reads the JSON API every 1.5 s (never everything: locks, elections and sessions a page
+// The coordination page's loop: reads the JSON API every 1.5 s (never everything: each listing a page
 // at a time) and renders each part on its own, so one part that cannot answer does not blank the others.
 
 const RefreshMs = 1500;
@@ -8,7 +8,7 @@ const PageSize = 50;
 const state = {
   config: { servedBy: '', operatorActions: false },
   prefix: '',
-  cursors: { locks: [null], elections: [null], sessions: [null] },
+  cursors: { locks: [null], elections: [null], semaphores: [null], rwlocks: [null], sessions: [null] },
   degraded: new Set(),
   dead: new Set(),
   rates: new Rates(),
@@ -63,6 +63,16 @@ const parts = {
     renderElections(page, state.config.operatorActions);
     note('elections', page);
   },
+  async semaphores() {
+    const page = await getJson(`/api/coordination/semaphores?${query('semaphores', { prefix: state.prefix })}`);
+    renderSemaphores(page, state.config.operatorActions);
+    note('semaphores', page);
+  },
+  async rwlocks() {
+    const page = await getJson(`/api/coordination/reader-writer-locks?${query('rwlocks', { prefix: state.prefix })}`);
+    renderReaderWriterLocks(page, state.config.operatorActions);
+    note('rwlocks', page);
+  },
   async sessions() {
     const page = await getJson(`/api/coordination/sessions?${query('sessions', {})}`);
     renderSessions(page);
@@ -96,15 +106,14 @@ function refreshNow() {
 }
 
 function wirePagers() {
-  for (const list of ['locks', 'elections', 'sessions']) {
+  for (const list of ['locks', 'elections', 'semaphores', 'rwlocks', 'sessions']) {
     document.getElementById(`${list}-next`).onclick = () => { state.cursors[list].push(state.next[list]); refreshNow(); };
     document.getElementById(`${list}-first`).onclick = () => { state.cursors[list] = [null]; refreshNow(); };
   }
   document.getElementById('search').onsubmit = e => {
     e.preventDefault();
     state.prefix = document.getElementById('prefix').value;
-    state.cursors.locks = [null];
-    state.cursors.elections = [null];
+    for (const list of ['locks', 'elections', 'semaphores', 'rwlocks']) state.cursors[list] = [null];
     refreshNow();
   };
 }

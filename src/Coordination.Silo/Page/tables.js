@@ -60,6 +60,31 @@ function renderElections(page, canAct) {
   }).join('') || '<tr><td colspan="7" class="muted">no elections with a leader or candidates on this page</td></tr>';
 }
 
+// Semaphores and reader-writer locks: one row per name, its holders listed in it; the lease shown is the one that ends
+// first (when that holder's session is not kept alive, its grant is the first to go).
+const holderLine = (h, access) => `${esc(h.sessionTag)}${h.owner ? ` (${esc(h.owner)})` : ''}${access ? ` ${esc(access)}` : ''} #${h.fencingToken}`;
+const firstLease = l => { const v = l.holders.map(h => h.leaseRemainingMs).filter(x => x != null); return v.length ? Math.min(...v) : null; };
+const revokeButton = (canAct, kind, l) => canAct && l.holders.length ? `<button class="revoke" data-kind="${kind}" data-name="${esc(l.name)}">revoke</button>` : '';
+const waitersCell = l => `<td class="num" title="${esc(l.waiters.map(w => w.owner ?? w.sessionTag).join(', '))}">${l.waiters.length}</td>`;
+
+function renderSemaphores(page, canAct) {
+  body('semaphores').innerHTML = page.locks.map(l =>
+    `<tr data-semaphore="${esc(l.name)}"><td>${esc(l.name)}</td><td class="num" data-field="permits">${l.holders.length}/${l.maxCount}${l.lockDelayActive ? ' (delay)' : ''}</td>` +
+    `<td>${l.holders.map(h => holderLine(h)).join('<br>') || '(none)'}</td><td class="num">${ms(firstLease(l))}</td>${waitersCell(l)}` +
+    `<td class="op">${revokeButton(canAct, 'semaphore', l)}</td></tr>`).join('') ||
+    '<tr><td colspan="6" class="muted">no semaphores with permits held or awaited on this page</td></tr>';
+}
+
+function renderReaderWriterLocks(page, canAct) {
+  const heldBy = l => !l.holders.length ? '(free)' : l.holders.some(h => h.access === 'write') ? 'a writer'
+    : `${l.holders.length} reader${l.holders.length > 1 ? 's' : ''}${l.upgradePending ? ', upgrading' : ''}`;
+  body('rwlocks').innerHTML = page.locks.map(l =>
+    `<tr data-rwlock="${esc(l.name)}"><td>${esc(l.name)}</td><td data-field="held-by">${esc(heldBy(l))}${l.lockDelayActive ? ' (delay)' : ''}</td>` +
+    `<td>${l.holders.map(h => holderLine(h, h.access)).join('<br>') || '(none)'}</td><td class="num">${ms(firstLease(l))}</td>${waitersCell(l)}` +
+    `<td class="op">${revokeButton(canAct, 'readerWriterLock', l)}</td></tr>`).join('') ||
+    '<tr><td colspan="6" class="muted">no reader-writer locks held or awaited on this page</td></tr>';
+}
+
 function renderSessions(page) {
   body('sessions').innerHTML = page.sessions.map(s =>
     `<tr data-session="${esc(s.tag)}"><td>${esc(s.tag)}</td><td>${esc(s.owner)}</td><td class="${cls(s.status === 'Alive')}">${esc(s.status)}</td>` +

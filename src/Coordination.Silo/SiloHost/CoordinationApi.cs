@@ -5,7 +5,7 @@ namespace Coordination.Silo.SiloHost;
 /// <summary>
 /// The coordination JSON API, served by every silo and by the launcher (through its Orleans client) for the
 /// coordination page and operators: partitions and their replicas with the audit trail, linearizable lock lookups,
-/// and listings of locks, elections, values and sessions a page at a time (searchable by name prefix), so the page stays
+/// and listings of locks, elections, semaphores, reader-writer locks, values and sessions a page at a time (searchable by name prefix), so the page stays
 /// cheap with a hundred thousand held locks. Durations are in milliseconds.
 /// </summary>
 internal static class CoordinationApi
@@ -54,6 +54,10 @@ internal static class CoordinationApi
                 next = page.Next,
             });
         }));
+        app.MapGet("/api/coordination/semaphores", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+            SharedLocks(await grains.GetGrain<IClusterListingGrain>(0).FindSemaphores(prefix ?? string.Empty, after, limit ?? DefaultLimit))));
+        app.MapGet("/api/coordination/reader-writer-locks", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+            SharedLocks(await grains.GetGrain<IClusterListingGrain>(0).FindReaderWriterLocks(prefix ?? string.Empty, after, limit ?? DefaultLimit))));
         app.MapGet("/api/coordination/values", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
         {
             var page = await grains.GetGrain<IClusterListingGrain>(0).FindValues(prefix ?? string.Empty, after, limit ?? DefaultLimit);
@@ -81,6 +85,36 @@ internal static class CoordinationApi
             });
         }));
     }
+
+    /// <summary>A page of semaphores or reader-writer locks: each holder with its access, token and what is left of its session's lease.</summary>
+    private static IResult SharedLocks(SharedLockListing page) => Results.Json(new
+    {
+        locks = page.Locks.Select(l => new
+        {
+            name = l.Name,
+            maxCount = l.MaxCount,
+            holders = l.Holders.Select(h => new
+            {
+                sessionTag = h.SessionTag,
+                owner = h.Owner,
+                access = AccessName(h.Access),
+                fencingToken = h.FencingToken,
+                leaseRemainingMs = page.LeaseRemaining is not null && page.LeaseRemaining.TryGetValue(h.RequestId, out var remaining) ? Math.Round(remaining.TotalMilliseconds) : (double?)null,
+            }),
+            waiters = l.Waiters.Select(w => new { sessionTag = w.SessionTag, owner = w.Owner, access = AccessName(w.Access) }),
+            lastFencingToken = l.LastFencingToken,
+            upgradePending = l.UpgradePending,
+            lockDelayActive = l.LockDelayActive,
+        }),
+        next = page.Next,
+    });
+
+    private static string AccessName(ReaderWriterAccess access) => access switch
+    {
+        ReaderWriterAccess.Write => "write",
+        ReaderWriterAccess.UpgradeableRead => "upgradeableRead",
+        _ => "read",
+    };
 
     private static double? Milliseconds(ImmutableDictionary<string, TimeSpan>? leases, string name) =>
         leases is not null && leases.TryGetValue(name, out var remaining) ? Math.Round(remaining.TotalMilliseconds) : null;

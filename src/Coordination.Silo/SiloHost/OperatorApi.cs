@@ -3,8 +3,8 @@ using Coordination.Silo.Configuration;
 namespace Coordination.Silo.SiloHost;
 
 /// <summary>
-/// Operator actions over HTTP, for the coordination page and scripts: revoke a lock or an election's leadership,
-/// re-initialise partitions that lost their majority. Off unless <see cref="SiloHostOptions.OperatorActions"/>, which
+/// Operator actions over HTTP, for the coordination page and scripts: revoke a lock, an election's leadership, a
+/// semaphore's permits or a reader-writer lock's grants; re-initialise partitions that lost their majority. Off unless <see cref="SiloHostOptions.OperatorActions"/>, which
 /// the options allow only with <see cref="SiloHostOptions.HttpToken"/> (so every call here carried the token). Each
 /// names its operator and reason, which the admin grain writes to the audit trail; bad input changes nothing.
 /// </summary>
@@ -22,15 +22,16 @@ internal static class OperatorApi
             }
 
             var admin = grains.GetGrain<IClusterAdminGrain>(0);
-            var result = command?.Kind switch
+            string Reason() => command?.Reason ?? string.Empty;
+            string Operator() => command?.Operator ?? string.Empty;
+            return command?.Kind switch
             {
-                "lock" => await admin.RevokeLock(Names.Validate(command.Name), command.Reason ?? string.Empty, command.Operator ?? string.Empty),
-                "election" => await admin.RevokeLeadership(Names.Validate(command.Name), command.Reason ?? string.Empty, command.Operator ?? string.Empty),
-                _ => null,
+                "lock" => Answer(command.Name, await admin.RevokeLock(Names.Validate(command.Name), Reason(), Operator())),
+                "election" => Answer(command.Name, await admin.RevokeLeadership(Names.Validate(command.Name), Reason(), Operator())),
+                "semaphore" => Answer(command.Name, await admin.RevokeSemaphore(Names.Validate(command.Name), Reason(), Operator())),
+                "readerWriterLock" => Answer(command.Name, await admin.RevokeReaderWriterLock(Names.Validate(command.Name), Reason(), Operator())),
+                _ => ApiErrors.BadRequest("kind", $"'{command?.Kind}' is not something to revoke: use \"lock\", \"election\", \"semaphore\" or \"readerWriterLock\""),
             };
-            return result is null
-                ? ApiErrors.BadRequest("kind", $"'{command?.Kind}' is not something to revoke: use \"lock\" or \"election\"")
-                : Results.Json(new { name = command!.Name, revoked = result.Revoked, lastFencingToken = result.LastFencingToken });
         }));
         app.MapPost("/api/coordination/reinitialize", (ReinitializeCommand? command, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
         {
@@ -46,12 +47,17 @@ internal static class OperatorApi
         }));
     }
 
+    private static IResult Answer(string? name, RevokeResult result) => Results.Json(new { name, revoked = result.Revoked, lastFencingToken = result.LastFencingToken });
+
+    /// <summary>A semaphore's or reader-writer lock's revoke: every holder it took the grant from (empty when nobody held it).</summary>
+    private static IResult Answer(string? name, SharedRevokeResult result) => Results.Json(new { name, revoked = result.Revoked, lastFencingToken = result.LastFencingToken });
+
     private static IResult? Refused(SiloHostOptions host) => host.OperatorActions
         ? null
         : Results.Json(new { error = $"Operator actions are off on this host: set {SiloHostOptions.Section}:OperatorActions=true (with {SiloHostOptions.Section}:HttpToken).", type = "OperatorActionsDisabled" }, statusCode: StatusCodes.Status403Forbidden);
 
     /// <summary>The body of <c>POST /api/coordination/revoke</c>.</summary>
-    /// <param name="Kind"><c>lock</c> or <c>election</c>.</param>
+    /// <param name="Kind"><c>lock</c>, <c>election</c>, <c>semaphore</c> or <c>readerWriterLock</c>.</param>
     internal sealed record RevokeCommand(string? Kind, string? Name, string? Operator, string? Reason);
 
     /// <summary>The body of <c>POST /api/coordination/reinitialize</c>.</summary>
