@@ -94,6 +94,16 @@ public sealed class SessionNotFoundException : CoordinationException
         SessionId = sessionId;
     }
 
+    /// <summary>No session has the public tag an operator gave (<see cref="SessionIds.Tag"/>); <see cref="SessionId"/> is that tag.</summary>
+    public static SessionNotFoundException ForTag(string tag) =>
+        new(tag, $"No session has the tag '{tag}': it never existed, or it ended and was forgotten (coord sessions lists those the cluster keeps).");
+
+    private SessionNotFoundException(string sessionId, string message)
+        : base(message)
+    {
+        SessionId = sessionId;
+    }
+
     [Id(0)] public string SessionId { get; }
 }
 

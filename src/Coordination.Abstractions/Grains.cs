@@ -81,6 +81,15 @@ public interface IClusterAdminGrain : IGrainWithIntegerKey
     [Alias("revoke-leadership")]
     Task<RevokeResult> RevokeLeadership(string election, string reason, string operatorName);
 
+    /// <summary>
+    /// Revokes the session whose public tag is <paramref name="sessionTag"/> (etcd's <c>lease revoke</c>, Consul's session
+    /// destroy, made safe): its keepalives and new acquires are refused from now on, so its client hears at its next
+    /// keepalive (its lost signals fire) and the session expires when its lease runs out, releasing everything it holds,
+    /// never before. Written to the audit trail. <see cref="SessionNotFoundException"/> when no session has the tag.
+    /// </summary>
+    [Alias("revoke-session")]
+    Task<SessionRevokeResult> RevokeSession(string sessionTag, string reason, string operatorName);
+
     /// <summary>Takes every permit of a semaphore away (as <see cref="ISemaphoreGrain.Revoke"/>) and writes who did it and why to the audit trail.</summary>
     [Alias("revoke-semaphore")]
     Task<SharedRevokeResult> RevokeSemaphore(string name, string reason, string operatorName);

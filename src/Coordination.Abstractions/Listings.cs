@@ -12,8 +12,16 @@ public sealed record LockListing(ImmutableArray<LockInfo> Locks, string? Next, I
 /// <summary>A session as operators see it: its public tag, never its secret id.</summary>
 /// <param name="Remaining">How long its lease runs at least without another keepalive, as its activation times it; null when not timed yet.</param>
 /// <param name="Owner">Who opened it, as its client named itself; null when it did not say.</param>
+/// <param name="Revoked">Why an operator revoked it; null unless revoked (see <see cref="SessionInfo.Revoked"/>).</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionSummary")]
-public sealed record SessionSummary(string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings, TimeSpan? Remaining = null, string? Owner = null);
+public sealed record SessionSummary(string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings, TimeSpan? Remaining = null, string? Owner = null, string? Revoked = null);
+
+/// <summary>What an operator's revoke of a session found and did.</summary>
+/// <param name="Session">The session as the revoke left it: its <see cref="SessionSummary.Remaining"/> is how long its lease
+/// (and what it holds) may still run, at most its TTL.</param>
+/// <param name="AlreadyEnded">It had expired or been closed already (or was revoked before): nothing changed.</param>
+[GenerateSerializer, Immutable, Alias("coord.SessionRevokeResult")]
+public sealed record SessionRevokeResult(SessionSummary Session, bool AlreadyEnded);
 
 /// <summary>One page of the sessions the cluster keeps, in the order of their tags; each read linearizably.</summary>
 /// <param name="Next">An opaque cursor (not a session id) to pass as <c>after</c> for the next page; null when this was the last.</param>

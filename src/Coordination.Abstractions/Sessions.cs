@@ -19,8 +19,10 @@ public enum SessionStatus
 /// <param name="Status">Alive, or how it ended.</param>
 /// <param name="Holdings">How many locks the session holds or waits for.</param>
 /// <param name="Owner">Who opened it, as its client named itself (host and process by default); null when it did not say.</param>
+/// <param name="Revoked">Why an operator revoked it; null unless revoked. A revoked session is still alive until its lease runs
+/// out (its keepalives are refused), then it expires and everything it holds is released.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionInfo")]
-public sealed record SessionInfo(string SessionId, string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings, string? Owner = null);
+public sealed record SessionInfo(string SessionId, string Tag, TimeSpan Ttl, SessionStatus Status, int Holdings, string? Owner = null, string? Revoked = null);
 
 /// <summary>Something the session's owner must learn: a grant it held was taken away (admin revoke).</summary>
 [GenerateSerializer, Immutable, Alias("coord.SessionNotice")]

@@ -162,6 +162,10 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     public Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default) =>
         OnceAsync($"revoke of reader-writer lock '{name}'", Admin.RevokeReaderWriterLock(Names.Validate(name), reason, Operator), cancellationToken);
 
+    /// <remarks>Sent once, as the other revokes, so the audit trail records it once; a repeat would change nothing but be recorded again.</remarks>
+    public Task<SessionRevokeResult> RevokeSessionAsync(string sessionTag, string reason, CancellationToken cancellationToken = default) =>
+        OnceAsync($"revoke of session '{sessionTag}'", Admin.RevokeSession(sessionTag, reason, Operator), cancellationToken);
+
     /// <summary>Revokes go through the admin grain, which records each in the audit trail (as <c>coord revoke</c> and the page do).</summary>
     private IClusterAdminGrain Admin => _grains.GetGrain<IClusterAdminGrain>(0);
 

@@ -61,4 +61,12 @@ public interface ICoordinationClient
 
     /// <summary>Admin: takes the reader-writer lock away from every reader and writer (each told: its lost token fires), burns a token, and grants nothing for the holders' TTL. Audited as <see cref="RevokeLockAsync"/>.</summary>
     Task<SharedRevokeResult> RevokeReaderWriterLockAsync(string name, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Admin: revokes the session with the public tag <paramref name="sessionTag"/> (a stuck process's, say): its keepalives
+    /// and new acquires are refused, so its client hears at its next keepalive (its handles' lost tokens fire; that client
+    /// opens a new session for its next call) and everything the session holds is released when its lease runs out, not
+    /// before. Audited as <see cref="RevokeLockAsync"/>; <see cref="SessionNotFoundException"/> when no session has the tag.
+    /// </summary>
+    Task<SessionRevokeResult> RevokeSessionAsync(string sessionTag, string reason, CancellationToken cancellationToken = default);
 }

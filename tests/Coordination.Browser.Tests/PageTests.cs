@@ -116,10 +116,7 @@ public sealed class PageTests(PageSession session, ITestOutputHelper output)
         output.WriteLine(session.Screenshot("shared-locks"));
 
         var dialog = OpenRevoke($"#semaphores tr[data-semaphore='{semaphore}']", semaphore);
-        dialog.FindElement(By.Id("confirm-operator")).SendKeys("bob");
-        dialog.FindElement(By.Id("confirm-reason")).SendKeys("renderers stuck");
-        dialog.FindElement(By.Id("confirm-typed")).SendKeys(semaphore);
-        dialog.FindElement(By.Id("confirm-ok")).Click();
+        Confirm(dialog, "bob", "renderers stuck", semaphore);
 
         await Task.WhenAll(lost).WaitAsync(TimeSpan.FromSeconds(20));
         session.Until(d => d.FindElements(By.CssSelector("#audit tbody tr")).Any(r => r.Text.Contains("bob", StringComparison.Ordinal) && r.Text.Contains("renderers stuck", StringComparison.Ordinal) && r.Text.Contains(semaphore, StringComparison.Ordinal)), Quick, "the semaphore's revoke in the audit trail");
@@ -127,12 +124,28 @@ public sealed class PageTests(PageSession session, ITestOutputHelper output)
 
         var readersLost = new[] { reader1.HandleLostToken, reader2.HandleLostToken }.Select(Fired).ToArray();
         var rwDialog = OpenRevoke($"#rwlocks tr[data-rwlock='{readerWriter}']", readerWriter);
-        rwDialog.FindElement(By.Id("confirm-operator")).SendKeys("bob");
-        rwDialog.FindElement(By.Id("confirm-reason")).SendKeys("catalog rebuild");
-        rwDialog.FindElement(By.Id("confirm-typed")).SendKeys(readerWriter);
-        rwDialog.FindElement(By.Id("confirm-ok")).Click();
+        Confirm(rwDialog, "bob", "catalog rebuild", readerWriter);
         await Task.WhenAll(readersLost).WaitAsync(TimeSpan.FromSeconds(20));
         session.Until(d => d.FindElements(By.CssSelector("#audit tbody tr")).Any(r => r.Text.Contains("catalog rebuild", StringComparison.Ordinal) && r.Text.Contains(readerWriter, StringComparison.Ordinal)), Quick, "the reader-writer lock's revoke in the audit trail");
+    }
+
+    [SkippableFact]
+    public async Task An_operator_revokes_a_session_from_the_sessions_table_and_its_lock_is_lost()
+    {
+        session.OpenPage();
+        await using var client = await TestClusterClient.ConnectAsync(session.Cluster);
+        var name = $"page/{Guid.NewGuid():N}/worker";
+        var handle = await client.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(30));
+        var lost = Fired(handle.HandleLostToken);
+        var tag = (await client.Coordination.CreateLock(name).GetInfoAsync()).Holder!.SessionTag;
+
+        var dialog = OpenRevoke($"#sessions tr[data-session='{tag}']", tag);
+        Confirm(dialog, "carol", "worker hung", tag);
+
+        await lost.WaitAsync(TimeSpan.FromSeconds(20));
+        session.Until(d => d.FindElement(By.CssSelector($"#sessions tr[data-session='{tag}'] td[data-field='status']")).Text.Contains("revoked: worker hung", StringComparison.Ordinal), Quick, "the session shown revoked with its reason");
+        session.Until(d => d.FindElements(By.CssSelector("#audit tbody tr")).Any(r => r.Text.Contains("carol", StringComparison.Ordinal) && r.Text.Contains($"revoke-session {tag}", StringComparison.Ordinal)), Quick, "the session's revoke in the audit trail");
+        output.WriteLine(session.Screenshot("session-revoked"));
     }
 
     private static Task Fired(CancellationToken token)
@@ -155,6 +168,15 @@ public sealed class PageTests(PageSession session, ITestOutputHelper output)
             Quick,
             $"a revoke button for {name}, clicked");
         return session.Until(d => d.FindElement(By.Id("confirm")) is { Displayed: true } e ? e : null, Quick, "the confirmation dialog")!;
+    }
+
+    /// <summary>Fills the confirmation dialog in full and confirms.</summary>
+    private static void Confirm(IWebElement dialog, string operatorName, string reason, string typed)
+    {
+        dialog.FindElement(By.Id("confirm-operator")).SendKeys(operatorName);
+        dialog.FindElement(By.Id("confirm-reason")).SendKeys(reason);
+        dialog.FindElement(By.Id("confirm-typed")).SendKeys(typed);
+        dialog.FindElement(By.Id("confirm-ok")).Click();
     }
 
     private void Search(string prefix)

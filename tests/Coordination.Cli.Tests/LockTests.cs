@@ -74,6 +74,29 @@ public sealed partial class LockTests(CliCluster fixture)
     }
 
     [Fact]
+    public async Task A_revoked_session_stops_the_command_holding_its_lock_and_coord_exits_with_the_lost_code()
+    {
+        var name = $"cli/{Guid.NewGuid():N}";
+        await using var holder = Coord.Start("coord lock", ["lock", name, "--ttl", "6s", "--grace", "2s", .. fixture.Target, "--", "sh", "-c", "echo holding; exec sleep 300"]);
+        await holder.WaitForLineAsync("holding", TimeSpan.FromSeconds(30));
+        var listed = await fixture.RunAsync("locks", "--prefix", name, "--json");
+        var tag = Assert.Single(listed.Json.GetProperty("locks").EnumerateArray()).GetProperty("holder").GetProperty("sessionTag").GetString()!;
+
+        Assert.Equal(64, (await fixture.RunAsync("revoke", tag, "--session", "--election")).ExitCode);
+        var revoke = await fixture.RunAsync("revoke", tag, "--session", "--reason", "cli session test", "--json");
+        Assert.True(revoke.ExitCode == 0 && !revoke.Json.GetProperty("alreadyEnded").GetBoolean(), revoke.ToString());
+        Assert.Equal(tag, revoke.Json.GetProperty("session").GetProperty("tag").GetString());
+
+        var exit = await holder.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(exit == 125, $"coord lock should exit 125 (lost) once its session is revoked, got {exit}; output:\n{holder.Tail()}");
+        Assert.Contains("cli session test", holder.Output, StringComparison.Ordinal);
+        var again = await fixture.RunAsync("revoke", tag, "--session", "--reason", "cli session test");
+        Assert.True(again.ExitCode == 0 && again.Stdout.Contains("nothing changed", StringComparison.Ordinal), again.ToString());
+        var unknown = await fixture.RunAsync("revoke", tag == "000000000000" ? "000000000001" : "000000000000", "--session", "--reason", "none");
+        Assert.True(unknown.ExitCode == 1 && unknown.Stderr.Contains("No session has the tag", StringComparison.Ordinal), unknown.ToString());
+    }
+
+    [Fact]
     public async Task Permits_let_that_many_commands_run_at_once_which_coord_locks_lists_and_a_semaphore_revoke_stops_them_all()
     {
         var name = $"cli/{Guid.NewGuid():N}";

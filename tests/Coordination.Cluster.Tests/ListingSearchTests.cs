@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Coordination.Cluster.Tests.Infrastructure;
 using Coordination.TestKit;
 
@@ -200,6 +201,77 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         await Assert.ThrowsAsync<CoordinationArgumentException>(() => admin.RevokeLeadershipAsync(election, " "));
         await Assert.ThrowsAsync<InvalidNameException>(() => admin.RevokeLeadershipAsync("bad\nname", "reason"));
         Assert.Equal(before, (await view.GetView()).Audit.Length);
+    }
+
+    /// <summary>
+    /// An operator revokes a stuck process's session by its tag: the holder's client hears it (its handles' lost tokens
+    /// fire) before anyone else is granted what it held, which goes to the waiters when its lease runs out; the client's
+    /// next acquire opens a new session. Audited; bad input changes nothing.
+    /// </summary>
+    [Fact]
+    public async Task An_operator_revokes_a_session_by_its_tag_and_its_client_hears_before_its_lock_goes_to_a_waiter()
+    {
+        var name = $"search/{Guid.NewGuid():N}/session-revoke";
+        await using var holder = fixture.Cluster.NewClient(o => o.Owner = "stuck-worker");
+        await using var waiter = fixture.Cluster.NewClient();
+        await using var admin = fixture.Cluster.NewClient(o => o.Owner = "ops on host-z");
+        await using var held = await holder.CreateLock(name).AcquireAsync();
+        await using var permit = await holder.CreateSemaphore(name, 2).AcquireAsync();
+        var lostAt = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        held.HandleLostToken.Register(() => lostAt.TrySetResult(Stopwatch.GetTimestamp()));
+        var tag = (await holder.CreateLock(name).GetInfoAsync()).Holder!.SessionTag;
+        var waiting = Task.Run(async () =>
+        {
+            var handle = await waiter.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60));
+            return (Handle: handle, At: Stopwatch.GetTimestamp());
+        });
+        await Eventually.Async(async () => (await waiter.CreateLock(name).GetInfoAsync()).Waiters.Length == 1, TimeSpan.FromSeconds(30), "the waiter queued");
+        var audit = Grains.GetGrain<IClusterAdminGrain>(0);
+        var before = (await audit.GetView()).Audit.Length;
+
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => admin.RevokeSessionAsync("not-a-tag", "stuck"));
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => admin.RevokeSessionAsync(tag, " "));
+        var unknown = tag == "000000000000" ? "000000000001" : "000000000000";
+        Assert.Equal(unknown, (await Assert.ThrowsAsync<SessionNotFoundException>(() => admin.RevokeSessionAsync(unknown, "stuck"))).SessionId);
+        Assert.Equal(before, (await audit.GetView()).Audit.Length);
+        Assert.False(held.HandleLostToken.IsCancellationRequested, "bad input revoked the session");
+
+        var result = await admin.RevokeSessionAsync(tag.ToUpperInvariant(), "stuck worker");
+        var heard = await lostAt.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var (next, grantedAt) = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        await using var _ = next;
+        Assert.True(heard < grantedAt, "the lock went to the waiter before the revoked session's client heard it had lost it");
+        Assert.True(permit.HandleLostToken.IsCancellationRequested, "the permit of the revoked session was not lost with it");
+
+        Assert.False(result.AlreadyEnded);
+        Assert.Equal((tag, "stuck-worker", "stuck worker", SessionStatus.Alive), (result.Session.Tag, result.Session.Owner, result.Session.Revoked, result.Session.Status));
+        Assert.Equal(2, result.Session.Holdings);
+        Assert.InRange(result.Session.Remaining!.Value, TimeSpan.Zero, CoordinationCluster.Ttl);
+        var entry = (await audit.GetView()).Audit[^1];
+        Assert.Equal(("ops on host-z", "stuck worker"), (entry.Operator, entry.Reason));
+        Assert.Contains($"revoke-session {tag}", entry.Action, StringComparison.Ordinal);
+        Assert.True((await admin.RevokeSessionAsync(tag, "again")).AlreadyEnded);
+
+        await using var again = await holder.CreateLock($"{name}/next").AcquireAsync(TimeSpan.FromSeconds(30));
+        Assert.NotEqual(tag, (await holder.CreateLock($"{name}/next").GetInfoAsync()).Holder!.SessionTag);
+    }
+
+    /// <summary>A revoked session refuses its keepalives and every new acquire at once, but keeps what it holds until its lease runs out.</summary>
+    [Fact]
+    public async Task A_revoked_session_refuses_keepalives_and_new_acquires_and_keeps_its_lock_until_its_lease_ends()
+    {
+        var name = $"search/{Guid.NewGuid():N}/kept";
+        await using var session = await TestSession.OpenAsync(Grains, TimeSpan.FromSeconds(6));
+        var token = await Grains.AcquireAsync(name, session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(30));
+
+        await Grains.GetGrain<IClusterAdminGrain>(0).RevokeSession(session.Info.Tag, "stuck", "alice");
+
+        Assert.Equal(token, (await Grains.InfoAsync(name)).Holder?.FencingToken);
+        var keepAlive = await Assert.ThrowsAsync<SessionExpiredException>(() => session.Grain.KeepAlive(0));
+        Assert.Contains("revoked by an operator: stuck", keepAlive.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<SessionExpiredException>(() => Grains.AcquireAsync($"{name}/other", session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(5)));
+        await Eventually.Async(async () => (await Grains.InfoAsync(name)).Holder is null, TimeSpan.FromSeconds(30), "the lock freed once the revoked session's lease ran out");
+        Assert.Equal(SessionStatus.Expired, (await session.Grain.GetInfo()).Status);
     }
 
     [Theory]

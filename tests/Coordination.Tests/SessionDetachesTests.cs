@@ -108,6 +108,8 @@ public sealed class SessionDetachesTests
 
         public Task NotifyRevoked(string lockName, Guid requestId, long token, string reason) => throw new NotSupportedException();
 
+        public Task<SessionRevokeResult> Revoke(string reason) => throw new NotSupportedException();
+
         public Task Recover() => throw new NotSupportedException();
 
         public Task<TimeSpan?> LeaseRemaining() => throw new NotSupportedException();

@@ -50,6 +50,28 @@ public sealed class SessionStateMachineTests
     }
 
     [Fact]
+    public void A_revoked_session_refuses_keepalives_and_new_shards_but_stays_alive_until_its_lease_runs_out()
+    {
+        var (kept, _) = SessionStateMachine.KeepAlive(SessionStateMachine.UseShard(SessionRecord.Open(Ttl), "s", 3), "s", 0, 0);
+        var revoked = SessionStateMachine.Revoke(kept, "s", "stuck worker");
+
+        Assert.True(revoked.IsAlive); // what it holds stays attached: nothing is released before its lease runs out
+        Assert.Same(revoked, SessionStateMachine.RequireAlive(revoked, "s"));
+        var refused = Assert.Throws<SessionExpiredException>(() => SessionStateMachine.KeepAlive(revoked, "s", 0, 0));
+        Assert.Contains("revoked by an operator: stuck worker", refused.Message, StringComparison.Ordinal);
+        Assert.Throws<SessionExpiredException>(() => SessionStateMachine.UseShard(revoked, "s", 4));
+        Assert.Throws<SessionExpiredException>(() => SessionStateMachine.UseShard(revoked, "s", 3));
+        Assert.Same(revoked, SessionStateMachine.Revoke(revoked, "s", "again")); // the first reason stays
+        Assert.Equal("stuck worker", revoked.Revoked);
+
+        var (expired, ended) = SessionStateMachine.Expire(revoked, observedKeepAlives: 1);
+        Assert.True(ended);
+        Assert.Equal((SessionStatus.Expired, "stuck worker"), (expired!.Status, expired.Revoked));
+        Assert.Same(expired, SessionStateMachine.Revoke(expired, "s", "late")); // an ended session is left as it is
+        Assert.Throws<SessionNotFoundException>(() => SessionStateMachine.Revoke(null, "s", "gone"));
+    }
+
+    [Fact]
     public void Expiry_and_close_are_final()
     {
         var closed = SessionStateMachine.Close(SessionRecord.Open(Ttl), "s");

@@ -61,13 +61,21 @@ internal static class ClusterCommands
 
     public static Command Revoke(ConnectionOptions connection)
     {
-        var name = new Argument<string>("name") { Description = "The lock (or, with --election, election; --semaphore, semaphore; --reader-writer, reader-writer lock) to take away from its holders." };
+        var name = new Argument<string>("name") { Description = "The lock (or, with --election, election; --semaphore, semaphore; --reader-writer, reader-writer lock; --session, the tag of a session) to take away from its holders." };
         var election = new Option<bool>("--election") { Description = "NAME is an election: take leadership away." };
         var semaphore = new Option<bool>("--semaphore") { Description = "NAME is a semaphore: take every permit away." };
         var readerWriter = new Option<bool>("--reader-writer") { Description = "NAME is a reader-writer lock: take it from every reader and writer." };
+        var session = new Option<bool>("--session") { Description = "NAME is a session's tag (coord sessions): refuse its keepalives, so everything it holds is released when its lease runs out." };
         var reason = new Option<string?>("--reason") { Description = "Why, for the holder and the logs. Default: who ran coord revoke, and where." };
         var operatorName = new Option<string?>("--operator") { Description = "Who revokes, for the audit trail. Default: user@machine (coord)." };
-        var revoke = new Command("revoke", "Operator action: take a lock (or leadership, permits, a reader-writer lock) away from its holders; the token or term is bumped, the holders told, and the act recorded in the audit trail.") { name, election, semaphore, readerWriter, reason, operatorName };
+        var revoke = new Command("revoke", "Operator action: take a lock (or leadership, permits, a reader-writer lock, a session) away from its holders; the token or term is bumped, the holders told, and the act recorded in the audit trail.") { name, election, semaphore, readerWriter, session, reason, operatorName };
+        revoke.Validators.Add(r =>
+        {
+            if (new[] { election, semaphore, readerWriter, session }.Count(o => r.GetValue(o)) > 1)
+            {
+                r.AddError("Give at most one of --election, --semaphore, --reader-writer and --session.");
+            }
+        });
         revoke.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
         {
             var target = result.GetValue(name)!;
@@ -76,6 +84,16 @@ internal static class ClusterCommands
             // Through the admin grain, so the audit trail records who revoked what and why, as the page's revoke does.
             var who = result.GetValue(operatorName) ?? $"{Environment.UserName}@{Environment.MachineName} (coord)";
             var admin = cluster.Grains.GetGrain<IClusterAdminGrain>(0);
+            if (result.GetValue(session))
+            {
+                var ended = await admin.RevokeSession(target, why, who).WaitAsync(cancellationToken);
+                var s = ended.Session;
+                output.Write(ended, () => ended.AlreadyEnded
+                    ? $"session {s.Tag}: nothing changed, it is {s.Status}{(s.Revoked is null ? string.Empty : $" and was revoked before ({s.Revoked})")}"
+                    : $"session {s.Tag} ({s.Owner ?? "no owner named"}): revoked; its {s.Holdings} holdings are released when its lease runs out, within {(s.Remaining ?? s.Ttl).TotalSeconds:0.#} s");
+                return ExitCodes.Ok;
+            }
+
             if (result.GetValue(semaphore) || result.GetValue(readerWriter))
             {
                 var shared = result.GetValue(semaphore)

@@ -1,3 +1,4 @@
+using Coordination.Grains.Hosting;
 using Coordination.Grains.Leases;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
@@ -57,6 +58,32 @@ internal sealed partial class ClusterAdminGrain(
 
     public Task<SharedRevokeResult> RevokeReaderWriterLock(string name, string reason, string operatorName) =>
         RevokeAsync("revoke-reader-writer", name, reason, operatorName, () => GrainFactory.Reference<IReaderWriterLockGrain>(name).Revoke(reason), Describe);
+
+    public Task<SessionRevokeResult> RevokeSession(string sessionTag, string reason, string operatorName)
+    {
+        var tag = SessionTagOf(sessionTag);
+        return RevokeAsync("revoke-session", tag, reason, operatorName, async () =>
+        {
+            var ids = await GrainFactory.GetGrain<IClusterListingGrainInternal>(0).SessionIdsTagged(tag);
+            return ids.Length switch
+            {
+                0 => throw SessionNotFoundException.ForTag(tag),
+                1 => await GrainFactory.Reference<ISessionGrainInternal>(ids[0]).Revoke(reason),
+                _ => throw new RevokeRefusedException($"session {tag}", $"{ids.Length} sessions have this tag; revoke what they hold one lock at a time"),
+            };
+        }, Describe);
+    }
+
+    /// <summary>A session's public tag as operators copy it (12 hex digits, either case), lowercased; anything else is refused before anything is looked up.</summary>
+    private static string SessionTagOf(string sessionTag) =>
+        sessionTag is { Length: 12 } && sessionTag.All(char.IsAsciiHexDigit)
+            ? sessionTag.ToLowerInvariant()
+            : throw new CoordinationArgumentException(nameof(sessionTag), "a session tag is the 12 hex digits that coord sessions and holder queries show");
+
+    private static string Describe(SessionRevokeResult result) =>
+        result.AlreadyEnded
+            ? $"nothing changed: it is {result.Session.Status}{(result.Session.Revoked is null ? string.Empty : ", revoked before")}"
+            : $"{result.Session.Holdings} holdings, owner {result.Session.Owner ?? "unnamed"}; its lease ends within {(result.Session.Remaining ?? result.Session.Ttl).TotalSeconds:0.#} s";
 
     private static string Describe(RevokeResult result) =>
         result.Revoked is { } holder

@@ -14,7 +14,7 @@ namespace Coordination.Grains.Admin;
 /// what a page shows is current. Bounded by the page: nothing is listed in full anywhere.
 /// </summary>
 [StatelessWorker]
-internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansReplicaTransport transport, TimeProvider time) : Grain, IClusterListingGrain
+internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansReplicaTransport transport, TimeProvider time) : Grain, IClusterListingGrain, IClusterListingGrainInternal
 {
     private static readonly TimeSpan PageTimeout = TimeSpan.FromSeconds(2);
 
@@ -57,7 +57,7 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
             try
             {
                 var info = await GrainFactory.Reference<ISessionGrain>(RegisterKeys.NameOf(key)).GetInfo();
-                return new SessionSummary(info.Tag, info.Ttl, info.Status, info.Holdings, await HolderLease.RemainingAsync(GrainFactory, info.SessionId), info.Owner);
+                return new SessionSummary(info.Tag, info.Ttl, info.Status, info.Holdings, await HolderLease.RemainingAsync(GrainFactory, info.SessionId), info.Owner, info.Revoked);
             }
             catch (SessionNotFoundException)
             {
@@ -73,6 +73,16 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
         var entries = await Task.WhenAll(keys.Select(key => read(RegisterKeys.NameOf(key))));
         var live = entries.Where(e => !e.Value.Holders.IsDefaultOrEmpty || !e.Value.Waiters.IsDefaultOrEmpty).ToList();
         return new SharedLockListing([.. live.Select(e => e.Value)], next, live.SelectMany(e => e.LeaseRemaining).ToImmutableDictionary());
+    }
+
+    /// <summary>
+    /// Sessions are paged in the order of the hash their tag is the start of, so the page after the tag itself begins with
+    /// the sessions that have it (two would share one only by a 48-bit collision).
+    /// </summary>
+    public async Task<string[]> SessionIdsTagged(string tag)
+    {
+        var (keys, _) = await PageAsync(RegisterKeys.Session(string.Empty), tag, 2, KeyOrder.TopLevelByHash);
+        return [.. keys.Select(RegisterKeys.NameOf).Where(id => SessionIds.Tag(id) == tag)];
     }
 
     /// <summary>

@@ -124,6 +124,13 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
     [Alias("notify-revoked")]
     Task NotifyRevoked(string lockName, Guid requestId, long token, string reason);
 
+    /// <summary>
+    /// An operator's revoke (<see cref="SessionStateMachine.Revoke"/>): keepalives and new attachments are refused from
+    /// now on, so the lease runs out and the session expires, releasing what it holds. Idempotent; an ended session is left as it is.
+    /// </summary>
+    [Alias("revoke")]
+    Task<SessionRevokeResult> Revoke(string reason);
+
     /// <summary>Activate and re-read the session after a failover (restarts its lease in full).</summary>
     [Alias("recover")]
     Task Recover();
@@ -131,4 +138,13 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
     /// <summary>How long this activation's lease runs at least without another keepalive; null before it has timed one. Reads nothing.</summary>
     [Alias("lease-remaining")]
     Task<TimeSpan?> LeaseRemaining();
+}
+
+/// <summary>Calls between coordination grains; not for applications.</summary>
+[Alias("coord.IClusterListingGrainInternal")]
+internal interface IClusterListingGrainInternal : IGrainWithIntegerKey
+{
+    /// <summary>The ids of the sessions whose public tag is <paramref name="tag"/> (lowercase hex), from a majority of every partition's replicas: one, or none.</summary>
+    [Alias("session-ids-tagged")]
+    Task<string[]> SessionIdsTagged(string tag);
 }

@@ -120,6 +120,17 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
     public Task NotifyRevoked(string lockName, Guid requestId, long token, string reason) =>
         _register.ExecuteAsync((s, _) => (SessionStateMachine.Notify(s, lockName, requestId, token, reason), true));
 
+    public async Task<SessionRevokeResult> Revoke(string reason)
+    {
+        var (info, changed) = await _register.ExecuteAsync((s, _) =>
+        {
+            var next = SessionStateMachine.Revoke(s, _id, reason);
+            return (next, (ToInfo(next), !ReferenceEquals(next, s)));
+        });
+        var summary = new SessionSummary(info.Tag, info.Ttl, info.Status, info.Holdings, await LeaseRemaining(), info.Owner, info.Revoked);
+        return new SessionRevokeResult(summary, AlreadyEnded: !changed);
+    }
+
     public Task Recover() => _register.ExecuteAsync((s, _) => (s, true));
 
     public Task<TimeSpan?> LeaseRemaining() =>
@@ -257,7 +268,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
         }
     }
 
-    private SessionInfo ToInfo(SessionRecord r) => new(_id, SessionIds.Tag(_id), r.Ttl, r.Status, _holdings.Count, r.Owner);
+    private SessionInfo ToInfo(SessionRecord r) => new(_id, SessionIds.Tag(_id), r.Ttl, r.Status, _holdings.Count, r.Owner, r.Revoked);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Session {Session} expired after {KeepAlives} keepalives")]
     private static partial void LogExpired(ILogger logger, string session, long keepAlives);

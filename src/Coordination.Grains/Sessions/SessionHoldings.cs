@@ -58,6 +58,11 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
                 });
                 Known = known;
             }
+            else if (known.Revoked is { } why)
+            {
+                // Revoked here since the shard was first used: nothing new is attached (what is attached stays until the lease ends).
+                throw SessionStateMachine.RevokedError(sessionId, why);
+            }
 
             var mark = Math.Max(settledThrough, known.SettledThrough);
             var high = await shard.ExecuteAsync((s, context) =>

@@ -19,6 +19,8 @@ namespace Coordination.Grains.Sessions;
 /// <param name="SettledThrough">The highest settled-through mark the client declared (see <see cref="SessionShard"/>).</param>
 /// <param name="Shards">The shards that may exist: a shard is created only after its number is recorded here, so the session's end finds them all.</param>
 /// <param name="Owner">Who opened it, as its client named itself; shown to operators.</param>
+/// <param name="Revoked">Why an operator revoked it (null unless revoked): its keepalives and new attachments are refused
+/// from then on, so its lease runs out and it expires as any session its client stopped keeping alive.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionRecord")]
 internal sealed record SessionRecord(
     SessionStatus Status,
@@ -28,7 +30,8 @@ internal sealed record SessionRecord(
     long NextNotice,
     long SettledThrough,
     ImmutableSortedSet<int> Shards,
-    string? Owner = null) : IRegisterValue
+    string? Owner = null,
+    string? Revoked = null) : IRegisterValue
 {
     public static SessionRecord Open(TimeSpan ttl, string? owner = null) => new(SessionStatus.Alive, ttl, 0, [], 1, 0, [], owner);
 
@@ -36,7 +39,7 @@ internal sealed record SessionRecord(
 
     long IRegisterValue.Floor => 0;
 
-    int IRegisterValue.EstimatedBytes => 96 + (Owner?.Length ?? 0) + (Shards.Count * 4) + Notices.Sum(n => 64 + n.LockName.Length + n.Reason.Length);
+    int IRegisterValue.EstimatedBytes => 96 + (Owner?.Length ?? 0) + (Revoked?.Length ?? 0) + (Shards.Count * 4) + Notices.Sum(n => 64 + n.LockName.Length + n.Reason.Length);
 }
 
 /// <summary>Session transitions as pure functions. Every read of a missing or ended session throws a typed error.</summary>
@@ -52,18 +55,43 @@ internal static class SessionStateMachine
         _ => current,
     };
 
-    public static (SessionRecord Next, KeepAliveResult Result) KeepAlive(SessionRecord? current, string sessionId, long acknowledgedNotice, long settledThrough)
+    /// <summary>
+    /// As <see cref="RequireAlive"/>, and not revoked: what a keepalive or a new attachment needs. A revoked session is
+    /// still alive to everything else (its holdings stay attached, audits find them) until its lease runs out.
+    /// </summary>
+    public static SessionRecord RequireUsable(SessionRecord? current, string sessionId)
     {
         var r = RequireAlive(current, sessionId);
+        return r.Revoked is { } why ? throw RevokedError(sessionId, why) : r;
+    }
+
+    public static SessionExpiredException RevokedError(string sessionId, string why) =>
+        new(sessionId, $"revoked by an operator: {why}; what it holds is released when its lease runs out");
+
+    /// <summary>
+    /// An operator's revoke: refuses the session's keepalives and new attachments from now on, so its lease runs out
+    /// (never early: the holdings go with its expiry, after its client has heard or passed its deadline). An ended
+    /// session, or one revoked before, is left as it is (the first reason stays).
+    /// </summary>
+    public static SessionRecord Revoke(SessionRecord? current, string sessionId, string reason) => current switch
+    {
+        null => throw new SessionNotFoundException(sessionId),
+        { IsAlive: true, Revoked: null } => current with { Revoked = reason },
+        _ => current,
+    };
+
+    public static (SessionRecord Next, KeepAliveResult Result) KeepAlive(SessionRecord? current, string sessionId, long acknowledgedNotice, long settledThrough)
+    {
+        var r = RequireUsable(current, sessionId);
         var notices = r.Notices.RemoveAll(n => n.Sequence <= acknowledgedNotice);
         var next = r with { KeepAlives = r.KeepAlives + 1, Notices = notices, SettledThrough = Math.Max(r.SettledThrough, settledThrough) };
         return (next, new KeepAliveResult(r.Ttl, [.. notices]));
     }
 
-    /// <summary>Records that shard <paramref name="shard"/> may exist (before it is created); the session must be alive.</summary>
+    /// <summary>Records that shard <paramref name="shard"/> may exist (before it is created); the session must be alive and not revoked.</summary>
     public static SessionRecord UseShard(SessionRecord? current, string sessionId, int shard)
     {
-        var r = RequireAlive(current, sessionId);
+        var r = RequireUsable(current, sessionId);
         return r.Shards.Contains(shard) ? r : r with { Shards = r.Shards.Add(shard) };
     }
 

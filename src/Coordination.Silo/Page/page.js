@@ -75,7 +75,7 @@ const parts = {
   },
   async sessions() {
     const page = await getJson(`/api/coordination/sessions?${query('sessions', {})}`);
-    renderSessions(page);
+    renderSessions(page, state.config.operatorActions);
     note('sessions', page);
   },
   async metrics() {

@@ -85,9 +85,12 @@ function renderReaderWriterLocks(page, canAct) {
     '<tr><td colspan="6" class="muted">no reader-writer locks held or awaited on this page</td></tr>';
 }
 
-function renderSessions(page) {
-  body('sessions').innerHTML = page.sessions.map(s =>
-    `<tr data-session="${esc(s.tag)}"><td>${esc(s.tag)}</td><td>${esc(s.owner)}</td><td class="${cls(s.status === 'Alive')}">${esc(s.status)}</td>` +
-    `<td class="num">${ms(s.ttlMs)}</td><td class="num">${ms(s.remainingMs)}</td><td class="num">${s.holdings}</td></tr>`).join('') ||
-    '<tr><td colspan="6" class="muted">no sessions on this page</td></tr>';
+// A revoked session is alive until its lease runs out: shown as such, with the operator's reason, and offered no second revoke.
+function renderSessions(page, canAct) {
+  body('sessions').innerHTML = page.sessions.map(s => {
+    const status = s.revoked ? `${s.status}, revoked: ${s.revoked}` : s.status;
+    const action = canAct && s.status === 'Alive' && !s.revoked ? `<button class="revoke" data-kind="session" data-name="${esc(s.tag)}">revoke</button>` : '';
+    return `<tr data-session="${esc(s.tag)}"><td>${esc(s.tag)}</td><td>${esc(s.owner)}</td><td class="${s.revoked ? 'warn' : cls(s.status === 'Alive')}" data-field="status">${esc(status)}</td>` +
+      `<td class="num">${ms(s.ttlMs)}</td><td class="num">${ms(s.remainingMs)}</td><td class="num">${s.holdings}</td><td class="op">${action}</td></tr>`;
+  }).join('') || '<tr><td colspan="7" class="muted">no sessions on this page</td></tr>';
 }

@@ -80,6 +80,7 @@ internal static class CoordinationApi
                     remainingMs = s.Remaining?.TotalMilliseconds,
                     holdings = s.Holdings,
                     owner = s.Owner,
+                    revoked = s.Revoked,
                 }),
                 next = page.Next,
             });

@@ -4,7 +4,7 @@ namespace Coordination.Silo.SiloHost;
 
 /// <summary>
 /// Operator actions over HTTP, for the coordination page and scripts: revoke a lock, an election's leadership, a
-/// semaphore's permits or a reader-writer lock's grants; re-initialise partitions that lost their majority. Off unless <see cref="SiloHostOptions.OperatorActions"/>, which
+/// semaphore's permits, a reader-writer lock's grants or a session; re-initialise partitions that lost their majority. Off unless <see cref="SiloHostOptions.OperatorActions"/>, which
 /// the options allow only with <see cref="SiloHostOptions.HttpToken"/> (so every call here carried the token). Each
 /// names its operator and reason, which the admin grain writes to the audit trail; bad input changes nothing.
 /// </summary>
@@ -30,7 +30,8 @@ internal static class OperatorApi
                 "election" => Answer(command.Name, await admin.RevokeLeadership(Names.Validate(command.Name), Reason(), Operator())),
                 "semaphore" => Answer(command.Name, await admin.RevokeSemaphore(Names.Validate(command.Name), Reason(), Operator())),
                 "readerWriterLock" => Answer(command.Name, await admin.RevokeReaderWriterLock(Names.Validate(command.Name), Reason(), Operator())),
-                _ => ApiErrors.BadRequest("kind", $"'{command?.Kind}' is not something to revoke: use \"lock\", \"election\", \"semaphore\" or \"readerWriterLock\""),
+                "session" => Results.Json(await admin.RevokeSession(command.Name ?? string.Empty, Reason(), Operator())),
+                _ => ApiErrors.BadRequest("kind", $"'{command?.Kind}' is not something to revoke: use \"lock\", \"election\", \"semaphore\", \"readerWriterLock\" or \"session\" (its name a session tag)"),
             };
         }));
         app.MapPost("/api/coordination/reinitialize", (ReinitializeCommand? command, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
@@ -57,7 +58,7 @@ internal static class OperatorApi
         : Results.Json(new { error = $"Operator actions are off on this host: set {SiloHostOptions.Section}:OperatorActions=true (with {SiloHostOptions.Section}:HttpToken).", type = "OperatorActionsDisabled" }, statusCode: StatusCodes.Status403Forbidden);
 
     /// <summary>The body of <c>POST /api/coordination/revoke</c>.</summary>
-    /// <param name="Kind"><c>lock</c>, <c>election</c>, <c>semaphore</c> or <c>readerWriterLock</c>.</param>
+    /// <param name="Kind"><c>lock</c>, <c>election</c>, <c>semaphore</c>, <c>readerWriterLock</c> or <c>session</c> (then <paramref name="Name"/> is the session's tag).</param>
     internal sealed record RevokeCommand(string? Kind, string? Name, string? Operator, string? Reason);
 
     /// <summary>The body of <c>POST /api/coordination/reinitialize</c>.</summary>
