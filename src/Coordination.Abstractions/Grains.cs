@@ -84,8 +84,9 @@ public interface IClusterAdminGrain : IGrainWithIntegerKey
     /// <summary>
     /// Revokes the session whose public tag is <paramref name="sessionTag"/> (etcd's <c>lease revoke</c>, Consul's session
     /// destroy, made safe): its keepalives and new acquires are refused from now on, so its client hears at its next
-    /// keepalive (its lost signals fire) and the session expires when its lease runs out, releasing everything it holds,
-    /// never before. Written to the audit trail. <see cref="SessionNotFoundException"/> when no session has the tag.
+    /// keepalive or acquire (its lost signals fire) and closes it, which ends it as expired (its holders' lock-delay
+    /// applies); a client that never hears keeps it until its lease runs out, never less. Written to the audit trail.
+    /// <see cref="SessionNotFoundException"/> when no session has the tag.
     /// </summary>
     [Alias("revoke-session")]
     Task<SessionRevokeResult> RevokeSession(string sessionTag, string reason, string operatorName);

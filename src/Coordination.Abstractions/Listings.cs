@@ -46,6 +46,20 @@ public sealed record SharedLockListing(ImmutableArray<SharedLockInfo> Locks, str
 [GenerateSerializer, Immutable, Alias("coord.ValueListing")]
 public sealed record ValueListing(ImmutableArray<VersionedValue> Values, string? Next);
 
+/// <summary>A counter as a listing shows it: its value and the revision of its last change, read through a majority.</summary>
+[GenerateSerializer, Immutable, Alias("coord.CounterEntry")]
+public sealed record CounterEntry(string Name, long Value, long Revision);
+
+/// <summary>One page of the counters that are not at zero (a counter at zero is the same as one never set), by name.</summary>
+/// <param name="Next">Pass as <c>after</c> for the next page; null when this was the last.</param>
+[GenerateSerializer, Immutable, Alias("coord.CounterListing")]
+public sealed record CounterListing(ImmutableArray<CounterEntry> Counters, string? Next);
+
+/// <summary>One page of the latches the cluster keeps (counting down, or released and not yet retired), by name; each read through a majority.</summary>
+/// <param name="Next">Pass as <c>after</c> for the next page; null when this was the last.</param>
+[GenerateSerializer, Immutable, Alias("coord.LatchListing")]
+public sealed record LatchListing(ImmutableArray<LatchState> Latches, string? Next);
+
 /// <summary>
 /// Operator listings of what the cluster holds, page by page (etcdctl get --prefix --limit, consul's
 /// session list). Names come from the replicas of every partition; each entry is then read through a
@@ -79,6 +93,20 @@ public interface IClusterListingGrain : IGrainWithIntegerKey
     /// </summary>
     [Alias("find-reader-writer-locks")]
     Task<SharedLockListing> FindReaderWriterLocks(string prefix, string? after, int limit);
+
+    /// <summary>
+    /// Counters not at zero whose names start with <paramref name="prefix"/>, after <paramref name="after"/>, at most
+    /// <paramref name="limit"/> names examined (1 to 1,000).
+    /// </summary>
+    [Alias("find-counters")]
+    Task<CounterListing> FindCounters(string prefix, string? after, int limit);
+
+    /// <summary>
+    /// Latches kept (counting down, or released and not yet retired) whose names start with <paramref name="prefix"/>,
+    /// after <paramref name="after"/>, at most <paramref name="limit"/> names examined (1 to 1,000).
+    /// </summary>
+    [Alias("find-latches")]
+    Task<LatchListing> FindLatches(string prefix, string? after, int limit);
 
     /// <summary>
     /// Values that exist (set, not deleted, their session alive) whose names start with <paramref name="prefix"/>, after

@@ -15,12 +15,14 @@ internal static class Program
     public static async Task<int> Main(string[] args)
     {
         var connection = new ConnectionOptions();
-        var root = new RootCommand("coord: locks, elections, values and sessions of a Coordination cluster.")
+        var root = new RootCommand("coord: locks, elections, values, counters, latches and sessions of a Coordination cluster.")
         {
             LockCommand.Create(connection),
             ElectCommand.Create(connection),
             ListCommands.Locks(connection),
             ListCommands.Elections(connection),
+            ListCommands.Counters(connection),
+            ListCommands.Latches(connection),
             ListCommands.Sessions(connection),
             ValueCommands.Get(connection),
             ValueCommands.Put(connection),

@@ -64,9 +64,10 @@ public interface ICoordinationClient
 
     /// <summary>
     /// Admin: revokes the session with the public tag <paramref name="sessionTag"/> (a stuck process's, say): its keepalives
-    /// and new acquires are refused, so its client hears at its next keepalive (its handles' lost tokens fire; that client
-    /// opens a new session for its next call) and everything the session holds is released when its lease runs out, not
-    /// before. Audited as <see cref="RevokeLockAsync"/>; <see cref="SessionNotFoundException"/> when no session has the tag.
+    /// and new acquires are refused, so its client hears at its next keepalive or acquire (its handles' lost tokens fire;
+    /// that client closes it, and opens a new session for its next call), and everything the session holds is released
+    /// then, after its holders' lock-delay, or when its lease runs out if its client never hears, not before. Audited as
+    /// <see cref="RevokeLockAsync"/>; <see cref="SessionNotFoundException"/> when no session has the tag.
     /// </summary>
     Task<SessionRevokeResult> RevokeSessionAsync(string sessionTag, string reason, CancellationToken cancellationToken = default);
 }

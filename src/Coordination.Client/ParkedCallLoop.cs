@@ -162,6 +162,18 @@ internal static class ParkedCallLoop
                     await Task.Delay(Shorter(backoff.NextDelay(), PauseRoom(mode, deadline, options)), time, cancellationToken);
                     continue;
                 }
+                catch (SessionExpiredException ex) when (ex.SessionId == session.Id)
+                {
+                    // The cluster's word that this session can no longer be used (it ended, or an operator revoked it):
+                    // every handle of it is lost now, and the next call opens a new one, without waiting for a keepalive.
+                    session.MarkLost(ex.Message);
+                    if (!unanswered)
+                    {
+                        sequence.Settle(number);
+                    }
+
+                    throw;
+                }
                 catch (Exception ex) when (IsRefusal(ex) && !unanswered)
                 {
                     // The cluster's last word on a request whose every attempt was answered (it is still withdrawn, as before).

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Coordination.TestKit;
 
 namespace Coordination.Cli.Tests;
 
@@ -126,6 +127,28 @@ public sealed class ValueTests(CliCluster fixture)
 
         Assert.Equal(64, (await fixture.RunAsync("get", "bad\u0001prefix", "--prefix")).ExitCode);
         Assert.Equal(64, (await fixture.RunAsync("locks", "--prefix", root, "--limit", "0")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Counters_and_latches_are_listed_by_prefix_in_json_and_as_tables_and_through_the_api()
+    {
+        var root = $"cli/listed/{Guid.NewGuid():N}/";
+        await using (var client = await TestClusterClient.ConnectAsync(fixture.Cluster))
+        {
+            await client.Coordination.CreateAtomicLong(root + "orders").AddAsync(42);
+            await client.Coordination.CreateLatch(root + "batch", 2).CountDownAsync();
+        }
+
+        var counters = await fixture.RunAsync("counters", "--prefix", root, "--json");
+        var counter = Assert.Single(counters.Json.GetProperty("counters").EnumerateArray());
+        Assert.True(counter.GetProperty("name").GetString() == root + "orders" && counter.GetProperty("value").GetInt64() == 42, counters.ToString());
+        var latches = await fixture.RunAsync("latches", "--prefix", root);
+        Assert.True(latches.ExitCode == 0 && latches.Stdout.Contains("counting", StringComparison.Ordinal) && latches.Stdout.Contains(" 1 ", StringComparison.Ordinal), latches.ToString());
+
+        var api = await fixture.Cluster.DashboardJsonAsync($"/api/coordination/latches?prefix={Uri.EscapeDataString(root)}");
+        var latch = Assert.Single(api.GetProperty("latches").EnumerateArray());
+        Assert.Equal((root + "batch", 1, 2, false), (latch.GetProperty("name").GetString(), latch.GetProperty("count").GetInt32(), latch.GetProperty("initialCount").GetInt32(), latch.GetProperty("released").GetBoolean()));
+        Assert.Equal([root + "orders"], Names(await fixture.Cluster.DashboardJsonAsync($"/api/coordination/counters?prefix={Uri.EscapeDataString(root)}"), "counters"));
     }
 
     private static List<string> Names(JsonElement page, string list) =>

@@ -32,6 +32,42 @@ public sealed class CounterAndLatchTests(ClusterFixture fixture) : IClassFixture
         Assert.Equal(long.MaxValue, await counters[3].GetAsync());
     }
 
+    /// <summary>Operators page through counters (those not at zero) and latches (counting or released) by name prefix, each read through a majority.</summary>
+    [Fact]
+    public async Task Counters_and_latches_are_listed_by_prefix_with_their_values_and_counts()
+    {
+        var root = $"listed/{Guid.NewGuid():N}/";
+        var client = Cluster.NewClient();
+        await client.CreateAtomicLong($"{root}counter/a").AddAsync(5);
+        var b = await client.CreateAtomicLong($"{root}counter/b").AddAsync(-2);
+        await client.CreateAtomicLong($"{root}counter/c").AddAsync(3);
+        await client.CreateAtomicLong($"{root}counter/c").AddAsync(-3); // back at zero: the same as never set, left out
+        await client.CreateLatch($"{root}latch/counting", 3).CountDownAsync();
+        var released = client.CreateLatch($"{root}latch/released", 1);
+        await released.CountDownAsync();
+        var listing = Cluster.Grains.GetGrain<IClusterListingGrain>(0);
+
+        var counters = new List<CounterEntry>();
+        string? after = null;
+        do
+        {
+            var page = await listing.FindCounters($"{root}counter/", after, 1);
+            Assert.True(page.Counters.Length <= 1, $"a page of 1 held {page.Counters.Length}");
+            counters.AddRange(page.Counters);
+            after = page.Next;
+        }
+        while (after is not null);
+        Assert.Equal([($"{root}counter/a", 5L), ($"{root}counter/b", b)], counters.Select(c => (c.Name, c.Value)));
+        Assert.All(counters, c => Assert.True(c.Revision > 0, $"{c.Name} at revision {c.Revision}"));
+
+        var latches = await listing.FindLatches($"{root}latch/", null, 10);
+        Assert.Equal([($"{root}latch/counting", 3, 2), ($"{root}latch/released", 1, 0)], latches.Latches.Select(l => (l.Name, l.InitialCount, l.Count)));
+        Assert.Empty((await listing.FindLatches($"{root}counter/", null, 10)).Latches);
+        Assert.Empty((await listing.FindCounters($"{root}latch/", null, 10)).Counters);
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => listing.FindCounters("bad\u0001prefix", null, 10));
+        await Assert.ThrowsAsync<CoordinationArgumentException>(() => listing.FindLatches(root, null, 0));
+    }
+
     [Fact]
     public async Task A_latch_releases_every_waiter_when_it_reaches_zero_and_not_before()
     {

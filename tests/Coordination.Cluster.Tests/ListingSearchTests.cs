@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Coordination.Grains.Sessions;
 using Coordination.Cluster.Tests.Infrastructure;
 using Coordination.TestKit;
 
@@ -256,22 +257,53 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         Assert.NotEqual(tag, (await holder.CreateLock($"{name}/next").GetInfoAsync()).Holder!.SessionTag);
     }
 
-    /// <summary>A revoked session refuses its keepalives and every new acquire at once, but keeps what it holds until its lease runs out.</summary>
+    /// <summary>
+    /// A revoked session refuses its keepalives and every new acquire at once (a name in a shard the session already uses,
+    /// checked on the session's own record, and one in a shard it does not), but keeps what it holds until its lease runs
+    /// out: the lock is not free before a TTL has passed since the last keepalive it acknowledged.
+    /// </summary>
     [Fact]
     public async Task A_revoked_session_refuses_keepalives_and_new_acquires_and_keeps_its_lock_until_its_lease_ends()
     {
         var name = $"search/{Guid.NewGuid():N}/kept";
-        await using var session = await TestSession.OpenAsync(Grains, TimeSpan.FromSeconds(6));
-        var token = await Grains.AcquireAsync(name, session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(30));
+        var ttl = TimeSpan.FromSeconds(6);
+        await using var session = await TestSession.OpenAsync(Grains, ttl);
+        await Grains.AcquireAsync(name, session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(30));
+        var shard = SessionShards.Of(Holding.Lock(name));
+        var sameShard = Enumerable.Range(0, 100_000).Select(i => $"{name}/{i}").First(n => SessionShards.Of(Holding.Lock(n)) == shard);
+        var otherShard = Enumerable.Range(0, 100_000).Select(i => $"{name}/{i}").First(n => SessionShards.Of(Holding.Lock(n)) != shard);
 
         await Grains.GetGrain<IClusterAdminGrain>(0).RevokeSession(session.Info.Tag, "stuck", "alice");
 
-        Assert.Equal(token, (await Grains.InfoAsync(name)).Holder?.FencingToken);
         var keepAlive = await Assert.ThrowsAsync<SessionExpiredException>(() => session.Grain.KeepAlive(0));
         Assert.Contains("revoked by an operator: stuck", keepAlive.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<SessionExpiredException>(() => Grains.AcquireAsync($"{name}/other", session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(5)));
+        await Assert.ThrowsAsync<SessionExpiredException>(() => Grains.AcquireAsync(sameShard, session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(5)));
+        await Assert.ThrowsAsync<SessionExpiredException>(() => Grains.AcquireAsync(otherShard, session.Id, Guid.NewGuid(), TimeSpan.FromSeconds(5)));
+        var lastAcked = session.LastAckedSend;
         await Eventually.Async(async () => (await Grains.InfoAsync(name)).Holder is null, TimeSpan.FromSeconds(30), "the lock freed once the revoked session's lease ran out");
+        var freedAt = DateTime.UtcNow;
+        Assert.True(freedAt >= lastAcked + ttl, $"the lock was free {(lastAcked + ttl - freedAt).TotalMilliseconds:0} ms before the revoked session's lease could have run out");
         Assert.Equal(SessionStatus.Expired, (await session.Grain.GetInfo()).Status);
+    }
+
+    /// <summary>
+    /// A client hears of its session's revoke from its next acquire as well as from its next keepalive: every handle's lost
+    /// token has fired when the refused acquire throws (its keepalives are 10 s apart here), and the call after opens a new session.
+    /// </summary>
+    [Fact]
+    public async Task A_client_whose_acquire_is_refused_for_a_revoked_session_marks_it_lost_at_once_and_opens_a_new_one()
+    {
+        var name = $"search/{Guid.NewGuid():N}/refused";
+        await using var client = fixture.Cluster.NewClient(o => o.SessionTtl = TimeSpan.FromSeconds(30));
+        await using var held = await client.CreateLock(name).AcquireAsync();
+        var tag = (await client.CreateLock(name).GetInfoAsync()).Holder!.SessionTag;
+
+        await Grains.GetGrain<IClusterAdminGrain>(0).RevokeSession(tag, "stuck", "alice");
+
+        await Assert.ThrowsAsync<SessionExpiredException>(async () => await client.CreateLock($"{name}/other").AcquireAsync());
+        Assert.True(held.HandleLostToken.IsCancellationRequested, "the held lock's lost token had not fired when an acquire was refused for its revoked session");
+        await using var next = await client.CreateLock($"{name}/other").AcquireAsync(TimeSpan.FromSeconds(30));
+        Assert.NotEqual(tag, (await client.CreateLock($"{name}/other").GetInfoAsync()).Holder!.SessionTag);
     }
 
     [Theory]

@@ -63,6 +63,8 @@ public sealed class SessionStateMachineTests
         Assert.Throws<SessionExpiredException>(() => SessionStateMachine.UseShard(revoked, "s", 3));
         Assert.Same(revoked, SessionStateMachine.Revoke(revoked, "s", "again")); // the first reason stays
         Assert.Equal("stuck worker", revoked.Revoked);
+        Assert.Same(revoked, SessionStateMachine.Notify(revoked, "a", Guid.NewGuid(), 5, "maintenance")); // told already: no notice piles up
+        Assert.Equal(SessionStatus.Expired, SessionStateMachine.Close(revoked, "s").Status); // its client's close is no graceful release
 
         var (expired, ended) = SessionStateMachine.Expire(revoked, observedKeepAlives: 1);
         Assert.True(ended);

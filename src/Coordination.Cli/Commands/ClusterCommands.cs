@@ -90,7 +90,7 @@ internal static class ClusterCommands
                 var s = ended.Session;
                 output.Write(ended, () => ended.AlreadyEnded
                     ? $"session {s.Tag}: nothing changed, it is {s.Status}{(s.Revoked is null ? string.Empty : $" and was revoked before ({s.Revoked})")}"
-                    : $"session {s.Tag} ({s.Owner ?? "no owner named"}): revoked; its {s.Holdings} holdings are released when its lease runs out, within {(s.Remaining ?? s.Ttl).TotalSeconds:0.#} s");
+                    : $"session {s.Tag} ({s.Owner ?? "no owner named"}): revoked; its client hears at its next keepalive, and what it holds is released when that client closes it or its lease runs out (within {(s.Remaining ?? s.Ttl).TotalSeconds:0.#} s)");
                 return ExitCodes.Ok;
             }
 

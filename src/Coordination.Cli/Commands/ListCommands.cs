@@ -3,7 +3,7 @@ using System.Globalization;
 
 namespace Coordination.Cli.Commands;
 
-/// <summary><c>coord locks</c>, <c>coord elections</c> and <c>coord sessions</c>: one page of what the cluster holds (the admin listing), each entry read through a majority.</summary>
+/// <summary><c>coord locks</c>, <c>coord elections</c>, <c>coord counters</c>, <c>coord latches</c> and <c>coord sessions</c>: one page of what the cluster holds (the admin listing), each entry read through a majority.</summary>
 internal static class ListCommands
 {
     public static Command Locks(ConnectionOptions connection)
@@ -87,30 +87,61 @@ internal static class ListCommands
         _ => "read",
     };
 
-    public static Command Elections(ConnectionOptions connection)
+    public static Command Elections(ConnectionOptions connection) =>
+        Search(connection, "elections", "List elections that have a leader or candidates, by name.", (listing, prefix, after, limit) => listing.FindElections(prefix, after, limit), page => page.Next, page =>
+        {
+            var table = Output.Table("NAME", "LEADER", "TERM", "OWNER", "VALUE", "CANDIDATES");
+            foreach (var e in page.Elections)
+            {
+                var leader = e.Leader;
+                Output.Row(table, e.Election, leader?.SessionTag ?? "-", leader is { } l ? Number(l.Term) : "-", leader?.Owner ?? "-", leader?.Value ?? "-", Number(e.Candidates.Length));
+            }
+
+            return table;
+        });
+
+    public static Command Counters(ConnectionOptions connection) =>
+        Search(connection, "counters", "List counters that are not at zero, by name, with their value and revision.", (listing, prefix, after, limit) => listing.FindCounters(prefix, after, limit), page => page.Next, page =>
+        {
+            var table = Output.Table("NAME", "VALUE", "REVISION");
+            foreach (var c in page.Counters)
+            {
+                Output.Row(table, c.Name, Number(c.Value), Number(c.Revision));
+            }
+
+            return table;
+        });
+
+    public static Command Latches(ConnectionOptions connection) =>
+        Search(connection, "latches", "List the latches the cluster keeps (counting down, or released and not yet retired), by name.", (listing, prefix, after, limit) => listing.FindLatches(prefix, after, limit), page => page.Next, page =>
+        {
+            var table = Output.Table("NAME", "LEFT", "OF", "STATE");
+            foreach (var l in page.Latches)
+            {
+                Output.Row(table, l.Name, Number(l.Count), Number(l.InitialCount), l.IsReleased ? "released" : "counting");
+            }
+
+            return table;
+        });
+
+    /// <summary>A listing searched by name prefix, a page at a time: <c>coord NAME [--prefix P] [--after CURSOR] [--limit N]</c>.</summary>
+    private static Command Search<TPage>(ConnectionOptions connection, string name, string description, Func<IClusterListingGrain, string, string?, int, Task<TPage>> fetch, Func<TPage, string?> next, Func<TPage, Spectre.Console.Table> table)
+        where TPage : notnull
     {
         var (after, limit) = PageOptions();
-        var prefix = PrefixOption("elections");
-        var elections = new Command("elections", "List elections that have a leader or candidates, by name.") { prefix, after, limit };
-        elections.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
+        var prefix = PrefixOption(name);
+        var command = new Command(name, description) { prefix, after, limit };
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(result, connection, null, async (cluster, output) =>
         {
-            var page = await cluster.Grains.GetGrain<IClusterListingGrain>(0).FindElections(result.GetValue(prefix) ?? string.Empty, result.GetValue(after), result.GetValue(limit));
-            output.Write(page, () =>
-            {
-                var table = Output.Table("NAME", "LEADER", "TERM", "OWNER", "VALUE", "CANDIDATES");
-                foreach (var e in page.Elections)
-                {
-                    var leader = e.Leader;
-                    Output.Row(table, e.Election, leader?.SessionTag ?? "-", leader is { } l ? l.Term.ToString(CultureInfo.InvariantCulture) : "-", leader?.Owner ?? "-", leader?.Value ?? "-", e.Candidates.Length.ToString(CultureInfo.InvariantCulture));
-                }
-
-                return table;
-            });
-            NoteNext(output, Command("elections", result.GetValue(prefix)), page.Next);
+            var page = await fetch(cluster.Grains.GetGrain<IClusterListingGrain>(0), result.GetValue(prefix) ?? string.Empty, result.GetValue(after), result.GetValue(limit));
+            output.Write(page, () => table(page));
+            NoteNext(output, Command(name, result.GetValue(prefix)), next(page));
             return ExitCodes.Ok;
         }, cancellationToken));
-        return elections;
+        return command;
     }
+
+    private static string Number(long n) => n.ToString(CultureInfo.InvariantCulture);
 
     public static Command Sessions(ConnectionOptions connection)
     {
@@ -124,7 +155,7 @@ internal static class ListCommands
                 var table = Output.Table("TAG", "STATUS", "TTL", "HOLDINGS", "OWNER");
                 foreach (var s in page.Sessions)
                 {
-                    Output.Row(table, s.Tag, s.Status.ToString(), $"{s.Ttl.TotalSeconds:0.###} s", s.Holdings.ToString(CultureInfo.InvariantCulture), s.Owner ?? string.Empty);
+                    Output.Row(table, s.Tag, s.Revoked is null ? s.Status.ToString() : $"{s.Status} (revoked: {s.Revoked})", $"{s.Ttl.TotalSeconds:0.###} s", s.Holdings.ToString(CultureInfo.InvariantCulture), s.Owner ?? string.Empty);
                 }
 
                 return table;

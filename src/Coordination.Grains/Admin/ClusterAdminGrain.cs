@@ -62,16 +62,7 @@ internal sealed partial class ClusterAdminGrain(
     public Task<SessionRevokeResult> RevokeSession(string sessionTag, string reason, string operatorName)
     {
         var tag = SessionTagOf(sessionTag);
-        return RevokeAsync("revoke-session", tag, reason, operatorName, async () =>
-        {
-            var ids = await GrainFactory.GetGrain<IClusterListingGrainInternal>(0).SessionIdsTagged(tag);
-            return ids.Length switch
-            {
-                0 => throw SessionNotFoundException.ForTag(tag),
-                1 => await GrainFactory.Reference<ISessionGrainInternal>(ids[0]).Revoke(reason),
-                _ => throw new RevokeRefusedException($"session {tag}", $"{ids.Length} sessions have this tag; revoke what they hold one lock at a time"),
-            };
-        }, Describe);
+        return RevokeAsync("revoke-session", tag, reason, operatorName, () => GrainFactory.GetGrain<IClusterListingGrainInternal>(0).RevokeSessionTagged(tag, reason), Describe);
     }
 
     /// <summary>A session's public tag as operators copy it (12 hex digits, either case), lowercased; anything else is refused before anything is looked up.</summary>
@@ -83,7 +74,7 @@ internal sealed partial class ClusterAdminGrain(
     private static string Describe(SessionRevokeResult result) =>
         result.AlreadyEnded
             ? $"nothing changed: it is {result.Session.Status}{(result.Session.Revoked is null ? string.Empty : ", revoked before")}"
-            : $"{result.Session.Holdings} holdings, owner {result.Session.Owner ?? "unnamed"}; its lease ends within {(result.Session.Remaining ?? result.Session.Ttl).TotalSeconds:0.#} s";
+            : $"owner {result.Session.Owner ?? "unnamed"}; its lease ends within {(result.Session.Remaining ?? result.Session.Ttl).TotalSeconds:0.#} s";
 
     private static string Describe(RevokeResult result) =>
         result.Revoked is { } holder

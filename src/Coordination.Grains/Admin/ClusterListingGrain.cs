@@ -42,6 +42,25 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
     public Task<SharedLockListing> FindReaderWriterLocks(string prefix, string? after, int limit) =>
         FindSharedAsync(RegisterKeys.ReaderWriterLock, name => GrainFactory.Reference<IReaderWriterLockGrainInternal>(name).GetInfoWithLeases(), prefix, after, limit);
 
+    public async Task<CounterListing> FindCounters(string prefix, string? after, int limit)
+    {
+        var (keys, next) = await PageAsync(RegisterKeys.AtomicLong, prefix, after, limit);
+        var counters = await Task.WhenAll(keys.Select(async key =>
+        {
+            var name = RegisterKeys.NameOf(key);
+            var read = await GrainFactory.Reference<IAtomicLongGrain>(name).Get();
+            return new CounterEntry(name, read.Value, read.Revision);
+        }));
+        return new CounterListing([.. counters.Where(c => c.Value != 0)], next);
+    }
+
+    public async Task<LatchListing> FindLatches(string prefix, string? after, int limit)
+    {
+        var (keys, next) = await PageAsync(RegisterKeys.Latch, prefix, after, limit);
+        var latches = await Task.WhenAll(keys.Select(key => GrainFactory.Reference<ILatchGrainInternal>(RegisterKeys.NameOf(key)).GetState()));
+        return new LatchListing([.. latches.OfType<LatchState>()], next);
+    }
+
     public async Task<ValueListing> FindValues(string prefix, string? after, int limit)
     {
         var (keys, next) = await PageAsync(RegisterKeys.Value, prefix, after, limit);
@@ -77,12 +96,26 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
 
     /// <summary>
     /// Sessions are paged in the order of the hash their tag is the start of, so the page after the tag itself begins with
-    /// the sessions that have it (two would share one only by a 48-bit collision).
+    /// the sessions that have it (two would share one only by a 48-bit collision). The id found stays in this silo.
     /// </summary>
-    public async Task<string[]> SessionIdsTagged(string tag)
+    public async Task<SessionRevokeResult> RevokeSessionTagged(string tag, string reason)
     {
         var (keys, _) = await PageAsync(RegisterKeys.Session(string.Empty), tag, 2, KeyOrder.TopLevelByHash);
-        return [.. keys.Select(RegisterKeys.NameOf).Where(id => SessionIds.Tag(id) == tag)];
+        var ids = keys.Select(RegisterKeys.NameOf).Where(id => SessionIds.Tag(id) == tag).ToList();
+        try
+        {
+            return ids.Count switch
+            {
+                0 => throw SessionNotFoundException.ForTag(tag),
+                1 => await GrainFactory.Reference<ISessionGrainInternal>(ids[0]).Revoke(reason),
+                _ => throw new RevokeRefusedException($"session {tag}", $"{ids.Count} sessions have this tag; revoke what they hold one lock at a time"),
+            };
+        }
+        catch (SessionNotFoundException ex) when (ex.SessionId != tag)
+        {
+            // Deleted since its key was listed: say so by its tag, never by the id the exception carries.
+            throw SessionNotFoundException.ForTag(tag);
+        }
     }
 
     /// <summary>

@@ -144,7 +144,20 @@ internal interface ISessionGrainInternal : IGrainWithStringKey
 [Alias("coord.IClusterListingGrainInternal")]
 internal interface IClusterListingGrainInternal : IGrainWithIntegerKey
 {
-    /// <summary>The ids of the sessions whose public tag is <paramref name="tag"/> (lowercase hex), from a majority of every partition's replicas: one, or none.</summary>
-    [Alias("session-ids-tagged")]
-    Task<string[]> SessionIdsTagged(string tag);
+    /// <summary>
+    /// Revokes the session whose public tag is <paramref name="tag"/> (lowercase hex), found through a majority of every
+    /// partition's replicas (<see cref="ISessionGrainInternal.Revoke"/>). Never answers with a session id: a tag is public,
+    /// the id is the session's secret. <see cref="SessionNotFoundException"/> (naming the tag) when no session has it.
+    /// </summary>
+    [Alias("revoke-session-tagged")]
+    Task<SessionRevokeResult> RevokeSessionTagged(string tag, string reason);
+}
+
+/// <summary>Calls between coordination grains; not for applications.</summary>
+[Alias("coord.ILatchGrainInternal")]
+internal interface ILatchGrainInternal : IGrainWithStringKey
+{
+    /// <summary>The latch read through a majority, without a count to check it against (for operator listings); null when the cluster keeps none of that name.</summary>
+    [Alias("state")]
+    Task<LatchState?> GetState();
 }

@@ -47,11 +47,12 @@ internal static class RegisterKeys
 
     public static string Latch(string name) => LatchPrefix + name;
 
-    /// <summary>The session id, lock, election, semaphore, reader-writer lock or value name that <paramref name="key"/> was made from.</summary>
+    /// <summary>The session id, or the lock, election, semaphore, reader-writer lock, value, counter or latch name, that <paramref name="key"/> was made from.</summary>
     public static string NameOf(string key) =>
         key.StartsWith(SessionPrefix, StringComparison.Ordinal) || KindOf(key) is not null
+            || key.StartsWith(AtomicLongPrefix, StringComparison.Ordinal) || key.StartsWith(LatchPrefix, StringComparison.Ordinal)
             ? key[SessionPrefix.Length..]
-            : throw new ArgumentException($"'{key}' is not the key of a session, lock, election, semaphore or reader-writer lock register", nameof(key));
+            : throw new ArgumentException($"'{key}' is not the key of a session, lock, election, semaphore, reader-writer lock, value, counter or latch register", nameof(key));
 
     /// <summary>The holding whose register <paramref name="key"/> is, or null for a session's (or no) register.</summary>
     public static Holding? HoldingOf(string key) => KindOf(key) is { } kind ? new Holding(kind, key[LockPrefix.Length..]) : null;

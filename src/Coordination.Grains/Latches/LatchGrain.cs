@@ -19,7 +19,7 @@ namespace Coordination.Grains.Latches;
 [Reentrant]
 [PreferLocalPlacement]
 internal sealed class LatchGrain(RegisterFactory registers, TimeProvider time, IOptions<CoordinationOptions> options, ILogger<LatchGrain> logger)
-    : Grain, ILatchGrain
+    : Grain, ILatchGrain, ILatchGrainInternal
 {
     private readonly List<TaskCompletionSource> _waiters = [];
     private NamedRegister<LatchRecord> _latch = null!;
@@ -76,6 +76,9 @@ internal sealed class LatchGrain(RegisterFactory registers, TimeProvider time, I
 
         return new LatchState(Name, state.InitialCount, 0);
     }
+
+    public Task<LatchState?> GetState() =>
+        Register.ExecuteAsync((r, _) => (r, r is null ? null : new LatchState(Name, r.Initial, r.Count)));
 
     private void OnCommitted(LatchRecord? record)
     {

@@ -1,4 +1,5 @@
 using Coordination.Grains.Hosting;
+using Coordination.Grains.Leases;
 using Coordination.Grains.Locks;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
@@ -122,6 +123,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
 
     public async Task<SessionRevokeResult> Revoke(string reason)
     {
+        RequestRules.ValidateRevokeReason(reason);
         var (info, changed) = await _register.ExecuteAsync((s, _) =>
         {
             var next = SessionStateMachine.Revoke(s, _id, reason);

@@ -113,18 +113,23 @@ internal static class SessionStateMachine
             throw new SessionNotFoundException(sessionId);
         }
 
-        return current.IsAlive ? current with { Status = SessionStatus.Closed } : current;
+        // A revoked session's close (its client heard, and gives up at once) is no graceful release: it ends as expired,
+        // so its holders' lock-delay applies as it would when the lease ran out.
+        return !current.IsAlive ? current
+            : current.Revoked is null ? current with { Status = SessionStatus.Closed }
+            : current with { Status = SessionStatus.Expired };
     }
 
     /// <summary>
-    /// Records that a grant of this session was revoked, for its owner's next keepalive. An ended session needs
-    /// no notice (its end takes the grant anyway). Refused, with nothing changed, when the owner has not yet
+    /// Records that a grant of this session was revoked, for its owner's next keepalive. An ended or revoked session
+    /// needs no notice (its end takes the grant anyway; its keepalives are refused). Refused, with nothing changed, when the owner has not yet
     /// acknowledged <see cref="MaxNotices"/> earlier ones: a notice is never dropped.
     /// </summary>
     public static SessionRecord? Notify(SessionRecord? current, string lockName, Guid requestId, long token, string reason)
     {
-        if (current is not { IsAlive: true })
+        if (current is not { IsAlive: true, Revoked: null })
         {
+            // An ended session's end takes the grant anyway; a revoked one has been told already (its keepalives are refused).
             return current;
         }
 

@@ -2,7 +2,7 @@ namespace Coordination.Silo.SiloHost;
 
 /// <summary>
 /// The JSON API's typed errors: <c>{"error": message, "type": exception type}</c> with 400 for bad input (nothing was
-/// changed), 409 for a refused revoke, 503 when the cluster cannot answer now (no quorum, no metadata yet).
+/// changed), 404 for a session that does not exist, 409 for a refused revoke, 503 when the cluster cannot answer now (no quorum, no metadata yet).
 /// </summary>
 internal static class ApiErrors
 {
@@ -19,6 +19,10 @@ internal static class ApiErrors
         catch (RevokeRefusedException ex)
         {
             return Error(ex, StatusCodes.Status409Conflict);
+        }
+        catch (SessionNotFoundException ex)
+        {
+            return Error(ex, StatusCodes.Status404NotFound);
         }
         catch (CoordinationException ex)
         {

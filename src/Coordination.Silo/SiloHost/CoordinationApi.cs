@@ -5,7 +5,7 @@ namespace Coordination.Silo.SiloHost;
 /// <summary>
 /// The coordination JSON API, served by every silo and by the launcher (through its Orleans client) for the
 /// coordination page and operators: partitions and their replicas with the audit trail, linearizable lock lookups,
-/// and listings of locks, elections, semaphores, reader-writer locks, values and sessions a page at a time (searchable by name prefix), so the page stays
+/// and listings of locks, elections, semaphores, reader-writer locks, values, counters, latches and sessions a page at a time (searchable by name prefix), so the page stays
 /// cheap with a hundred thousand held locks. Durations are in milliseconds.
 /// </summary>
 internal static class CoordinationApi
@@ -58,6 +58,16 @@ internal static class CoordinationApi
             SharedLocks(await grains.GetGrain<IClusterListingGrain>(0).FindSemaphores(prefix ?? string.Empty, after, limit ?? DefaultLimit))));
         app.MapGet("/api/coordination/reader-writer-locks", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
             SharedLocks(await grains.GetGrain<IClusterListingGrain>(0).FindReaderWriterLocks(prefix ?? string.Empty, after, limit ?? DefaultLimit))));
+        app.MapGet("/api/coordination/counters", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+        {
+            var page = await grains.GetGrain<IClusterListingGrain>(0).FindCounters(prefix ?? string.Empty, after, limit ?? DefaultLimit);
+            return Results.Json(new { counters = page.Counters.Select(c => new { name = c.Name, value = c.Value, revision = c.Revision }), next = page.Next });
+        }));
+        app.MapGet("/api/coordination/latches", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
+        {
+            var page = await grains.GetGrain<IClusterListingGrain>(0).FindLatches(prefix ?? string.Empty, after, limit ?? DefaultLimit);
+            return Results.Json(new { latches = page.Latches.Select(l => new { name = l.Name, initialCount = l.InitialCount, count = l.Count, released = l.IsReleased }), next = page.Next });
+        }));
         app.MapGet("/api/coordination/values", (string? prefix, string? after, int? limit, IGrainFactory grains) => ApiErrors.RunAsync(async () =>
         {
             var page = await grains.GetGrain<IClusterListingGrain>(0).FindValues(prefix ?? string.Empty, after, limit ?? DefaultLimit);

@@ -30,7 +30,7 @@ internal static class OperatorApi
                 "election" => Answer(command.Name, await admin.RevokeLeadership(Names.Validate(command.Name), Reason(), Operator())),
                 "semaphore" => Answer(command.Name, await admin.RevokeSemaphore(Names.Validate(command.Name), Reason(), Operator())),
                 "readerWriterLock" => Answer(command.Name, await admin.RevokeReaderWriterLock(Names.Validate(command.Name), Reason(), Operator())),
-                "session" => Results.Json(await admin.RevokeSession(command.Name ?? string.Empty, Reason(), Operator())),
+                "session" => Answer(await admin.RevokeSession(command.Name ?? string.Empty, Reason(), Operator())),
                 _ => ApiErrors.BadRequest("kind", $"'{command?.Kind}' is not something to revoke: use \"lock\", \"election\", \"semaphore\", \"readerWriterLock\" or \"session\" (its name a session tag)"),
             };
         }));
@@ -52,6 +52,17 @@ internal static class OperatorApi
 
     /// <summary>A semaphore's or reader-writer lock's revoke: every holder it took the grant from (empty when nobody held it).</summary>
     private static IResult Answer(string? name, SharedRevokeResult result) => Results.Json(new { name, revoked = result.Revoked, lastFencingToken = result.LastFencingToken });
+
+    /// <summary>A session's revoke, shaped as the sessions listing shows a session.</summary>
+    private static IResult Answer(SessionRevokeResult result)
+    {
+        var s = result.Session;
+        return Results.Json(new
+        {
+            session = new { tag = s.Tag, status = s.Status.ToString(), ttlMs = s.Ttl.TotalMilliseconds, remainingMs = s.Remaining?.TotalMilliseconds, holdings = s.Holdings, owner = s.Owner, revoked = s.Revoked },
+            alreadyEnded = result.AlreadyEnded,
+        });
+    }
 
     private static IResult? Refused(SiloHostOptions host) => host.OperatorActions
         ? null
