@@ -39,7 +39,7 @@ public interface ISessionGrain : IGrainWithStringKey
     [Alias("keepalive")]
     Task<KeepAliveResult> KeepAlive(long acknowledgedNotice, long settledThrough = 0);
 
-    /// <summary>Ends the session at once and releases everything it holds. Idempotent.</summary>
+    /// <summary>Ends the session at once and releases everything it holds (a revoked session's close ends it as expired: its holders' lock-delay applies). Idempotent.</summary>
     [Alias("close")]
     Task<SessionInfo> Close();
 

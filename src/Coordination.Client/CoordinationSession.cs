@@ -122,7 +122,7 @@ public sealed partial class CoordinationSession : IAsyncDisposable
     public CoordinationValue CreateValue(string name) =>
         new(Names.Validate(name), _ => ValueTask.FromResult(this), renewable: false, _grains, _options, _time, Changes, _seen, _logger);
 
-    /// <summary>Ends the session now: the cluster releases every lock it holds at once. Idempotent.</summary>
+    /// <summary>Ends the session now: the cluster releases every lock it holds at once (after the holders' lock-delay if an operator had revoked it). Idempotent.</summary>
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _closed, 1) == 1)

@@ -106,6 +106,7 @@ internal static class ParkedCallLoop
         var unanswered = false;
         var attempted = false;
         Exception? transient = null;
+        string? lostBy = null; // the cluster refused the request because the session cannot be used any more
         Backoff? backoff = null; // made at the first transient failure only: the usual acquire never needs one
         try
         {
@@ -165,8 +166,9 @@ internal static class ParkedCallLoop
                 catch (SessionExpiredException ex) when (ex.SessionId == session.Id)
                 {
                     // The cluster's word that this session can no longer be used (it ended, or an operator revoked it):
-                    // every handle of it is lost now, and the next call opens a new one, without waiting for a keepalive.
-                    session.MarkLost(ex.Message);
+                    // every handle of it is lost, and the next call opens a new one, without waiting for a keepalive; once
+                    // this request is withdrawn (below), since a lost session withdraws nothing.
+                    lostBy = ex.Message;
                     if (!unanswered)
                     {
                         sequence.Settle(number);
@@ -224,7 +226,17 @@ internal static class ParkedCallLoop
                 // The caller waits for the withdrawal only until its answer is due (the deadline plus the call grace),
                 // and at most a call grace after a cancellation; one the cluster does not answer by then goes on in the
                 // background, and still undoes a grant that raced it.
-                await session.Withdrawals.WithdrawAsync(() => request.Withdraw(number), () => sequence.Settle(number), WithdrawalBudget(deadline, options));
+                try
+                {
+                    await session.Withdrawals.WithdrawAsync(() => request.Withdraw(number), () => sequence.Settle(number), WithdrawalBudget(deadline, options));
+                }
+                finally
+                {
+                    if (lostBy is not null)
+                    {
+                        session.MarkLost(lostBy);
+                    }
+                }
             }
         }
     }

@@ -142,8 +142,11 @@ public sealed class ValueTests(CliCluster fixture)
         var counters = await fixture.RunAsync("counters", "--prefix", root, "--json");
         var counter = Assert.Single(counters.Json.GetProperty("counters").EnumerateArray());
         Assert.True(counter.GetProperty("name").GetString() == root + "orders" && counter.GetProperty("value").GetInt64() == 42, counters.ToString());
-        var latches = await fixture.RunAsync("latches", "--prefix", root);
-        Assert.True(latches.ExitCode == 0 && latches.Stdout.Contains("counting", StringComparison.Ordinal) && latches.Stdout.Contains(" 1 ", StringComparison.Ordinal), latches.ToString());
+        var latches = await fixture.RunAsync("latches", "--prefix", root, "--json");
+        var listed = Assert.Single(latches.Json.GetProperty("latches").EnumerateArray());
+        Assert.True(listed.GetProperty("count").GetInt32() == 1 && listed.GetProperty("initialCount").GetInt32() == 2, latches.ToString());
+        var table = await fixture.RunAsync("latches", "--prefix", root);
+        Assert.True(table.ExitCode == 0 && table.Stdout.Contains("counting", StringComparison.Ordinal), table.ToString());
 
         var api = await fixture.Cluster.DashboardJsonAsync($"/api/coordination/latches?prefix={Uri.EscapeDataString(root)}");
         var latch = Assert.Single(api.GetProperty("latches").EnumerateArray());

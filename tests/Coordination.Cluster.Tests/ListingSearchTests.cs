@@ -206,14 +206,15 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
 
     /// <summary>
     /// An operator revokes a stuck process's session by its tag: the holder's client hears it (its handles' lost tokens
-    /// fire) before anyone else is granted what it held, which goes to the waiters when its lease runs out; the client's
-    /// next acquire opens a new session. Audited; bad input changes nothing.
+    /// fire) and closes it, and what it held goes to a waiter only after its lock-delay; the client's next acquire opens a
+    /// new session. Audited; bad input changes nothing.
     /// </summary>
     [Fact]
     public async Task An_operator_revokes_a_session_by_its_tag_and_its_client_hears_before_its_lock_goes_to_a_waiter()
     {
         var name = $"search/{Guid.NewGuid():N}/session-revoke";
-        await using var holder = fixture.Cluster.NewClient(o => o.Owner = "stuck-worker");
+        var lockDelay = TimeSpan.FromSeconds(1.5);
+        await using var holder = fixture.Cluster.NewClient(o => (o.Owner, o.LockDelay) = ("stuck-worker", lockDelay));
         await using var waiter = fixture.Cluster.NewClient();
         await using var admin = fixture.Cluster.NewClient(o => o.Owner = "ops on host-z");
         await using var held = await holder.CreateLock(name).AcquireAsync();
@@ -242,6 +243,7 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         var (next, grantedAt) = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
         await using var _ = next;
         Assert.True(heard < grantedAt, "the lock went to the waiter before the revoked session's client heard it had lost it");
+        Assert.True(Stopwatch.GetElapsedTime(heard, grantedAt) >= lockDelay, $"the lock went to the waiter {Stopwatch.GetElapsedTime(heard, grantedAt).TotalMilliseconds:0} ms after its revoked holder heard, within its {lockDelay.TotalSeconds} s lock-delay");
         Assert.True(permit.HandleLostToken.IsCancellationRequested, "the permit of the revoked session was not lost with it");
 
         Assert.False(result.AlreadyEnded);
@@ -288,13 +290,13 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
 
     /// <summary>
     /// A client hears of its session's revoke from its next acquire as well as from its next keepalive: every handle's lost
-    /// token has fired when the refused acquire throws (its keepalives are 10 s apart here), and the call after opens a new session.
+    /// token has fired when the refused acquire throws (its keepalives are minutes apart here), and the call after opens a new session.
     /// </summary>
     [Fact]
     public async Task A_client_whose_acquire_is_refused_for_a_revoked_session_marks_it_lost_at_once_and_opens_a_new_one()
     {
         var name = $"search/{Guid.NewGuid():N}/refused";
-        await using var client = fixture.Cluster.NewClient(o => o.SessionTtl = TimeSpan.FromSeconds(30));
+        await using var client = fixture.Cluster.NewClient(o => o.SessionTtl = TimeSpan.FromMinutes(5));
         await using var held = await client.CreateLock(name).AcquireAsync();
         var tag = (await client.CreateLock(name).GetInfoAsync()).Holder!.SessionTag;
 

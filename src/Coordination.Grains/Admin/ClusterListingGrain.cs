@@ -82,6 +82,10 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
             {
                 return null;
             }
+            catch (Exception ex)
+            {
+                throw Unanswered(SessionIds.Tag(RegisterKeys.NameOf(key)), ex);
+            }
         }));
         return new SessionListing([.. infos.OfType<SessionSummary>()], next);
     }
@@ -116,7 +120,18 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
             // Deleted since its key was listed: say so by its tag, never by the id the exception carries.
             throw SessionNotFoundException.ForTag(tag);
         }
+        catch (Exception ex) when (ex is not (CoordinationArgumentException or RevokeRefusedException or SessionNotFoundException))
+        {
+            throw Unanswered(tag, ex);
+        }
     }
+
+    /// <summary>
+    /// A session's register or grain that did not answer, told by the session's public tag only: the errors of its round
+    /// or call name its register key or grain id, which hold the session's secret id.
+    /// </summary>
+    private static QuorumUnavailableException Unanswered(string tag, Exception ex) =>
+        new($"session {tag}", 0, 0, $"its register did not answer ({ex.GetType().Name}); retry later");
 
     /// <summary>
     /// One page of the names under <paramref name="prefix"/> after the cursor. Replicas page by the rest of the key

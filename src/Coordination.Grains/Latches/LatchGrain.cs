@@ -41,6 +41,7 @@ internal sealed class LatchGrain(RegisterFactory registers, TimeProvider time, I
     {
         RequestRules.ValidateRequestId(requestId);
         LatchStateMachine.ValidateCount(initialCount);
+        _idle.Arm(quiet: false);
         var proposed = new ProposedRevisions(retriedSince);
         return Register.ExecuteAsync((r, _) => LatchStateMachine.CountDown(r, Name, requestId, initialCount, proposed));
     }
@@ -50,6 +51,7 @@ internal sealed class LatchGrain(RegisterFactory registers, TimeProvider time, I
     {
         LatchStateMachine.ValidateCount(initialCount);
         RequestRules.ValidateWait(maxWait);
+        _idle.Arm(quiet: false);
         var state = await Register.ExecuteAsync((r, _) => (r, LatchStateMachine.State(r, Name, initialCount)));
         if (state.IsReleased || maxWait <= TimeSpan.Zero)
         {
@@ -77,6 +79,7 @@ internal sealed class LatchGrain(RegisterFactory registers, TimeProvider time, I
         return new LatchState(Name, state.InitialCount, 0);
     }
 
+    /// <summary>An operator's read: not a use, so it does not hold a released latch back from retiring.</summary>
     public Task<LatchState?> GetState() =>
         Register.ExecuteAsync((r, _) => (r, r is null ? null : new LatchState(Name, r.Initial, r.Count)));
 
@@ -93,8 +96,8 @@ internal sealed class LatchGrain(RegisterFactory registers, TimeProvider time, I
             _waiters.Clear();
         }
 
-        // Only a released latch retires, counted from its last use: one still counting is what its users wait on.
-        _idle.Arm(quiet: false);
+        // Only a released latch retires, counted from its last use (a count-down or a wait, which stop the clock when
+        // they arrive): one still counting is what its users wait on. A listing's read starts the clock if none runs.
         _idle.Arm(quiet: released);
     }
 

@@ -20,7 +20,7 @@ namespace Coordination.Grains.Sessions;
 /// <param name="Shards">The shards that may exist: a shard is created only after its number is recorded here, so the session's end finds them all.</param>
 /// <param name="Owner">Who opened it, as its client named itself; shown to operators.</param>
 /// <param name="Revoked">Why an operator revoked it (null unless revoked): its keepalives and new attachments are refused
-/// from then on, so its lease runs out and it expires as any session its client stopped keeping alive.</param>
+/// from then on, so its client gives it up (a close that ends it as expired) or its lease runs out.</param>
 [GenerateSerializer, Immutable, Alias("coord.SessionRecord")]
 internal sealed record SessionRecord(
     SessionStatus Status,
@@ -51,13 +51,13 @@ internal static class SessionStateMachine
     public static SessionRecord RequireAlive(SessionRecord? current, string sessionId) => current switch
     {
         null => throw new SessionNotFoundException(sessionId),
-        { IsAlive: false } => throw new SessionExpiredException(sessionId, current.Status == SessionStatus.Closed ? "closed by its owner" : "its lease expired"),
+        { IsAlive: false } => throw new SessionExpiredException(sessionId, current.Revoked is { } why ? $"revoked by an operator: {why}" : current.Status == SessionStatus.Closed ? "closed by its owner" : "its lease expired"),
         _ => current,
     };
 
     /// <summary>
     /// As <see cref="RequireAlive"/>, and not revoked: what a keepalive or a new attachment needs. A revoked session is
-    /// still alive to everything else (its holdings stay attached, audits find them) until its lease runs out.
+    /// still alive to everything else (its holdings stay attached, audits find them) until it is closed or its lease runs out.
     /// </summary>
     public static SessionRecord RequireUsable(SessionRecord? current, string sessionId)
     {
@@ -66,7 +66,7 @@ internal static class SessionStateMachine
     }
 
     public static SessionExpiredException RevokedError(string sessionId, string why) =>
-        new(sessionId, $"revoked by an operator: {why}; what it holds is released when its lease runs out");
+        new(sessionId, $"revoked by an operator: {why}; what it holds is released when it is closed or its lease runs out");
 
     /// <summary>
     /// An operator's revoke: refuses the session's keepalives and new attachments from now on, so its lease runs out

@@ -85,7 +85,7 @@ function renderReaderWriterLocks(page, canAct) {
     '<tr><td colspan="6" class="muted">no reader-writer locks held or awaited on this page</td></tr>';
 }
 
-// A revoked session is alive until its lease runs out: shown as such, with the operator's reason, and offered no second revoke.
+// A revoked session is alive until its client closes it or its lease runs out: shown so, with the operator's reason, and offered no second revoke.
 function renderSessions(page, canAct) {
   body('sessions').innerHTML = page.sessions.map(s => {
     const status = s.revoked ? `${s.status}, revoked: ${s.revoked}` : s.status;
