@@ -60,7 +60,7 @@ internal sealed class SessionHoldings(string sessionId, RegisterFactory register
             }
             else if (known.Revoked is { } why)
             {
-                // Revoked here since the shard was first used: nothing new is attached (what is attached stays until the lease ends).
+                // Revoked here since the shard was first used: nothing new is attached (what is attached stays until the session ends).
                 throw SessionStateMachine.RevokedError(sessionId, why);
             }
 

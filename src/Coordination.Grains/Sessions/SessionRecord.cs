@@ -69,9 +69,9 @@ internal static class SessionStateMachine
         new(sessionId, $"revoked by an operator: {why}; what it holds is released when it is closed or its lease runs out");
 
     /// <summary>
-    /// An operator's revoke: refuses the session's keepalives and new attachments from now on, so its lease runs out
-    /// (never early: the holdings go with its expiry, after its client has heard or passed its deadline). An ended
-    /// session, or one revoked before, is left as it is (the first reason stays).
+    /// An operator's revoke: refuses the session's keepalives and new attachments from now on, so its client, once it
+    /// hears, closes it (as expired, see <see cref="Close"/>), or its lease runs out: its holdings go only after its client
+    /// has heard or passed its deadline. An ended session, or one revoked before, is left as it is (the first reason stays).
     /// </summary>
     public static SessionRecord Revoke(SessionRecord? current, string sessionId, string reason) => current switch
     {
@@ -122,8 +122,8 @@ internal static class SessionStateMachine
 
     /// <summary>
     /// Records that a grant of this session was revoked, for its owner's next keepalive. An ended or revoked session
-    /// needs no notice (its end takes the grant anyway; its keepalives are refused). Refused, with nothing changed, when the owner has not yet
-    /// acknowledged <see cref="MaxNotices"/> earlier ones: a notice is never dropped.
+    /// needs no notice (its end takes the grant anyway; its keepalives are refused). Refused, with nothing changed, when
+    /// the owner has not yet acknowledged <see cref="MaxNotices"/> earlier ones: a notice is never dropped.
     /// </summary>
     public static SessionRecord? Notify(SessionRecord? current, string lockName, Guid requestId, long token, string reason)
     {
