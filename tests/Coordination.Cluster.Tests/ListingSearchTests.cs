@@ -128,6 +128,26 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         Assert.Empty(handedOn.Waiters);
     }
 
+    /// <summary>Request ids are the clients' own: two holders that share one (two sessions, or two names on one page) do not break the listing.</summary>
+    [Fact]
+    public async Task A_request_id_two_holders_share_lists_both_with_the_shorter_lease()
+    {
+        var root = $"search/{Guid.NewGuid():N}/shared-id/";
+        await using var a = await TestSession.OpenAsync(Grains);
+        await using var b = await TestSession.OpenAsync(Grains, CoordinationCluster.Ttl * 2);
+        var id = Guid.NewGuid();
+        foreach (var (session, name) in new[] { (a, $"{root}one"), (b, $"{root}one"), (a, $"{root}two") })
+        {
+            var request = new SemaphoreAcquireRequest(session.Id, id, 2, AcquireMode.Wait, TimeSpan.Zero, null, Sequence: RequestNumbers.Of(session.Id, id));
+            Assert.Equal(AcquireStatus.Granted, (await Grains.GetGrain<ISemaphoreGrain>(name).Acquire(request)).Status);
+        }
+
+        var page = await Grains.GetGrain<IClusterListingGrain>(0).FindSemaphores(root, null, 10);
+
+        Assert.Equal([2, 1], page.Locks.Select(l => l.Holders.Length));
+        Assert.InRange(Assert.Contains(id, page.LeaseRemaining!), TimeSpan.Zero, CoordinationCluster.Ttl);
+    }
+
     [Fact]
     public async Task A_session_shows_its_owner_to_operators_and_a_bad_owner_opens_nothing()
     {

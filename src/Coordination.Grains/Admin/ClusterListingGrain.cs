@@ -95,7 +95,13 @@ internal sealed class ClusterListingGrain(MetadataDirectory directory, OrleansRe
         var (keys, next) = await PageAsync(keyOf, prefix, after, limit);
         var entries = await Task.WhenAll(keys.Select(key => read(RegisterKeys.NameOf(key))));
         var live = entries.Where(e => !e.Value.Holders.IsDefaultOrEmpty || !e.Value.Waiters.IsDefaultOrEmpty).ToList();
-        return new SharedLockListing([.. live.Select(e => e.Value)], next, live.SelectMany(e => e.LeaseRemaining).ToImmutableDictionary());
+        var leases = ImmutableDictionary.CreateBuilder<Guid, TimeSpan>();
+        foreach (var (requestId, remaining) in live.SelectMany(e => e.LeaseRemaining))
+        {
+            HolderLease.AddShortest(leases, requestId, remaining);
+        }
+
+        return new SharedLockListing([.. live.Select(e => e.Value)], next, leases.ToImmutable());
     }
 
     /// <summary>

@@ -48,6 +48,13 @@ internal sealed record WithLease<T>(T Value, TimeSpan? LeaseRemaining);
 /// <summary>Asks a holder's session how long its lease runs; a page of a listing shows it, and must not fail for it.</summary>
 internal static class HolderLease
 {
+    /// <summary>
+    /// Adds a holder's lease under its request id. Request ids are made by clients, so two holders (of two sessions, or of
+    /// two names on one page) may share one: the shorter lease stands, since a listed lease runs at least that long.
+    /// </summary>
+    public static void AddShortest(ImmutableDictionary<Guid, TimeSpan>.Builder leases, Guid requestId, TimeSpan remaining) =>
+        leases[requestId] = leases.TryGetValue(requestId, out var known) && known < remaining ? known : remaining;
+
     public static async Task<TimeSpan?> RemainingAsync(IGrainFactory grains, string? sessionId)
     {
         if (sessionId is null)

@@ -59,8 +59,16 @@ internal abstract class SharedLeaseGrain(HoldingKind kind, RegisterFactory regis
         var sessions = r.Holders.Select(h => h.SessionId).Distinct(StringComparer.Ordinal).ToList();
         var remaining = await Task.WhenAll(sessions.Select(s => HolderLease.RemainingAsync(GrainFactory, s)));
         var bySession = sessions.Zip(remaining).Where(p => p.Second is not null).ToDictionary(p => p.First, p => p.Second!.Value, StringComparer.Ordinal);
-        var leases = r.Holders.Where(h => bySession.ContainsKey(h.SessionId)).ToImmutableDictionary(h => h.RequestId, h => bySession[h.SessionId]);
-        return new(InfoOf(r), leases);
+        var leases = ImmutableDictionary.CreateBuilder<Guid, TimeSpan>();
+        foreach (var h in r.Holders)
+        {
+            if (bySession.TryGetValue(h.SessionId, out var remainingOfSession))
+            {
+                HolderLease.AddShortest(leases, h.RequestId, remainingOfSession);
+            }
+        }
+
+        return new(InfoOf(r), leases.ToImmutable());
     }
 
     private SharedLockInfo InfoOf(SharedLockRecord r) =>
