@@ -52,6 +52,10 @@ internal sealed class ClusterConnection : IAsyncDisposable
                 o.ClusterId = target.ClusterId;
                 o.ServiceId = "coordination";
             });
+            if (target.Tls is { } tls)
+            {
+                client.UseClusterTls(tls);
+            }
         });
         builder.Services.AddCoordinationClient(o =>
         {

@@ -37,7 +37,20 @@ internal sealed class ConnectionOptions
 
     public Option<bool> Json { get; } = new("--json") { Description = "Write JSON to stdout (one object, or one per line for streams).", Recursive = true };
 
-    public IEnumerable<Option> All => [Gateways, Redis, ClusterId, ConnectTimeout, Json];
+    public Option<string?> TlsCertificate { get; } = new("--tls-cert")
+    {
+        Description = $"For a cluster with TLS: this client's certificate (PEM, or PKCS#12 .pfx/.p12; a password in ${TlsPasswordVariable}).",
+        Recursive = true,
+    };
+
+    public Option<string?> TlsKey { get; } = new("--tls-key") { Description = "The PEM private key of --tls-cert, when not in its file.", Recursive = true };
+
+    public Option<string?> TlsAuthority { get; } = new("--tls-ca") { Description = "The PEM certificate of the cluster's certificate authority.", Recursive = true };
+
+    /// <summary>Where a PKCS#12 file's or an encrypted key's password comes from: never the command line, which other users can read.</summary>
+    public const string TlsPasswordVariable = "COORD_TLS_PASSWORD";
+
+    public IEnumerable<Option> All => [Gateways, Redis, ClusterId, ConnectTimeout, Json, TlsCertificate, TlsKey, TlsAuthority];
 
     public ClusterTarget Read(ParseResult result)
     {
@@ -50,7 +63,26 @@ internal sealed class ConnectionOptions
 
         var endpoints = gateways.Select(ParseEndpoint).ToArray();
         var clusterId = result.GetValue(ClusterId) ?? (endpoints.Length == 0 && redis is null ? LocalClusterId : DefaultClusterId);
-        return new ClusterTarget(endpoints, redis, clusterId, result.GetValue(ConnectTimeout) ?? TimeSpan.FromSeconds(10));
+        return new ClusterTarget(endpoints, redis, clusterId, result.GetValue(ConnectTimeout) ?? TimeSpan.FromSeconds(10), ReadTls(result));
+    }
+
+    private ClusterTls? ReadTls(ParseResult result)
+    {
+        var options = new ClusterTlsOptions
+        {
+            CertificatePath = result.GetValue(TlsCertificate),
+            KeyPath = result.GetValue(TlsKey),
+            TrustedCaPath = result.GetValue(TlsAuthority),
+            Password = Environment.GetEnvironmentVariable(TlsPasswordVariable),
+        };
+        try
+        {
+            return options.IsConfigured ? ClusterTls.Load(options, silo: false) : null;
+        }
+        catch (ClusterTlsException ex)
+        {
+            throw CliException.BadInput($"{ex.Message} (--tls-cert, --tls-key, --tls-ca)");
+        }
     }
 
     private static EndPoint ParseEndpoint(string text)
@@ -67,4 +99,4 @@ internal sealed class ConnectionOptions
 }
 
 /// <summary>The cluster a command talks to.</summary>
-internal sealed record ClusterTarget(EndPoint[] Gateways, string? Redis, string ClusterId, TimeSpan ConnectTimeout);
+internal sealed record ClusterTarget(EndPoint[] Gateways, string? Redis, string ClusterId, TimeSpan ConnectTimeout, ClusterTls? Tls = null);

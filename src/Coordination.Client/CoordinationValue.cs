@@ -98,6 +98,13 @@ public sealed class CoordinationValue
             var write = new ValueWrite(Guid.NewGuid(), value, expected, session.Id, number, session.Requests.SettledThrough);
             return await WriteAsync(write, cancellationToken);
         }
+        catch (SessionExpiredException ex) when (ex.SessionId == session.Id)
+        {
+            // The cluster's word that this session can no longer be used (it ended, or an operator revoked it), as an
+            // acquire's refusal is: every handle of it is lost now, and the next call opens a new one.
+            session.MarkLost(ex.Message);
+            throw;
+        }
         finally
         {
             // Answered or given up: a late copy of this write is refused by its session from now on, or is already bound to it.

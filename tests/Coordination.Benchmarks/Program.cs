@@ -12,7 +12,8 @@ using Coordination.TestKit;
 var quick = new Option<bool>("--quick") { Description = "Fewer pairs and trials (a smoke run, not figures to quote)." };
 var skipPeers = new Option<bool>("--skip-peers") { Description = "Measure only Coordination." };
 var output = new Option<string?>("--out") { Description = "Also write the markdown report to this file." };
-var root = new RootCommand("Coordination benchmark: the local cluster against etcd (three members and one), Redis and PostgreSQL locks, side by side.") { quick, skipPeers, output };
+var warmUp = new Option<TimeSpan?>("--warm-up") { Description = "Load on each system before its timed parts, the same for every system (default 2 minutes; 10 s with --quick)." };
+var root = new RootCommand("Coordination benchmark: the local cluster against etcd (three members and one), Redis and PostgreSQL locks, side by side.") { quick, skipPeers, output, warmUp };
 
 // The etcd leader of the election failover figure runs as a separate process so that it can be killed.
 var etcdEndpoint = new Argument<string>("endpoint");
@@ -135,15 +136,25 @@ allocations.SetAction(result =>
 });
 root.Subcommands.Add(allocations);
 const int ElectionTtlSeconds = 10;
-const int WarmUpSeconds = 40;
 const int IdleSettleSeconds = 25;
 root.SetAction(async (result, ct) =>
 {
     var q = result.GetValue(quick);
     var sizes = q
         ? (Seq: 300, Par: 1600, Contended: 400, Failovers: 2, DeadClients: 1, Idle: TimeSpan.FromSeconds(2))
-        : (Seq: 2000, Par: 8000, Contended: 2000, Failovers: 5, DeadClients: 3, Idle: TimeSpan.FromSeconds(5));
-    var report = new Report();
+        : (Seq: 6000, Par: 24000, Contended: 4000, Failovers: 5, DeadClients: 3, Idle: TimeSpan.FromSeconds(5));
+
+    // Tiered JIT keeps compiling our silos' hot code for a minute or two after they start (a profile 25-45 s after
+    // the start put a fifth of the lock silo's CPU in it, 2 % after two minutes); the peers are native or Go. Every
+    // system gets the same warm-up, long enough that the figures describe a running service, not its first minute.
+    var warm = result.GetValue(warmUp) ?? (q ? TimeSpan.FromSeconds(10) : TimeSpan.FromMinutes(2));
+    if (warm < TimeSpan.Zero)
+    {
+        Console.Error.WriteLine($"--warm-up {warm} is negative.");
+        return 64;
+    }
+
+    var report = new Report { WarmUp = warm };
     if (Repo.Configuration != "Release")
     {
         report.Notes.Add($"WARNING: built as {Repo.Configuration}; figures are only meaningful from a Release build (dotnet run -c Release ...).");
@@ -168,7 +179,7 @@ root.SetAction(async (result, ct) =>
 
             await using (backend)
             {
-                report.Rows.Add(await MeasureAsync(backend, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
+                report.Rows.Add(await MeasureAsync(backend, warm, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
                 if (backend is EtcdBackend { Members: 1 } etcd)
                 {
                     report.EtcdLeaderFailovers = await ElectionFailover.EtcdAsync(etcd.Endpoint, sizes.DeadClients, ElectionTtlSeconds);
@@ -181,7 +192,7 @@ root.SetAction(async (result, ct) =>
     await using (var client = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 15))
     await using (var ours = new CoordinationBackend(client, cluster))
     {
-        report.Rows.Add(await MeasureAsync(ours, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
+        report.Rows.Add(await MeasureAsync(ours, warm, sizes.Seq, sizes.Par, sizes.Contended, sizes.Idle));
         report.Floors = await TransportFloorBackend.CompareAsync(client, ours, sizes.Seq, sizes.Par, rounds: q ? 1 : 3, TimeSpan.FromSeconds(q ? 2 : 10));
         report.Held = await HeldLocks.MeasureAsync(cluster, client, ours, q ? 10_000 : 100_000, sessions: 100, sizes.Seq, sizes.Par);
         report.Failovers = await Failover.GrainSiloKilledAsync(cluster, client, sizes.Failovers);
@@ -200,14 +211,12 @@ root.SetAction(async (result, ct) =>
 });
 return await root.Parse(args).InvokeAsync();
 
-static async Task<Row> MeasureAsync(ILockBackend backend, int seq, int par, int contended, TimeSpan idle)
+static async Task<Row> MeasureAsync(ILockBackend backend, TimeSpan warmUp, int seq, int par, int contended, TimeSpan idle)
 {
-    // Warm up every path on both sides, so the figures describe a running service, not its first seconds. Tiered
-    // JIT promotes hot code only after it has run a while: with 8 s of warm-up, a profile of our silos during the
-    // first scenarios still showed a third of their CPU in the JIT's background compiler (it settles after about 30 s).
-    Console.Error.WriteLine($"warming up {backend.Name} ...");
+    // Warm up every path on both sides, so the figures describe a running service, not its first minutes.
+    Console.Error.WriteLine($"warming up {backend.Name} for {warmUp} ...");
     var entities = await backend.NewContenderAsync();
-    var warmUntil = DateTime.UtcNow + TimeSpan.FromSeconds(WarmUpSeconds);
+    var warmUntil = DateTime.UtcNow + warmUp;
     while (DateTime.UtcNow < warmUntil)
     {
         await Scenarios.SequentialAsync(backend, 300);

@@ -21,6 +21,9 @@ internal sealed class Report
 
     public List<string> Notes { get; } = [];
 
+    /// <summary>The load each system had before its timed parts.</summary>
+    public TimeSpan WarmUp { get; init; }
+
     public List<TimeSpan> Failovers { get; set; } = [];
 
     public List<TimeSpan> DeadClients { get; set; } = [];
@@ -67,6 +70,7 @@ internal sealed class Report
         sb.AppendLine();
         sb.AppendLine("What is counted:");
         sb.AppendLine("- Clients run in this benchmark process; every server runs in processes of its own (ours: the silo processes the local-cluster launcher starts).");
+        sb.AppendLine(Ci, $"- Every system had {WarmUp.TotalSeconds:0} s of the same mixed load (seq, fresh names, par16, contended8) before its timed parts; the timed parts are {string.Join(" / ", Rows.FirstOrDefault()?.Scenarios.Select(s => s.Pairs.ToString("N0", Ci)) ?? [])} pairs (seq / fresh / par16 / contended8).");
         sb.AppendLine("- Each timed part starts once the servers spend under half a core (at most 20 s of waiting), so what the warm-up or the scenario before left behind (names retiring, compaction) is not charged to it; a scenario's own deferred work within its window is.");
         sb.AppendLine("- Server CPU: user + system time from /proc/PID/stat of each server's process tree (children reaped meanwhile included), read just before and after the timed part of each scenario. etcd: every member; Redis: redis-server; PostgreSQL: the postmaster with every backend and background worker (its children); ours: the silo processes, not the launcher (supervisor and dashboard host, outside the request path).");
         sb.AppendLine("- Messages (ours only): Orleans messages on the silos' connections and frames on their direct replica connections, counted by the silos (/api/metrics, \"orleans.messages\"): client↔silo both ways, counted by the gateway silo; silo↔silo counted once, by the sender. Calls between grains of one silo are not messages. The window includes background traffic (membership, the dashboard's Orleans client in the launcher, session keepalives).");

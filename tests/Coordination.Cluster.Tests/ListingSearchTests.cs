@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Coordination.Grains.Sessions;
 using Coordination.Cluster.Tests.Infrastructure;
 using Coordination.TestKit;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace Coordination.Cluster.Tests;
 
@@ -258,7 +259,9 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         Assert.Equal(before, (await audit.GetView()).Audit.Length);
         Assert.False(held.HandleLostToken.IsCancellationRequested, "bad input revoked the session");
 
+        using var revokes = new MetricCollector<long>(null, "Coordination.Grains", "coordination.session.revokes");
         var result = await admin.RevokeSessionAsync(tag.ToUpperInvariant(), "stuck worker");
+        Assert.Equal(1, revokes.GetMeasurementSnapshot().Sum(m => m.Value));
         var heard = await lostAt.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var (next, grantedAt) = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
         await using var _ = next;
@@ -274,6 +277,7 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         Assert.Equal(("ops on host-z", "stuck worker"), (entry.Operator, entry.Reason));
         Assert.Contains($"revoke-session {tag}", entry.Action, StringComparison.Ordinal);
         Assert.True((await admin.RevokeSessionAsync(tag, "again")).AlreadyEnded);
+        Assert.Equal(1, revokes.GetMeasurementSnapshot().Sum(m => m.Value));
 
         await using var again = await holder.CreateLock($"{name}/next").AcquireAsync(TimeSpan.FromSeconds(30));
         Assert.NotEqual(tag, (await holder.CreateLock($"{name}/next").GetInfoAsync()).Holder!.SessionTag);
@@ -326,6 +330,24 @@ public sealed class ListingSearchTests(ClusterFixture fixture) : IClassFixture<C
         Assert.True(held.HandleLostToken.IsCancellationRequested, "the held lock's lost token had not fired when an acquire was refused for its revoked session");
         await using var next = await client.CreateLock($"{name}/other").AcquireAsync(TimeSpan.FromSeconds(30));
         Assert.NotEqual(tag, (await client.CreateLock($"{name}/other").GetInfoAsync()).Holder!.SessionTag);
+    }
+
+    /// <summary>The same for a value set bound to the session: its refusal marks the session lost at once, and the next set opens a new one.</summary>
+    [Fact]
+    public async Task A_client_whose_ephemeral_value_is_refused_for_a_revoked_session_marks_it_lost_at_once_and_opens_a_new_one()
+    {
+        var name = $"search/{Guid.NewGuid():N}/refused-value";
+        await using var client = fixture.Cluster.NewClient(o => o.SessionTtl = TimeSpan.FromMinutes(5));
+        await using var held = await client.CreateLock(name).AcquireAsync();
+        var tag = (await client.CreateLock(name).GetInfoAsync()).Holder!.SessionTag;
+
+        await Grains.GetGrain<IClusterAdminGrain>(0).RevokeSession(tag, "stuck", "alice");
+
+        var refused = await Assert.ThrowsAsync<SessionExpiredException>(() => client.CreateValue($"{name}/value").SetEphemeralAsync("first"));
+        Assert.Contains("stuck", refused.Message, StringComparison.Ordinal);
+        Assert.True(held.HandleLostToken.IsCancellationRequested, "the held lock's lost token had not fired when a value set was refused for its revoked session");
+        var set = await client.CreateValue($"{name}/value").SetEphemeralAsync("second");
+        Assert.Equal("second", set.Current.Value);
     }
 
     [Theory]

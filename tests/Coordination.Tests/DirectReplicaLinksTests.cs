@@ -34,7 +34,7 @@ public sealed class DirectReplicaLinksTests : IAsyncDisposable
     private readonly FakeListener _listener = new();
     private readonly Channel<TaskCompletionSource<int>> _asked = Channel.CreateUnbounded<TaskCompletionSource<int>>();
 
-    public DirectReplicaLinksTests() => _links = new DirectReplicaLinks(Self, Serializer, _time, ReplyTimeout, NullLogger.Instance);
+    public DirectReplicaLinksTests() => _links = new DirectReplicaLinks(Self, Serializer, _time, ReplyTimeout, tls: null, NullLogger.Instance);
 
     [Fact]
     public async Task A_silo_is_sent_to_through_Orleans_until_it_says_where_it_listens_and_then_directly()

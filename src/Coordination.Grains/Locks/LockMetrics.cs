@@ -30,6 +30,9 @@ internal static class LockMetrics
     public static readonly Counter<long> Revokes = Meter.CreateCounter<long>(
         "coordination.lock.revokes", "{grant}", "Grants an operator revoked.");
 
+    public static readonly Counter<long> SessionRevokes = Meter.CreateCounter<long>(
+        "coordination.session.revokes", "{session}", "Sessions an operator revoked (each once; they end when their client hears, or their lease runs out).");
+
     public static readonly Counter<long> Failovers = Meter.CreateCounter<long>(
         "coordination.failover.reactivations", "{grain}", "Sessions, locks and elections this silo re-activated from its replicas after a silo died (or left leftovers).");
 }

@@ -129,6 +129,11 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionGrain
             var next = SessionStateMachine.Revoke(s, _id, reason);
             return (next, (ToInfo(next), !ReferenceEquals(next, s)));
         });
+        if (changed)
+        {
+            LockMetrics.SessionRevokes.Add(1);
+        }
+
         var summary = new SessionSummary(info.Tag, info.Ttl, info.Status, info.Holdings, await LeaseRemaining(), info.Owner, info.Revoked);
         return new SessionRevokeResult(summary, AlreadyEnded: !changed);
     }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Coordination.Replication.Configuration;
@@ -37,22 +38,25 @@ internal sealed class DirectConnection : IDisposable
     private readonly Serializer _serializer;
     private readonly TimeProvider _time;
     private readonly TimeSpan _replyTimeout;
+    private readonly ClusterTls? _tls;
     private readonly Action<DirectConnection, Exception> _failed;
     private readonly Lock _writing = new();
     private readonly ConcurrentDictionary<long, Waiter> _waiting = new();
     private readonly long _created;
     private readonly ITimer? _sweepTimer;
+    private Stream? _stream;
     private long _nextId;
     private long _unanswered;
     private int _connected;
     private Exception? _broken;
 
-    public DirectConnection(ReplicaId target, IPEndPoint endpoint, byte[] hello, Serializer serializer, TimeProvider time, TimeSpan replyTimeout, Action<DirectConnection, Exception> failed)
+    public DirectConnection(ReplicaId target, IPEndPoint endpoint, byte[] hello, Serializer serializer, TimeProvider time, TimeSpan replyTimeout, ClusterTls? tls, Action<DirectConnection, Exception> failed)
     {
         _target = target;
         _serializer = serializer;
         _time = time;
         _replyTimeout = replyTimeout;
+        _tls = tls;
         _failed = failed;
         _created = time.GetTimestamp();
         _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendBufferSize = SendBuffer };
@@ -102,12 +106,14 @@ internal sealed class DirectConnection : IDisposable
         var frame = DirectFrames.Frame(id, FrameKind.Batch, _serializer.SerializeToArray(batch));
         if (frame.Length > Bound / 2)
         {
+            ReplicationMetrics.DirectBatchesDeclined.Add(1);
             return null;
         }
 
         if (Interlocked.Add(ref _unanswered, frame.Length) > Bound)
         {
             Interlocked.Add(ref _unanswered, -frame.Length);
+            ReplicationMetrics.DirectBatchesDeclined.Add(1);
             return null;
         }
 
@@ -119,10 +125,8 @@ internal sealed class DirectConnection : IDisposable
         {
             lock (_writing)
             {
-                for (var sent = 0; sent < frame.Length;)
-                {
-                    sent += _socket.Send(frame, sent, frame.Length - sent, SocketFlags.None);
-                }
+                // Set before the connection counts as made.
+                _stream!.Write(frame);
             }
         }
         catch (Exception ex)
@@ -146,15 +150,35 @@ internal sealed class DirectConnection : IDisposable
 
     public void Dispose() => Break(new ObjectDisposedException(nameof(DirectConnection)));
 
-    /// <summary>The connection's thread: connects, greets, then reads replies until the connection ends.</summary>
+    /// <summary>The connection's thread: connects (with TLS, shakes hands), greets, then reads replies until the connection ends.</summary>
     private void Run(IPEndPoint endpoint, byte[] hello)
     {
         try
         {
             _socket.Connect(endpoint);
-            _socket.Send(hello);
+            Stream stream = new NetworkStream(_socket, ownsSocket: false);
+            if (_tls is { } tls)
+            {
+                // The other end must show a silo's certificate of the cluster's authority; a handshake that hangs is
+                // ended by the sweep (a connection not made within the reply timeout).
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                try
+                {
+                    ssl.AuthenticateAsClient(tls.ReplicaClientOptions());
+                }
+                catch
+                {
+                    ssl.Dispose();
+                    throw;
+                }
+
+                stream = ssl;
+            }
+
+            stream.Write(hello);
+            _stream = stream;
             Volatile.Write(ref _connected, 1);
-            using var reader = new BufferedStream(new NetworkStream(_socket, ownsSocket: false), 64 << 10);
+            using var reader = new BufferedStream(stream, 64 << 10);
             var header = new byte[DirectFrames.HeaderLength];
             while (DirectFrames.Read(reader, header) is { } frame)
             {

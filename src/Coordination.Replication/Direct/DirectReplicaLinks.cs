@@ -17,7 +17,7 @@ namespace Coordination.Replication.Direct;
 /// and then, not every other one. A link unused for <see cref="IdleLifetime"/> is closed and forgotten: the silo
 /// incarnations ever sent to leave nothing behind.
 /// </summary>
-internal sealed partial class DirectReplicaLinks(ReplicaId self, Serializer serializer, TimeProvider time, TimeSpan replyTimeout, ILogger logger) : IDisposable
+internal sealed partial class DirectReplicaLinks(ReplicaId self, Serializer serializer, TimeProvider time, TimeSpan replyTimeout, ClusterTls? tls, ILogger logger) : IDisposable
 {
     public static readonly TimeSpan IdleLifetime = TimeSpan.FromMinutes(2);
 
@@ -28,6 +28,7 @@ internal sealed partial class DirectReplicaLinks(ReplicaId self, Serializer seri
     private readonly Serializer _serializer = serializer;
     private readonly TimeProvider _time = time;
     private readonly TimeSpan _replyTimeout = replyTimeout;
+    private readonly ClusterTls? _tls = tls;
     private readonly ILogger _logger = logger;
     private readonly ConcurrentDictionary<ReplicaId, Link> _links = new();
     private long _nextSweep;
@@ -196,7 +197,7 @@ internal sealed partial class DirectReplicaLinks(ReplicaId self, Serializer seri
                 {
                     var port = _port;
                     _connection = new DirectConnection(
-                        target, new IPEndPoint(_address, _port), DirectFrames.Hello(links._self, target), links._serializer, links._time, links._replyTimeout,
+                        target, new IPEndPoint(_address, _port), DirectFrames.Hello(links._self, target), links._serializer, links._time, links._replyTimeout, links._tls,
                         (failed, reason) => Failed(links, failed, port, reason));
                 }
                 else if (!_asking)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Coordination.Replication.Configuration;
@@ -156,9 +157,9 @@ internal sealed partial class DirectReplicaListener(
             // A reply write within the response timeout: a sender that reads no replies (paused) does not hold this
             // thread for ever.
             socket.SendTimeout = (int)Math.Min(messaging.Value.ResponseTimeout.TotalMilliseconds, int.MaxValue);
-            using var stream = new NetworkStream(socket, ownsSocket: true);
-            using var reader = new BufferedStream(stream, 64 << 10);
-            if (_stopping.IsCancellationRequested || ReadHelloInTime(socket, reader) is not var (from, to) || to != _self)
+            Stream network = new NetworkStream(socket, ownsSocket: true);
+            using var stream = options.Value.Tls is null ? network : new SslStream(network, leaveInnerStreamOpen: false);
+            if (_stopping.IsCancellationRequested || GreetedInTime(socket, stream) is not var (reader, from, to) || to != _self)
             {
                 return;
             }
@@ -185,6 +186,11 @@ internal sealed partial class DirectReplicaListener(
         {
             // The other silo went, went quiet, or this one is stopping: its requests are lost messages.
         }
+        catch (System.Security.Authentication.AuthenticationException ex)
+        {
+            // With TLS: no certificate, or not a silo's of the cluster's authority (a client's, another cluster's).
+            Warn(held => LogRefusedCertificate(logger, ex.Message, held));
+        }
         catch (Exception ex)
         {
             // Bad input (not this transport, a frame too long, an unreadable address): the connection goes.
@@ -197,8 +203,12 @@ internal sealed partial class DirectReplicaListener(
         }
     }
 
-    /// <summary>The hello, read within <see cref="HelloTimeout"/> in all (a peer that sends a byte now and then does not hold the thread).</summary>
-    private static (ReplicaId From, ReplicaId To)? ReadHelloInTime(Socket socket, Stream reader)
+    /// <summary>
+    /// The handshake (with TLS: the other end must show a silo's certificate of the cluster's authority) and the hello,
+    /// within <see cref="HelloTimeout"/> in all (a peer that sends a byte now and then does not hold the thread).
+    /// </summary>
+    /// <returns>The connection's reader (buffered, on the TLS stream once its handshake is done) and the hello; null when either did not come in time.</returns>
+    private (BufferedStream Reader, ReplicaId From, ReplicaId To)? GreetedInTime(Socket socket, Stream stream)
     {
         var state = 0;
         using var deadline = new Timer(
@@ -212,8 +222,15 @@ internal sealed partial class DirectReplicaListener(
             null,
             HelloTimeout,
             Timeout.InfiniteTimeSpan);
+        if (stream is SslStream ssl)
+        {
+            ssl.AuthenticateAsServer(options.Value.Tls!.ReplicaServerOptions());
+        }
+
+        // Made once the handshake is done: an SslStream cannot be read before it.
+        var reader = new BufferedStream(stream, 64 << 10);
         var hello = DirectFrames.ReadHello(reader);
-        return Interlocked.CompareExchange(ref state, 1, 0) == 0 ? hello : null;
+        return Interlocked.CompareExchange(ref state, 1, 0) == 0 && hello is var (from, to) ? (reader, from, to) : null;
     }
 
     private byte[] Answer(ReplicaFrame frame)
@@ -262,6 +279,9 @@ internal sealed partial class DirectReplicaListener(
 
     [LoggerMessage(EventId = 2246, Level = LogLevel.Warning, Message = "Closed a connection on the replica port that did not speak its protocol (replica port warnings: at most one per 30 s, {HeldBack} held back since the last)")]
     private static partial void LogBadConnection(ILogger logger, Exception exception, int heldBack);
+
+    [LoggerMessage(EventId = 2247, Level = LogLevel.Warning, Message = "Closed a connection on the replica port whose TLS handshake failed: {Reason} (only silos of the cluster's certificate authority are taken; replica port warnings: at most one per 30 s, {HeldBack} held back since the last)")]
+    private static partial void LogRefusedCertificate(ILogger logger, string reason, int heldBack);
 
     [LoggerMessage(EventId = 2243, Level = LogLevel.Warning, Message = "A replica batch from another silo failed (replica port warnings: at most one per 30 s, {HeldBack} held back since the last)")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, int heldBack);

@@ -52,7 +52,7 @@ internal sealed class OrleansReplicaTransport : GrainServiceClient<IReplicaServi
         _local = local;
         _filter = filter;
         _batches = new OutboundBatches(SendBatchAsync, time, options.Value.RoundTimeout, OutboundBatches.DefaultLinger);
-        _direct = options.Value.DirectTransport ? new DirectReplicaLinks(_self, serializer, time, messaging.Value.ResponseTimeout, loggers.CreateLogger<DirectReplicaLinks>()) : null;
+        _direct = options.Value.DirectTransport ? new DirectReplicaLinks(_self, serializer, time, messaging.Value.ResponseTimeout, options.Value.Tls, loggers.CreateLogger<DirectReplicaLinks>()) : null;
         _askDirectPort = target => Remote(target).DirectPort();
     }
 

@@ -55,6 +55,14 @@ public sealed class ReplicationOptions
     public int DirectPort { get; set; }
 
     /// <summary>
+    /// TLS for the direct replica transport: each connection shows this silo's certificate and takes only another
+    /// silo's of the same authority (<see cref="ClusterTls.IsSilo"/>). Not bound from configuration: set by
+    /// <c>UseClusterTls</c> on the silo builder (the silo host does, from <c>Coordination:Host:Tls</c>). Default null: in
+    /// the clear, as Orleans' own connections are without TLS.
+    /// </summary>
+    public ClusterTls? Tls { get; set; }
+
+    /// <summary>
     /// How often each silo looks for tombstones of deleted registers that their writers could not drop (a
     /// member answered late); one seen in two passes in a row is dropped everywhere. Default 5 s.
     /// </summary>

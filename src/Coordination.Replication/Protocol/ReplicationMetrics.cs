@@ -57,6 +57,9 @@ internal static class ReplicationMetrics
     public static readonly Counter<long> DirectFramesSent = Meter.CreateCounter<long>(
         "coordination.replica.direct.frames", "{frame}", "Frames this silo wrote on direct replica connections: batches to other silos, and replies to theirs.");
 
+    public static readonly Counter<long> DirectBatchesDeclined = Meter.CreateCounter<long>(
+        "coordination.replica.direct.declined", "{batch}", "Replica batches a direct connection declined and sent through Orleans instead: larger than half its bound, or too much unanswered on it (the other silo slow to reply).");
+
     public static readonly Counter<long> RegistersForgotten = Meter.CreateCounter<long>(
         "coordination.register.forgotten", "{register}", "Deleted registers whose tombstones every replica has dropped.");
 }

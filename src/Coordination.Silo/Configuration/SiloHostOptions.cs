@@ -74,6 +74,14 @@ internal sealed class SiloHostOptions
     /// </summary>
     public string? HttpToken { get; set; }
 
+    /// <summary>
+    /// Mutual TLS on every silo's silo, gateway and replica ports (<see cref="ClusterTls"/>): <c>CertificatePath</c> (a
+    /// PEM certificate with <c>KeyPath</c>, or PKCS#12 with <c>Password</c>), valid for server and client
+    /// authentication, and <c>TrustedCaPath</c>, the cluster's own authority, which every silo's and client's
+    /// certificate must chain to. Default none: in the clear, for loopback or a network you trust.
+    /// </summary>
+    public ClusterTlsOptions Tls { get; set; } = new();
+
     /// <summary>Silo i listens for silos on SiloPortBase + i. Default 11111.</summary>
     public int SiloPortBase { get; set; } = 11111;
 
@@ -129,6 +137,9 @@ internal sealed class SiloHostOptions
 
     /// <summary>Test only, BROKEN ON PURPOSE unless None: a deliberately unsafe variant for the fault suite's controls. Needs <see cref="FaultInjection"/>. Default None.</summary>
     public UnsafeControl Unsafe { get; set; } = UnsafeControl.None;
+
+    /// <summary>The TLS material <see cref="Tls"/> names (checked at start), or null without it.</summary>
+    public ClusterTls? LoadTls() => Tls.IsConfigured ? ClusterTls.Load(Tls, silo: true) : null;
 
     public int SiloPort(int index) => SiloPortBase + index;
 
@@ -189,6 +200,18 @@ internal sealed class SiloHostOptionsValidator : IValidateOptions<SiloHostOption
         }
 
         failures.AddRange(HttpExposure.Check(o));
+        if (o.Tls.IsConfigured)
+        {
+            try
+            {
+                o.LoadTls();
+            }
+            catch (ClusterTlsException ex)
+            {
+                failures.Add($"{s}:Tls: {ex.Message}");
+            }
+        }
+
         failures.AddRange(MetricsExportOptions.Check(o.Metrics));
 
         if (o.Clustering == ClusteringMode.Redis && string.IsNullOrWhiteSpace(o.RedisConnectionString))

@@ -1,4 +1,5 @@
 using System.Net;
+using Coordination.Client;
 using Coordination.Silo.Configuration;
 using Coordination.Silo.Logging;
 using Coordination.Silo.Page;
@@ -50,6 +51,12 @@ internal static class DashboardHost
                 o.ServiceId = host.ServiceId;
             });
             client.UseStaticClustering([.. launcher.Silos.Select(s => new IPEndPoint(IPAddress.Parse(host.ListenAddress), host.GatewayPort(s.Index)))]);
+            if (host.LoadTls() is { } tls)
+            {
+                // The silos' own certificate: valid for client authentication too.
+                client.UseClusterTls(tls);
+            }
+
             client.AddDashboard();
         });
 

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Microsoft.AspNetCore.Connections;
 
 namespace Coordination.Silo.Logging;
@@ -44,7 +45,10 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
 
     /// <summary>Orleans' <c>ErrorCode.SiloGcWarning</c>: "not running with ServerGC turned on", that it needs several cores, and (the same code) that a verbose log level costs performance.</summary>
     private const int SiloGcWarning = 100405;
-    private static readonly string[] ConnectionCategories = ["Orleans.Runtime.Messaging", "Orleans.Messaging", "Orleans.Networking"];
+    private static readonly string[] ConnectionCategories = ["Orleans.Runtime.Messaging", "Orleans.Messaging", "Orleans.Networking", TlsHandshakes];
+
+    /// <summary>Orleans' TLS middleware: it warns of every failed handshake (a client without the cluster's certificate, a port scanner).</summary>
+    private const string TlsHandshakes = "Orleans.Connections.Security";
     private const string Orleans = "Orleans.";
     private const string AsyncTimers = "Orleans.Runtime.AsyncTimer";
 
@@ -56,6 +60,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
 
     private readonly LogThrottle _lateTimers = new(RepetitiveInterval, time);
     private readonly LogThrottle _stalls = new(RepetitiveInterval, time);
+    private readonly LogThrottle _handshakes = new(RepetitiveInterval, time);
     private const string OrleansMembership = "Orleans.Runtime.MembershipService.MembershipTableManager";
 
     /// <summary>Orleans' <c>ErrorCode.MembershipFoundMyselfDead1</c> ("I should be Dead according to the membership table") and <c>MembershipKillMyselfLocally</c> ("I have been told I am dead").</summary>
@@ -123,7 +128,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
         }
 
         // A connection's network error (reset, refused): its stack trace says nothing the message does not.
-        return connection && exception is SocketException or ConnectionResetException or IOException { InnerException: SocketException }
+        return connection && exception is SocketException or ConnectionResetException or IOException { InnerException: SocketException } or AuthenticationException
             ? ConsoleVerdict.WriteWithoutStackTrace
             : ConsoleVerdict.Write;
     }
@@ -138,6 +143,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
     {
         _ when category.StartsWith(AsyncTimers, StringComparison.Ordinal) => Repetitive.LateTimer,
         Watchdog when eventId.Id == WatchdogStalled => Repetitive.Stall,
+        _ when category.StartsWith(TlsHandshakes, StringComparison.Ordinal) => Repetitive.Handshake,
         _ => Repetitive.No,
     };
 
@@ -169,6 +175,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
             {
                 Repetitive.LateTimer => owner._lateTimers,
                 Repetitive.Stall => owner._stalls,
+                Repetitive.Handshake => owner._handshakes,
                 _ => null,
             };
             if (throttle is not null && !throttle.TryEnter(out heldBack))
@@ -195,4 +202,7 @@ internal enum Repetitive
     No = 0,
     LateTimer = 1,
     Stall = 2,
+
+    /// <summary>A failed TLS handshake on a silo's or gateway's port.</summary>
+    Handshake = 3,
 }

@@ -75,6 +75,11 @@ internal static class SiloProgram
                 silo.ConfigureFaultInjection();
             }
 
+            if (host.LoadTls() is { } tls)
+            {
+                silo.UseClusterTls(tls);
+            }
+
             // A silo told it is dead exits at once with one line and its own code, not after Orleans' stack dumps and 2 s sleep.
             silo.Services.AddSingleton<IFatalErrorHandler, SiloDeath>();
             silo.AddCoordination(configureReplication: r => r.Unsafe = host.Unsafe);
