@@ -1,3 +1,4 @@
+using System.Globalization;
 using Coordination.TestKit;
 using OpenQA.Selenium;
 using Xunit.Abstractions;
@@ -147,6 +148,63 @@ public sealed class PageTests(PageSession session, ITestOutputHelper output)
         session.Until(d => d.FindElements(By.CssSelector("#audit tbody tr")).Any(r => r.Text.Contains("carol", StringComparison.Ordinal) && r.Text.Contains($"revoke-session {tag}", StringComparison.Ordinal)), Quick, "the session's revoke in the audit trail");
         output.WriteLine(session.Screenshot("session-revoked"));
     }
+
+    [SkippableFact]
+    public async Task Values_counters_and_latches_appear_in_their_tables_under_the_prefix_and_a_value_shows_as_text_not_markup()
+    {
+        session.OpenPage();
+        await using var client = await TestClusterClient.ConnectAsync(session.Cluster);
+        var prefix = $"page/{Guid.NewGuid():N}/";
+        var (markup, announced, lengthy, counter, latch) = ($"{prefix}banner", $"{prefix}instance", $"{prefix}manifest", $"{prefix}orders", $"{prefix}batch");
+        var persistent = await client.Coordination.CreateValue(markup).SetAsync("<b>x</b>");
+        var ephemeral = await client.Coordination.CreateValue(announced).SetEphemeralAsync("10.0.0.7:8080");
+        var tag = ephemeral.Current.SessionTag;
+        Assert.True(ephemeral.Succeeded, $"the ephemeral value was not set: {ephemeral}");
+        Assert.NotNull(tag);
+        var manifest = string.Concat(Enumerable.Repeat("0123456789", 20));
+        await client.Coordination.CreateValue(lengthy).SetAsync(manifest);
+        Assert.Equal(42, await client.Coordination.CreateAtomicLong(counter).AddAsync(42));
+        Assert.Equal(1, (await client.Coordination.CreateLatch(latch, 2).CountDownAsync()).Count);
+        Search(prefix);
+
+        var value = session.Until(d => Cells(d, $"#values tr[data-value='{markup}']"), Quick, $"{markup} listed in the values");
+        Assert.Equal([markup, "<b>x</b>", persistent.Revision.ToString(CultureInfo.InvariantCulture), "persistent"], value);
+        var (title, bold, html) = session.Until(
+            d =>
+            {
+                var cell = d.FindElement(By.CssSelector($"#values tr[data-value='{markup}'] td[data-field='value']"));
+                // A reference type: Selenium waits only on objects.
+                return Tuple.Create(cell.GetDomAttribute("title"), cell.FindElements(By.TagName("b")).Count, cell.GetDomProperty("innerHTML"));
+            },
+            Quick,
+            $"{markup}'s value cell");
+        Assert.Equal("<b>x</b>", title);
+        Assert.True(bold == 0 && html == "&lt;b&gt;x&lt;/b&gt;", $"the value was rendered as markup: {html}");
+
+        var bound = session.Until(d => Cells(d, $"#values tr[data-value='{announced}']"), Quick, $"{announced} listed in the values");
+        Assert.Equal([announced, "10.0.0.7:8080", ephemeral.Current.Revision.ToString(CultureInfo.InvariantCulture), tag], bound);
+        var (shortened, full) = session.Until(
+            d =>
+            {
+                var cell = d.FindElement(By.CssSelector($"#values tr[data-value='{lengthy}'] td[data-field='value']"));
+                return Tuple.Create(cell.Text, cell.GetDomAttribute("title"));
+            },
+            Quick,
+            $"{lengthy}'s value cell");
+        Assert.True(shortened.Length < manifest.Length && shortened.EndsWith('…') && manifest.StartsWith(shortened[..^1], StringComparison.Ordinal), $"the long value was not cut short: {shortened}");
+        Assert.Equal(manifest, full);
+
+        var counted = session.Until(d => Cells(d, $"#counters tr[data-counter='{counter}']"), Quick, $"{counter} listed in the counters");
+        Assert.True(counted.Count == 3 && counted[0] == counter && counted[1] == "42" && long.TryParse(counted[2], CultureInfo.InvariantCulture, out var revision) && revision > 0, $"the counter's row: {string.Join(" | ", counted)}");
+        var latched = session.Until(d => Cells(d, $"#latches tr[data-latch='{latch}']"), Quick, $"{latch} listed in the latches");
+        Assert.Equal([latch, "1 of 2"], latched);
+        Assert.Equal("page 1 (last)", session.Driver.FindElement(By.Id("values-note")).Text);
+        output.WriteLine(session.Screenshot("values-counters-latches"));
+    }
+
+    /// <summary>The texts of a row's cells, read in one step: the table re-renders as the page polls, and a row found just before a refresh is stale.</summary>
+    private static List<string> Cells(IWebDriver driver, string row) =>
+        [.. driver.FindElement(By.CssSelector(row)).FindElements(By.TagName("td")).Select(c => c.Text)];
 
     private static Task Fired(CancellationToken token)
     {

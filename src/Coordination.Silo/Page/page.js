@@ -4,11 +4,14 @@
 
 const RefreshMs = 1500;
 const PageSize = 50;
+// The listings searched by the name prefix (each table's id), and every paged listing.
+const Prefixed = ['locks', 'elections', 'semaphores', 'rwlocks', 'values', 'counters', 'latches'];
+const Paged = [...Prefixed, 'sessions'];
 
 const state = {
   config: { servedBy: '', operatorActions: false },
   prefix: '',
-  cursors: { locks: [null], elections: [null], semaphores: [null], rwlocks: [null], sessions: [null] },
+  cursors: Object.fromEntries(Paged.map(list => [list, [null]])),
   degraded: new Set(),
   dead: new Set(),
   rates: new Rates(),
@@ -41,6 +44,13 @@ function note(list, page) {
   document.getElementById(`${list}-note`).textContent = `page ${state.cursors[list].length}${page.next ? '' : ' (last)'}`;
 }
 
+// One part per paged listing: reads the table's page at its cursor (under the prefix when searchable), renders it, notes its paging.
+const listing = (list, path, render, search = true) => async () => {
+  const page = await getJson(`/api/coordination/${path}?${query(list, search ? { prefix: state.prefix } : {})}`);
+  render(page, state.config.operatorActions);
+  note(list, page);
+};
+
 function failed(table, error) {
   document.querySelector(`#${table} tbody`).innerHTML = `<tr><td colspan="7" class="bad">${esc(error.message)}</td></tr>`;
 }
@@ -53,31 +63,14 @@ const parts = {
     renderSilos(data);
   },
   async partitions() { renderPartitions(await getJson('/api/coordination/partitions'), state.degraded, state.dead, state.config.operatorActions); },
-  async locks() {
-    const page = await getJson(`/api/coordination/locks?${query('locks', { prefix: state.prefix })}`);
-    renderLocks(page, state.config.operatorActions);
-    note('locks', page);
-  },
-  async elections() {
-    const page = await getJson(`/api/coordination/elections?${query('elections', { prefix: state.prefix })}`);
-    renderElections(page, state.config.operatorActions);
-    note('elections', page);
-  },
-  async semaphores() {
-    const page = await getJson(`/api/coordination/semaphores?${query('semaphores', { prefix: state.prefix })}`);
-    renderSemaphores(page, state.config.operatorActions);
-    note('semaphores', page);
-  },
-  async rwlocks() {
-    const page = await getJson(`/api/coordination/reader-writer-locks?${query('rwlocks', { prefix: state.prefix })}`);
-    renderReaderWriterLocks(page, state.config.operatorActions);
-    note('rwlocks', page);
-  },
-  async sessions() {
-    const page = await getJson(`/api/coordination/sessions?${query('sessions', {})}`);
-    renderSessions(page, state.config.operatorActions);
-    note('sessions', page);
-  },
+  locks: listing('locks', 'locks', renderLocks),
+  elections: listing('elections', 'elections', renderElections),
+  semaphores: listing('semaphores', 'semaphores', renderSemaphores),
+  rwlocks: listing('rwlocks', 'reader-writer-locks', renderReaderWriterLocks),
+  values: listing('values', 'values', renderValues),
+  counters: listing('counters', 'counters', renderCounters),
+  latches: listing('latches', 'latches', renderLatches),
+  sessions: listing('sessions', 'sessions', renderSessions, false),
   async metrics() {
     const data = await getJson('/api/coordination/metrics');
     const rates = state.rates.step(data.silos);
@@ -106,14 +99,14 @@ function refreshNow() {
 }
 
 function wirePagers() {
-  for (const list of ['locks', 'elections', 'semaphores', 'rwlocks', 'sessions']) {
+  for (const list of Paged) {
     document.getElementById(`${list}-next`).onclick = () => { state.cursors[list].push(state.next[list]); refreshNow(); };
     document.getElementById(`${list}-first`).onclick = () => { state.cursors[list] = [null]; refreshNow(); };
   }
   document.getElementById('search').onsubmit = e => {
     e.preventDefault();
     state.prefix = document.getElementById('prefix').value;
-    for (const list of ['locks', 'elections', 'semaphores', 'rwlocks']) state.cursors[list] = [null];
+    for (const list of Prefixed) state.cursors[list] = [null];
     refreshNow();
   };
 }
