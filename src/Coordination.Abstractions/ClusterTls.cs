@@ -52,17 +52,18 @@ public sealed class ClusterTls
     private readonly X509Certificate2Collection _roots = [];
     private readonly X509Certificate2Collection _intermediates = [];
 
-    private readonly Lazy<SslStreamCertificateContext> _serverContext;
+    /// <summary>This process's certificate with the intermediates it is shown with, made once (offline): not per handshake.</summary>
+    private readonly SslStreamCertificateContext _context;
 
     private ClusterTls(X509Certificate2 certificate, X509Certificate2Collection authorities)
     {
         Certificate = certificate;
-        // Made once, not per replica handshake; offline, as every chain here is.
-        _serverContext = new(() => SslStreamCertificateContext.Create(certificate, _intermediates, offline: true));
         foreach (var authority in authorities)
         {
             (authority.SubjectName.RawData.AsSpan().SequenceEqual(authority.IssuerName.RawData) ? _roots : _intermediates).Add(authority);
         }
+
+        _context = SslStreamCertificateContext.Create(certificate, Copies(_intermediates), offline: true);
     }
 
     /// <summary>This process's certificate, with its private key.</summary>
@@ -112,7 +113,16 @@ public sealed class ClusterTls
             throw new ClusterTlsException($"'{options.TrustedCaPath}' holds no PEM certificate.");
         }
 
-        var tls = new ClusterTls(certificate, authorities);
+        ClusterTls tls;
+        try
+        {
+            tls = new ClusterTls(certificate, authorities);
+        }
+        catch (CryptographicException ex)
+        {
+            throw new ClusterTlsException($"The certificate in '{options.CertificatePath}' cannot serve TLS: {ex.Message}", ex);
+        }
+
         if (!tls.IsMember(certificate))
         {
             throw new ClusterTlsException($"The certificate in '{options.CertificatePath}' ({certificate.Subject}) does not chain to the authority in '{options.TrustedCaPath}', or is not valid now.");
@@ -129,14 +139,29 @@ public sealed class ClusterTls
             return false;
         }
 
-        using var chain = new X509Chain { ChainPolicy = ChainPolicy() };
-        if (!chain.Build(certificate))
+        var policy = ChainPolicy();
+        using var chain = new X509Chain { ChainPolicy = policy };
+        try
         {
-            return false;
+            // Intermediates listed narrow the trust to what they issued (a shared root with the cluster's own intermediate).
+            return chain.Build(certificate)
+                && (_intermediates.Count == 0 || chain.ChainElements.Any(e => _intermediates.Any(i => i.RawDataMemory.Span.SequenceEqual(e.Certificate.RawDataMemory.Span))));
         }
+        finally
+        {
+            // The chain's certificates are the caller's to dispose (the chain frees only its own handle): every handshake
+            // builds one, and native certificates left to the finalizer pile up unseen by the collector.
+            foreach (var element in chain.ChainElements)
+            {
+                if (!ReferenceEquals(element.Certificate, certificate))
+                {
+                    element.Certificate.Dispose();
+                }
+            }
 
-        // Intermediates listed narrow the trust to what they issued (a shared root with the cluster's own intermediate).
-        return _intermediates.Count == 0 || chain.ChainElements.Any(e => _intermediates.Any(i => i.RawDataMemory.Span.SequenceEqual(e.Certificate.RawDataMemory.Span)));
+            DisposeAll(policy.CustomTrustStore);
+            DisposeAll(policy.ExtraStore);
+        }
     }
 
     /// <summary>Whether <paramref name="certificate"/> may act as a silo: a member whose certificate allows server authentication.</summary>
@@ -156,8 +181,9 @@ public sealed class ClusterTls
             VerificationFlags = X509VerificationFlags.NoFlag,
             DisableCertificateDownloads = true,
         };
-        policy.CustomTrustStore.AddRange(_roots);
-        policy.ExtraStore.AddRange(_intermediates);
+        // Copies: a handshake may dispose what its policy holds, and the authority is shared by every handshake.
+        policy.CustomTrustStore.AddRange(Copies(_roots));
+        policy.ExtraStore.AddRange(Copies(_intermediates));
         return policy;
     }
 
@@ -171,6 +197,8 @@ public sealed class ClusterTls
         // not the address dialled) say nothing about it. A missing certificate never passes.
         options.RemoteCertificateValidation = (certificate, _, errors) => Accepts(certificate, errors, peerIsSilo);
         options.SslProtocols = Protocols;
+        // Only the policy for the other end's chain: Orleans picks this process's certificate itself (its server side
+        // through a selection callback, which a certificate context of ours would conflict with).
         options.OnAuthenticateAsServer = (_, server) => ((SslServerAuthenticationOptions)server.SslServerAuthenticationOptions).CertificateChainPolicy = ChainPolicy();
         options.OnAuthenticateAsClient = (_, client) => ((SslClientAuthenticationOptions)client.SslClientAuthenticationOptions).CertificateChainPolicy = ChainPolicy();
         return options;
@@ -187,7 +215,7 @@ public sealed class ClusterTls
     {
         // Not checked against the certificate (see the class): a name for the handshake only.
         TargetHost = "coordination-replica",
-        ClientCertificates = [Certificate],
+        ClientCertificateContext = _context,
         EnabledSslProtocols = Protocols,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         CertificateChainPolicy = ChainPolicy(),
@@ -197,7 +225,7 @@ public sealed class ClusterTls
     /// <summary>The replica transport's listening side: shows this silo's certificate, asks for the other end's and takes only a silo's.</summary>
     internal SslServerAuthenticationOptions ReplicaServerOptions() => new()
     {
-        ServerCertificateContext = _serverContext.Value,
+        ServerCertificateContext = _context,
         ClientCertificateRequired = true,
         EnabledSslProtocols = Protocols,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
@@ -210,6 +238,17 @@ public sealed class ClusterTls
     {
         var extension = certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault();
         return extension is null || extension.EnhancedKeyUsages.Cast<Oid>().Any(o => o.Value == usage.Value);
+    }
+
+    private static X509Certificate2Collection Copies(X509Certificate2Collection certificates) =>
+        [.. certificates.Select(c => X509CertificateLoader.LoadCertificate(c.RawDataMemory.Span))];
+
+    private static void DisposeAll(X509Certificate2Collection certificates)
+    {
+        foreach (var certificate in certificates)
+        {
+            certificate.Dispose();
+        }
     }
 
     private static X509Certificate2 LoadCertificate(ClusterTlsOptions options)
@@ -230,13 +269,21 @@ public sealed class ClusterTls
                 return X509Certificate2.CreateFromPem(File.ReadAllText(path));
             }
 
-            var pem = keyText.Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal)
+            using var pem = keyText.Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal)
                 ? X509Certificate2.CreateFromEncryptedPemFile(path, options.Password ?? string.Empty, keyPath)
                 : X509Certificate2.CreateFromPemFile(path, keyPath);
 
             // A key loaded from PEM is ephemeral, which some platforms' TLS (Windows') cannot serve with; one reloaded
-            // from PKCS#12 serves everywhere.
-            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+            // from PKCS#12 serves everywhere. The exported bytes hold the key in the clear: wiped once read.
+            var exported = pem.Export(X509ContentType.Pkcs12);
+            try
+            {
+                return X509CertificateLoader.LoadPkcs12(exported, null);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(exported);
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
         {

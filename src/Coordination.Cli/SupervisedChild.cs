@@ -30,6 +30,8 @@ internal static class SupervisedChild
             start.ArgumentList.Add(argument);
         }
 
+        // The TLS password is coord's own, not the command's to read.
+        start.Environment.Remove(ConnectionOptions.TlsPasswordVariable);
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;

@@ -11,8 +11,10 @@ public static class TlsProbe
 {
     /// <summary>
     /// True when the server ends the connection (during the handshake, or right after it, as TLS 1.3 refuses a
-    /// client's certificate); false when it is still open after the handshake and <paramref name="wait"/> of silence
-    /// (what a server that took the certificate does, waiting for its protocol's first bytes).
+    /// client's certificate); false when the handshake completed and the connection is still open after
+    /// <paramref name="wait"/> of silence (what a server that took the certificate does, waiting for its protocol's
+    /// first bytes). A handshake that neither completes nor fails within <paramref name="wait"/> proves neither: it throws
+    /// <see cref="TimeoutException"/>.
     /// </summary>
     public static async Task<bool> RefusedAsync(int port, X509Certificate2 certificate, TimeSpan wait)
     {
@@ -28,6 +30,14 @@ public static class TlsProbe
                 EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                 RemoteCertificateValidationCallback = (_, _, _, _) => true,
             }).WaitAsync(wait);
+        }
+        catch (Exception ex) when (ex is IOException or AuthenticationException or SocketException)
+        {
+            return true;
+        }
+
+        try
+        {
             return await ssl.ReadAsync(new byte[1]).AsTask().WaitAsync(wait) == 0;
         }
         catch (TimeoutException)

@@ -63,6 +63,29 @@ public sealed class ClusterTlsTests : IDisposable
         Assert.False(narrowed.IsMember(direct));
     }
 
+    /// <summary>
+    /// The replica transport's handshakes, over loopback, between silos whose certificates an intermediate issued and
+    /// whose authority file lists it: taken again and again (a handshake disposes nothing the next one needs), and a
+    /// silo's certificate the root issued directly is refused by the narrowed side.
+    /// </summary>
+    [Fact]
+    public async Task Replica_handshakes_through_a_listed_intermediate_succeed_every_time_and_refuse_what_it_did_not_issue()
+    {
+        var c = _certificates;
+        var both = Path.Combine(c.Directory, "root-and-intermediate.pem");
+        File.WriteAllText(both, File.ReadAllText(c.AuthorityPath) + "\n" + File.ReadAllText(c.IntermediatePath) + "\n");
+        var deep = ClusterTls.Load(new ClusterTlsOptions { CertificatePath = c.Deep.Certificate, KeyPath = c.Deep.Key, TrustedCaPath = both }, silo: true);
+        var direct = ClusterTls.Load(c.Options(c.Silo), silo: true);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await HandshakeAsync(deep, deep), $"handshake {i + 1} between two silos of the intermediate failed");
+        }
+
+        Assert.True(deep.IsSilo(deep.Certificate), "the intermediate was disposed by a handshake");
+        Assert.False(await HandshakeAsync(server: deep, client: direct), "a certificate the listed intermediate did not issue was taken");
+    }
+
     [Fact]
     public void Material_that_cannot_serve_is_refused_naming_the_file_and_the_problem()
     {
@@ -94,6 +117,34 @@ public sealed class ClusterTlsTests : IDisposable
         configuration[$"{SiloHostOptions.Section}:Tls:KeyPath"] = _certificates.Silo.Key;
         Assert.NotNull(HostConfiguration.Bind(configuration).LoadTls());
         Assert.Null(new SiloHostOptions().LoadTls());
+    }
+
+    /// <summary>One replica-transport handshake over loopback; true when both ends completed it.</summary>
+    private static async Task<bool> HandshakeAsync(ClusterTls server, ClusterTls client)
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        using var dialler = new System.Net.Sockets.TcpClient();
+        var accepting = listener.AcceptTcpClientAsync();
+        await dialler.ConnectAsync(System.Net.IPAddress.Loopback, ((System.Net.IPEndPoint)listener.LocalEndpoint).Port);
+        using var accepted = await accepting;
+        await using var serverSide = new System.Net.Security.SslStream(accepted.GetStream());
+        await using var clientSide = new System.Net.Security.SslStream(dialler.GetStream());
+        var serving = serverSide.AuthenticateAsServerAsync(server.ReplicaServerOptions(), CancellationToken.None);
+        var dialling = clientSide.AuthenticateAsClientAsync(client.ReplicaClientOptions(), CancellationToken.None);
+        try
+        {
+            await Task.WhenAll(serving, dialling).WaitAsync(TimeSpan.FromSeconds(30));
+
+            // TLS 1.3 refuses a client's certificate after the client has finished: a byte each way settles it.
+            await clientSide.WriteAsync(new byte[] { 1 });
+            await serverSide.WriteAsync(new byte[] { 2 });
+            return await serverSide.ReadAsync(new byte[1]) == 1 && await clientSide.ReadAsync(new byte[1]) == 1;
+        }
+        catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException)
+        {
+            return false;
+        }
     }
 
     private static string Refused(ClusterTlsOptions options, bool silo) => Assert.Throws<ClusterTlsException>(() => ClusterTls.Load(options, silo)).Message;

@@ -153,6 +153,7 @@ public sealed class ConsoleLoggingTests
     [InlineData("Orleans.Runtime.AsyncTimer.SiloHealthMonitor", LogLevel.Warning, 0, nameof(Repetitive.LateTimer))]
     [InlineData("Orleans.Runtime.Watchdog", LogLevel.Warning, 100150, nameof(Repetitive.Stall))]
     [InlineData("Orleans.Connections.Security.TlsServerConnectionMiddleware", LogLevel.Warning, 0, nameof(Repetitive.Handshake))]
+    [InlineData("Orleans.Connections.Security.TlsClientConnectionMiddleware", LogLevel.Warning, 0, nameof(Repetitive.OutboundHandshake))]
     [InlineData("Orleans.Runtime.Watchdog", LogLevel.Warning, 102603, nameof(Repetitive.No))] // a component's complaint
     [InlineData("Orleans.Runtime.Watchdog", LogLevel.Error, 100150, nameof(Repetitive.No))]
     [InlineData("Orleans.Runtime.MembershipService.LocalSiloHealthMonitor", LogLevel.Warning, 0, nameof(Repetitive.No))] // Orleans limits it itself
@@ -202,6 +203,7 @@ public sealed class ConsoleLoggingTests
         console.CreateLogger("Orleans.Runtime.Catalog").LogWarning(new IOException("disk", new SocketException(104)), "Failed");
         connection.LogWarning(new EndOfStreamException("a frame cut short"), "Exception while processing messages from remote endpoint {Endpoint}", "127.0.0.1:30002");
         console.CreateLogger("Orleans.Connections.Security.TlsServerConnectionMiddleware").LogWarning(new System.Security.Authentication.AuthenticationException("The remote certificate was rejected"), "Authentication failed");
+        console.CreateLogger("Orleans.Connections.Security.TlsClientConnectionMiddleware").LogWarning(new IOException("Received an unexpected EOF"), "Authentication failed");
 
         var records = written.GetSnapshot();
         Assert.Equal("Exception while processing messages from remote endpoint 127.0.0.1:30002 (IOException: Connection reset by peer)", records[0].Message);
@@ -213,6 +215,8 @@ public sealed class ConsoleLoggingTests
         Assert.IsType<EndOfStreamException>(records[4].Exception);
         Assert.Equal("Authentication failed (AuthenticationException: The remote certificate was rejected)", records[5].Message);
         Assert.Null(records[5].Exception);
+        Assert.Equal("Authentication failed (IOException: Received an unexpected EOF)", records[6].Message);
+        Assert.Null(records[6].Exception);
     }
 
     /// <summary>Our console over a fake one that collects what it is given to write.</summary>

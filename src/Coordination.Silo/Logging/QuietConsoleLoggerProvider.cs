@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Security.Authentication;
 using Microsoft.AspNetCore.Connections;
 
 namespace Coordination.Silo.Logging;
@@ -49,6 +48,9 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
 
     /// <summary>Orleans' TLS middleware: it warns of every failed handshake (a client without the cluster's certificate, a port scanner).</summary>
     private const string TlsHandshakes = "Orleans.Connections.Security";
+
+    /// <summary>Its side that connects out (to other silos): a failure there is this silo's certificate or a peer's, kept apart from strangers'.</summary>
+    private const string TlsOutbound = "Orleans.Connections.Security.TlsClientConnectionMiddleware";
     private const string Orleans = "Orleans.";
     private const string AsyncTimers = "Orleans.Runtime.AsyncTimer";
 
@@ -61,6 +63,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
     private readonly LogThrottle _lateTimers = new(RepetitiveInterval, time);
     private readonly LogThrottle _stalls = new(RepetitiveInterval, time);
     private readonly LogThrottle _handshakes = new(RepetitiveInterval, time);
+    private readonly LogThrottle _outboundHandshakes = new(RepetitiveInterval, time);
     private const string OrleansMembership = "Orleans.Runtime.MembershipService.MembershipTableManager";
 
     /// <summary>Orleans' <c>ErrorCode.MembershipFoundMyselfDead1</c> ("I should be Dead according to the membership table") and <c>MembershipKillMyselfLocally</c> ("I have been told I am dead").</summary>
@@ -128,7 +131,8 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
         }
 
         // A connection's network error (reset, refused): its stack trace says nothing the message does not.
-        return connection && exception is SocketException or ConnectionResetException or IOException { InnerException: SocketException } or AuthenticationException
+        // A failed TLS handshake, whatever its exception (refused, cut off, timed out): the message says it all.
+        return connection && (category.StartsWith(TlsHandshakes, StringComparison.Ordinal) || exception is SocketException or ConnectionResetException or IOException { InnerException: SocketException })
             ? ConsoleVerdict.WriteWithoutStackTrace
             : ConsoleVerdict.Write;
     }
@@ -143,6 +147,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
     {
         _ when category.StartsWith(AsyncTimers, StringComparison.Ordinal) => Repetitive.LateTimer,
         Watchdog when eventId.Id == WatchdogStalled => Repetitive.Stall,
+        _ when category.StartsWith(TlsOutbound, StringComparison.Ordinal) => Repetitive.OutboundHandshake,
         _ when category.StartsWith(TlsHandshakes, StringComparison.Ordinal) => Repetitive.Handshake,
         _ => Repetitive.No,
     };
@@ -176,6 +181,7 @@ internal sealed class QuietConsoleLoggerProvider(ILoggerProvider console, Shutdo
                 Repetitive.LateTimer => owner._lateTimers,
                 Repetitive.Stall => owner._stalls,
                 Repetitive.Handshake => owner._handshakes,
+                Repetitive.OutboundHandshake => owner._outboundHandshakes,
                 _ => null,
             };
             if (throttle is not null && !throttle.TryEnter(out heldBack))
@@ -205,4 +211,7 @@ internal enum Repetitive
 
     /// <summary>A failed TLS handshake on a silo's or gateway's port.</summary>
     Handshake = 3,
+
+    /// <summary>A failed TLS handshake of this silo's own connection to another silo.</summary>
+    OutboundHandshake = 4,
 }

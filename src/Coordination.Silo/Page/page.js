@@ -45,8 +45,12 @@ function note(list, page) {
 }
 
 // One part per paged listing: reads the table's page at its cursor (under the prefix when searchable), renders it, notes its paging.
+// A page asked for before the prefix or the cursor changed is dropped when it arrives late: it is another listing's.
 const listing = (list, path, render, search = true) => async () => {
+  const asked = () => JSON.stringify([search ? state.prefix : '', state.cursors[list]]);
+  const before = asked();
   const page = await getJson(`/api/coordination/${path}?${query(list, search ? { prefix: state.prefix } : {})}`);
+  if (asked() !== before) return;
   render(page, state.config.operatorActions);
   note(list, page);
 };
