@@ -12,21 +12,35 @@ namespace Coordination.Benchmarks;
 internal static class ProfileLoad
 {
     /// <param name="After">How long to watch the cluster once the load stops (what it still does when nobody calls it), in 5 s windows.</param>
-    /// <param name="TraceSilo">The silo traced (its index): the client's gateway silo is where its lock grains live, the one that shows acquire and release times at the end.</param>
-    public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After, int TraceSilo = 0);
+    /// <param name="TraceSilo">The silo traced (its index): the client's gateway silo is where its lock grains live, the one that shows acquire and release times at the end; -1 picks the silo that timed the most acquires in the warm-up.</param>
+    /// <param name="Held">Locks taken by 100 sessions of the client after the warm-up and held through the timed part (0: none), as the main run's held-locks part does.</param>
+    /// <param name="Tls">The cluster with <c>Coordination:Host:Tls</c> (test certificates made for the run) and the client through TLS gateways: what TLS costs, against runs without.</param>
+    public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After, int TraceSilo = 0, int Held = 0, bool Tls = false);
 
     /// <summary>The scenarios <see cref="RoundAsync"/> knows; the command line accepts only these.</summary>
     public static readonly string[] ScenarioNames = ["seq", "fresh", "par16", "cont8", "seq-hop", "floor", "floor-replica", "floor-par16", "floor-replica-par16"];
 
     public static async Task<string> RunAsync(Options options, CancellationToken cancellationToken)
     {
-        await using var cluster = await LocalClusterProcess.StartAsync(testTimings: false);
-        if (options.Scenario == "seq-hop")
+        if (options.Held > 0 && (options.TraceFile is not null || options.Scenario == "seq-hop"))
         {
-            return await HopAsync(cluster, options, cancellationToken);
+            throw new ArgumentException("--held runs its own cycles (empty, held, released): it takes no --trace or seq-hop.", nameof(options));
         }
 
-        await using var client = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 15);
+        using var certificates = options.Tls ? TestCertificates.Create() : null;
+        string[] tls = certificates is null ? [] :
+        [
+            $"--Coordination:Host:Tls:CertificatePath={certificates.Silo.Certificate}",
+            $"--Coordination:Host:Tls:KeyPath={certificates.Silo.Key}",
+            $"--Coordination:Host:Tls:TrustedCaPath={certificates.AuthorityPath}",
+        ];
+        await using var cluster = await LocalClusterProcess.StartAsync(testTimings: false, tls);
+        if (options.Scenario == "seq-hop")
+        {
+            return certificates is null ? await HopAsync(cluster, options, cancellationToken) : throw new ArgumentException("seq-hop does not run with --tls.", nameof(options));
+        }
+
+        await using var client = await TestClusterClient.ConnectAsync(cluster, ttlSeconds: 15, certificates is null ? null : ClusterTls.Load(certificates.Options(certificates.Client), silo: false));
         await using var ours = new CoordinationBackend(client, cluster);
         var silos = await cluster.SilosAsync();
         Console.Error.WriteLine($"silo pids: {string.Join(", ", silos.Select(s => $"{s.Index}={s.Pid}"))}");
@@ -38,9 +52,16 @@ internal static class ProfileLoad
             await RoundAsync(backend, entities, options.Scenario);
         }
 
+        if (options.Held > 0)
+        {
+            return await HeldAlternatingAsync(client, backend, entities, options, () => AfterwardsAsync(ours, silos, options.After, cancellationToken), cancellationToken);
+        }
+
         Process? trace = null;
         if (options.TraceFile is { } file)
         {
+            var traced = options.TraceSilo >= 0 ? options.TraceSilo : await BusiestAsync(ours, silos);
+            options = options with { TraceSilo = traced };
             var pid = silos.FirstOrDefault(s => s.Index == options.TraceSilo).Pid ?? throw new ArgumentException($"--trace-silo {options.TraceSilo}: no such silo running (pids: {string.Join(", ", silos.Select(s => $"{s.Index}={s.Pid}"))})");
             var tools = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-trace");
             trace = Process.Start(new ProcessStartInfo(File.Exists(tools) ? tools : "dotnet-trace")
@@ -57,6 +78,8 @@ internal static class ProfileLoad
         // Each round's own timed part counts (its settling pause before does not).
         var watch = Stopwatch.StartNew();
         var clientCpu = TimeSpan.Zero;
+        // The client's hand-offs: thread-pool work items and allocations of this process (the client), over every pair made.
+        var (workItems, clientAllocated) = (ThreadPool.CompletedWorkItemCount, GC.GetTotalAllocatedBytes());
         var (pairs, warmUpPairs, elapsed, cpu, siloMessages, clientMessages, allocated) = (0, 0, TimeSpan.Zero, TimeSpan.Zero, 0L, 0L, 0L);
         while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
         {
@@ -66,6 +89,7 @@ internal static class ProfileLoad
             (siloMessages, clientMessages, allocated) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0), allocated + (round.Cost.AllocatedBytes ?? 0));
         }
 
+        (workItems, clientAllocated) = (ThreadPool.CompletedWorkItemCount - workItems, GC.GetTotalAllocatedBytes() - clientAllocated);
         if (trace is not null)
         {
             await trace.WaitForExitAsync(cancellationToken);
@@ -90,9 +114,53 @@ internal static class ProfileLoad
 
         var summary = $"{options.Scenario}: {pairs} pairs in {elapsed.TotalSeconds:0.0} s = {pairs / elapsed.TotalSeconds:0} ops/s; " +
             $"server CPU {cpu.TotalMilliseconds / pairs:0.00} ms/op; client process CPU {clientCpu.TotalMilliseconds / pairs:0.00} ms/op; silo messages {siloMessages / (double)pairs:0.0}/op; client messages {clientMessages / (double)pairs:0.0}/op; " +
-            $"silos allocated {allocated / 1024.0 / pairs:0.0} KiB/op";
+            $"silos allocated {allocated / 1024.0 / pairs:0.0} KiB/op; client thread-pool work items {workItems / (double)made:0.0}/op, allocated {clientAllocated / 1024.0 / made:0.0} KiB/op (every pair made)";
         await AfterwardsAsync(ours, silos, options.After, cancellationToken);
         return summary;
+    }
+
+    /// <summary>
+    /// What holding <see cref="Options.Held"/> locks costs the scenario: cycles of <see cref="Options.Duration"/> of rounds on
+    /// the empty cluster, the take by 100 sessions, as long beside the held locks, and their release (the sessions
+    /// closed), three times on one cluster, so both sides see the same machine; <paramref name="idle"/> watches the
+    /// cluster left alone with the locks still held, at the end of the last cycle.
+    /// </summary>
+    private static async Task<string> HeldAlternatingAsync(TestClusterClient client, ILockBackend backend, IContender entities, Options options, Func<Task> idle, CancellationToken cancellationToken)
+    {
+        async Task<List<ScenarioResult>> PhaseAsync(string label)
+        {
+            var results = new List<ScenarioResult>();
+            var watch = Stopwatch.StartNew();
+            while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
+            {
+                var round = await RoundAsync(backend, entities, options.Scenario);
+                Console.Error.WriteLine($"{label} {watch.Elapsed.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms");
+                results.Add(round);
+            }
+
+            return results;
+        }
+
+        static double Rate(List<ScenarioResult> r) => r.Sum(x => x.Pairs) / r.Sum(x => x.Elapsed.TotalSeconds);
+        static double Cpu(List<ScenarioResult> r) => r.Sum(x => x.Cost.Cpu.TotalMilliseconds) / r.Sum(x => x.Pairs);
+        var cycles = new List<string>();
+        for (var cycle = 1; cycle <= 3 && !cancellationToken.IsCancellationRequested; cycle++)
+        {
+            var empty = await PhaseAsync($"cycle {cycle} empty");
+            List<ScenarioResult> held;
+            await using (await HeldLocks.TakeAsync(client, options.Held, sessions: 100))
+            {
+                held = await PhaseAsync($"cycle {cycle} held");
+                if (cycle == 3)
+                {
+                    await idle();
+                }
+            }
+
+            cycles.Add($"cycle {cycle}: empty {Rate(empty):0} ops/s ({Cpu(empty):0.00} ms CPU/op), beside {options.Held:N0} held {Rate(held):0} ops/s ({Cpu(held):0.00} ms CPU/op): {Rate(held) / Rate(empty):0.00}×");
+        }
+
+        return $"{options.Scenario}, {options.Duration.TotalSeconds:0} s a side:\n" + string.Join("\n", cycles);
     }
 
     /// <summary>The cluster left alone after the load: its silos' CPU, silo-to-silo messages and replica rounds, per second, window by window.</summary>
@@ -147,6 +215,24 @@ internal static class ProfileLoad
                 $"p50 of the rounds' p50s {r.Select(x => x.P50.TotalMilliseconds).Order().ElementAt(r.Count / 2):0.000} ms; " +
                 $"server CPU {r.Sum(x => x.Cost.Cpu.TotalMilliseconds) / pairs:0.00} ms/op; silo messages {r.Sum(x => x.Cost.SiloMessages ?? 0) / (double)pairs:0.0}/op";
         }));
+    }
+
+    /// <summary>The silo whose lock grains timed the most acquires so far: where the client's gateway put them.</summary>
+    private static async Task<int> BusiestAsync(CoordinationBackend ours, IReadOnlyList<(int Index, int? Pid, int Restarts)> silos)
+    {
+        var (busiest, most) = (silos[0].Index, -1L);
+        foreach (var (index, _, _) in silos)
+        {
+            var metrics = await ours.MetricsAsync(index);
+            var count = metrics.TryGetProperty("coordination.lock.acquire.duration", out var h) && h.TryGetProperty("count", out var n) ? n.GetInt64() : 0;
+            if (count > most)
+            {
+                (busiest, most) = (index, count);
+            }
+        }
+
+        Console.Error.WriteLine($"tracing silo{busiest} ({most} acquires timed in the warm-up)");
+        return busiest;
     }
 
     /// <summary>Every silo's replica rounds so far, summed by tags (phase, register kind, outcome).</summary>

@@ -101,7 +101,7 @@ longevity.SetAction(async (result, ct) =>
     return 0;
 });
 root.Subcommands.Add(longevity);
-// dotnet run -c Release --project tests/Coordination.Benchmarks -- profile [--scenario fresh] [--duration 00:01:00] [--warm-up 00:00:30] [--trace silo0.nettrace] [--trace-silo 0] [--trace-profile dotnet-sampled-thread-time] [--after 00:00:30]
+// dotnet run -c Release --project tests/Coordination.Benchmarks -- profile [--scenario fresh] [--duration 00:01:00] [--warm-up 00:00:30] [--trace silo0.nettrace] [--trace-silo 0] [--trace-profile dotnet-sampled-thread-time] [--after 00:00:30] [--held 100000] [--tls]
 var profScenario = new Option<string>("--scenario") { Description = $"One of {string.Join(", ", ProfileLoad.ScenarioNames)}.", DefaultValueFactory = _ => "fresh" };
 profScenario.AcceptOnlyFromAmong(ProfileLoad.ScenarioNames);
 var profDuration = new Option<TimeSpan>("--duration") { Description = "How long the load runs after its warm-up.", DefaultValueFactory = _ => TimeSpan.FromMinutes(1) };
@@ -110,10 +110,19 @@ var profTrace = new Option<string?>("--trace") { Description = "Collect a dotnet
 var profTraceSilo = new Option<int>("--trace-silo") { Description = "The silo to trace, by index (the client's gateway silo shows acquire times at the end).", DefaultValueFactory = _ => 0 };
 var profTraceProfile = new Option<string>("--trace-profile") { Description = "dotnet-trace profile (dotnet-sampled-thread-time, gc-verbose, ...).", DefaultValueFactory = _ => "dotnet-sampled-thread-time" };
 var profAfter = new Option<TimeSpan>("--after") { Description = "Then watch the idle cluster this long (CPU, messages and rounds per second, in 5 s windows).", DefaultValueFactory = _ => TimeSpan.Zero };
-var profile = new Command("profile", "One scenario against the local cluster for a while (silo pids printed), optionally traced: for profiling, not for figures.") { profScenario, profDuration, profWarmUp, profTrace, profTraceSilo, profTraceProfile, profAfter };
+var profHeld = new Option<int>("--held") { Description = "Locks 100 sessions take after the warm-up and hold through the timed part (0: none).", DefaultValueFactory = _ => 0 };
+profHeld.Validators.Add(r =>
+{
+    if (r.GetValueOrDefault<int>() < 0)
+    {
+        r.AddError("--held must not be negative.");
+    }
+});
+var profTls = new Option<bool>("--tls") { Description = "The cluster and the client over mutual TLS (certificates made for the run): alternate with runs without it to see what TLS costs." };
+var profile = new Command("profile", "One scenario against the local cluster for a while (silo pids printed), optionally traced: for profiling, not for figures.") { profScenario, profDuration, profWarmUp, profTrace, profTraceSilo, profTraceProfile, profAfter, profHeld, profTls };
 profile.SetAction(async (result, ct) =>
 {
-    Console.WriteLine(await ProfileLoad.RunAsync(new ProfileLoad.Options(result.GetValue(profScenario)!, result.GetValue(profDuration), result.GetValue(profWarmUp), result.GetValue(profTrace), result.GetValue(profTraceProfile)!, result.GetValue(profAfter), result.GetValue(profTraceSilo)), ct));
+    Console.WriteLine(await ProfileLoad.RunAsync(new ProfileLoad.Options(result.GetValue(profScenario)!, result.GetValue(profDuration), result.GetValue(profWarmUp), result.GetValue(profTrace), result.GetValue(profTraceProfile)!, result.GetValue(profAfter), result.GetValue(profTraceSilo), result.GetValue(profHeld), result.GetValue(profTls)), ct));
     return 0;
 });
 root.Subcommands.Add(profile);

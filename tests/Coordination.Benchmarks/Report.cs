@@ -139,7 +139,13 @@ internal sealed class Report
             return;
         }
 
-        sb.AppendLine(Ci, $"- Coordination with {h.Held:N0} locks held at once by {h.Sessions} sessions (taken in {h.TakeTime.TotalSeconds:0.0} s), the scenarios run beside them on other names: seq {h.Seq.OpsPerSecond:N0} ops/s ({Ratio(h.Seq.OpsPerSecond, ours.Seq.OpsPerSecond)} the empty cluster's), p99 {h.Seq.P99.TotalMilliseconds:0.00} ms; par16 {h.Par16.OpsPerSecond:N0} ops/s ({Ratio(h.Par16.OpsPerSecond, ours.Par16.OpsPerSecond)}), p99 {h.Par16.P99.TotalMilliseconds:0.00} ms. The silos' resident memory (all three) grew by {(h.RssHeld - h.RssBefore) / (1024.0 * 1024):N0} MiB: about {h.BytesPerLock:N0} bytes per held lock (three replicas each, plus the runtime's own growth).");
+        string Side(IReadOnlyList<ScenarioResult> beside, IReadOnlyList<ScenarioResult> before, ScenarioResult table)
+        {
+            var (rate, was) = (HeldLocks.Result.Rate(beside), HeldLocks.Result.Rate(before));
+            return string.Create(Ci, $"{rate:N0} ops/s, {Ratio(rate, was)} the empty cluster's right before the take ({was:N0}; {Ratio(rate, table.OpsPerSecond)} the table's), rounds {string.Join(" / ", beside.Select(r => r.OpsPerSecond.ToString("N0", Ci)))} against {string.Join(" / ", before.Select(r => r.OpsPerSecond.ToString("N0", Ci)))}, p99 {string.Join(" / ", beside.Select(r => r.P99.TotalMilliseconds.ToString("0.00", Ci)))} against {string.Join(" / ", before.Select(r => r.P99.TotalMilliseconds.ToString("0.00", Ci)))} ms");
+        }
+
+        sb.AppendLine(Ci, $"- Coordination with {h.Held:N0} locks held at once by {h.Sessions} sessions (taken in {h.TakeTime.TotalSeconds:0.0} s), the scenarios run beside them on other names, {HeldLocks.Rounds} rounds each, after {HeldLocks.Settle.TotalSeconds:0} s of seq right after the take (which made {HeldLocks.Result.Rate(h.Settling):N0} ops/s, p99 of its rounds {h.Settling.Max(r => r.P99.TotalMilliseconds):0.00} ms at most), and right before the take on the same cluster: seq {Side(h.Seq, h.SeqBefore, ours.Seq)}; par16 {Side(h.Par16, h.ParBefore, ours.Par16)}. The silos' resident memory (all three) grew by {(h.RssHeld - h.RssBefore) / (1024.0 * 1024):N0} MiB: about {h.BytesPerLock:N0} bytes per held lock (three replicas each, plus the runtime's own growth).");
     }
 
     private static string IdleMessages(Row? ours) =>

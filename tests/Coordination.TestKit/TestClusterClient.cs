@@ -30,9 +30,18 @@ public sealed class TestClusterClient : IAsyncDisposable
         return [.. records.Skip(Math.Max(0, records.Count - count)).Select(r => $"{r.Timestamp:HH:mm:ss.fff} {r.Level} {r.Category}: {r.Message}{(r.Exception is null ? string.Empty : $" ({r.Exception.GetType().Name}: {r.Exception.Message})")}")];
     }
 
-    /// <summary>A client of the local cluster as the README shows it (the gateway list refreshed from the silos' health endpoints).</summary>
-    public static Task<TestClusterClient> ConnectAsync(LocalClusterProcess cluster, double ttlSeconds = LocalClusterProcess.TtlSeconds) =>
-        ConnectAsync(client => client.UseCoordinationLocalCluster(cluster.GatewayPortBase, cluster.HealthPortBase, cluster.Silos, cluster.ClusterId), ttlSeconds);
+    /// <summary>A client of the local cluster as the README shows it (the gateway list refreshed from the silos' health endpoints); with <paramref name="tls"/>, its gateway connections use it.</summary>
+    public static Task<TestClusterClient> ConnectAsync(LocalClusterProcess cluster, double ttlSeconds = LocalClusterProcess.TtlSeconds, ClusterTls? tls = null) =>
+        ConnectAsync(
+            client =>
+            {
+                client.UseCoordinationLocalCluster(cluster.GatewayPortBase, cluster.HealthPortBase, cluster.Silos, cluster.ClusterId);
+                if (tls is not null)
+                {
+                    client.UseClusterTls(tls);
+                }
+            },
+            ttlSeconds);
 
     /// <summary>A client with a fixed gateway list (Orleans' static clustering).</summary>
     public static Task<TestClusterClient> ConnectAsync(string clusterId, int[] gatewayPorts, double ttlSeconds = LocalClusterProcess.TtlSeconds) =>
