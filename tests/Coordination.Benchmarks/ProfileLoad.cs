@@ -54,7 +54,18 @@ internal static class ProfileLoad
 
         if (options.Held > 0)
         {
-            return await HeldAlternatingAsync(client, backend, entities, options, () => AfterwardsAsync(ours, silos, options.After, cancellationToken), cancellationToken);
+            try
+            {
+                var result = await HeldAlternatingAsync(client, backend, entities, options, () => AfterwardsAsync(ours, silos, options.After, cancellationToken), cancellationToken);
+                // What the silos did besides the load: their sweeps of leftovers, deaths and restarts.
+                Console.Error.WriteLine(string.Join("\n", cluster.Launcher.Lines("Leftovers|A silo died|dead|exited|restart")));
+                return result;
+            }
+            catch
+            {
+                Console.Error.WriteLine($"the launcher's last lines:\n{cluster.Launcher.Tail(60)}");
+                throw;
+            }
         }
 
         Process? trace = null;
