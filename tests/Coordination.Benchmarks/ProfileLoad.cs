@@ -13,7 +13,7 @@ internal static class ProfileLoad
 {
     /// <param name="After">How long to watch the cluster once the load stops (what it still does when nobody calls it), in 5 s windows.</param>
     /// <param name="TraceSilo">The silo traced (its index): the client's gateway silo is where its lock grains live, the one that shows acquire and release times at the end; -1 picks the silo that timed the most acquires in the warm-up.</param>
-    /// <param name="Held">Locks taken by 100 sessions of the client after the warm-up and held through the timed part (0: none), as the main run's held-locks part does.</param>
+    /// <param name="Held">With more than 0, cycles instead of one timed part: rounds on the empty cluster, this many locks taken by 100 sessions, rounds beside them, the sessions closed (<see cref="HeldAlternatingAsync"/>).</param>
     /// <param name="Tls">The cluster with <c>Coordination:Host:Tls</c> (test certificates made for the run) and the client through TLS gateways: what TLS costs, against runs without.</param>
     public sealed record Options(string Scenario, TimeSpan Duration, TimeSpan WarmUp, string? TraceFile, string TraceProfile, TimeSpan After, int TraceSilo = 0, int Held = 0, bool Tls = false);
 
@@ -95,7 +95,7 @@ internal static class ProfileLoad
         while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
         {
             var round = await RoundAsync(backend, entities, options.Scenario);
-            Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms");
+            Console.Error.WriteLine(Line(string.Empty, watch.Elapsed, round));
             (pairs, warmUpPairs, elapsed, cpu, clientCpu) = (pairs + round.Pairs, warmUpPairs + round.WarmUpPairs, elapsed + round.Elapsed, cpu + round.Cost.Cpu, clientCpu + round.ClientCpu);
             (siloMessages, clientMessages, allocated) = (siloMessages + (round.Cost.SiloMessages ?? 0), clientMessages + (round.Cost.ClientMessages ?? 0), allocated + (round.Cost.AllocatedBytes ?? 0));
         }
@@ -145,14 +145,13 @@ internal static class ProfileLoad
             while (watch.Elapsed < options.Duration && !cancellationToken.IsCancellationRequested)
             {
                 var round = await RoundAsync(backend, entities, options.Scenario);
-                Console.Error.WriteLine($"{label} {watch.Elapsed.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms");
+                Console.Error.WriteLine(Line($"{label} ", watch.Elapsed, round));
                 results.Add(round);
             }
 
             return results;
         }
 
-        static double Rate(List<ScenarioResult> r) => r.Sum(x => x.Pairs) / r.Sum(x => x.Elapsed.TotalSeconds);
         static double Cpu(List<ScenarioResult> r) => r.Sum(x => x.Cost.Cpu.TotalMilliseconds) / r.Sum(x => x.Pairs);
         var cycles = new List<string>();
         for (var cycle = 1; cycle <= 3 && !cancellationToken.IsCancellationRequested; cycle++)
@@ -168,7 +167,7 @@ internal static class ProfileLoad
                 }
             }
 
-            cycles.Add($"cycle {cycle}: empty {Rate(empty):0} ops/s ({Cpu(empty):0.00} ms CPU/op), beside {options.Held:N0} held {Rate(held):0} ops/s ({Cpu(held):0.00} ms CPU/op): {Rate(held) / Rate(empty):0.00}×");
+            cycles.Add($"cycle {cycle}: empty {HeldLocks.Result.Rate(empty):0} ops/s ({Cpu(empty):0.00} ms CPU/op), beside {options.Held:N0} held {HeldLocks.Result.Rate(held):0} ops/s ({Cpu(held):0.00} ms CPU/op): {HeldLocks.Result.Rate(held) / HeldLocks.Result.Rate(empty):0.00}×");
         }
 
         return $"{options.Scenario}, {options.Duration.TotalSeconds:0} s a side:\n" + string.Join("\n", cycles);
@@ -227,6 +226,10 @@ internal static class ProfileLoad
                 $"server CPU {r.Sum(x => x.Cost.Cpu.TotalMilliseconds) / pairs:0.00} ms/op; silo messages {r.Sum(x => x.Cost.SiloMessages ?? 0) / (double)pairs:0.0}/op";
         }));
     }
+
+    /// <summary>One round's line as the load goes.</summary>
+    private static string Line(string label, TimeSpan at, ScenarioResult round) =>
+        $"{label}{at.TotalSeconds,5:0} s: {round.OpsPerSecond,6:0} ops/s, server CPU {round.CpuPerOp.TotalMilliseconds:0.00} ms/op, p99 {round.P99.TotalMilliseconds:0.00} ms";
 
     /// <summary>The silo whose lock grains timed the most acquires so far: where the client's gateway put them.</summary>
     private static async Task<int> BusiestAsync(CoordinationBackend ours, IReadOnlyList<(int Index, int? Pid, int Restarts)> silos)
