@@ -255,10 +255,20 @@ internal static class ProfileLoad
         var rounds = new SortedDictionary<string, double>(StringComparer.Ordinal);
         foreach (var (index, _, _) in silos)
         {
-            foreach (var series in (await ours.MetricsAsync(index, percentiles: false)).EnumerateObject().Where(s => s.Name.StartsWith(RoundsSeries, StringComparison.Ordinal)))
+            var metrics = await ours.MetricsAsync(index, percentiles: false);
+            foreach (var series in metrics.EnumerateObject().Where(s => s.Name.StartsWith(RoundsSeries, StringComparison.Ordinal)))
             {
                 var tags = series.Name[RoundsSeries.Length..^1];
                 rounds[tags] = rounds.GetValueOrDefault(tags) + series.Value.GetProperty("total").GetDouble();
+            }
+
+            // Deleted registers dropped everywhere, and those of them the replicas' collector had to drop (their writer could not).
+            foreach (var (series, label) in new[] { ("coordination.register.forgotten", "forgotten"), ("coordination.register.tombstones.collected", "of them collected") })
+            {
+                if (metrics.TryGetProperty(series, out var counter))
+                {
+                    rounds[label] = rounds.GetValueOrDefault(label) + counter.GetProperty("total").GetDouble();
+                }
             }
         }
 

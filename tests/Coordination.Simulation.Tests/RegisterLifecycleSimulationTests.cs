@@ -168,8 +168,8 @@ public sealed class RegisterLifecycleSimulationTests(ITestOutputHelper output)
         }
 
         // After the heal (and with the network quiet again), give the proposers' background drops and the
-        // recoveries time to land, then let each replica's collector take what they left (two passes: a
-        // tombstone must be seen twice).
+        // recoveries time to land, then let each replica's collector take what they left (a tombstone must be seen in
+        // two passes by the member its key designates, in four by the others).
         cluster.Net.HealAll();
         cluster.Net.Faults = NetworkFaults.None;
         cluster.Sim.RunFor(TimeSpan.FromMilliseconds(200));
@@ -177,7 +177,7 @@ public sealed class RegisterLifecycleSimulationTests(ITestOutputHelper output)
         foreach (var node in cluster.Nodes.ToList())
         {
             var collector = new TombstoneCollector(node, cluster.Net.TransportFor(node.Self), hints, sim.Clock, TimeSpan.FromMilliseconds(20));
-            for (var pass = 0; pass < 2; pass++)
+            for (var pass = 0; pass < TombstoneCollector.OtherPasses; pass++)
             {
                 sim.RunUntil(sim.Start(() => collector.CollectAsync(CancellationToken.None)), TimeSpan.FromSeconds(1));
             }

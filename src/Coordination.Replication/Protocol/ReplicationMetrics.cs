@@ -62,4 +62,7 @@ internal static class ReplicationMetrics
 
     public static readonly Counter<long> RegistersForgotten = Meter.CreateCounter<long>(
         "coordination.register.forgotten", "{register}", "Deleted registers whose tombstones every replica has dropped.");
+
+    public static readonly Counter<long> TombstonesCollected = Meter.CreateCounter<long>(
+        "coordination.register.tombstones.collected", "{register}", "Tombstones the replicas' collector dropped everywhere (their writer could not: a member answered late or missed the deletion); counted in coordination.register.forgotten too.");
 }
