@@ -63,5 +63,28 @@ public sealed class RoundOutcomeTests
         Assert.Equal(2, after.AllOk);
     }
 
+    [Fact]
+    public void A_member_that_turns_a_round_away_holding_nothing_is_cleared_and_one_holding_a_value_is_not()
+    {
+        var nothing = new RoundOutcome(Three, needed: 2);
+        nothing.Record(A, Ok());
+        nothing.Seal();
+        nothing.Record(B, Ok());
+        nothing.Record(C, new ReplicaReply(ReplicaStatus.Rejected, 4, new Ballot(9, 9), Ballot.Zero, null));
+        Assert.Equal((2, 3), (nothing.AllOk, nothing.Cleared));
+
+        var older = new RoundOutcome(Three, needed: 2);
+        older.Record(A, Ok());
+        older.Record(B, Ok());
+        older.Record(C, new ReplicaReply(ReplicaStatus.Rejected, 4, new Ballot(9, 9), new Ballot(1, 1), null));
+        Assert.Equal(2, older.Cleared);
+
+        var elsewhere = new RoundOutcome(Three, needed: 2);
+        elsewhere.Record(A, Ok());
+        elsewhere.Record(B, new ReplicaReply(ReplicaStatus.Rejected, 3, new Ballot(9, 9), Ballot.Zero, null));
+        elsewhere.Record(C, ReplicaReply.Refuse(ReplicaStatus.Recovering, 4));
+        Assert.Equal(1, elsewhere.Cleared);
+    }
+
     private static ReplicaReply Ok() => new(ReplicaStatus.Ok, 4, new Ballot(2, 1), new Ballot(1, 1), null);
 }

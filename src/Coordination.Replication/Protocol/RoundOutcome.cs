@@ -5,7 +5,8 @@ namespace Coordination.Replication.Protocol;
 /// <summary>
 /// The replies of one round: only the first reply of each distinct configured member counts. The tally that
 /// decides the round stops at <see cref="Seal"/>; replies that come later still count towards
-/// <see cref="AllOk"/>, which tells whether every member took an accept (what dropping a tombstone needs).
+/// <see cref="AllOk"/> and <see cref="Cleared"/>, which tell whether every member took an accept, or holds nothing it
+/// could bring back (what dropping a tombstone needs).
 /// </summary>
 internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 {
@@ -43,6 +44,15 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 
     /// <summary>Members that answered Ok, counting replies after the seal too.</summary>
     public int AllOk { get; private set; }
+
+    /// <summary>
+    /// Members that answered Ok, or turned the round away at its epoch holding nothing accepted for the key (their
+    /// promise, a key's or its bucket's floor, is above the round's ballot), counting replies after the seal too. Such
+    /// a member has no older value a later quorum could revive, and accepts no older ballot: for a tombstone it is as
+    /// good as one that took it. A member a thrifty round left out often holds no slot for the key, and its bucket's
+    /// floor, raised by a neighbour's deletion, is above the key's ballot.
+    /// </summary>
+    public int Cleared { get; private set; }
 
     /// <summary>The highest partition token floor any member reported in this round.</summary>
     public long TokenFloor { get; private set; }
@@ -92,6 +102,11 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
         if (reply?.Status == ReplicaStatus.Ok)
         {
             AllOk++;
+            Cleared++;
+        }
+        else if (reply is { Status: ReplicaStatus.Rejected, Accepted.IsZero: true, Value: null } && reply.Epoch == config.Epoch)
+        {
+            Cleared++;
         }
 
         if (reply?.Status is ReplicaStatus.Ok or ReplicaStatus.Rejected && reply.Epoch == config.Epoch)

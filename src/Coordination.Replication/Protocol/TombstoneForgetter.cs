@@ -5,7 +5,8 @@ namespace Coordination.Replication.Protocol;
 
 /// <summary>
 /// Drops a deleted register's tombstone from its replicas once EVERY configured member accepted it (CASPaxos'
-/// deletion, Rystsov 2018: the empty value replicated to all nodes first). Only then can no member hold an
+/// deletion, Rystsov 2018: the empty value replicated to all nodes first), or turned it away holding nothing accepted
+/// for the key under a higher promise (<see cref="RoundOutcome.Cleared"/>). Only then can no member hold an
 /// older value that a later quorum might revive, and each member that drops the slot raises its bucket's
 /// floor to the slot's promise (<see cref="KeyFloors"/>), so every old accept still in flight stays out. The
 /// proposer keeps listening to the tombstone's round for the members that had not answered by the majority,
@@ -29,7 +30,7 @@ internal sealed class TombstoneForgetter(IReplicaTransport transport, TimeProvid
                 return;
             }
 
-            if (round.AllOk < config.Members.Length)
+            if (round.Cleared < config.Members.Length)
             {
                 return;
             }
