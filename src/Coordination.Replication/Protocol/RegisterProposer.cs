@@ -179,7 +179,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
             // prepare must start above all of them, or one ballot could end up carrying two values.
             _highest = Ballot.Max(_highest, nextBallot);
             var needed = _faults.AcceptsNeeded(config);
-            // A deletion asks every member at once: its tombstone may be dropped only once all of them took it.
+            // A deletion asks every member at once: its tombstone may be dropped only once each took it or holds nothing.
             var round = await _rounds.RunAsync(config, new ReplicaRequest(Partition, config.Epoch, Key, ReplicaOperation.Accept, ballot, next, nextBallot, tokenFloor), deadline, needed, everyMember: next is null);
             if (round.Ok >= needed)
             {
@@ -191,8 +191,8 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
                 _hints.Raise(Partition, nextBallot);
                 if (next is null)
                 {
-                    // Every member must hold this tombstone before any may drop it; the rest happens in the background.
-                    _forgetter.ForgetWhenAllAccepted(config, Key, ballot, round);
+                    // Every member must hold this tombstone, or nothing at all, before any may drop it; the rest happens in the background.
+                    _forgetter.ForgetWhenAllCleared(config, Key, ballot, round);
                 }
 
                 Publish(next);

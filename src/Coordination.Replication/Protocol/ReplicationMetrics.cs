@@ -64,5 +64,5 @@ internal static class ReplicationMetrics
         "coordination.register.forgotten", "{register}", "Deleted registers whose tombstones every replica has dropped.");
 
     public static readonly Counter<long> TombstonesCollected = Meter.CreateCounter<long>(
-        "coordination.register.tombstones.collected", "{register}", "Tombstones the replicas' collector dropped everywhere (their writer could not: a member answered late or missed the deletion); counted in coordination.register.forgotten too.");
+        "coordination.register.tombstones.collected", "{register}", "Tombstones the replicas' collectors dropped everywhere (their writer could not: a member missed the deletion, answered it late, or lost the forget); counted in coordination.register.forgotten too.");
 }

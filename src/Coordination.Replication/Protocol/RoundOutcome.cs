@@ -104,8 +104,10 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
             AllOk++;
             Cleared++;
         }
-        else if (reply is { Status: ReplicaStatus.Rejected, Accepted.IsZero: true, Value: null } && reply.Epoch == config.Epoch)
+        else if (reply is { Status: ReplicaStatus.Rejected, Accepted.IsZero: true } && reply.Epoch == config.Epoch)
         {
+            // Safe only because the member has accepted nothing for the key (a rejection carries no value in any case)
+            // and turned the round away for a promise above its ballot: keep the Accepted check.
             Cleared++;
         }
 

@@ -14,7 +14,7 @@ namespace Coordination.Replication.Protocol;
 /// </summary>
 internal sealed class TombstoneForgetter(IReplicaTransport transport, TimeProvider time, TimeSpan roundTimeout, ReplicationFaults faults)
 {
-    public void ForgetWhenAllAccepted(PartitionConfiguration config, string key, Ballot tombstone, RoundOutcome round) =>
+    public void ForgetWhenAllCleared(PartitionConfiguration config, string key, Ballot tombstone, RoundOutcome round) =>
         _ = ForgetAsync(config, key, tombstone, round);
 
     private async Task ForgetAsync(PartitionConfiguration config, string key, Ballot tombstone, RoundOutcome round)
