@@ -249,7 +249,7 @@ internal static class ProfileLoad
         return busiest;
     }
 
-    /// <summary>Every silo's replica rounds so far, summed by tags (phase, register kind, outcome).</summary>
+    /// <summary>Every silo's replica rounds so far, summed by tags (phase, register kind, outcome), with its registers forgotten and those of them the collector dropped.</summary>
     private static async Task<SortedDictionary<string, double>> RoundsAsync(CoordinationBackend ours, IReadOnlyList<(int Index, int? Pid, int Restarts)> silos)
     {
         var rounds = new SortedDictionary<string, double>(StringComparer.Ordinal);

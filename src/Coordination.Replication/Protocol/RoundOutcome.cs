@@ -5,8 +5,8 @@ namespace Coordination.Replication.Protocol;
 /// <summary>
 /// The replies of one round: only the first reply of each distinct configured member counts. The tally that
 /// decides the round stops at <see cref="Seal"/>; replies that come later still count towards
-/// <see cref="AllOk"/> and <see cref="Cleared"/>, which tell whether every member took an accept, or holds nothing it
-/// could bring back (what dropping a tombstone needs).
+/// <see cref="Cleared"/>, which tells whether every member took an accept or holds nothing it could bring back (what
+/// dropping a tombstone needs).
 /// </summary>
 internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 {
@@ -41,9 +41,6 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
             return _all.Task;
         }
     }
-
-    /// <summary>Members that answered Ok, counting replies after the seal too.</summary>
-    public int AllOk { get; private set; }
 
     /// <summary>
     /// Members that answered Ok, or turned the round away at its epoch holding nothing accepted for the key (their
@@ -101,7 +98,6 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
 
         if (reply?.Status == ReplicaStatus.Ok)
         {
-            AllOk++;
             Cleared++;
         }
         else if (reply is { Status: ReplicaStatus.Rejected, Accepted.IsZero: true } && reply.Epoch == config.Epoch)

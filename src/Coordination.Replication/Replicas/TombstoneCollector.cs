@@ -47,8 +47,7 @@ internal sealed class TombstoneCollector(ReplicaNode node, IReplicaTransport tra
     }
 
     /// <summary>The member that collects <paramref name="key"/>'s tombstone first: the same on every silo and version.</summary>
-    public static ReplicaId Designated(PartitionConfiguration config, string key) =>
-        config.Members[KeyFloors.BucketOf(key) % config.Members.Length].Id;
+    public static ReplicaId Designated(PartitionConfiguration config, string key) => config.Members[DesignatedIndex(config, key)].Id;
 
     /// <summary>
     /// The passes in a row after which <paramref name="self"/> collects <paramref name="key"/>'s tombstone: the
@@ -57,15 +56,12 @@ internal sealed class TombstoneCollector(ReplicaNode node, IReplicaTransport tra
     public static int PassesBefore(PartitionConfiguration config, string key, ReplicaId self)
     {
         var members = config.Members.Length;
-        var index = -1;
-        for (var i = 0; i < members && index < 0; i++)
-        {
-            index = config.Members[i].Id == self ? i : -1;
-        }
-
-        var rank = index < 0 ? members : (index - (KeyFloors.BucketOf(key) % members) + members) % members;
+        var index = config.Find(self) is { } member ? config.Members.IndexOf(member) : -1;
+        var rank = index < 0 ? members : (index - DesignatedIndex(config, key) + members) % members;
         return DesignatedPasses + (FallbackPasses * rank);
     }
+
+    private static int DesignatedIndex(PartitionConfiguration config, string key) => KeyFloors.BucketOf(key) % config.Members.Length;
 
     /// <summary>One pass: collects the tombstones seen often enough that are still the same; returns how many were dropped everywhere.</summary>
     public async Task<int> CollectAsync(CancellationToken cancellationToken)
