@@ -135,6 +135,7 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
     {
         await using var s = await TestSession.OpenAsync(Grains);
         var before = await QuiescentSlotCountAsync();
+        var keysBefore = Cluster.AllSlots().Select(x => x.Key).ToHashSet();
         var run = Guid.NewGuid().ToString("N")[..8];
         var unknownSession = "bogus" + run;
         await Task.WhenAll(Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
@@ -165,7 +166,16 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
         })));
 
         Assert.Empty(Cluster.AllSlots().Where(x => x.Key.Contains(run, StringComparison.Ordinal)).Select(x => x.Key).Distinct());
-        await Eventually.Async(async () => await QuiescentSlotCountAsync() <= before, TimeSpan.FromSeconds(20), $"the replicas to keep at most the {before} slots they kept before");
+        try
+        {
+            await Eventually.Async(async () => await QuiescentSlotCountAsync() <= before, TimeSpan.FromSeconds(20), $"the replicas to keep at most the {before} slots they kept before");
+        }
+        catch (TimeoutException ex)
+        {
+            // Which keys stayed is what a failure must tell.
+            var added = Cluster.AllSlots().Select(x => x.Key).Where(k => !keysBefore.Contains(k)).Distinct().Take(20);
+            throw new TimeoutException($"{ex.Message} Keys that were not there before: {string.Join(", ", added)}", ex);
+        }
     }
 
     /// <summary>

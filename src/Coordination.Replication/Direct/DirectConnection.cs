@@ -41,6 +41,9 @@ internal sealed class DirectConnection : IDisposable
     private readonly ClusterTls? _tls;
     private readonly Action<DirectConnection, Exception> _failed;
     private readonly Lock _writing = new();
+
+    /// <summary>The reading thread's frame buffer, and the writers' (under <see cref="_writing"/>).</summary>
+    private readonly FrameScratch _scratch = new();
     private readonly ConcurrentDictionary<long, Waiter> _waiting = new();
     private readonly long _created;
     private readonly ITimer? _sweepTimer;
@@ -60,7 +63,7 @@ internal sealed class DirectConnection : IDisposable
         _failed = failed;
         _created = time.GetTimestamp();
         _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendBufferSize = SendBuffer };
-        KeepAlive(_socket);
+        DirectSockets.KeepAlive(_socket);
         Bound = Math.Min(MaxUnanswered, _socket.SendBufferSize / 4);
         if (replyTimeout > TimeSpan.Zero)
         {
@@ -103,36 +106,46 @@ internal sealed class DirectConnection : IDisposable
         }
 
         var id = Interlocked.Increment(ref _nextId);
-        var frame = DirectFrames.Frame(id, FrameKind.Batch, _serializer.SerializeToArray(batch));
-        if (frame.Length > Bound / 2)
+        Waiter waiter;
+        Exception? failed = null;
+        lock (_writing)
         {
-            ReplicationMetrics.DirectBatchesDeclined.Add(1);
-            return null;
-        }
+            // Serialized under the write lock, into the connection's own buffer (a destination has one batch on its
+            // way at a time, so the lock is rarely contended).
+            var frame = DirectFrames.Write(_scratch, id, FrameKind.Batch, batch, _serializer);
+            if (frame.Length > Bound / 2)
+            {
+                ReplicationMetrics.DirectBatchesDeclined.Add(1);
+                return null;
+            }
 
-        if (Interlocked.Add(ref _unanswered, frame.Length) > Bound)
-        {
-            Interlocked.Add(ref _unanswered, -frame.Length);
-            ReplicationMetrics.DirectBatchesDeclined.Add(1);
-            return null;
-        }
+            if (Interlocked.Add(ref _unanswered, frame.Length) > Bound)
+            {
+                Interlocked.Add(ref _unanswered, -frame.Length);
+                ReplicationMetrics.DirectBatchesDeclined.Add(1);
+                return null;
+            }
 
-        // Completed by the reading thread, which runs what follows inline (it only hands replies on and sends the
-        // next batch, never waiting on this connection's reads).
-        var waiter = new Waiter(new TaskCompletionSource<ReplicaReply[]>(), frame.Length, _time.GetTimestamp());
-        _waiting[id] = waiter;
-        try
-        {
-            lock (_writing)
+            // Completed by the reading thread, which runs what follows inline (it only hands replies on and sends the
+            // next batch, never waiting on this connection's reads).
+            waiter = new Waiter(new TaskCompletionSource<ReplicaReply[]>(), frame.Length, _time.GetTimestamp());
+            _waiting[id] = waiter;
+            try
             {
                 // Set before the connection counts as made.
-                _stream!.Write(frame);
+                _stream!.Write(frame.Span);
+            }
+            catch (Exception ex)
+            {
+                failed = ex;
             }
         }
-        catch (Exception ex)
+
+        if (failed is not null)
         {
-            // A write cut off halfway leaves the stream unusable: the connection goes, and the batch with it.
-            Break(ex);
+            // A write cut off halfway leaves the stream unusable: the connection goes, and the batch with it (off the
+            // write lock: what the batch's failure runs inline may send again).
+            Break(failed);
         }
 
         if (Volatile.Read(ref _broken) is { } broken)
@@ -179,8 +192,7 @@ internal sealed class DirectConnection : IDisposable
             _stream = stream;
             Volatile.Write(ref _connected, 1);
             using var reader = new BufferedStream(stream, 64 << 10);
-            var header = new byte[DirectFrames.HeaderLength];
-            while (DirectFrames.Read(reader, header) is { } frame)
+            while (DirectFrames.Read(reader, _scratch) is { } frame)
             {
                 if (Settle(frame.Id) is { } waiter)
                 {
@@ -214,11 +226,11 @@ internal sealed class DirectConnection : IDisposable
         {
             if (frame.Kind == FrameKind.Failed)
             {
-                reply.TrySetException(new InvalidOperationException($"{_target} failed a replica batch: {Encoding.UTF8.GetString(frame.Body)}"));
+                reply.TrySetException(new InvalidOperationException($"{_target} failed a replica batch: {Encoding.UTF8.GetString(frame.Body.Span)}"));
                 return;
             }
 
-            reply.TrySetResult(_serializer.Deserialize<ReplicaReply[]>(frame.Body) ?? throw new InvalidDataException($"{_target} answered a replica batch with nothing."));
+            reply.TrySetResult(_serializer.Deserialize<ReplicaReply[]>(frame.Body.Span) ?? throw new InvalidDataException($"{_target} answered a replica batch with nothing."));
         }
         catch (Exception ex)
         {
@@ -251,18 +263,6 @@ internal sealed class DirectConnection : IDisposable
             Break(timedOut);
             late.ForEach(waiter => waiter.Reply.TrySetException(timedOut));
         }
-    }
-
-    /// <summary>
-    /// TCP keepalive after 30 s of silence, then every 10 s, three times: a connection whose other end went with a
-    /// partition (its reset lost) ends in about a minute, not the system's two hours, and so does its thread.
-    /// </summary>
-    internal static void KeepAlive(Socket socket)
-    {
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 30);
-        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
-        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
     }
 
     private void Break(Exception reason)

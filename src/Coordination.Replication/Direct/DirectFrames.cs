@@ -1,6 +1,9 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 using Coordination.Replication.Configuration;
+using Orleans.Serialization;
 
 namespace Coordination.Replication.Direct;
 
@@ -60,12 +63,42 @@ internal static class DirectFrames
             return null;
         }
 
-        var parts = Encoding.UTF8.GetString(frame.Body).Split('\n');
+        var parts = Encoding.UTF8.GetString(frame.Body.Span).Split('\n');
         return parts.Length == 2 ? (new ReplicaId(parts[0]), new ReplicaId(parts[1])) : null;
     }
 
-    /// <summary>Reads one frame (<paramref name="header"/> is a scratch buffer of <see cref="HeaderLength"/>); null at the end of the stream; a longer body than <paramref name="maxBody"/> is bad input.</summary>
-    public static ReplicaFrame? Read(Stream stream, byte[] header, int maxBody = MaxBody)
+    /// <summary>Reads one frame (<paramref name="header"/> is a scratch buffer of <see cref="HeaderLength"/>) into a body of its own; null at the end of the stream; a longer body than <paramref name="maxBody"/> is bad input.</summary>
+    public static ReplicaFrame? Read(Stream stream, byte[] header, int maxBody = MaxBody) =>
+        ReadHeader(stream, header, maxBody) is var (length, id, kind) ? new ReplicaFrame(id, kind, ReadBody(stream, new byte[length])) : null;
+
+    /// <summary>
+    /// Reads one frame into <paramref name="scratch"/>'s buffers: its body is valid until the next read with the same
+    /// scratch (what reads it deserializes or decodes it before reading on). Null at the end of the stream.
+    /// </summary>
+    public static ReplicaFrame? Read(Stream stream, FrameScratch scratch, int maxBody = MaxBody) =>
+        ReadHeader(stream, scratch.Header, maxBody) is var (length, id, kind) ? new ReplicaFrame(id, kind, ReadBody(stream, scratch.Input(length))) : null;
+
+    /// <summary>
+    /// Writes a frame of <paramref name="kind"/> whose body is <paramref name="body"/> serialized into
+    /// <paramref name="scratch"/>'s output buffer, and returns the whole frame, valid until the next write with the same
+    /// scratch: no array of its own per frame, where a batch and its reply each made two (the body, then the frame).
+    /// </summary>
+    public static ReadOnlyMemory<byte> Write<T>(FrameScratch scratch, long id, FrameKind kind, T body, Serializer serializer)
+    {
+        var output = scratch.Output();
+        output.Advance(HeaderLength);
+        serializer.Serialize(body, output);
+        var frame = output.WrittenMemory;
+
+        // The header goes in last, when the body's length is known (and the buffer no longer moves as it grows).
+        var start = MemoryMarshal.AsMemory(frame).Span;
+        BinaryPrimitives.WriteInt32LittleEndian(start, frame.Length - HeaderLength);
+        BinaryPrimitives.WriteInt64LittleEndian(start[4..], id);
+        BinaryPrimitives.WriteInt32LittleEndian(start[12..], (int)kind);
+        return frame;
+    }
+
+    private static (int Length, long Id, FrameKind Kind)? ReadHeader(Stream stream, byte[] header, int maxBody)
     {
         var read = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
         if (read == 0)
@@ -84,14 +117,59 @@ internal static class DirectFrames
             throw new InvalidDataException($"A replica frame claims a body of {length} bytes (at most {maxBody}).");
         }
 
-        var id = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(4));
-        var kind = (FrameKind)BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
-        var body = new byte[length];
-        stream.ReadExactly(body);
-        return new ReplicaFrame(id, kind, body);
+        return (length, BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(4)), (FrameKind)BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12)));
+    }
+
+    private static ReadOnlyMemory<byte> ReadBody(Stream stream, Memory<byte> body)
+    {
+        stream.ReadExactly(body.Span);
+        return body;
     }
 }
 
+/// <summary>
+/// One connection end's reusable frame buffers: the input is its reading thread's, the output its writer's (one at a
+/// time: under the connection's write lock, or on the listener's thread that also reads). A buffer grows to the largest frame it carried up to <see cref="MaxKept"/>; a
+/// larger frame gets a buffer of its own, so a rare large batch does not stay pinned to the connection.
+/// </summary>
+internal sealed class FrameScratch
+{
+    /// <summary>Most bytes a buffer keeps between frames: the most a connection leaves unanswered (<see cref="DirectConnection.MaxUnanswered"/>).</summary>
+    public const int MaxKept = DirectConnection.MaxUnanswered;
+
+    private byte[] _input = [];
+    private ArrayBufferWriter<byte> _output = new(4096);
+
+    public byte[] Header { get; } = new byte[DirectFrames.HeaderLength];
+
+    /// <summary>A body buffer of <paramref name="length"/> bytes.</summary>
+    public Memory<byte> Input(int length)
+    {
+        if (length > MaxKept)
+        {
+            return new byte[length];
+        }
+
+        if (_input.Length < length)
+        {
+            _input = new byte[Math.Max(length, Math.Min(MaxKept, _input.Length * 2))];
+        }
+
+        return _input.AsMemory(0, length);
+    }
+
+    /// <summary>The output buffer, emptied (replaced when the last frame left it larger than <see cref="MaxKept"/>).</summary>
+    public ArrayBufferWriter<byte> Output()
+    {
+        if (_output.Capacity > MaxKept)
+        {
+            _output = new ArrayBufferWriter<byte>(4096);
+        }
+
+        _output.ResetWrittenCount();
+        return _output;
+    }
+}
 internal enum FrameKind
 {
     Hello = 0,
@@ -99,4 +177,4 @@ internal enum FrameKind
     Failed = 2,
 }
 
-internal readonly record struct ReplicaFrame(long Id, FrameKind Kind, byte[] Body);
+internal readonly record struct ReplicaFrame(long Id, FrameKind Kind, ReadOnlyMemory<byte> Body);

@@ -153,7 +153,7 @@ internal sealed partial class DirectReplicaListener(
         try
         {
             socket.NoDelay = true;
-            DirectConnection.KeepAlive(socket);
+            DirectSockets.KeepAlive(socket);
             // A reply write within the response timeout: a sender that reads no replies (paused) does not hold this
             // thread for ever.
             socket.SendTimeout = (int)Math.Min(messaging.Value.ResponseTimeout.TotalMilliseconds, int.MaxValue);
@@ -164,8 +164,8 @@ internal sealed partial class DirectReplicaListener(
                 return;
             }
 
-            var header = new byte[DirectFrames.HeaderLength];
-            while (!_stopping.IsCancellationRequested && DirectFrames.Read(reader, header) is { } frame)
+            var scratch = new FrameScratch();
+            while (!_stopping.IsCancellationRequested && DirectFrames.Read(reader, scratch) is { } frame)
             {
                 if (filter is not null && (!filter.Allows(from, _self) || !filter.Allows(_self, from)))
                 {
@@ -178,7 +178,7 @@ internal sealed partial class DirectReplicaListener(
                     continue;
                 }
 
-                stream.Write(Answer(frame));
+                stream.Write(Answer(frame, scratch).Span);
                 ReplicationMetrics.DirectFramesSent.Add(1);
             }
         }
@@ -233,13 +233,14 @@ internal sealed partial class DirectReplicaListener(
         return Interlocked.CompareExchange(ref state, 1, 0) == 0 && hello is var (from, to) ? (reader, from, to) : null;
     }
 
-    private byte[] Answer(ReplicaFrame frame)
+    /// <summary>The reply frame to a batch, in <paramref name="scratch"/>'s output buffer (the batch's body is read from its input first).</summary>
+    private ReadOnlyMemory<byte> Answer(ReplicaFrame frame, FrameScratch scratch)
     {
         try
         {
-            var requests = serializer.Deserialize<ReplicaRequest[]>(frame.Body) ?? throw new InvalidDataException("A replica batch held nothing.");
+            var requests = serializer.Deserialize<ReplicaRequest[]>(frame.Body.Span) ?? throw new InvalidDataException("A replica batch held nothing.");
             var replies = Array.ConvertAll(requests, node.Value.Handle);
-            return DirectFrames.Frame(frame.Id, FrameKind.Batch, serializer.SerializeToArray(replies));
+            return DirectFrames.Write(scratch, frame.Id, FrameKind.Batch, replies, serializer);
         }
         catch (Exception ex)
         {

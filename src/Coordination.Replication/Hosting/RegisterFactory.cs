@@ -19,6 +19,7 @@ internal sealed class RegisterFactory
     private readonly bool _leaseOnly;
     private readonly BallotHints _hints;
     private readonly RoundTargets _targets;
+    private readonly HedgeTimer? _hedges;
 
     internal RegisterFactory(IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, IOptions<ReplicationOptions> options, ProposerOptions? overrides = null, BallotHints? hints = null)
     {
@@ -29,6 +30,7 @@ internal sealed class RegisterFactory
         _options = overrides ?? options.Value.ToProposerOptions();
         _leaseOnly = options.Value.Unsafe == UnsafeControl.LeaseOnly;
         _targets = new RoundTargets(time, transport?.Self);
+        _hedges = _options.HedgeDelay is { } delay && delay > TimeSpan.Zero ? new HedgeTimer(time, delay) : null;
     }
 
     /// <param name="key">The register's key.</param>
@@ -42,7 +44,7 @@ internal sealed class RegisterFactory
         var options = maxBatch < _options.MaxBatch ? _options with { MaxBatch = Math.Max(1, maxBatch) } : _options;
         return _leaseOnly
             ? new LeaseOnlyRegister<TValue>(key, _directory, _time, options)
-            : new RegisterProposer<TValue>(key, _directory, _transport, _time, options, ReplicationFaults.None, NewProposerId(), hints: _hints, targets: _targets);
+            : new RegisterProposer<TValue>(key, _directory, _transport, _time, options, ReplicationFaults.None, NewProposerId(), hints: _hints, targets: _targets, hedges: _hedges);
     }
 
     private static long NewProposerId()

@@ -50,7 +50,8 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
     /// <param name="faults">Decisions broken on purpose, for the simulations' controls only.</param>
     /// <param name="hints">The highest ballots this silo has seen per partition, so a new proposer starts above the floors of absent keys.</param>
     /// <param name="targets">The order this silo's rounds ask members in (shared by its proposers); a proposer of its own when null.</param>
-    internal RegisterProposer(string key, IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, ProposerOptions options, ReplicationFaults faults, long proposerId, Random? random = null, BallotHints? hints = null, RoundTargets? targets = null)
+    /// <param name="hedges">The timer of this silo's rounds' hedge delays (shared by its proposers); a proposer of its own when null.</param>
+    internal RegisterProposer(string key, IPartitionDirectory directory, IReplicaTransport transport, TimeProvider time, ProposerOptions options, ReplicationFaults faults, long proposerId, Random? random = null, BallotHints? hints = null, RoundTargets? targets = null, HedgeTimer? hedges = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(proposerId);
         Key = key;
@@ -59,7 +60,7 @@ internal sealed class RegisterProposer<TValue> : IRegister<TValue> where TValue 
         _faults = faults;
         _operationTimeout = (long)(options.OperationTimeout.TotalSeconds * time.TimestampFrequency);
         _configuration = new ProposerConfiguration(directory, Partition);
-        _rounds = new RoundBroadcaster(transport, time, options.RoundTimeout, options.HedgeDelay, targets ?? new RoundTargets(time, transport.Self), _configuration);
+        _rounds = new RoundBroadcaster(transport, time, options.RoundTimeout, options.HedgeDelay, targets ?? new RoundTargets(time, transport.Self), _configuration, hedges);
         _failedRounds = new FailedRoundPolicy(key, Partition, directory, _configuration, time, options.MaxConflictBackoff, random ?? Random.Shared);
         _queue = new GroupCommitQueue<TValue>(time, options.MaxBatch, options.Linger, CommitAsync, SpendBallot);
         _forgetter = new TombstoneForgetter(transport, time, options.RoundTimeout, faults);

@@ -17,10 +17,12 @@ namespace Coordination.Replication.Protocol;
 /// sweeper, operator listings) may see that older value. A round whose every member must answer (a deletion,
 /// before its tombstone may be dropped) asks everyone at once.
 /// </remarks>
-internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider time, TimeSpan roundTimeout, TimeSpan? hedgeDelay, RoundTargets targets, ProposerConfiguration configuration)
+/// <param name="hedges">The silo's shared hedge timer; one of this broadcaster's own when null and a hedge delay is configured.</param>
+internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider time, TimeSpan roundTimeout, TimeSpan? hedgeDelay, RoundTargets targets, ProposerConfiguration configuration, HedgeTimer? hedges = null)
 {
     private readonly long _roundTimeout = (long)(roundTimeout.TotalSeconds * time.TimestampFrequency);
     private readonly long? _hedgeDelay = hedgeDelay is { } d ? (long)(d.TotalSeconds * time.TimestampFrequency) : null;
+    private readonly HedgeTimer? _hedges = hedgeDelay is { } delay && delay > TimeSpan.Zero ? hedges is { } shared && shared.Delay == delay ? shared : new HedgeTimer(time, delay) : null;
 
     /// <summary>The round's replies, sealed: a reply that arrives later no longer counts.</summary>
     /// <param name="everyMember">Ask every member at once (a deletion); otherwise the round is thrifty when a hedge delay is configured.</param>
@@ -31,10 +33,10 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         var order = targets.Order(config);
         var first = everyMember || _hedgeDelay is null ? order.Length : Math.Min(needed, order.Length);
 
-        // Ends the wait for the hedge: completed by a first member's reply that decides the round or is anything
-        // but yes. Inline, like the round's own outcome: every step stays on the caller's scheduler (in the
-        // simulations, the one that replays a seed exactly).
-        var answered = first < order.Length ? new TaskCompletionSource() : null;
+        // Ends the wait for the hedge: completed with true by a first member's reply that decides the round or is
+        // anything but yes, with false by the hedge timer. Inline, like the round's own outcome: every step stays on
+        // the caller's scheduler (in the simulations, the one that replays a seed exactly).
+        var answered = first < order.Length ? new TaskCompletionSource<bool>() : null;
         for (var i = 0; i < first; i++)
         {
             _ = SendAsync(round, order[i], request, answered);
@@ -47,12 +49,32 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
             // majority up to the hedge delay, and asks the rest if it has not come (inline, not a method of its own:
             // every round of a busy silo comes here, and each async method a round suspends in allocates).
             var delay = Math.Min(_hedgeDelay!.Value, Math.Max(0, deadline - time.GetTimestamp()));
-            var hedge = true;
-            try
+            bool inTime;
+            if (delay == _hedgeDelay && _hedges is { } hedges)
             {
-                await answered.Task.WaitAsync(time.GetElapsedTime(0, delay), time);
+                // The common case, on the silo's shared timer.
+                if (!answered.Task.IsCompleted)
+                {
+                    hedges.Start(answered);
+                }
+
+                inTime = await answered.Task;
             }
-            catch (TimeoutException) when (delay == _hedgeDelay)
+            else
+            {
+                try
+                {
+                    await answered.Task.WaitAsync(time.GetElapsedTime(0, delay), time);
+                    inTime = true;
+                }
+                catch (TimeoutException)
+                {
+                    inTime = false;
+                }
+            }
+
+            var hedge = true;
+            if (!inTime && delay == _hedgeDelay)
             {
                 // Those asked first kept the round waiting: the ones still silent are asked last for a while.
                 for (var i = 0; i < first; i++)
@@ -63,7 +85,7 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
                     }
                 }
             }
-            catch (TimeoutException)
+            else if (!inTime)
             {
                 // The operation's deadline came before the hedge delay: nothing asked now could still count.
                 hedge = false;
@@ -103,7 +125,7 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         return sealedRound;
     }
 
-    private async Task SendAsync(RoundOutcome round, ReplicaId member, ReplicaRequest request, TaskCompletionSource? answered)
+    private async Task SendAsync(RoundOutcome round, ReplicaId member, ReplicaRequest request, TaskCompletionSource<bool>? answered)
     {
         ReplicaReply? reply;
         try
@@ -124,7 +146,7 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
         // Anything but yes from a member asked first has the others asked now, not after the hedge delay.
         if (reply is not { Status: ReplicaStatus.Ok } || round.Done.IsCompleted)
         {
-            answered?.TrySetResult();
+            answered?.TrySetResult(true);
         }
 
         if (reply is { Status: ReplicaStatus.EpochMismatch } && reply.Epoch < request.Epoch && configuration.Current is { } config && config.Epoch == request.Epoch)

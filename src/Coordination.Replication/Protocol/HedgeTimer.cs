@@ -1,0 +1,89 @@
+namespace Coordination.Replication.Protocol;
+
+/// <summary>
+/// The hedge delays of a silo's thrifty rounds (<see cref="RoundBroadcaster"/>) on one timer, where each round made a
+/// timer and a promise of its own (4 % of what the lock silo allocated under seq, and two takes of the runtime's
+/// timer lock per round). A round hands over the signal its first members' replies complete with true; once the delay has
+/// passed, this completes it with false. Every round waits the same delay, so the rounds' deadlines come in the order
+/// they started and a queue holds them. The timer is armed for the first deadline of a round still unanswered (those
+/// answered are passed over when it fires), at least a <see cref="Granularity"/>th of the delay after it last fired:
+/// while rounds are answered quickly it fires about once per delay, as the runtime's timer thread woke for the rounds'
+/// own timers; a hedge is asked at its delay, or up to a quarter of it later when rounds closer together wait on it.
+/// </summary>
+/// <remarks>
+/// A signal completed before its deadline stays queued until the timer fires (the rounds of about one delay on a busy
+/// silo). Nothing is armed while nothing waits, so an idle silo's timer never fires.
+/// </remarks>
+internal sealed class HedgeTimer
+{
+    /// <summary>The shortest time between two firings, as a fraction of the delay.</summary>
+    public const int Granularity = 4;
+
+    private readonly TimeProvider _time;
+    private readonly long _delay;
+    private readonly long _spacing;
+    private readonly Lock _gate = new();
+    private readonly Queue<(long Due, TaskCompletionSource<bool> Signal)> _waiting = new();
+    private readonly ITimer _timer;
+    private bool _armed;
+
+    public HedgeTimer(TimeProvider time, TimeSpan delay)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(delay, TimeSpan.Zero);
+        _time = time;
+        Delay = delay;
+        _delay = (long)(delay.TotalSeconds * time.TimestampFrequency);
+        _spacing = _delay / Granularity;
+        _timer = time.CreateTimer(static state => ((HedgeTimer)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>How long a round waits for its first members before it asks the rest.</summary>
+    public TimeSpan Delay { get; }
+
+    /// <summary>Completes <paramref name="signal"/> with false once <see cref="Delay"/> has passed, unless something completed it before.</summary>
+    public void Start(TaskCompletionSource<bool> signal)
+    {
+        lock (_gate)
+        {
+            // The deadline is taken under the lock, so the queue stays in deadline order across threads.
+            var now = _time.GetTimestamp();
+            _waiting.Enqueue((now + _delay, signal));
+            if (!_armed)
+            {
+                Arm(now, now + _delay);
+            }
+        }
+    }
+
+    private void Fire()
+    {
+        List<TaskCompletionSource<bool>>? due = null;
+        lock (_gate)
+        {
+            _armed = false;
+            var now = _time.GetTimestamp();
+            while (_waiting.TryPeek(out var first) && (first.Due <= now || first.Signal.Task.IsCompleted))
+            {
+                _waiting.Dequeue();
+                if (!first.Signal.Task.IsCompleted)
+                {
+                    (due ??= []).Add(first.Signal);
+                }
+            }
+
+            if (_waiting.TryPeek(out var next))
+            {
+                Arm(now, Math.Max(next.Due, now + _spacing));
+            }
+        }
+
+        // Off the lock: a round's continuation may run inline here and start another round.
+        due?.ForEach(signal => signal.TrySetResult(false));
+    }
+
+    private void Arm(long now, long at)
+    {
+        _armed = true;
+        _timer.Change(_time.GetElapsedTime(now, at), Timeout.InfiniteTimeSpan);
+    }
+}
