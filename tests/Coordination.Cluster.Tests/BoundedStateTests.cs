@@ -135,7 +135,7 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
     {
         await using var s = await TestSession.OpenAsync(Grains);
         var before = await QuiescentSlotCountAsync();
-        var keysBefore = Cluster.AllSlots().Select(x => x.Key).ToHashSet();
+        var copiesBefore = CopiesByKey();
         var run = Guid.NewGuid().ToString("N")[..8];
         var unknownSession = "bogus" + run;
         await Task.WhenAll(Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
@@ -172,9 +172,9 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
         }
         catch (TimeoutException ex)
         {
-            // Which keys stayed is what a failure must tell.
-            var added = Cluster.AllSlots().Select(x => x.Key).Where(k => !keysBefore.Contains(k)).Distinct().Take(20);
-            throw new TimeoutException($"{ex.Message} Keys that were not there before: {string.Join(", ", added)}", ex);
+            // Which keys gained copies is what a failure must tell.
+            var gained = CopiesByKey().Where(k => k.Value > copiesBefore.GetValueOrDefault(k.Key)).Take(20).Select(k => $"{k.Key} ({copiesBefore.GetValueOrDefault(k.Key)} -> {k.Value})");
+            throw new TimeoutException($"{ex.Message} Keys with more copies than before: {string.Join(", ", gained)}", ex);
         }
     }
 
@@ -244,6 +244,8 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
         LockRecord l => $"holder={l.Holder?.Sequence} waiters={l.Waiters.Count} finished={l.Finished.Count} delay={l.Delay is not null}",
         _ => value.GetType().Name,
     };
+
+    private Dictionary<string, int> CopiesByKey() => Cluster.AllSlots().GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.Count());
 
     /// <summary>The number of slots once nothing is changing any more (tombstones dropped, sessions ended).</summary>
     private async Task<int> QuiescentSlotCountAsync()

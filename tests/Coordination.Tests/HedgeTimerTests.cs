@@ -115,4 +115,29 @@ public sealed class HedgeTimerTests
         // One firing took the first round; the next came no sooner than a quarter of the delay after it.
         Assert.True(ranOut[1] - ranOut[0] >= Delay / HedgeTimer.Granularity, $"the timer fired again {(ranOut[1] - ranOut[0]).TotalMilliseconds} ms after the first round ran out");
     }
+
+    [Fact]
+    public void A_firing_that_runs_nothing_out_arms_for_the_next_deadline_itself()
+    {
+        // A firing that finds no round due (here: the first round was answered; on a real machine also a timer that
+        // fires early on the runtime's coarse clock) must not push the next round's hedge out by the spacing.
+        var time = new FakeTimeProvider();
+        var hedges = new HedgeTimer(time, Delay);
+        var answered = new TaskCompletionSource<bool>();
+        hedges.Start(answered);
+        answered.TrySetResult(true);
+        time.Advance(TimeSpan.FromMilliseconds(0.5));
+        var silent = new TaskCompletionSource<bool>();
+        hedges.Start(silent);
+
+        var waited = TimeSpan.Zero;
+        while (!silent.Task.IsCompleted && waited < Delay * 2)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(0.25));
+            waited += TimeSpan.FromMilliseconds(0.25);
+        }
+
+        Assert.True(waited >= Delay, $"the silent round ran out after {waited.TotalMilliseconds} ms, before its delay");
+        Assert.True(waited <= Delay + Tick, $"the silent round ran out after {waited.TotalMilliseconds} ms: its hedge waited for the spacing after a firing that ran nothing out");
+    }
 }

@@ -133,7 +133,7 @@ internal sealed class DirectConnection : IDisposable
             try
             {
                 // Set before the connection counts as made.
-                _stream!.Write(frame.Span);
+                DirectFrames.WriteTo(_stream!, frame);
             }
             catch (Exception ex)
             {

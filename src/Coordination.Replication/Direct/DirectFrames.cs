@@ -95,7 +95,29 @@ internal static class DirectFrames
         BinaryPrimitives.WriteInt32LittleEndian(start, frame.Length - HeaderLength);
         BinaryPrimitives.WriteInt64LittleEndian(start[4..], id);
         BinaryPrimitives.WriteInt32LittleEndian(start[12..], (int)kind);
+        if (output.Capacity > FrameScratch.MaxKept)
+        {
+            // Rare (a batch this large is declined, or a reply to one): the frame gets an array of its own, and the
+            // large buffer goes now rather than at the connection's next write, which may never come.
+            var own = frame.ToArray();
+            scratch.DropOutput();
+            return own;
+        }
+
         return frame;
+    }
+
+    /// <summary>Writes <paramref name="frame"/> by its array (an <see cref="System.Net.Security.SslStream"/> would copy a span into a rented array first).</summary>
+    public static void WriteTo(Stream stream, ReadOnlyMemory<byte> frame)
+    {
+        if (MemoryMarshal.TryGetArray(frame, out var segment))
+        {
+            stream.Write(segment.Array!, segment.Offset, segment.Count);
+        }
+        else
+        {
+            stream.Write(frame.Span);
+        }
     }
 
     private static (int Length, long Id, FrameKind Kind)? ReadHeader(Stream stream, byte[] header, int maxBody)
@@ -129,8 +151,9 @@ internal static class DirectFrames
 
 /// <summary>
 /// One connection end's reusable frame buffers: the input is its reading thread's, the output its writer's (one at a
-/// time: under the connection's write lock, or on the listener's thread that also reads). A buffer grows to the largest frame it carried up to <see cref="MaxKept"/>; a
-/// larger frame gets a buffer of its own, so a rare large batch does not stay pinned to the connection.
+/// time: under the connection's write lock, or on the listener's thread that also reads). Each grows to the largest
+/// frame it carried, up to <see cref="MaxKept"/>: a larger frame gets an array of its own, and a buffer grown past it
+/// goes after that frame, so a connection end keeps at most twice <see cref="MaxKept"/>, and a few KiB in steady use.
 /// </summary>
 internal sealed class FrameScratch
 {
@@ -158,18 +181,17 @@ internal sealed class FrameScratch
         return _input.AsMemory(0, length);
     }
 
-    /// <summary>The output buffer, emptied (replaced when the last frame left it larger than <see cref="MaxKept"/>).</summary>
+    /// <summary>The output buffer, emptied.</summary>
     public ArrayBufferWriter<byte> Output()
     {
-        if (_output.Capacity > MaxKept)
-        {
-            _output = new ArrayBufferWriter<byte>(4096);
-        }
-
         _output.ResetWrittenCount();
         return _output;
     }
+
+    /// <summary>Lets a buffer grown past <see cref="MaxKept"/> go.</summary>
+    public void DropOutput() => _output = new ArrayBufferWriter<byte>(4096);
 }
+
 internal enum FrameKind
 {
     Hello = 0,

@@ -178,7 +178,7 @@ internal sealed partial class DirectReplicaListener(
                     continue;
                 }
 
-                stream.Write(Answer(frame, scratch).Span);
+                DirectFrames.WriteTo(stream, Answer(frame, scratch));
                 ReplicationMetrics.DirectFramesSent.Add(1);
             }
         }

@@ -2,17 +2,19 @@ namespace Coordination.Replication.Protocol;
 
 /// <summary>
 /// The hedge delays of a silo's thrifty rounds (<see cref="RoundBroadcaster"/>) on one timer, where each round made a
-/// timer and a promise of its own (4 % of what the lock silo allocated under seq, and two takes of the runtime's
-/// timer lock per round). A round hands over the signal its first members' replies complete with true; once the delay has
+/// timer and a promise of its own (4 % of what the lock silo allocated under seq, and two takes of the runtime's timer
+/// lock per round). A round hands over the signal its first members' replies complete with true; once the delay has
 /// passed, this completes it with false. Every round waits the same delay, so the rounds' deadlines come in the order
 /// they started and a queue holds them. The timer is armed for the first deadline of a round still unanswered (those
-/// answered are passed over when it fires), at least a <see cref="Granularity"/>th of the delay after it last fired:
-/// while rounds are answered quickly it fires about once per delay, as the runtime's timer thread woke for the rounds'
-/// own timers; a hedge is asked at its delay, or up to a quarter of it later when rounds closer together wait on it.
+/// answered are passed over when it fires); after a firing that ran rounds out, at least a
+/// <see cref="Granularity"/>th of the delay later. While rounds are answered quickly it fires about once per delay, as
+/// the runtime's timer thread woke for the rounds' own timers; a hedge is asked at its delay (in whole milliseconds,
+/// rounded up), or up to a quarter of it later when rounds close together wait on it.
 /// </summary>
 /// <remarks>
 /// A signal completed before its deadline stays queued until the timer fires (the rounds of about one delay on a busy
-/// silo). Nothing is armed while nothing waits, so an idle silo's timer never fires.
+/// silo). Nothing is armed while nothing waits, so an idle silo's timer never fires. Rounds run out one after another
+/// on the timer's callback, and one outside a grain's scheduler continues inline there, as it did on its own timer.
 /// </remarks>
 internal sealed class HedgeTimer
 {
@@ -34,7 +36,25 @@ internal sealed class HedgeTimer
         Delay = delay;
         _delay = (long)(delay.TotalSeconds * time.TimestampFrequency);
         _spacing = _delay / Granularity;
-        _timer = time.CreateTimer(static state => ((HedgeTimer)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+        // The timer lives as long as the silo's proposers: it must not keep whatever context its creator ran in.
+        var suppress = !ExecutionContext.IsFlowSuppressed();
+        if (suppress)
+        {
+            ExecutionContext.SuppressFlow();
+        }
+
+        try
+        {
+            _timer = time.CreateTimer(static state => ((HedgeTimer)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+        finally
+        {
+            if (suppress)
+            {
+                ExecutionContext.RestoreFlow();
+            }
+        }
     }
 
     /// <summary>How long a round waits for its first members before it asks the rest.</summary>
@@ -73,7 +93,9 @@ internal sealed class HedgeTimer
 
             if (_waiting.TryPeek(out var next))
             {
-                Arm(now, Math.Max(next.Due, now + _spacing));
+                // The spacing only after a firing that ran something out: one that came early (the runtime's timers
+                // run on a coarse clock) is armed again for the deadline itself.
+                Arm(now, due is null ? next.Due : Math.Max(next.Due, now + _spacing));
             }
         }
 
@@ -83,7 +105,8 @@ internal sealed class HedgeTimer
 
     private void Arm(long now, long at)
     {
+        // Whole milliseconds, rounded up: the runtime's timers cut a due time down to them.
+        _timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(_time.GetElapsedTime(now, at).TotalMilliseconds)), Timeout.InfiniteTimeSpan);
         _armed = true;
-        _timer.Change(_time.GetElapsedTime(now, at), Timeout.InfiniteTimeSpan);
     }
 }

@@ -25,6 +25,9 @@ internal sealed class SimCluster
     private readonly Dictionary<ReplicaId, ReplicaNode> _nodes = [];
     private readonly ReplicaNodeOptions _nodeOptions;
     private readonly ProposerOptions _proposerOptions;
+
+    /// <summary>One hedge timer for every proposer of the cluster, as a silo's proposers share theirs.</summary>
+    private readonly HedgeTimer? _hedges;
     private readonly ReplicationFaults _faults;
     private int _nextNode;
     private int _nextProposer;
@@ -49,6 +52,7 @@ internal sealed class SimCluster
             MaxConflictBackoff = TimeSpan.FromMilliseconds(3),
             HedgeDelay = everyMemberAtOnce ? null : new ProposerOptions().HedgeDelay,
         };
+        _hedges = _proposerOptions.HedgeDelay is { } delay ? new HedgeTimer(Sim.Clock, delay) : null;
         _faults = new ReplicationFaults
         {
             VoteWithoutRecovery = broken.EmptyReplicaVotes,
@@ -107,7 +111,7 @@ internal sealed class SimCluster
         var id = new ReplicaId($"proposer-{++_nextProposer}");
         ProposerHosts.Add(id);
         var faults = adjust is null ? _faults : adjust(_faults);
-        return new RegisterProposer<TValue>(Key, new SimDirectory(this), Net.TransportFor(id), Sim.Clock, _proposerOptions, faults, proposerId: Sim.Random.NextInt64(1, long.MaxValue), Sim.Random);
+        return new RegisterProposer<TValue>(Key, new SimDirectory(this), Net.TransportFor(id), Sim.Clock, _proposerOptions, faults, proposerId: Sim.Random.NextInt64(1, long.MaxValue), Sim.Random, hedges: _hedges);
     }
 
     public void Crash(ReplicaId id)
