@@ -115,6 +115,8 @@ internal sealed class DirectConnection : IDisposable
             var frame = DirectFrames.Write(_scratch, id, FrameKind.Batch, batch, _serializer);
             if (frame.Length > Bound / 2)
             {
+                // The only frame that grows the buffer past what it keeps: it goes now, not at the next write.
+                _scratch.TrimOutput();
                 ReplicationMetrics.DirectBatchesDeclined.Add(1);
                 return null;
             }

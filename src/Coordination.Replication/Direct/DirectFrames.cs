@@ -95,15 +95,6 @@ internal static class DirectFrames
         BinaryPrimitives.WriteInt32LittleEndian(start, frame.Length - HeaderLength);
         BinaryPrimitives.WriteInt64LittleEndian(start[4..], id);
         BinaryPrimitives.WriteInt32LittleEndian(start[12..], (int)kind);
-        if (output.Capacity > FrameScratch.MaxKept)
-        {
-            // Rare (a batch this large is declined, or a reply to one): the frame gets an array of its own, and the
-            // large buffer goes now rather than at the connection's next write, which may never come.
-            var own = frame.ToArray();
-            scratch.DropOutput();
-            return own;
-        }
-
         return frame;
     }
 
@@ -152,8 +143,8 @@ internal static class DirectFrames
 /// <summary>
 /// One connection end's reusable frame buffers: the input is its reading thread's, the output its writer's (one at a
 /// time: under the connection's write lock, or on the listener's thread that also reads). Each grows to the largest
-/// frame it carried, up to <see cref="MaxKept"/>: a larger frame gets an array of its own, and a buffer grown past it
-/// goes after that frame, so a connection end keeps at most twice <see cref="MaxKept"/>, and a few KiB in steady use.
+/// frame it carried, up to <see cref="MaxKept"/>: a larger frame read gets an array of its own, and an output buffer
+/// grown past it goes once its frame is sent or declined, so a connection end keeps at most twice <see cref="MaxKept"/>, and a few KiB in steady use.
 /// </summary>
 internal sealed class FrameScratch
 {
@@ -184,12 +175,22 @@ internal sealed class FrameScratch
     /// <summary>The output buffer, emptied.</summary>
     public ArrayBufferWriter<byte> Output()
     {
+        TrimOutput();
         _output.ResetWrittenCount();
         return _output;
     }
 
-    /// <summary>Lets a buffer grown past <see cref="MaxKept"/> go.</summary>
-    public void DropOutput() => _output = new ArrayBufferWriter<byte>(4096);
+    /// <summary>
+    /// Once the frame written last is sent or declined: lets an output buffer grown past <see cref="MaxKept"/> go now
+    /// (a batch that large is declined, or a reply to one), not at the connection's next write, which may never come.
+    /// </summary>
+    public void TrimOutput()
+    {
+        if (_output.Capacity > MaxKept)
+        {
+            _output = new ArrayBufferWriter<byte>(4096);
+        }
+    }
 }
 
 internal enum FrameKind

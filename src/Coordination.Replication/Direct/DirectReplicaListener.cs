@@ -179,6 +179,7 @@ internal sealed partial class DirectReplicaListener(
                 }
 
                 DirectFrames.WriteTo(stream, Answer(frame, scratch));
+                scratch.TrimOutput();
                 ReplicationMetrics.DirectFramesSent.Add(1);
             }
         }

@@ -18,7 +18,7 @@ namespace Coordination.Replication.Protocol;
 /// </remarks>
 internal sealed class HedgeTimer
 {
-    /// <summary>The shortest time between two firings, as a fraction of the delay.</summary>
+    /// <summary>The shortest time from a firing that ran rounds out to the next, as a fraction of the delay.</summary>
     public const int Granularity = 4;
 
     private readonly TimeProvider _time;
@@ -106,7 +106,8 @@ internal sealed class HedgeTimer
     private void Arm(long now, long at)
     {
         // Whole milliseconds, rounded up: the runtime's timers cut a due time down to them.
-        _timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(_time.GetElapsedTime(now, at).TotalMilliseconds)), Timeout.InfiniteTimeSpan);
+        // At least one: a zero due time could run the callback at once, on a provider that does so inline.
+        _timer.Change(TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(_time.GetElapsedTime(now, at).TotalMilliseconds))), Timeout.InfiniteTimeSpan);
         _armed = true;
     }
 }
