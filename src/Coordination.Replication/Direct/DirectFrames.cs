@@ -144,7 +144,8 @@ internal static class DirectFrames
 /// One connection end's reusable frame buffers: the input is its reading thread's, the output its writer's (one at a
 /// time: under the connection's write lock, or on the listener's thread that also reads). Each grows to the largest
 /// frame it carried, up to <see cref="MaxKept"/>: a larger frame read gets an array of its own, and an output buffer
-/// grown past it goes once its frame is sent or declined, so a connection end keeps at most twice <see cref="MaxKept"/>, and a few KiB in steady use.
+/// grown past it goes once its frame is sent or declined, so a connection end keeps at most twice
+/// <see cref="MaxKept"/>, and a few KiB in steady use.
 /// </summary>
 internal sealed class FrameScratch
 {
@@ -182,7 +183,8 @@ internal sealed class FrameScratch
 
     /// <summary>
     /// Once the frame written last is sent or declined: lets an output buffer grown past <see cref="MaxKept"/> go now
-    /// (a batch that large is declined, or a reply to one), not at the connection's next write, which may never come.
+    /// (a batch that large is declined; a reply can be that large), not at the connection's next write, which may never
+    /// come.
     /// </summary>
     public void TrimOutput()
     {

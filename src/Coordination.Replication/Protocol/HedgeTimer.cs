@@ -36,6 +36,7 @@ internal sealed class HedgeTimer
         Delay = delay;
         _delay = (long)(delay.TotalSeconds * time.TimestampFrequency);
         _spacing = _delay / Granularity;
+        LongestWait = _delay + _spacing + (time.TimestampFrequency / 1000);
 
         // The timer lives as long as the silo's proposers: it must not keep whatever context its creator ran in.
         var suppress = !ExecutionContext.IsFlowSuppressed();
@@ -59,6 +60,9 @@ internal sealed class HedgeTimer
 
     /// <summary>How long a round waits for its first members before it asks the rest.</summary>
     public TimeSpan Delay { get; }
+
+    /// <summary>The longest a signal waits before it runs out (timestamp ticks): the delay, the spacing and a millisecond of rounding.</summary>
+    public long LongestWait { get; }
 
     /// <summary>Completes <paramref name="signal"/> with false once <see cref="Delay"/> has passed, unless something completed it before.</summary>
     public void Start(TaskCompletionSource<bool> signal)

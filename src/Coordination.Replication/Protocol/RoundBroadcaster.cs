@@ -48,11 +48,13 @@ internal sealed class RoundBroadcaster(IReplicaTransport transport, TimeProvider
             // the rest: their replies tell the failed-round policy who is active. Waits for the first members'
             // majority up to the hedge delay, and asks the rest if it has not come (inline, not a method of its own:
             // every round of a busy silo comes here, and each async method a round suspends in allocates).
-            var delay = Math.Min(_hedgeDelay!.Value, Math.Max(0, deadline - time.GetTimestamp()));
+            var left = Math.Max(0, deadline - time.GetTimestamp());
+            var delay = Math.Min(_hedgeDelay!.Value, left);
             bool inTime;
-            if (delay == _hedgeDelay && _hedges is { } hedges)
+            if (_hedges is { } hedges && left >= hedges.LongestWait)
             {
-                // The common case, on the silo's shared timer.
+                // The common case, on the silo's shared timer (which may run a round out a little late: only with the
+                // time for that left before the operation's deadline).
                 if (!answered.Task.IsCompleted)
                 {
                     hedges.Start(answered);

@@ -100,10 +100,10 @@ internal sealed class RoundOutcome(PartitionConfiguration config, int needed)
         {
             Cleared++;
         }
-        else if (reply is { Status: ReplicaStatus.Rejected, Accepted.IsZero: true } && reply.Epoch == config.Epoch)
+        else if (reply is { Status: ReplicaStatus.Rejected, Accepted.IsZero: true, Value: null } && reply.Epoch == config.Epoch)
         {
-            // Safe only because the member has accepted nothing for the key (a rejection carries no value in any case)
-            // and turned the round away for a promise above its ballot: keep the Accepted check.
+            // Safe only because the member has accepted nothing for the key and turned the round away for a promise
+            // above its ballot: keep the Accepted check (and the value's, though a rejection carries none today).
             Cleared++;
         }
 
