@@ -7,6 +7,7 @@ using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
 using Coordination.TestKit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Orleans.Serialization;
 
 namespace Coordination.Cluster.Tests;
@@ -116,11 +117,134 @@ public sealed class DirectTransportTests(ClusterFixture fixture) : IClassFixture
         Assert.InRange(DateTime.UtcNow - opened, DirectReplicaListener.HelloTimeout - TimeSpan.FromSeconds(1), DirectReplicaListener.HelloTimeout * 4);
     }
 
+    [Fact]
+    public async Task Concurrent_batches_of_every_size_on_one_connection_each_get_their_own_replies()
+    {
+        // The real sending end (DirectReplicaLinks and its DirectConnection) against a silo's real listener: batches of
+        // 1 to 64 requests and replies from a few bytes to several hundred KiB (past what a connection end's buffers
+        // keep), sent from many threads at once, each checked against its own requests; both ends serialize into and
+        // read into buffers they reuse, so a reply decoded from a buffer the next frame overwrote, or matched to
+        // another batch, shows here.
+        var (silo, port) = Listener(0);
+        var target = silo.ToReplicaId();
+        using var links = new DirectReplicaLinks(
+            new ReplicaId(SiloAddress.New(IPAddress.Loopback, 3, 3).ToParsableString()),
+            Cluster.Cluster.Silos[0].ServiceProvider.GetRequiredService<Serializer>(),
+            TimeProvider.System,
+            TimeSpan.FromSeconds(30),
+            tls: null,
+            NullLogger.Instance);
+        Func<ReplicaId, Task<int>> askPort = _ => Task.FromResult(port);
+        await Eventually.Async(() => links.TrySend(target, [], askPort) is not null, Wait, "a direct connection to the listener");
+        var bound = links.Bound(target)!.Value;
+
+        // Keys of the partitions the listener's silo is a member of (three replicas on four silos), once it is active in
+        // each at the configuration's epoch.
+        var metadata = await Cluster.MetadataAsync();
+        var prefix = $"t/direct-frames/{Guid.NewGuid():N}/";
+        var keys = Enumerable.Range(0, int.MaxValue).Select(i => prefix + i)
+            .Where(key => metadata.Partitions[Partitioner.PartitionOf(key, metadata.PartitionCount)].Contains(target))
+            .Take(64)
+            .ToList();
+        ReplicaRequest Request(string key, ReplicaOperation operation, Ballot ballot, object? value, Ballot next)
+        {
+            var partition = Partitioner.PartitionOf(key, metadata.PartitionCount);
+            return new(partition, metadata.Partitions[partition].Epoch, key, operation, ballot, value, next);
+        }
+
+        await Eventually.Async(
+            async () => (await links.TrySend(target, [.. keys.Select(key => Request(key, ReplicaOperation.Status, Ballot.Zero, null, Ballot.Zero))], askPort)!)
+                .All(reply => reply.Status == ReplicaStatus.Ok),
+            Wait,
+            "the listener's replica active in the partitions of the keys");
+
+        // Values unique to their key, of four sizes up to a quarter of what the connection leaves unanswered (a batch
+        // above half of it is always declined).
+        var proposer = Random.Shared.NextInt64(1, long.MaxValue);
+        var accepted = new Ballot(1_000_000, proposer);
+        int[] sizes = [16, 1_000, bound / 16, (bound / 4) - 512];
+        var values = keys.Select((key, i) => (key, i)).ToDictionary(
+            k => k.key,
+            k => Enumerable.Range(0, sizes[k.i % sizes.Length]).Select(j => (byte)((k.i * 31) + j)).ToArray());
+        Assert.True(values.Values.Sum(v => v.Length) > FrameScratch.MaxKept, $"the values fit a kept buffer (a send buffer of {bound * 4} bytes)");
+
+        // Accepts, in batches of at most a quarter of the bound in values, all at once.
+        var writes = new List<ReplicaRequest[]>();
+        foreach (var key in values.Keys.OrderBy(_ => Random.Shared.Next()))
+        {
+            var request = Request(key, ReplicaOperation.Accept, accepted, values[key], new Ballot(accepted.Counter + 1, proposer));
+            if (writes.Count == 0 || writes[^1].Sum(r => ((byte[])r.Value!).Length) + values[key].Length > bound / 4)
+            {
+                writes.Add([request]);
+            }
+            else
+            {
+                writes[^1] = [.. writes[^1], request];
+            }
+        }
+
+        foreach (var (batch, replies) in await SendAllAsync(links, target, writes, askPort))
+        {
+            Assert.All(replies.Zip(batch), pair => Assert.True(pair.First is { Status: ReplicaStatus.Ok } && pair.First.Accepted == accepted, $"{pair.Second.Key}: accept answered {pair.First}"));
+        }
+
+        // Reads (prepares) in rounds: every key once a round, split into batches of random sizes sent at once; the last
+        // round reads every key in one batch, whose reply is larger than a connection end keeps a buffer for.
+        for (var round = 0; round < 6; round++)
+        {
+            var ballot = new Ballot(accepted.Counter + 10 + round, proposer);
+            var order = keys.OrderBy(_ => Random.Shared.Next()).ToList();
+            var reads = new List<ReplicaRequest[]>();
+            for (var taken = 0; taken < order.Count;)
+            {
+                var count = round == 5 ? order.Count : Math.Min(Random.Shared.Next(1, 17), order.Count - taken);
+                reads.Add([.. order.Skip(taken).Take(count).Select(key => Request(key, ReplicaOperation.Prepare, ballot, null, Ballot.Zero))]);
+                taken += count;
+            }
+
+            foreach (var (batch, replies) in await SendAllAsync(links, target, reads, askPort))
+            {
+                Assert.All(replies.Zip(batch), pair =>
+                {
+                    Assert.True(pair.First is { Status: ReplicaStatus.Ok } && pair.First.Accepted == accepted, $"{pair.Second.Key}: read answered {pair.First}");
+                    Assert.True(values[pair.Second.Key].AsSpan().SequenceEqual(pair.First.Value as byte[]), $"{pair.Second.Key}: read another value ({(pair.First.Value as byte[])?.Length} bytes, {values[pair.Second.Key].Length} written)");
+                });
+            }
+        }
+
+        Assert.True(links.Connected(target), "the connection broke");
+    }
+
     private async Task PairAsync(string name, TestSession session)
     {
         var id = Guid.NewGuid();
         var token = await Cluster.Grains.AcquireAsync(name, session.Id, id, TimeSpan.FromSeconds(30));
         Assert.Equal(ReleaseOutcome.Released, await Cluster.Grains.ReleaseAsync(name, session.Id, id, token));
+    }
+
+    /// <summary>
+    /// Sends every batch at once, each from a thread of its own, on <paramref name="links"/>' connection (a batch it
+    /// declines, having too much unanswered for now, is sent again once others' replies have come), and returns each
+    /// batch with its replies, checked to be one per request.
+    /// </summary>
+    private static async Task<(ReplicaRequest[] Batch, ReplicaReply[] Replies)[]> SendAllAsync(DirectReplicaLinks links, ReplicaId target, List<ReplicaRequest[]> batches, Func<ReplicaId, Task<int>> askPort)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        return await Task.WhenAll(batches.Select(batch => Task.Run(async () =>
+        {
+            while (true)
+            {
+                if (links.TrySend(target, batch, askPort) is { } sent)
+                {
+                    var replies = await sent.WaitAsync(Wait);
+                    Assert.Equal(batch.Length, replies.Length);
+                    return (batch, replies);
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, $"a batch of {batch.Length} requests was declined for {Wait}");
+                await Task.Delay(1);
+            }
+        })));
     }
 
     private (SiloAddress Silo, int Port) Listener(int index)
