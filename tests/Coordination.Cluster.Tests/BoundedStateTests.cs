@@ -134,8 +134,7 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
     public async Task Bad_input_creates_no_replica_slot()
     {
         await using var s = await TestSession.OpenAsync(Grains);
-        var before = await QuiescentSlotCountAsync();
-        var copiesBefore = CopiesByKey();
+        var before = await QuiescentKeysAsync();
         var run = Guid.NewGuid().ToString("N")[..8];
         var unknownSession = "bogus" + run;
         await Task.WhenAll(Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
@@ -166,15 +165,18 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
         })));
 
         Assert.Empty(Cluster.AllSlots().Where(x => x.Key.Contains(run, StringComparison.Ordinal)).Select(x => x.Key).Distinct());
+
+        // By key, not by copy: a register that two of three members held (a thrifty round's) may reach the third since
+        // (a hedge, the collector's write-back), which is no new state.
+        List<string> Gained() => [.. Cluster.AllSlots().Select(x => x.Key).Distinct().Where(key => !before.Contains(key))];
         try
         {
-            await Eventually.Async(async () => await QuiescentSlotCountAsync() <= before, TimeSpan.FromSeconds(20), $"the replicas to keep at most the {before} slots they kept before");
+            await Eventually.Async(() => Gained().Count == 0, TimeSpan.FromSeconds(20), $"the replicas to hold no register key beyond the {before.Count} they held before");
         }
         catch (TimeoutException ex)
         {
-            // Which keys gained copies is what a failure must tell.
-            var gained = CopiesByKey().Where(k => k.Value > copiesBefore.GetValueOrDefault(k.Key)).Take(20).Select(k => $"{k.Key} ({copiesBefore.GetValueOrDefault(k.Key)} -> {k.Value})");
-            throw new TimeoutException($"{ex.Message} Keys with more copies than before: {string.Join(", ", gained)}", ex);
+            // Which keys appeared is what a failure must tell.
+            throw new TimeoutException($"{ex.Message} Keys gained: {string.Join(", ", Gained().Take(20))}", ex);
         }
     }
 
@@ -245,22 +247,21 @@ public sealed class BoundedStateTests(ClusterFixture fixture) : IClassFixture<Cl
         _ => value.GetType().Name,
     };
 
-    private Dictionary<string, int> CopiesByKey() => Cluster.AllSlots().GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.Count());
-
-    /// <summary>The number of slots once nothing is changing any more (tombstones dropped, sessions ended).</summary>
-    private async Task<int> QuiescentSlotCountAsync()
+    /// <summary>The register keys the replicas hold once their number stops changing (tombstones dropped, sessions ended).</summary>
+    private async Task<HashSet<string>> QuiescentKeysAsync()
     {
+        HashSet<string> Keys() => [.. Cluster.AllSlots().Select(x => x.Key)];
         var last = -1;
-        var count = Cluster.AllSlots().Count;
+        var keys = Keys();
         await Eventually.Async(
             async () =>
             {
-                (last, count) = (count, Cluster.AllSlots().Count);
+                (last, keys) = (keys.Count, Keys());
                 await Task.Delay(TimeSpan.FromMilliseconds(400)); // allowed: a sampling period between two counts, not a wait for a state
-                return last == count;
+                return last == keys.Count;
             },
             TimeSpan.FromSeconds(30),
-            "the replicas' slot count to stop changing");
-        return count;
+            "the replicas' register keys to stop changing");
+        return keys;
     }
 }
