@@ -39,8 +39,9 @@ public sealed class RegisterLifecycleSimulationTests(ITestOutputHelper output)
     /// A member replaced while a deletion's tombstone is still on the members, before its writer's forget has reached
     /// them all (the forget leaves with the next batch or within 20 ms): the forget, sent for the deletion's epoch, meets
     /// members of the next one, and the replacement copies the partition from a majority that may have forgotten the key
-    /// or not. The randomized nemesis lands there now and then; here every committed deletion is followed by a replacement,
-    /// at once or within 20 virtual ms, and each counts as landing between when a member still held the tombstone.
+    /// or not. The randomized nemesis lands there now and then; here it is off, and each committed deletion is followed by a
+    /// replacement, at once or within 20 virtual ms (skipped while the one before is still recovering), which counts as
+    /// landing between when a member still held the tombstone.
     /// </summary>
     [Fact]
     public void Members_replaced_between_a_deletion_and_its_forget_never_grant_twice_or_reuse_a_token()
@@ -49,7 +50,7 @@ public sealed class RegisterLifecycleSimulationTests(ITestOutputHelper output)
         var failed = outcomes.FirstOrDefault(o => o.Violations.Count > 0);
         output.WriteLine($"{outcomes.Count} schedules: {outcomes.Sum(o => o.Grants)} grants, {outcomes.Sum(o => o.Deletions)} deletions committed, {outcomes.Sum(o => o.Recreations)} re-creations, {outcomes.Sum(o => o.Replacements)} replicas replaced, {outcomes.Sum(o => o.ReplacedBeforeForget)} of them while a member still held the deletion's tombstone");
         Assert.True(failed is null, failed is null ? null : $"seed {failed.Seed} (replay with COORD_SIM_SEED={failed.Seed}):\n{string.Join("\n", failed.Violations)}");
-        // About one in three schedules' (a replacement waits while the one before is recovering).
+        // 183 in 400 schedules when this was written: a replacement is skipped while the one before is recovering.
         Assert.True(outcomes.Sum(o => o.ReplacedBeforeForget) > outcomes.Count / 4, "too few replacements landed between a deletion and its forget to mean anything");
         Assert.True(outcomes.Sum(o => o.Recreations) > outcomes.Count, "too few delete-and-recreate cycles to mean anything");
     }
