@@ -210,7 +210,7 @@ public sealed class ClusterTls
         && certificate is X509Certificate2 presented
         && (peerIsSilo ? IsSilo(presented) : IsMember(presented));
 
-    /// <summary>The replica transport's side that connects: shows this silo's certificate, takes only a silo's.</summary>
+    /// <summary>The side that connects, of the replica transport (a silo) or the client lane (a client): shows this process's certificate, takes only a silo's.</summary>
     internal SslClientAuthenticationOptions ReplicaClientOptions() => new()
     {
         // Not checked against the certificate (see the class): a name for the handshake only.
@@ -223,14 +223,19 @@ public sealed class ClusterTls
     };
 
     /// <summary>The replica transport's listening side: shows this silo's certificate, asks for the other end's and takes only a silo's.</summary>
-    internal SslServerAuthenticationOptions ReplicaServerOptions() => new()
+    internal SslServerAuthenticationOptions ReplicaServerOptions() => ServerOptions(peerIsSilo: true);
+
+    /// <summary>The client lane's listening side: shows this silo's certificate, asks for the other end's and takes any member's (a client's, as the gateway port does).</summary>
+    internal SslServerAuthenticationOptions LaneServerOptions() => ServerOptions(peerIsSilo: false);
+
+    private SslServerAuthenticationOptions ServerOptions(bool peerIsSilo) => new()
     {
         ServerCertificateContext = _context,
         ClientCertificateRequired = true,
         EnabledSslProtocols = Protocols,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         CertificateChainPolicy = ChainPolicy(),
-        RemoteCertificateValidationCallback = (_, certificate, _, errors) => Accepts(certificate, errors, peerIsSilo: true),
+        RemoteCertificateValidationCallback = (_, certificate, _, errors) => Accepts(certificate, errors, peerIsSilo),
     };
 
     /// <summary>Whether a certificate's extended key usages allow <paramref name="usage"/> (a certificate without the extension allows every usage).</summary>

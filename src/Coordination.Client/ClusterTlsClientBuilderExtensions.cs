@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 namespace Coordination.Client;
 
 /// <summary>Mutual TLS from an Orleans client to the cluster's gateways (see <see cref="ClusterTls"/>).</summary>
@@ -11,6 +12,8 @@ public static class ClusterTlsClientBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(tls);
+        // Also for the client lane (AddCoordinationClient), which shows the same certificate to the same silos.
+        builder.Services.AddSingleton(tls);
         return builder.UseTls(o => tls.Configure(o, peerIsSilo: true));
     }
 }

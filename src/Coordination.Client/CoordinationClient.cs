@@ -12,6 +12,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ClientFaults _faults;
+    private readonly Lanes.LockLane? _lane;
     private readonly SemaphoreSlim _sharedGate = new(1, 1);
     private CoordinationSession? _shared;
     private bool _closed;
@@ -23,8 +24,10 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
     }
 
     /// <param name="faults">A broken-on-purpose variant for a test control; <see cref="ClientFaults.None"/> everywhere else.</param>
-    internal CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time, ILogger<CoordinationClient>? logger, ClusterChangeSignal changes, ClientFaults faults, ClientMetrics? metrics = null)
+    /// <param name="lane">The lane for lock calls (see <see cref="Lanes.LockLane"/>), which the client ends when it closes; null: through Orleans only.</param>
+    internal CoordinationClient(IGrainFactory grains, IOptions<CoordinationClientOptions> options, TimeProvider? time, ILogger<CoordinationClient>? logger, ClusterChangeSignal changes, ClientFaults faults, ClientMetrics? metrics = null, Lanes.LockLane? lane = null)
     {
+        _lane = lane;
         Metrics = metrics ?? ClientMetrics.Shared;
         _grains = grains;
         _options = options.Value;
@@ -48,6 +51,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
 
     /// <summary>True once the client was closed (its host stopping): every acquire is refused from then on.</summary>
     internal bool IsClosed => Volatile.Read(ref _closed);
+
+    /// <summary>The lane for lock calls, if this client has one (for tests).</summary>
+    internal Lanes.LockLane? Lane => _lane;
 
     /// <summary>The shared session while it is open (for tests and the health check).</summary>
     internal CoordinationSession? SharedSession => Volatile.Read(ref _shared);
@@ -73,7 +79,7 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
             var requested = ttl ?? _options.SessionTtl;
             var sent = ClockReading.Now(_time);
             var info = await Retry.UntilAsync(() => _grains.GetGrain<ISessionManagerGrain>(0).Open(requested, _options.Owner), _options, _time, cancellationToken);
-            session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults, Seen, Metrics);
+            session = new CoordinationSession(_grains, info, sent, _options, _time, _logger, Changes, _faults, Seen, Metrics) { Lane = _lane };
         }
         catch
         {
@@ -206,6 +212,9 @@ public sealed class CoordinationClient : ICoordinationClient, IDistributedLockPr
         {
             await shared.DisposeAsync();
         }
+
+        // After the shared session's releases; other sessions' calls from now on go through Orleans.
+        _lane?.Dispose();
     }
 
     public async ValueTask DisposeAsync() => await CloseAsync();

@@ -62,7 +62,8 @@ public static class CoordinationClientServiceCollectionExtensions
             sp.GetService<ILogger<CoordinationClient>>(),
             sp.GetRequiredService<ClusterChangeSignal>(),
             ClientFaults.None,
-            ClientMetrics.For(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>())));
+            ClientMetrics.For(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()),
+            LaneFor(sp)));
         services.TryAddSingleton<LeaderServices>();
         services.TryAddSingleton<ICoordinationClient>(sp => sp.GetRequiredService<CoordinationClient>());
         services.TryAddSingleton<IDistributedLockProvider>(sp => sp.GetRequiredService<CoordinationClient>());
@@ -88,6 +89,20 @@ public static class CoordinationClientServiceCollectionExtensions
             }
         });
         return services;
+    }
+
+    /// <summary>The client lane, unless it is switched off or this process is a silo (whose grain calls are local).</summary>
+    private static Coordination.Client.Lanes.LockLane? LaneFor(IServiceProvider sp)
+    {
+        var options = sp.GetRequiredService<IOptions<CoordinationClientOptions>>().Value;
+        if (!options.ClientLane || sp.GetService<Orleans.Runtime.ILocalSiloDetails>() is not null)
+        {
+            return null;
+        }
+
+        var time = sp.GetService<TimeProvider>() ?? TimeProvider.System;
+        var logger = (ILogger?)sp.GetService<ILogger<CoordinationClient>>() ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        return new Coordination.Client.Lanes.LockLane(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<Orleans.Serialization.Serializer>(), sp.GetService<Coordination.ClusterTls>(), sp.GetRequiredService<ClusterChangeSignal>(), options, time, logger);
     }
 
     /// <summary>As the overload with options, with the defaults (the overload of earlier versions, kept for their binaries).</summary>

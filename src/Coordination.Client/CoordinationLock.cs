@@ -94,7 +94,7 @@ public sealed class CoordinationLock : IDistributedLock
         var request = new ParkedRequest<AcquireResult, CoordinationLockHandle>(
             operation,
             ClientMetrics.Tags.Lock,
-            attempt => grain.Acquire(new AcquireRequest(session.Id, requestId, mode, attempt.Park, _options.Owner, _options.LockDelay, attempt.Sequence, attempt.SettledThrough)),
+            attempt => Acquire(session, grain, new AcquireRequest(session.Id, requestId, mode, attempt.Park, _options.Owner, _options.LockDelay, attempt.Sequence, attempt.SettledThrough)),
             result => result.Status switch
             {
                 AcquireStatus.Granted => ParkedReply.Granted,
@@ -105,6 +105,9 @@ public sealed class CoordinationLock : IDistributedLock
             sequence => grain.Cancel(session.Id, requestId, sequence));
         return await ParkedCallLoop.RunAsync(session, request, mode, deadline, _options, _time, cancellationToken);
     }
+
+    private Task<AcquireResult> Acquire(CoordinationSession session, ILockGrain grain, AcquireRequest request) =>
+        session.Lane is { } lane ? lane.Acquire(grain, Name, request) : grain.Acquire(request);
 }
 
 /// <summary>
@@ -139,7 +142,7 @@ public sealed class CoordinationLockHandle : CoordinationGrant, IDistributedSync
         try
         {
             // A live session would otherwise hold the lock indefinitely, so an unanswered release keeps trying.
-            await EndAsync(() => _grain.Release(release));
+            await EndAsync(() => Release(release));
         }
         catch (LockNotHeldException)
         {
@@ -149,5 +152,8 @@ public sealed class CoordinationLockHandle : CoordinationGrant, IDistributedSync
 
     public void Dispose() => Blocking.Wait(DisposeAsync);
 
-    private protected override Task Abandon() => _grain.Release(new ReleaseRequest(Session.Id, RequestId, FencingToken));
+    private protected override Task Abandon() => Release(new ReleaseRequest(Session.Id, RequestId, FencingToken));
+
+    private Task<ReleaseOutcome> Release(ReleaseRequest release) =>
+        Session.Lane is { } lane ? lane.Release(_grain, LockName, release) : _grain.Release(release);
 }

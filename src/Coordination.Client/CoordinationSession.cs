@@ -57,6 +57,9 @@ public sealed partial class CoordinationSession : IAsyncDisposable
 
     internal SessionInfo Info { get; }
 
+    /// <summary>The client's lane for lock calls; null: through Orleans only.</summary>
+    internal Lanes.LockLane? Lane { get; init; }
+
     /// <summary>When <see cref="MarkLost"/> ran, as a timestamp of the session's <see cref="TimeProvider"/> (null before).</summary>
     internal long? LostTimestamp
     {

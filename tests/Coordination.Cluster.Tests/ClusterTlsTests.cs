@@ -16,8 +16,8 @@ using Orleans.TestingHost;
 namespace Coordination.Cluster.Tests;
 
 /// <summary>
-/// Silos with <c>UseClusterTls</c>: a client showing a certificate of the cluster's authority is granted locks, and
-/// the silos' replica batches travel on TLS connections; the replica port refuses a connection in the clear, a
+/// Silos with <c>UseClusterTls</c>: a client showing a certificate of the cluster's authority is granted locks (on its
+/// TLS lane too), and the silos' replica batches travel on TLS connections; the replica port refuses a connection in the clear, a
 /// certificate of another authority, and a client's certificate (which may not pose as a silo), and answers a silo's.
 /// </summary>
 public sealed class ClusterTlsTests
@@ -73,6 +73,18 @@ public sealed class ClusterTlsTests
             },
             Wait,
             "the lock's silo to have replica batches answered on a direct TLS connection");
+
+        // The client's lock calls go on its lane to its gateway silo, whose listener takes only TLS with a member's certificate.
+        var lane = ((CoordinationClient)coordination).Lane ?? throw new InvalidOperationException("AddCoordinationClient made no lane");
+        await Eventually.Async(
+            async () =>
+            {
+                var before = lane.Direct;
+                await using var again = await coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(10));
+                return lane.Direct > before;
+            },
+            Wait,
+            "the client's lock calls to go on its TLS lane");
 
         var silo = cluster.Silos[0];
         var port = silo.ServiceProvider.GetRequiredService<DirectReplicaListener>().Port;

@@ -1,3 +1,4 @@
+using Coordination.Framing;
 using System.Net;
 using System.Net.Sockets;
 using Coordination.Cluster.Tests.Infrastructure;

@@ -72,6 +72,21 @@ public sealed class CoordinationOptions
     public TimeSpan EndedSessionRetention { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// Whether this silo takes lock acquires and releases from clients on a TCP connection of the client library's own
+    /// (the client lane: one hop and one thread wake-up each way, where an Orleans call from a client takes several), and
+    /// invokes the lock grain for them as a gateway call would. A client finds the port by asking its gateway through
+    /// Orleans, and goes through Orleans while it does not know it, or when the silo has none. Default true.
+    /// </summary>
+    public bool ClientLane { get; set; } = true;
+
+    /// <summary>
+    /// The TCP port of the client lane, on the gateway's address (Orleans' <c>GatewayListeningEndpoint</c> address when
+    /// set, else the silo's). Default 0: any free port. Set one when a firewall lies between clients and silos; if the
+    /// silo cannot listen, its clients go through Orleans.
+    /// </summary>
+    public int ClientLanePort { get; set; }
+
+    /// <summary>
     /// The shortest TTL accepted: (failure detection + margin) / (1 − keepalive fraction), so that the last
     /// acknowledged keepalive plus one keepalive interval plus a silo failover still fit in the lease.
     /// </summary>
@@ -155,6 +170,11 @@ internal sealed class CoordinationOptionsValidator : IValidateOptions<Coordinati
         if (o.MaxPark <= TimeSpan.Zero || o.MaxPark >= TimeSpan.FromSeconds(30))
         {
             failures.Add($"{s}:MaxPark is {o.MaxPark}: it must be positive and below the 30 s grain call timeout.");
+        }
+
+        if (o.ClientLanePort is < 0 or > 65535)
+        {
+            failures.Add($"{s}:ClientLanePort is {o.ClientLanePort}: it must be a TCP port (1 to 65535), or 0 for any free one.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

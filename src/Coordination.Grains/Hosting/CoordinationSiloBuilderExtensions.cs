@@ -36,6 +36,8 @@ public static class CoordinationSiloBuilderExtensions
         builder.Services.AddSingleton<Sessions.UnreachableSessions>();
         builder.Services.AddSingleton<FailoverSweeper>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<FailoverSweeper>());
+        builder.Services.AddSingleton<Lanes.LockLaneListener>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Lanes.LockLaneListener>());
         return builder;
     }
 }

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Text;
+using Coordination.Framing;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Protocol;
 using Orleans.Serialization;
@@ -28,7 +28,7 @@ namespace Coordination.Replication.Direct;
 internal sealed class DirectConnection : IDisposable
 {
     /// <summary>Bytes written and not yet answered at most; a batch beyond is declined, not queued.</summary>
-    public const int MaxUnanswered = 256 << 10;
+    public const int MaxUnanswered = FrameScratch.MaxKept;
 
     /// <summary>The send buffer asked for; the kernel may give less (Linux: at most twice <c>net.core.wmem_max</c>).</summary>
     private const int SendBuffer = 1 << 20;
@@ -63,7 +63,7 @@ internal sealed class DirectConnection : IDisposable
         _failed = failed;
         _created = time.GetTimestamp();
         _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendBufferSize = SendBuffer };
-        DirectSockets.KeepAlive(_socket);
+        FrameSockets.KeepAlive(_socket);
         Bound = Math.Min(MaxUnanswered, _socket.SendBufferSize / 4);
         if (replyTimeout > TimeSpan.Zero)
         {
@@ -135,7 +135,7 @@ internal sealed class DirectConnection : IDisposable
             try
             {
                 // Set before the connection counts as made.
-                DirectFrames.WriteTo(_stream!, frame);
+                Frames.WriteTo(_stream!, frame);
             }
             catch (Exception ex)
             {
@@ -228,7 +228,7 @@ internal sealed class DirectConnection : IDisposable
         {
             if (frame.Kind == FrameKind.Failed)
             {
-                reply.TrySetException(new InvalidOperationException($"{_target} failed a replica batch: {Encoding.UTF8.GetString(frame.Body.Span)}"));
+                reply.TrySetException(new InvalidOperationException($"{_target} failed a replica batch: {System.Text.Encoding.UTF8.GetString(frame.Body.Span)}"));
                 return;
             }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
+using Coordination.Framing;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 using Coordination.Replication.Protocol;
@@ -153,7 +154,7 @@ internal sealed partial class DirectReplicaListener(
         try
         {
             socket.NoDelay = true;
-            DirectSockets.KeepAlive(socket);
+            FrameSockets.KeepAlive(socket);
             // A reply write within the response timeout: a sender that reads no replies (paused) does not hold this
             // thread for ever.
             socket.SendTimeout = (int)Math.Min(messaging.Value.ResponseTimeout.TotalMilliseconds, int.MaxValue);
@@ -178,7 +179,7 @@ internal sealed partial class DirectReplicaListener(
                     continue;
                 }
 
-                DirectFrames.WriteTo(stream, Answer(frame, scratch));
+                Frames.WriteTo(stream, Answer(frame, scratch));
                 scratch.TrimOutput();
                 ReplicationMetrics.DirectFramesSent.Add(1);
             }

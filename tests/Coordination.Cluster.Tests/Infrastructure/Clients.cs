@@ -1,5 +1,9 @@
 using Coordination.Client;
+using Coordination.Client.Lanes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Orleans.Serialization;
 
 namespace Coordination.Cluster.Tests.Infrastructure;
 
@@ -23,6 +27,16 @@ public static class Clients
             RetryDelay = TimeSpan.FromMilliseconds(50),
         };
         configure?.Invoke(options);
-        return new CoordinationClient(cluster.Grains, Options.Create(options), TimeProvider.System, null, new ClusterChangeSignal(TimeProvider.System), faults);
+        var changes = new ClusterChangeSignal(TimeProvider.System);
+        return new CoordinationClient(cluster.Grains, Options.Create(options), TimeProvider.System, null, changes, faults, lane: cluster.NewLane(changes, options));
     }
+
+    /// <summary>
+    /// The client lane as <c>AddCoordinationClient</c> makes it (the clients here come without a host): on unless
+    /// <paramref name="options"/> switch it off, so the suites' lock calls take the lane as an application's do.
+    /// </summary>
+    internal static LockLane? NewLane(this CoordinationCluster cluster, ClusterChangeSignal changes, CoordinationClientOptions options) =>
+        options.ClientLane
+            ? new LockLane(cluster.Grains, cluster.Client.ServiceProvider.GetRequiredService<Serializer>(), null, changes, options, TimeProvider.System, NullLogger.Instance)
+            : null;
 }

@@ -1,9 +1,9 @@
 using System.Net.Sockets;
 
-namespace Coordination.Replication.Direct;
+namespace Coordination.Framing;
 
-/// <summary>What both ends of a direct replica connection set on their sockets.</summary>
-internal static class DirectSockets
+/// <summary>What both ends of a connection of our own transports (replica batches, client lock calls) set on their sockets.</summary>
+internal static class FrameSockets
 {
     /// <summary>
     /// TCP keepalive after 30 s of silence, then every 10 s, three times: a connection whose other end went with a

@@ -1,0 +1,269 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Coordination.Framing;
+using Coordination.Lanes;
+using Orleans.Serialization;
+
+namespace Coordination.Client.Lanes;
+
+/// <summary>
+/// One connection from this client to its gateway silo's client lane: calls are written on the caller's thread, their
+/// replies come back in any order and are matched by id. A call not answered within its own limit (its park and the
+/// call grace, or the call timeout) fails as unanswered, and takes the connection with it when nothing came in since it
+/// was sent (the silo is paused or gone); a connection that cannot be made or breaks fails every call waiting on it, as unanswered
+/// (<see cref="SiloUnavailableException"/>: the call may still run, and its retry sends the same request).
+/// </summary>
+/// <remarks>
+/// As the replica transport's connections: a blocking socket with a thread of its own that connects and reads (a reply
+/// wakes it alone); a call that would leave more than a quarter of the send buffer unanswered is declined before it is
+/// written and goes through Orleans, so a write never blocks. Unlike them, a reply completes its caller's task
+/// asynchronously: what awaits it is the application's code, which must not hold the reading thread.
+/// </remarks>
+internal sealed class LaneConnection : IDisposable
+{
+    /// <summary>How long the connection, its handshake and hello may take.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan SweepPeriod = TimeSpan.FromMilliseconds(250);
+
+    private readonly LaneAddress _address;
+    private readonly Socket _socket;
+    private readonly Serializer _serializer;
+    private readonly TimeProvider _time;
+    private readonly ClusterTls? _tls;
+    private readonly Action<LaneConnection, Exception> _failed;
+    private readonly Lock _writing = new();
+
+    /// <summary>The reading thread's frame buffer, and the writers' (under <see cref="_writing"/>).</summary>
+    private readonly FrameScratch _scratch = new();
+    private readonly ConcurrentDictionary<long, Waiter> _waiting = new();
+    private readonly long _created;
+    private readonly ITimer _sweepTimer;
+    private readonly int _bound;
+    private Stream? _stream;
+    private long _nextId;
+    private long _unanswered;
+
+    /// <summary>When the last frame came in (a timestamp of the connection's time provider).</summary>
+    private long _lastReceived = long.MinValue;
+    private int _connected;
+    private Exception? _broken;
+
+    public LaneConnection(LaneAddress address, Serializer serializer, TimeProvider time, ClusterTls? tls, CancellationToken madeUnder, Action<LaneConnection, Exception> failed)
+    {
+        _address = address;
+        _serializer = serializer;
+        _time = time;
+        _tls = tls;
+        _failed = failed;
+        MadeUnder = madeUnder;
+        _created = time.GetTimestamp();
+        var endpoint = new IPEndPoint(IPAddress.Parse(address.Host), address.Port);
+        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        FrameSockets.KeepAlive(_socket);
+        _bound = Math.Min(FrameScratch.MaxKept, _socket.SendBufferSize / 4);
+        _sweepTimer = time.CreateTimer(static state => ((LaneConnection)state!).Sweep(), this, SweepPeriod, SweepPeriod);
+        try
+        {
+            new Thread(() => Run(endpoint), 256 << 10) { IsBackground = true, Name = "Coordination client lane" }.UnsafeStart();
+        }
+        catch (Exception ex)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(_ => Break(ex), null);
+        }
+    }
+
+    /// <summary>The cluster change signal's token when this connection was made: once it fires (the client lost a gateway), the lane makes a new one.</summary>
+    public CancellationToken MadeUnder { get; }
+
+    /// <summary>Made, and not broken: calls may go on it.</summary>
+    public bool IsConnected => Volatile.Read(ref _connected) == 1 && !IsBroken;
+
+    public bool IsBroken => Volatile.Read(ref _broken) is not null;
+
+    /// <summary>Calls waiting for their replies.</summary>
+    public int Waiting => _waiting.Count;
+
+    /// <summary>
+    /// Writes <paramref name="call"/> on this thread and returns its reply's task; null (declined before anything was
+    /// written: the caller sends the call through Orleans) when the connection is not up, or the call would leave more
+    /// than a quarter of the send buffer unanswered. Past the write, every failure is the call's, as unanswered.
+    /// </summary>
+    public Task<LaneReply>? TrySend(LaneCall call, TimeSpan limit)
+    {
+        if (!IsConnected)
+        {
+            return null;
+        }
+
+        var id = Interlocked.Increment(ref _nextId);
+        Waiter waiter;
+        Exception? failed = null;
+        lock (_writing)
+        {
+            var frame = Frames.Write(_scratch, id, (int)LaneFrameKind.Call, call, _serializer);
+            if (Interlocked.Add(ref _unanswered, frame.Length) > _bound)
+            {
+                Interlocked.Add(ref _unanswered, -frame.Length);
+                _scratch.TrimOutput();
+                return null;
+            }
+
+            waiter = new Waiter(new TaskCompletionSource<LaneReply>(TaskCreationOptions.RunContinuationsAsynchronously), frame.Length, _time.GetTimestamp(), limit);
+            _waiting[id] = waiter;
+            try
+            {
+                Frames.WriteTo(_stream!, frame);
+            }
+            catch (Exception ex)
+            {
+                failed = ex;
+            }
+        }
+
+        if (failed is not null)
+        {
+            Break(failed);
+        }
+
+        if (Volatile.Read(ref _broken) is { } broken)
+        {
+            Settle(id)?.Reply.TrySetException(Unanswered(broken));
+        }
+
+        return waiter.Reply.Task;
+    }
+
+    public void Dispose() => Break(new ObjectDisposedException(nameof(LaneConnection)));
+
+    /// <summary>The connection's thread: connects (with TLS, shakes hands), greets, then reads replies until the connection ends.</summary>
+    private void Run(IPEndPoint endpoint)
+    {
+        try
+        {
+            _socket.Connect(endpoint);
+            Stream stream = new NetworkStream(_socket, ownsSocket: false);
+            if (_tls is { } tls)
+            {
+                // The silo must show a silo's certificate of the cluster's authority; a handshake that hangs is ended by the sweep.
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                try
+                {
+                    ssl.AuthenticateAsClient(tls.ReplicaClientOptions());
+                }
+                catch
+                {
+                    ssl.Dispose();
+                    throw;
+                }
+
+                stream = ssl;
+            }
+
+            stream.Write(LaneWire.Hello(_address.Silo));
+            _stream = stream;
+            Volatile.Write(ref _connected, 1);
+            using var reader = new BufferedStream(stream, 16 << 10);
+            while (Frames.Read(reader, _scratch, LaneWire.MaxBody) is { } frame)
+            {
+                Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+                if (frame.Kind == (int)LaneFrameKind.Reply && Settle(frame.Id) is { } waiter)
+                {
+                    Complete(waiter.Reply, frame);
+                }
+            }
+
+            Break(new EndOfStreamException($"{_address.Silo} closed the client lane connection."));
+        }
+        catch (Exception ex)
+        {
+            Break(ex);
+        }
+    }
+
+    /// <summary>Takes the call <paramref name="id"/> off the waiting ones, once; its bytes are no longer unanswered.</summary>
+    private Waiter? Settle(long id)
+    {
+        if (!_waiting.TryRemove(id, out var waiter))
+        {
+            return null;
+        }
+
+        Interlocked.Add(ref _unanswered, -waiter.Bytes);
+        return waiter;
+    }
+
+    private void Complete(TaskCompletionSource<LaneReply> reply, Frame frame)
+    {
+        try
+        {
+            reply.TrySetResult(_serializer.Deserialize<LaneReply>(frame.Body.Span) ?? throw new InvalidDataException($"{_address.Silo} answered a lane call with nothing."));
+        }
+        catch (Exception ex)
+        {
+            // Answered, but not readable here (a newer silo's reply): as unanswered, so the call's retry decides.
+            reply.TrySetException(Unanswered(ex));
+        }
+    }
+
+    private void Sweep()
+    {
+        if (Volatile.Read(ref _connected) == 0 && _time.GetElapsedTime(_created) >= ConnectTimeout)
+        {
+            Break(new TimeoutException($"The client lane connection to {_address.Silo} was not made within {ConnectTimeout}."));
+            return;
+        }
+
+        foreach (var (id, waiter) in _waiting)
+        {
+            if (_time.GetElapsedTime(waiter.SentAt) < waiter.Limit)
+            {
+                continue;
+            }
+
+            var late = new TimeoutException($"{_address.Silo} left a lock call on the client lane unanswered for {waiter.Limit}.");
+            if (Volatile.Read(ref _lastReceived) <= waiter.SentAt)
+            {
+                // Nothing heard since the call went: the silo is paused or gone. The connection goes, and its calls
+                // fail as unanswered (sent again on a new connection, or through Orleans).
+                Break(late);
+                return;
+            }
+
+            // The silo answers other calls: this one waits on something else (a grain on a silo that went). It alone
+            // fails as unanswered; its reply, if it comes, finds no one.
+            Settle(id)?.Reply.TrySetException(Unanswered(late));
+        }
+    }
+
+    private void Break(Exception reason)
+    {
+        if (Interlocked.CompareExchange(ref _broken, reason, null) is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            _failed(this, reason);
+        }
+        catch (Exception)
+        {
+            // Its log failed (a logging provider's error): not this thread's to end the process with.
+        }
+
+        _sweepTimer.Dispose();
+        _socket.Dispose();
+        foreach (var id in _waiting.Keys)
+        {
+            Settle(id)?.Reply.TrySetException(Unanswered(reason));
+        }
+    }
+
+    private SiloUnavailableException Unanswered(Exception reason) =>
+        new($"The client lane connection to {_address.Silo} failed: {reason.GetType().Name}: {reason.Message}");
+
+    private sealed record Waiter(TaskCompletionSource<LaneReply> Reply, int Bytes, long SentAt, TimeSpan Limit);
+}
