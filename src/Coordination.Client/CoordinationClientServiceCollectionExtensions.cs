@@ -91,18 +91,19 @@ public static class CoordinationClientServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>The client lane, unless it is switched off or this process is a silo (whose grain calls are local).</summary>
+    /// <summary>The client lane, unless it is switched off, this process is a silo (whose grain calls are local) or has no Orleans client.</summary>
     private static Coordination.Client.Lanes.LockLane? LaneFor(IServiceProvider sp)
     {
         var options = sp.GetRequiredService<IOptions<CoordinationClientOptions>>().Value;
-        if (!options.ClientLane || sp.GetService<Orleans.Runtime.ILocalSiloDetails>() is not null)
+        if (!options.ClientLane || sp.GetService<Orleans.Runtime.ILocalSiloDetails>() is not null || sp.GetService<Orleans.Serialization.Serializer>() is not { } serializer)
         {
+            // Off, in a silo, or over a grain factory from elsewhere (no Orleans client in this container).
             return null;
         }
 
         var time = sp.GetService<TimeProvider>() ?? TimeProvider.System;
         var logger = (ILogger?)sp.GetService<ILogger<CoordinationClient>>() ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        return new Coordination.Client.Lanes.LockLane(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<Orleans.Serialization.Serializer>(), sp.GetService<Coordination.ClusterTls>(), sp.GetRequiredService<ClusterChangeSignal>(), options, time, logger);
+        return new Coordination.Client.Lanes.LockLane(sp.GetRequiredService<IGrainFactory>(), serializer, sp.GetService<Coordination.ClusterTls>(), sp.GetRequiredService<ClusterChangeSignal>(), options, time, logger);
     }
 
     /// <summary>As the overload with options, with the defaults (the overload of earlier versions, kept for their binaries).</summary>

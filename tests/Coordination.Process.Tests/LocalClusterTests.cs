@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Coordination.Client;
 using Coordination.TestKit;
 using Xunit.Abstractions;
 
@@ -52,17 +53,36 @@ public sealed class LocalClusterTests(ITestOutputHelper output)
         var host = await holder.Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(holder.Grains.GetGrain<ILockGrain>(name));
         var victim = cluster.IndexOf(host!);
         var pid = await cluster.PidOfAsync(victim);
+
+        // The other client's acquire waits behind the holder on its client lane when the silo dies: its call is cut
+        // off (its lane's silo, or the grain's, is gone) and must come back as a grant once the holder lets go.
+        var lane = ((CoordinationClient)other.Coordination).Lane!;
+        await Eventually.Async(
+            async () =>
+            {
+                await (await other.Coordination.CreateLock($"{name}/warm-up").AcquireAsync(TimeSpan.FromSeconds(30))).DisposeAsync();
+                return lane.IsConnected;
+            },
+            TimeSpan.FromSeconds(30),
+            "the other client's lane connected");
+        var sent = lane.Direct;
+        var wait = other.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60)).AsTask();
+        await Eventually.Async(async () => (await holder.Coordination.CreateLock(name).GetInfoAsync()).Waiters.Length == 1, TimeSpan.FromSeconds(30), "the other client's acquire parked behind the holder");
+        Assert.True(lane.Direct > sent, "the parked acquire went on the client lane");
         var watch = Stopwatch.StartNew();
         Signals.Send(pid, Signals.Kill);
 
         var info = await holder.Coordination.CreateLock(name).GetInfoAsync();
         Assert.Equal(handle.FencingToken, info.Holder!.FencingToken);
         Assert.False(handle.HandleLostToken.IsCancellationRequested, "the holder lost the lock because a silo died");
-        var wait = other.Coordination.CreateLock(name).AcquireAsync(TimeSpan.FromSeconds(60));
+        Assert.False(wait.IsCompleted, "the waiting acquire ended while the lock was held");
         await handle.DisposeAsync();
         await using var next = await wait;
         output.WriteLine($"silo{victim} (pid {pid}) killed; the next grant came {watch.Elapsed.TotalSeconds:0.00} s later with token {next.FencingToken} > {handle.FencingToken}");
         Assert.True(next.FencingToken > handle.FencingToken);
+        var after = await other.Coordination.CreateLock(name).GetInfoAsync();
+        Assert.Equal(next.FencingToken, after.Holder?.FencingToken);
+        Assert.Empty(after.Waiters);
         Assert.Throws<ObjectDisposedException>(() => handle.HandleLostToken);
     }
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
 using Coordination.Framing;
 using Coordination.Lanes;
@@ -143,25 +142,9 @@ internal sealed class LaneConnection : IDisposable
     {
         try
         {
-            _socket.Connect(endpoint);
-            Stream stream = new NetworkStream(_socket, ownsSocket: false);
-            if (_tls is { } tls)
-            {
-                // The silo must show a silo's certificate of the cluster's authority; a handshake that hangs is ended by the sweep.
-                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                try
-                {
-                    ssl.AuthenticateAsClient(tls.ReplicaClientOptions());
-                }
-                catch
-                {
-                    ssl.Dispose();
-                    throw;
-                }
-
-                stream = ssl;
-            }
-
+            // With TLS the silo must show a silo's certificate of the cluster's authority; a handshake that hangs is
+            // ended by the sweep.
+            var stream = FrameSockets.Connect(_socket, endpoint, _tls);
             stream.Write(LaneWire.Hello(_address.Silo));
             _stream = stream;
             Volatile.Write(ref _connected, 1);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -43,7 +42,7 @@ internal sealed partial class LockLaneListener(
     private readonly LogThrottle _warnings = new(WarningInterval, TimeProvider.System);
     private readonly string _self = silo.SiloAddress.ToParsableString();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<Socket, byte> _connections = new();
+    private readonly FrameAccepts _accepts = new(MaxConnections, "Coordination client lane connection");
     private Socket? _listener;
 
     /// <summary>Where clients reach this silo's lane; null while it takes none (not started, stopping, switched off, or it could not listen).</summary>
@@ -84,7 +83,17 @@ internal sealed partial class LockLaneListener(
         var advertised = (silo.GatewayAddress ?? silo.SiloAddress).Endpoint.Address;
         Address = new LaneAddress(advertised.ToString(), port, _self, replication.Value.Tls is not null);
         LogListening(logger, address, port);
-        DetachedWork.Start(() => AcceptAsync(socket));
+        DetachedWork.Start(() => _accepts.AcceptAsync(
+            socket,
+            Serve,
+            ex => Warn(held => LogAcceptFailed(logger, ex, held)),
+            ex =>
+            {
+                // Clients find the port refused, ask again, hear none and go through Orleans.
+                Address = null;
+                LogStoppedListening(logger, ex);
+            },
+            _stopping.Token));
         return Task.CompletedTask;
     }
 
@@ -93,60 +102,11 @@ internal sealed partial class LockLaneListener(
         Address = null;
         _stopping.Cancel();
         _listener?.Dispose();
-        foreach (var connection in _connections.Keys)
-        {
-            // Calls in flight on it are unanswered for their clients, which send them again (the same request) through Orleans.
-            connection.Dispose();
-        }
+
+        // Calls in flight on them are unanswered for their clients, which send them again (the same request) through Orleans.
+        _accepts.CloseAll();
 
         return Task.CompletedTask;
-    }
-
-    private async Task AcceptAsync(Socket listener)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket accepted;
-            try
-            {
-                accepted = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
-            {
-                Warn(held => LogAcceptFailed(logger, ex, held));
-                continue;
-            }
-            catch (Exception ex)
-            {
-                if (!_stopping.IsCancellationRequested)
-                {
-                    // Clients find the port refused, ask again, hear none and go through Orleans.
-                    Address = null;
-                    listener.Dispose();
-                    LogStoppedListening(logger, ex);
-                }
-
-                return;
-            }
-
-            if (_connections.Count >= MaxConnections)
-            {
-                accepted.Dispose();
-                continue;
-            }
-
-            _connections[accepted] = 0;
-            try
-            {
-                new Thread(() => Serve(accepted), 256 << 10) { IsBackground = true, Name = "Coordination client lane connection" }.UnsafeStart();
-            }
-            catch (Exception ex)
-            {
-                _connections.TryRemove(accepted, out _);
-                accepted.Dispose();
-                Warn(held => LogAcceptFailed(logger, ex, held));
-            }
-        }
     }
 
     /// <summary>A connection's thread: the handshake and hello, then its calls, each handed to its grain as it is read.</summary>
@@ -188,11 +148,6 @@ internal sealed partial class LockLaneListener(
             // Bad input (not this transport, a frame too long, a body that does not deserialize): the connection goes.
             Warn(held => LogBadConnection(logger, ex, held));
         }
-        finally
-        {
-            _connections.TryRemove(socket, out _);
-            socket.Dispose();
-        }
     }
 
     /// <summary>The lock grain's answer to <paramref name="call"/>, or the error its call ended with, as the reply says it.</summary>
@@ -216,29 +171,17 @@ internal sealed partial class LockLaneListener(
     }
 
     /// <summary>The handshake (with TLS: a member's certificate of the cluster's authority) and a hello naming this silo, within <see cref="HelloTimeout"/>.</summary>
-    private BufferedStream? GreetedInTime(Socket socket, Stream stream)
-    {
-        var state = 0;
-        using var deadline = new Timer(
-            _ =>
-            {
-                if (Interlocked.CompareExchange(ref state, -1, 0) == 0)
-                {
-                    socket.Dispose();
-                }
-            },
-            null,
-            HelloTimeout,
-            Timeout.InfiniteTimeSpan);
-        if (stream is SslStream ssl)
+    private BufferedStream? GreetedInTime(Socket socket, Stream stream) =>
+        FrameSockets.GreetedWithin(socket, HelloTimeout, () =>
         {
-            ssl.AuthenticateAsServer(replication.Value.Tls!.LaneServerOptions());
-        }
+            if (stream is SslStream ssl)
+            {
+                ssl.AuthenticateAsServer(replication.Value.Tls!.LaneServerOptions());
+            }
 
-        var reader = new BufferedStream(stream, 16 << 10);
-        var hello = LaneWire.ReadHello(reader);
-        return Interlocked.CompareExchange(ref state, 1, 0) == 0 && hello == _self ? reader : null;
-    }
+            var reader = new BufferedStream(stream, 16 << 10);
+            return LaneWire.ReadHello(reader) == _self ? reader : null;
+        });
 
     private void Warn(Action<int> log)
     {

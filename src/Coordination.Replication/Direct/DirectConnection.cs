@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
 using Coordination.Framing;
 using Coordination.Replication.Configuration;
@@ -170,26 +169,9 @@ internal sealed class DirectConnection : IDisposable
     {
         try
         {
-            _socket.Connect(endpoint);
-            Stream stream = new NetworkStream(_socket, ownsSocket: false);
-            if (_tls is { } tls)
-            {
-                // The other end must show a silo's certificate of the cluster's authority; a handshake that hangs is
-                // ended by the sweep (a connection not made within the reply timeout).
-                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-                try
-                {
-                    ssl.AuthenticateAsClient(tls.ReplicaClientOptions());
-                }
-                catch
-                {
-                    ssl.Dispose();
-                    throw;
-                }
-
-                stream = ssl;
-            }
-
+            // With TLS the other end must show a silo's certificate of the cluster's authority; a handshake that hangs
+            // is ended by the sweep (a connection not made within the reply timeout).
+            var stream = FrameSockets.Connect(_socket, endpoint, _tls);
             stream.Write(hello);
             _stream = stream;
             Volatile.Write(ref _connected, 1);

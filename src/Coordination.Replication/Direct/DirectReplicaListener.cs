@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -42,7 +41,7 @@ internal sealed partial class DirectReplicaListener(
     private readonly LogThrottle _warnings = new(WarningInterval, TimeProvider.System);
     private readonly ReplicaId _self = silo.SiloAddress.ToReplicaId();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<Socket, byte> _connections = new();
+    private readonly FrameAccepts _accepts = new(MaxConnections, "Coordination replica listener connection");
     private Socket? _listener;
 
     /// <summary>The port this silo listens on; 0 while it does not (not started, switched off, or it could not listen).</summary>
@@ -82,7 +81,17 @@ internal sealed partial class DirectReplicaListener(
         _listener = socket;
         Port = ((IPEndPoint)socket.LocalEndPoint!).Port;
         LogListening(logger, address, Port);
-        DetachedWork.Start(() => AcceptAsync(socket));
+        DetachedWork.Start(() => _accepts.AcceptAsync(
+            socket,
+            Serve,
+            ex => Warn(held => LogAcceptFailed(logger, ex, held)),
+            ex =>
+            {
+                // Closed, so other silos find the port refused, ask again, hear 0 and go through Orleans.
+                Port = 0;
+                LogStoppedListening(logger, ex);
+            },
+            _stopping.Token));
         return Task.CompletedTask;
     }
 
@@ -91,62 +100,9 @@ internal sealed partial class DirectReplicaListener(
         Port = 0;
         _stopping.Cancel();
         _listener?.Dispose();
-        foreach (var connection in _connections.Keys)
-        {
-            connection.Dispose();
-        }
+        _accepts.CloseAll();
 
         return Task.CompletedTask;
-    }
-
-    private async Task AcceptAsync(Socket listener)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket accepted;
-            try
-            {
-                accepted = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
-            {
-                // One connection went before it was taken, or the process is short of descriptors for now.
-                Warn(held => LogAcceptFailed(logger, ex, held));
-                continue;
-            }
-            catch (Exception ex)
-            {
-                if (!_stopping.IsCancellationRequested)
-                {
-                    // Closed, so other silos find the port refused, ask again, hear 0 and go through Orleans.
-                    Port = 0;
-                    listener.Dispose();
-                    LogStoppedListening(logger, ex);
-                }
-
-                return;
-            }
-
-            if (_connections.Count >= MaxConnections)
-            {
-                accepted.Dispose();
-                continue;
-            }
-
-            // A thread per connection (blocking reads; see DirectConnection): a batch wakes this thread alone.
-            _connections[accepted] = 0;
-            try
-            {
-                new Thread(() => Serve(accepted), 256 << 10) { IsBackground = true, Name = "Coordination replica listener connection" }.UnsafeStart();
-            }
-            catch (Exception ex)
-            {
-                // Out of threads: this connection goes (its sender goes through Orleans), the next may be served.
-                _connections.TryRemove(accepted, out _);
-                accepted.Dispose();
-                Warn(held => LogAcceptFailed(logger, ex, held));
-            }
-        }
     }
 
     private void Serve(Socket socket)
@@ -198,11 +154,6 @@ internal sealed partial class DirectReplicaListener(
             // Bad input (not this transport, a frame too long, an unreadable address): the connection goes.
             Warn(held => LogBadConnection(logger, ex, held));
         }
-        finally
-        {
-            _connections.TryRemove(socket, out _);
-            socket.Dispose();
-        }
     }
 
     /// <summary>
@@ -210,30 +161,18 @@ internal sealed partial class DirectReplicaListener(
     /// within <see cref="HelloTimeout"/> in all (a peer that sends a byte now and then does not hold the thread).
     /// </summary>
     /// <returns>The connection's reader (buffered, on the TLS stream once its handshake is done) and the hello; null when either did not come in time.</returns>
-    private (BufferedStream Reader, ReplicaId From, ReplicaId To)? GreetedInTime(Socket socket, Stream stream)
-    {
-        var state = 0;
-        using var deadline = new Timer(
-            _ =>
-            {
-                if (Interlocked.CompareExchange(ref state, -1, 0) == 0)
-                {
-                    socket.Dispose();
-                }
-            },
-            null,
-            HelloTimeout,
-            Timeout.InfiniteTimeSpan);
-        if (stream is SslStream ssl)
+    private Greeting? GreetedInTime(Socket socket, Stream stream) =>
+        FrameSockets.GreetedWithin(socket, HelloTimeout, () =>
         {
-            ssl.AuthenticateAsServer(options.Value.Tls!.ReplicaServerOptions());
-        }
+            if (stream is SslStream ssl)
+            {
+                ssl.AuthenticateAsServer(options.Value.Tls!.ReplicaServerOptions());
+            }
 
-        // Made once the handshake is done: an SslStream cannot be read before it.
-        var reader = new BufferedStream(stream, 64 << 10);
-        var hello = DirectFrames.ReadHello(reader);
-        return Interlocked.CompareExchange(ref state, 1, 0) == 0 && hello is var (from, to) ? (reader, from, to) : null;
-    }
+            // Made once the handshake is done: an SslStream cannot be read before it.
+            var reader = new BufferedStream(stream, 64 << 10);
+            return DirectFrames.ReadHello(reader) is var (from, to) ? new Greeting(reader, from, to) : null;
+        });
 
     /// <summary>The reply frame to a batch, in <paramref name="scratch"/>'s output buffer (the batch's body is read from its input first).</summary>
     private ReadOnlyMemory<byte> Answer(ReplicaFrame frame, FrameScratch scratch)
@@ -288,4 +227,6 @@ internal sealed partial class DirectReplicaListener(
 
     [LoggerMessage(EventId = 2243, Level = LogLevel.Warning, Message = "A replica batch from another silo failed (replica port warnings: at most one per 30 s, {HeldBack} held back since the last)")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, int heldBack);
+
+    private sealed record Greeting(BufferedStream Reader, ReplicaId From, ReplicaId To);
 }
