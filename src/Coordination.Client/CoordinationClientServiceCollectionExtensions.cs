@@ -103,7 +103,16 @@ public static class CoordinationClientServiceCollectionExtensions
 
         var time = sp.GetService<TimeProvider>() ?? TimeProvider.System;
         var logger = (ILogger?)sp.GetService<ILogger<CoordinationClient>>() ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        return new Coordination.Client.Lanes.LockLane(sp.GetRequiredService<IGrainFactory>(), serializer, sp.GetService<Coordination.ClusterTls>(), sp.GetRequiredService<ClusterChangeSignal>(), options, time, logger);
+        var tls = sp.GetService<Coordination.ClusterTls>();
+        if (tls is null && sp.GetServices<IConfigureOptions<Orleans.Configuration.ClientConnectionOptions>>().Any())
+        {
+            // Orleans' own UseTls (or other connection middleware) without UseClusterTls: the gateway connection is
+            // secured by means the lane does not know, and a lane in the clear would bypass them.
+            Coordination.Client.Lanes.LockLane.LogConnectionsConfigured(logger);
+            return null;
+        }
+
+        return new Coordination.Client.Lanes.LockLane(sp.GetRequiredService<IGrainFactory>(), serializer, tls, sp.GetRequiredService<ClusterChangeSignal>(), options, time, logger);
     }
 
     /// <summary>As the overload with options, with the defaults (the overload of earlier versions, kept for their binaries).</summary>

@@ -8,7 +8,8 @@ namespace Coordination.Cluster.Tests;
 /// <summary>
 /// The client lane (lock acquires and releases on the client's own connection to its gateway silo) against a real
 /// cluster: it carries the calls once connected and Orleans before; its errors are the grain's, as through Orleans; a
-/// connection cut under a parked acquire leaves exactly the grant and queue the same request through Orleans would.
+/// connection cut under a parked acquire, and a grant whose reply is lost on the lane, leave exactly the grant and queue
+/// the same request through Orleans would.
 /// The other client suites of this project take the lane too (their clients have it, as an application's do).
 /// </summary>
 public sealed class ClientLaneTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
@@ -73,9 +74,11 @@ public sealed class ClientLaneTests(ClusterFixture fixture) : IClassFixture<Clus
             AssertSame(what, throughOrleans, onLane);
         }
 
+        // A release of a grant never made: the grain's answer (an outcome or a refusal, by what it remembers), the same both ways.
         var release = new ReleaseRequest(session.Id, Guid.NewGuid(), 7);
-        var releasedOnLane = await Record.ExceptionAsync(() => lane.Release(grain, name, release));
-        AssertSame("a release of a grant never made", await Record.ExceptionAsync(() => grain.Release(release)), releasedOnLane);
+        var releasedOnLane = await OutcomeAsync(() => lane.Release(grain, name, release));
+        var releasedThroughOrleans = await OutcomeAsync(() => grain.Release(release));
+        Assert.Equal(releasedThroughOrleans, releasedOnLane);
         await session.DisposeAsync();
     }
 
@@ -112,6 +115,37 @@ public sealed class ClientLaneTests(ClusterFixture fixture) : IClassFixture<Clus
         await ConnectedAsync(waiterClient);
     }
 
+    [Fact]
+    public async Task A_grant_whose_lane_reply_is_lost_is_asked_for_again_on_the_lane_and_held_once()
+    {
+        await using var client = Cluster.NewClient();
+        var lane = LaneOf(client);
+        await ConnectedAsync(client);
+        var name = $"lane/{Guid.NewGuid():N}";
+        var (direct, orleans) = (lane.Direct, lane.ThroughOrleans);
+
+        // The grain grants; its reply is lost on the way back, and so is the reply to the first retry. The first call
+        // fails as unanswered past its park and grace while the retry waits on the same connection, which stays: the
+        // silo answers the lane's ping. The same request goes again on the lane: never through Orleans, never a second grant.
+        Cluster.LaneFaults.DropAcquiresOf = name;
+        var acquiring = client.CreateLock(name).AcquireAsync(Wait).AsTask();
+        await Eventually.Async(() => Cluster.LaneFaults.Lost >= 2, Wait, "an acquire's reply and its retry's lost on the lane");
+        Assert.False(acquiring.IsCompleted, "the acquire ended although its reply was lost");
+        Cluster.LaneFaults.DropAcquiresOf = null;
+        await using var handle = await acquiring.WaitAsync(Wait);
+
+        Assert.Equal(orleans, lane.ThroughOrleans);
+        Assert.True(lane.Direct - direct >= 3, $"the acquire was sent again on the lane ({lane.Direct - direct} lane calls)");
+        Assert.True(lane.IsConnected, "the lane stayed up: its silo answered the ping");
+        var info = await client.CreateLock(name).GetInfoAsync();
+        Assert.Equal(handle.RequestId, info.Holder?.RequestId);
+        Assert.Equal(handle.FencingToken, info.Holder?.FencingToken);
+        Assert.Empty(info.Waiters);
+        await handle.DisposeAsync();
+        info = await client.CreateLock(name).GetInfoAsync();
+        Assert.Null(info.Holder);
+    }
+
     private static LockLane LaneOf(CoordinationClient client) => client.Lane ?? throw new InvalidOperationException("The test clients have a lane unless switched off.");
 
     /// <summary>Until the lane is connected (it is asked for by a lock call that finds none).</summary>
@@ -131,6 +165,18 @@ public sealed class ClientLaneTests(ClusterFixture fixture) : IClassFixture<Clus
             },
             Wait,
             "the client lane connected");
+    }
+
+    private static async Task<string> OutcomeAsync(Func<Task<ReleaseOutcome>> release)
+    {
+        try
+        {
+            return $"{await release()}";
+        }
+        catch (Exception ex) when (ex is CoordinationException or ArgumentException)
+        {
+            return $"{ex.GetType().Name}: {ex.Message}";
+        }
     }
 
     private static void AssertSame(string what, Exception? throughOrleans, Exception? onLane)

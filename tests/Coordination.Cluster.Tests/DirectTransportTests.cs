@@ -230,28 +230,36 @@ public sealed class DirectTransportTests(ClusterFixture fixture) : IClassFixture
 
     /// <summary>
     /// Sends every batch at once, each from a thread of its own, on <paramref name="links"/>' connection (a batch it
-    /// declines, having too much unanswered for now, is sent again once one of the others is answered: a connection
-    /// settles a batch's bytes before its reply task completes), and returns each batch with its replies, checked to be
-    /// one per request.
+    /// declines, having too much unanswered for now, is sent again once another batch is answered after its try: a
+    /// connection settles a batch's bytes before its reply task completes), and returns each batch with its replies,
+    /// checked to be one per request.
     /// </summary>
     private static async Task<(ReplicaRequest[] Batch, ReplicaReply[] Replies)[]> SendAllAsync(DirectReplicaLinks links, ReplicaId target, List<ReplicaRequest[]> batches, Func<ReplicaId, Task<int>> askPort)
     {
-        var unanswered = new System.Collections.Concurrent.ConcurrentDictionary<Task, byte>();
+        // Completed (and replaced) whenever a batch is answered.
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         return await Task.WhenAll(batches.Select(batch => Task.Run(async () =>
         {
             while (true)
             {
+                // Read before the send: a batch answered after it freed the room that declined this one.
+                var next = Volatile.Read(ref answered).Task;
                 if (links.TrySend(target, batch, askPort) is { } sent)
                 {
-                    unanswered[sent] = 0;
                     var replies = await sent.WaitAsync(Wait);
+                    Interlocked.Exchange(ref answered, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                     Assert.Equal(batch.Length, replies.Length);
                     return (batch, replies);
                 }
 
-                var others = unanswered.Keys.Where(t => !t.IsCompleted).ToArray();
-                Assert.True(others.Length > 0, $"a batch of {batch.Length} requests was declined with nothing else unanswered on the connection");
-                await Task.WhenAny(others).WaitAsync(Wait);
+                try
+                {
+                    await next.WaitAsync(Wait);
+                }
+                catch (TimeoutException)
+                {
+                    Assert.Fail($"a batch of {batch.Length} requests was declined and no other batch was answered within {Wait}");
+                }
             }
         })));
     }

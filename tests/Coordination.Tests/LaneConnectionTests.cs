@@ -61,7 +61,7 @@ public sealed class LaneConnectionTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_call_left_unanswered_past_its_limit_fails_as_unanswered_and_takes_the_connection()
+    public async Task A_call_past_its_limit_on_a_silent_connection_fails_alone_and_a_ping_left_unanswered_takes_the_connection()
     {
         await Eventually.Async(() => _connection.IsConnected, Wait, "the connection made");
         var patient = _connection.TrySend(Call("patient"), TimeSpan.FromSeconds(9));
@@ -73,13 +73,49 @@ public sealed class LaneConnectionTests : IAsyncDisposable
         Assert.False(hurried!.IsCompleted, "not before its limit");
         _time.Advance(TimeSpan.FromSeconds(0.35));
 
-        // Unanswered, not refused: the caller's retry treats it as possibly applied.
+        // Unanswered, not refused: the caller's retry treats it as possibly applied. The silo, silent since, is pinged.
         await Assert.ThrowsAsync<SiloUnavailableException>(() => hurried.WaitAsync(Wait));
-        await Assert.ThrowsAsync<SiloUnavailableException>(() => patient!.WaitAsync(Wait));
+        await Eventually.Async(() => _silo.Pings == 1, Wait, "a ping sent when the late call heard nothing");
+        Assert.True(_connection.IsConnected, "the connection waits for the ping's answer");
+        Assert.False(patient!.IsCompleted, "the other call waits on");
+
+        _time.Advance(LaneConnection.PingTimeout);
+        await Assert.ThrowsAsync<SiloUnavailableException>(() => patient.WaitAsync(Wait));
         Assert.True(_connection.IsBroken);
         Assert.Null(_connection.TrySend(Call("after"), TimeSpan.FromSeconds(5)));
         Assert.IsType<TimeoutException>(Assert.Single(_failures));
         await _silo.ClosedAsync().WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task A_call_past_its_limit_on_a_silo_that_answers_the_ping_fails_alone_and_the_connection_stays()
+    {
+        _silo.AnswerPings = true;
+        await Eventually.Async(() => _connection.IsConnected, Wait, "the connection made");
+        var late = _connection.TrySend(Call("late"), TimeSpan.FromSeconds(2));
+        await _silo.NextCallAsync();
+        _time.Advance(TimeSpan.FromSeconds(2.25));
+        await Assert.ThrowsAsync<SiloUnavailableException>(() => late!.WaitAsync(Wait));
+        await Eventually.Async(() => _silo.Pings == 1, Wait, "a ping sent when the late call heard nothing");
+
+        // The pong went before the next call's reply, so once that reply is here the pong was read.
+        var next = _connection.TrySend(Call("next"), TimeSpan.FromSeconds(30));
+        var (_, call) = await _silo.NextCallAsync();
+        _silo.Answer(call.Id, new LaneReply(new AcquireResult(AcquireStatus.Granted, 3, 0), default, null));
+        await next!.WaitAsync(Wait);
+        _time.Advance(LaneConnection.PingTimeout * 3);
+        Assert.True(_connection.IsConnected, "the silo answered the ping: the connection stays");
+        Assert.Empty(_failures);
+    }
+
+    [Fact]
+    public async Task A_silo_that_closes_instead_of_answering_the_hello_never_gets_a_call()
+    {
+        await using var other = new FakeSilo { AnswerHello = false };
+        using var connection = new LaneConnection(new LaneAddress("127.0.0.1", other.Port, "silo-2", Tls: false), Serializer, _time, null, CancellationToken.None, (_, _) => { });
+        await Eventually.Async(() => connection.IsBroken, Wait, "the connection given up");
+        Assert.False(connection.IsConnected);
+        Assert.Null(connection.TrySend(Call("a"), TimeSpan.FromSeconds(5)));
     }
 
     [Fact]
@@ -132,6 +168,7 @@ public sealed class LaneConnectionTests : IAsyncDisposable
         private readonly Channel<(string Hello, (long Id, LaneCall Call) Call)> _calls = Channel.CreateUnbounded<(string, (long, LaneCall))>();
         private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Socket? _connection;
+        private int _pings;
 
         public FakeSilo()
         {
@@ -140,6 +177,14 @@ public sealed class LaneConnectionTests : IAsyncDisposable
         }
 
         public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+        /// <summary>Whether it answers the hello (a silo of another incarnation closes the connection instead).</summary>
+        public bool AnswerHello { get; init; } = true;
+
+        /// <summary>Whether it answers pings (a paused silo does not).</summary>
+        public bool AnswerPings { get; set; }
+
+        public int Pings => Volatile.Read(ref _pings);
 
         public async Task<(string Hello, (long Id, LaneCall Call) Call)> NextCallAsync() => await _calls.Reader.ReadAsync().AsTask().WaitAsync(Wait);
 
@@ -175,8 +220,26 @@ public sealed class LaneConnectionTests : IAsyncDisposable
         {
             using var stream = new NetworkStream(_connection!);
             var hello = LaneWire.ReadHello(stream) ?? throw new InvalidDataException("no hello");
-            while (Frames.Read(stream, new byte[Frames.HeaderLength], LaneWire.MaxBody) is { } frame)
+            if (!AnswerHello)
             {
+                _connection!.Close(0);
+                return;
+            }
+
+            _connection!.Send(Frames.Frame(0, (int)LaneFrameKind.Hello, []));
+            while (Frames.Read(stream, new byte[Frames.HeaderLength], LaneWire.MaxCall) is { } frame)
+            {
+                if (frame.Kind == (int)LaneFrameKind.Ping)
+                {
+                    Interlocked.Increment(ref _pings);
+                    if (AnswerPings)
+                    {
+                        Answer(frame.Id, LaneReply.Pong);
+                    }
+
+                    continue;
+                }
+
                 _calls.Writer.TryWrite((hello, (frame.Id, Serializer.Deserialize<LaneCall>(frame.Body.Span)!)));
             }
         }

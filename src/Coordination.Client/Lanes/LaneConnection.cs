@@ -10,8 +10,9 @@ namespace Coordination.Client.Lanes;
 /// <summary>
 /// One connection from this client to its gateway silo's client lane: calls are written on the caller's thread, their
 /// replies come back in any order and are matched by id. A call not answered within its own limit (its park and the
-/// call grace, or the call timeout) fails as unanswered, and takes the connection with it when nothing came in since it
-/// was sent (the silo is paused or gone); a connection that cannot be made or breaks fails every call waiting on it, as unanswered
+/// call grace, or the call timeout) fails alone as unanswered; when nothing came in since it was sent, a ping asks
+/// whether the silo is alive, and the connection goes when its answer does not come within <see cref="PingTimeout"/>
+/// (the silo is paused or gone); a connection that cannot be made or breaks fails every call waiting on it, as unanswered
 /// (<see cref="SiloUnavailableException"/>: the call may still run, and its retry sends the same request).
 /// </summary>
 /// <remarks>
@@ -25,7 +26,13 @@ internal sealed class LaneConnection : IDisposable
     /// <summary>How long the connection, its handshake and hello may take.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a ping may go unanswered before the connection goes (the silo's reading thread answers it at once).</summary>
+    public static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(1);
+
     private static readonly TimeSpan SweepPeriod = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The send buffer asked for; the kernel may give less (Linux: at most twice <c>net.core.wmem_max</c>).</summary>
+    private const int SendBuffer = 1 << 20;
 
     private readonly LaneAddress _address;
     private readonly Socket _socket;
@@ -33,6 +40,7 @@ internal sealed class LaneConnection : IDisposable
     private readonly TimeProvider _time;
     private readonly ClusterTls? _tls;
     private readonly Action<LaneConnection, Exception> _failed;
+    private readonly Action<LaneConnection> _made;
     private readonly Lock _writing = new();
 
     /// <summary>The reading thread's frame buffer, and the writers' (under <see cref="_writing"/>).</summary>
@@ -47,11 +55,15 @@ internal sealed class LaneConnection : IDisposable
 
     /// <summary>When the last frame came in (a timestamp of the connection's time provider).</summary>
     private long _lastReceived = long.MinValue;
+
+    /// <summary>When the ping waiting for its answer went; 0 for none.</summary>
+    private long _pingSentAt;
     private int _connected;
     private Exception? _broken;
 
-    public LaneConnection(LaneAddress address, Serializer serializer, TimeProvider time, ClusterTls? tls, CancellationToken madeUnder, Action<LaneConnection, Exception> failed)
+    public LaneConnection(LaneAddress address, Serializer serializer, TimeProvider time, ClusterTls? tls, CancellationToken madeUnder, Action<LaneConnection, Exception> failed, Action<LaneConnection>? made = null)
     {
+        _made = made ?? (_ => { });
         _address = address;
         _serializer = serializer;
         _time = time;
@@ -60,7 +72,7 @@ internal sealed class LaneConnection : IDisposable
         MadeUnder = madeUnder;
         _created = time.GetTimestamp();
         var endpoint = new IPEndPoint(IPAddress.Parse(address.Host), address.Port);
-        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendBufferSize = SendBuffer };
         FrameSockets.KeepAlive(_socket);
         _bound = Math.Min(FrameScratch.MaxKept, _socket.SendBufferSize / 4);
         _sweepTimer = time.CreateTimer(static state => ((LaneConnection)state!).Sweep(), this, SweepPeriod, SweepPeriod);
@@ -146,9 +158,19 @@ internal sealed class LaneConnection : IDisposable
             // ended by the sweep.
             var stream = FrameSockets.Connect(_socket, endpoint, _tls);
             stream.Write(LaneWire.Hello(_address.Silo));
+            using var reader = new BufferedStream(stream, 16 << 10);
+
+            // Calls only once the silo answered the hello: one that closes instead (another silo or incarnation at the
+            // address, too many connections, stopping, a certificate refused after the handshake) had none to lose.
+            if (Frames.Read(reader, _scratch, LaneWire.MaxBody) is not { Kind: (int)LaneFrameKind.Hello })
+            {
+                Break(new InvalidDataException($"{_address.Silo} did not answer the client lane's hello."));
+                return;
+            }
+
             _stream = stream;
             Volatile.Write(ref _connected, 1);
-            using var reader = new BufferedStream(stream, 16 << 10);
+            _made(this);
             while (Frames.Read(reader, _scratch, LaneWire.MaxBody) is { } frame)
             {
                 Volatile.Write(ref _lastReceived, _time.GetTimestamp());
@@ -199,6 +221,15 @@ internal sealed class LaneConnection : IDisposable
             return;
         }
 
+        var ping = Interlocked.Read(ref _pingSentAt);
+        if (ping != 0 && Volatile.Read(ref _lastReceived) < ping && _time.GetElapsedTime(ping) >= PingTimeout)
+        {
+            // Nothing came back, not even the ping's answer: the silo is paused or gone. The connection goes, and its
+            // calls fail as unanswered (sent again on a new connection, or through Orleans).
+            Break(new TimeoutException($"{_address.Silo} did not answer a ping on the client lane within {PingTimeout}."));
+            return;
+        }
+
         foreach (var (id, waiter) in _waiting)
         {
             if (_time.GetElapsedTime(waiter.SentAt) < waiter.Limit)
@@ -206,19 +237,35 @@ internal sealed class LaneConnection : IDisposable
                 continue;
             }
 
-            var late = new TimeoutException($"{_address.Silo} left a lock call on the client lane unanswered for {waiter.Limit}.");
-            if (Volatile.Read(ref _lastReceived) <= waiter.SentAt)
+            // Past its limit, the call alone fails as unanswered (its reply, if it comes, finds no one): its grain may
+            // wait on a silo that went. Whether this silo is alive is the ping's question, unless it answered anything
+            // since the call went.
+            Settle(id)?.Reply.TrySetException(Unanswered(new TimeoutException($"{_address.Silo} left a lock call on the client lane unanswered for {waiter.Limit}.")));
+            if (Volatile.Read(ref _lastReceived) <= waiter.SentAt && (ping == 0 || Volatile.Read(ref _lastReceived) >= ping))
             {
-                // Nothing heard since the call went: the silo is paused or gone. The connection goes, and its calls
-                // fail as unanswered (sent again on a new connection, or through Orleans).
-                Break(late);
-                return;
+                ping = Ping();
             }
-
-            // The silo answers other calls: this one waits on something else (a grain on a silo that went). It alone
-            // fails as unanswered; its reply, if it comes, finds no one.
-            Settle(id)?.Reply.TrySetException(Unanswered(late));
         }
+    }
+
+    /// <summary>Sends a ping (the silo's reading thread answers it at once); returns when it went.</summary>
+    private long Ping()
+    {
+        var sentAt = _time.GetTimestamp();
+        try
+        {
+            lock (_writing)
+            {
+                Frames.WriteTo(_stream!, Frames.Frame(-Interlocked.Increment(ref _nextId), (int)LaneFrameKind.Ping, []));
+            }
+        }
+        catch (Exception ex)
+        {
+            Break(ex);
+        }
+
+        Interlocked.Exchange(ref _pingSentAt, sentAt);
+        return sentAt;
     }
 
     private void Break(Exception reason)

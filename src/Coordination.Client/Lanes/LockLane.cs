@@ -20,7 +20,7 @@ internal sealed partial class LockLane(IGrainFactory grains, Serializer serializ
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>How long after hearing that the gateway has no lane (or one this client must not use) it asks again.</summary>
-    private static readonly TimeSpan NoLaneRecheck = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan NoLaneRecheck = TimeSpan.FromSeconds(30);
 
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
@@ -187,7 +187,7 @@ internal sealed partial class LockLane(IGrainFactory grains, Serializer serializ
             }
             else
             {
-                made = new LaneConnection(address, serializer, time, tls, madeUnder, Failed);
+                made = new LaneConnection(address, serializer, time, tls, madeUnder, Failed, Made);
             }
         }
         catch (Exception ex)
@@ -203,7 +203,6 @@ internal sealed partial class LockLane(IGrainFactory grains, Serializer serializ
                 if (made is not null && !_disposed)
                 {
                     _connection = made;
-                    _backoff = FirstBackoff;
                     made = null;
                 }
             }
@@ -235,6 +234,15 @@ internal sealed partial class LockLane(IGrainFactory grains, Serializer serializ
         }
     }
 
+    /// <summary>A connection the silo answered: the next failure backs off from the start again.</summary>
+    private void Made(LaneConnection connection)
+    {
+        lock (_gate)
+        {
+            _backoff = FirstBackoff;
+        }
+    }
+
     private void Later(TimeSpan wait)
     {
         var at = time.GetTimestamp() + (long)(wait.TotalSeconds * time.TimestampFrequency);
@@ -246,6 +254,10 @@ internal sealed partial class LockLane(IGrainFactory grains, Serializer serializ
 
     [LoggerMessage(EventId = 4401, Level = LogLevel.Information, Message = "The client lane to the gateway silo {Reason}; lock calls go through Orleans for {Wait} at least (lane failures: at most one logged per 30 s, {HeldBack} held back since the last)")]
     private static partial void LogFailed(ILogger logger, Exception exception, string reason, TimeSpan wait, int heldBack);
+
+    /// <summary>Logs why a client has no lane although it is switched on.</summary>
+    [LoggerMessage(EventId = 4403, Level = LogLevel.Information, Message = "No client lane: this client's Orleans connections are configured (Orleans' own UseTls?) without UseClusterTls, and the lane would be in the clear; lock calls go through Orleans")]
+    public static partial void LogConnectionsConfigured(ILogger logger);
 
     [LoggerMessage(EventId = 4402, Level = LogLevel.Warning, Message = "Not using the client lane of silo {Silo}: it takes TLS {SiloTls}, this client uses TLS {ClientTls}; lock calls go through Orleans")]
     private static partial void LogTlsMismatch(ILogger logger, string silo, bool siloTls, bool clientTls);

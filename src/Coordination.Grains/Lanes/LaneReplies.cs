@@ -10,9 +10,10 @@ namespace Coordination.Grains.Lanes;
 /// Writes one lane connection's replies as their grain calls end, in that order (a parked acquire answers after calls
 /// read later). The thread that ends a call writes its reply, unless another is writing: then it leaves the reply
 /// queued for that one and goes on, so no more than one thread ever waits on the socket (for at most the listener's
-/// write timeout, when the client reads nothing and its buffer is full; the connection goes then).
+/// write timeout, when the client reads nothing and its buffer is full; the connection goes then). Each reply written
+/// for a call (not a ping's answer) runs <c>settled</c> (the listener counts the connection's calls in flight by it).
 /// </summary>
-internal sealed class LaneReplies(Socket socket, Stream stream, Serializer serializer)
+internal sealed class LaneReplies(Socket socket, Stream stream, Serializer serializer, Action? settled = null)
 {
     private readonly ConcurrentQueue<(long Id, LaneReply Reply)> _queue = new();
 
@@ -20,28 +21,8 @@ internal sealed class LaneReplies(Socket socket, Stream stream, Serializer seria
     private readonly FrameScratch _scratch = new();
     private int _writing;
 
-    /// <summary>Sends <paramref name="reply"/>'s answer under <paramref name="id"/> once it is there (it never fails: errors are in the reply).</summary>
-    public void Answer(long id, Task<LaneReply> reply)
-    {
-        if (reply.IsCompleted)
-        {
-            Send(id, reply.GetAwaiter().GetResult());
-            return;
-        }
-
-        reply.ContinueWith(
-            static (ended, state) =>
-            {
-                var (replies, id) = ((LaneReplies, long))state!;
-                replies.Send(id, ended.GetAwaiter().GetResult());
-            },
-            (this, id),
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
-    private void Send(long id, LaneReply reply)
+    /// <summary>Sends <paramref name="reply"/> under <paramref name="id"/>: now, or after the reply being written.</summary>
+    public void Send(long id, LaneReply reply)
     {
         _queue.Enqueue((id, reply));
 
@@ -55,10 +36,15 @@ internal sealed class LaneReplies(Socket socket, Stream stream, Serializer seria
             }
             finally
             {
-                Volatile.Write(ref _writing, 0);
+                // A full fence: the queue's next look must not be read before the turn is given up (a reply queued by a
+                // thread that found the turn taken would otherwise wait for the connection's next one).
+                Interlocked.Exchange(ref _writing, 0);
             }
         }
     }
+
+    /// <summary>A call whose reply is not sent (fault injection): it no longer counts as in flight.</summary>
+    public void Skip() => settled?.Invoke();
 
     private void Drain()
     {
@@ -66,12 +52,17 @@ internal sealed class LaneReplies(Socket socket, Stream stream, Serializer seria
         {
             try
             {
-                Frames.WriteTo(stream, Serialized(next.Id, next.Reply));
+                Frames.WriteTo(stream, Frames.Write(_scratch, next.Id, (int)LaneFrameKind.Reply, next.Reply, serializer));
+                if (!ReferenceEquals(next.Reply, LaneReply.Pong))
+                {
+                    settled?.Invoke();
+                }
             }
             catch (Exception)
             {
-                // Cut off, timed out or closed: the stream is unusable, and the client hears the connection end (its
-                // calls in flight unanswered, sent again). Later replies have nowhere to go.
+                // Cut off, timed out or closed (the stream is unusable), or a reply that does not serialize (an error of
+                // a type the codec cannot write, which the client must not hear as some other error): the connection
+                // goes, and the client hears its calls in flight as unanswered and sends them again.
                 socket.Dispose();
                 _queue.Clear();
                 return;
@@ -80,20 +71,6 @@ internal sealed class LaneReplies(Socket socket, Stream stream, Serializer seria
             {
                 _scratch.TrimOutput();
             }
-        }
-    }
-
-    /// <summary>The reply's frame; an error that does not serialize is sent as its type and message.</summary>
-    private ReadOnlyMemory<byte> Serialized(long id, LaneReply reply)
-    {
-        try
-        {
-            return Frames.Write(_scratch, id, (int)LaneFrameKind.Reply, reply, serializer);
-        }
-        catch (Exception ex) when (reply.Error is { } error)
-        {
-            var plain = new InvalidOperationException($"{error.GetType().FullName}: {error.Message} (not serializable: {ex.Message})");
-            return Frames.Write(_scratch, id, (int)LaneFrameKind.Reply, reply with { Error = plain }, serializer);
         }
     }
 }

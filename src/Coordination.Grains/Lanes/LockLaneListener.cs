@@ -26,7 +26,8 @@ internal sealed partial class LockLaneListener(
     IOptions<ReplicationOptions> replication,
     IGrainFactory grains,
     Serializer serializer,
-    ILogger<LockLaneListener> logger) : ILifecycleParticipant<ISiloLifecycle>
+    ILogger<LockLaneListener> logger,
+    ILaneFaults? faults = null) : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>Connections served at once at most (a client process keeps one per gateway silo); one more is closed at once.</summary>
     public const int MaxConnections = 4096;
@@ -34,8 +35,13 @@ internal sealed partial class LockLaneListener(
     /// <summary>How long a new connection may take to shake hands and say hello.</summary>
     public static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>Calls of one connection whose replies are not written yet, at most; the connection is read no further until one is.</summary>
+    public const int MaxInFlight = 2048;
+
     /// <summary>How long a reply's write may block (a client that reads nothing fills the socket's buffer first): its connection goes after.</summary>
-    public static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(5);
+
+    private const int SendBuffer = 1 << 20;
 
     private static readonly TimeSpan WarningInterval = TimeSpan.FromSeconds(30);
 
@@ -117,6 +123,10 @@ internal sealed partial class LockLaneListener(
             socket.NoDelay = true;
             FrameSockets.KeepAlive(socket);
             socket.SendTimeout = (int)WriteTimeout.TotalMilliseconds;
+
+            // Room for every reply a client may leave unanswered (it declines calls past a quarter of its own send
+            // buffer), so a reply's write does not wait unless the client stopped reading.
+            socket.SendBufferSize = SendBuffer;
             Stream network = new NetworkStream(socket, ownsSocket: true);
             using var stream = replication.Value.Tls is null ? network : new SslStream(network, leaveInnerStreamOpen: false);
             if (_stopping.IsCancellationRequested || GreetedInTime(socket, stream) is not { } reader)
@@ -124,15 +134,34 @@ internal sealed partial class LockLaneListener(
                 return;
             }
 
-            var replies = new LaneReplies(socket, stream, serializer);
+            // The hello's answer: the client counts the connection as made (and writes calls) only once it has it.
+            Frames.WriteTo(stream, Frames.Frame(0, (int)LaneFrameKind.Hello, []));
+            var slots = new SemaphoreSlim(MaxInFlight);
+            var replies = new LaneReplies(socket, stream, serializer, () => slots.Release());
             var scratch = new FrameScratch();
-            while (!_stopping.IsCancellationRequested && Frames.Read(reader, scratch, LaneWire.MaxBody) is { } frame)
+            while (!_stopping.IsCancellationRequested && Frames.Read(reader, scratch, LaneWire.MaxCall) is { } frame)
             {
-                if (frame.Kind == (int)LaneFrameKind.Call)
+                if (frame.Kind == (int)LaneFrameKind.Ping)
                 {
-                    // Deserialized before the next read reuses the scratch; the grain call starts on this thread.
-                    replies.Answer(frame.Id, Invoke(serializer.Deserialize<LaneCall>(frame.Body.Span)));
+                    // Answered at once, whatever the grain calls wait for: the client's sign that this silo is alive.
+                    replies.Send(frame.Id, LaneReply.Pong);
+                    continue;
                 }
+
+                if (frame.Kind != (int)LaneFrameKind.Call)
+                {
+                    continue;
+                }
+
+                // A client past its calls in flight (or whose replies have not been written for that long) is read no
+                // further: TCP holds its next calls back, and one that never reads its replies loses the connection.
+                if (!slots.Wait(WriteTimeout))
+                {
+                    return;
+                }
+
+                // Deserialized before the next read reuses the scratch; the grain call starts on this thread.
+                _ = AnswerAsync(frame.Id, serializer.Deserialize<LaneCall>(frame.Body.Span), replies);
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or EndOfStreamException)
@@ -150,14 +179,18 @@ internal sealed partial class LockLaneListener(
         }
     }
 
-    /// <summary>The lock grain's answer to <paramref name="call"/>, or the error its call ended with, as the reply says it.</summary>
-    private async Task<LaneReply> Invoke(LaneCall? call)
+    /// <summary>
+    /// Invokes the lock grain for <paramref name="call"/> and sends its answer, or the error its call ended with, once
+    /// the call returned (the continuation runs on the thread that ended it). Never fails: every error is the reply's.
+    /// </summary>
+    private async Task AnswerAsync(long id, LaneCall? call, LaneReplies replies)
     {
+        LaneReply reply;
         try
         {
             ArgumentNullException.ThrowIfNull(call);
-            var grain = grains.GetGrain<ILockGrain>(call.Name);
-            return (call.Acquire, call.Release) switch
+            var grain = grains.Reference<ILockGrain>(call.Name);
+            reply = (call.Acquire, call.Release) switch
             {
                 ({ } acquire, null) => new LaneReply(await grain.Acquire(acquire).ConfigureAwait(false), default, null),
                 (null, { } release) => new LaneReply(null, await grain.Release(release).ConfigureAwait(false), null),
@@ -166,8 +199,16 @@ internal sealed partial class LockLaneListener(
         }
         catch (Exception ex)
         {
-            return new LaneReply(null, default, ex);
+            reply = new LaneReply(null, default, ex);
         }
+
+        if (faults is not null && call is not null && faults.LosesReplyTo(call))
+        {
+            replies.Skip();
+            return;
+        }
+
+        replies.Send(id, reply);
     }
 
     /// <summary>The handshake (with TLS: a member's certificate of the cluster's authority) and a hello naming this silo, within <see cref="HelloTimeout"/>.</summary>

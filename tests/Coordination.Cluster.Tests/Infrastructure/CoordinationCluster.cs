@@ -32,6 +32,9 @@ public sealed class CoordinationCluster : IAsyncDisposable
 
     public ReplyDropper Dropper { get; }
 
+    /// <summary>Every silo's client lane faults.</summary>
+    public LaneReplyDropper LaneFaults { get; private init; } = new();
+
     public IClusterClient Client => Cluster.Client;
 
     public IGrainFactory Grains => Cluster.Client;
@@ -41,11 +44,13 @@ public sealed class CoordinationCluster : IAsyncDisposable
         var store = new InMemoryClusterMetadataStore();
         var faults = new ReplicaPartitions();
         var dropper = new ReplyDropper();
+        var laneFaults = new LaneReplyDropper();
         var builder = new InProcessTestClusterBuilder(silos);
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddSingleton<IClusterMetadataStore>(store);
             silo.Services.AddSingleton<IReplicaTrafficFilter>(faults);
+            silo.Services.AddSingleton<Coordination.Grains.Lanes.ILaneFaults>(laneFaults);
             silo.Services.Configure<ClusterMembershipOptions>(o =>
             {
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
@@ -77,7 +82,7 @@ public sealed class CoordinationCluster : IAsyncDisposable
         builder.ConfigureClient(client => client.Services.AddSingleton<IOutgoingGrainCallFilter>(dropper));
         var cluster = builder.Build();
         await cluster.DeployAsync();
-        var c = new CoordinationCluster(cluster, store, faults, dropper);
+        var c = new CoordinationCluster(cluster, store, faults, dropper) { LaneFaults = laneFaults };
         await c.WaitForAllPartitionsAsync();
         return c;
     }

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Coordination.Grains.Lanes;
+using Coordination.Lanes;
 using Coordination.Replication.Configuration;
 using Coordination.Replication.Hosting;
 
@@ -14,6 +16,29 @@ public sealed class ReplicaPartitions : IReplicaTrafficFilter
     public void Isolate(string replica) => _isolated[replica] = true;
 
     public void HealAll() => _isolated.Clear();
+}
+
+/// <summary>Loses the silos' client lane replies to chosen lock calls after their grain calls ran, as a dropped response would.</summary>
+public sealed class LaneReplyDropper : ILaneFaults
+{
+    private int _lost;
+
+    /// <summary>Acquires of this lock lose their replies until cleared (null).</summary>
+    public string? DropAcquiresOf { get; set; }
+
+    /// <summary>Replies lost so far.</summary>
+    public int Lost => Volatile.Read(ref _lost);
+
+    bool ILaneFaults.LosesReplyTo(LaneCall call)
+    {
+        if (call.Acquire is null || call.Name != DropAcquiresOf)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _lost);
+        return true;
+    }
 }
 
 /// <summary>A client-side call filter that lets chosen calls reach the grain but loses their reply, as a dropped response would.</summary>
