@@ -12,9 +12,10 @@ using Orleans.Serialization;
 namespace Coordination.Tests;
 
 /// <summary>
-/// The client end of the client lane against a silo played by the test: it greets the silo it was told of, matches
-/// replies to calls in any order, and fails a call as unanswered (never as an answer) when its connection breaks or
-/// when the silo leaves it past its own limit, which also takes the connection (the silo is paused or gone).
+/// The client end of the client lane against a silo played by the test: it greets the silo it was told of and writes
+/// calls only once answered, matches replies to calls in any order, and fails a call as unanswered (never as an answer)
+/// when its connection breaks or when the silo leaves it past its own limit; a ping left unanswered then takes the
+/// connection (the silo is paused or gone), an answered one leaves it.
 /// </summary>
 public sealed class LaneConnectionTests : IAsyncDisposable
 {

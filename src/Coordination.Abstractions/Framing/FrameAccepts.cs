@@ -28,10 +28,14 @@ internal sealed class FrameAccepts(int maxConnections, string threadName)
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
             {
-                // One connection went before it was taken, or the process is short of descriptors for now (a moment
-                // before the next try, or this loop would spin while none are freed).
+                // One connection went before it was taken, or the process is short of descriptors for now (then a
+                // moment before the next try, or this loop would spin while none are freed).
                 acceptFailed(ex);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), CancellationToken.None).ConfigureAwait(false);
+                if (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), CancellationToken.None).ConfigureAwait(false);
+                }
+
                 continue;
             }
             catch (Exception ex)

@@ -21,13 +21,16 @@ namespace Coordination.Client.Lanes;
 /// written and goes through Orleans, so a write never blocks. Unlike them, a reply completes its caller's task
 /// asynchronously: what awaits it is the application's code, which must not hold the reading thread.
 /// </remarks>
-internal sealed class LaneConnection : IDisposable
+internal sealed partial class LaneConnection : IDisposable
 {
     /// <summary>How long the connection, its handshake and hello may take.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a ping may go unanswered before the connection goes (the silo's reading thread answers it at once).</summary>
-    public static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Calls waiting at most; more are declined (half of what a silo serves a connection at once, the rest for calls given up here that its grains still run).</summary>
+    public const int MaxWaiting = 1024;
 
     private static readonly TimeSpan SweepPeriod = TimeSpan.FromMilliseconds(250);
 
@@ -115,6 +118,13 @@ internal sealed class LaneConnection : IDisposable
         lock (_writing)
         {
             var frame = Frames.Write(_scratch, id, (int)LaneFrameKind.Call, call, _serializer);
+            if (frame.Length - Frames.HeaderLength > LaneWire.MaxCall || _waiting.Count >= MaxWaiting)
+            {
+                // Larger than the silo reads (it would close the connection), or as many calls waiting as it serves.
+                _scratch.TrimOutput();
+                return null;
+            }
+
             if (Interlocked.Add(ref _unanswered, frame.Length) > _bound)
             {
                 Interlocked.Add(ref _unanswered, -frame.Length);
@@ -147,7 +157,14 @@ internal sealed class LaneConnection : IDisposable
         return waiter.Reply.Task;
     }
 
-    public void Dispose() => Break(new ObjectDisposedException(nameof(LaneConnection)));
+    /// <summary>Ended by <see cref="Dispose"/>, not by a failure.</summary>
+    public bool EndedByOwner { get; private set; }
+
+    public void Dispose()
+    {
+        EndedByOwner = Volatile.Read(ref _broken) is null;
+        Break(new ObjectDisposedException(nameof(LaneConnection)));
+    }
 
     /// <summary>The connection's thread: connects (with TLS, shakes hands), greets, then reads replies until the connection ends.</summary>
     private void Run(IPEndPoint endpoint)
@@ -162,7 +179,7 @@ internal sealed class LaneConnection : IDisposable
 
             // Calls only once the silo answered the hello: one that closes instead (another silo or incarnation at the
             // address, too many connections, stopping, a certificate refused after the handshake) had none to lose.
-            if (Frames.Read(reader, _scratch, LaneWire.MaxBody) is not { Kind: (int)LaneFrameKind.Hello })
+            if (Frames.Read(reader, _scratch, LaneWire.MaxHello) is not { Kind: (int)LaneFrameKind.Hello })
             {
                 Break(new InvalidDataException($"{_address.Silo} did not answer the client lane's hello."));
                 return;
@@ -211,61 +228,6 @@ internal sealed class LaneConnection : IDisposable
             // Answered, but not readable here (a newer silo's reply): as unanswered, so the call's retry decides.
             reply.TrySetException(Unanswered(ex));
         }
-    }
-
-    private void Sweep()
-    {
-        if (Volatile.Read(ref _connected) == 0 && _time.GetElapsedTime(_created) >= ConnectTimeout)
-        {
-            Break(new TimeoutException($"The client lane connection to {_address.Silo} was not made within {ConnectTimeout}."));
-            return;
-        }
-
-        var ping = Interlocked.Read(ref _pingSentAt);
-        if (ping != 0 && Volatile.Read(ref _lastReceived) < ping && _time.GetElapsedTime(ping) >= PingTimeout)
-        {
-            // Nothing came back, not even the ping's answer: the silo is paused or gone. The connection goes, and its
-            // calls fail as unanswered (sent again on a new connection, or through Orleans).
-            Break(new TimeoutException($"{_address.Silo} did not answer a ping on the client lane within {PingTimeout}."));
-            return;
-        }
-
-        foreach (var (id, waiter) in _waiting)
-        {
-            if (_time.GetElapsedTime(waiter.SentAt) < waiter.Limit)
-            {
-                continue;
-            }
-
-            // Past its limit, the call alone fails as unanswered (its reply, if it comes, finds no one): its grain may
-            // wait on a silo that went. Whether this silo is alive is the ping's question, unless it answered anything
-            // since the call went.
-            Settle(id)?.Reply.TrySetException(Unanswered(new TimeoutException($"{_address.Silo} left a lock call on the client lane unanswered for {waiter.Limit}.")));
-            if (Volatile.Read(ref _lastReceived) <= waiter.SentAt && (ping == 0 || Volatile.Read(ref _lastReceived) >= ping))
-            {
-                ping = Ping();
-            }
-        }
-    }
-
-    /// <summary>Sends a ping (the silo's reading thread answers it at once); returns when it went.</summary>
-    private long Ping()
-    {
-        var sentAt = _time.GetTimestamp();
-        try
-        {
-            lock (_writing)
-            {
-                Frames.WriteTo(_stream!, Frames.Frame(-Interlocked.Increment(ref _nextId), (int)LaneFrameKind.Ping, []));
-            }
-        }
-        catch (Exception ex)
-        {
-            Break(ex);
-        }
-
-        Interlocked.Exchange(ref _pingSentAt, sentAt);
-        return sentAt;
     }
 
     private void Break(Exception reason)

@@ -217,7 +217,7 @@ internal sealed partial class LockLane(IGrainFactory grains, Serializer serializ
         TimeSpan wait;
         lock (_gate)
         {
-            if (_disposed || reason is ObjectDisposedException)
+            if (_disposed || connection is { EndedByOwner: true })
             {
                 // Ended here (the client closing, or a gateway lost): no fault of the lane's.
                 return;

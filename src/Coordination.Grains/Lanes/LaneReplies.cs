@@ -20,6 +20,7 @@ internal sealed class LaneReplies(Socket socket, Stream stream, Serializer seria
     /// <summary>The output buffer, the writing thread's alone.</summary>
     private readonly FrameScratch _scratch = new();
     private int _writing;
+    private int _pongQueued;
 
     /// <summary>Sends <paramref name="reply"/> under <paramref name="id"/>: now, or after the reply being written.</summary>
     public void Send(long id, LaneReply reply)
@@ -43,6 +44,15 @@ internal sealed class LaneReplies(Socket socket, Stream stream, Serializer seria
         }
     }
 
+    /// <summary>Answers a ping under <paramref name="id"/>, unless an answer to an earlier one is still queued.</summary>
+    public void Pong(long id)
+    {
+        if (Interlocked.CompareExchange(ref _pongQueued, 1, 0) == 0)
+        {
+            Send(id, LaneReply.Pong);
+        }
+    }
+
     /// <summary>A call whose reply is not sent (fault injection): it no longer counts as in flight.</summary>
     public void Skip() => settled?.Invoke();
 
@@ -53,7 +63,11 @@ internal sealed class LaneReplies(Socket socket, Stream stream, Serializer seria
             try
             {
                 Frames.WriteTo(stream, Frames.Write(_scratch, next.Id, (int)LaneFrameKind.Reply, next.Reply, serializer));
-                if (!ReferenceEquals(next.Reply, LaneReply.Pong))
+                if (ReferenceEquals(next.Reply, LaneReply.Pong))
+                {
+                    Volatile.Write(ref _pongQueued, 0);
+                }
+                else
                 {
                     settled?.Invoke();
                 }

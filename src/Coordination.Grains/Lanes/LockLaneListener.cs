@@ -143,8 +143,9 @@ internal sealed partial class LockLaneListener(
             {
                 if (frame.Kind == (int)LaneFrameKind.Ping)
                 {
-                    // Answered at once, whatever the grain calls wait for: the client's sign that this silo is alive.
-                    replies.Send(frame.Id, LaneReply.Pong);
+                    // Answered at once, whatever the grain calls wait for: the client's sign that this silo is alive (one
+                    // answer queued at a time: pings while a write waits add none).
+                    replies.Pong(frame.Id);
                     continue;
                 }
 
@@ -202,13 +203,25 @@ internal sealed partial class LockLaneListener(
             reply = new LaneReply(null, default, ex);
         }
 
-        if (faults is not null && call is not null && faults.LosesReplyTo(call))
+        if (faults is not null && call is not null && Loses(call))
         {
             replies.Skip();
             return;
         }
 
         replies.Send(id, reply);
+    }
+
+    private bool Loses(LaneCall call)
+    {
+        try
+        {
+            return faults!.LosesReplyTo(call);
+        }
+        catch (Exception)
+        {
+            return false;
+        }
     }
 
     /// <summary>The handshake (with TLS: a member's certificate of the cluster's authority) and a hello naming this silo, within <see cref="HelloTimeout"/>.</summary>
