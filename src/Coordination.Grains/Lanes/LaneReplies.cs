@@ -63,6 +63,7 @@ internal sealed class LaneReplies(Socket socket, Stream stream, Serializer seria
             try
             {
                 Frames.WriteTo(stream, Frames.Write(_scratch, next.Id, (int)LaneFrameKind.Reply, next.Reply, serializer));
+                Locks.LockMetrics.LaneFramesSent.Add(1);
                 if (ReferenceEquals(next.Reply, LaneReply.Pong))
                 {
                     Volatile.Write(ref _pongQueued, 0);

@@ -141,6 +141,7 @@ internal sealed partial class LockLaneListener(
             var scratch = new FrameScratch();
             while (!_stopping.IsCancellationRequested && Frames.Read(reader, scratch, LaneWire.MaxCall) is { } frame)
             {
+                Locks.LockMetrics.LaneFramesReceived.Add(1);
                 if (frame.Kind == (int)LaneFrameKind.Ping)
                 {
                     // Answered at once, whatever the grain calls wait for: the client's sign that this silo is alive (one

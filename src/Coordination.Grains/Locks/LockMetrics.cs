@@ -35,4 +35,10 @@ internal static class LockMetrics
 
     public static readonly Counter<long> Failovers = Meter.CreateCounter<long>(
         "coordination.failover.reactivations", "{grain}", "Sessions, locks and elections this silo re-activated from its replicas after a silo died (or left leftovers).");
+
+    public static readonly Counter<long> LaneFramesReceived = Meter.CreateCounter<long>(
+        "coordination.lane.frames.received", "{frame}", "Frames this silo read on client lane connections after their hello: lock calls and pings.");
+
+    public static readonly Counter<long> LaneFramesSent = Meter.CreateCounter<long>(
+        "coordination.lane.frames.sent", "{frame}", "Frames this silo wrote on client lane connections after their hello: replies and ping answers.");
 }

@@ -9,7 +9,8 @@ namespace Coordination.Silo.SiloHost;
 /// from a connection, tagged with the connection's direction; messages between grains of one silo never
 /// reach a connection and are not counted. Each silo↔silo message is counted by both ends (sent by one,
 /// received by the other); each client message once, by the gateway silo. Frames written on direct replica
-/// connections (a batch, or the replies to one) count as silo↔silo messages sent.
+/// connections (a batch, or the replies to one) count as silo↔silo messages sent; frames on client lane connections
+/// (a lock call or a ping read, a reply or a ping's answer written) as client messages received and sent.
 /// </summary>
 internal sealed class OrleansMessageCounts : IDisposable
 {
@@ -21,6 +22,9 @@ internal sealed class OrleansMessageCounts : IDisposable
     private const string GatewayToClient = "GatewayToClient";
     private const string ReplicationMeter = Coordination.Replication.Protocol.ReplicationMetrics.MeterName;
     private const string DirectFramesInstrument = "coordination.replica.direct.frames";
+    private const string GrainsMeter = Coordination.Grains.Locks.LockMetrics.MeterName;
+    private const string LaneReceivedInstrument = "coordination.lane.frames.received";
+    private const string LaneSentInstrument = "coordination.lane.frames.sent";
 
     private readonly MeterListener _listener = new();
     private long _siloSent;
@@ -33,13 +37,28 @@ internal sealed class OrleansMessageCounts : IDisposable
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if ((instrument.Meter.Name == OrleansMeter && instrument.Name is SentInstrument or ReceivedInstrument)
-                || (instrument.Meter.Name == ReplicationMeter && instrument.Name == DirectFramesInstrument))
+                || (instrument.Meter.Name == ReplicationMeter && instrument.Name == DirectFramesInstrument)
+                || (instrument.Meter.Name == GrainsMeter && instrument.Name is LaneReceivedInstrument or LaneSentInstrument))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
         };
         _listener.SetMeasurementEventCallback<int>((instrument, _, tags, _) => Count(instrument.Name == SentInstrument, tags));
-        _listener.SetMeasurementEventCallback<long>((_, frames, _, _) => Interlocked.Add(ref _siloSent, frames));
+        _listener.SetMeasurementEventCallback<long>((instrument, frames, _, _) =>
+        {
+            switch (instrument.Name)
+            {
+                case LaneReceivedInstrument:
+                    Interlocked.Add(ref _clientReceived, frames);
+                    break;
+                case LaneSentInstrument:
+                    Interlocked.Add(ref _clientSent, frames);
+                    break;
+                default:
+                    Interlocked.Add(ref _siloSent, frames);
+                    break;
+            }
+        });
         _listener.Start();
     }
 
